@@ -1,0 +1,248 @@
+//! The GitHub Actions runtime: inputs, outputs, step summary and workflow commands.
+//!
+//! Everything written to stdout inside a runner may be read as a workflow
+//! command, so text that came from outside goes through [`echo_untrusted`].
+
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+/// GitHub refuses step summaries larger than 1 MiB
+/// (docs: "Adding a job summary", size limit per step).
+pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
+
+/// True when running inside a GitHub Actions runner.
+pub fn in_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
+}
+
+/// The environment variable the runner uses for an input: `INPUT_` + the name
+/// upper-cased with spaces turned to `_`. Hyphens are kept (`dry-run` ->
+/// `INPUT_DRY-RUN`).
+pub fn input_var(name: &str) -> String {
+    format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
+}
+
+/// An action input, `None` when unset or empty (the runner passes unset
+/// inputs that have no default as empty strings).
+pub fn input(name: &str) -> Option<String> {
+    std::env::var(input_var(name))
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A boolean input in the forms YAML 1.2 core schema accepts, as the toolkit does.
+pub fn input_bool(name: &str) -> Result<Option<bool>> {
+    match input(name).as_deref() {
+        None => Ok(None),
+        Some("true" | "True" | "TRUE") => Ok(Some(true)),
+        Some("false" | "False" | "FALSE") => Ok(Some(false)),
+        Some(other) => anyhow::bail!(
+            "input `{name}` must be true or false (YAML 1.2 boolean), got {:?}",
+            other
+        ),
+    }
+}
+
+/// Escape data for a workflow command message (`::cmd::DATA`).
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escape a workflow command property value (`::cmd key=VALUE::`).
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// The line that asks the runner to mask `secret` in all later output.
+pub fn mask_command(secret: &str) -> Option<String> {
+    // A multi-line secret must be masked line by line; empty lines mask nothing.
+    let lines: Vec<String> = secret
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("::add-mask::{}", escape_data(l)))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Mask a secret in the runner's log. Outside a runner this prints nothing.
+pub fn mask(secret: &str) {
+    if in_actions()
+        && let Some(cmd) = mask_command(secret)
+    {
+        println!("{cmd}");
+    }
+}
+
+/// A fresh random token for `::stop-commands::`, unguessable by log authors.
+pub fn random_token() -> String {
+    let mut buf = [0u8; 16];
+    // getrandom only fails on exotic platforms; fall back to time and pid so
+    // the token still differs between runs.
+    if getrandom::fill(&mut buf).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let seed = t ^ (u128::from(std::process::id()) << 64);
+        buf.copy_from_slice(&seed.to_le_bytes());
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Wrap untrusted text so that no line of it is read as a workflow command.
+pub fn untrusted_block(text: &str) -> String {
+    let token = random_token();
+    format!("::stop-commands::{token}\n{text}\n::{token}::")
+}
+
+/// Print untrusted text (log lines, titles, comments) safely.
+pub fn echo_untrusted(text: &str) {
+    if in_actions() {
+        println!("{}", untrusted_block(text));
+    } else {
+        println!("{text}");
+    }
+}
+
+/// Open a collapsible group in the runner's log.
+pub fn group(title: &str) {
+    if in_actions() {
+        println!("::group::{}", escape_data(title));
+    }
+}
+
+/// Close the group opened by [`group`].
+pub fn end_group() {
+    if in_actions() {
+        println!("::endgroup::");
+    }
+}
+
+/// An error annotation (shown on the run's summary page).
+pub fn annotate_error(title: &str, message: &str) {
+    if in_actions() {
+        println!(
+            "::error title={}::{}",
+            escape_property(title),
+            escape_data(message)
+        );
+    }
+}
+
+/// A warning annotation.
+pub fn annotate_warning(message: &str) {
+    if in_actions() {
+        println!("::warning::{}", escape_data(message));
+    }
+}
+
+fn env_file(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The `name<<DELIM` form the runner reads from `$GITHUB_OUTPUT`, with a
+/// delimiter that cannot occur in the value.
+pub fn output_record(name: &str, value: &str) -> String {
+    let mut delim = format!("ci_medic_{}", random_token());
+    while value.contains(&delim) {
+        delim = format!("ci_medic_{}", random_token());
+    }
+    format!("{name}<<{delim}\n{value}\n{delim}\n")
+}
+
+/// Set a step output. Outside a runner this is a no-op.
+pub fn set_output(name: &str, value: &str) -> Result<()> {
+    let Some(path) = env_file("GITHUB_OUTPUT") else {
+        return Ok(());
+    };
+    append(&path, &output_record(name, value))
+}
+
+/// Append markdown to the step summary, truncated to what GitHub accepts.
+pub fn append_summary(markdown: &str) -> Result<()> {
+    let Some(path) = env_file("GITHUB_STEP_SUMMARY") else {
+        return Ok(());
+    };
+    let used = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as usize;
+    let room = STEP_SUMMARY_LIMIT.saturating_sub(used);
+    let note = "\n\n_(summary truncated: GitHub's 1 MiB limit)_\n";
+    let text = if markdown.len() <= room {
+        markdown.to_string()
+    } else if room > note.len() {
+        let mut cut = room - note.len();
+        while !markdown.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}{note}", &markdown[..cut])
+    } else {
+        return Ok(());
+    };
+    append(&path, &text)
+}
+
+fn append(path: &PathBuf, text: &str) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_names_keep_hyphens() {
+        assert_eq!(input_var("dry-run"), "INPUT_DRY-RUN");
+        assert_eq!(input_var("clickhouse url"), "INPUT_CLICKHOUSE_URL");
+    }
+
+    #[test]
+    fn output_record_is_multiline_safe() {
+        let rec = output_record("excerpt", "a\nb\nci_medic_x");
+        let mut lines = rec.lines();
+        let head = lines.next().unwrap_or_default();
+        let delim = head.trim_start_matches("excerpt<<");
+        assert!(delim.starts_with("ci_medic_"));
+        assert_eq!(lines.next(), Some("a"));
+        assert_eq!(lines.next(), Some("b"));
+        assert_eq!(lines.next(), Some("ci_medic_x"));
+        assert_eq!(lines.next(), Some(delim));
+    }
+
+    #[test]
+    fn untrusted_text_is_fenced_by_a_random_token() {
+        let block = untrusted_block("::set-output name=x::pwned\n::add-mask::y");
+        let first = block.lines().next().unwrap_or_default();
+        let token = first.trim_start_matches("::stop-commands::");
+        assert_eq!(token.len(), 32);
+        assert!(block.ends_with(&format!("::{token}::")));
+        assert_ne!(untrusted_block("a"), untrusted_block("a"));
+    }
+
+    #[test]
+    fn mask_covers_each_line_and_escapes() {
+        assert_eq!(mask_command(""), None);
+        assert_eq!(
+            mask_command("ab%c\nxyz").as_deref(),
+            Some("::add-mask::ab%25c\n::add-mask::xyz")
+        );
+    }
+
+    #[test]
+    fn properties_escape_separators() {
+        assert_eq!(escape_property("a:b,c\nd"), "a%3Ab%2Cc%0Ad");
+    }
+}

@@ -1,0 +1,426 @@
+//! The fields of each webhook payload that ci-medic depends on.
+//!
+//! Payloads are parsed into small typed structs of only the fields we read, so
+//! GitHub adding fields never breaks us, and a field we need that is missing or
+//! malformed is reported with its path in the payload.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Why a payload could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("cannot read event payload {file}: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("malformed {event} payload in {file}: at `{path}`: {message}")]
+    Malformed {
+        event: String,
+        file: String,
+        path: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct User {
+    pub login: String,
+    #[serde(default)]
+    pub id: u64,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Label {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Repository {
+    pub full_name: String,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Workflow {
+    #[serde(default)]
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct PullRef {
+    pub number: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WorkflowRun {
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Present in current payloads; older ones carry it only on `workflow`.
+    #[serde(default)]
+    pub path: Option<String>,
+    pub event: String,
+    pub head_sha: String,
+    #[serde(default)]
+    pub head_branch: Option<String>,
+    pub status: Option<String>,
+    pub conclusion: Option<String>,
+    #[serde(default = "one")]
+    pub run_attempt: u64,
+    #[serde(default)]
+    pub run_number: u64,
+    #[serde(default)]
+    pub workflow_id: u64,
+    pub html_url: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub pull_requests: Vec<PullRef>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WorkflowRunEvent {
+    pub action: String,
+    pub workflow_run: WorkflowRun,
+    #[serde(default)]
+    pub workflow: Option<Workflow>,
+    pub repository: Repository,
+}
+
+impl WorkflowRunEvent {
+    /// The workflow file of the run, from the run or from the workflow object.
+    pub fn workflow_path(&self) -> Option<&str> {
+        self.workflow_run
+            .path
+            .as_deref()
+            .or_else(|| self.workflow.as_ref().and_then(|w| w.path.as_deref()))
+    }
+
+    /// True for a completed run that failed (what `analyze` and `retry` act on).
+    pub fn is_failure(&self) -> bool {
+        self.action == "completed"
+            && matches!(
+                self.workflow_run.conclusion.as_deref(),
+                Some("failure" | "timed_out")
+            )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Step {
+    pub name: String,
+    pub number: u64,
+    pub status: String,
+    pub conclusion: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WorkflowJob {
+    pub id: u64,
+    pub run_id: u64,
+    #[serde(default = "one")]
+    pub run_attempt: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WorkflowJobEvent {
+    pub action: String,
+    pub workflow_job: WorkflowJob,
+    pub repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub state: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    pub user: User,
+    /// Present when the issue is a pull request.
+    #[serde(default)]
+    pub pull_request: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct IssuesEvent {
+    pub action: String,
+    pub issue: Issue,
+    #[serde(default)]
+    pub label: Option<Label>,
+    pub sender: User,
+    pub repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Comment {
+    pub id: u64,
+    pub body: Option<String>,
+    pub user: User,
+    #[serde(default)]
+    pub author_association: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct IssueCommentEvent {
+    pub action: String,
+    pub issue: Issue,
+    pub comment: Comment,
+    pub sender: User,
+    pub repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Branch {
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    pub sha: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct PullRequest {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub state: String,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    pub user: User,
+    pub head: Branch,
+    pub base: Branch,
+    #[serde(default)]
+    pub merged: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct PullRequestEvent {
+    pub action: String,
+    pub number: u64,
+    pub pull_request: PullRequest,
+    #[serde(default)]
+    pub label: Option<Label>,
+    pub sender: User,
+    pub repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CheckRun {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CheckRunEvent {
+    pub action: String,
+    pub check_run: CheckRun,
+    pub repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WorkflowDispatchEvent {
+    #[serde(default)]
+    pub inputs: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    #[serde(default)]
+    pub workflow: Option<String>,
+    pub repository: Repository,
+}
+
+impl WorkflowDispatchEvent {
+    /// A dispatch input as text (inputs may be strings, numbers or booleans).
+    pub fn input(&self, name: &str) -> Option<String> {
+        let v = self.inputs.as_ref()?.get(name)?;
+        let s = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => return None,
+            other => other.to_string(),
+        };
+        (!s.trim().is_empty()).then(|| s.trim().to_string())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct ScheduleEvent {
+    pub schedule: String,
+    #[serde(default)]
+    pub repository: Option<Repository>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct PushCommit {
+    pub id: String,
+    pub message: String,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct PushEvent {
+    #[serde(rename = "ref")]
+    pub ref_name: String,
+    pub before: String,
+    pub after: String,
+    #[serde(default)]
+    pub commits: Vec<PushCommit>,
+    pub repository: Repository,
+}
+
+/// One parsed event. Events ci-medic has no use for are `Unhandled`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    WorkflowRun(Box<WorkflowRunEvent>),
+    WorkflowJob(Box<WorkflowJobEvent>),
+    Issues(Box<IssuesEvent>),
+    IssueComment(Box<IssueCommentEvent>),
+    PullRequest(Box<PullRequestEvent>),
+    CheckRun(Box<CheckRunEvent>),
+    WorkflowDispatch(Box<WorkflowDispatchEvent>),
+    Schedule(Box<ScheduleEvent>),
+    Push(Box<PushEvent>),
+    Unhandled(String),
+}
+
+impl Event {
+    /// The event's name as GitHub spells it in `GITHUB_EVENT_NAME`.
+    pub fn name(&self) -> &str {
+        match self {
+            Event::WorkflowRun(_) => "workflow_run",
+            Event::WorkflowJob(_) => "workflow_job",
+            Event::Issues(_) => "issues",
+            Event::IssueComment(_) => "issue_comment",
+            Event::PullRequest(_) => "pull_request",
+            Event::CheckRun(_) => "check_run",
+            Event::WorkflowDispatch(_) => "workflow_dispatch",
+            Event::Schedule(_) => "schedule",
+            Event::Push(_) => "push",
+            Event::Unhandled(name) => name,
+        }
+    }
+
+    /// The repository the payload names, when it names one.
+    pub fn repository(&self) -> Option<&str> {
+        let repo = match self {
+            Event::WorkflowRun(e) => &e.repository,
+            Event::WorkflowJob(e) => &e.repository,
+            Event::Issues(e) => &e.repository,
+            Event::IssueComment(e) => &e.repository,
+            Event::PullRequest(e) => &e.repository,
+            Event::CheckRun(e) => &e.repository,
+            Event::WorkflowDispatch(e) => &e.repository,
+            Event::Schedule(e) => e.repository.as_ref()?,
+            Event::Push(e) => &e.repository,
+            Event::Unhandled(_) => return None,
+        };
+        Some(&repo.full_name)
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    name: &str,
+    file: &str,
+    bytes: &[u8],
+) -> Result<T, EventError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        EventError::Malformed {
+            event: name.to_string(),
+            file: file.to_string(),
+            path: if path.is_empty() { ".".into() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Parse a payload of event `name`; `file` names it in errors.
+pub fn parse(name: &str, file: &str, bytes: &[u8]) -> Result<Event, EventError> {
+    Ok(match name {
+        "workflow_run" => Event::WorkflowRun(Box::new(typed(name, file, bytes)?)),
+        "workflow_job" => Event::WorkflowJob(Box::new(typed(name, file, bytes)?)),
+        "issues" => Event::Issues(Box::new(typed(name, file, bytes)?)),
+        "issue_comment" => Event::IssueComment(Box::new(typed(name, file, bytes)?)),
+        "pull_request" | "pull_request_target" => {
+            Event::PullRequest(Box::new(typed(name, file, bytes)?))
+        }
+        "check_run" => Event::CheckRun(Box::new(typed(name, file, bytes)?)),
+        "workflow_dispatch" => Event::WorkflowDispatch(Box::new(typed(name, file, bytes)?)),
+        "schedule" => Event::Schedule(Box::new(typed(name, file, bytes)?)),
+        "push" => Event::Push(Box::new(typed(name, file, bytes)?)),
+        other => Event::Unhandled(other.to_string()),
+    })
+}
+
+/// Read and parse the payload file the runner names in `GITHUB_EVENT_PATH`.
+pub fn load(name: &str, path: &Path) -> Result<Event, EventError> {
+    let file = path.display().to_string();
+    // An event we do not handle needs no payload at all.
+    if matches!(parse(name, &file, b"{}"), Ok(Event::Unhandled(_))) {
+        return Ok(Event::Unhandled(name.to_string()));
+    }
+    let bytes = std::fs::read(path).map_err(|source| EventError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    parse(name, &file, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_payload_names_the_field() {
+        let err = parse(
+            "issues",
+            "event.json",
+            br#"{"action":"opened","issue":{"number":"seven"}}"#,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("event.json"), "{err}");
+        assert!(err.contains("issue.number"), "{err}");
+    }
+
+    #[test]
+    fn not_json_is_an_error_not_a_panic() {
+        let err = parse("push", "p.json", b"\x00\xffnot json").err();
+        assert!(matches!(err, Some(EventError::Malformed { .. })));
+    }
+
+    #[test]
+    fn unknown_events_are_unhandled() {
+        assert_eq!(
+            parse("star", "x", b"garbage").ok(),
+            Some(Event::Unhandled("star".into()))
+        );
+    }
+}

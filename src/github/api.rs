@@ -1,0 +1,430 @@
+//! The REST operations ci-medic uses, each one small and named after what it
+//! does. Writes that GitHub does not make idempotent carry a landed-check.
+
+use http::Method;
+use serde_json::{Value, json};
+
+use super::marker::has_marker;
+use super::types::{
+    CommentInfo, IssueInfo, JobInfo, Permission, PermissionInfo, RepoInfo, RunInfo,
+};
+use super::{BoxedCheck, Client, GithubError, Repeat, decode};
+
+/// Open issues scanned when looking for a marker; a repository with more open
+/// workflow-failure issues than this has bigger problems than a duplicate.
+pub const MAX_ISSUES_SCANNED: usize = 1000;
+
+/// Percent-encode one path segment (label names, refs, file paths keep `/`).
+pub fn encode_segment(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/');
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Client {
+    pub async fn repo_info(&self) -> Result<RepoInfo, GithubError> {
+        self.get_json(&self.repo_path("")).await
+    }
+
+    /// A file's text at `git_ref`, `None` when absent.
+    pub async fn file_text(&self, path: &str, git_ref: &str) -> Result<Option<String>, GithubError> {
+        let p = self.repo_path(&format!(
+            "/contents/{}?ref={}",
+            encode_segment(path, true),
+            encode_segment(git_ref, false)
+        ));
+        let Some(v) = self.get_optional::<Value>(&p).await? else {
+            return Ok(None);
+        };
+        let decode_err = |m: &str| GithubError::Decode {
+            method: "GET".into(),
+            path: p.clone(),
+            message: m.to_string(),
+        };
+        let content = v
+            .get("content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| decode_err("no `content`: not a file"))?;
+        let bytes = base64_decode(content).ok_or_else(|| decode_err("content is not base64"))?;
+        String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| decode_err("file is not UTF-8"))
+    }
+
+    pub async fn run(&self, run_id: u64) -> Result<RunInfo, GithubError> {
+        self.get_json(&self.repo_path(&format!("/actions/runs/{run_id}")))
+            .await
+    }
+
+    /// The jobs of one attempt of a run.
+    pub async fn run_jobs(&self, run_id: u64, attempt: u64) -> Result<Vec<JobInfo>, GithubError> {
+        self.get_all(
+            &self.repo_path(&format!("/actions/runs/{run_id}/attempts/{attempt}/jobs")),
+            Some("jobs"),
+            2000,
+        )
+        .await
+    }
+
+    /// Runs of the repository, filtered by a query such as
+    /// `branch=main&event=push&status=completed` or `head_sha=...`.
+    pub async fn runs(&self, query: &str, max: usize) -> Result<Vec<RunInfo>, GithubError> {
+        self.get_all(
+            &self.repo_path(&format!("/actions/runs?{query}")),
+            Some("workflow_runs"),
+            max,
+        )
+        .await
+    }
+
+    /// Runs of one workflow (id or file name), filtered by `query`.
+    pub async fn workflow_runs(
+        &self,
+        workflow: &str,
+        query: &str,
+        max: usize,
+    ) -> Result<Vec<RunInfo>, GithubError> {
+        self.get_all(
+            &self.repo_path(&format!(
+                "/actions/workflows/{}/runs?{query}",
+                encode_segment(workflow, false)
+            )),
+            Some("workflow_runs"),
+            max,
+        )
+        .await
+    }
+
+    pub async fn rerun_job(&self, job_id: u64) -> Result<(), GithubError> {
+        // A rerun of a job already queued is refused by GitHub, so repeating
+        // after a server failure cannot start it twice.
+        self.request(
+            Method::POST,
+            &self.repo_path(&format!("/actions/jobs/{job_id}/rerun")),
+            Some(&json!({})),
+            Repeat::Safe,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn rerun_failed_jobs(&self, run_id: u64) -> Result<(), GithubError> {
+        self.request(
+            Method::POST,
+            &self.repo_path(&format!("/actions/runs/{run_id}/rerun-failed-jobs")),
+            Some(&json!({})),
+            Repeat::Safe,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Open issues with `label`, pull requests left out.
+    pub async fn open_issues_with_label(&self, label: &str) -> Result<Vec<IssueInfo>, GithubError> {
+        let issues: Vec<IssueInfo> = self
+            .get_all(
+                &self.repo_path(&format!(
+                    "/issues?state=open&labels={}",
+                    encode_segment(label, false)
+                )),
+                None,
+                MAX_ISSUES_SCANNED,
+            )
+            .await?;
+        Ok(issues
+            .into_iter()
+            .filter(|i| i.pull_request.is_none())
+            .collect())
+    }
+
+    /// The open issue with `label` whose body carries the marker.
+    pub async fn find_issue_by_marker(
+        &self,
+        label: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<Option<IssueInfo>, GithubError> {
+        Ok(self
+            .open_issues_with_label(label)
+            .await?
+            .into_iter()
+            .find(|i| i.body.as_deref().is_some_and(|b| has_marker(b, kind, key))))
+    }
+
+    pub async fn issue(&self, number: u64) -> Result<IssueInfo, GithubError> {
+        self.get_json(&self.repo_path(&format!("/issues/{number}")))
+            .await
+    }
+
+    /// Create an issue whose body carries marker (`kind`, `key`) and which has
+    /// `labels[0]`. A retry after a server failure first looks for it.
+    pub async fn create_issue(
+        &self,
+        title: &str,
+        body: &str,
+        labels: &[String],
+        marker: (&str, &str),
+    ) -> Result<IssueInfo, GithubError> {
+        let payload = json!({"title": title, "body": body, "labels": labels});
+        let label = labels.first().cloned().unwrap_or_default();
+        let check = || -> BoxedCheck<'_> {
+            let label = label.clone();
+            Box::pin(async move {
+                let found = self.find_issue_by_marker(&label, marker.0, marker.1).await?;
+                Ok(found.and_then(|i| serde_json::to_value(i).ok()))
+            })
+        };
+        let path = self.repo_path("/issues");
+        let reply = self
+            .request(Method::POST, &path, Some(&payload), Repeat::Check(&check))
+            .await?;
+        decode(&Method::POST, &path, &reply.body)
+    }
+
+    /// Change an issue's title, body or state (`None` leaves it).
+    pub async fn update_issue(
+        &self,
+        number: u64,
+        title: Option<&str>,
+        body: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<IssueInfo, GithubError> {
+        let mut payload = serde_json::Map::new();
+        if let Some(t) = title {
+            payload.insert("title".into(), json!(t));
+        }
+        if let Some(b) = body {
+            payload.insert("body".into(), json!(b));
+        }
+        if let Some(s) = state {
+            payload.insert("state".into(), json!(s));
+            if s == "closed" {
+                payload.insert("state_reason".into(), json!("completed"));
+            }
+        }
+        let path = self.repo_path(&format!("/issues/{number}"));
+        let reply = self
+            .request(Method::PATCH, &path, Some(&Value::Object(payload)), Repeat::Safe)
+            .await?;
+        decode(&Method::PATCH, &path, &reply.body)
+    }
+
+    pub async fn comments(&self, number: u64) -> Result<Vec<CommentInfo>, GithubError> {
+        self.get_all(
+            &self.repo_path(&format!("/issues/{number}/comments")),
+            None,
+            5000,
+        )
+        .await
+    }
+
+    /// Comment on an issue or PR. When `marker` is given, a comment already
+    /// carrying it is updated instead, and a retry looks for it first.
+    pub async fn upsert_comment(
+        &self,
+        number: u64,
+        body: &str,
+        marker: Option<(&str, &str)>,
+    ) -> Result<CommentInfo, GithubError> {
+        let find = || async move {
+            let Some((kind, key)) = marker else {
+                return Ok(None);
+            };
+            Ok::<_, GithubError>(self.comments(number).await?.into_iter().find(|c| {
+                c.body.as_deref().is_some_and(|b| has_marker(b, kind, key))
+            }))
+        };
+        if let Some(existing) = find().await? {
+            if existing.body.as_deref() == Some(body) {
+                return Ok(existing);
+            }
+            let path = self.repo_path(&format!("/issues/comments/{}", existing.id));
+            let reply = self
+                .request(Method::PATCH, &path, Some(&json!({"body": body})), Repeat::Safe)
+                .await?;
+            return decode(&Method::PATCH, &path, &reply.body);
+        }
+        let check = || -> BoxedCheck<'_> {
+            Box::pin(async move {
+                Ok(find()
+                    .await?
+                    .and_then(|c| serde_json::to_value(c).ok()))
+            })
+        };
+        let repeat = if marker.is_some() {
+            Repeat::Check(&check)
+        } else {
+            Repeat::Never
+        };
+        let path = self.repo_path(&format!("/issues/{number}/comments"));
+        let reply = self
+            .request(Method::POST, &path, Some(&json!({"body": body})), repeat)
+            .await?;
+        decode(&Method::POST, &path, &reply.body)
+    }
+
+    /// Make sure a label exists (labels must exist before GitHub shows a colour).
+    pub async fn ensure_label(
+        &self,
+        name: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<(), GithubError> {
+        let path = self.repo_path(&format!("/labels/{}", encode_segment(name, false)));
+        if self.get_optional::<Value>(&path).await?.is_some() {
+            return Ok(());
+        }
+        let payload = json!({"name": name, "color": color, "description": description});
+        match self
+            .request(Method::POST, &self.repo_path("/labels"), Some(&payload), Repeat::Safe)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Created meanwhile (or by the first of two tries): fine.
+            Err(e) if e.status() == Some(422) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn add_labels(&self, number: u64, labels: &[String]) -> Result<(), GithubError> {
+        self.request(
+            Method::POST,
+            &self.repo_path(&format!("/issues/{number}/labels")),
+            Some(&json!({"labels": labels})),
+            // Adding a label twice leaves one label.
+            Repeat::Safe,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn remove_label(&self, number: u64, label: &str) -> Result<(), GithubError> {
+        match self
+            .request(
+                Method::DELETE,
+                &self.repo_path(&format!(
+                    "/issues/{number}/labels/{}",
+                    encode_segment(label, false)
+                )),
+                None,
+                Repeat::Safe,
+            )
+            .await
+        {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// A user's permission on the repository.
+    pub async fn permission(&self, user: &str) -> Result<Permission, GithubError> {
+        let path = self.repo_path(&format!(
+            "/collaborators/{}/permission",
+            encode_segment(user, false)
+        ));
+        match self.get_json::<PermissionInfo>(&path).await {
+            Ok(info) => Ok(Permission::from_info(&info)),
+            // Not a collaborator.
+            Err(e) if e.is_not_found() => Ok(Permission::None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Start a `workflow_dispatch` run. Not idempotent and GitHub returns no
+    /// id, so it is never repeated after a server failure.
+    pub async fn dispatch_workflow(
+        &self,
+        workflow: &str,
+        git_ref: &str,
+        inputs: &serde_json::Map<String, Value>,
+    ) -> Result<(), GithubError> {
+        let mut payload = json!({"ref": git_ref});
+        if !inputs.is_empty() {
+            payload["inputs"] = Value::Object(inputs.clone());
+        }
+        self.request(
+            Method::POST,
+            &self.repo_path(&format!(
+                "/actions/workflows/{}/dispatches",
+                encode_segment(workflow, false)
+            )),
+            Some(&payload),
+            Repeat::Never,
+        )
+        .await
+        .map(drop)
+    }
+}
+
+/// Standard base64 with line breaks, as the contents API sends it.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' | b'\n' | b'\r' | b' ' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Standard base64 with padding.
+pub fn base64_encode(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trip() {
+        for s in ["", "a", "ab", "abc", "on:\n  push:\n# comment ✓\n"] {
+            let enc = base64_encode(s.as_bytes());
+            assert_eq!(base64_decode(&enc).as_deref(), Some(s.as_bytes()));
+        }
+        assert_eq!(base64_decode("b24K\nYQ==").as_deref(), Some(&b"on\na"[..]));
+    }
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(encode_segment("ci-medic:test", false), "ci-medic%3Atest");
+        assert_eq!(encode_segment("a b/c", true), "a%20b/c");
+    }
+}

@@ -1,0 +1,498 @@
+//! One concrete GitHub client over octocrab.
+//!
+//! Requests go through octocrab's transport (auth, base URI, timeouts), with
+//! its retry switched off: [`Client::send`] owns the one retry policy.
+//! Responses are read as plain JSON into the small structs of [`types`], so
+//! only the fields we use must be present.
+
+pub mod api;
+pub mod logs;
+pub mod marker;
+pub mod retry;
+pub mod types;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use http_body_util::BodyExt as _;
+use octocrab::Octocrab;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use retry::RetryPolicy;
+use retry::Verdict;
+
+/// The public GitHub API; GitHub Enterprise Server and tests pass their own.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// GitHub's page size maximum for list endpoints.
+pub const PER_PAGE: usize = 100;
+
+/// `owner/name` of a repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoName {
+    pub owner: String,
+    pub name: String,
+}
+
+impl RepoName {
+    pub fn parse(s: &str) -> anyhow::Result<RepoName> {
+        let ok = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        match s.trim().split_once('/') {
+            Some((o, n)) if ok(o) && ok(n) => Ok(RepoName {
+                owner: o.to_string(),
+                name: n.to_string(),
+            }),
+            _ => anyhow::bail!("repository must be OWNER/NAME, got {s:?}"),
+        }
+    }
+
+    pub fn full(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+impl std::fmt::Display for RepoName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// A failed GitHub call. Callers branch on the status (404 means absent,
+/// 410 expired, 403 a missing permission).
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("GitHub answered {status} to {method} {path}: {message}")]
+    Status {
+        status: u16,
+        method: String,
+        path: String,
+        message: String,
+    },
+    #[error("{method} {path} failed: {message}")]
+    Transport {
+        method: String,
+        path: String,
+        message: String,
+    },
+    #[error("unexpected answer to {method} {path}: {message}")]
+    Decode {
+        method: String,
+        path: String,
+        message: String,
+    },
+    #[error(
+        "{method} {path} failed with {status} and may have been applied; \
+         it cannot be checked, so it is not sent again"
+    )]
+    Unconfirmed {
+        status: u16,
+        method: String,
+        path: String,
+    },
+    #[error("GitHub rate limit: {method} {path} would have to wait {wait_secs}s; giving up")]
+    RateLimited {
+        method: String,
+        path: String,
+        wait_secs: u64,
+    },
+}
+
+impl GithubError {
+    /// The HTTP status, when GitHub answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GithubError::Status { status, .. } | GithubError::Unconfirmed { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+}
+
+/// How a request may be repeated after a server failure.
+pub enum Repeat<'a> {
+    /// Repeating has the same effect (GET, PUT, PATCH, DELETE).
+    Safe,
+    /// Not idempotent, and there is no way to see whether it landed.
+    Never,
+    /// Not idempotent; before repeating, this looks for what the first try
+    /// would have made and returns it if it landed.
+    Check(&'a (dyn Fn() -> BoxedCheck<'a> + Sync)),
+}
+
+/// A response read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A landed-check's future: finds what a first try would have made.
+pub type BoxedCheck<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Option<Value>, GithubError>> + Send + 'a>,
+>;
+
+/// The client: one repository, one token, one retry policy.
+#[derive(Clone)]
+pub struct Client {
+    octo: Octocrab,
+    repo: RepoName,
+    api_url: url::Url,
+    policy: RetryPolicy,
+}
+
+impl Client {
+    /// A client for `repo` at `api_url` with `token`.
+    pub fn new(
+        api_url: &str,
+        token: &str,
+        repo: RepoName,
+        policy: RetryPolicy,
+    ) -> anyhow::Result<Client> {
+        let parsed = url::Url::parse(api_url)
+            .map_err(|e| anyhow::anyhow!("invalid API URL {api_url:?}: {e}"))?;
+        // octocrab is built without its `retry` feature: no hidden re-sends.
+        let octo = Octocrab::builder()
+            .base_uri(api_url.trim_end_matches('/'))
+            .map_err(|e| anyhow::anyhow!("invalid API URL {api_url:?}: {e}"))?
+            .personal_token(token.to_string())
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .set_write_timeout(Some(Duration::from_secs(60)))
+            .add_header(
+                http::header::ACCEPT,
+                "application/vnd.github+json".to_string(),
+            )
+            .add_header(
+                http::HeaderName::from_static("x-github-api-version"),
+                "2022-11-28".to_string(),
+            )
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot build the GitHub client: {e}"))?;
+        Ok(Client {
+            octo,
+            repo,
+            api_url: parsed,
+            policy,
+        })
+    }
+
+    pub fn repo(&self) -> &RepoName {
+        &self.repo
+    }
+
+    /// `/repos/OWNER/NAME` + `rest`.
+    pub fn repo_path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", self.repo.owner, self.repo.name)
+    }
+
+    /// The API URL's path prefix (`/api/v3` on GitHub Enterprise Server).
+    fn prefix(&self) -> &str {
+        self.api_url.path().trim_end_matches('/')
+    }
+
+    async fn send_once(
+        &self,
+        method: &Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Reply, GithubError> {
+        let uri = format!("{}{path}", self.prefix());
+        let transport = |e: octocrab::Error| GithubError::Transport {
+            method: method.to_string(),
+            path: path.to_string(),
+            message: transport_message(&e),
+        };
+        let res = match *method {
+            Method::GET => self.octo._get(uri).await,
+            Method::POST => self.octo._post(uri, body).await,
+            Method::PATCH => self.octo._patch(uri, body).await,
+            Method::PUT => self.octo._put(uri, body).await,
+            Method::DELETE => self.octo._delete(uri, body).await,
+            _ => {
+                return Err(GithubError::Transport {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    message: "unsupported method".into(),
+                });
+            }
+        }
+        .map_err(transport)?;
+        let (parts, body) = res.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map_err(transport)?
+            .to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// Send a request under the retry policy. A non-success final answer is
+    /// returned as `Ok` so callers can read 302s and 404s; use
+    /// [`Client::request`] for the usual success-or-error form.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        repeat: Repeat<'_>,
+    ) -> Result<Reply, GithubError> {
+        let mut retry = 0u32;
+        loop {
+            let outcome = self.send_once(&method, path, body).await;
+            let verdict = match &outcome {
+                Ok(reply) => self.policy.classify(
+                    reply.status,
+                    &reply.headers,
+                    &String::from_utf8_lossy(&reply.body),
+                    retry,
+                    now_epoch(),
+                ),
+                // A timeout or a dropped connection: the request may have landed.
+                Err(GithubError::Transport { .. }) => Verdict::Failed {
+                    wait: self.policy.backoff(retry),
+                },
+                Err(_) => Verdict::Final,
+            };
+            let (wait, maybe_landed) = match verdict {
+                Verdict::Final => return outcome,
+                Verdict::Rejected { wait } => (wait, false),
+                Verdict::Failed { wait } => (wait, true),
+            };
+            if retry + 1 >= self.policy.max_attempts {
+                return outcome;
+            }
+            if wait > self.policy.max_delay {
+                return Err(GithubError::RateLimited {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    wait_secs: wait.as_secs(),
+                });
+            }
+            if maybe_landed {
+                match &repeat {
+                    Repeat::Safe => {}
+                    Repeat::Never => {
+                        let status = outcome.as_ref().map(|r| r.status.as_u16()).unwrap_or(0);
+                        return Err(GithubError::Unconfirmed {
+                            status,
+                            method: method.to_string(),
+                            path: path.to_string(),
+                        });
+                    }
+                    Repeat::Check(check) => {
+                        tokio::time::sleep(wait).await;
+                        if let Some(found) = check().await? {
+                            tracing::info!(%method, path, "first attempt had landed; not repeating");
+                            return Ok(Reply {
+                                status: StatusCode::OK,
+                                headers: HeaderMap::new(),
+                                body: Bytes::from(found.to_string()),
+                            });
+                        }
+                        retry += 1;
+                        continue;
+                    }
+                }
+            }
+            tracing::warn!(%method, path, wait_ms = wait.as_millis() as u64, "retrying GitHub call");
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+
+    /// Send and require a 2xx answer.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        repeat: Repeat<'_>,
+    ) -> Result<Reply, GithubError> {
+        let reply = self.send(method.clone(), path, body, repeat).await?;
+        if reply.status.is_success() {
+            Ok(reply)
+        } else {
+            Err(status_error(&method, path, &reply))
+        }
+    }
+
+    /// GET and decode JSON.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, GithubError> {
+        let reply = self.request(Method::GET, path, None, Repeat::Safe).await?;
+        decode(&Method::GET, path, &reply.body)
+    }
+
+    /// GET, or `None` on 404.
+    pub async fn get_optional<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<T>, GithubError> {
+        match self.get_json(path).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every item of a paginated list, following `Link: rel="next"`, up to
+    /// `max_items`. `key` names the array in wrapped answers
+    /// (`{"total_count": n, "jobs": [...]}`).
+    pub async fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        max_items: usize,
+    ) -> Result<Vec<T>, GithubError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut next = Some(if path.contains("per_page=") {
+            path.to_string()
+        } else {
+            format!("{path}{sep}per_page={PER_PAGE}")
+        });
+        let mut items = Vec::new();
+        while let Some(page) = next.take() {
+            let reply = self.request(Method::GET, &page, None, Repeat::Safe).await?;
+            let value: Value = decode(&Method::GET, &page, &reply.body)?;
+            let list = match key {
+                Some(k) => value.get(k).cloned().unwrap_or(Value::Null),
+                None => value,
+            };
+            let batch: Vec<T> = serde_json::from_value(list).map_err(|e| GithubError::Decode {
+                method: "GET".into(),
+                path: page.clone(),
+                message: e.to_string(),
+            })?;
+            let got = batch.len();
+            items.extend(batch);
+            if items.len() >= max_items || got == 0 {
+                items.truncate(max_items);
+                break;
+            }
+            next = next_link(&reply.headers).and_then(|u| self.relative(&u));
+        }
+        Ok(items)
+    }
+
+    /// A `Link` URL as a path below the API URL; `None` for other hosts, so
+    /// the token is never sent elsewhere.
+    fn relative(&self, link: &str) -> Option<String> {
+        let u = url::Url::parse(link).ok()?;
+        if u.origin() != self.api_url.origin() {
+            return None;
+        }
+        let path = u.path().strip_prefix(self.prefix()).unwrap_or(u.path());
+        Some(match u.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_string(),
+        })
+    }
+
+    pub(crate) fn api_url(&self) -> &url::Url {
+        &self.api_url
+    }
+
+    pub(crate) fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+}
+
+/// The error for a final non-success reply, with GitHub's message.
+pub fn status_error(method: &Method, path: &str, reply: &Reply) -> GithubError {
+    let text = reply.text();
+    let message = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| text.chars().take(200).collect());
+    GithubError::Status {
+        status: reply.status.as_u16(),
+        method: method.to_string(),
+        path: path.to_string(),
+        message,
+    }
+}
+
+pub fn decode<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T, GithubError> {
+    serde_json::from_slice(body).map_err(|e| GithubError::Decode {
+        method: method.to_string(),
+        path: path.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get(http::header::LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == r#"rel="next""#)
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// octocrab's transport errors, without anything that could hold the token.
+fn transport_message(e: &octocrab::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_names() {
+        assert!(RepoName::parse("octo-org/octo-repo").is_ok());
+        assert!(RepoName::parse("octo-org").is_err());
+        assert!(RepoName::parse("a/b/c").is_err());
+        assert!(RepoName::parse("../x").is_err());
+    }
+
+    #[test]
+    fn link_header() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::LINK,
+            http::HeaderValue::from_static(
+                r#"<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last""#,
+            ),
+        );
+        assert_eq!(next_link(&h).as_deref(), Some("https://api.github.com/x?page=2"));
+    }
+}

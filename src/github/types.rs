@@ -1,0 +1,187 @@
+//! The fields of REST answers that ci-medic reads. Everything else GitHub
+//! sends is ignored, so new or renamed fields elsewhere cannot break us.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub login: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelInfo {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepoInfo {
+    pub full_name: String,
+    pub default_branch: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    pub event: String,
+    pub head_sha: String,
+    #[serde(default)]
+    pub head_branch: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default = "one")]
+    pub run_attempt: u64,
+    #[serde(default)]
+    pub run_number: u64,
+    #[serde(default)]
+    pub workflow_id: u64,
+    #[serde(default)]
+    pub html_url: String,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepInfo {
+    pub name: String,
+    pub number: u64,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobInfo {
+    pub id: u64,
+    pub run_id: u64,
+    #[serde(default = "one")]
+    pub run_attempt: u64,
+    pub name: String,
+    #[serde(default)]
+    pub head_sha: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub steps: Vec<StepInfo>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub runner_name: Option<String>,
+}
+
+impl JobInfo {
+    /// A job that failed in a way worth explaining.
+    pub fn failed(&self) -> bool {
+        matches!(
+            self.conclusion.as_deref(),
+            Some("failure" | "timed_out" | "startup_failure")
+        )
+    }
+
+    /// The first step that failed, if the API says which.
+    pub fn failed_step(&self) -> Option<&StepInfo> {
+        self.steps
+            .iter()
+            .find(|s| matches!(s.conclusion.as_deref(), Some("failure" | "timed_out")))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueInfo {
+    pub number: u64,
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub labels: Vec<LabelInfo>,
+    pub user: UserInfo,
+    #[serde(default)]
+    pub html_url: String,
+    /// Present when the "issue" is a pull request.
+    #[serde(default)]
+    pub pull_request: Option<serde_json::Value>,
+}
+
+impl IssueInfo {
+    pub fn has_label(&self, name: &str) -> bool {
+        self.labels.iter().any(|l| l.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentInfo {
+    pub id: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub user: UserInfo,
+    #[serde(default)]
+    pub html_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermissionInfo {
+    /// `admin`, `maintain`, `write`, `triage`, `read` or `none`: kept as text,
+    /// since typed wrappers have rejected the newer values.
+    pub permission: String,
+    #[serde(default)]
+    pub role_name: Option<String>,
+}
+
+/// Repository permission levels, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Permission {
+    None,
+    Read,
+    Triage,
+    Write,
+    Maintain,
+    Admin,
+}
+
+impl Permission {
+    /// Read `permission`, or the more precise `role_name` when it is known.
+    pub fn from_info(info: &PermissionInfo) -> Permission {
+        let parse = |s: &str| match s {
+            "admin" => Some(Permission::Admin),
+            "maintain" => Some(Permission::Maintain),
+            "write" => Some(Permission::Write),
+            "triage" => Some(Permission::Triage),
+            "read" => Some(Permission::Read),
+            "none" => Some(Permission::None),
+            _ => None,
+        };
+        info.role_name
+            .as_deref()
+            .and_then(parse)
+            .or_else(|| parse(&info.permission))
+            .unwrap_or(Permission::None)
+    }
+}

@@ -1,0 +1,17 @@
+//! ci-medic: keeps a repository's CI healthy.
+//!
+//! Every job is a pure function from facts (event, logs, job results, config)
+//! to a [`plan::Plan`]; the executor carries a plan out through the GitHub
+//! client, or prints it under `--dry-run`.
+
+pub mod action;
+pub mod analyze;
+pub mod cli;
+pub mod config;
+pub mod event;
+pub mod github;
+pub mod jobs;
+pub mod logs;
+pub mod plan;
+pub mod report;
+pub mod store;

@@ -1,0 +1,306 @@
+//! Plans: the writes a job intends, and the executor that performs them.
+//!
+//! Jobs decide; the executor acts. `--dry-run` prints the plan and writes
+//! nothing, so what a dry run shows is exactly what a real run would do.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::github::Client;
+use crate::github::marker::marker;
+
+/// One intended write.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Write {
+    /// Create the label if the repository lacks it.
+    EnsureLabel {
+        name: String,
+        color: String,
+        description: String,
+    },
+    /// Open an issue carrying marker (`marker_kind`, `marker_key`), or update
+    /// the open one that already carries it.
+    OpenIssue {
+        title: String,
+        body: String,
+        labels: Vec<String>,
+        marker_kind: String,
+        marker_key: String,
+    },
+    UpdateIssueBody { number: u64, body: String },
+    CloseIssue { number: u64 },
+    /// Comment; with a marker, update the comment that carries it instead.
+    Comment {
+        number: u64,
+        body: String,
+        marker: Option<(String, String)>,
+    },
+    AddLabels { number: u64, labels: Vec<String> },
+    RemoveLabel { number: u64, label: String },
+    RerunJob { job_id: u64, job_name: String },
+    RerunFailedJobs { run_id: u64 },
+    DispatchWorkflow {
+        workflow: String,
+        git_ref: String,
+        inputs: serde_json::Map<String, serde_json::Value>,
+    },
+}
+
+impl Write {
+    /// One line for humans (titles and bodies are untrusted; callers echo
+    /// this through `action::echo_untrusted`).
+    pub fn describe(&self) -> String {
+        match self {
+            Write::EnsureLabel { name, .. } => format!("ensure label `{name}` exists"),
+            Write::OpenIssue { title, labels, marker_key, .. } => format!(
+                "open issue \"{title}\" (labels: {}; or update the open issue with fingerprint {marker_key})",
+                labels.join(", ")
+            ),
+            Write::UpdateIssueBody { number, .. } => format!("update the body of #{number}"),
+            Write::CloseIssue { number } => format!("close #{number}"),
+            Write::Comment { number, body, .. } => {
+                let first = body.lines().next().unwrap_or_default();
+                format!("comment on #{number}: {first}")
+            }
+            Write::AddLabels { number, labels } => {
+                format!("add labels {} to #{number}", labels.join(", "))
+            }
+            Write::RemoveLabel { number, label } => format!("remove label {label} from #{number}"),
+            Write::RerunJob { job_id, job_name } => format!("re-run job {job_name} ({job_id})"),
+            Write::RerunFailedJobs { run_id } => format!("re-run the failed jobs of run {run_id}"),
+            Write::DispatchWorkflow { workflow, git_ref, .. } => {
+                format!("dispatch workflow {workflow} on {git_ref}")
+            }
+        }
+    }
+}
+
+/// A write and why it is planned.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    #[serde(flatten)]
+    pub write: Write,
+    pub reason: String,
+    /// A failure of this write is reported but does not fail the job
+    /// (a re-run refused for lack of permission must not stop the issue).
+    pub best_effort: bool,
+}
+
+/// What one job intends.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    pub job: String,
+    pub steps: Vec<Step>,
+    /// Decisions that write nothing, with their reasons (shown in the summary).
+    pub notes: Vec<String>,
+    /// Step outputs known before acting.
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl Plan {
+    pub fn new(job: &str) -> Plan {
+        Plan {
+            job: job.to_string(),
+            ..Plan::default()
+        }
+    }
+
+    pub fn push(&mut self, write: Write, reason: impl Into<String>) {
+        self.steps.push(Step {
+            write,
+            reason: reason.into(),
+            best_effort: false,
+        });
+    }
+
+    pub fn push_best_effort(&mut self, write: Write, reason: impl Into<String>) {
+        self.steps.push(Step {
+            write,
+            reason: reason.into(),
+            best_effort: true,
+        });
+    }
+
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.push(text.into());
+    }
+
+    /// The plan as text, one line per write.
+    pub fn to_text(&self) -> String {
+        let mut out = format!("{}: {} write(s) planned\n", self.job, self.steps.len());
+        for (i, s) in self.steps.iter().enumerate() {
+            out.push_str(&format!("  {}. {}\n     because {}\n", i + 1, s.write.describe(), s.reason));
+        }
+        for n in &self.notes {
+            out.push_str(&format!("  - {n}\n"));
+        }
+        out
+    }
+}
+
+/// What happened to one planned write.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Outcome {
+    Done { detail: String },
+    /// The write produced an issue (opened or updated).
+    Issue { number: u64, created: bool },
+    Failed { error: String },
+    DryRun,
+}
+
+/// The result of carrying out a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub job: String,
+    pub dry_run: bool,
+    pub results: Vec<(Step, Outcome)>,
+}
+
+impl Report {
+    /// True when a write that matters failed.
+    pub fn failed(&self) -> bool {
+        self.results
+            .iter()
+            .any(|(s, o)| !s.best_effort && matches!(o, Outcome::Failed { .. }))
+    }
+
+    /// The issue the plan opened or updated, if any.
+    pub fn issue_number(&self) -> Option<u64> {
+        self.results.iter().find_map(|(_, o)| match o {
+            Outcome::Issue { number, .. } => Some(*number),
+            _ => None,
+        })
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (s, o) in &self.results {
+            let status = match o {
+                Outcome::Done { detail } => format!("done: {detail}"),
+                Outcome::Issue { number, created: true } => format!("opened #{number}"),
+                Outcome::Issue { number, created: false } => format!("updated #{number}"),
+                Outcome::Failed { error } if s.best_effort => format!("failed (ignored): {error}"),
+                Outcome::Failed { error } => format!("FAILED: {error}"),
+                Outcome::DryRun => "dry run: not written".into(),
+            };
+            out.push_str(&format!("- {} — {status}\n", s.write.describe()));
+        }
+        out
+    }
+}
+
+/// Carry out `plan`. Every write is attempted, so one failure (a re-run the
+/// token may not request) does not stop the others (the issue).
+pub async fn execute(plan: &Plan, client: Option<&Client>, dry_run: bool) -> Report {
+    let mut results = Vec::new();
+    for step in &plan.steps {
+        let outcome = match client {
+            Some(c) if !dry_run => perform(c, &step.write).await,
+            _ => Outcome::DryRun,
+        };
+        if let Outcome::Failed { error } = &outcome {
+            tracing::warn!(job = %plan.job, "write failed: {error}");
+        }
+        results.push((step.clone(), outcome));
+    }
+    Report {
+        job: plan.job.clone(),
+        dry_run: dry_run || client.is_none(),
+        results,
+    }
+}
+
+async fn perform(c: &Client, w: &Write) -> Outcome {
+    let done = |d: String| Outcome::Done { detail: d };
+    let result = match w {
+        Write::EnsureLabel { name, color, description } => c
+            .ensure_label(name, color, description)
+            .await
+            .map(|_| done(format!("label {name}"))),
+        Write::OpenIssue {
+            title,
+            body,
+            labels,
+            marker_kind,
+            marker_key,
+        } => open_or_update_issue(c, title, body, labels, marker_kind, marker_key).await,
+        Write::UpdateIssueBody { number, body } => c
+            .update_issue(*number, None, Some(body), None)
+            .await
+            .map(|i| Outcome::Issue { number: i.number, created: false }),
+        Write::CloseIssue { number } => c
+            .update_issue(*number, None, None, Some("closed"))
+            .await
+            .map(|_| done(format!("closed #{number}"))),
+        Write::Comment { number, body, marker } => c
+            .upsert_comment(*number, body, marker.as_ref().map(|(k, v)| (k.as_str(), v.as_str())))
+            .await
+            .map(|cm| done(cm.html_url)),
+        Write::AddLabels { number, labels } => c
+            .add_labels(*number, labels)
+            .await
+            .map(|_| done(format!("labelled #{number}"))),
+        Write::RemoveLabel { number, label } => c
+            .remove_label(*number, label)
+            .await
+            .map(|_| done(format!("unlabelled #{number}"))),
+        Write::RerunJob { job_id, .. } => c
+            .rerun_job(*job_id)
+            .await
+            .map(|_| done(format!("re-run of job {job_id} requested"))),
+        Write::RerunFailedJobs { run_id } => c
+            .rerun_failed_jobs(*run_id)
+            .await
+            .map(|_| done(format!("re-run of run {run_id} requested"))),
+        Write::DispatchWorkflow { workflow, git_ref, inputs } => c
+            .dispatch_workflow(workflow, git_ref, inputs)
+            .await
+            .map(|_| done(format!("dispatched {workflow} on {git_ref}"))),
+    };
+    result.unwrap_or_else(|e| Outcome::Failed {
+        error: explain(&e, w),
+    })
+}
+
+/// The error, with what to do about the common causes.
+fn explain(e: &crate::github::GithubError, w: &Write) -> String {
+    let hint = match (e.status(), w) {
+        (Some(403), Write::RerunJob { .. } | Write::RerunFailedJobs { .. } | Write::DispatchWorkflow { .. }) => {
+            " (the token needs `actions: write`; add it to the workflow's `permissions:`)"
+        }
+        (Some(403), Write::OpenIssue { .. } | Write::Comment { .. } | Write::AddLabels { .. } | Write::CloseIssue { .. }) => {
+            " (the token needs `issues: write`)"
+        }
+        _ => "",
+    };
+    format!("{e}{hint}")
+}
+
+async fn open_or_update_issue(
+    c: &Client,
+    title: &str,
+    body: &str,
+    labels: &[String],
+    kind: &str,
+    key: &str,
+) -> Result<Outcome, crate::github::GithubError> {
+    debug_assert!(body.contains(&marker(kind, key)));
+    let label = labels.first().map(String::as_str).unwrap_or_default();
+    if let Some(existing) = c.find_issue_by_marker(label, kind, key).await? {
+        if existing.body.as_deref() != Some(body) {
+            c.update_issue(existing.number, None, Some(body), None).await?;
+        }
+        return Ok(Outcome::Issue {
+            number: existing.number,
+            created: false,
+        });
+    }
+    let issue = c.create_issue(title, body, labels, (kind, key)).await?;
+    Ok(Outcome::Issue {
+        number: issue.number,
+        created: true,
+    })
+}

@@ -1,0 +1,3 @@
+//! Issue, comment and PR bodies: pure, sanitised.
+
+pub mod markdown;
