@@ -1,0 +1,581 @@
+//! The store against a real ClickHouse engine, through the `clickhouse` crate
+//! with its defaults (LZ4-compressed inserts, schema-validated rows).
+//!
+//! The server is the one `CLICKHOUSE_URL` names; `tests/clickhouse/start.sh`
+//! starts one and prints the URL. Without it these tests are skipped, except
+//! under `CI=true`, where a missing server is a failure. Each test works in a
+//! database of its own and drops it at the end.
+
+use chrono::{DateTime, Utc};
+use ci_medic::store::{
+    AutorevertAction, AutorevertEvent, FlakyJob, JobFailure, JobRow, JobStep, PushCommit, PushRow,
+    Store, StoreConfig, WorkflowRunRow, exception_code,
+};
+use clickhouse::sql::Identifier;
+
+const URL_VAR: &str = "CLICKHOUSE_URL";
+const REPO: &str = "pytorch/pytorch";
+
+/// The server's URL, or `None` when the tests are to be skipped.
+fn clickhouse_url() -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => panic!(
+            "{URL_VAR} is not set but CI=true: start the test ClickHouse with \
+             tests/clickhouse/start.sh and export the CLICKHOUSE_URL it prints"
+        ),
+        _ => {
+            eprintln!(
+                "skipped: {URL_VAR} is not set (tests/clickhouse/start.sh starts a test ClickHouse)"
+            );
+            None
+        }
+    }
+}
+
+/// A store on a database of its own (not created yet: `migrate` does that).
+async fn fresh_store(test: &str) -> Option<Store> {
+    let url = clickhouse_url()?;
+    let mut random = [0u8; 6];
+    getrandom::fill(&mut random).expect("random bytes");
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let config = StoreConfig {
+        url,
+        user: std::env::var("CLICKHOUSE_USER").ok(),
+        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
+        database: format!("ci_medic_it_{test}_{suffix}"),
+    };
+    Some(
+        Store::connect(&config)
+            .await
+            .expect("connect to the test ClickHouse"),
+    )
+}
+
+async fn migrated_store(test: &str) -> Option<Store> {
+    let store = fresh_store(test).await?;
+    store.migrate().await.expect("migrate");
+    Some(store)
+}
+
+async fn drop_database(store: &Store) {
+    store
+        .client()
+        .query("DROP DATABASE IF EXISTS ?")
+        .bind(Identifier(store.database()))
+        .execute()
+        .await
+        .expect("drop the test database");
+}
+
+/// A fixed instant plus `seconds`.
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_700_000_000_123 + seconds * 1000).expect("valid time")
+}
+
+fn job(id: i64, sha: &str, workflow: &str, name: &str, conclusion: &str) -> JobRow {
+    JobRow {
+        id,
+        run_id: id * 10,
+        run_attempt: 1,
+        repository_full_name: REPO.to_owned(),
+        workflow_name: workflow.to_owned(),
+        workflow_event: "push".to_owned(),
+        head_sha: sha.to_owned(),
+        head_branch: "main".to_owned(),
+        name: name.to_owned(),
+        labels: vec!["linux.2xlarge".to_owned()],
+        runner_name: format!("runner-{id}"),
+        status: "completed".to_owned(),
+        conclusion: conclusion.to_owned(),
+        created_at: at(0),
+        started_at: Some(at(5)),
+        completed_at: Some(at(65)),
+        steps: Vec::new(),
+        failure: JobFailure::default(),
+        html_url: format!(
+            "https://github.com/{REPO}/actions/runs/{}/job/{id}",
+            id * 10
+        ),
+        updated_at: at(65),
+    }
+}
+
+#[tokio::test]
+async fn clickhouse_migrations_create_the_tables_once() {
+    let Some(store) = fresh_store("migrate").await else {
+        return;
+    };
+
+    let applied = store.migrate().await.expect("first migrate");
+    assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7]);
+    let again = store.migrate().await.expect("second migrate");
+    assert!(again.is_empty(), "second run applied {again:?}");
+
+    let tables = store
+        .client()
+        .query(
+            "SELECT name FROM system.tables \
+             WHERE database = {db:String} AND NOT startsWith(name, '.inner') ORDER BY name",
+        )
+        .param("db", store.database())
+        .fetch_all::<String>()
+        .await
+        .expect("list tables");
+    assert_eq!(
+        tables,
+        [
+            "autorevert_events",
+            "push",
+            "push_input",
+            "push_input_mv",
+            "schema_migrations",
+            "workflow_job",
+            "workflow_job_by_head_sha",
+            "workflow_job_input",
+            "workflow_job_input_mv",
+            "workflow_run",
+        ]
+    );
+
+    // The tables the crate writes through mirror the tables they feed.
+    for (table, input) in [
+        ("workflow_job", "workflow_job_input"),
+        ("push", "push_input"),
+    ] {
+        let columns = |table: &'static str| {
+            store
+                .client()
+                .query(
+                    "SELECT name FROM system.columns \
+                     WHERE database = {db:String} AND table = {table:String} ORDER BY position",
+                )
+                .param("db", store.database())
+                .param("table", table)
+                .fetch_all::<String>()
+        };
+        let fed = columns(table).await.expect("columns");
+        assert!(!fed.is_empty());
+        assert_eq!(fed, columns(input).await.expect("columns"), "{input}");
+    }
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn clickhouse_newest_job_version_wins_under_final() {
+    let Some(store) = migrated_store("final").await else {
+        return;
+    };
+    // The crate's default compression is what goes over the wire.
+    assert!(format!("{:?}", store.client()).contains("Lz4"));
+
+    let running = JobRow {
+        status: "in_progress".to_owned(),
+        conclusion: String::new(),
+        completed_at: None,
+        updated_at: at(10),
+        ..job(1, "abc", "trunk", "test (default, 1)", "")
+    };
+    let other = job(2, "abc", "trunk", "build", "success");
+    store
+        .insert_jobs(&[running.clone(), other.clone()])
+        .await
+        .expect("insert");
+
+    let failed = JobRow {
+        status: "completed".to_owned(),
+        conclusion: "failure".to_owned(),
+        completed_at: Some(at(70)),
+        updated_at: at(70),
+        steps: vec![
+            JobStep {
+                number: 1,
+                name: "Set up job".to_owned(),
+                status: "completed".to_owned(),
+                conclusion: "success".to_owned(),
+                started_at: Some(at(5)),
+                completed_at: Some(at(6)),
+            },
+            JobStep {
+                number: 2,
+                name: "Test".to_owned(),
+                status: "completed".to_owned(),
+                conclusion: "failure".to_owned(),
+                started_at: Some(at(6)),
+                completed_at: None,
+            },
+        ],
+        failure: JobFailure {
+            rule: "pytest failure".to_owned(),
+            category: "test".to_owned(),
+            line: "FAILED test_ops.py::test_add - AssertionError".to_owned(),
+            line_num: 1234,
+            captures: vec!["test_ops.py::test_add".to_owned()],
+            fingerprint: "f00d".to_owned(),
+        },
+        ..running.clone()
+    };
+    store
+        .insert_jobs(std::slice::from_ref(&failed))
+        .await
+        .expect("insert the update");
+    // A late, older version must not win either.
+    let stale = JobRow {
+        status: "queued".to_owned(),
+        updated_at: at(1),
+        ..running.clone()
+    };
+    store
+        .insert_jobs(&[stale])
+        .await
+        .expect("insert a stale row");
+
+    let jobs = store
+        .jobs_for_shas(REPO, &["abc".to_owned()])
+        .await
+        .expect("read back");
+    assert_eq!(jobs, vec![other, failed]);
+
+    // The tuples keep their element names in the table.
+    let rule = store
+        .client()
+        .query("SELECT failure.rule FROM workflow_job FINAL WHERE id = 1")
+        .fetch_one::<String>()
+        .await
+        .expect("read a tuple element by name");
+    assert_eq!(rule, "pytest failure");
+    let steps = store
+        .client()
+        .query("SELECT steps.name FROM workflow_job FINAL WHERE id = 1")
+        .fetch_one::<Vec<String>>()
+        .await
+        .expect("read tuple elements by name");
+    assert_eq!(steps, ["Set up job", "Test"]);
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn clickhouse_parameters_are_values_never_sql() {
+    let Some(store) = migrated_store("params").await else {
+        return;
+    };
+    let tricky = "it's a \"sha\" with \\ backslash, `tick`, tab\t and\nnewline";
+    let repo = r"o'rg\x/re`po";
+    let stored = JobRow {
+        repository_full_name: repo.to_owned(),
+        ..job(7, tricky, "trunk", "x", "success")
+    };
+    store
+        .insert_jobs(std::slice::from_ref(&stored))
+        .await
+        .expect("insert");
+
+    // String and Array(String) parameters arrive byte for byte.
+    #[derive(clickhouse::Row, serde::Deserialize)]
+    struct Echo {
+        s: String,
+        a: Vec<String>,
+    }
+    let echoed = store
+        .client()
+        .query("SELECT {s:String} AS s, {a:Array(String)} AS a")
+        .param("s", tricky)
+        .param("a", vec![repo, tricky, "'); DROP TABLE workflow_job; --"])
+        .fetch_one::<Echo>()
+        .await
+        .expect("echo parameters");
+    assert_eq!(echoed.s, tricky);
+    assert_eq!(echoed.a, [repo, tricky, "'); DROP TABLE workflow_job; --"]);
+
+    let found = store
+        .jobs_for_shas(repo, &[tricky.to_owned(), "x' OR '1'='1".to_owned()])
+        .await
+        .expect("query with quotes");
+    assert_eq!(found, vec![stored.clone()]);
+
+    // Injection attempts match nothing, and break nothing.
+    for (repo_try, sha_try) in [
+        ("x' OR 1=1 --", tricky),
+        (repo, "' OR 1=1 --"),
+        (repo, "abc') OR ('1'='1"),
+    ] {
+        let none = store
+            .jobs_for_shas(repo_try, &[sha_try.to_owned()])
+            .await
+            .expect("query");
+        assert!(none.is_empty(), "{repo_try} / {sha_try} matched {none:?}");
+    }
+    let still = store
+        .jobs_for_shas(repo, &[tricky.to_owned()])
+        .await
+        .expect("query");
+    assert_eq!(still, vec![stored]);
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn clickhouse_restart_exists_only_for_dispatch_on_the_trunk_tag() {
+    let Some(store) = migrated_store("restart").await else {
+        return;
+    };
+    let sha = "1111111111111111111111111111111111111111";
+    let restart = JobRow {
+        workflow_event: "workflow_dispatch".to_owned(),
+        head_branch: format!("trunk/{sha}"),
+        ..job(1, sha, "trunk", "test", "success")
+    };
+    let push = job(2, sha, "pull", "test", "failure");
+    store.insert_jobs(&[restart, push]).await.expect("insert");
+
+    assert!(
+        store
+            .restart_exists(REPO, sha, "trunk")
+            .await
+            .expect("query")
+    );
+    assert!(
+        !store
+            .restart_exists(REPO, sha, "pull")
+            .await
+            .expect("query")
+    );
+    assert!(
+        !store
+            .restart_exists(REPO, "2222222222222222222222222222222222222222", "trunk")
+            .await
+            .expect("query")
+    );
+    assert!(
+        !store
+            .restart_exists("someone/else", sha, "trunk")
+            .await
+            .expect("query")
+    );
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn clickhouse_flaky_jobs_failed_and_passed_on_one_commit() {
+    let Some(store) = migrated_store("flaky").await else {
+        return;
+    };
+    let old = JobRow {
+        created_at: at(-3600),
+        ..job(1, "old", "trunk", "test", "failure")
+    };
+    let old_retry = JobRow {
+        created_at: at(-3500),
+        ..job(2, "old", "trunk", "test", "success")
+    };
+    let failed = job(3, "abc", "trunk", "test (1)", "failure");
+    let retried = JobRow {
+        run_attempt: 2,
+        ..job(4, "abc", "trunk", "test (1)", "success")
+    };
+    let lint = job(5, "abc", "lint", "lint", "failure");
+    let build = job(6, "abc", "trunk", "build", "success");
+    // First seen failing, then corrected to success: one job, not flaky.
+    let corrected_first = job(7, "abc", "trunk", "docs", "failure");
+    store
+        .insert_jobs(&[
+            old,
+            old_retry,
+            failed,
+            retried,
+            lint,
+            build,
+            corrected_first,
+        ])
+        .await
+        .expect("insert");
+    let corrected = JobRow {
+        updated_at: at(100),
+        ..job(7, "abc", "trunk", "docs", "success")
+    };
+    store.insert_jobs(&[corrected]).await.expect("insert");
+
+    let flaky = store.flaky_jobs(REPO, at(-60)).await.expect("query");
+    assert_eq!(
+        flaky,
+        vec![FlakyJob {
+            head_sha: "abc".to_owned(),
+            workflow_name: "trunk".to_owned(),
+            name: "test (1)".to_owned(),
+        }]
+    );
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn clickhouse_jobs_in_window_filters_time_and_workflows() {
+    let Some(store) = migrated_store("window").await else {
+        return;
+    };
+    let at_time = |id: i64, workflow: &str, seconds: i64| JobRow {
+        created_at: at(seconds),
+        ..job(id, "abc", workflow, "test", "success")
+    };
+    let rows = [
+        at_time(1, "trunk", -10),
+        at_time(2, "trunk", 0),
+        at_time(3, "pull", 10),
+        at_time(4, "trunk", 20),
+        at_time(5, "trunk", 30),
+    ];
+    store.insert_jobs(&rows).await.expect("insert");
+
+    let trunk = store
+        .jobs_in_window(REPO, &["trunk".to_owned()], at(0), at(30))
+        .await
+        .expect("query");
+    assert_eq!(trunk, vec![rows[1].clone(), rows[3].clone()]);
+    let all = store
+        .jobs_in_window(REPO, &[], at(0), at(30))
+        .await
+        .expect("query");
+    assert_eq!(all, rows[1..4].to_vec());
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn clickhouse_runs_pushes_and_events_round_trip() {
+    let Some(store) = migrated_store("rows").await else {
+        return;
+    };
+    let run = WorkflowRunRow {
+        id: 99,
+        run_attempt: 2,
+        repository_full_name: REPO.to_owned(),
+        name: "trunk".to_owned(),
+        path: ".github/workflows/trunk.yml".to_owned(),
+        event: "push".to_owned(),
+        head_sha: "abc".to_owned(),
+        head_branch: "main".to_owned(),
+        status: "completed".to_owned(),
+        conclusion: "failure".to_owned(),
+        created_at: at(0),
+        updated_at: at(600),
+        html_url: format!("https://github.com/{REPO}/actions/runs/99"),
+    };
+    let push = PushRow {
+        repository_full_name: REPO.to_owned(),
+        git_ref: "refs/heads/main".to_owned(),
+        after: "abc".to_owned(),
+        pushed_at: at(-5),
+        commits: vec![
+            PushCommit {
+                id: "abb".to_owned(),
+                timestamp: at(-100),
+                message: "first\n\nbody".to_owned(),
+                author: "a@example.com".to_owned(),
+            },
+            PushCommit {
+                id: "abc".to_owned(),
+                timestamp: at(-50),
+                message: "second".to_owned(),
+                author: "b@example.com".to_owned(),
+            },
+        ],
+    };
+    let event = AutorevertEvent {
+        ts: at(700),
+        repository_full_name: REPO.to_owned(),
+        action: AutorevertAction::Revert,
+        commit_sha: "abc".to_owned(),
+        workflows: vec!["trunk".to_owned()],
+        signals: vec!["test (1): failure on abc, success on abb".to_owned()],
+        verdict: "revert".to_owned(),
+        reason: "new failure persisted after restart".to_owned(),
+        dry_run: true,
+        failed: false,
+        notes: String::new(),
+    };
+    store
+        .insert_runs(std::slice::from_ref(&run))
+        .await
+        .expect("insert run");
+    store
+        .insert_pushes(std::slice::from_ref(&push))
+        .await
+        .expect("insert push");
+    store
+        .insert_autorevert_event(&event)
+        .await
+        .expect("insert event");
+
+    let client = store.client();
+    let runs = client
+        .query("SELECT ?fields FROM workflow_run FINAL")
+        .fetch_all::<WorkflowRunRow>()
+        .await
+        .expect("read runs");
+    assert_eq!(runs, vec![run]);
+    let pushes = store
+        .pushes_in_window(REPO, "refs/heads/main", at(-5), at(0))
+        .await
+        .expect("read pushes");
+    assert_eq!(pushes, vec![push]);
+    let elsewhere = store
+        .pushes_in_window(REPO, "refs/heads/other", at(-5), at(0))
+        .await
+        .expect("read pushes");
+    assert!(elsewhere.is_empty());
+    // The named tuple elements are there for queries written by hand.
+    let authors = client
+        .query("SELECT commits.author FROM push")
+        .fetch_one::<Vec<String>>()
+        .await
+        .expect("read authors");
+    assert_eq!(authors, ["a@example.com", "b@example.com"]);
+    let events = client
+        .query("SELECT ?fields FROM autorevert_events")
+        .fetch_all::<AutorevertEvent>()
+        .await
+        .expect("read events");
+    assert_eq!(events, vec![event]);
+    let action = client
+        .query("SELECT toString(action) FROM autorevert_events")
+        .fetch_one::<String>()
+        .await
+        .expect("read action");
+    assert_eq!(action, "revert");
+    drop_database(&store).await;
+}
+
+#[tokio::test]
+async fn clickhouse_server_errors_carry_code_and_message() {
+    let Some(store) = fresh_store("errors").await else {
+        return;
+    };
+    // Before `migrate`, the database does not exist.
+    let err = store
+        .jobs_for_shas(REPO, &["abc".to_owned()])
+        .await
+        .expect_err("no database yet");
+    assert_eq!(exception_code(&err), Some(81), "{err:#}");
+    assert!(format!("{err:#}").contains("UNKNOWN_DATABASE"), "{err:#}");
+
+    store.migrate().await.expect("migrate");
+    let err = anyhow::Error::new(
+        store
+            .client()
+            .query("SELEC 1")
+            .execute()
+            .await
+            .expect_err("bad SQL"),
+    );
+    assert_eq!(exception_code(&err), Some(62), "{err:#}");
+    let message = format!("{err:#}");
+    assert!(message.contains("SYNTAX_ERROR"), "{message}");
+
+    let err = anyhow::Error::new(
+        store
+            .client()
+            .query("SELECT ?fields FROM no_such_table")
+            .fetch_all::<FlakyJob>()
+            .await
+            .expect_err("unknown table"),
+    );
+    assert_eq!(exception_code(&err), Some(60), "{err:#}");
+    drop_database(&store).await;
+}
