@@ -145,7 +145,12 @@ impl Context {
             .token
             .as_deref()
             .context("no token: pass --token, set the `token` input, or GITHUB_TOKEN")?;
-        Client::new(&self.cli.api_url, token, self.repo()?, RetryPolicy::default())
+        Client::new(
+            &self.cli.api_url,
+            token,
+            self.repo()?,
+            RetryPolicy::default(),
+        )
     }
 
     pub fn dry_run(&self) -> bool {

@@ -29,18 +29,34 @@ pub enum Write {
         marker_kind: String,
         marker_key: String,
     },
-    UpdateIssueBody { number: u64, body: String },
-    CloseIssue { number: u64 },
+    UpdateIssueBody {
+        number: u64,
+        body: String,
+    },
+    CloseIssue {
+        number: u64,
+    },
     /// Comment; with a marker, update the comment that carries it instead.
     Comment {
         number: u64,
         body: String,
         marker: Option<(String, String)>,
     },
-    AddLabels { number: u64, labels: Vec<String> },
-    RemoveLabel { number: u64, label: String },
-    RerunJob { job_id: u64, job_name: String },
-    RerunFailedJobs { run_id: u64 },
+    AddLabels {
+        number: u64,
+        labels: Vec<String>,
+    },
+    RemoveLabel {
+        number: u64,
+        label: String,
+    },
+    RerunJob {
+        job_id: u64,
+        job_name: String,
+    },
+    RerunFailedJobs {
+        run_id: u64,
+    },
     DispatchWorkflow {
         workflow: String,
         git_ref: String,
@@ -54,7 +70,12 @@ impl Write {
     pub fn describe(&self) -> String {
         match self {
             Write::EnsureLabel { name, .. } => format!("ensure label `{name}` exists"),
-            Write::OpenIssue { title, labels, marker_key, .. } => format!(
+            Write::OpenIssue {
+                title,
+                labels,
+                marker_key,
+                ..
+            } => format!(
                 "open issue \"{title}\" (labels: {}; or update the open issue with fingerprint {marker_key})",
                 labels.join(", ")
             ),
@@ -70,7 +91,9 @@ impl Write {
             Write::RemoveLabel { number, label } => format!("remove label {label} from #{number}"),
             Write::RerunJob { job_id, job_name } => format!("re-run job {job_name} ({job_id})"),
             Write::RerunFailedJobs { run_id } => format!("re-run the failed jobs of run {run_id}"),
-            Write::DispatchWorkflow { workflow, git_ref, .. } => {
+            Write::DispatchWorkflow {
+                workflow, git_ref, ..
+            } => {
                 format!("dispatch workflow {workflow} on {git_ref}")
             }
         }
@@ -131,7 +154,12 @@ impl Plan {
     pub fn to_text(&self) -> String {
         let mut out = format!("{}: {} write(s) planned\n", self.job, self.steps.len());
         for (i, s) in self.steps.iter().enumerate() {
-            out.push_str(&format!("  {}. {}\n     because {}\n", i + 1, s.write.describe(), s.reason));
+            out.push_str(&format!(
+                "  {}. {}\n     because {}\n",
+                i + 1,
+                s.write.describe(),
+                s.reason
+            ));
         }
         for n in &self.notes {
             out.push_str(&format!("  - {n}\n"));
@@ -144,10 +172,17 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Outcome {
-    Done { detail: String },
+    Done {
+        detail: String,
+    },
     /// The write produced an issue (opened or updated).
-    Issue { number: u64, created: bool },
-    Failed { error: String },
+    Issue {
+        number: u64,
+        created: bool,
+    },
+    Failed {
+        error: String,
+    },
     DryRun,
 }
 
@@ -180,8 +215,14 @@ impl Report {
         for (s, o) in &self.results {
             let status = match o {
                 Outcome::Done { detail } => format!("done: {detail}"),
-                Outcome::Issue { number, created: true } => format!("opened #{number}"),
-                Outcome::Issue { number, created: false } => format!("updated #{number}"),
+                Outcome::Issue {
+                    number,
+                    created: true,
+                } => format!("opened #{number}"),
+                Outcome::Issue {
+                    number,
+                    created: false,
+                } => format!("updated #{number}"),
                 Outcome::Failed { error } if s.best_effort => format!("failed (ignored): {error}"),
                 Outcome::Failed { error } => format!("FAILED: {error}"),
                 Outcome::DryRun => "dry run: not written".into(),
@@ -216,7 +257,11 @@ pub async fn execute(plan: &Plan, client: Option<&Client>, dry_run: bool) -> Rep
 async fn perform(c: &Client, w: &Write) -> Outcome {
     let done = |d: String| Outcome::Done { detail: d };
     let result = match w {
-        Write::EnsureLabel { name, color, description } => c
+        Write::EnsureLabel {
+            name,
+            color,
+            description,
+        } => c
             .ensure_label(name, color, description)
             .await
             .map(|_| done(format!("label {name}"))),
@@ -230,13 +275,24 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
         Write::UpdateIssueBody { number, body } => c
             .update_issue(*number, None, Some(body), None)
             .await
-            .map(|i| Outcome::Issue { number: i.number, created: false }),
+            .map(|i| Outcome::Issue {
+                number: i.number,
+                created: false,
+            }),
         Write::CloseIssue { number } => c
             .update_issue(*number, None, None, Some("closed"))
             .await
             .map(|_| done(format!("closed #{number}"))),
-        Write::Comment { number, body, marker } => c
-            .upsert_comment(*number, body, marker.as_ref().map(|(k, v)| (k.as_str(), v.as_str())))
+        Write::Comment {
+            number,
+            body,
+            marker,
+        } => c
+            .upsert_comment(
+                *number,
+                body,
+                marker.as_ref().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .await
             .map(|cm| done(cm.html_url)),
         Write::AddLabels { number, labels } => c
@@ -255,7 +311,11 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             .rerun_failed_jobs(*run_id)
             .await
             .map(|_| done(format!("re-run of run {run_id} requested"))),
-        Write::DispatchWorkflow { workflow, git_ref, inputs } => c
+        Write::DispatchWorkflow {
+            workflow,
+            git_ref,
+            inputs,
+        } => c
             .dispatch_workflow(workflow, git_ref, inputs)
             .await
             .map(|_| done(format!("dispatched {workflow} on {git_ref}"))),
@@ -268,12 +328,17 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
 /// The error, with what to do about the common causes.
 fn explain(e: &crate::github::GithubError, w: &Write) -> String {
     let hint = match (e.status(), w) {
-        (Some(403), Write::RerunJob { .. } | Write::RerunFailedJobs { .. } | Write::DispatchWorkflow { .. }) => {
-            " (the token needs `actions: write`; add it to the workflow's `permissions:`)"
-        }
-        (Some(403), Write::OpenIssue { .. } | Write::Comment { .. } | Write::AddLabels { .. } | Write::CloseIssue { .. }) => {
-            " (the token needs `issues: write`)"
-        }
+        (
+            Some(403),
+            Write::RerunJob { .. } | Write::RerunFailedJobs { .. } | Write::DispatchWorkflow { .. },
+        ) => " (the token needs `actions: write`; add it to the workflow's `permissions:`)",
+        (
+            Some(403),
+            Write::OpenIssue { .. }
+            | Write::Comment { .. }
+            | Write::AddLabels { .. }
+            | Write::CloseIssue { .. },
+        ) => " (the token needs `issues: write`)",
         _ => "",
     };
     format!("{e}{hint}")
@@ -291,7 +356,8 @@ async fn open_or_update_issue(
     let label = labels.first().map(String::as_str).unwrap_or_default();
     if let Some(existing) = c.find_issue_by_marker(label, kind, key).await? {
         if existing.body.as_deref() != Some(body) {
-            c.update_issue(existing.number, None, Some(body), None).await?;
+            c.update_issue(existing.number, None, Some(body), None)
+                .await?;
         }
         return Ok(Outcome::Issue {
             number: existing.number,

@@ -36,7 +36,11 @@ impl Client {
     }
 
     /// A file's text at `git_ref`, `None` when absent.
-    pub async fn file_text(&self, path: &str, git_ref: &str) -> Result<Option<String>, GithubError> {
+    pub async fn file_text(
+        &self,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<String>, GithubError> {
         let p = self.repo_path(&format!(
             "/contents/{}?ref={}",
             encode_segment(path, true),
@@ -179,7 +183,9 @@ impl Client {
         let check = || -> BoxedCheck<'_> {
             let label = label.clone();
             Box::pin(async move {
-                let found = self.find_issue_by_marker(&label, marker.0, marker.1).await?;
+                let found = self
+                    .find_issue_by_marker(&label, marker.0, marker.1)
+                    .await?;
                 Ok(found.and_then(|i| serde_json::to_value(i).ok()))
             })
         };
@@ -213,7 +219,12 @@ impl Client {
         }
         let path = self.repo_path(&format!("/issues/{number}"));
         let reply = self
-            .request(Method::PATCH, &path, Some(&Value::Object(payload)), Repeat::Safe)
+            .request(
+                Method::PATCH,
+                &path,
+                Some(&Value::Object(payload)),
+                Repeat::Safe,
+            )
             .await?;
         decode(&Method::PATCH, &path, &reply.body)
     }
@@ -239,9 +250,12 @@ impl Client {
             let Some((kind, key)) = marker else {
                 return Ok(None);
             };
-            Ok::<_, GithubError>(self.comments(number).await?.into_iter().find(|c| {
-                c.body.as_deref().is_some_and(|b| has_marker(b, kind, key))
-            }))
+            Ok::<_, GithubError>(
+                self.comments(number)
+                    .await?
+                    .into_iter()
+                    .find(|c| c.body.as_deref().is_some_and(|b| has_marker(b, kind, key))),
+            )
         };
         if let Some(existing) = find().await? {
             if existing.body.as_deref() == Some(body) {
@@ -249,16 +263,17 @@ impl Client {
             }
             let path = self.repo_path(&format!("/issues/comments/{}", existing.id));
             let reply = self
-                .request(Method::PATCH, &path, Some(&json!({"body": body})), Repeat::Safe)
+                .request(
+                    Method::PATCH,
+                    &path,
+                    Some(&json!({"body": body})),
+                    Repeat::Safe,
+                )
                 .await?;
             return decode(&Method::PATCH, &path, &reply.body);
         }
         let check = || -> BoxedCheck<'_> {
-            Box::pin(async move {
-                Ok(find()
-                    .await?
-                    .and_then(|c| serde_json::to_value(c).ok()))
-            })
+            Box::pin(async move { Ok(find().await?.and_then(|c| serde_json::to_value(c).ok())) })
         };
         let repeat = if marker.is_some() {
             Repeat::Check(&check)
@@ -285,7 +300,12 @@ impl Client {
         }
         let payload = json!({"name": name, "color": color, "description": description});
         match self
-            .request(Method::POST, &self.repo_path("/labels"), Some(&payload), Repeat::Safe)
+            .request(
+                Method::POST,
+                &self.repo_path("/labels"),
+                Some(&payload),
+                Repeat::Safe,
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -396,7 +416,11 @@ pub fn base64_encode(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

@@ -39,14 +39,24 @@ pub struct DownloadedLog {
 impl Client {
     /// The plain-text log of one job.
     pub async fn download_job_log(&self, job_id: u64, cap: u64) -> Result<DownloadedLog, LogError> {
-        self.download(&self.repo_path(&format!("/actions/jobs/{job_id}/logs")), cap)
-            .await
+        self.download(
+            &self.repo_path(&format!("/actions/jobs/{job_id}/logs")),
+            cap,
+        )
+        .await
     }
 
     /// The zip archive of all logs of a run (latest attempt).
-    pub async fn download_run_logs(&self, run_id: u64, cap: u64) -> Result<DownloadedLog, LogError> {
-        self.download(&self.repo_path(&format!("/actions/runs/{run_id}/logs")), cap)
-            .await
+    pub async fn download_run_logs(
+        &self,
+        run_id: u64,
+        cap: u64,
+    ) -> Result<DownloadedLog, LogError> {
+        self.download(
+            &self.repo_path(&format!("/actions/runs/{run_id}/logs")),
+            cap,
+        )
+        .await
     }
 
     async fn download(&self, path: &str, cap: u64) -> Result<DownloadedLog, LogError> {
@@ -96,10 +106,11 @@ impl Client {
                 .header(http::header::USER_AGENT, "ci-medic")
                 .body(Empty::new())
                 .map_err(|e| LogError::Blob(e.to_string()))?;
-            let res = tokio::time::timeout(std::time::Duration::from_secs(120), client.request(req))
-                .await
-                .map_err(|_| LogError::Blob("timed out".into()))
-                .and_then(|r| r.map_err(|e| LogError::Blob(e.to_string())));
+            let res =
+                tokio::time::timeout(std::time::Duration::from_secs(120), client.request(req))
+                    .await
+                    .map_err(|_| LogError::Blob("timed out".into()))
+                    .and_then(|r| r.map_err(|e| LogError::Blob(e.to_string())));
             let retryable = match &res {
                 Ok(r) => r.status().is_server_error(),
                 Err(_) => true,
@@ -111,7 +122,10 @@ impl Client {
             }
             let res = res?;
             if !res.status().is_success() {
-                return Err(LogError::Blob(format!("blob host answered {}", res.status())));
+                return Err(LogError::Blob(format!(
+                    "blob host answered {}",
+                    res.status()
+                )));
             }
             let mut body = res.into_body();
             let mut out = Sink::new(cap)?;

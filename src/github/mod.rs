@@ -40,6 +40,7 @@ impl RepoName {
     pub fn parse(s: &str) -> anyhow::Result<RepoName> {
         let ok = |p: &str| {
             !p.is_empty()
+                && p.bytes().any(|b| b != b'.')
                 && p.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         };
@@ -236,11 +237,7 @@ impl Client {
         }
         .map_err(transport)?;
         let (parts, body) = res.into_parts();
-        let body = body
-            .collect()
-            .await
-            .map_err(transport)?
-            .to_bytes();
+        let body = body.collect().await.map_err(transport)?.to_bytes();
         Ok(Reply {
             status: parts.status,
             headers: parts.headers,
@@ -433,7 +430,11 @@ pub fn status_error(method: &Method, path: &str, reply: &Reply) -> GithubError {
     }
 }
 
-pub fn decode<T: DeserializeOwned>(method: &Method, path: &str, body: &[u8]) -> Result<T, GithubError> {
+pub fn decode<T: DeserializeOwned>(
+    method: &Method,
+    path: &str,
+    body: &[u8],
+) -> Result<T, GithubError> {
     serde_json::from_slice(body).map_err(|e| GithubError::Decode {
         method: method.to_string(),
         path: path.to_string(),
@@ -449,7 +450,12 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
         params
             .split(';')
             .any(|p| p.trim() == r#"rel="next""#)
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
     })
 }
 
@@ -493,6 +499,9 @@ mod tests {
                 r#"<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last""#,
             ),
         );
-        assert_eq!(next_link(&h).as_deref(), Some("https://api.github.com/x?page=2"));
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://api.github.com/x?page=2")
+        );
     }
 }

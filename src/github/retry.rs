@@ -131,15 +131,34 @@ mod tests {
             0,
             0,
         );
-        assert_eq!(v, Verdict::Rejected { wait: Duration::from_secs(7) });
+        assert_eq!(
+            v,
+            Verdict::Rejected {
+                wait: Duration::from_secs(7)
+            }
+        );
     }
 
     #[test]
     fn primary_limit_waits_for_reset() {
         let p = RetryPolicy::default();
-        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "1030")]);
-        let v = p.classify(StatusCode::FORBIDDEN, &h, "API rate limit exceeded", 0, 1000);
-        assert_eq!(v, Verdict::Rejected { wait: Duration::from_secs(30) });
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1030"),
+        ]);
+        let v = p.classify(
+            StatusCode::FORBIDDEN,
+            &h,
+            "API rate limit exceeded",
+            0,
+            1000,
+        );
+        assert_eq!(
+            v,
+            Verdict::Rejected {
+                wait: Duration::from_secs(30)
+            }
+        );
     }
 
     #[test]
@@ -160,7 +179,9 @@ mod tests {
         let p = RetryPolicy::default();
         assert_eq!(
             p.classify(StatusCode::BAD_GATEWAY, &HeaderMap::new(), "", 2, 0),
-            Verdict::Failed { wait: Duration::from_secs(4) }
+            Verdict::Failed {
+                wait: Duration::from_secs(4)
+            }
         );
         assert_eq!(p.backoff(30), p.max_delay);
     }

@@ -1,12 +1,562 @@
-//! `analyze`: explain a failed run and file one deduplicated issue.
+//! `analyze`: explain a failed run and tell the repository once.
+//!
+//! Facts (the run, its failed jobs, their logs, the open issues) are gathered
+//! first; [`decide`] turns them into a plan without touching the network.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::BufReader;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
+use crate::action;
+use crate::analyze::{self, Category, Failure, RuleSet, StepHint};
 use crate::cli::{AnalyzeArgs, Context};
+use crate::config::{self, Config};
+use crate::github::Client;
+use crate::github::logs::LogError;
+use crate::github::marker::has_marker;
+use crate::github::types::{IssueInfo, JobInfo, RunInfo};
+use crate::plan::{self, Plan, Write};
+use crate::report::issue::{self, IssueAnalysis, JobFinding, KIND_FAILURE};
+
+/// Distinct failures of one run that get their own issue; the rest are
+/// listed in the first issue, so one broken run cannot flood the tracker.
+pub const MAX_ISSUES_PER_RUN: usize = 3;
+
+/// Label colours (GitHub wants 6 hex digits, no `#`).
+const LABEL_COLORS: &[(&str, &str, &str)] = &[
+    (
+        config::LABEL_AUTO_HEAL,
+        "0e8a16",
+        "ci-medic may open a pull request that fixes this",
+    ),
+    (
+        config::LABEL_WORKFLOW_FAILURE,
+        "d93f0b",
+        "A CI workflow failure filed by ci-medic",
+    ),
+];
+
+/// One failed job with what its log says.
+#[derive(Debug, Clone)]
+pub struct JobFacts {
+    pub job: JobInfo,
+    pub finding: JobFinding,
+    pub failures: Vec<Failure>,
+}
+
+/// Everything `decide` needs.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    pub repo: String,
+    pub run: RunInfo,
+    pub jobs: Vec<JobFacts>,
+    /// Open issues labelled `workflow-failure`.
+    pub open_issues: Vec<IssueInfo>,
+    /// Jobs a re-run was requested for: no issue for them now.
+    pub retried: BTreeSet<u64>,
+    /// Fingerprints of failures the previous attempt of this run had too.
+    pub failed_before: BTreeSet<String>,
+}
 
 pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
-    let _ = (cx, args);
-    anyhow::bail!("todo")
+    if !args.log.is_empty() {
+        let config = match &cx.cli.config {
+            Some(_) => super::run::load_config(cx, None).await?,
+            None => Config::default(),
+        };
+        let rules = RuleSet::with_extra(config.analyze.rules.clone())
+            .map_err(|e| anyhow::anyhow!("analyze.rules: {e}"))?;
+        let analysis = analyze::analyze_paths(&args.log, &rules)?;
+        if cx.json() {
+            println!("{}", serde_json::to_string_pretty(&analysis)?);
+        } else {
+            action::echo_untrusted(&analysis.to_text());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let run_id = args
+        .run_id
+        .context("give --log PATH to analyse local logs, or --run-id N with --repo")?;
+    let client = cx.client()?;
+    let config = super::run::load_config(cx, Some(&client)).await?;
+    failed_run(cx, &client, &config, run_id).await
+}
+
+/// A failed run: retry what a re-run fixes, then analyse and report the rest.
+pub async fn failed_run(
+    cx: &Context,
+    client: &Client,
+    config: &Config,
+    run_id: u64,
+) -> Result<ExitCode> {
+    let run = client.run(run_id).await?;
+    let jobs = client.run_jobs(run_id, run.run_attempt).await?;
+    let rules = RuleSet::with_extra(config.analyze.rules.clone())
+        .map_err(|e| anyhow::anyhow!("analyze.rules: {e}"))?;
+    let mut facts = RunFacts {
+        repo: client.repo().full(),
+        run,
+        jobs: Vec::new(),
+        open_issues: Vec::new(),
+        retried: BTreeSet::new(),
+        failed_before: BTreeSet::new(),
+    };
+    for job in jobs.into_iter().filter(JobInfo::failed) {
+        facts.jobs.push(read_job(client, config, &rules, job).await);
+    }
+
+    let mut code = ExitCode::SUCCESS;
+    if config.retry.enabled {
+        let (retried, failed) = super::retry::retry_run(cx, client, config, &facts).await?;
+        facts.retried = retried;
+        if failed {
+            code = ExitCode::FAILURE;
+        }
+    }
+    if !config.analyze.enabled {
+        println!("ci-medic: analyze is not enabled (`analyze.enabled: false`)");
+        return Ok(code);
+    }
+    if facts.run.run_attempt > 1 {
+        facts.failed_before = previous_fingerprints(client, config, &rules, &facts).await;
+    }
+    facts.open_issues = client
+        .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
+        .await?;
+    let plan = decide(&facts, config);
+    let report = plan::execute(&plan, Some(client), cx.dry_run()).await;
+    publish(cx, &facts, &plan, &report)?;
+    Ok(if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        code
+    })
+}
+
+/// Download and analyse one failed job's log; never fails, records why instead.
+pub async fn read_job(client: &Client, config: &Config, rules: &RuleSet, job: JobInfo) -> JobFacts {
+    let step = job.failed_step().cloned();
+    let mut finding = JobFinding {
+        name: job.name.clone(),
+        id: job.id,
+        url: job.html_url.clone(),
+        step: step.as_ref().map(|s| s.name.clone()),
+        step_number: step.as_ref().map(|s| s.number),
+        status: "analysed".into(),
+        duration_secs: duration_secs(job.started_at.as_deref(), job.completed_at.as_deref()),
+    };
+    if job.conclusion.as_deref() == Some("cancelled") {
+        finding.status = "cancelled".into();
+        return JobFacts {
+            job,
+            finding,
+            failures: Vec::new(),
+        };
+    }
+    let hint = step.as_ref().map(|s| StepHint {
+        number: Some(s.number),
+        name: Some(s.name.clone()),
+    });
+    let failures = match client
+        .download_job_log(job.id, config.analyze.max_log_bytes)
+        .await
+    {
+        Ok(log) => {
+            let source = format!("job {} ({})", job.name, job.id);
+            match std::fs::File::open(log.file.path()) {
+                Ok(f) => analyze::analyze_job_log(
+                    &source,
+                    Some(&job.name),
+                    hint,
+                    BufReader::new(f),
+                    rules,
+                )
+                .unwrap_or_else(|e| {
+                    finding.status = "log-error".into();
+                    tracing::warn!("cannot analyse the log of {}: {e:#}", job.name);
+                    Vec::new()
+                }),
+                Err(e) => {
+                    finding.status = "log-error".into();
+                    tracing::warn!("cannot read the downloaded log: {e}");
+                    Vec::new()
+                }
+            }
+        }
+        Err(LogError::Expired) => {
+            finding.status = "logs-expired".into();
+            Vec::new()
+        }
+        Err(LogError::Missing) => {
+            finding.status = "logs-missing".into();
+            Vec::new()
+        }
+        Err(e) => {
+            finding.status = "log-error".into();
+            tracing::warn!("log of job {} not read: {e}", job.name);
+            Vec::new()
+        }
+    };
+    if finding.status == "analysed" && failures.is_empty() && step.is_none() {
+        finding.status = "no-failed-step".into();
+    }
+    JobFacts {
+        job,
+        finding,
+        failures,
+    }
+}
+
+/// Fingerprints of the failures of the previous attempt, to say "failed twice".
+async fn previous_fingerprints(
+    client: &Client,
+    config: &Config,
+    rules: &RuleSet,
+    facts: &RunFacts,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let prev = facts.run.run_attempt - 1;
+    let Ok(jobs) = client.run_jobs(facts.run.id, prev).await else {
+        return out;
+    };
+    let names: BTreeSet<&str> = facts.jobs.iter().map(|j| j.job.name.as_str()).collect();
+    for job in jobs
+        .into_iter()
+        .filter(|j| j.failed() && names.contains(j.name.as_str()))
+    {
+        let jf = read_job(client, config, rules, job).await;
+        if let Some(f) = jf.failures.first() {
+            out.insert(f.fingerprint.clone());
+        }
+    }
+    out
+}
+
+fn duration_secs(start: Option<&str>, end: Option<&str>) -> Option<u64> {
+    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    let (s, e) = (parse(start?)?, parse(end?)?);
+    u64::try_from((e - s).num_seconds()).ok()
+}
+
+/// The fingerprint that identifies a job's failure: its primary failure's,
+/// or, when the log explained nothing, one derived from the job and status
+/// so that "logs expired" on two jobs are still two issues.
+fn job_key(j: &JobFacts) -> String {
+    match j.failures.first() {
+        Some(f) => f.fingerprint.clone(),
+        None => {
+            analyze::fingerprint_of(&format!("no-analysis:{}", j.finding.status), &[&j.job.name])
+        }
+    }
+}
+
+/// Turn the facts into a plan. Pure.
+pub fn decide(facts: &RunFacts, config: &Config) -> Plan {
+    let mut plan = Plan::new("analyze");
+    let run = &facts.run;
+    let workflow = run
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("workflow {}", run.workflow_id));
+    if !config::workflow_selected(&config.analyze.workflows, &workflow, run.path.as_deref()) {
+        plan.note(format!("workflow {workflow} is not in `analyze.workflows`"));
+        return plan;
+    }
+    if !config.analyze.branches.is_empty()
+        && !run
+            .head_branch
+            .as_ref()
+            .is_some_and(|b| config.analyze.branches.contains(b))
+    {
+        plan.note("branch is not in `analyze.branches`");
+        return plan;
+    }
+    // Group the failed jobs by the failure that explains them.
+    let mut groups: BTreeMap<String, Vec<&JobFacts>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for j in &facts.jobs {
+        if facts.retried.contains(&j.job.id) {
+            plan.note(format!(
+                "job {}: a re-run was requested; no issue unless it fails again",
+                j.job.name
+            ));
+            continue;
+        }
+        let key = job_key(j);
+        if !groups.contains_key(&key) {
+            order.push(key.clone());
+        }
+        groups.entry(key).or_default().push(j);
+    }
+    if order.is_empty() {
+        if facts.jobs.is_empty() {
+            plan.note(format!("run {} has no failed job to report", run.id));
+        }
+        return plan;
+    }
+    let summaries: Vec<String> = order
+        .iter()
+        .map(|k| {
+            let jobs = &groups[k];
+            let what = jobs
+                .first()
+                .and_then(|j| j.failures.first())
+                .map(|f| format!("{}: {}", f.category, f.text.trim()))
+                .unwrap_or_else(|| {
+                    jobs.first()
+                        .map(|j| j.finding.status.clone())
+                        .unwrap_or_default()
+                });
+            let names: Vec<&str> = jobs.iter().map(|j| j.job.name.as_str()).collect();
+            format!("{} — {}", names.join(", "), what)
+        })
+        .collect();
+
+    let mut labels_ensured = BTreeSet::new();
+    for (idx, key) in order.iter().enumerate() {
+        let jobs = &groups[key];
+        if idx >= MAX_ISSUES_PER_RUN {
+            plan.note(format!("failure {key} is listed in the first issue (at most {MAX_ISSUES_PER_RUN} issues per run)"));
+            continue;
+        }
+        let mut failures: Vec<Failure> = jobs
+            .iter()
+            .flat_map(|j| j.failures.iter().cloned())
+            .collect();
+        failures.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.text == b.text);
+        failures.truncate(5);
+        let category = failures.first().map(|f| f.category).unwrap_or_else(|| {
+            if jobs.iter().all(|j| j.finding.status == "cancelled") {
+                Category::Cancelled
+            } else {
+                Category::Unknown
+            }
+        });
+        let mut analysis = IssueAnalysis {
+            version: 1,
+            fingerprint: key.clone(),
+            category,
+            repo: facts.repo.clone(),
+            workflow: workflow.clone(),
+            workflow_path: run.path.clone(),
+            branch: run.head_branch.clone(),
+            event: run.event.clone(),
+            head_sha: run.head_sha.clone(),
+            run_id: run.id,
+            run_attempt: run.run_attempt,
+            run_url: run.html_url.clone(),
+            jobs: jobs.iter().map(|j| j.finding.clone()).collect(),
+            failures,
+            occurrences: Vec::new(),
+            failed_twice: facts.failed_before.contains(key),
+            others: if idx == 0 {
+                summaries.iter().skip(MAX_ISSUES_PER_RUN).cloned().collect()
+            } else {
+                Vec::new()
+            },
+        };
+        analysis.occurrences.push(analysis.occurrence());
+        if idx == 0 {
+            plan.outputs.insert("category".into(), category.to_string());
+            plan.outputs.insert("fingerprint".into(), key.clone());
+        }
+
+        let existing = facts.open_issues.iter().find(|i| {
+            i.pull_request.is_none()
+                && i.body
+                    .as_deref()
+                    .is_some_and(|b| has_marker(b, KIND_FAILURE, key))
+        });
+        if let Some(existing) = existing {
+            if let Some(earlier) = existing.body.as_deref().and_then(issue::parse_block) {
+                analysis.merge_occurrences(&earlier);
+            }
+            let body = issue::body(&analysis);
+            if existing.body.as_deref() != Some(body.as_str()) {
+                plan.push(
+                    Write::UpdateIssueBody {
+                        number: existing.number,
+                        body,
+                    },
+                    format!(
+                        "the same failure ({key}) is already open as #{}; record this run",
+                        existing.number
+                    ),
+                );
+            }
+            let (seen_key, comment) = issue::seen_again_comment(&analysis);
+            plan.push(
+                Write::Comment {
+                    number: existing.number,
+                    body: comment,
+                    marker: Some((issue::KIND_SEEN.into(), seen_key)),
+                },
+                "say the failure was seen again",
+            );
+            if idx == 0 {
+                plan.outputs
+                    .insert("issue-number".into(), existing.number.to_string());
+            }
+            continue;
+        }
+        let mut labels = config.analyze.labels.clone();
+        labels.push(format!("ci-medic:{category}"));
+        for l in &labels {
+            if labels_ensured.insert(l.clone()) {
+                let (color, description) = LABEL_COLORS
+                    .iter()
+                    .find(|(n, _, _)| n == l)
+                    .map(|(_, c, d)| (*c, *d))
+                    .unwrap_or(("c5def5", "Failure category assigned by ci-medic"));
+                plan.push(
+                    Write::EnsureLabel {
+                        name: l.clone(),
+                        color: color.into(),
+                        description: description.into(),
+                    },
+                    "labels must exist before they are applied",
+                );
+            }
+        }
+        plan.push(
+            Write::OpenIssue {
+                title: issue::title(&analysis),
+                body: issue::body(&analysis),
+                labels,
+                marker_kind: KIND_FAILURE.into(),
+                marker_key: key.clone(),
+            },
+            format!("no open issue carries failure {key}"),
+        );
+    }
+    plan
+}
+
+/// A run passed: close the issues whose failures it shows fixed.
+pub async fn passed_run(
+    cx: &Context,
+    client: &Client,
+    config: &Config,
+    run_id: u64,
+) -> Result<ExitCode> {
+    if !config.analyze.enabled || !config.analyze.close_on_success {
+        println!("ci-medic: closing issues on success is not enabled");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let run = client.run(run_id).await?;
+    let open = client
+        .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
+        .await?;
+    let plan = decide_passed(&client.repo().full(), &run, &open);
+    let report = plan::execute(&plan, Some(client), cx.dry_run()).await;
+    emit(cx, &plan, &report)?;
+    Ok(if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Which open issues a passing run closes. Pure.
+pub fn decide_passed(repo: &str, run: &RunInfo, open: &[IssueInfo]) -> Plan {
+    let mut plan = Plan::new("analyze");
+    let name = run.name.clone().unwrap_or_default();
+    let Some(branch) = run.head_branch.clone() else {
+        plan.note("the passing run has no branch");
+        return plan;
+    };
+    for i in open {
+        let Some(a) = i.body.as_deref().and_then(issue::parse_block) else {
+            continue;
+        };
+        let same_workflow = match (&a.workflow_path, &run.path) {
+            (Some(p), Some(q)) => p == q,
+            _ => a.workflow == name,
+        };
+        let newest_failure = a
+            .occurrences
+            .iter()
+            .map(|o| o.run_id)
+            .max()
+            .unwrap_or(a.run_id);
+        if a.repo == repo
+            && same_workflow
+            && a.branch.as_deref() == Some(branch.as_str())
+            && run.id > newest_failure
+        {
+            let (key, body) = issue::passed_comment(&name, &branch, run.id, &run.html_url);
+            plan.push(
+                Write::Comment {
+                    number: i.number,
+                    body,
+                    marker: Some((issue::KIND_CLOSED.into(), key)),
+                },
+                format!("run {} of the same workflow on {branch} passed", run.id),
+            );
+            plan.push(
+                Write::CloseIssue { number: i.number },
+                "the failure no longer reproduces",
+            );
+        }
+    }
+    if plan.steps.is_empty() {
+        plan.note(format!(
+            "run {} passed; no open issue of this workflow and branch",
+            run.id
+        ));
+    }
+    plan
+}
+
+/// Print the plan or report, write outputs and the step summary.
+fn publish(cx: &Context, facts: &RunFacts, plan: &Plan, report: &plan::Report) -> Result<()> {
+    let mut summary = String::from("## ci-medic analysis\n\n");
+    for j in &facts.jobs {
+        summary.push_str(&format!(
+            "### {}\n\n",
+            crate::report::markdown::inline(&j.job.name)
+        ));
+        match j.failures.first() {
+            Some(f) => summary.push_str(&format!(
+                "**{}** (`{}`), line {}:\n\n{}\n\n",
+                f.category,
+                f.rule.replace('`', "'"),
+                f.line,
+                crate::report::markdown::fenced(&f.context.join("\n"), "text")
+            )),
+            None => summary.push_str(&format!("{}\n\n", j.finding.status.replace('-', " "))),
+        }
+    }
+    action::append_summary(&summary)?;
+    emit(cx, plan, report)
+}
+
+fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
+    let mut outputs = plan.outputs.clone();
+    if let Some(n) = report.issue_number() {
+        outputs.insert("issue-number".into(), n.to_string());
+    }
+    for (k, v) in &outputs {
+        action::set_output(k, v)?;
+    }
+    let mut md = format!("## ci-medic {}\n\n", plan.job);
+    md.push_str(&crate::report::markdown::fenced(&plan.to_text(), "text"));
+    md.push_str("\n\n");
+    md.push_str(&crate::report::markdown::fenced(&report.to_text(), "text"));
+    md.push('\n');
+    action::append_summary(&md)?;
+    if cx.json() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"plan": plan, "report": report, "outputs": outputs})
+            )?
+        );
+    } else {
+        action::echo_untrusted(&plan.to_text());
+        action::echo_untrusted(&report.to_text());
+    }
+    Ok(())
 }

@@ -1,12 +1,361 @@
-//! `retry`: re-run the jobs that failed for reasons a re-run fixes.
+//! `retry`: re-run the jobs that failed for reasons a re-run fixes, and only
+//! those. Runs before `analyze`, from the same log analysis.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use serde::Serialize;
 
+use crate::action;
+use crate::analyze::{Category, RuleSet};
 use crate::cli::{Context, RetryArgs};
+use crate::config::{self, Config, HistorySource};
+use crate::github::Client;
+use crate::github::types::JobInfo;
+use crate::plan::{self, Plan, Write};
+use crate::report::markdown::inline;
+
+use super::analyze::{JobFacts, RunFacts, read_job};
+
+/// Runs scanned for the flakiness memory: enough for a busy week, bounded
+/// in API calls.
+const FLAKY_RUNS_SCANNED: usize = 20;
+
+/// The decision for one failed job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobDecision {
+    pub job: String,
+    pub job_id: u64,
+    pub category: Option<Category>,
+    pub rerun: bool,
+    pub flaky: bool,
+    pub reason: String,
+}
 
 pub async fn command(cx: &Context, args: &RetryArgs) -> Result<ExitCode> {
-    let _ = (cx, args);
-    anyhow::bail!("retry is not available in this version of ci-medic")
+    let run_id = args.run_id.context("give --run-id N (and --repo)")?;
+    let client = cx.client()?;
+    let config = super::run::load_config(cx, Some(&client)).await?;
+    let run = client.run(run_id).await?;
+    let rules = RuleSet::with_extra(config.analyze.rules.clone())
+        .map_err(|e| anyhow::anyhow!("analyze.rules: {e}"))?;
+    let mut facts = RunFacts {
+        repo: client.repo().full(),
+        run,
+        jobs: Vec::new(),
+        open_issues: Vec::new(),
+        retried: BTreeSet::new(),
+        failed_before: BTreeSet::new(),
+    };
+    let jobs = client.run_jobs(run_id, facts.run.run_attempt).await?;
+    for job in jobs.into_iter().filter(JobInfo::failed) {
+        facts
+            .jobs
+            .push(read_job(&client, &config, &rules, job).await);
+    }
+    let (_, failed) = retry_run(cx, &client, &config, &facts).await?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Decide and request the re-runs of a failed run. Returns the jobs a re-run
+/// was requested for (analyze files nothing for them now) and whether a
+/// write that matters failed. A refused re-run is reported, never fatal.
+pub async fn retry_run(
+    cx: &Context,
+    client: &Client,
+    config: &Config,
+    facts: &RunFacts,
+) -> Result<(BTreeSet<u64>, bool)> {
+    let default_branch = client.repo_info().await?.default_branch;
+    let flaky = match flaky_jobs(client, config, facts, &default_branch).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!("flakiness history unavailable: {e:#}");
+            BTreeSet::new()
+        }
+    };
+    let (plan, decisions) = decide(facts, config, &default_branch, &flaky);
+    let report = plan::execute(&plan, Some(client), cx.dry_run()).await;
+    let mut summary =
+        String::from("## ci-medic retry\n\n| Job | Category | Re-run | Why |\n|---|---|---|---|\n");
+    for d in &decisions {
+        summary.push_str(&format!(
+            "| {}{} | {} | {} | {} |\n",
+            inline(&d.job),
+            if d.flaky { " (flaky)" } else { "" },
+            d.category
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "—".into()),
+            if d.rerun { "yes" } else { "no" },
+            inline(&d.reason)
+        ));
+    }
+    for n in &plan.notes {
+        summary.push_str(&format!("\n{}\n", inline(n)));
+    }
+    summary.push_str(&format!(
+        "\n{}\n",
+        crate::report::markdown::fenced(&report.to_text(), "text")
+    ));
+    action::append_summary(&summary)?;
+    let landed: BTreeSet<u64> = report
+        .results
+        .iter()
+        .filter(|(_, o)| matches!(o, plan::Outcome::Done { .. } | plan::Outcome::DryRun))
+        .flat_map(|(s, _)| match &s.write {
+            Write::RerunJob { job_id, .. } => vec![*job_id],
+            Write::RerunFailedJobs { .. } => decisions
+                .iter()
+                .filter(|d| d.rerun)
+                .map(|d| d.job_id)
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    for (s, o) in &report.results {
+        if let plan::Outcome::Failed { error } = o {
+            action::annotate_warning(&format!(
+                "ci-medic could not {}: {error}",
+                s.write.describe()
+            ));
+        }
+    }
+    let names: Vec<String> = decisions
+        .iter()
+        .filter(|d| landed.contains(&d.job_id))
+        .map(|d| d.job.clone())
+        .collect();
+    action::set_output("retried-jobs", &names.join("\n"))?;
+    if cx.json() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"decisions": decisions, "plan": plan, "report": report})
+            )?
+        );
+    } else {
+        action::echo_untrusted(&plan.to_text());
+        action::echo_untrusted(&report.to_text());
+    }
+    // In a dry run nothing was re-run, so analyze must still report everything.
+    let retried = if report.dry_run {
+        BTreeSet::new()
+    } else {
+        landed
+    };
+    Ok((retried, report.failed()))
+}
+
+/// Categories a re-run fixes by itself.
+fn transient(c: Category) -> bool {
+    matches!(
+        c,
+        Category::Infrastructure | Category::Network | Category::RateLimit
+    )
+}
+
+/// Categories that are the change's fault: a re-run only hides them.
+fn never_retry(c: Category) -> bool {
+    matches!(
+        c,
+        Category::Compilation
+            | Category::Test
+            | Category::Lint
+            | Category::Dependency
+            | Category::WorkflowSyntax
+    )
+}
+
+fn decide_job(
+    j: &JobFacts,
+    config: &Config,
+    on_default: bool,
+    flaky: &BTreeSet<String>,
+) -> JobDecision {
+    let category = j
+        .failures
+        .first()
+        .map(|f| f.category)
+        .or_else(|| (j.finding.status == "cancelled").then_some(Category::Cancelled));
+    let is_flaky = flaky.contains(&j.job.name);
+    let mut d = JobDecision {
+        job: j.job.name.clone(),
+        job_id: j.job.id,
+        category,
+        rerun: false,
+        flaky: is_flaky,
+        reason: String::new(),
+    };
+    let max = config.retry.max_attempts;
+    if j.job.run_attempt > max {
+        d.reason = format!(
+            "already at attempt {} (at most {max} automatic re-run{})",
+            j.job.run_attempt,
+            if max == 1 { "" } else { "s" }
+        );
+        return d;
+    }
+    let yes = |mut d: JobDecision, why: String| {
+        d.rerun = true;
+        d.reason = why;
+        d
+    };
+    if config
+        .always_retry()
+        .iter()
+        .any(|r| r.is_match(&j.job.name))
+    {
+        return yes(d, "the job matches `always-retry`".into());
+    }
+    if let Some(step) = &j.finding.step
+        && config.retryable_steps().iter().any(|r| r.is_match(step))
+    {
+        return yes(d, format!("step {step:?} matches `retryable-steps`"));
+    }
+    match category {
+        Some(c) if transient(c) => yes(d, format!("{c} failures are usually transient")),
+        Some(Category::Cancelled) if on_default => yes(d, "cancelled on the default branch".into()),
+        Some(Category::Cancelled) => {
+            d.reason = "cancelled off the default branch (someone meant it)".into();
+            d
+        }
+        Some(Category::Timeout) if config.retry.retry_timeouts => {
+            yes(d, "timeouts are retried (`retry-timeouts: true`)".into())
+        }
+        _ if is_flaky && on_default && config.retry.retry_flaky => yes(
+            d,
+            "known flaky: failed then passed on one commit recently".into(),
+        ),
+        Some(c) if never_retry(c) => {
+            d.reason = format!("a {c} failure is not fixed by re-running");
+            d
+        }
+        Some(c) => {
+            d.reason = format!("{c} failures are not retried by default");
+            d
+        }
+        None => {
+            d.reason = format!("no cause found ({})", j.finding.status.replace('-', " "));
+            d
+        }
+    }
+}
+
+/// Decide the re-runs of a failed run. Pure.
+pub fn decide(
+    facts: &RunFacts,
+    config: &Config,
+    default_branch: &str,
+    flaky: &BTreeSet<String>,
+) -> (Plan, Vec<JobDecision>) {
+    let mut plan = Plan::new("retry");
+    let run = &facts.run;
+    let name = run.name.clone().unwrap_or_default();
+    let on_default = run.head_branch.as_deref() == Some(default_branch);
+    if !config::workflow_selected(&config.retry.workflows, &name, run.path.as_deref()) {
+        plan.note(format!("workflow {name:?} is not in `retry.workflows`"));
+        return (plan, Vec::new());
+    }
+    if run.conclusion.as_deref() == Some("cancelled") && !on_default {
+        plan.note("the run was cancelled off the default branch: not re-run");
+        return (plan, Vec::new());
+    }
+    let decisions: Vec<JobDecision> = facts
+        .jobs
+        .iter()
+        .map(|j| decide_job(j, config, on_default, flaky))
+        .collect();
+    if facts.jobs.len() > config.retry.max_failed_jobs {
+        plan.note(format!(
+            "{} jobs failed (more than `max-failed-jobs: {}`): a broad failure is not fixed by re-running",
+            facts.jobs.len(),
+            config.retry.max_failed_jobs
+        ));
+        let decisions = decisions
+            .into_iter()
+            .map(|mut d| {
+                d.rerun = false;
+                d.reason = "too many jobs failed in this run".into();
+                d
+            })
+            .collect();
+        return (plan, decisions);
+    }
+    let chosen: Vec<&JobDecision> = decisions.iter().filter(|d| d.rerun).collect();
+    if chosen.len() > 1 && chosen.len() == decisions.len() {
+        plan.push_best_effort(
+            Write::RerunFailedJobs { run_id: run.id },
+            format!(
+                "all {} failed jobs failed for reasons a re-run fixes",
+                chosen.len()
+            ),
+        );
+    } else {
+        for d in &chosen {
+            plan.push_best_effort(
+                Write::RerunJob {
+                    job_id: d.job_id,
+                    job_name: d.job.clone(),
+                },
+                d.reason.clone(),
+            );
+        }
+    }
+    if chosen.is_empty() {
+        plan.note("no failed job qualifies for a re-run");
+    }
+    (plan, decisions)
+}
+
+/// Jobs of this workflow that failed and then passed on the same commit
+/// within the lookback window, on the default branch.
+async fn flaky_jobs(
+    client: &Client,
+    config: &Config,
+    facts: &RunFacts,
+    default_branch: &str,
+) -> Result<BTreeSet<String>> {
+    if !config.retry.retry_flaky {
+        return Ok(BTreeSet::new());
+    }
+    let since =
+        chrono::Utc::now() - chrono::Duration::days(i64::from(config.retry.flaky_lookback_days));
+    if config.retry.history == HistorySource::Clickhouse {
+        return super::clickhouse::flaky_jobs(config, &facts.repo, since).await;
+    }
+    let query = format!(
+        "branch={}&created=>={}",
+        crate::github::api::encode_segment(default_branch, false),
+        since.format("%Y-%m-%d")
+    );
+    let runs = client
+        .workflow_runs(
+            &facts.run.workflow_id.to_string(),
+            &query,
+            FLAKY_RUNS_SCANNED * 5,
+        )
+        .await?;
+    let mut flaky = BTreeSet::new();
+    for run in runs
+        .iter()
+        .filter(|r| r.run_attempt > 1)
+        .take(FLAKY_RUNS_SCANNED)
+    {
+        let now = client.run_jobs(run.id, run.run_attempt).await?;
+        let before = client.run_jobs(run.id, run.run_attempt - 1).await?;
+        for j in now
+            .iter()
+            .filter(|j| j.conclusion.as_deref() == Some("success"))
+        {
+            if before.iter().any(|b| b.name == j.name && b.failed()) {
+                flaky.insert(j.name.clone());
+            }
+        }
+    }
+    Ok(flaky)
 }

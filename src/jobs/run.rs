@@ -1,12 +1,191 @@
-//! `run`: the action's entry point.
+//! `run`: the action's entry point. Reads the event the runner hands us,
+//! loads the repository's config, and routes to the jobs it enables.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
+use crate::action;
 use crate::cli::Context;
+use crate::config::{self, Config};
+use crate::event::{self, Event};
+use crate::github::Client;
+
+/// What `run` decided to do with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Re-run what a re-run fixes, then analyse and report the run.
+    FailedRun { run_id: u64 },
+    /// A run passed: close the issues its earlier failures opened.
+    PassedRun { run_id: u64 },
+    /// Heal the workflow-failure issue.
+    Heal { issue: u64 },
+    /// Look at trunk.
+    Autorevert,
+    /// Nothing to do, and why.
+    Nothing(String),
+}
+
+/// The job the `command` input (or a dispatch's `command` input) forces.
+fn forced_command(event: &Event) -> Option<String> {
+    if let Event::WorkflowDispatch(d) = event
+        && let Some(c) = d.input("command")
+    {
+        return Some(c);
+    }
+    action::input("command")
+}
+
+/// Decide where an event goes. Pure, so every event type is tested.
+pub fn route(event: &Event, config: &Config) -> Route {
+    let forced = forced_command(event);
+    match (event, forced.as_deref()) {
+        (Event::WorkflowDispatch(d), Some("heal")) | (Event::WorkflowDispatch(d), None)
+            if d.input("issue").is_some() =>
+        {
+            match d
+                .input("issue")
+                .and_then(|s| s.trim_start_matches('#').parse().ok())
+            {
+                Some(issue) => Route::Heal { issue },
+                None => Route::Nothing("the `issue` input is not an issue number".into()),
+            }
+        }
+        (Event::WorkflowDispatch(d), Some("analyze" | "retry")) => {
+            match d.input("run-id").and_then(|s| s.parse().ok()) {
+                Some(run_id) => Route::FailedRun { run_id },
+                None => Route::Nothing("the `run-id` input is not a run id".into()),
+            }
+        }
+        (Event::WorkflowDispatch(_) | Event::Schedule(_), Some("autorevert") | None) => {
+            if config.autorevert.enabled {
+                Route::Autorevert
+            } else {
+                Route::Nothing("autorevert is not enabled (set `autorevert.enabled: true`)".into())
+            }
+        }
+        (Event::WorkflowRun(e), _) => {
+            let run = &e.workflow_run;
+            let name = run.name.clone().unwrap_or_default();
+            if e.action != "completed" {
+                return Route::Nothing(format!("workflow_run {} (not completed)", e.action));
+            }
+            if e.is_failure() {
+                let watched =
+                    config::workflow_selected(&config.analyze.workflows, &name, e.workflow_path())
+                        || config::workflow_selected(
+                            &config.retry.workflows,
+                            &name,
+                            e.workflow_path(),
+                        );
+                if !watched {
+                    return Route::Nothing(format!("workflow {name:?} is not watched"));
+                }
+                Route::FailedRun { run_id: run.id }
+            } else if run.conclusion.as_deref() == Some("success") {
+                Route::PassedRun { run_id: run.id }
+            } else {
+                Route::Nothing(format!(
+                    "run {} concluded {}",
+                    run.id,
+                    run.conclusion.as_deref().unwrap_or("without a conclusion")
+                ))
+            }
+        }
+        (Event::Issues(e), _) => {
+            let labels: Vec<&str> = e.issue.labels.iter().map(|l| l.name.as_str()).collect();
+            let relevant = matches!(e.action.as_str(), "opened" | "labeled" | "reopened");
+            let tagged = labels.contains(&config::LABEL_AUTO_HEAL)
+                && labels.contains(&config::LABEL_WORKFLOW_FAILURE);
+            if e.issue.pull_request.is_some() {
+                Route::Nothing("a pull request, not an issue".into())
+            } else if !relevant {
+                Route::Nothing(format!("issues {} needs no action", e.action))
+            } else if !tagged {
+                Route::Nothing(format!(
+                    "issue #{} lacks the `{}` and `{}` labels",
+                    e.issue.number,
+                    config::LABEL_AUTO_HEAL,
+                    config::LABEL_WORKFLOW_FAILURE
+                ))
+            } else if labels.contains(&config::LABEL_NEEDS_MANUAL_FIX) {
+                Route::Nothing(format!("issue #{} needs a manual fix", e.issue.number))
+            } else {
+                Route::Heal {
+                    issue: e.issue.number,
+                }
+            }
+        }
+        (other, _) => Route::Nothing(format!("event {} is not handled", other.name())),
+    }
+}
+
+/// Load the config: `--config` (a local file), else the file named by the
+/// `config` input (default `.github/ci-medic.yml`) from the default branch.
+pub async fn load_config(cx: &Context, client: Option<&Client>) -> Result<Config> {
+    if let Some(path) = &cx.cli.config {
+        return read_local(path);
+    }
+    let path = action::input("config").unwrap_or_else(|| config::DEFAULT_PATH.to_string());
+    // In a checked-out workspace a local file wins (tests and `act`).
+    let local = PathBuf::from(&path);
+    let Some(client) = client else {
+        return if local.is_file() {
+            read_local(&local)
+        } else {
+            Ok(Config::default())
+        };
+    };
+    let branch = client.repo_info().await?.default_branch;
+    match client.file_text(&path, &branch).await? {
+        Some(text) => Ok(Config::parse(&path, &text)?),
+        None => {
+            tracing::info!("no {path} on {branch}: using defaults");
+            Ok(Config::default())
+        }
+    }
+}
+
+fn read_local(path: &PathBuf) -> Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    Ok(Config::parse(&path.display().to_string(), &text)?)
+}
 
 pub async fn run(cx: &Context) -> Result<ExitCode> {
-    let _ = cx;
-    anyhow::bail!("todo")
+    let name = std::env::var("GITHUB_EVENT_NAME")
+        .context("GITHUB_EVENT_NAME is not set: `run` is meant to run inside GitHub Actions")?;
+    let path = std::env::var_os("GITHUB_EVENT_PATH")
+        .map(PathBuf::from)
+        .context("GITHUB_EVENT_PATH is not set")?;
+    let event = event::load(&name, &path)?;
+    if let Event::Unhandled(name) = &event {
+        println!("ci-medic: event {name} is not handled; nothing to do");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = cx.client()?;
+    let config = load_config(cx, Some(&client)).await?;
+    let route = route(&event, &config);
+    tracing::info!(?route, "routed {name}");
+    match route {
+        Route::Nothing(why) => {
+            println!("ci-medic: nothing to do: {why}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Route::FailedRun { run_id } => {
+            super::analyze::failed_run(cx, &client, &config, run_id).await
+        }
+        Route::PassedRun { run_id } => {
+            super::analyze::passed_run(cx, &client, &config, run_id).await
+        }
+        Route::Heal { issue } => {
+            if !config.heal.enabled {
+                println!("ci-medic: heal is not enabled (`heal.enabled: false`)");
+                return Ok(ExitCode::SUCCESS);
+            }
+            super::heal::heal_issue(cx, &client, &config, issue).await
+        }
+        Route::Autorevert => super::autorevert::scheduled(cx, &client, &config).await,
+    }
 }

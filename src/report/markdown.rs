@@ -49,7 +49,12 @@ pub fn title(text: &str, max_chars: usize) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let mut out = String::new();
-    for c in flat.split_whitespace().collect::<Vec<_>>().join(" ").chars() {
+    for c in flat
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+    {
         if out.chars().count() + 1 >= max_chars {
             out.push('…');
             break;

@@ -1,3 +1,5 @@
 //! Issue, comment and PR bodies: pure, sanitised.
 
+pub mod advice;
+pub mod issue;
 pub mod markdown;

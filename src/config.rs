@@ -1,0 +1,411 @@
+//! `.github/ci-medic.yml`: schema, defaults and validation.
+//!
+//! An empty file (or none) is a valid config: every key has a default. Unknown
+//! keys are errors that name the file, the line and the key, because a typo in
+//! a config silently ignored is a bot that silently does the wrong thing.
+
+use std::fmt;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+/// Where the config is read from in the target repository.
+pub const DEFAULT_PATH: &str = ".github/ci-medic.yml";
+
+/// The labels `analyze` puts on the issues it files and `heal` acts on.
+pub const LABEL_AUTO_HEAL: &str = "auto-heal";
+pub const LABEL_WORKFLOW_FAILURE: &str = "workflow-failure";
+pub const LABEL_NEEDS_MANUAL_FIX: &str = "needs-manual-fix";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Config {
+    pub analyze: AnalyzeConfig,
+    pub retry: RetryConfig,
+    pub heal: HealConfig,
+    pub autorevert: AutorevertConfig,
+    /// Where job history lives when a job's `source`/`history` is `clickhouse`.
+    pub clickhouse: Option<ClickhouseConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            analyze: AnalyzeConfig::default(),
+            retry: RetryConfig::default(),
+            heal: HealConfig::default(),
+            autorevert: AutorevertConfig::default(),
+            clickhouse: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct AnalyzeConfig {
+    pub enabled: bool,
+    /// Workflow names (or file paths) to watch; empty means all.
+    pub workflows: Vec<String>,
+    /// Branches whose failures are reported; empty means all.
+    pub branches: Vec<String>,
+    /// Labels on every issue filed (a `ci-medic:<category>` label is added too).
+    pub labels: Vec<String>,
+    /// Close the issue when a later run of the same workflow on the same branch passes.
+    pub close_on_success: bool,
+    /// Lines of context shown around the cause line.
+    pub context_lines: usize,
+    /// Largest job log downloaded, in bytes; larger logs are cut.
+    pub max_log_bytes: u64,
+    /// The repository's own log rules, tried with the built-in ones.
+    pub rules: Vec<crate::analyze::RuleSpec>,
+}
+
+impl Default for AnalyzeConfig {
+    fn default() -> Self {
+        AnalyzeConfig {
+            enabled: true,
+            workflows: Vec::new(),
+            branches: Vec::new(),
+            labels: vec![LABEL_AUTO_HEAL.into(), LABEL_WORKFLOW_FAILURE.into()],
+            close_on_success: true,
+            context_lines: 5,
+            max_log_bytes: 256 * 1024 * 1024,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// Where a job reads history (earlier runs) from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum HistorySource {
+    #[default]
+    Github,
+    Clickhouse,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct RetryConfig {
+    pub enabled: bool,
+    /// Workflow names (or file paths) whose failures may be re-run; empty means all.
+    pub workflows: Vec<String>,
+    /// Do nothing when more jobs than this failed: a broad outage is not fixed by re-running.
+    pub max_failed_jobs: usize,
+    /// Automatic re-runs allowed per job, counted from the job's own run attempt.
+    pub max_attempts: u64,
+    /// Also re-run jobs that failed with `timeout`.
+    pub retry_timeouts: bool,
+    /// Job names (regular expressions) that are always re-run once, whatever the cause.
+    pub always_retry: Vec<String>,
+    /// Step names (regular expressions) whose failures are re-run whatever the cause.
+    pub retryable_steps: Vec<String>,
+    /// On the default branch, re-run a job known to be flaky even if its category alone would not allow it.
+    pub retry_flaky: bool,
+    /// How far back to look for a fail-then-pass of the same job on one commit.
+    pub flaky_lookback_days: u32,
+    /// Where that history is read from.
+    pub history: HistorySource,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            enabled: true,
+            workflows: Vec::new(),
+            max_failed_jobs: 5,
+            max_attempts: 1,
+            retry_timeouts: false,
+            always_retry: Vec::new(),
+            retryable_steps: Vec::new(),
+            retry_flaky: true,
+            flaky_lookback_days: 7,
+            history: HistorySource::Github,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct HealConfig {
+    pub enabled: bool,
+    /// Job-name fragments whose failures may be made non-blocking with `continue-on-error`.
+    pub optional_jobs: Vec<String>,
+    /// Allow fixes that add third-party actions (always pinned by commit SHA).
+    pub allow_third_party_actions: bool,
+    /// Dispatch the fixed workflow on the fix branch and report the outcome on the PR.
+    pub verify: bool,
+    /// Prefix of the branches fixes are pushed to.
+    pub branch_prefix: String,
+}
+
+impl Default for HealConfig {
+    fn default() -> Self {
+        HealConfig {
+            enabled: true,
+            optional_jobs: vec!["arm64".into(), "experimental".into(), "nightly".into()],
+            allow_third_party_actions: false,
+            verify: true,
+            branch_prefix: "ci-medic/heal".into(),
+        }
+    }
+}
+
+/// What `autorevert` may do once it has a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AutorevertMode {
+    /// Decide and record, write nothing.
+    #[default]
+    Log,
+    /// Restart workflows to confirm, never revert.
+    Restart,
+    /// Restart and notify the suspect's PR.
+    Notify,
+    /// Restart, notify and open revert pull requests.
+    Revert,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct AutorevertConfig {
+    pub enabled: bool,
+    /// Trunk workflows to watch (names as in the workflow's `name:`).
+    pub workflows: Vec<String>,
+    pub lookback_hours: u32,
+    pub mode: AutorevertMode,
+    pub source: HistorySource,
+    /// Failing commits (suspect included) a pattern needs before any action.
+    pub min_failures: usize,
+    /// Passing commits below the suspect a pattern needs.
+    pub min_successes: usize,
+    /// Restarts allowed per (workflow, commit).
+    pub max_restarts: u32,
+    /// Minutes to wait after a restart before another one of the same pair.
+    pub restart_backoff_minutes: u32,
+    /// Extra commit-message patterns (regular expressions) that mark a revert.
+    pub revert_patterns: Vec<String>,
+    /// Issue to notify when the suspect has no pull request.
+    pub tracking_issue: Option<u64>,
+}
+
+impl Default for AutorevertConfig {
+    fn default() -> Self {
+        AutorevertConfig {
+            enabled: false,
+            workflows: Vec::new(),
+            lookback_hours: 48,
+            mode: AutorevertMode::Log,
+            source: HistorySource::Github,
+            min_failures: 2,
+            min_successes: 1,
+            max_restarts: 2,
+            restart_backoff_minutes: 30,
+            revert_patterns: Vec::new(),
+            tracking_issue: None,
+        }
+    }
+}
+
+/// Connection to ClickHouse; the password comes from the `clickhouse-password`
+/// input, never from the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ClickhouseConfig {
+    pub url: String,
+    pub user: String,
+    pub database: String,
+}
+
+impl Default for ClickhouseConfig {
+    fn default() -> Self {
+        ClickhouseConfig {
+            url: String::new(),
+            user: "default".into(),
+            database: "ci_medic".into(),
+        }
+    }
+}
+
+/// A config error, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}", self.file, self.message),
+            (Some(l), None) => write!(f, "{}:{l}: {}", self.file, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parse and validate config text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        // An empty document (or one of only comments) means all defaults.
+        if text.lines().all(|l| {
+            let t = l.trim();
+            t.is_empty() || t.starts_with('#') || t == "---"
+        }) {
+            return Ok(Config::default());
+        }
+        let config: Config = serde_yaml::from_str(text).map_err(|e| {
+            let loc = e.location();
+            ConfigError {
+                file: file.to_string(),
+                line: loc.as_ref().map(|l| l.line()),
+                column: loc.as_ref().map(|l| l.column()),
+                message: clean_serde_message(&e.to_string()),
+            }
+        })?;
+        config.validate(file, text)?;
+        Ok(config)
+    }
+
+    /// Checks serde cannot make: patterns that must compile, numbers in range.
+    fn validate(&self, file: &str, text: &str) -> Result<(), ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            file: file.to_string(),
+            line: locate_key(text, key),
+            column: None,
+            message,
+        };
+        for (key, patterns) in [
+            ("always-retry", &self.retry.always_retry),
+            ("retryable-steps", &self.retry.retryable_steps),
+            ("revert-patterns", &self.autorevert.revert_patterns),
+        ] {
+            for p in patterns {
+                if let Err(e) = Regex::new(p) {
+                    return Err(err(key, format!("`{key}`: invalid pattern {p:?}: {e}")));
+                }
+            }
+        }
+        if let Err(e) = crate::analyze::RuleSet::with_extra(self.analyze.rules.clone()) {
+            return Err(err("rules", format!("`analyze.rules`: {e}")));
+        }
+        if self.autorevert.min_failures < 2 {
+            return Err(err(
+                "min-failures",
+                "`autorevert.min-failures` must be at least 2: one failing commit is not a pattern"
+                    .into(),
+            ));
+        }
+        if self.autorevert.lookback_hours == 0 {
+            return Err(err(
+                "lookback-hours",
+                "`autorevert.lookback-hours` must be at least 1".into(),
+            ));
+        }
+        if let Some(ch) = &self.clickhouse
+            && !ch.url.starts_with("http://")
+            && !ch.url.starts_with("https://")
+        {
+            return Err(err(
+                "url",
+                format!("`clickhouse.url` must be an http(s) URL, got {:?}", ch.url),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The compiled job-name patterns of `retry.always-retry`.
+    pub fn always_retry(&self) -> Vec<Regex> {
+        compile_all(&self.retry.always_retry)
+    }
+
+    /// The compiled step-name patterns of `retry.retryable-steps`.
+    pub fn retryable_steps(&self) -> Vec<Regex> {
+        compile_all(&self.retry.retryable_steps)
+    }
+}
+
+/// Patterns were checked by `validate`; any that fail here are skipped.
+fn compile_all(patterns: &[String]) -> Vec<Regex> {
+    patterns.iter().filter_map(|p| Regex::new(p).ok()).collect()
+}
+
+/// serde's messages say "field"; users write "keys". Also drop the location
+/// suffix the YAML library appends, since we print our own.
+fn clean_serde_message(msg: &str) -> String {
+    let msg = match msg.find(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    msg.replace("unknown field", "unknown key")
+        .replace("missing field", "missing key")
+}
+
+/// The 1-based line of the first `key:` in the text, for errors serde cannot place.
+fn locate_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches("- ");
+            t.strip_prefix(key).is_some_and(|r| r.starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// Does `name` (a workflow's name or its file path) pass a filter list?
+/// An empty list lets everything through.
+pub fn workflow_selected(filter: &[String], name: &str, path: Option<&str>) -> bool {
+    filter.is_empty()
+        || filter.iter().any(|f| {
+            f == name || path.is_some_and(|p| p == f || p.rsplit('/').next() == Some(f.as_str()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(Config::parse("c.yml", ""), Ok(Config::default()));
+        assert_eq!(
+            Config::parse("c.yml", "# nothing\n---\n"),
+            Ok(Config::default())
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = "analyze:\n  enabled: true\nretry:\n  max-failed-jobz: 3\n";
+        let e = Config::parse(".github/ci-medic.yml", text).err();
+        let e = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.starts_with(".github/ci-medic.yml:4:"), "{e}");
+        assert!(e.contains("max-failed-jobz"), "{e}");
+    }
+
+    #[test]
+    fn bad_pattern_is_located() {
+        let text = "retry:\n  always-retry:\n    - 'linux ('\n";
+        let e = Config::parse("c.yml", text).err();
+        assert_eq!(e.as_ref().and_then(|e| e.line), Some(2));
+    }
+
+    #[test]
+    fn workflow_filter_matches_name_or_path() {
+        let f = vec!["ci.yml".to_string()];
+        assert!(workflow_selected(
+            &f,
+            "CI",
+            Some(".github/workflows/ci.yml")
+        ));
+        assert!(!workflow_selected(
+            &f,
+            "CI",
+            Some(".github/workflows/lint.yml")
+        ));
+        assert!(workflow_selected(&[], "anything", None));
+    }
+}
