@@ -1,0 +1,241 @@
+//! Reading the world back: what the client wrote, and every request it made.
+//!
+//! Readers of written things (issues, comments, pull requests, refs, re-runs,
+//! dispatches) mark the matching writes as read; a write no reader looked at
+//! fails [`FakeGithub::assert_clean`].
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+
+use super::FakeGithub;
+use super::git::Commit;
+use super::model::{
+    Comment, Dispatch, Issue, IssueEvent, Job, Label, PullRequest, Rerun, Run, Workflow,
+};
+use super::recorder::{RecordedRequest, WriteKind};
+use super::repo::Repo;
+use super::world::World;
+
+impl FakeGithub {
+    fn read<R>(&self, mark: impl Fn(&WriteKind) -> bool, f: impl FnOnce(&Repo) -> R) -> R {
+        let name = self.repo_name().to_owned();
+        self.with_world(|w: &mut World| {
+            w.log.mark_read(mark);
+            let repo = w
+                .repo(&name)
+                .unwrap_or_else(|| panic!("the fake has no repository {name}"));
+            f(repo)
+        })
+    }
+
+    /// Issues (not pull requests), by number.
+    pub fn issues(&self) -> Vec<Issue> {
+        self.read(
+            |k| matches!(k, WriteKind::Issue(_)),
+            |r| {
+                r.issues
+                    .values()
+                    .filter(|i| !i.is_pull_request)
+                    .cloned()
+                    .collect()
+            },
+        )
+    }
+
+    /// One issue or pull request's issue half.
+    pub fn issue(&self, number: u64) -> Option<Issue> {
+        self.read(
+            |k| *k == WriteKind::Issue(number),
+            |r| r.issues.get(&number).cloned(),
+        )
+    }
+
+    /// Comments on an issue or pull request, oldest first.
+    pub fn comments(&self, issue_number: u64) -> Vec<Comment> {
+        self.read(
+            |k| *k == WriteKind::Comment(issue_number),
+            |r| {
+                r.comments
+                    .iter()
+                    .filter(|c| c.issue_number == issue_number)
+                    .cloned()
+                    .collect()
+            },
+        )
+    }
+
+    /// Repository labels.
+    pub fn labels(&self) -> Vec<Label> {
+        self.read(|k| matches!(k, WriteKind::Label(_)), |r| r.labels.clone())
+    }
+
+    /// `labeled` / `unlabeled` events of an issue, oldest first.
+    pub fn issue_events(&self, issue_number: u64) -> Vec<IssueEvent> {
+        self.read(
+            |k| *k == WriteKind::Issue(issue_number),
+            |r| {
+                r.events
+                    .iter()
+                    .filter(|e| e.issue_number == issue_number)
+                    .cloned()
+                    .collect()
+            },
+        )
+    }
+
+    /// Pull requests, by number.
+    pub fn pulls(&self) -> Vec<PullRequest> {
+        let name = self.repo_name().to_owned();
+        self.with_world(|w: &mut World| {
+            let pulls: Vec<PullRequest> = w
+                .repo(&name)
+                .map(|r| {
+                    r.pulls
+                        .values()
+                        .map(|p| PullRequest::from_parts(&r.issues[&p.number], p))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let numbers: Vec<u64> = pulls.iter().map(|p| p.number).collect();
+            w.log.mark_read(|k| match k {
+                WriteKind::Pull(_) => true,
+                WriteKind::Issue(n) => numbers.contains(n),
+                _ => false,
+            });
+            pulls
+        })
+    }
+
+    /// One pull request.
+    pub fn pull(&self, number: u64) -> Option<PullRequest> {
+        self.read(
+            |k| *k == WriteKind::Pull(number) || *k == WriteKind::Issue(number),
+            |r| {
+                r.pulls
+                    .get(&number)
+                    .map(|p| PullRequest::from_parts(&r.issues[&number], p))
+            },
+        )
+    }
+
+    /// Re-runs requested, in order.
+    pub fn reruns(&self) -> Vec<Rerun> {
+        self.read(|k| matches!(k, WriteKind::Rerun(_)), |r| r.reruns.clone())
+    }
+
+    /// Workflow dispatches requested, in order.
+    pub fn dispatches(&self) -> Vec<Dispatch> {
+        self.read(
+            |k| matches!(k, WriteKind::Dispatch(_)),
+            |r| r.dispatches.clone(),
+        )
+    }
+
+    /// Registered workflows.
+    pub fn workflows(&self) -> Vec<Workflow> {
+        self.read(|_| false, |r| r.workflows.clone())
+    }
+
+    /// Workflow runs, by id.
+    pub fn runs(&self) -> Vec<Run> {
+        self.read(
+            |k| matches!(k, WriteKind::Rerun(_)),
+            |r| r.runs.values().cloned().collect(),
+        )
+    }
+
+    /// One workflow run (its latest attempt).
+    pub fn run(&self, run_id: u64) -> Option<Run> {
+        self.read(
+            |k| *k == WriteKind::Rerun(run_id),
+            |r| r.runs.get(&run_id).cloned(),
+        )
+    }
+
+    /// Jobs of the latest attempt of a run.
+    pub fn jobs(&self, run_id: u64) -> Vec<Job> {
+        self.read(
+            |k| *k == WriteKind::Rerun(run_id),
+            |r| {
+                let attempt = r.runs.get(&run_id).map_or(0, |run| run.run_attempt);
+                r.jobs_of(run_id, attempt).into_iter().cloned().collect()
+            },
+        )
+    }
+
+    /// Jobs of one attempt of a run.
+    pub fn jobs_of_attempt(&self, run_id: u64, attempt: u32) -> Vec<Job> {
+        self.read(
+            |k| *k == WriteKind::Rerun(run_id),
+            |r| r.jobs_of(run_id, attempt).into_iter().cloned().collect(),
+        )
+    }
+
+    /// Every ref (`refs/heads/main`, `refs/tags/v1`) and its commit.
+    pub fn refs(&self) -> BTreeMap<String, String> {
+        self.read(|k| matches!(k, WriteKind::Ref(_)), |r| r.git.refs.clone())
+    }
+
+    /// Head commit of a branch.
+    pub fn branch(&self, branch: &str) -> Option<String> {
+        let name = format!("refs/heads/{branch}");
+        self.read(
+            |k| *k == WriteKind::Ref(name.clone()),
+            |r| r.git.refs.get(&name).cloned(),
+        )
+    }
+
+    /// Head commit of a branch; panics if there is no such branch.
+    #[track_caller]
+    pub fn head_sha(&self, branch: &str) -> String {
+        self.branch(branch)
+            .unwrap_or_else(|| panic!("the fake has no branch {branch}"))
+    }
+
+    /// A commit by id.
+    pub fn commit(&self, sha: &str) -> Option<Commit> {
+        self.read(|_| false, |r| r.git.commits.get(sha).cloned())
+    }
+
+    /// A file's content (UTF-8, lossy) at a branch, tag or commit.
+    pub fn file(&self, git_ref: &str, path: &str) -> Option<String> {
+        let refs = [
+            format!("refs/heads/{git_ref}"),
+            format!("refs/tags/{git_ref}"),
+            git_ref.to_owned(),
+        ];
+        self.read(
+            |k| matches!(k, WriteKind::Ref(r) if refs.contains(r)),
+            |r| {
+                let commit = r.git.resolve(git_ref)?;
+                r.git
+                    .file_at(&commit, path)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+            },
+        )
+    }
+
+    /// Every request received (API and blob host), in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.with_world(|w| w.log.requests.clone())
+    }
+
+    /// Requests whose method matches (`"*"` for any) and whose path matches
+    /// `path_regex`.
+    pub fn requests_to(&self, method: &str, path_regex: &str) -> Vec<RecordedRequest> {
+        let re =
+            Regex::new(path_regex).unwrap_or_else(|e| panic!("bad path regex {path_regex:?}: {e}"));
+        self.requests()
+            .into_iter()
+            .filter(|r| {
+                (method == "*" || r.method.eq_ignore_ascii_case(method)) && re.is_match(&r.path)
+            })
+            .collect()
+    }
+
+    /// Tokens seen in `Authorization` headers, in order of first use.
+    pub fn tokens(&self) -> Vec<String> {
+        self.with_world(|w| w.log.tokens.clone())
+    }
+}

@@ -1,0 +1,9 @@
+//! Test support: the fake GitHub and friends.
+//!
+//! Shared by every test module of the `it` binary; not every test uses every
+//! helper.
+#![allow(dead_code)]
+
+pub mod fake_github;
+pub mod openapi;
+pub mod action;
