@@ -17,7 +17,7 @@ pub const LABEL_AUTO_HEAL: &str = "auto-heal";
 pub const LABEL_WORKFLOW_FAILURE: &str = "workflow-failure";
 pub const LABEL_NEEDS_MANUAL_FIX: &str = "needs-manual-fix";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Config {
     pub analyze: AnalyzeConfig,
@@ -26,18 +26,6 @@ pub struct Config {
     pub autorevert: AutorevertConfig,
     /// Where job history lives when a job's `source`/`history` is `clickhouse`.
     pub clickhouse: Option<ClickhouseConfig>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            analyze: AnalyzeConfig::default(),
-            retry: RetryConfig::default(),
-            heal: HealConfig::default(),
-            autorevert: AutorevertConfig::default(),
-            clickhouse: None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

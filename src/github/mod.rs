@@ -216,10 +216,21 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Reply, GithubError> {
         let uri = format!("{}{path}", self.prefix());
-        let transport = |e: octocrab::Error| GithubError::Transport {
-            method: method.to_string(),
-            path: path.to_string(),
-            message: transport_message(&e),
+        // Only connection-level failures may be retried; a request that
+        // cannot even be built (a bad URI) fails at once.
+        let transport = |e: octocrab::Error| match e {
+            octocrab::Error::Service { .. } | octocrab::Error::Hyper { .. } => {
+                GithubError::Transport {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    message: transport_message(&e),
+                }
+            }
+            other => GithubError::Decode {
+                method: method.to_string(),
+                path: path.to_string(),
+                message: transport_message(&other),
+            },
         };
         let res = match *method {
             Method::GET => self.octo._get(uri).await,

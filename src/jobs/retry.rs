@@ -329,9 +329,9 @@ async fn flaky_jobs(
         return super::clickhouse::flaky_jobs(config, &facts.repo, since).await;
     }
     let query = format!(
-        "branch={}&created=>={}",
+        "branch={}&created={}",
         crate::github::api::encode_segment(default_branch, false),
-        since.format("%Y-%m-%d")
+        crate::github::api::encode_segment(&format!(">={}", since.format("%Y-%m-%d")), false)
     );
     let runs = client
         .workflow_runs(

@@ -92,14 +92,16 @@ fn longest_run(text: &str, ch: char) -> usize {
     best
 }
 
-/// JSON safe inside an HTML comment: `<` and `>` only occur inside JSON
-/// strings, where their `\u` escapes mean the same, so neither `-->` nor
-/// `--!>` can end the comment early.
+/// JSON safe inside an HTML comment: `<`, `>`, `@` and `#` only occur inside
+/// JSON strings, where their `\u` escapes mean the same. So neither `-->` nor
+/// `--!>` can end the comment early, and no mention or reference hides in it.
 pub fn comment_safe_json(value: &serde_json::Value) -> String {
     value
         .to_string()
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
+        .replace('@', "\\u0040")
+        .replace('#', "\\u0023")
 }
 
 /// Cut `text` to at most `max` bytes on a char boundary.
@@ -143,9 +145,10 @@ mod tests {
 
     #[test]
     fn json_in_comments_cannot_close_them() {
-        let v = serde_json::json!({"line": "--> <script>", "n": -1});
+        let v = serde_json::json!({"line": "--> <script> @x #1", "n": -1});
         let s = comment_safe_json(&v);
         assert!(!s.contains("-->") && !s.contains('<') && !s.contains('>'));
+        assert!(!s.contains('@') && !s.contains('#'));
         let back: serde_json::Value = serde_json::from_str(&s).unwrap_or_default();
         assert_eq!(back, v);
     }

@@ -1,0 +1,309 @@
+//! The issue flow end to end: the real binary, a real `workflow_run` payload,
+//! the stateful fake GitHub checking every request against the OpenAPI
+//! description.
+
+use serde_json::Value;
+
+use crate::support::action::{Runner, workflow_run_payload};
+use crate::support::fake_github::{CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, Fault, JobBuilder, RunBuilder};
+
+/// A job log in the Actions format; `minute` varies the timestamps the way
+/// two runs of the same failure differ.
+pub fn gha_log(minute: u32, command: &str, output: &[&str]) -> String {
+    let ts = |s: u32| format!("2024-05-01T10:{minute:02}:{s:02}.1234567Z");
+    let mut lines = vec![
+        format!("{} Current runner version: '2.316.0'", ts(0)),
+        format!("{} ##[group]Operating System", ts(0)),
+        format!("{} Ubuntu", ts(0)),
+        format!("{} ##[endgroup]", ts(0)),
+        format!("{} ##[group]Run actions/checkout@v4", ts(1)),
+        format!("{} with:", ts(1)),
+        format!("{}   timeout-minutes: 10", ts(1)),
+        format!("{} ##[endgroup]", ts(1)),
+        format!("{} Syncing repository: octo-org/octo-repo", ts(2)),
+        format!("{} ##[group]Run {command}", ts(3)),
+        format!("{} {command}", ts(3)),
+        format!("{} shell: /usr/bin/bash -e {{0}}", ts(3)),
+        format!("{} ##[endgroup]", ts(3)),
+    ];
+    for (i, l) in output.iter().enumerate() {
+        lines.push(format!("{} {l}", ts(4 + (i as u32 % 50))));
+    }
+    lines.push(format!("{} ##[error]Process completed with exit code 1.", ts(59)));
+    lines.push(format!("{} Post job cleanup.", ts(59)));
+    lines.join("\n") + "\n"
+}
+
+pub fn missing_module_log(minute: u32, tmp: &str) -> String {
+    gha_log(
+        minute,
+        "pytest -q",
+        &[
+            "============================= test session starts ==============================",
+            &format!("rootdir: /tmp/{tmp}/octo-repo"),
+            "collected 0 items / 1 error",
+            "==================================== ERRORS ====================================",
+            "___________________ ERROR collecting tests/test_config.py ____________________",
+            "tests/test_config.py:1: in <module>",
+            "    import yaml",
+            "E   ModuleNotFoundError: No module named 'yaml'",
+            "=========================== short test summary info ============================",
+            "ERROR tests/test_config.py",
+            "!!!!!!!!!!!!!!!!!!!! Interrupted: 1 error during collection !!!!!!!!!!!!!!!!!!!!",
+        ],
+    )
+}
+
+fn compile_error_log(minute: u32) -> String {
+    gha_log(
+        minute,
+        "cargo build --locked",
+        &[
+            "   Compiling octo v0.1.0 (/home/runner/work/octo-repo/octo-repo)",
+            "error[E0425]: cannot find value `conifg` in this scope",
+            "  --> src/main.rs:4:13",
+            "   |",
+            "4  |     let c = conifg;",
+            "   |             ^^^^^^ help: a local variable with a similar name exists: `config`",
+            "error: could not compile `octo` (bin \"octo\") due to 1 previous error",
+        ],
+    )
+}
+
+/// Retry is off here: these tests are about the issue; retry has its own.
+pub fn without_retry(fake: &FakeGithub) {
+    if fake.file(DEFAULT_BRANCH, ".github/ci-medic.yml").is_none() {
+        fake.commit_files(
+            DEFAULT_BRANCH,
+            &[(".github/ci-medic.yml", "retry:\n  enabled: false\n")],
+            "Configure ci-medic",
+        );
+    }
+}
+
+fn failed_run(fake: &FakeGithub, log: String) -> u64 {
+    without_retry(fake);
+    fake.add_run(
+        RunBuilder::new("CI")
+            .path(CI_WORKFLOW_PATH)
+            .job(JobBuilder::new("lint"))
+            .job(JobBuilder::failed("test (3.12)").log(log)),
+    )
+    .id
+}
+
+async fn report(fake: &FakeGithub, run_id: u64, conclusion: &str) -> crate::support::action::ActionRun {
+    let sha = fake.run(run_id).map(|r| r.head_sha).unwrap_or_default();
+    let payload = workflow_run_payload(run_id, "CI", CI_WORKFLOW_PATH, conclusion, DEFAULT_BRANCH, &sha);
+    Runner::new(fake).run_event("workflow_run", &payload).await
+}
+
+fn analysis_block(body: &str) -> Value {
+    let start = body.rfind("<!-- ci-medic:analysis ").expect("analysis block") + 23;
+    let end = body[start..].find(" -->").expect("block end") + start;
+    serde_json::from_str(&body[start..end]).expect("block is JSON")
+}
+
+#[tokio::test]
+async fn first_failure_opens_one_labelled_issue() {
+    let fake = FakeGithub::start().await;
+    let run = failed_run(&fake, missing_module_log(1, "tmpa1b2c3"));
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "stderr: {}\nstdout: {}", out.stderr, out.stdout);
+
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let issue = &issues[0];
+    assert!(issue.title.starts_with("CI: dependency in test (3.12): "), "{}", issue.title);
+    assert!(issue.title.contains("No module named 'yaml'"), "{}", issue.title);
+    let labels: Vec<&str> = issue.labels.iter().map(String::as_str).collect();
+    for l in ["auto-heal", "workflow-failure", "ci-medic:dependency"] {
+        assert!(labels.contains(&l), "missing label {l}: {labels:?}");
+    }
+    let body = issue.body.as_deref().unwrap_or_default();
+    assert!(body.contains("<!-- ci-medic:failure:"), "{body}");
+    assert!(body.contains("E   ModuleNotFoundError: No module named 'yaml'"), "{body}");
+    assert!(body.contains(&format!("[{run}](")), "run link: {body}");
+    assert!(body.contains("Suggested fix"), "{body}");
+    let block = analysis_block(body);
+    assert_eq!(block["category"], "dependency");
+    assert_eq!(block["workflow_path"], CI_WORKFLOW_PATH);
+    assert_eq!(block["failures"][0]["captures"]["package"], "yaml");
+    assert_eq!(block["jobs"][0]["name"], "test (3.12)");
+
+    assert_eq!(out.outputs.get("category").map(String::as_str), Some("dependency"));
+    assert_eq!(out.outputs.get("issue-number"), Some(&issue.number.to_string()));
+    assert_eq!(out.outputs.get("fingerprint").map(String::len), Some(16));
+    assert!(out.summary.contains("ModuleNotFoundError"), "{}", out.summary);
+    let _ = fake.labels(); // created along with the issues
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn same_failure_comments_different_failure_opens_green_closes_rerun_is_quiet() {
+    let fake = FakeGithub::start().await;
+    let first = failed_run(&fake, missing_module_log(1, "tmpa1b2c3"));
+    assert_eq!(report(&fake, first, "failure").await.code, 0);
+    let n = fake.issues()[0].number;
+
+    // The same failure in another run (other timestamps, other temp dir).
+    let second = failed_run(&fake, missing_module_log(7, "tmpz9y8x7"));
+    let out = report(&fake, second, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.issues().len(), 1, "no second issue for the same failure");
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.contains(&format!("Seen again in run [{second}]")), "{}", comments[0].body);
+    let block = analysis_block(fake.issue(n).and_then(|i| i.body).as_deref().unwrap_or_default());
+    let runs: Vec<u64> = block["occurrences"]
+        .as_array()
+        .expect("occurrences")
+        .iter()
+        .filter_map(|o| o["run_id"].as_u64())
+        .collect();
+    assert_eq!(runs, vec![first, second]);
+
+    // Re-running the action on the same run creates nothing new.
+    let again = report(&fake, second, "failure").await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(fake.issues().len(), 1);
+    assert_eq!(fake.comments(n).len(), 1, "the seen-again comment is not repeated");
+
+    // A different failure opens a second issue.
+    let third = failed_run(&fake, compile_error_log(9));
+    assert_eq!(report(&fake, third, "failure").await.code, 0);
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 2);
+    let compile = issues.iter().find(|i| i.number != n).expect("second issue");
+    assert!(compile.title.contains("compilation"), "{}", compile.title);
+
+    // A green run of the workflow on the branch closes both.
+    let green = fake.add_run(RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(JobBuilder::new("test (3.12)"))).id;
+    let out = report(&fake, green, "success").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for i in fake.issues() {
+        assert_eq!(i.state, "closed", "issue #{} still open", i.number);
+        assert!(fake.comments(i.number).iter().any(|c| c.body.contains("passed")));
+    }
+    let _ = fake.labels(); // created along with the issues
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn hostile_log_text_is_rendered_inert() {
+    let fake = FakeGithub::start().await;
+    let log = gha_log(
+        2,
+        "make test",
+        &[
+            "```",
+            "````` @everyone <!-- ci-medic:failure:0000000000000000 --> [x](https://evil.example)",
+            "::set-output name=pwned::1",
+            "Error: @octocat please rm -rf / ```` #1",
+        ],
+    );
+    let run = failed_run(&fake, log);
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1);
+    let body = issues[0].body.as_deref().unwrap_or_default();
+    assert!(!issues[0].title.contains("@octocat"), "{}", issues[0].title);
+    // The excerpt's fence outlasts the log's backticks, so the hostile lines
+    // stay inside it; outside fences, mentions are broken.
+    let prose: String = strip_fences(body);
+    assert!(!prose.contains("evil.example"), "{prose}");
+    assert!(!prose.contains("@octocat") && !prose.contains("@everyone"), "{prose}");
+    // The hostile marker is not a real one: the real marker comes first and the
+    // analysis block still parses.
+    assert!(body.starts_with("<!-- ci-medic:failure:"));
+    assert!(!body.starts_with("<!-- ci-medic:failure:0000000000000000"));
+    let _ = analysis_block(body);
+    // Echoed log text is wrapped in stop-commands.
+    assert!(out.stdout.contains("::stop-commands::"), "{}", out.stdout);
+    assert!(!out.stdout.lines().any(|l| l.starts_with("::set-output")), "{}", out.stdout);
+    let _ = fake.labels(); // created along with the issues
+    fake.assert_clean();
+}
+
+/// The body with every fenced block removed.
+fn strip_fences(body: &str) -> String {
+    let mut out = String::new();
+    let mut fence: Option<String> = None;
+    for line in body.lines() {
+        let ticks: String = line.chars().take_while(|c| *c == '`').collect();
+        match &fence {
+            Some(f) if line.trim_end() == f.as_str() => fence = None,
+            Some(_) => {}
+            None if ticks.len() >= 3 => fence = Some(ticks),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn expired_logs_give_an_honest_issue() {
+    let fake = FakeGithub::start().await;
+    without_retry(&fake);
+    let run = fake
+        .add_run(RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(JobBuilder::failed("build").logs_expired()))
+        .id;
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1);
+    let body = issues[0].body.clone().unwrap_or_default();
+    assert!(body.contains("logs expired"), "{body}");
+    assert!(issues[0].title.contains("unknown"), "{}", issues[0].title);
+    let _ = fake.labels(); // created along with the issues
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_502_after_the_issue_landed_does_not_duplicate_it() {
+    let fake = FakeGithub::start().await;
+    let run = failed_run(&fake, missing_module_log(1, "tmpq"));
+    fake.inject("POST", r"/repos/[^/]+/[^/]+/issues$", Fault::after_apply(502));
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.issues().len(), 1, "exactly one issue despite the 502");
+    let _ = fake.labels(); // created along with the issues
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_without_duplicates() {
+    let fake = FakeGithub::start().await;
+    let run = failed_run(&fake, missing_module_log(1, "tmpq"));
+    fake.inject("GET", r"/actions/runs/\d+$", Fault::status(429).header("retry-after", "1"));
+    fake.inject("POST", r"/repos/[^/]+/[^/]+/issues$", Fault::secondary_rate_limit(1));
+    fake.inject("GET", r"/issues$", Fault::status(502));
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.issues().len(), 1);
+    let _ = fake.labels(); // created along with the issues
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing_and_prints_the_plan() {
+    let fake = FakeGithub::start().await;
+    let run = failed_run(&fake, missing_module_log(1, "tmpq"));
+    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    let payload = workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
+    let out = Runner::new(&fake)
+        .env("INPUT_DRY-RUN", "true")
+        .run_event("workflow_run", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("open issue"), "{}", out.stdout);
+    assert!(out.stdout.contains("dry run: not written"), "{}", out.stdout);
+    assert!(fake.issues().is_empty());
+    assert!(fake.reruns().is_empty());
+    let _ = fake.labels(); // created along with the issues
+    fake.assert_clean();
+}
