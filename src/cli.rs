@@ -61,6 +61,8 @@ pub enum Command {
     Heal(HealArgs),
     /// Find the commit that broke trunk, confirm it, revert or notify.
     Autorevert(AutorevertArgs),
+    /// Write a workflow_job, workflow_run or push event into ClickHouse.
+    Ingest(IngestArgs),
     /// ClickHouse schema management.
     Clickhouse {
         #[command(subcommand)]
@@ -115,6 +117,16 @@ pub struct AutorevertArgs {
     /// Write the snapshot the decision was made from to this file.
     #[arg(long)]
     pub dump: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The event's name (default: GITHUB_EVENT_NAME).
+    #[arg(long)]
+    pub event: Option<String>,
+    /// The event's payload file (default: GITHUB_EVENT_PATH).
+    #[arg(long)]
+    pub payload: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +223,7 @@ async fn dispatch(cx: &Context) -> Result<ExitCode> {
         Command::Retry(args) => jobs::retry::command(cx, args).await,
         Command::Heal(args) => jobs::heal::command(cx, args).await,
         Command::Autorevert(args) => jobs::autorevert::command(cx, args).await,
+        Command::Ingest(args) => jobs::ingest::command(cx, args).await,
         Command::Clickhouse { command } => jobs::clickhouse::command(cx, command).await,
     }
 }

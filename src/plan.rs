@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::github::Client;
+pub use crate::github::git::FileChange;
 use crate::github::marker::marker;
 
 /// One intended write.
@@ -62,6 +63,30 @@ pub enum Write {
         git_ref: String,
         inputs: serde_json::Map<String, serde_json::Value>,
     },
+    /// Create `refs/...` at `sha` (an existing ref is left alone).
+    CreateRef {
+        git_ref: String,
+        sha: String,
+    },
+    /// One commit on `base_sha` writing `changes`, with `refs/heads/<branch>`
+    /// pointed at it (created, or moved when `force`).
+    CommitFiles {
+        branch: String,
+        base_sha: String,
+        message: String,
+        changes: Vec<FileChange>,
+        force: bool,
+    },
+    /// Open a pull request from `head`, or update the open one from `head`.
+    OpenPullRequest {
+        head: String,
+        base: String,
+        title: String,
+        body: String,
+        labels: Vec<String>,
+        marker_kind: String,
+        marker_key: String,
+    },
 }
 
 impl Write {
@@ -96,6 +121,16 @@ impl Write {
             } => {
                 format!("dispatch workflow {workflow} on {git_ref}")
             }
+            Write::CreateRef { git_ref, sha } => format!("create {git_ref} at {sha}"),
+            Write::CommitFiles {
+                branch, changes, ..
+            } => {
+                let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+                format!("commit {} to branch {branch}", paths.join(", "))
+            }
+            Write::OpenPullRequest {
+                head, base, title, ..
+            } => format!("open pull request \"{title}\" ({head} -> {base}), or update it"),
         }
     }
 }
@@ -180,6 +215,11 @@ pub enum Outcome {
         number: u64,
         created: bool,
     },
+    /// The write produced a pull request (opened or updated).
+    Pull {
+        number: u64,
+        created: bool,
+    },
     Failed {
         error: String,
     },
@@ -210,6 +250,14 @@ impl Report {
         })
     }
 
+    /// The pull request the plan opened or updated, if any.
+    pub fn pull_number(&self) -> Option<u64> {
+        self.results.iter().find_map(|(_, o)| match o {
+            Outcome::Pull { number, .. } => Some(*number),
+            _ => None,
+        })
+    }
+
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for (s, o) in &self.results {
@@ -223,6 +271,14 @@ impl Report {
                     number,
                     created: false,
                 } => format!("updated #{number}"),
+                Outcome::Pull {
+                    number,
+                    created: true,
+                } => format!("opened pull request #{number}"),
+                Outcome::Pull {
+                    number,
+                    created: false,
+                } => format!("updated pull request #{number}"),
                 Outcome::Failed { error } if s.best_effort => format!("failed (ignored): {error}"),
                 Outcome::Failed { error } => format!("FAILED: {error}"),
                 Outcome::DryRun => "dry run: not written".into(),
@@ -319,6 +375,32 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             .dispatch_workflow(workflow, git_ref, inputs)
             .await
             .map(|_| done(format!("dispatched {workflow} on {git_ref}"))),
+        Write::CreateRef { git_ref, sha } => c.create_ref(git_ref, sha).await.map(|created| {
+            done(if created {
+                format!("created {git_ref}")
+            } else {
+                format!("{git_ref} already existed")
+            })
+        }),
+        Write::CommitFiles {
+            branch,
+            base_sha,
+            message,
+            changes,
+            force,
+        } => c
+            .commit_files(branch, base_sha, message, changes, *force)
+            .await
+            .map(|sha| done(format!("{branch} at {sha}"))),
+        Write::OpenPullRequest {
+            head,
+            base,
+            title,
+            body,
+            labels,
+            marker_kind,
+            marker_key,
+        } => open_or_update_pull(c, head, base, title, body, labels, marker_kind, marker_key).await,
     };
     result.unwrap_or_else(|e| Outcome::Failed {
         error: explain(&e, w),
@@ -339,6 +421,19 @@ fn explain(e: &crate::github::GithubError, w: &Write) -> String {
             | Write::AddLabels { .. }
             | Write::CloseIssue { .. },
         ) => " (the token needs `issues: write`)",
+        (Some(403 | 404), Write::CommitFiles { changes, .. })
+            if changes
+                .iter()
+                .any(|c| c.path.starts_with(".github/workflows/")) =>
+        {
+            " (changing workflow files needs a token with the `workflows` scope, which GITHUB_TOKEN cannot have: pass a token in the `token` input)"
+        }
+        (Some(403), Write::CommitFiles { .. } | Write::CreateRef { .. }) => {
+            " (the token needs `contents: write`)"
+        }
+        (Some(403), Write::OpenPullRequest { .. }) => {
+            " (the token needs `pull-requests: write`, and the repository must allow Actions to create pull requests)"
+        }
         _ => "",
     };
     format!("{e}{hint}")
@@ -369,4 +464,32 @@ async fn open_or_update_issue(
         number: issue.number,
         created: true,
     })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn open_or_update_pull(
+    c: &Client,
+    head: &str,
+    base: &str,
+    title: &str,
+    body: &str,
+    labels: &[String],
+    kind: &str,
+    key: &str,
+) -> Result<Outcome, crate::github::GithubError> {
+    debug_assert!(body.contains(&marker(kind, key)));
+    let existing = c.pulls_from(head).await?.into_iter().next();
+    let (number, created) = match existing {
+        Some(p) => {
+            if p.title != title || p.body.as_deref() != Some(body) {
+                c.update_pull(p.number, title, body).await?;
+            }
+            (p.number, false)
+        }
+        None => (c.create_pull(head, base, title, body).await?.number, true),
+    };
+    if !labels.is_empty() {
+        c.add_labels(number, labels).await?;
+    }
+    Ok(Outcome::Pull { number, created })
 }

@@ -185,3 +185,69 @@ impl Permission {
             .unwrap_or(Permission::None)
     }
 }
+
+/// A commit as `GET /repos/{o}/{r}/commits` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommitSummary {
+    pub sha: String,
+    pub message: String,
+    /// Committer date (RFC 3339): when it reached the branch, near enough.
+    pub date: Option<String>,
+    pub parents: Vec<String>,
+}
+
+/// A file a commit changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangedFile {
+    pub filename: String,
+    /// `added`, `removed`, `modified`, `renamed`, `copied`, `changed`, `unchanged`.
+    pub status: String,
+    #[serde(default)]
+    pub previous_filename: Option<String>,
+}
+
+/// A commit with the files it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommitDetail {
+    pub sha: String,
+    pub parents: Vec<String>,
+    pub message: String,
+    pub files: Vec<ChangedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullInfo {
+    pub number: u64,
+    pub state: String,
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<LabelInfo>,
+    pub head_ref: String,
+    pub base_ref: String,
+    #[serde(default)]
+    pub merged: bool,
+    #[serde(default)]
+    pub html_url: String,
+    #[serde(default)]
+    pub user: Option<UserInfo>,
+}
+
+impl PullInfo {
+    pub fn has_label(&self, name: &str) -> bool {
+        self.labels.iter().any(|l| l.name == name)
+    }
+}
+
+/// An entry of an issue's event list (`labeled`, `unlabeled`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssueEvent {
+    pub event: String,
+    #[serde(default)]
+    pub actor: Option<UserInfo>,
+    #[serde(default)]
+    pub label: Option<LabelInfo>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}

@@ -4,5 +4,6 @@ pub mod analyze;
 pub mod autorevert;
 pub mod clickhouse;
 pub mod heal;
+pub mod ingest;
 pub mod retry;
 pub mod run;

@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, so linking happens once.
 
+mod analyze_flow;
 mod clickhouse;
+mod client;
 mod fake_github_selftest;
 mod support;
-mod analyze_flow;
