@@ -3,5 +3,6 @@
 mod analyze_flow;
 mod clickhouse;
 mod client;
+mod events;
 mod fake_github_selftest;
 mod support;

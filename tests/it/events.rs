@@ -1,0 +1,258 @@
+//! Event parsing and routing over every real payload example we handle, and
+//! the `run` entry point's handling of unhandled, missing and malformed
+//! payloads and of bad configs.
+
+use std::path::{Path, PathBuf};
+
+use ci_medic::config::Config;
+use ci_medic::event::{self, Event};
+use ci_medic::jobs::run::{Route, route};
+use serde_json::json;
+
+use crate::support::action::{Runner, workflow_run_payload};
+use crate::support::fake_github::{
+    CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, JobBuilder, RunBuilder,
+};
+
+fn examples(event: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/webhooks")
+        .join(event);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no examples for {event}");
+    files
+}
+
+fn load(event: &str, path: &Path) -> Event {
+    event::load(event, path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_example_of_every_handled_event_parses_and_routes() {
+    let config = Config::default();
+    let mut enabled = Config::default();
+    enabled.autorevert.enabled = true;
+    for name in [
+        "workflow_run",
+        "workflow_job",
+        "issues",
+        "issue_comment",
+        "pull_request",
+        "check_run",
+        "workflow_dispatch",
+        "schedule",
+        "push",
+    ] {
+        for path in examples(name) {
+            let e = load(name, &path);
+            assert_eq!(e.name(), name, "{}", path.display());
+            assert!(
+                e.repository().is_some(),
+                "{}: no repository",
+                path.display()
+            );
+            let r = route(&e, &config);
+            let expected_kind = match (&e, &r) {
+                (Event::WorkflowRun(w), Route::FailedRun { run_id }) => {
+                    assert!(w.is_failure());
+                    assert_eq!(*run_id, w.workflow_run.id);
+                    "failed"
+                }
+                (Event::WorkflowRun(w), Route::PassedRun { run_id }) => {
+                    assert_eq!(w.workflow_run.conclusion.as_deref(), Some("success"));
+                    assert_eq!(*run_id, w.workflow_run.id);
+                    "passed"
+                }
+                (Event::Issues(i), Route::Heal { issue }) => {
+                    assert_eq!(*issue, i.issue.number);
+                    "heal"
+                }
+                (_, Route::Nothing(why)) => {
+                    assert!(!why.is_empty());
+                    "nothing"
+                }
+                (e, r) => panic!("{}: {} routed to {r:?}", path.display(), e.name()),
+            };
+            // Scheduled and dispatched events reach autorevert once enabled.
+            if matches!(e, Event::Schedule(_) | Event::WorkflowDispatch(_)) {
+                assert_eq!(expected_kind, "nothing");
+                assert_eq!(route(&e, &enabled), Route::Autorevert, "{}", path.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_examples_have_the_fields_we_read() {
+    let e = load("workflow_run", &examples("workflow_run")[1]);
+    let Event::WorkflowRun(w) = e else {
+        panic!("not a workflow_run")
+    };
+    assert!(
+        w.workflow_path()
+            .is_some_and(|p| p.starts_with(".github/workflows/"))
+    );
+    assert_eq!(w.workflow_run.head_sha.len(), 40);
+
+    let labeled = examples("issues")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("labeled"))
+        .expect("a labeled example");
+    let Event::Issues(i) = load("issues", &labeled) else {
+        panic!("not issues")
+    };
+    assert!(i.label.is_some());
+    assert!(!i.sender.login.is_empty());
+
+    let Event::Push(p) = load("push", &examples("push")[0]) else {
+        panic!("not push")
+    };
+    assert!(p.ref_name.starts_with("refs/"));
+}
+
+#[test]
+fn issues_with_both_labels_route_to_heal_unless_manual() {
+    let path = examples("issues")
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("opened"))
+        .expect("an opened example");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
+    v["issue"]["labels"] = json!([{"name": "auto-heal"}, {"name": "workflow-failure"}]);
+    let e = event::parse("issues", "x.json", v.to_string().as_bytes()).expect("parse");
+    assert!(matches!(route(&e, &Config::default()), Route::Heal { .. }));
+    v["issue"]["labels"] =
+        json!([{"name": "auto-heal"}, {"name": "workflow-failure"}, {"name": "needs-manual-fix"}]);
+    let e = event::parse("issues", "x.json", v.to_string().as_bytes()).expect("parse");
+    assert!(matches!(route(&e, &Config::default()), Route::Nothing(_)));
+}
+
+#[tokio::test]
+async fn unhandled_events_exit_zero_with_one_line() {
+    let fake = FakeGithub::start().await;
+    let out = Runner::new(&fake)
+        .run_event("star", &json!({"action": "created"}))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect();
+    assert_eq!(
+        lines,
+        vec!["ci-medic: event star is not handled; nothing to do"]
+    );
+    assert!(
+        fake.requests().is_empty(),
+        "no API call for an unhandled event"
+    );
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_malformed_payload_names_the_file_and_the_field() {
+    let fake = FakeGithub::start().await;
+    let out = Runner::new(&fake)
+        .run_event(
+            "workflow_run",
+            &json!({"action": "completed", "workflow_run": {"id": "not a number"}}),
+        )
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("event.json"), "{}", out.stderr);
+    assert!(out.stderr.contains("workflow_run.id"), "{}", out.stderr);
+
+    let runner = Runner::new(&fake);
+    let missing = runner.path("nope.json");
+    let out = runner.exec(&["run"], Some(("push", &missing))).await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("nope.json"), "{}", out.stderr);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_config_with_an_unknown_key_fails_with_file_line_and_key() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            "analyze:\n  enabled: true\nretry:\n  max-failed-jobz: 3\n",
+        )],
+        "Configure ci-medic",
+    );
+    let run = fake.add_run(
+        RunBuilder::new("CI")
+            .path(CI_WORKFLOW_PATH)
+            .job(JobBuilder::failed("test").log("boom\n")),
+    );
+    let payload = workflow_run_payload(
+        run.id,
+        "CI",
+        CI_WORKFLOW_PATH,
+        "failure",
+        DEFAULT_BRANCH,
+        &fake.head_sha(DEFAULT_BRANCH),
+    );
+    let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".github/ci-medic.yml:4:"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("max-failed-jobz"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("::error title=ci-medic::"),
+        "{}",
+        out.stdout
+    );
+    assert!(fake.issues().is_empty());
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn the_token_is_masked_and_never_printed() {
+    let fake = FakeGithub::start().await;
+    let run = fake.add_run(
+        RunBuilder::new("CI")
+            .path(CI_WORKFLOW_PATH)
+            .job(JobBuilder::failed("test").log("error: boom\n")),
+    );
+    let payload = workflow_run_payload(
+        run.id,
+        "CI",
+        CI_WORKFLOW_PATH,
+        "failure",
+        DEFAULT_BRANCH,
+        &fake.head_sha(DEFAULT_BRANCH),
+    );
+    let out = Runner::new(&fake)
+        .env("CI_MEDIC_LOG", "trace")
+        .run_event("workflow_run", &payload)
+        .await;
+    let token = fake.token();
+    assert!(
+        out.stdout.starts_with(&format!("::add-mask::{token}\n")),
+        "{}",
+        &out.stdout[..80.min(out.stdout.len())]
+    );
+    assert_eq!(
+        out.stdout.matches(token).count(),
+        1,
+        "only in the mask command"
+    );
+    assert!(
+        !out.stderr.contains(token),
+        "the token leaked into the logs"
+    );
+    let _ = (fake.issues(), fake.labels(), fake.reruns());
+    fake.allow_unread_writes();
+    fake.assert_clean();
+}
