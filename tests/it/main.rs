@@ -5,4 +5,5 @@ mod clickhouse;
 mod client;
 mod events;
 mod fake_github_selftest;
+mod retry_flow;
 mod support;
