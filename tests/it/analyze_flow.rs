@@ -5,7 +5,9 @@
 use serde_json::Value;
 
 use crate::support::action::{Runner, workflow_run_payload};
-use crate::support::fake_github::{CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, Fault, JobBuilder, RunBuilder};
+use crate::support::fake_github::{
+    CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, Fault, JobBuilder, RunBuilder,
+};
 
 /// A job log in the Actions format; `minute` varies the timestamps the way
 /// two runs of the same failure differ.
@@ -29,7 +31,10 @@ pub fn gha_log(minute: u32, command: &str, output: &[&str]) -> String {
     for (i, l) in output.iter().enumerate() {
         lines.push(format!("{} {l}", ts(4 + (i as u32 % 50))));
     }
-    lines.push(format!("{} ##[error]Process completed with exit code 1.", ts(59)));
+    lines.push(format!(
+        "{} ##[error]Process completed with exit code 1.",
+        ts(59)
+    ));
     lines.push(format!("{} Post job cleanup.", ts(59)));
     lines.join("\n") + "\n"
 }
@@ -92,14 +97,28 @@ fn failed_run(fake: &FakeGithub, log: String) -> u64 {
     .id
 }
 
-async fn report(fake: &FakeGithub, run_id: u64, conclusion: &str) -> crate::support::action::ActionRun {
+async fn report(
+    fake: &FakeGithub,
+    run_id: u64,
+    conclusion: &str,
+) -> crate::support::action::ActionRun {
     let sha = fake.run(run_id).map(|r| r.head_sha).unwrap_or_default();
-    let payload = workflow_run_payload(run_id, "CI", CI_WORKFLOW_PATH, conclusion, DEFAULT_BRANCH, &sha);
+    let payload = workflow_run_payload(
+        run_id,
+        "CI",
+        CI_WORKFLOW_PATH,
+        conclusion,
+        DEFAULT_BRANCH,
+        &sha,
+    );
     Runner::new(fake).run_event("workflow_run", &payload).await
 }
 
 fn analysis_block(body: &str) -> Value {
-    let start = body.rfind("<!-- ci-medic:analysis ").expect("analysis block") + 23;
+    let start = body
+        .rfind("<!-- ci-medic:analysis ")
+        .expect("analysis block")
+        + 23;
     let end = body[start..].find(" -->").expect("block end") + start;
     serde_json::from_str(&body[start..end]).expect("block is JSON")
 }
@@ -109,20 +128,35 @@ async fn first_failure_opens_one_labelled_issue() {
     let fake = FakeGithub::start().await;
     let run = failed_run(&fake, missing_module_log(1, "tmpa1b2c3"));
     let out = report(&fake, run, "failure").await;
-    assert_eq!(out.code, 0, "stderr: {}\nstdout: {}", out.stderr, out.stdout);
+    assert_eq!(
+        out.code, 0,
+        "stderr: {}\nstdout: {}",
+        out.stderr, out.stdout
+    );
 
     let issues = fake.issues();
     assert_eq!(issues.len(), 1, "{issues:?}");
     let issue = &issues[0];
-    assert!(issue.title.starts_with("CI: dependency in test (3.12): "), "{}", issue.title);
-    assert!(issue.title.contains("No module named 'yaml'"), "{}", issue.title);
+    assert!(
+        issue.title.starts_with("CI: dependency in test (3.12): "),
+        "{}",
+        issue.title
+    );
+    assert!(
+        issue.title.contains("No module named 'yaml'"),
+        "{}",
+        issue.title
+    );
     let labels: Vec<&str> = issue.labels.iter().map(String::as_str).collect();
     for l in ["auto-heal", "workflow-failure", "ci-medic:dependency"] {
         assert!(labels.contains(&l), "missing label {l}: {labels:?}");
     }
     let body = issue.body.as_deref().unwrap_or_default();
     assert!(body.contains("<!-- ci-medic:failure:"), "{body}");
-    assert!(body.contains("E   ModuleNotFoundError: No module named 'yaml'"), "{body}");
+    assert!(
+        body.contains("E   ModuleNotFoundError: No module named 'yaml'"),
+        "{body}"
+    );
     assert!(body.contains(&format!("[{run}](")), "run link: {body}");
     assert!(body.contains("Suggested fix"), "{body}");
     let block = analysis_block(body);
@@ -131,10 +165,20 @@ async fn first_failure_opens_one_labelled_issue() {
     assert_eq!(block["failures"][0]["captures"]["package"], "yaml");
     assert_eq!(block["jobs"][0]["name"], "test (3.12)");
 
-    assert_eq!(out.outputs.get("category").map(String::as_str), Some("dependency"));
-    assert_eq!(out.outputs.get("issue-number"), Some(&issue.number.to_string()));
+    assert_eq!(
+        out.outputs.get("category").map(String::as_str),
+        Some("dependency")
+    );
+    assert_eq!(
+        out.outputs.get("issue-number"),
+        Some(&issue.number.to_string())
+    );
     assert_eq!(out.outputs.get("fingerprint").map(String::len), Some(16));
-    assert!(out.summary.contains("ModuleNotFoundError"), "{}", out.summary);
+    assert!(
+        out.summary.contains("ModuleNotFoundError"),
+        "{}",
+        out.summary
+    );
     let _ = fake.labels(); // created along with the issues
     fake.assert_clean();
 }
@@ -150,11 +194,26 @@ async fn same_failure_comments_different_failure_opens_green_closes_rerun_is_qui
     let second = failed_run(&fake, missing_module_log(7, "tmpz9y8x7"));
     let out = report(&fake, second, "failure").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(fake.issues().len(), 1, "no second issue for the same failure");
+    assert_eq!(
+        fake.issues().len(),
+        1,
+        "no second issue for the same failure"
+    );
     let comments = fake.comments(n);
     assert_eq!(comments.len(), 1);
-    assert!(comments[0].body.contains(&format!("Seen again in run [{second}]")), "{}", comments[0].body);
-    let block = analysis_block(fake.issue(n).and_then(|i| i.body).as_deref().unwrap_or_default());
+    assert!(
+        comments[0]
+            .body
+            .contains(&format!("Seen again in run [{second}]")),
+        "{}",
+        comments[0].body
+    );
+    let block = analysis_block(
+        fake.issue(n)
+            .and_then(|i| i.body)
+            .as_deref()
+            .unwrap_or_default(),
+    );
     let runs: Vec<u64> = block["occurrences"]
         .as_array()
         .expect("occurrences")
@@ -167,7 +226,11 @@ async fn same_failure_comments_different_failure_opens_green_closes_rerun_is_qui
     let again = report(&fake, second, "failure").await;
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(fake.issues().len(), 1);
-    assert_eq!(fake.comments(n).len(), 1, "the seen-again comment is not repeated");
+    assert_eq!(
+        fake.comments(n).len(),
+        1,
+        "the seen-again comment is not repeated"
+    );
 
     // A different failure opens a second issue.
     let third = failed_run(&fake, compile_error_log(9));
@@ -178,12 +241,22 @@ async fn same_failure_comments_different_failure_opens_green_closes_rerun_is_qui
     assert!(compile.title.contains("compilation"), "{}", compile.title);
 
     // A green run of the workflow on the branch closes both.
-    let green = fake.add_run(RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(JobBuilder::new("test (3.12)"))).id;
+    let green = fake
+        .add_run(
+            RunBuilder::new("CI")
+                .path(CI_WORKFLOW_PATH)
+                .job(JobBuilder::new("test (3.12)")),
+        )
+        .id;
     let out = report(&fake, green, "success").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     for i in fake.issues() {
         assert_eq!(i.state, "closed", "issue #{} still open", i.number);
-        assert!(fake.comments(i.number).iter().any(|c| c.body.contains("passed")));
+        assert!(
+            fake.comments(i.number)
+                .iter()
+                .any(|c| c.body.contains("passed"))
+        );
     }
     let _ = fake.labels(); // created along with the issues
     fake.assert_clean();
@@ -213,7 +286,10 @@ async fn hostile_log_text_is_rendered_inert() {
     // stay inside it; outside fences, mentions are broken.
     let prose: String = strip_fences(body);
     assert!(!prose.contains("evil.example"), "{prose}");
-    assert!(!prose.contains("@octocat") && !prose.contains("@everyone"), "{prose}");
+    assert!(
+        !prose.contains("@octocat") && !prose.contains("@everyone"),
+        "{prose}"
+    );
     // The hostile marker is not a real one: the real marker comes first and the
     // analysis block still parses.
     assert!(body.starts_with("<!-- ci-medic:failure:"));
@@ -221,7 +297,11 @@ async fn hostile_log_text_is_rendered_inert() {
     let _ = analysis_block(body);
     // Echoed log text is wrapped in stop-commands.
     assert!(out.stdout.contains("::stop-commands::"), "{}", out.stdout);
-    assert!(!out.stdout.lines().any(|l| l.starts_with("::set-output")), "{}", out.stdout);
+    assert!(
+        !out.stdout.lines().any(|l| l.starts_with("::set-output")),
+        "{}",
+        out.stdout
+    );
     let _ = fake.labels(); // created along with the issues
     fake.assert_clean();
 }
@@ -250,7 +330,11 @@ async fn expired_logs_give_an_honest_issue() {
     let fake = FakeGithub::start().await;
     without_retry(&fake);
     let run = fake
-        .add_run(RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(JobBuilder::failed("build").logs_expired()))
+        .add_run(
+            RunBuilder::new("CI")
+                .path(CI_WORKFLOW_PATH)
+                .job(JobBuilder::failed("build").logs_expired()),
+        )
         .id;
     let out = report(&fake, run, "failure").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -267,7 +351,11 @@ async fn expired_logs_give_an_honest_issue() {
 async fn a_502_after_the_issue_landed_does_not_duplicate_it() {
     let fake = FakeGithub::start().await;
     let run = failed_run(&fake, missing_module_log(1, "tmpq"));
-    fake.inject("POST", r"/repos/[^/]+/[^/]+/issues$", Fault::after_apply(502));
+    fake.inject(
+        "POST",
+        r"/repos/[^/]+/[^/]+/issues$",
+        Fault::after_apply(502),
+    );
     let out = report(&fake, run, "failure").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(fake.issues().len(), 1, "exactly one issue despite the 502");
@@ -279,8 +367,16 @@ async fn a_502_after_the_issue_landed_does_not_duplicate_it() {
 async fn rate_limits_are_waited_out_without_duplicates() {
     let fake = FakeGithub::start().await;
     let run = failed_run(&fake, missing_module_log(1, "tmpq"));
-    fake.inject("GET", r"/actions/runs/\d+$", Fault::status(429).header("retry-after", "1"));
-    fake.inject("POST", r"/repos/[^/]+/[^/]+/issues$", Fault::secondary_rate_limit(1));
+    fake.inject(
+        "GET",
+        r"/actions/runs/\d+$",
+        Fault::status(429).header("retry-after", "1"),
+    );
+    fake.inject(
+        "POST",
+        r"/repos/[^/]+/[^/]+/issues$",
+        Fault::secondary_rate_limit(1),
+    );
     fake.inject("GET", r"/issues$", Fault::status(502));
     let out = report(&fake, run, "failure").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -294,14 +390,19 @@ async fn dry_run_writes_nothing_and_prints_the_plan() {
     let fake = FakeGithub::start().await;
     let run = failed_run(&fake, missing_module_log(1, "tmpq"));
     let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
-    let payload = workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
+    let payload =
+        workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
     let out = Runner::new(&fake)
         .env("INPUT_DRY-RUN", "true")
         .run_event("workflow_run", &payload)
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("open issue"), "{}", out.stdout);
-    assert!(out.stdout.contains("dry run: not written"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("dry run: not written"),
+        "{}",
+        out.stdout
+    );
     assert!(fake.issues().is_empty());
     assert!(fake.reruns().is_empty());
     let _ = fake.labels(); // created along with the issues

@@ -75,7 +75,8 @@ impl Runner {
             cmd.env("CI_MEDIC_LOG", filter);
         }
         if let Some((name, path)) = event {
-            cmd.env("GITHUB_EVENT_NAME", name).env("GITHUB_EVENT_PATH", path);
+            cmd.env("GITHUB_EVENT_NAME", name)
+                .env("GITHUB_EVENT_PATH", path);
         }
         for (k, v) in &self.env {
             cmd.env(k, v);

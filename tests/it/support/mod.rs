@@ -4,6 +4,6 @@
 //! helper.
 #![allow(dead_code)]
 
+pub mod action;
 pub mod fake_github;
 pub mod openapi;
-pub mod action;
