@@ -190,8 +190,13 @@ pub async fn read_job(client: &Client, config: &Config, rules: &RuleSet, job: Jo
             Vec::new()
         }
         Err(LogError::Missing) => {
-            finding.status = "logs-missing".into();
-            Vec::new()
+            match from_run_zip(client, config, rules, &job, hint_for_zip(&job)).await {
+                Some(f) if !f.is_empty() => f,
+                _ => {
+                    finding.status = "logs-missing".into();
+                    Vec::new()
+                }
+            }
         }
         Err(e) => {
             finding.status = "log-error".into();
@@ -207,6 +212,44 @@ pub async fn read_job(client: &Client, config: &Config, rules: &RuleSet, job: Jo
         finding,
         failures,
     }
+}
+
+fn hint_for_zip(job: &JobInfo) -> BTreeMap<String, StepHint> {
+    let mut hints = BTreeMap::new();
+    if let Some(s) = job.failed_step() {
+        hints.insert(
+            job.name.clone(),
+            StepHint {
+                number: Some(s.number),
+                name: Some(s.name.clone()),
+            },
+        );
+    }
+    hints
+}
+
+/// When a job's own log is missing, the run's log archive may still hold it
+/// (GitHub serves the archive for runs whose per-job logs are gone).
+async fn from_run_zip(
+    client: &Client,
+    config: &Config,
+    rules: &RuleSet,
+    job: &JobInfo,
+    hints: BTreeMap<String, StepHint>,
+) -> Option<Vec<Failure>> {
+    let log = client
+        .download_run_logs(job.run_id, config.analyze.max_log_bytes)
+        .await
+        .ok()?;
+    let file = std::fs::File::open(log.file.path()).ok()?;
+    let source = format!("run {} logs", job.run_id);
+    let failures = analyze::analyze_zip(&source, file, &hints, rules).ok()?;
+    Some(
+        failures
+            .into_iter()
+            .filter(|f| f.job.as_deref() == Some(job.name.as_str()))
+            .collect(),
+    )
 }
 
 /// Fingerprints of the failures of the previous attempt, to say "failed twice".

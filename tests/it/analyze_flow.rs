@@ -408,3 +408,43 @@ async fn dry_run_writes_nothing_and_prints_the_plan() {
     let _ = fake.labels(); // created along with the issues
     fake.assert_clean();
 }
+
+#[tokio::test]
+async fn a_missing_job_log_falls_back_to_the_run_archive() {
+    use std::io::Write as _;
+    let fake = FakeGithub::start().await;
+    without_retry(&fake);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("0_build.txt", zip::write::SimpleFileOptions::default())
+        .expect("zip entry");
+    zip.write_all(compile_error_log(3).as_bytes())
+        .expect("zip write");
+    let bytes = zip.finish().expect("zip").into_inner();
+    // The job's own log is missing (404); the run's archive has it.
+    let run = fake
+        .add_run(
+            RunBuilder::new("CI")
+                .path(CI_WORKFLOW_PATH)
+                .job(JobBuilder::failed("build"))
+                .logs_zip(bytes),
+        )
+        .id;
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].title.contains("compilation"),
+        "{}",
+        issues[0].title
+    );
+    assert!(
+        issues[0]
+            .body
+            .as_deref()
+            .unwrap_or_default()
+            .contains("conifg")
+    );
+    let _ = fake.labels();
+    fake.assert_clean();
+}
