@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod event;
 pub mod github;
+pub mod heal;
 pub mod jobs;
 pub mod logs;
 pub mod plan;

@@ -1,24 +1,866 @@
 //! `heal`: turn a workflow-failure issue into a pull request that fixes the workflow.
+//!
+//! Facts are gathered in order, each step deciding whether the next is worth
+//! a request: the issue and its labels, who vouched for it (author, label
+//! events, permission), the analysis block, the workflow file at the failing
+//! commit and on the default branch. The fix itself is planned by the pure
+//! [`crate::heal::plan`]; this module turns it into writes (one commit on a
+//! branch from the default branch, a pull request, a comment on the issue,
+//! an optional verification dispatch) and hands them to the executor.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use regex::Regex;
 
-use crate::cli::{Context, HealArgs};
-use crate::config::Config;
+use crate::action;
+use crate::cli::{Context, EXIT_UNFIXABLE, Format, HealArgs};
+use crate::config::{self, Config};
 use crate::github::Client;
+use crate::github::marker::has_marker;
+use crate::github::types::{IssueInfo, Permission, PullInfo, RunInfo};
+use crate::heal::pr::{self, Verify};
+use crate::heal::trust::{self, Trust};
+use crate::heal::{self, Facts, Fix, Input, Unfixable, diff, locate, python};
+use crate::plan::{self, FileChange, Plan, Write};
+use crate::report::issue::{self, IssueAnalysis};
+use crate::report::markdown;
+
+/// Requirements files fetched per fix, at most.
+const MAX_EXTRA_FILES: usize = 10;
+/// Largest file read offline as a requirements file.
+const MAX_LOCAL_FILE: u64 = 1024 * 1024;
+
+/// Label colours (6 hex digits).
+const LABEL_AUTO_HEAL: (&str, &str) =
+    ("0e8a16", "ci-medic may open a pull request that fixes this");
+const LABEL_MANUAL: (&str, &str) = ("fbca04", "ci-medic could not fix this automatically");
 
 pub async fn command(cx: &Context, args: &HealArgs) -> Result<ExitCode> {
-    let _ = (cx, args);
-    anyhow::bail!("heal is not available in this version of ci-medic")
+    if let (Some(workflow), Some(analysis)) = (&args.workflow, &args.analysis) {
+        return offline(cx, args, workflow, analysis).await;
+    }
+    let issue = args.issue.context(
+        "give --issue N (with --repo) to heal an issue, or --workflow FILE --analysis FILE to work offline",
+    )?;
+    let client = cx.client()?;
+    let config = super::run::load_config(cx, Some(&client)).await?;
+    heal_issue(cx, &client, &config, issue).await
 }
 
+// --- offline ---------------------------------------------------------------
+
+/// The repository path of a local workflow file, and the repository root
+/// (the directory above `.github/workflows`, else the working directory).
+fn local_layout(workflow: &Path) -> (String, PathBuf) {
+    let shown = workflow.display().to_string().replace('\\', "/");
+    if let Some(i) = shown.find(".github/workflows/") {
+        let root = PathBuf::from(&shown[..i]);
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root
+        };
+        return (shown[i..].to_string(), root);
+    }
+    // Diff headers want a relative path; an absolute one is shown by its name.
+    let relative = match workflow.is_absolute() {
+        true => workflow
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(shown),
+        false => shown.trim_start_matches("./").to_string(),
+    };
+    (relative, PathBuf::from("."))
+}
+
+fn read_local_files(root: &Path, paths: &[String]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for p in paths.iter().take(MAX_EXTRA_FILES) {
+        let file = root.join(p);
+        let small =
+            std::fs::metadata(&file).is_ok_and(|m| m.is_file() && m.len() <= MAX_LOCAL_FILE);
+        if small && let Ok(text) = std::fs::read_to_string(&file) {
+            out.insert(p.clone(), text);
+        }
+    }
+    out
+}
+
+async fn offline(
+    cx: &Context,
+    args: &HealArgs,
+    workflow: &Path,
+    analysis: &Path,
+) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(workflow)
+        .with_context(|| format!("cannot read workflow {}", workflow.display()))?;
+    let analysis_text = std::fs::read_to_string(analysis)
+        .with_context(|| format!("cannot read analysis {}", analysis.display()))?;
+    let facts =
+        Facts::read(&analysis_text).map_err(|e| anyhow::anyhow!("{}: {e}", analysis.display()))?;
+    let config = match &cx.cli.config {
+        Some(_) => super::run::load_config(cx, None).await?,
+        None => Config::default(),
+    };
+    let (repo_path, root) = local_layout(workflow);
+    let files = read_local_files(&root, &python::requirement_files(&text));
+    let input = Input {
+        facts: &facts,
+        workflow_path: &repo_path,
+        workflow: &text,
+        failing: None,
+        job: args.job.as_deref(),
+        config: &config.heal,
+        files: &files,
+    };
+    match heal::plan(&input) {
+        Ok(fix) => {
+            if cx.cli.format == Format::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&fix_json(&fix, &repo_path, &text))?
+                );
+            } else {
+                print!("{}", diff::of_files(&fix.files));
+            }
+            if args.write {
+                for f in &fix.files {
+                    let target = if f.path == repo_path {
+                        workflow.to_path_buf()
+                    } else {
+                        root.join(&f.path)
+                    };
+                    write_atomically(&target, &f.after)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(why) => {
+            if cx.cli.format == Format::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "fixable": false,
+                        "category": facts.category,
+                        "reason": why.to_string(),
+                        "changes": [],
+                        "workflow": text,
+                    }))?
+                );
+            }
+            eprintln!("ci-medic: no automatic fix: {why}");
+            Ok(ExitCode::from(EXIT_UNFIXABLE))
+        }
+    }
+}
+
+fn fix_json(fix: &Fix, workflow_path: &str, original: &str) -> serde_json::Value {
+    serde_json::json!({
+        "fixable": true,
+        "category": fix.category,
+        "title": fix.title,
+        "changes": fix.changes,
+        "workflow": fix.new_text(workflow_path).unwrap_or(original),
+        "files": fix.files.iter().map(|f| serde_json::json!({"path": f.path, "content": f.after})).collect::<Vec<_>>(),
+        "notes": fix.notes,
+    })
+}
+
+/// Write through a temporary file in the same directory, so a failure never
+/// leaves a half-written workflow.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| anyhow::anyhow!("cannot replace {}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+// --- online ----------------------------------------------------------------
+
+/// Logins the action acts as: the workflow token's, and the `bot-login`
+/// input's (for a GitHub App or personal token).
+fn bots() -> Vec<String> {
+    let mut out = vec![trust::ACTIONS_BOT.to_string()];
+    out.extend(action::input("bot-login"));
+    out
+}
+
+/// Values from the analysis block that reach API paths and branch names.
+fn check_block(a: &IssueAnalysis, repo: &str) -> Result<(), Unfixable> {
+    let path_ok = Regex::new(r"^\.github/workflows/[A-Za-z0-9._-]+\.ya?ml$")
+        .is_ok_and(|re| a.workflow_path.as_deref().is_some_and(|p| re.is_match(p)));
+    if !path_ok {
+        return Err(Unfixable::Unsafe(format!(
+            "the workflow path {} is not a file under .github/workflows",
+            pr::code(a.workflow_path.as_deref().unwrap_or("(none)"))
+        )));
+    }
+    let hex = |s: &str, lens: std::ops::RangeInclusive<usize>| {
+        lens.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    if !hex(&a.head_sha, 40..=64) {
+        return Err(Unfixable::Unsafe(
+            "the failing commit is not a commit id".into(),
+        ));
+    }
+    if !hex(&a.fingerprint, 8..=64) {
+        return Err(Unfixable::Unsafe(
+            "the fingerprint is not hexadecimal".into(),
+        ));
+    }
+    if !a.repo.eq_ignore_ascii_case(repo) {
+        return Err(Unfixable::Unsafe(format!(
+            "the analysis is about another repository ({})",
+            pr::code(&a.repo)
+        )));
+    }
+    Ok(())
+}
+
+/// The fix branch: `<prefix>-<issue>-<first 8 of the fingerprint>`.
+pub fn branch_name(prefix: &str, issue: u64, fingerprint: &str) -> Result<String> {
+    let ok = !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+        && !prefix.contains("..")
+        && !prefix.contains("//")
+        && !prefix.starts_with(['/', '.', '-'])
+        && !prefix.ends_with(['/', '.']);
+    anyhow::ensure!(
+        ok,
+        "`heal.branch-prefix` {prefix:?} is not a valid branch name prefix"
+    );
+    let short: String = fingerprint.chars().take(8).collect();
+    Ok(format!("{prefix}-{issue}-{short}"))
+}
+
+/// Whether `branch` is one heal pushes fixes to.
+pub fn is_heal_branch(config: &Config, branch: &str) -> bool {
+    branch.starts_with(&format!("{}-", config.heal.branch_prefix))
+}
+
+fn ensure_label(plan: &mut Plan, name: &str, (color, description): (&str, &str)) {
+    plan.push(
+        Write::EnsureLabel {
+            name: name.into(),
+            color: color.into(),
+            description: description.into(),
+        },
+        "labels must exist before they are applied",
+    );
+}
+
+/// No automatic fix: say why on the issue and label it. Pure.
+pub fn manual_plan(number: u64, facts: &Facts, reason: &Unfixable) -> Plan {
+    let mut plan = Plan::new("heal");
+    plan.push(
+        Write::Comment {
+            number,
+            body: pr::manual_comment(number, facts, &reason.to_string()),
+            marker: Some((pr::KIND_MANUAL.into(), number.to_string())),
+        },
+        format!("no automatic fix: {reason}"),
+    );
+    ensure_label(&mut plan, config::LABEL_NEEDS_MANUAL_FIX, LABEL_MANUAL);
+    plan.push(
+        Write::AddLabels {
+            number,
+            labels: vec![config::LABEL_NEEDS_MANUAL_FIX.into()],
+        },
+        "a person has to fix this",
+    );
+    plan.outputs.insert("fixable".into(), "false".into());
+    plan
+}
+
+/// Not trusted: one explanatory comment, nothing else. Pure.
+pub fn refused_plan(number: u64, reason: &str) -> Plan {
+    let mut plan = Plan::new("heal");
+    plan.push(
+        Write::Comment {
+            number,
+            body: pr::refused_comment(number, reason),
+            marker: Some((pr::KIND_REFUSED.into(), number.to_string())),
+        },
+        format!("not acted on: {reason}"),
+    );
+    plan
+}
+
+/// Where the fix goes and what is already there.
+pub struct Target {
+    pub default_branch: String,
+    pub base_sha: String,
+    pub branch: String,
+    /// The branch already holds exactly these file contents.
+    pub up_to_date: bool,
+    pub verify: Verify,
+}
+
+/// The branch, commit and pull request for a fix. Pure.
+pub fn fix_plan(number: u64, fix: &Fix, facts: &Facts, workflow_path: &str, t: &Target) -> Plan {
+    let mut plan = Plan::new("heal");
+    if t.up_to_date {
+        plan.note(format!("branch {} already holds this fix", t.branch));
+    } else {
+        plan.push(
+            Write::CommitFiles {
+                branch: t.branch.clone(),
+                base_sha: t.base_sha.clone(),
+                message: pr::commit_message(Some(number), fix),
+                changes: fix
+                    .files
+                    .iter()
+                    .map(|f| FileChange {
+                        path: f.path.clone(),
+                        content: Some(f.after.clone()),
+                    })
+                    .collect(),
+                force: true,
+            },
+            format!("one commit on {} with the fix", t.default_branch),
+        );
+    }
+    ensure_label(&mut plan, config::LABEL_AUTO_HEAL, LABEL_AUTO_HEAL);
+    plan.push(
+        Write::OpenPullRequest {
+            head: t.branch.clone(),
+            base: t.default_branch.clone(),
+            title: pr::title(fix),
+            body: pr::body(number, fix, facts, workflow_path, &t.verify),
+            labels: vec![config::LABEL_AUTO_HEAL.into()],
+            marker_kind: pr::KIND_HEAL.into(),
+            marker_key: number.to_string(),
+        },
+        format!("propose the fix for #{number}"),
+    );
+    plan.outputs.insert("fixable".into(), "true".into());
+    plan
+}
+
+/// After the pull request exists: point the issue at it, and dispatch the
+/// workflow on the branch to verify. Pure.
+pub fn follow_up_plan(
+    number: u64,
+    fix: &Fix,
+    pull: Option<u64>,
+    created: bool,
+    workflow_path: &str,
+    t: &Target,
+) -> Plan {
+    let mut plan = Plan::new("heal");
+    plan.push(
+        Write::Comment {
+            number,
+            body: pr::opened_comment(number, pull, created, fix),
+            marker: Some((pr::KIND_HEAL.into(), number.to_string())),
+        },
+        "link the pull request from the issue",
+    );
+    match (&t.verify, t.up_to_date) {
+        (Verify::Dispatch, false) => plan.push_best_effort(
+            Write::DispatchWorkflow {
+                workflow: workflow_path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(workflow_path)
+                    .to_string(),
+                git_ref: t.branch.clone(),
+                inputs: serde_json::Map::new(),
+            },
+            "run the fixed workflow on its branch to see whether it heals",
+        ),
+        (Verify::Dispatch, true) => plan.note("the branch did not change: no new verification run"),
+        (Verify::Skip(why), _) => plan.note(format!("not verified by dispatch: {why}")),
+    }
+    if let Some(n) = pull {
+        plan.outputs.insert("pr-number".into(), n.to_string());
+    }
+    plan
+}
+
+/// What a trigger on this issue should lead to, before any fix is planned.
+enum Gate {
+    /// Nothing to do (and why).
+    Skip(String),
+    Refuse(String),
+    Go(Trust),
+}
+
+async fn gate(client: &Client, issue: &IssueInfo) -> Result<Gate> {
+    if issue.pull_request.is_some() {
+        return Ok(Gate::Skip(format!("#{} is a pull request", issue.number)));
+    }
+    if issue.state != "open" {
+        return Ok(Gate::Skip(format!("issue #{} is closed", issue.number)));
+    }
+    if !issue.has_label(config::LABEL_AUTO_HEAL) || !issue.has_label(config::LABEL_WORKFLOW_FAILURE)
+    {
+        return Ok(Gate::Skip(format!(
+            "issue #{} lacks the `{}` and `{}` labels",
+            issue.number,
+            config::LABEL_AUTO_HEAL,
+            config::LABEL_WORKFLOW_FAILURE
+        )));
+    }
+    if issue.has_label(config::LABEL_NEEDS_MANUAL_FIX) {
+        return Ok(Gate::Skip(format!(
+            "issue #{} needs a manual fix",
+            issue.number
+        )));
+    }
+    let body = issue.body.clone().unwrap_or_default();
+    let fingerprint = issue::parse_block(&body).map(|a| a.fingerprint);
+    let bots = bots();
+    let own = trust::decide(
+        &issue.user.login,
+        &body,
+        fingerprint.as_deref(),
+        &bots,
+        None,
+    );
+    if own.trusted() {
+        return Ok(Gate::Go(own));
+    }
+    let events = client.issue_events(issue.number).await?;
+    let labeler = match trust::last_labeler(&events, config::LABEL_AUTO_HEAL) {
+        Some(who) if bots.iter().any(|b| b.eq_ignore_ascii_case(who)) => {
+            Some((who.to_string(), Permission::None))
+        }
+        Some(who) => Some((who.to_string(), client.permission(who).await?)),
+        None => None,
+    };
+    let verdict = trust::decide(
+        &issue.user.login,
+        &body,
+        fingerprint.as_deref(),
+        &bots,
+        labeler.as_ref().map(|(w, p)| (w.as_str(), *p)),
+    );
+    Ok(match verdict {
+        Trust::Untrusted(why) => Gate::Refuse(why),
+        t => Gate::Go(t),
+    })
+}
+
+/// The issue's workflow, at the failing commit and on the default branch.
+struct Workflow {
+    path: String,
+    current: String,
+    failing: Option<String>,
+    default_branch: String,
+    base_sha: String,
+    files: BTreeMap<String, String>,
+}
+
+async fn fetch_workflow(client: &Client, a: &IssueAnalysis) -> Result<Result<Workflow, Unfixable>> {
+    let path = a.workflow_path.clone().unwrap_or_default();
+    let default_branch = client.repo_info().await?.default_branch;
+    let base_sha = client
+        .branch_sha(&default_branch)
+        .await?
+        .with_context(|| format!("the default branch {default_branch} has no head"))?;
+    let Some(current) = client.file_text(&path, &base_sha).await? else {
+        return Ok(Err(Unfixable::NotApplicable(format!(
+            "{} no longer exists on {default_branch}",
+            pr::code(&path)
+        ))));
+    };
+    // An unknown commit (force-pushed away) answers 404 or 422: fix the current version.
+    let failing = client.file_text(&path, &a.head_sha).await.ok().flatten();
+    let mut files = BTreeMap::new();
+    for p in python::requirement_files(&current)
+        .into_iter()
+        .take(MAX_EXTRA_FILES)
+    {
+        if let Some(text) = client.file_text(&p, &base_sha).await? {
+            files.insert(p, text);
+        }
+    }
+    Ok(Ok(Workflow {
+        path,
+        current,
+        failing,
+        default_branch,
+        base_sha,
+        files,
+    }))
+}
+
+async fn run_plan(cx: &Context, client: &Client, plan: &Plan) -> Result<plan::Report> {
+    let report = plan::execute(plan, Some(client), cx.dry_run()).await;
+    emit(cx, plan, &report)?;
+    Ok(report)
+}
+
+fn done(report: &plan::Report) -> ExitCode {
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Heal issue `number`: the `issues` and `workflow_dispatch` entry point.
 pub async fn heal_issue(
     cx: &Context,
     client: &Client,
     config: &Config,
-    issue: u64,
+    number: u64,
 ) -> Result<ExitCode> {
-    let _ = (cx, client, config);
-    anyhow::bail!("heal is not available in this version of ci-medic (issue #{issue} left as is)")
+    let issue = client.issue(number).await?;
+    let trust = match gate(client, &issue).await? {
+        Gate::Skip(why) => {
+            println!("ci-medic: nothing to do: {why}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Gate::Refuse(why) => {
+            let report = run_plan(cx, client, &refused_plan(number, &why)).await?;
+            return Ok(done(&report));
+        }
+        Gate::Go(t) => t,
+    };
+    tracing::info!(?trust, "healing #{number}");
+    let body = issue.body.clone().unwrap_or_default();
+    let Some(analysis) = issue::parse_block(&body) else {
+        let facts = Facts::default();
+        let why = Unfixable::NotApplicable("the issue has no ci-medic analysis block".into());
+        let report = run_plan(cx, client, &manual_plan(number, &facts, &why)).await?;
+        return Ok(done(&report));
+    };
+    let facts = Facts::from_issue(&analysis);
+    if let Err(why) = check_block(&analysis, &client.repo().full()) {
+        let report = run_plan(cx, client, &manual_plan(number, &facts, &why)).await?;
+        return Ok(done(&report));
+    }
+    let wf = match fetch_workflow(client, &analysis).await? {
+        Ok(w) => w,
+        Err(why) => {
+            let report = run_plan(cx, client, &manual_plan(number, &facts, &why)).await?;
+            return Ok(done(&report));
+        }
+    };
+    let input = Input {
+        facts: &facts,
+        workflow_path: &wf.path,
+        workflow: &wf.current,
+        failing: wf.failing.as_deref(),
+        job: None,
+        config: &config.heal,
+        files: &wf.files,
+    };
+    let fix = match heal::plan(&input) {
+        Ok(f) => f,
+        Err(why) => {
+            let report = run_plan(cx, client, &manual_plan(number, &facts, &why)).await?;
+            return Ok(done(&report));
+        }
+    };
+    let branch = branch_name(&config.heal.branch_prefix, number, &analysis.fingerprint)?;
+    let open = client.pulls_from(&branch).await?;
+    let up_to_date = !open.is_empty() && branch_holds(client, &branch, &fix).await?;
+    let new_workflow = fix.new_text(&wf.path).unwrap_or(&wf.current);
+    let verify = if !config.heal.verify {
+        Verify::Skip("`heal.verify` is off".into())
+    } else if crate::heal::yaml::Doc::parse(new_workflow).is_ok_and(|d| locate::dispatchable(&d)) {
+        Verify::Dispatch
+    } else {
+        Verify::Skip(
+            "the workflow has no `workflow_dispatch` trigger without required inputs".into(),
+        )
+    };
+    let target = Target {
+        default_branch: wf.default_branch.clone(),
+        base_sha: wf.base_sha.clone(),
+        branch,
+        up_to_date,
+        verify,
+    };
+    let first = fix_plan(number, &fix, &facts, &wf.path, &target);
+    let report = run_plan(cx, client, &first).await?;
+    if report.failed() {
+        return Ok(ExitCode::FAILURE);
+    }
+    let (pull, created) = report
+        .results
+        .iter()
+        .find_map(|(_, o)| match o {
+            plan::Outcome::Pull { number, created } => Some((Some(*number), *created)),
+            _ => None,
+        })
+        .unwrap_or((None, false));
+    let second = follow_up_plan(number, &fix, pull, created, &wf.path, &target);
+    let report = run_plan(cx, client, &second).await?;
+    Ok(done(&report))
+}
+
+/// Whether the fix branch already has every file of the fix as proposed.
+async fn branch_holds(client: &Client, branch: &str, fix: &Fix) -> Result<bool> {
+    for f in &fix.files {
+        if client.file_text(&f.path, branch).await?.as_deref() != Some(f.after.as_str()) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+// --- verification ------------------------------------------------------------
+
+/// Report a finished run on a heal branch on its pull request. Pure.
+pub fn decide_verify(run: &RunInfo, pulls: &[PullInfo]) -> Plan {
+    let mut plan = Plan::new("heal");
+    let Some(conclusion) = run.conclusion.as_deref() else {
+        plan.note(format!("run {} has not finished", run.id));
+        return plan;
+    };
+    let name = run.name.clone().unwrap_or_else(|| "the workflow".into());
+    for p in pulls {
+        let body = p.body.as_deref().unwrap_or_default();
+        let ours = body.contains(&format!("<!-- ci-medic:{}:", pr::KIND_HEAL));
+        let same_workflow = match run.path.as_deref() {
+            Some(path) => has_marker(body, pr::KIND_WORKFLOW, path),
+            None => true,
+        };
+        if ours && same_workflow {
+            plan.push(
+                Write::Comment {
+                    number: p.number,
+                    body: pr::verify_comment(run.id, &run.html_url, &name, conclusion),
+                    marker: Some((pr::KIND_VERIFY.into(), run.id.to_string())),
+                },
+                format!("run {} of the fixed workflow finished", run.id),
+            );
+        }
+    }
+    if plan.steps.is_empty() {
+        plan.note(format!(
+            "no heal pull request of this workflow for run {}",
+            run.id
+        ));
+    }
+    plan
+}
+
+/// A run finished on a heal branch: say on the pull request whether the fix
+/// healed the workflow. Returns `None` when the run is not on a heal branch
+/// (the caller then handles it as usual).
+pub async fn verify_report(
+    cx: &Context,
+    client: &Client,
+    config: &Config,
+    run_id: u64,
+) -> Result<Option<ExitCode>> {
+    let run = client.run(run_id).await?;
+    let Some(branch) = run
+        .head_branch
+        .clone()
+        .filter(|b| is_heal_branch(config, b))
+    else {
+        return Ok(None);
+    };
+    let pulls = client.pulls_from(&branch).await?;
+    let plan = decide_verify(&run, &pulls);
+    let report = run_plan(cx, client, &plan).await?;
+    Ok(Some(done(&report)))
+}
+
+fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
+    let mut outputs = plan.outputs.clone();
+    if let Some(n) = report.pull_number() {
+        outputs.insert("pr-number".into(), n.to_string());
+    }
+    for (k, v) in &outputs {
+        action::set_output(k, v)?;
+    }
+    let mut md = String::from("## ci-medic heal\n\n");
+    md.push_str(&markdown::fenced(&plan.to_text(), "text"));
+    md.push_str("\n\n");
+    md.push_str(&markdown::fenced(&report.to_text(), "text"));
+    md.push('\n');
+    action::append_summary(&md)?;
+    if cx.json() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"plan": plan, "report": report, "outputs": outputs})
+            )?
+        );
+    } else {
+        action::echo_untrusted(&plan.to_text());
+        action::echo_untrusted(&report.to_text());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names() {
+        assert_eq!(
+            branch_name("ci-medic/heal", 12, "0123abcdef012345").ok(),
+            Some("ci-medic/heal-12-0123abcd".into())
+        );
+        assert!(branch_name("../x", 1, "00").is_err());
+        assert!(branch_name("a b", 1, "00").is_err());
+    }
+
+    fn sample_fix() -> (Fix, Facts) {
+        let wf = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pytest\n";
+        let mut failure: crate::analyze::Failure = serde_json::from_value(serde_json::json!({
+            "source": "log", "job": "test", "step": "Run pytest", "line": 1, "end_line": 1,
+            "text": "FileNotFoundError: [Errno 2] No such file or directory: 'data/x.csv' @admin ``` #1",
+            "category": "missing-file", "rule": "py-file-not-found",
+            "captures": {"file": "data/x.csv"}, "fingerprint": "0123456789abcdef", "fixable": true
+        }))
+        .expect("failure");
+        failure.captures.insert("file".into(), "data/x.csv".into());
+        let facts = Facts {
+            category: crate::analyze::Category::MissingFile,
+            failures: vec![failure],
+            job: Some("test".into()),
+            step: Some("Run pytest".into()),
+            run_url: Some("https://github.com/o/r/actions/runs/1".into()),
+            ..Facts::default()
+        };
+        let config = Config::default();
+        let files = BTreeMap::new();
+        let fix = heal::plan(&Input {
+            facts: &facts,
+            workflow_path: ".github/workflows/ci.yml",
+            workflow: wf,
+            failing: None,
+            job: None,
+            config: &config.heal,
+            files: &files,
+        })
+        .expect("fix");
+        (fix, facts)
+    }
+
+    #[test]
+    fn pull_request_body_explains_and_stays_inert() {
+        let (fix, facts) = sample_fix();
+        let body = pr::body(
+            12,
+            &fix,
+            &facts,
+            ".github/workflows/ci.yml",
+            &Verify::Dispatch,
+        );
+        assert!(body.starts_with("<!-- ci-medic:heal:12 -->\n"), "{body}");
+        assert!(body.contains("Fixes #12."));
+        assert!(body.contains("[failed run](https://github.com/o/r/actions/runs/1)"));
+        assert!(
+            body.contains("+        if: hashFiles('data/x.csv') != ''"),
+            "{body}"
+        );
+        assert!(body.contains("<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->"));
+        // The log line sits in a fence its backticks cannot close.
+        assert!(body.contains("````text\nFileNotFoundError"), "{body}");
+        let plan = fix_plan(
+            12,
+            &fix,
+            &facts,
+            ".github/workflows/ci.yml",
+            &Target {
+                default_branch: "main".into(),
+                base_sha: "b".repeat(40),
+                branch: "ci-medic/heal-12-01234567".into(),
+                up_to_date: false,
+                verify: Verify::Dispatch,
+            },
+        );
+        let kinds: Vec<String> = plan.steps.iter().map(|s| s.write.describe()).collect();
+        assert!(
+            kinds[0]
+                .starts_with("commit .github/workflows/ci.yml to branch ci-medic/heal-12-01234567"),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.iter().any(|k| k.starts_with("open pull request")),
+            "{kinds:?}"
+        );
+    }
+
+    #[test]
+    fn verification_runs_are_reported_on_their_pull_request() {
+        let run: RunInfo = serde_json::from_value(serde_json::json!({
+            "id": 9, "name": "CI", "path": ".github/workflows/ci.yml", "event": "workflow_dispatch",
+            "head_sha": "a", "head_branch": "ci-medic/heal-12-01234567", "conclusion": "failure",
+            "html_url": "https://github.com/o/r/actions/runs/9"
+        }))
+        .expect("run");
+        let pull = |n: u64, body: &str| PullInfo {
+            number: n,
+            state: "open".into(),
+            title: "t".into(),
+            body: Some(body.into()),
+            labels: Vec::new(),
+            head_ref: "ci-medic/heal-12-01234567".into(),
+            base_ref: "main".into(),
+            merged: false,
+            html_url: String::new(),
+            user: None,
+        };
+        let ours = pull(
+            3,
+            "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->",
+        );
+        let other = pull(
+            4,
+            "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/lint.yml -->",
+        );
+        let plan = decide_verify(&run, &[ours, other]);
+        assert_eq!(plan.steps.len(), 1);
+        match &plan.steps[0].write {
+            Write::Comment { number, body, .. } => {
+                assert_eq!(*number, 3);
+                assert!(body.contains("failed: the fix did not heal"), "{body}");
+            }
+            w => panic!("{w:?}"),
+        }
+        let mut config = Config::default();
+        assert!(is_heal_branch(&config, "ci-medic/heal-12-01234567"));
+        assert!(!is_heal_branch(&config, "ci-medic/healthy"));
+        config.heal.branch_prefix = "fix".into();
+        assert!(!is_heal_branch(&config, "ci-medic/heal-12-01234567"));
+    }
+
+    #[test]
+    fn refusals_and_manual_fixes_are_one_marked_comment() {
+        let plan = refused_plan(7, "mallory applied the label");
+        assert_eq!(plan.steps.len(), 1);
+        let facts = Facts::default();
+        let plan = manual_plan(7, &facts, &Unfixable::NoFix(crate::analyze::Category::Test));
+        let labels: Vec<&Write> = plan
+            .steps
+            .iter()
+            .map(|s| &s.write)
+            .filter(|w| matches!(w, Write::AddLabels { .. }))
+            .collect();
+        assert_eq!(labels.len(), 1);
+    }
+
+    #[test]
+    fn local_layout_finds_the_repository_root() {
+        let (p, root) = local_layout(Path::new("/tmp/r/.github/workflows/ci.yml"));
+        assert_eq!(p, ".github/workflows/ci.yml");
+        assert_eq!(root, PathBuf::from("/tmp/r/"));
+        let (p, root) = local_layout(Path::new("ci.yml"));
+        assert_eq!(p, "ci.yml");
+        assert_eq!(root, PathBuf::from("."));
+    }
 }

@@ -21,6 +21,8 @@ pub enum Route {
     PassedRun { run_id: u64 },
     /// Heal the workflow-failure issue.
     Heal { issue: u64 },
+    /// A run on a heal branch finished: report it on the fix's pull request.
+    HealVerify { run_id: u64 },
     /// Look at trunk.
     Autorevert,
     /// Nothing to do, and why.
@@ -70,6 +72,17 @@ pub fn route(event: &Event, config: &Config) -> Route {
             let name = run.name.clone().unwrap_or_default();
             if e.action != "completed" {
                 return Route::Nothing(format!("workflow_run {} (not completed)", e.action));
+            }
+            if run
+                .head_branch
+                .as_deref()
+                .is_some_and(|b| super::heal::is_heal_branch(config, b))
+            {
+                return if config.heal.enabled && config.heal.verify {
+                    Route::HealVerify { run_id: run.id }
+                } else {
+                    Route::Nothing("a run on a heal branch; verification is off".into())
+                };
             }
             if e.is_failure() {
                 let watched =
@@ -186,6 +199,9 @@ pub async fn run(cx: &Context) -> Result<ExitCode> {
             }
             super::heal::heal_issue(cx, &client, &config, issue).await
         }
+        Route::HealVerify { run_id } => Ok(super::heal::verify_report(cx, &client, &config, run_id)
+            .await?
+            .unwrap_or(ExitCode::SUCCESS)),
         Route::Autorevert => super::autorevert::scheduled(cx, &client, &config).await,
     }
 }

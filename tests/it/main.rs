@@ -5,5 +5,7 @@ mod clickhouse;
 mod client;
 mod events;
 mod fake_github_selftest;
+mod heal_flow;
+mod heal_offline;
 mod retry_flow;
 mod support;

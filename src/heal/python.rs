@@ -1,0 +1,749 @@
+//! `dependency` (Python): install the distribution that provides the missing module.
+//!
+//! In order of preference: add it to the requirements file the job installs
+//! from, add it to the job's own `pip install` command, or add an install
+//! step right before the failing step.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+
+use super::edit::{self, Patch, Seg};
+use super::locate::{self, StepRef};
+use super::pr::code;
+use super::yaml::Node;
+use super::{Change, Check, Cx, FileEdit, Planned, Unfixable, safe_name};
+
+/// Longest module or distribution name accepted.
+const MAX_NAME: usize = 100;
+
+/// Import names whose distribution on PyPI is named differently.
+const DISTRIBUTIONS: &[(&str, &str)] = &[
+    ("yaml", "PyYAML"),
+    ("cv2", "opencv-python"),
+    ("sklearn", "scikit-learn"),
+    ("skimage", "scikit-image"),
+    ("PIL", "Pillow"),
+    ("bs4", "beautifulsoup4"),
+    ("dateutil", "python-dateutil"),
+    ("dotenv", "python-dotenv"),
+    ("jwt", "PyJWT"),
+    ("jose", "python-jose"),
+    ("magic", "python-magic"),
+    ("multipart", "python-multipart"),
+    ("slugify", "python-slugify"),
+    ("docx", "python-docx"),
+    ("pptx", "python-pptx"),
+    ("Crypto", "pycryptodome"),
+    ("OpenSSL", "pyOpenSSL"),
+    ("nacl", "PyNaCl"),
+    ("serial", "pyserial"),
+    ("usb", "pyusb"),
+    ("zmq", "pyzmq"),
+    ("git", "GitPython"),
+    ("github", "PyGithub"),
+    ("fitz", "PyMuPDF"),
+    ("attr", "attrs"),
+    ("websocket", "websocket-client"),
+    ("socketio", "python-socketio"),
+    ("engineio", "python-engineio"),
+    ("psycopg2", "psycopg2-binary"),
+    ("MySQLdb", "mysqlclient"),
+    ("Levenshtein", "python-Levenshtein"),
+    ("markdown", "Markdown"),
+    ("gi", "PyGObject"),
+    ("wx", "wxPython"),
+    ("ldap", "python-ldap"),
+    ("telegram", "python-telegram-bot"),
+    ("sentry_sdk", "sentry-sdk"),
+    ("pkg_resources", "setuptools"),
+    ("distutils", "setuptools"),
+    ("_pytest", "pytest"),
+    ("google.protobuf", "protobuf"),
+    ("grpc", "grpcio"),
+    ("mpl_toolkits", "matplotlib"),
+    ("Bio", "biopython"),
+    ("lz4", "lz4"),
+    ("snappy", "python-snappy"),
+    ("kafka", "kafka-python"),
+    ("win32api", "pywin32"),
+    ("pythoncom", "pywin32"),
+    ("ruamel", "ruamel.yaml"),
+];
+
+/// Modules never installed from PyPI: the repository's own usual package
+/// names and standard-library modules of newer Pythons. Installing a PyPI
+/// project of that name would be wrong, and a dependency-confusion risk.
+const NEVER: &[&str] = &[
+    "src",
+    "test",
+    "tests",
+    "testing",
+    "app",
+    "lib",
+    "libs",
+    "utils",
+    "util",
+    "common",
+    "core",
+    "config",
+    "settings",
+    "main",
+    "scripts",
+    "tools",
+    "setup",
+    "conftest",
+    "docs",
+    "examples",
+    "helpers",
+    "google",
+    "azure",
+    "tomllib",
+    "typing",
+    "asyncio",
+    "dataclasses",
+    "zoneinfo",
+    "graphlib",
+    "importlib",
+    "contextvars",
+    "secrets",
+    "statistics",
+    "enum",
+    "pathlib",
+    "json",
+    "os",
+    "sys",
+];
+
+/// Runners that give the command an environment of their own, which no
+/// install in the job reaches: the dependency belongs in their config.
+const RUNNERS: &[&str] = &[
+    "tox",
+    "nox",
+    "poetry run",
+    "pipenv run",
+    "hatch run",
+    "pdm run",
+    "uv run",
+    "conda run",
+];
+/// Virtual environments activated by the failing step: a new install step
+/// would install elsewhere.
+const ACTIVATES: &[&str] = &["/activate", "\\activate", "conda activate"];
+
+/// The environment runner the script runs its commands through, if any.
+fn runner_in(script: &str) -> Option<&'static str> {
+    RUNNERS.iter().copied().find(|r| {
+        Regex::new(&format!(r"(^|[\s;&|(]){}(\s|$)", regex::escape(r)))
+            .is_ok_and(|re| re.is_match(script))
+    })
+}
+
+/// The module named in the failure, validated.
+fn module(cx: &Cx<'_>) -> Result<String, Unfixable> {
+    let facts = cx.facts();
+    let captured = facts.capture("package");
+    let ident =
+        Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").map_err(|e| Unfixable::Invalid(e.to_string()))?;
+    if let Some(c) = captured
+        && (c.len() > MAX_NAME || !ident.is_match(c))
+    {
+        return Err(Unfixable::Unsafe(format!(
+            "the missing module {} is not a plain Python identifier",
+            code(c)
+        )));
+    }
+    let dotted =
+        Regex::new(r"No module named '?([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+            .ok()
+            .and_then(|re| re.captures(facts.text()))
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_string())
+            .filter(|m| m.len() <= MAX_NAME);
+    match (captured, dotted) {
+        // The capture is the top-level module; the text may name a submodule of it.
+        (Some(c), Some(d)) if d == c || d.starts_with(&format!("{c}.")) => Ok(d),
+        (Some(c), _) => Ok(c.to_string()),
+        (None, Some(d)) => Ok(d),
+        (None, None) => Err(Unfixable::NotApplicable(
+            "only missing Python modules (`No module named ...`) are fixed automatically".into(),
+        )),
+    }
+}
+
+/// The PyPI distribution that provides `module`.
+pub fn distribution(module: &str) -> Result<String, Unfixable> {
+    let top = module.split('.').next().unwrap_or(module);
+    if let Some((_, d)) = DISTRIBUTIONS
+        .iter()
+        .find(|(m, _)| *m == module)
+        .or_else(|| DISTRIBUTIONS.iter().find(|(m, _)| *m == top))
+    {
+        return Ok((*d).to_string());
+    }
+    if NEVER.contains(&top) {
+        return Err(Unfixable::NotApplicable(format!(
+            "module {} is the repository's own or the standard library's, not something to install from PyPI",
+            code(top)
+        )));
+    }
+    Ok(top.replace('_', "-"))
+}
+
+/// `Foo_Bar.baz` and `foo-bar-baz` are the same project.
+fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    let mut dash = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            dash = true;
+        } else {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// The project name of a requirement (`PyYAML[extra]>=6; python_version...`).
+fn requirement_name(req: &str) -> &str {
+    let end = req
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(req.len());
+    &req[..end]
+}
+
+/// pip options that take a value.
+const VALUE_FLAGS: &[&str] = &[
+    "-r",
+    "--requirement",
+    "-c",
+    "--constraint",
+    "-e",
+    "--editable",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "-t",
+    "--target",
+    "--prefix",
+    "--root",
+    "--python",
+    "-p",
+    "--upgrade-strategy",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--only-binary",
+    "--no-binary",
+    "--progress-bar",
+    "--src",
+    "--cache-dir",
+    "--log",
+    "--timeout",
+    "--retries",
+    "--proxy",
+    "--trusted-host",
+    "--cert",
+    "--client-cert",
+    "--exists-action",
+    "--config-settings",
+    "-C",
+    "--report",
+    "--group",
+    "--index",
+    "--default-index",
+];
+
+/// One `pip install` in a run script.
+#[derive(Debug, Clone)]
+struct Site {
+    step: usize,
+    /// Line of the run script, and where in it to add a package.
+    line: usize,
+    col: usize,
+    line_text: String,
+    packages: Vec<String>,
+    requirements: Vec<String>,
+    /// Installs the project itself (`-e .`, `.[test]`).
+    local: bool,
+}
+
+fn install_re() -> Option<Regex> {
+    Regex::new(
+        r"(?:^|[\s;&|(`])((?:sudo\s+)?(?:(?:python(?:3(?:\.\d+)?)?|py(?:\s+-3(?:\.\d+)?)?)\s+-m\s+pip|pip3?(?:\.\d+)?|uv\s+pip)\s+install)(?:\s|$)",
+    )
+    .ok()
+}
+
+/// End of the shell command that starts at `from` in `line` (quotes
+/// respected), and whether it continues on the next line (`\`).
+fn segment_end(line: &str, from: usize) -> (usize, bool) {
+    let bytes = line.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = from;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'\'' | b'"' => quote = Some(b),
+                b';' | b'&' | b'|' | b')' | b'`' | b'>' | b'<' => break,
+                b'#' if i == 0 || bytes[i - 1].is_ascii_whitespace() => break,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    let seg = line[from..i].trim_end();
+    let continued = i == bytes.len() && seg.ends_with('\\');
+    let seg = seg.trim_end_matches('\\').trim_end();
+    (from + seg.len(), continued)
+}
+
+fn tokens(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .map(|t| t.trim_matches(|c| c == '"' || c == '\'').to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// A path relative to the repository root, if it is a plain one.
+fn repo_path(dir: Option<&str>, file: &str) -> Option<String> {
+    let joined = match dir {
+        Some(d) if !file.starts_with('/') => format!("{}/{file}", d.trim_end_matches('/')),
+        _ => file.to_string(),
+    };
+    let mut parts = Vec::new();
+    for p in joined.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => return None,
+            other => parts.push(other),
+        }
+    }
+    let path = parts.join("/");
+    let ok = !joined.starts_with('/')
+        && !path.is_empty()
+        && path.len() <= 200
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'));
+    ok.then_some(path)
+}
+
+fn sites_in(script: &str, step: usize, dir: Option<&str>) -> Vec<Site> {
+    let Some(re) = install_re() else {
+        return Vec::new();
+    };
+    let lines: Vec<&str> = script.lines().collect();
+    let mut out = Vec::new();
+    for (n, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        for m in re.captures_iter(line) {
+            let Some(cmd) = m.get(1) else { continue };
+            let (end, mut continued) = segment_end(line, cmd.end());
+            let mut args = tokens(&line[cmd.end()..end]);
+            let mut k = n + 1;
+            while continued && k < lines.len() {
+                let (e, c) = segment_end(lines[k], 0);
+                args.extend(tokens(&lines[k][..e]));
+                continued = c;
+                k += 1;
+            }
+            let mut site = Site {
+                step,
+                line: n,
+                // Continued commands get the package right after `install`.
+                col: if k > n + 1 { cmd.end() } else { end },
+                line_text: (*line).to_string(),
+                packages: Vec::new(),
+                requirements: Vec::new(),
+                local: false,
+            };
+            let mut it = args.iter();
+            while let Some(a) = it.next() {
+                let a = a.as_str();
+                if let Some(file) = a.strip_prefix("--requirement=").or_else(|| {
+                    a.strip_prefix("-r")
+                        .filter(|f| !f.is_empty() && !f.starts_with('-'))
+                }) {
+                    site.requirements.extend(repo_path(dir, file));
+                } else if a == "-r" || a == "--requirement" {
+                    if let Some(file) = it.next() {
+                        site.requirements.extend(repo_path(dir, file));
+                    }
+                } else if a == "-e" || a == "--editable" {
+                    let _ = it.next();
+                    site.local = true;
+                } else if VALUE_FLAGS.contains(&a) {
+                    let _ = it.next();
+                } else if a.starts_with('-') {
+                } else if a.starts_with('.') || a.contains('/') {
+                    site.local = true;
+                } else {
+                    site.packages.push(a.to_string());
+                }
+            }
+            out.push(site);
+        }
+    }
+    out
+}
+
+fn run_path(step: &StepRef<'_>) -> Vec<Seg> {
+    edit::key(&step.path, "run")
+}
+
+/// Every requirements file the workflow installs from (to fetch before planning).
+pub fn requirement_files(workflow: &str) -> Vec<String> {
+    let Ok(doc) = super::yaml::Doc::parse(workflow) else {
+        return Vec::new();
+    };
+    let Ok(jobs) = locate::jobs(&doc) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for j in jobs {
+        let job = doc.resolve(&j.value);
+        let Some(steps) = job
+            .get("steps")
+            .map(|s| doc.resolve(s))
+            .and_then(Node::sequence)
+        else {
+            continue;
+        };
+        for (i, item) in steps.iter().enumerate() {
+            let step = doc.resolve(&item.node);
+            if let Some(run) = step.get("run").and_then(Node::str) {
+                let dir = locate::working_directory(&doc, job, step);
+                for s in sites_in(run, i, dir) {
+                    out.extend(s.requirements);
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn lists(text: &str, dist: &str) -> bool {
+    let want = normalize(dist);
+    text.lines().any(|l| {
+        let l = l.split('#').next().unwrap_or("").trim();
+        !l.starts_with('-') && normalize(requirement_name(l)) == want
+    })
+}
+
+/// Where in the source the run script's line `line_text` is, to splice
+/// at column `col`: the line must occur exactly once, as a whole line.
+fn source_offset(cx: &Cx<'_>, run: &Node, line_text: &str, col: usize) -> Option<usize> {
+    let src = cx.doc.slice(run.span);
+    let mut found = None;
+    let mut from = 0;
+    while let Some(pos) = src[from..].find(line_text).map(|p| p + from) {
+        let before_ok = src[..pos]
+            .rsplit('\n')
+            .next()
+            .is_some_and(|b| b.bytes().all(|c| c == b' ') || pos == 0);
+        let after = &src[pos + line_text.len()..];
+        let after_ok = after.is_empty() || after.starts_with('\n') || after.starts_with('\r');
+        if before_ok && after_ok {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(pos);
+        }
+        from = pos + 1;
+    }
+    found.map(|p| run.span.start + p + col)
+}
+
+/// The script with `insert` at (`line`, `col`).
+fn insert_at(script: &str, line: usize, col: usize, insert: &str) -> Option<String> {
+    let mut offset = 0;
+    for (i, l) in script.split_inclusive('\n').enumerate() {
+        if i == line {
+            let mut out = script.to_string();
+            let at = offset + col;
+            if !out.is_char_boundary(at) || col > l.len() {
+                return None;
+            }
+            out.insert_str(at, insert);
+            return Some(out);
+        }
+        offset += l.len();
+    }
+    None
+}
+
+pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
+    let module = module(cx)?;
+    let dist = distribution(&module)?;
+    if !safe_name(&dist, MAX_NAME) {
+        return Err(Unfixable::Unsafe(format!(
+            "the distribution name {} does not match the allowed pattern",
+            code(&dist)
+        )));
+    }
+    if let Some(repo) = cx.facts().repo.as_deref()
+        && let Some((_, name)) = repo.split_once('/')
+        && normalize(name) == normalize(&dist)
+    {
+        return Err(Unfixable::NotApplicable(format!(
+            "module {} looks like this repository's own package; it is not installed from PyPI",
+            code(&module)
+        )));
+    }
+    let steps = locate::require_steps(cx.doc, &cx.job)?;
+    let items = steps.sequence().unwrap_or(&[]);
+    let last = cx
+        .step
+        .as_ref()
+        .map_or(items.len().saturating_sub(1), |s| s.index);
+    let mut sites = Vec::new();
+    let mut step_refs: BTreeMap<usize, StepRef<'_>> = BTreeMap::new();
+    for (i, item) in items.iter().enumerate().take(last + 1) {
+        let node = cx.doc.resolve(&item.node);
+        let step = StepRef {
+            index: i,
+            node,
+            path: edit::index(&edit::key(&cx.job.path, "steps"), i),
+            display: locate::step_display(node),
+        };
+        if let Some(script) = cx.string_at(&run_path(&step)) {
+            let dir = locate::working_directory(cx.doc, cx.job.node, node);
+            sites.extend(sites_in(script, i, dir));
+        }
+        step_refs.insert(i, step);
+    }
+    if let Some(step) = &cx.step
+        && let Some(script) = cx.string_at(&run_path(step))
+        && let Some(tool) = runner_in(script)
+    {
+        return Err(Unfixable::NotApplicable(format!(
+            "step {} runs Python through {}, which makes its own environment; add {} to the dependencies {} installs",
+            code(&step.display),
+            code(tool),
+            code(&dist),
+            code(tool)
+        )));
+    }
+    let want = normalize(&dist);
+    let trigger = format!(
+        "the job failed with {} and module {} comes from the {} distribution",
+        code(cx.facts().text().trim()),
+        code(&module),
+        code(&dist)
+    );
+    if let Some(s) = sites.iter().find(|s| {
+        s.packages
+            .iter()
+            .any(|p| normalize(requirement_name(p)) == want)
+    }) {
+        return Err(Unfixable::NotApplicable(format!(
+            "{} is already installed by step {}; the import fails for another reason (another interpreter or environment?)",
+            code(&dist),
+            code(
+                &step_refs
+                    .get(&s.step)
+                    .map(|r| r.display.clone())
+                    .unwrap_or_default()
+            )
+        )));
+    }
+    let files = cx.input.files;
+    for s in &sites {
+        for r in &s.requirements {
+            if files.get(r).is_some_and(|t| lists(t, &dist)) {
+                return Err(Unfixable::NotApplicable(format!(
+                    "{} is already listed in {}; the import fails for another reason",
+                    code(&dist),
+                    code(r)
+                )));
+            }
+        }
+    }
+    // 1. The requirements file the job installs from.
+    if let Some((site, path, text)) = sites.iter().rev().find_map(|s| {
+        s.requirements
+            .iter()
+            .find_map(|r| files.get(r).map(|t| (s, r, t)))
+    }) && !text.contains('\0')
+    {
+        let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        let mut after = text.clone();
+        if !after.is_empty() && !after.ends_with('\n') {
+            after.push_str(eol);
+        }
+        after.push_str(&dist);
+        after.push_str(eol);
+        let step = step_refs
+            .get(&site.step)
+            .map(|r| r.display.clone())
+            .unwrap_or_default();
+        return Ok(Planned {
+            title: format!("ci: add {dist} to {path}"),
+            changes: vec![Change::new(format!(
+                "Added {} to {}, which step {} of job {} installs from: {trigger}.",
+                code(&dist),
+                code(path),
+                code(&step),
+                code(&cx.job.id)
+            ))],
+            patch: Patch::default(),
+            check: Check::Meaning,
+            other_files: vec![FileEdit {
+                path: path.clone(),
+                before: text.clone(),
+                after,
+            }],
+        });
+    }
+    // 2. The job's own install command (projects and package lists first).
+    let mut ordered: Vec<&Site> = sites.iter().rev().collect();
+    ordered.sort_by_key(|s| {
+        s.packages.iter().all(|p| {
+            matches!(
+                normalize(requirement_name(p)).as_str(),
+                "pip" | "setuptools" | "wheel" | "uv"
+            )
+        }) && s.requirements.is_empty()
+            && !s.local
+    });
+    for site in ordered {
+        let Some(step) = step_refs.get(&site.step) else {
+            continue;
+        };
+        let path = run_path(step);
+        let (Some(run), Some(script)) = (step.node.get("run"), cx.string_at(&path)) else {
+            continue;
+        };
+        if !edit::local(run, cx.job.pair.span) {
+            continue;
+        }
+        let insert = format!(" {dist}");
+        let (Some(at), Some(expected)) = (
+            source_offset(cx, run, &site.line_text, site.col),
+            insert_at(script, site.line, site.col, &insert),
+        ) else {
+            continue;
+        };
+        let patch = edit::insert_in_scalar(run, &path, at, &insert, &expected)?;
+        let (line, _) = cx.doc.line_col(at);
+        return Ok(Planned {
+            title: format!("ci: install {dist} in job {}", cx.job.id),
+            changes: vec![Change::new(format!(
+                "Added {} to the install command {} of step {} (line {} of the workflow): {trigger}.",
+                code(&dist),
+                code(site.line_text.trim()),
+                code(&step.display),
+                line + 1
+            ))],
+            patch,
+            check: Check::Meaning,
+            other_files: Vec::new(),
+        });
+    }
+    // 3. A new install step right before the failing one.
+    let failing = cx.need_step()?;
+    if let Some(script) = cx.string_at(&run_path(failing))
+        && ACTIVATES.iter().any(|m| script.contains(*m))
+    {
+        return Err(Unfixable::NotApplicable(format!(
+            "step {} runs Python in a virtual environment it activates; install {} into that environment",
+            code(&failing.display),
+            code(&dist)
+        )));
+    }
+    let entries = vec![
+        (
+            "name".to_string(),
+            edit::string(&format!("Install {dist}"))?,
+        ),
+        (
+            "run".to_string(),
+            edit::string(&format!("python -m pip install {dist}"))?,
+        ),
+    ];
+    let patch = edit::insert_item(
+        cx.doc,
+        steps,
+        &edit::key(&cx.job.path, "steps"),
+        failing.index,
+        &entries,
+    )?;
+    Ok(Planned {
+        title: format!("ci: install {dist} in job {}", cx.job.id),
+        changes: vec![Change::new(format!(
+            "Added a step {} running {} right before step {} of job {}: {trigger}, and the job installs no Python packages it could be added to.",
+            code(&format!("Install {dist}")),
+            code(&format!("python -m pip install {dist}")),
+            code(&failing.display),
+            code(&cx.job.id)
+        ))],
+        patch,
+        check: Check::Meaning,
+        other_files: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_names_map_to_distributions() {
+        assert_eq!(distribution("yaml"), Ok("PyYAML".into()));
+        assert_eq!(distribution("cv2"), Ok("opencv-python".into()));
+        assert_eq!(distribution("google.protobuf"), Ok("protobuf".into()));
+        assert_eq!(distribution("requests"), Ok("requests".into()));
+        assert_eq!(distribution("ruamel.yaml"), Ok("ruamel.yaml".into()));
+        assert!(distribution("src").is_err());
+        assert!(distribution("google").is_err());
+    }
+
+    #[test]
+    fn install_commands_are_read() {
+        let s = sites_in(
+            "python -m pip install --upgrade pip\npip install -r requirements-dev.txt -e '.[test]'  # deps\nuv pip install --system ruff \\\n  mypy\n",
+            0,
+            Some("backend"),
+        );
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].packages, vec!["pip"]);
+        assert_eq!(s[1].requirements, vec!["backend/requirements-dev.txt"]);
+        assert!(s[1].local);
+        assert_eq!(
+            &s[1].line_text[..s[1].col],
+            "pip install -r requirements-dev.txt -e '.[test]'"
+        );
+        assert_eq!(s[2].packages, vec!["ruff", "mypy"]);
+        assert_eq!(&s[2].line_text[..s[2].col], "uv pip install");
+    }
+
+    #[test]
+    fn requirement_names_compare_normalised() {
+        assert!(lists(
+            "# deps\npyyaml>=6.0 ; python_version > '3'\n",
+            "PyYAML"
+        ));
+        assert!(!lists("pyyaml-include\n", "PyYAML"));
+        assert!(repo_path(Some("a"), "../x.txt").is_none());
+        assert!(repo_path(None, "${{ x }}.txt").is_none());
+        assert_eq!(
+            repo_path(Some("./a/"), "./r.txt").as_deref(),
+            Some("a/r.txt")
+        );
+    }
+}

