@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod analyze;
+pub mod autorevert;
 pub mod cli;
 pub mod config;
 pub mod event;

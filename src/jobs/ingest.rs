@@ -1,12 +1,637 @@
-//! `ingest`: write workflow_job, workflow_run and push events into ClickHouse.
+//! `ingest`: write `workflow_job`, `workflow_run` and `push` webhook payloads
+//! into ClickHouse, so a repository can feed its own store from a workflow
+//! (`on: [push, workflow_run]`) or from a webhook relay (`workflow_job`).
+//!
+//! - `workflow_job`: one job row. The payload lacks the run's event, which
+//!   restart detection needs: it is read from the ingested `workflow_run`
+//!   row, else from the API, else inferred (a `trunk/{sha}` branch is a
+//!   restart). A failed job's log is analysed when a token is at hand, so the
+//!   row carries the failure's rule and fingerprint.
+//! - `workflow_run`: one run row; when the run completed and a token is at
+//!   hand, the jobs of that attempt too (Actions cannot trigger a workflow on
+//!   `workflow_job`, so this is how a repository's own workflow feeds jobs).
+//! - `push`: one push row with its commits (ghstack pushes carry several).
+//!
+//! Rows are versioned by `updated_at` (the latest timestamp of the payload,
+//! plus a few milliseconds by status), so a late `in_progress` never
+//! replaces a `completed`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde_json::Value;
 
+use crate::analyze::RuleSet;
 use crate::cli::{Context, IngestArgs};
+use crate::config::Config;
+use crate::github::Client;
+use crate::github::types::JobInfo;
+use crate::store::{JobFailure, JobRow, JobStep, PushCommit, PushRow, Store, WorkflowRunRow};
+
+#[derive(Debug, Deserialize)]
+struct Repository {
+    full_name: String,
+    #[serde(default)]
+    pushed_at: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WorkflowJobPayload {
+    workflow_job: WebhookJob,
+    repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct WebhookStep {
+    #[serde(default)]
+    number: i64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
+    started_at: Option<String>,
+    #[serde(default)]
+    completed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct WebhookJob {
+    id: i64,
+    run_id: i64,
+    #[serde(default = "one")]
+    run_attempt: i64,
+    #[serde(default)]
+    workflow_name: Option<String>,
+    head_sha: String,
+    #[serde(default)]
+    head_branch: Option<String>,
+    name: String,
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    runner_name: Option<String>,
+    status: String,
+    #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    started_at: Option<String>,
+    #[serde(default)]
+    completed_at: Option<String>,
+    #[serde(default)]
+    steps: Vec<WebhookStep>,
+    #[serde(default)]
+    html_url: Option<String>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+struct WorkflowRunPayload {
+    workflow_run: WebhookRun,
+    #[serde(default)]
+    workflow: Option<WebhookWorkflow>,
+    repository: Repository,
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookWorkflow {
+    #[serde(default)]
+    path: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct WebhookRun {
+    id: i64,
+    #[serde(default = "one")]
+    run_attempt: i64,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    event: String,
+    head_sha: String,
+    #[serde(default)]
+    head_branch: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+    #[serde(default)]
+    html_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PushPayload {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    after: String,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    commits: Vec<PushCommitPayload>,
+    #[serde(default)]
+    head_commit: Option<PushCommitPayload>,
+    repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct PushCommitPayload {
+    id: String,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    author: Option<PushAuthor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct PushAuthor {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// The rows one payload gives.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub jobs: Vec<JobRow>,
+    pub runs: Vec<WorkflowRunRow>,
+    pub pushes: Vec<PushRow>,
+}
+
+fn time(s: Option<&str>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A later status must win over an earlier one with the same timestamp.
+fn status_rank(status: &str) -> i64 {
+    match status {
+        "requested" | "queued" | "pending" => 0,
+        "waiting" => 1,
+        "in_progress" => 2,
+        "completed" => 3,
+        _ => 0,
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(event: &str, payload: &Value) -> Result<T> {
+    serde_path_to_error::deserialize(payload)
+        .map_err(|e| anyhow::anyhow!("malformed {event} payload at `{}`: {}", e.path(), e.inner()))
+}
+
+/// The event of a job's run, when the job row alone does not say: a
+/// `trunk/{sha}` branch is an autorevert restart.
+pub fn inferred_event(head_branch: &str, head_sha: &str) -> &'static str {
+    if head_branch.strip_prefix(crate::autorevert::RESTART_PREFIX) == Some(head_sha) {
+        crate::autorevert::RESTART_EVENT
+    } else {
+        ""
+    }
+}
+
+/// The rows of one payload, without looking anything up.
+pub fn rows(event: &str, payload: &Value, now: DateTime<Utc>) -> Result<Rows> {
+    let mut out = Rows::default();
+    match event {
+        "workflow_job" => {
+            let p: WorkflowJobPayload = parse(event, payload)?;
+            out.jobs
+                .push(job_row(&p.workflow_job, &p.repository.full_name, now));
+        }
+        "workflow_run" => {
+            let p: WorkflowRunPayload = parse(event, payload)?;
+            let path = p
+                .workflow_run
+                .path
+                .clone()
+                .or_else(|| p.workflow.and_then(|w| w.path))
+                .unwrap_or_default();
+            out.runs.push(run_row(
+                &p.workflow_run,
+                &path,
+                &p.repository.full_name,
+                now,
+            ));
+        }
+        "push" => {
+            let p: PushPayload = parse(event, payload)?;
+            if let Some(row) = push_row(&p, now) {
+                out.pushes.push(row);
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+fn job_row(j: &WebhookJob, repo: &str, now: DateTime<Utc>) -> JobRow {
+    let created = time(j.created_at.as_deref());
+    let started = time(j.started_at.as_deref());
+    let completed = time(j.completed_at.as_deref());
+    let latest = [created, started, completed]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(now);
+    let head_branch = j.head_branch.clone().unwrap_or_default();
+    JobRow {
+        id: j.id,
+        run_id: j.run_id,
+        run_attempt: j.run_attempt,
+        repository_full_name: repo.to_string(),
+        workflow_name: j.workflow_name.clone().unwrap_or_default(),
+        workflow_event: inferred_event(&head_branch, &j.head_sha).to_string(),
+        head_sha: j.head_sha.clone(),
+        head_branch,
+        name: j.name.clone(),
+        labels: j.labels.clone(),
+        runner_name: j.runner_name.clone().unwrap_or_default(),
+        status: j.status.clone(),
+        conclusion: j.conclusion.clone().unwrap_or_default(),
+        created_at: created.or(started).unwrap_or(now),
+        started_at: started,
+        completed_at: completed,
+        steps: j
+            .steps
+            .iter()
+            .map(|s| JobStep {
+                number: s.number,
+                name: s.name.clone(),
+                status: s.status.clone(),
+                conclusion: s.conclusion.clone().unwrap_or_default(),
+                started_at: time(s.started_at.as_deref()),
+                completed_at: time(s.completed_at.as_deref()),
+            })
+            .collect(),
+        failure: JobFailure::default(),
+        html_url: j.html_url.clone().unwrap_or_default(),
+        updated_at: latest + Duration::milliseconds(status_rank(&j.status)),
+    }
+}
+
+fn run_row(r: &WebhookRun, path: &str, repo: &str, now: DateTime<Utc>) -> WorkflowRunRow {
+    let status = r.status.clone().unwrap_or_default();
+    let created = time(r.created_at.as_deref()).unwrap_or(now);
+    let updated = time(r.updated_at.as_deref()).unwrap_or(created);
+    WorkflowRunRow {
+        id: r.id,
+        run_attempt: r.run_attempt,
+        repository_full_name: repo.to_string(),
+        name: r.name.clone().unwrap_or_default(),
+        path: path.to_string(),
+        event: r.event.clone(),
+        head_sha: r.head_sha.clone(),
+        head_branch: r.head_branch.clone().unwrap_or_default(),
+        status: status.clone(),
+        conclusion: r.conclusion.clone().unwrap_or_default(),
+        created_at: created,
+        updated_at: updated + Duration::milliseconds(status_rank(&status)),
+        html_url: r.html_url.clone(),
+    }
+}
+
+fn push_row(p: &PushPayload, now: DateTime<Utc>) -> Option<PushRow> {
+    if p.deleted || p.after.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    let pushed_at = match &p.repository.pushed_at {
+        Some(Value::Number(n)) => n.as_i64().and_then(|s| DateTime::from_timestamp(s, 0)),
+        Some(Value::String(s)) => time(Some(s)),
+        _ => None,
+    }
+    .or_else(|| {
+        p.head_commit
+            .as_ref()
+            .and_then(|c| time(c.timestamp.as_deref()))
+    })
+    .unwrap_or(now);
+    let mut commits: Vec<&PushCommitPayload> = p.commits.iter().collect();
+    if commits.is_empty()
+        && let Some(head) = &p.head_commit
+    {
+        commits.push(head);
+    }
+    Some(PushRow {
+        repository_full_name: p.repository.full_name.clone(),
+        git_ref: p.git_ref.clone(),
+        after: p.after.clone(),
+        pushed_at,
+        commits: commits
+            .into_iter()
+            .map(|c| PushCommit {
+                id: c.id.clone(),
+                timestamp: time(c.timestamp.as_deref()).unwrap_or(pushed_at),
+                message: c.message.clone(),
+                author: c
+                    .author
+                    .as_ref()
+                    .and_then(|a| a.email.clone().or_else(|| a.name.clone()))
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    })
+}
+
+/// A job the API listed, as a row of its run.
+fn api_job_row(job: &JobInfo, run: &WorkflowRunRow, now: DateTime<Utc>) -> JobRow {
+    let webhook = WebhookJob {
+        id: i64::try_from(job.id).unwrap_or_default(),
+        run_id: i64::try_from(job.run_id).unwrap_or_default(),
+        run_attempt: i64::try_from(job.run_attempt).unwrap_or(1),
+        workflow_name: Some(run.name.clone()),
+        head_sha: if job.head_sha.is_empty() {
+            run.head_sha.clone()
+        } else {
+            job.head_sha.clone()
+        },
+        head_branch: Some(run.head_branch.clone()),
+        name: job.name.clone(),
+        labels: job.labels.clone(),
+        runner_name: job.runner_name.clone(),
+        status: job.status.clone(),
+        conclusion: job.conclusion.clone(),
+        created_at: job.started_at.clone(),
+        started_at: job.started_at.clone(),
+        completed_at: job.completed_at.clone(),
+        steps: job
+            .steps
+            .iter()
+            .map(|s| WebhookStep {
+                number: i64::try_from(s.number).unwrap_or_default(),
+                name: s.name.clone(),
+                status: s.status.clone(),
+                conclusion: s.conclusion.clone(),
+                started_at: s.started_at.clone(),
+                completed_at: s.completed_at.clone(),
+            })
+            .collect(),
+        html_url: job.html_url.clone(),
+    };
+    let mut row = job_row(&webhook, &run.repository_full_name, now);
+    row.workflow_event = run.event.clone();
+    row
+}
+
+/// The analyser's verdict on a failed job's log, when it explains it.
+async fn analyse(
+    client: &Client,
+    config: &Config,
+    rules: &RuleSet,
+    job: JobInfo,
+) -> Option<JobFailure> {
+    let facts = crate::jobs::analyze::read_job(client, config, rules, job).await;
+    let f = facts.failures.into_iter().next()?;
+    Some(JobFailure {
+        rule: f.rule,
+        category: f.category.as_str().to_string(),
+        line: f.text,
+        line_num: i64::try_from(f.line).unwrap_or_default(),
+        captures: f.captures.into_values().collect(),
+        fingerprint: f.fingerprint,
+    })
+}
 
 pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
-    let _ = (cx, args);
-    anyhow::bail!("ingest is not available in this version of ci-medic")
+    let event = args
+        .event
+        .clone()
+        .or_else(|| std::env::var("GITHUB_EVENT_NAME").ok())
+        .filter(|e| !e.is_empty())
+        .context("no event: pass --event NAME or set GITHUB_EVENT_NAME")?;
+    let path = args
+        .payload
+        .clone()
+        .or_else(|| std::env::var_os("GITHUB_EVENT_PATH").map(PathBuf::from))
+        .context("no payload: pass --payload FILE or set GITHUB_EVENT_PATH")?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read payload {}", path.display()))?;
+    let payload: Value = serde_json::from_str(&text)
+        .with_context(|| format!("payload {} is not JSON", path.display()))?;
+    let now = Utc::now();
+    let mut rows = rows(&event, &payload, now)?;
+    if rows == Rows::default() {
+        println!("ci-medic: nothing to ingest from a {event} event");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The API is optional: without a token (or for another repository than
+    // the token's), rows carry what the payload says.
+    let payload_repo = payload
+        .pointer("/repository/full_name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let client = cx
+        .client()
+        .ok()
+        .filter(|c| c.repo().full().eq_ignore_ascii_case(&payload_repo));
+    let config = super::run::load_config(cx, client.as_ref()).await?;
+    let store = super::clickhouse::connect(&config).await?;
+    let rules = RuleSet::with_extra(config.analyze.rules.clone())
+        .map_err(|e| anyhow::anyhow!("analyze.rules: {e}"))?;
+
+    if event == "workflow_job" {
+        for row in &mut rows.jobs {
+            complete_job(&store, client.as_ref(), &config, &rules, row, &payload).await?;
+        }
+    }
+    if event == "workflow_run"
+        && let Some(client) = &client
+    {
+        let completed = payload.get("action").and_then(Value::as_str) == Some("completed");
+        if completed {
+            let run = rows.runs.first().cloned();
+            if let Some(run) = run {
+                let attempt = u64::try_from(run.run_attempt).unwrap_or(1);
+                let run_id = u64::try_from(run.id).unwrap_or_default();
+                let jobs = match client.run_jobs(run_id, attempt).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        let msg = format!("the jobs of run {run_id} were not read: {e}");
+                        tracing::warn!("{msg}");
+                        crate::action::annotate_warning(&msg);
+                        Vec::new()
+                    }
+                };
+                for job in jobs {
+                    let mut row = api_job_row(&job, &run, now);
+                    if job.failed()
+                        && let Some(f) = analyse(client, &config, &rules, job).await
+                    {
+                        row.failure = f;
+                        row.updated_at += Duration::milliseconds(8);
+                    }
+                    rows.jobs.push(row);
+                }
+            }
+        }
+    }
+
+    store.insert_runs(&rows.runs).await?;
+    store.insert_pushes(&rows.pushes).await?;
+    store.insert_jobs(&rows.jobs).await?;
+    println!(
+        "ci-medic: ingested {} job(s), {} run(s), {} push(es) from a {event} event",
+        rows.jobs.len(),
+        rows.runs.len(),
+        rows.pushes.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fill in what a `workflow_job` payload lacks: the run's workflow and
+/// event, and the failure's analysis.
+async fn complete_job(
+    store: &Store,
+    client: Option<&Client>,
+    config: &Config,
+    rules: &RuleSet,
+    row: &mut JobRow,
+    payload: &Value,
+) -> Result<()> {
+    match store
+        .run_event(&row.repository_full_name, row.run_id)
+        .await?
+    {
+        Some(run) => {
+            row.workflow_event = run.event;
+            if row.workflow_name.is_empty() {
+                row.workflow_name = run.name;
+            }
+        }
+        None => {
+            if let Some(c) = client
+                && let Ok(run_id) = u64::try_from(row.run_id)
+            {
+                match c.run(run_id).await {
+                    Ok(run) => {
+                        row.workflow_event = run.event;
+                        if row.workflow_name.is_empty() {
+                            row.workflow_name = run.name.unwrap_or_default();
+                        }
+                    }
+                    Err(e) => tracing::warn!("run {run_id} not read: {e}"),
+                }
+            }
+        }
+    }
+    let failed = matches!(
+        row.conclusion.as_str(),
+        "failure" | "timed_out" | "startup_failure"
+    );
+    if failed
+        && let Some(c) = client
+        && let Some(job) = payload.get("workflow_job")
+        && let Ok(info) = serde_json::from_value::<JobInfo>(job.clone())
+        && let Some(f) = analyse(c, config, rules, info).await
+    {
+        row.failure = f;
+        row.updated_at += Duration::milliseconds(8);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(path: &str) -> Value {
+        let full = format!("{}/fixtures/webhooks/{path}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&full).expect("fixture");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    #[test]
+    fn every_workflow_job_fixture_becomes_a_row() {
+        let now = Utc::now();
+        for name in [
+            "00-in_progress.json",
+            "01-completed.json",
+            "02-completed.json",
+            "03-in_progress.json",
+            "04-in_progress.json",
+            "05-queued.json",
+            "06-queued.json",
+            "07-waiting.json",
+        ] {
+            let rows = rows(
+                "workflow_job",
+                &fixture(&format!("workflow_job/{name}")),
+                now,
+            )
+            .expect(name);
+            assert_eq!(rows.jobs.len(), 1, "{name}");
+            let j = &rows.jobs[0];
+            assert!(j.id > 0 && j.run_id > 0, "{name}");
+            assert!(!j.repository_full_name.is_empty(), "{name}");
+        }
+        let done = rows(
+            "workflow_job",
+            &fixture("workflow_job/01-completed.json"),
+            now,
+        )
+        .expect("rows");
+        let running = rows(
+            "workflow_job",
+            &fixture("workflow_job/00-in_progress.json"),
+            now,
+        )
+        .expect("rows");
+        assert_eq!(done.jobs[0].status, "completed");
+        assert!(done.jobs[0].completed_at.is_some());
+        assert!(running.jobs[0].updated_at > DateTime::<Utc>::default());
+    }
+
+    #[test]
+    fn workflow_run_and_push_fixtures() {
+        let now = Utc::now();
+        let r = rows(
+            "workflow_run",
+            &fixture("workflow_run/01-completed.json"),
+            now,
+        )
+        .expect("run");
+        assert_eq!(r.runs.len(), 1);
+        assert_eq!(r.runs[0].path, ".github/workflows/test.yml");
+        assert_eq!(r.runs[0].event, "repository_dispatch");
+        let p = rows("push", &fixture("push/04-event.json"), now).expect("push");
+        assert_eq!(p.pushes.len(), 1);
+        let push = &p.pushes[0];
+        assert_eq!(push.git_ref, "refs/heads/master");
+        assert_eq!(push.commits.len(), 1);
+        assert_eq!(push.pushed_at.timestamp(), 1_557_933_657);
+        // A deleted tag pushes nothing.
+        let gone = rows("push", &fixture("push/01-event.json"), now).expect("push");
+        assert!(gone.pushes.is_empty());
+        assert_eq!(
+            rows("issues", &fixture("issues/00-edited.json"), now).expect("ok"),
+            Rows::default()
+        );
+        assert!(rows("push", &serde_json::json!({"ref": 1}), now).is_err());
+    }
+
+    #[test]
+    fn restarts_are_inferred_from_the_tag() {
+        assert_eq!(inferred_event("trunk/abc", "abc"), "workflow_dispatch");
+        assert_eq!(inferred_event("trunk/abd", "abc"), "");
+        assert_eq!(inferred_event("main", "abc"), "");
+        assert!(status_rank("completed") > status_rank("in_progress"));
+    }
 }

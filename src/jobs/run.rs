@@ -134,6 +134,24 @@ pub fn route(event: &Event, config: &Config) -> Route {
     }
 }
 
+/// A completed run of a watched trunk workflow also wakes autorevert, so a
+/// new result is looked at without waiting for the schedule.
+pub fn watches_trunk_run(event: &Event, config: &Config) -> bool {
+    let Event::WorkflowRun(e) = event else {
+        return false;
+    };
+    let run = &e.workflow_run;
+    config.autorevert.enabled
+        && e.action == "completed"
+        && run.head_branch.is_some()
+        && run.head_branch == e.repository.default_branch
+        && config::workflow_selected(
+            &config.autorevert.workflows,
+            run.name.as_deref().unwrap_or_default(),
+            e.workflow_path(),
+        )
+}
+
 /// Load the config: `--config` (a local file), else the file named by the
 /// `config` input (default `.github/ci-medic.yml`) from the default branch.
 pub async fn load_config(cx: &Context, client: Option<&Client>) -> Result<Config> {
@@ -186,11 +204,19 @@ pub async fn run(cx: &Context) -> Result<ExitCode> {
             println!("ci-medic: nothing to do: {why}");
             Ok(ExitCode::SUCCESS)
         }
-        Route::FailedRun { run_id } => {
-            super::analyze::failed_run(cx, &client, &config, run_id).await
-        }
-        Route::PassedRun { run_id } => {
-            super::analyze::passed_run(cx, &client, &config, run_id).await
+        Route::FailedRun { run_id } | Route::PassedRun { run_id } => {
+            let code = if matches!(route, Route::FailedRun { .. }) {
+                super::analyze::failed_run(cx, &client, &config, run_id).await?
+            } else {
+                super::analyze::passed_run(cx, &client, &config, run_id).await?
+            };
+            if watches_trunk_run(&event, &config) {
+                let trunk = super::autorevert::scheduled(cx, &client, &config).await?;
+                if trunk != ExitCode::SUCCESS {
+                    return Ok(trunk);
+                }
+            }
+            Ok(code)
         }
         Route::Heal { issue } => {
             if !config.heal.enabled {

@@ -15,6 +15,7 @@ use std::fmt;
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
+pub mod autorevert;
 pub mod queries;
 pub mod rows;
 pub mod schema;

@@ -1,6 +1,8 @@
 //! End-to-end tests: one test binary, so linking happens once.
 
 mod analyze_flow;
+mod autorevert_clickhouse;
+mod autorevert_flow;
 mod clickhouse;
 mod client;
 mod events;

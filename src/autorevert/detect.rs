@@ -1,0 +1,1055 @@
+//! Patterns and the guards that keep precision. Pure.
+//!
+//! For one signal (a column failing with one fingerprint), walking the
+//! commits from the newest failure to older ones: the failing commits, then
+//! perhaps commits with no result yet (pending or missing: the gap), then the
+//! nearest older commit that ran the job and passed. The suspect is the
+//! oldest failing commit. With two failing commits or more that is the
+//! pattern; with one and a gap below it (a ghstack push where only the head
+//! ran CI), the gap is restarted to find out.
+//!
+//! Guards, each a reason not to act:
+//! - flaky: the signal failed and passed on one commit (a passing restart of
+//!   the suspect is exactly that);
+//! - infrastructure: the same failure happened on a commit older than the
+//!   suspect, or started before the suspect landed, so the suspect cannot
+//!   have caused it;
+//! - recovered: a newer commit passes again;
+//! - already reverted: a newer commit reverts the suspect;
+//! - unknown: pending or missing results between the suspect and the older
+//!   success: restart, no verdict;
+//! - too little evidence: fewer failing commits than `min-failures`, fewer
+//!   passing ones than `min-successes`, and no revert before a restart of the
+//!   suspect has failed again with the same failure (and, when that failure
+//!   hit many jobs, before the older commit passed again after it).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, Utc};
+use regex::Regex;
+use serde::Serialize;
+
+use super::short;
+use super::signal::{Column, Event, FpId, Signals, UNCLASSIFIED};
+use super::snapshot::{Commit, Outcome, Snapshot};
+use crate::config::{AutorevertConfig, workflow_selected};
+
+/// A failure hitting this many jobs on the suspect may be an outage that
+/// began with it: before a revert, the older commit must pass again after
+/// the suspect failed.
+pub const BROAD_JOBS: usize = 3;
+
+/// Commits named in one reason; the grid shows them all.
+const LISTED_COMMITS: usize = 5;
+
+/// Restarts of unknown commits one signal may ask for in one run (a wide
+/// ghstack gap is covered over several runs instead of all at once).
+pub const MAX_GAP_RESTARTS: usize = 8;
+
+/// What detection needs from the config.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Workflows to watch; empty means all.
+    pub workflows: Vec<String>,
+    pub min_failures: usize,
+    pub min_successes: usize,
+    pub max_restarts: u32,
+    pub backoff: Duration,
+    pub revert_patterns: Vec<Regex>,
+}
+
+impl Params {
+    pub fn from_config(c: &AutorevertConfig) -> Params {
+        Params {
+            workflows: c.workflows.clone(),
+            min_failures: c.min_failures.max(2),
+            min_successes: c.min_successes,
+            max_restarts: c.max_restarts,
+            backoff: Duration::minutes(i64::from(c.restart_backoff_minutes)),
+            // Validated when the config was read; an invalid one is skipped.
+            revert_patterns: c
+                .revert_patterns
+                .iter()
+                .filter_map(|p| Regex::new(p).ok())
+                .collect(),
+        }
+    }
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params::from_config(&AutorevertConfig::default())
+    }
+}
+
+/// What the evidence supports, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// A guard says no (flaky, infrastructure, reverted, too little evidence).
+    Ineligible,
+    /// Not known yet: restart to find out, or wait for a restart.
+    Restart,
+    /// A pattern restarts could not confirm: a person should look.
+    Notify,
+    /// Confirmed: revert.
+    Revert,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ineligible => "ineligible",
+            Verdict::Restart => "restart",
+            Verdict::Notify => "notify",
+            Verdict::Revert => "revert",
+        }
+    }
+}
+
+/// What one signal shows on one commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cell {
+    /// Failed with the signal's fingerprint.
+    pub fail: bool,
+    pub pass: bool,
+    pub pending: bool,
+    /// Failed, but with other fingerprints only.
+    pub other: bool,
+    /// Some of it comes from a restart.
+    pub restart: bool,
+}
+
+/// The one-word reading of a cell that the walk uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    Fail,
+    Pass,
+    Pending,
+    Other,
+    Missing,
+}
+
+impl Cell {
+    pub fn of(events: &[Event], fp: FpId) -> Cell {
+        let mut cell = Cell::default();
+        for e in events {
+            cell.restart |= e.restart;
+            match e.outcome {
+                Outcome::Failure if e.fails_with(fp) => cell.fail = true,
+                Outcome::Failure => cell.other = true,
+                Outcome::Success => cell.pass = true,
+                Outcome::Pending => cell.pending = true,
+            }
+        }
+        cell
+    }
+
+    pub fn kind(&self) -> CellKind {
+        if self.fail {
+            CellKind::Fail
+        } else if self.pass {
+            CellKind::Pass
+        } else if self.pending {
+            CellKind::Pending
+        } else if self.other {
+            CellKind::Other
+        } else {
+            CellKind::Missing
+        }
+    }
+}
+
+/// One signal's view of one suspect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Index into [`Signals::columns`].
+    pub column: usize,
+    pub fp: FpId,
+    /// Indexes into the snapshot's commits (0 is the newest).
+    pub suspect: usize,
+    pub older_success: usize,
+    /// Failing commits, newest first; the last is the suspect.
+    pub failing: Vec<usize>,
+    /// Commits without a result between the suspect and the older success.
+    pub gap: Vec<usize>,
+    pub verdict: Verdict,
+    pub reason: String,
+    /// Commits to restart the signal's workflow on, now.
+    pub restarts: Vec<usize>,
+}
+
+/// One suspect, every signal that points at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    pub suspect: usize,
+    pub older_success: usize,
+    /// Newest first.
+    pub newer_failures: Vec<usize>,
+    pub workflows: Vec<String>,
+    pub findings: Vec<Finding>,
+    /// The newer commit that reverts the suspect.
+    pub reverted_by: Option<usize>,
+    pub verdict: Verdict,
+    pub reason: String,
+}
+
+/// A restart wanted now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restart {
+    pub workflow: String,
+    pub commit: usize,
+    pub reason: String,
+}
+
+/// Everything detection found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Detection {
+    /// Newest suspect first.
+    pub patterns: Vec<Pattern>,
+    /// Signals with one failing commit and unknown commits below it.
+    pub unknown: Vec<Finding>,
+    /// Every restart wanted now, deduplicated.
+    pub restarts: Vec<Restart>,
+}
+
+/// Restarts of one workflow on one commit, as the data shows them.
+#[derive(Debug, Clone, Default)]
+struct RestartState {
+    runs: BTreeSet<u64>,
+    requested: usize,
+    /// A job of the workflow on the commit is still running (any run).
+    running: bool,
+    last: Option<DateTime<Utc>>,
+}
+
+/// Whether a restart may be dispatched now.
+enum RestartNow {
+    Go,
+    Wait(String),
+    Exhausted(usize),
+}
+
+/// Where a failure was seen: (column, commit, start).
+type Seen = (usize, usize, Option<DateTime<Utc>>);
+
+struct Detector<'a> {
+    snapshot: &'a Snapshot,
+    signals: &'a Signals,
+    params: &'a Params,
+    restarts: HashMap<(&'a str, usize), RestartState>,
+    /// Failure events by fingerprint: (column, commit, started).
+    failures: HashMap<FpId, Vec<Seen>>,
+    /// By fingerprint: the oldest commit (highest index) and the earliest
+    /// start of its failures.
+    spans: HashMap<FpId, (usize, Option<DateTime<Utc>>)>,
+    reverted: HashMap<usize, Option<usize>>,
+}
+
+/// Find the patterns of `snapshot`, whose jobs `signals` grouped.
+pub fn detect(snapshot: &Snapshot, signals: &Signals, params: &Params) -> Detection {
+    let mut d = Detector::new(snapshot, signals, params);
+    let mut findings = Vec::new();
+    for (ci, column) in signals.columns.iter().enumerate() {
+        if !column.has_failure() {
+            continue;
+        }
+        let fps: BTreeSet<FpId> = column
+            .events
+            .iter()
+            .filter(|e| e.outcome == Outcome::Failure)
+            .flat_map(|e| e.fingerprints.iter().copied())
+            .collect();
+        for fp in fps {
+            if let Some(f) = d.examine(ci, fp) {
+                findings.push(f);
+            }
+        }
+    }
+    d.assemble(findings)
+}
+
+impl<'a> Detector<'a> {
+    fn new(snapshot: &'a Snapshot, signals: &'a Signals, params: &'a Params) -> Detector<'a> {
+        let commit_of: HashMap<&str, usize> = snapshot
+            .commits
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.sha.as_str(), i))
+            .collect();
+        let mut restarts: HashMap<(&str, usize), RestartState> = HashMap::new();
+        let mut selected: HashMap<&str, bool> = HashMap::new();
+        for job in &snapshot.jobs {
+            let restart = job.is_restart();
+            let running = job.outcome() == Some(Outcome::Pending);
+            if !restart && !running {
+                continue;
+            }
+            let Some(&commit) = commit_of.get(job.sha.as_str()) else {
+                continue;
+            };
+            let wanted = *selected.entry(job.workflow.as_str()).or_insert_with(|| {
+                workflow_selected(
+                    &params.workflows,
+                    &job.workflow,
+                    snapshot
+                        .workflow_files
+                        .get(&job.workflow)
+                        .map(String::as_str),
+                )
+            });
+            if !wanted {
+                continue;
+            }
+            let state = restarts.entry((job.workflow.as_str(), commit)).or_default();
+            state.running |= running;
+            if restart {
+                state.runs.insert(job.run_id);
+                if let Some(t) = job.started_at {
+                    state.last = state.last.max(Some(t));
+                }
+            }
+        }
+        for r in &snapshot.restart_requests {
+            if let Some(&commit) = commit_of.get(r.sha.as_str()) {
+                let state = restarts.entry((r.workflow.as_str(), commit)).or_default();
+                state.requested += 1;
+                state.last = state.last.max(Some(r.at));
+            }
+        }
+        let mut failures: HashMap<FpId, Vec<Seen>> = HashMap::new();
+        for (ci, column) in signals.columns.iter().enumerate() {
+            for e in column
+                .events
+                .iter()
+                .filter(|e| e.outcome == Outcome::Failure)
+            {
+                for &fp in &e.fingerprints {
+                    failures
+                        .entry(fp)
+                        .or_default()
+                        .push((ci, e.commit, e.started_at));
+                }
+            }
+        }
+        let spans = failures
+            .iter()
+            .map(|(fp, seen)| {
+                let oldest = seen.iter().map(|s| s.1).max().unwrap_or(0);
+                let earliest = seen.iter().filter_map(|s| s.2).min();
+                (*fp, (oldest, earliest))
+            })
+            .collect();
+        Detector {
+            snapshot,
+            signals,
+            params,
+            restarts,
+            failures,
+            spans,
+            reverted: HashMap::new(),
+        }
+    }
+
+    fn commit(&self, i: usize) -> &'a Commit {
+        &self.snapshot.commits[i]
+    }
+
+    fn sha(&self, i: usize) -> &'a str {
+        short(&self.snapshot.commits[i].sha)
+    }
+
+    /// Short shas for messages, at most [`LISTED_COMMITS`] of them.
+    fn shas(&self, commits: &[usize]) -> String {
+        let list: Vec<&str> = commits
+            .iter()
+            .take(LISTED_COMMITS)
+            .map(|&c| self.sha(c))
+            .collect();
+        let mut out = list.join(", ");
+        if commits.len() > LISTED_COMMITS {
+            let _ = write!(out, " and {} more", commits.len() - LISTED_COMMITS);
+        }
+        out
+    }
+
+    fn column(&self, ci: usize) -> &'a Column {
+        &self.signals.columns[ci]
+    }
+
+    fn cell(&self, ci: usize, commit: usize, fp: FpId) -> Cell {
+        Cell::of(self.column(ci).events_on(commit), fp)
+    }
+
+    /// One signal: the walk, then the guards, then the verdict.
+    fn examine(&mut self, ci: usize, fp: FpId) -> Option<Finding> {
+        let column = self.column(ci);
+        let n = self.snapshot.commits.len();
+        let top = column
+            .events
+            .iter()
+            .filter(|e| e.fails_with(fp))
+            .map(|e| e.commit)
+            .min()?;
+        let mut failing = vec![top];
+        let mut gap: Vec<(usize, CellKind)> = Vec::new();
+        let mut older = None;
+        for c in top + 1..n {
+            match self.cell(ci, c, fp).kind() {
+                CellKind::Fail => {
+                    failing.push(c);
+                    gap.clear();
+                }
+                CellKind::Pass => {
+                    older = Some(c);
+                    break;
+                }
+                kind => gap.push((c, kind)),
+            }
+        }
+        // No older success in the window, or the nearest older commit that
+        // ran the job failed differently: nothing to say about a suspect.
+        let older = older?;
+        if gap.iter().any(|(_, k)| *k == CellKind::Other) {
+            return None;
+        }
+        let suspect = *failing.last()?;
+        let mut finding = Finding {
+            column: ci,
+            fp,
+            suspect,
+            older_success: older,
+            failing,
+            gap: gap.iter().map(|(c, _)| *c).collect(),
+            verdict: Verdict::Ineligible,
+            reason: String::new(),
+            restarts: Vec::new(),
+        };
+        if let Some(why) = self.guard(&finding, top) {
+            finding.reason = why;
+            return Some(finding);
+        }
+        if !gap.is_empty() {
+            self.cover_gap(&mut finding, &gap);
+            return Some(finding);
+        }
+        if finding.failing.len() < 2 {
+            // One failing commit right above a passing one: wait for the next.
+            return None;
+        }
+        if finding.failing.len() < self.params.min_failures {
+            finding.reason = format!(
+                "{} failing commits; `min-failures` is {}",
+                finding.failing.len(),
+                self.params.min_failures
+            );
+            return Some(finding);
+        }
+        let successes = self.successes_below(ci, fp, older);
+        if successes < self.params.min_successes {
+            finding.reason = format!(
+                "{successes} passing commit(s) below the suspect; `min-successes` is {}",
+                self.params.min_successes
+            );
+            return Some(finding);
+        }
+        self.confirm(&mut finding);
+        Some(finding)
+    }
+
+    /// The reasons not to trust this signal at all.
+    fn guard(&mut self, f: &Finding, top: usize) -> Option<String> {
+        let column = self.column(f.column);
+        let name = signal_name(column);
+        // Flaky: one job (the same shard) failed this way and passed on one
+        // commit, in two attempts or runs.
+        if let Some((c, restarted)) = self.flaky(column, f.fp) {
+            return Some(format!(
+                "flaky: {name} both failed and passed on {}{}",
+                self.sha(c),
+                if restarted { " (a restart passed)" } else { "" }
+            ));
+        }
+        if let Some(why) = self.infrastructure(f) {
+            return Some(why);
+        }
+        if let Some(c) = (0..top).find(|&c| self.cell(f.column, c, f.fp).kind() == CellKind::Pass) {
+            return Some(format!(
+                "recovered: {name} passes again on newer commit {}",
+                self.sha(c)
+            ));
+        }
+        if let Some(r) = self.reverted_by(f.suspect) {
+            return Some(format!(
+                "already reverted by {} ({})",
+                self.sha(r),
+                self.commit(r).title()
+            ));
+        }
+        None
+    }
+
+    /// The newest commit where one job of the column failed with `fp` and
+    /// also passed, and whether the pass was a restart.
+    fn flaky(&self, column: &Column, fp: FpId) -> Option<(usize, bool)> {
+        let text = self.signals.fingerprint(fp);
+        let mut i = 0;
+        while i < column.events.len() {
+            let commit = column.events[i].commit;
+            let end = i + column.events[i..]
+                .iter()
+                .take_while(|e| e.commit == commit)
+                .count();
+            let events = &column.events[i..end];
+            i = end;
+            if !events.iter().any(|e| e.fails_with(fp)) {
+                continue;
+            }
+            let mut failed: HashSet<&str> = HashSet::new();
+            let mut passed: HashMap<&str, bool> = HashMap::new();
+            for e in events {
+                for &j in &e.jobs {
+                    let Some(job) = self.snapshot.jobs.get(j) else {
+                        continue;
+                    };
+                    match job.outcome() {
+                        Some(Outcome::Failure)
+                            if job.fingerprint.as_deref().filter(|f| !f.is_empty()) == text =>
+                        {
+                            failed.insert(job.name.as_str());
+                        }
+                        Some(Outcome::Success) => {
+                            *passed.entry(job.name.as_str()).or_default() |= e.restart;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            let both: Vec<bool> = failed
+                .iter()
+                .filter_map(|n| passed.get(n).copied())
+                .collect();
+            if !both.is_empty() {
+                return Some((commit, both.contains(&true)));
+            }
+        }
+        None
+    }
+
+    /// The same failure where the suspect cannot have caused it.
+    fn infrastructure(&self, f: &Finding) -> Option<String> {
+        let landed = self.commit(f.suspect).time;
+        let place = |ci: usize| {
+            if ci == f.column {
+                "the same job".to_string()
+            } else {
+                signal_name(self.column(ci))
+            }
+        };
+        let own: Vec<Seen>;
+        let seen: &[Seen] = if f.fp == UNCLASSIFIED {
+            // Unexplained failures are only alike within one job.
+            own = self
+                .column(f.column)
+                .events
+                .iter()
+                .filter(|e| e.fails_with(UNCLASSIFIED))
+                .map(|e| (f.column, e.commit, e.started_at))
+                .collect();
+            &own
+        } else {
+            // Most signals are clear at a glance: nothing older, nothing early.
+            if let Some(&(oldest, earliest)) = self.spans.get(&f.fp)
+                && oldest <= f.suspect
+                && earliest.is_none_or(|t| t >= landed)
+            {
+                return None;
+            }
+            self.failures.get(&f.fp).map_or(&[], Vec::as_slice)
+        };
+        // Commits above the suspect are newer: they all contain it.
+        if let Some(&(ci, commit, _)) = seen.iter().find(|(_, commit, _)| *commit > f.suspect) {
+            return Some(format!(
+                "infrastructure or older cause: the same failure hit {} on {}, which is older than the suspect {}",
+                place(ci),
+                self.sha(commit),
+                self.sha(f.suspect)
+            ));
+        }
+        if let Some(&(ci, commit, Some(at))) = seen
+            .iter()
+            .find(|(_, _, started)| started.is_some_and(|s| s < landed))
+        {
+            return Some(format!(
+                "infrastructure: the same failure hit {} on {} at {}, before the suspect {} landed",
+                place(ci),
+                self.sha(commit),
+                at.to_rfc3339(),
+                self.sha(f.suspect)
+            ));
+        }
+        None
+    }
+
+    /// The newer commit that reverts `suspect`, if any (memoised).
+    fn reverted_by(&mut self, suspect: usize) -> Option<usize> {
+        if let Some(r) = self.reverted.get(&suspect) {
+            return *r;
+        }
+        let target = self.commit(suspect);
+        let found = (0..suspect).rev().find(|&c| {
+            reverts(
+                &self.commit(c).message,
+                target,
+                &self.params.revert_patterns,
+            )
+        });
+        self.reverted.insert(suspect, found);
+        found
+    }
+
+    /// Passing commits from the older success down, up to the next failure.
+    fn successes_below(&self, ci: usize, fp: FpId, older: usize) -> usize {
+        let mut count = 0;
+        for c in older..self.snapshot.commits.len() {
+            match self.cell(ci, c, fp).kind() {
+                CellKind::Pass => count += 1,
+                CellKind::Missing | CellKind::Pending => {}
+                CellKind::Fail | CellKind::Other => break,
+            }
+        }
+        count
+    }
+
+    fn restart_now(&self, workflow: &str, commit: usize) -> RestartNow {
+        let state = self.restarts.get(&(workflow, commit));
+        let Some(state) = state else {
+            return if self.params.max_restarts == 0 {
+                RestartNow::Exhausted(0)
+            } else {
+                RestartNow::Go
+            };
+        };
+        if state.running {
+            return RestartNow::Wait(format!(
+                "{workflow} is still running on {}",
+                self.sha(commit)
+            ));
+        }
+        let count = state.runs.len().max(state.requested);
+        if count >= self.params.max_restarts as usize {
+            return RestartNow::Exhausted(count);
+        }
+        if let Some(last) = state.last {
+            let next = last + self.params.backoff;
+            if self.snapshot.now < next {
+                return RestartNow::Wait(format!(
+                    "{workflow} was restarted on {} at {}; the next restart is due after {}",
+                    self.sha(commit),
+                    last.to_rfc3339(),
+                    next.to_rfc3339()
+                ));
+            }
+        }
+        RestartNow::Go
+    }
+
+    /// Unknown commits between the suspect and the older success.
+    fn cover_gap(&self, f: &mut Finding, gap: &[(usize, CellKind)]) {
+        let workflow = self.column(f.column).workflow.clone();
+        let mut restart = Vec::new();
+        let mut waiting = Vec::new();
+        let mut stuck = Vec::new();
+        for &(c, kind) in gap {
+            if kind == CellKind::Pending {
+                waiting.push(c);
+                continue;
+            }
+            match self.restart_now(&workflow, c) {
+                RestartNow::Go if restart.len() < MAX_GAP_RESTARTS => restart.push(c),
+                RestartNow::Go | RestartNow::Wait(_) => waiting.push(c),
+                RestartNow::Exhausted(_) => stuck.push(c),
+            }
+        }
+        let mut reason = format!(
+            "unknown: no result yet on {} between the suspect {} and {} (passing)",
+            self.shas(&f.gap),
+            self.sha(f.suspect),
+            self.sha(f.older_success)
+        );
+        if !restart.is_empty() {
+            let _ = write!(reason, "; restarting {workflow} on {}", self.shas(&restart));
+        }
+        if !waiting.is_empty() {
+            let _ = write!(reason, "; waiting for {}", self.shas(&waiting));
+        }
+        if restart.is_empty() && waiting.is_empty() {
+            f.verdict = Verdict::Ineligible;
+            let _ = write!(
+                reason,
+                "; restarts ({} allowed per commit) gave no result on {}",
+                self.params.max_restarts,
+                self.shas(&stuck)
+            );
+        } else {
+            f.verdict = Verdict::Restart;
+        }
+        f.reason = reason;
+        f.restarts = restart;
+    }
+
+    /// A pattern with enough evidence: has a restart of the suspect failed
+    /// again the same way?
+    fn confirm(&self, f: &mut Finding) {
+        let column = self.column(f.column);
+        let workflow = column.workflow.as_str();
+        let base = format!(
+            "{} failing commits ({}) above {} (passing)",
+            f.failing.len(),
+            self.shas(&f.failing),
+            self.sha(f.older_success)
+        );
+        let failures_on_suspect: Vec<&Event> = column
+            .events_on(f.suspect)
+            .iter()
+            .filter(|e| e.fails_with(f.fp))
+            .collect();
+        // A restart failing again, on top of another failure of the suspect
+        // (a suspect found by restarting a ghstack gap needs two restarts).
+        let confirmed =
+            failures_on_suspect.iter().any(|e| e.restart) && failures_on_suspect.len() >= 2;
+        if confirmed {
+            let first_failure = failures_on_suspect
+                .iter()
+                .filter_map(|e| e.started_at)
+                .min();
+            let broad = self.broad(f);
+            let sandwiched = column.events_on(f.older_success).iter().any(|e| {
+                e.outcome == Outcome::Success
+                    && e.started_at
+                        .is_some_and(|s| first_failure.is_some_and(|t| s > t))
+            });
+            if broad >= BROAD_JOBS && !sandwiched {
+                // Many jobs failing the same way may be an outage that began
+                // with the suspect: the older commit must pass again after
+                // the suspect failed.
+                let older = f.older_success;
+                let why = format!(
+                    "{base}; the same failure hit {broad} jobs on the suspect, so {} must pass again after it failed before a revert",
+                    self.sha(older)
+                );
+                match self.restart_now(workflow, older) {
+                    RestartNow::Go => {
+                        f.verdict = Verdict::Restart;
+                        f.reason = format!("{why}: restarting {workflow} on {}", self.sha(older));
+                        f.restarts = vec![older];
+                    }
+                    RestartNow::Wait(wait) => {
+                        f.verdict = Verdict::Restart;
+                        f.reason = format!("{why}: waiting ({wait})");
+                    }
+                    RestartNow::Exhausted(n) => {
+                        f.verdict = Verdict::Notify;
+                        f.reason = format!(
+                            "{why}, and {n} restart(s) of {workflow} on {} did not show it: a person should look",
+                            self.sha(older)
+                        );
+                    }
+                }
+                return;
+            }
+            f.verdict = Verdict::Revert;
+            f.reason = format!(
+                "confirmed: {base}, and a restart of {workflow} on the suspect {} failed again the same way",
+                self.sha(f.suspect)
+            );
+            return;
+        }
+        match self.restart_now(workflow, f.suspect) {
+            RestartNow::Go => {
+                f.verdict = Verdict::Restart;
+                f.reason = format!(
+                    "{base}; restarting {workflow} on the suspect {} to confirm before acting",
+                    self.sha(f.suspect)
+                );
+                f.restarts = vec![f.suspect];
+            }
+            RestartNow::Wait(why) => {
+                f.verdict = Verdict::Restart;
+                f.reason = format!("{base}; waiting to confirm: {why}");
+            }
+            RestartNow::Exhausted(n) => {
+                f.verdict = Verdict::Notify;
+                f.reason = format!(
+                    "{base}, but {n} restart(s) of {workflow} on the suspect {} (`max-restarts`: {}) did not reproduce it: a person should look",
+                    self.sha(f.suspect),
+                    self.params.max_restarts
+                );
+            }
+        }
+    }
+
+    /// How many jobs (columns) fail with the finding's fingerprint on its
+    /// suspect; unexplained failures count only their own job.
+    fn broad(&self, f: &Finding) -> usize {
+        if f.fp == UNCLASSIFIED {
+            return 1;
+        }
+        self.failures
+            .get(&f.fp)
+            .map(|seen| {
+                seen.iter()
+                    .filter(|(_, commit, _)| *commit == f.suspect)
+                    .map(|(ci, _, _)| *ci)
+                    .collect::<BTreeSet<usize>>()
+                    .len()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Findings into patterns (by suspect) and the restarts wanted.
+    fn assemble(&mut self, findings: Vec<Finding>) -> Detection {
+        let mut by_suspect: std::collections::BTreeMap<usize, Vec<Finding>> = Default::default();
+        let mut unknown = Vec::new();
+        for f in findings {
+            if f.failing.len() >= 2 {
+                by_suspect.entry(f.suspect).or_default().push(f);
+            } else if f.verdict == Verdict::Restart {
+                unknown.push(f);
+            }
+        }
+        let mut patterns = Vec::new();
+        for (suspect, mut findings) in by_suspect {
+            findings.sort_by(|a, b| {
+                let (ca, cb) = (self.column(a.column), self.column(b.column));
+                (&ca.workflow, &ca.job, a.fp).cmp(&(&cb.workflow, &cb.job, b.fp))
+            });
+            let reverted_by = self.reverted_by(suspect);
+            let best = findings
+                .iter()
+                .map(|f| f.verdict)
+                .max()
+                .unwrap_or(Verdict::Ineligible);
+            let leading: Vec<&Finding> = findings.iter().filter(|f| f.verdict == best).collect();
+            let older_success = leading
+                .iter()
+                .map(|f| f.older_success)
+                .min()
+                .unwrap_or(suspect);
+            let newer: BTreeSet<usize> = leading
+                .iter()
+                .flat_map(|f| f.failing.iter().copied())
+                .filter(|&c| c != suspect)
+                .collect();
+            let workflows: BTreeSet<String> = findings
+                .iter()
+                .map(|f| self.column(f.column).workflow.clone())
+                .collect();
+            let (verdict, reason) = match reverted_by {
+                Some(r) => (
+                    Verdict::Ineligible,
+                    format!(
+                        "already reverted by {} ({})",
+                        self.sha(r),
+                        self.commit(r).title()
+                    ),
+                ),
+                None => {
+                    let mut reason = leading
+                        .first()
+                        .map(|f| format!("{}: {}", signal_name(self.column(f.column)), f.reason))
+                        .unwrap_or_default();
+                    if findings.len() > 1 {
+                        let _ = write!(reason, " ({} signals)", findings.len());
+                    }
+                    (best, reason)
+                }
+            };
+            patterns.push(Pattern {
+                suspect,
+                older_success,
+                newer_failures: newer.into_iter().collect(),
+                workflows: workflows.into_iter().collect(),
+                findings,
+                reverted_by,
+                verdict,
+                reason,
+            });
+        }
+
+        let mut restarts: Vec<Restart> = Vec::new();
+        let mut seen: HashSet<(String, usize)> = HashSet::new();
+        let mut want = |workflow: &str, commit: usize, reason: &str| {
+            if seen.insert((workflow.to_string(), commit)) {
+                restarts.push(Restart {
+                    workflow: workflow.to_string(),
+                    commit,
+                    reason: reason.to_string(),
+                });
+            }
+        };
+        for p in &patterns {
+            if p.verdict != Verdict::Restart {
+                continue;
+            }
+            for f in p.findings.iter().filter(|f| f.verdict == Verdict::Restart) {
+                for &c in &f.restarts {
+                    want(&self.signals.columns[f.column].workflow, c, &f.reason);
+                }
+            }
+        }
+        let settled: HashSet<usize> = patterns
+            .iter()
+            .filter(|p| p.verdict != Verdict::Restart)
+            .map(|p| p.suspect)
+            .collect();
+        unknown.retain(|f| !settled.contains(&f.suspect));
+        for f in &unknown {
+            for &c in &f.restarts {
+                want(&self.signals.columns[f.column].workflow, c, &f.reason);
+            }
+        }
+        restarts.sort_by(|a, b| (a.commit, &a.workflow).cmp(&(b.commit, &b.workflow)));
+        Detection {
+            patterns,
+            unknown,
+            restarts,
+        }
+    }
+}
+
+/// `workflow / job` for messages.
+pub fn signal_name(column: &Column) -> String {
+    format!("{} / {}", column.workflow, column.job)
+}
+
+/// Whether a commit message reverts `target`: `Revert "<title>"`, `This
+/// reverts commit <sha>`, or a configured pattern. A configured pattern with
+/// a named group `sha` (or `title`) must capture the target's sha (or title);
+/// one without must match a message that names the target's short sha.
+pub fn reverts(message: &str, target: &Commit, patterns: &[Regex]) -> bool {
+    let title = target.title();
+    let first = message.lines().next().unwrap_or_default().trim();
+    if !title.is_empty() && first.starts_with(&format!("Revert \"{title}\"")) {
+        return true;
+    }
+    let names_sha = |hex: &str| hex.len() >= 7 && target.sha.starts_with(hex);
+    for (at, _) in message.match_indices("This reverts commit ") {
+        let rest = &message[at + "This reverts commit ".len()..];
+        let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        if names_sha(&hex) {
+            return true;
+        }
+    }
+    for re in patterns {
+        let named: Vec<&str> = re.capture_names().flatten().collect();
+        for caps in re.captures_iter(message) {
+            let sha_ok = caps.name("sha").map(|m| names_sha(m.as_str().trim()));
+            let title_ok = caps
+                .name("title")
+                .map(|m| !title.is_empty() && m.as_str().trim() == title);
+            match (sha_ok, title_ok) {
+                (Some(true), _) | (_, Some(true)) => return true,
+                (None, None)
+                    if !named.contains(&"sha")
+                        && !named.contains(&"title")
+                        && target.sha.len() >= 7
+                        && target.sha.get(..7).is_some_and(|s| message.contains(s)) =>
+                {
+                    return true;
+                }
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(sha: &str, message: &str) -> Commit {
+        Commit {
+            sha: sha.into(),
+            time: Utc::now(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn revert_messages() {
+        let target = commit(
+            "0123456789abcdef0123456789abcdef01234567",
+            "Add the thing (#12)\n\nbody",
+        );
+        let none: Vec<Regex> = Vec::new();
+        assert!(reverts(
+            "Revert \"Add the thing (#12)\"\n\nbecause",
+            &target,
+            &none
+        ));
+        assert!(reverts(
+            "Undo\n\nThis reverts commit 0123456789abcdef0123456789abcdef01234567.",
+            &target,
+            &none
+        ));
+        assert!(reverts("x\nThis reverts commit 0123456.", &target, &none));
+        assert!(!reverts("x\nThis reverts commit 01234.", &target, &none));
+        assert!(!reverts("x\nThis reverts commit 0123457.", &target, &none));
+        assert!(!reverts("Revert \"Add the thing\"", &target, &none));
+        assert!(!reverts(
+            "Revert \"Revert \"Add the thing (#12)\"\"",
+            &target,
+            &none
+        ));
+        assert!(!reverts("Add the thing (#12)", &target, &none));
+
+        let with_sha = vec![Regex::new(r"^Back out (?P<sha>[0-9a-f]+)").expect("re")];
+        assert!(reverts("Back out 0123456789", &target, &with_sha));
+        assert!(!reverts("Back out 0123450000", &target, &with_sha));
+        let with_title = vec![Regex::new(r#"^Unland "(?P<title>.*)""#).expect("re")];
+        assert!(reverts(
+            "Unland \"Add the thing (#12)\"",
+            &target,
+            &with_title
+        ));
+        assert!(!reverts("Unland \"Other\"", &target, &with_title));
+        let plain = vec![Regex::new(r"^\[revert\]").expect("re")];
+        assert!(reverts("[revert] 0123456 broke trunk", &target, &plain));
+        assert!(!reverts("[revert] 7654321 broke trunk", &target, &plain));
+    }
+
+    #[test]
+    fn cells_read_events() {
+        let e = |outcome, fps: Vec<FpId>, restart| Event {
+            commit: 0,
+            run_id: 1,
+            run_attempt: 1,
+            restart,
+            outcome,
+            fingerprints: fps,
+            started_at: None,
+            jobs: Vec::new(),
+        };
+        assert_eq!(Cell::of(&[], 1).kind(), CellKind::Missing);
+        assert_eq!(
+            Cell::of(&[e(Outcome::Failure, vec![2], false)], 1).kind(),
+            CellKind::Other
+        );
+        let mixed = Cell::of(
+            &[
+                e(Outcome::Failure, vec![1, 2], false),
+                e(Outcome::Success, vec![], true),
+            ],
+            1,
+        );
+        assert!(mixed.fail && mixed.pass && mixed.restart);
+        assert_eq!(mixed.kind(), CellKind::Fail);
+        assert_eq!(
+            Cell::of(&[e(Outcome::Pending, vec![], false)], 1).kind(),
+            CellKind::Pending
+        );
+    }
+}

@@ -1,0 +1,1032 @@
+//! Detection and decision on hand-built snapshots: one test per rule.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::decide::{self, Decided, Facts, PullFacts, RevertFacts, SuspectFacts};
+use super::detect::{self, Detection, Params, Verdict};
+use super::revert::RevertPlan;
+use super::snapshot::{Commit, JobResult, RestartRequest, Snapshot};
+use super::{restart_branch, signal, synth};
+use crate::config::AutorevertMode;
+use crate::plan::{FileChange, Write};
+
+const FP: &str = "0123456789abcdef";
+const FP2: &str = "fedcba9876543210";
+const JOB: &str = "linux / test (default, 1, 3)";
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn sha(i: usize) -> String {
+    format!("c{i:02}{}", "0".repeat(37))
+}
+
+/// A trunk of `n` commits, `c00` oldest; jobs added per commit.
+struct Trunk {
+    commits: Vec<Commit>,
+    jobs: Vec<JobResult>,
+    requests: Vec<RestartRequest>,
+    now: DateTime<Utc>,
+}
+
+impl Trunk {
+    fn new(n: usize) -> Trunk {
+        let commits: Vec<Commit> = (0..n)
+            .map(|i| Commit {
+                sha: sha(i),
+                time: t0() + Duration::minutes(10 * i as i64),
+                message: format!("Change {i} (#{})", 100 + i),
+            })
+            .collect();
+        let now = t0() + Duration::minutes(10 * n as i64) + Duration::hours(3);
+        Trunk {
+            commits,
+            jobs: Vec::new(),
+            requests: Vec::new(),
+            now,
+        }
+    }
+
+    fn base(
+        &self,
+        i: usize,
+        workflow: &str,
+        name: &str,
+        conclusion: Option<&str>,
+        fp: Option<&str>,
+    ) -> JobResult {
+        let started = self.commits[i].time + Duration::minutes(5);
+        JobResult {
+            sha: sha(i),
+            workflow: workflow.into(),
+            name: name.into(),
+            run_id: 1000 + i as u64 * 10 + u64::from(workflow.len() as u8),
+            run_attempt: 1,
+            event: "push".into(),
+            head_branch: "main".into(),
+            status: if conclusion.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            }
+            .into(),
+            conclusion: conclusion.map(str::to_string),
+            started_at: Some(started),
+            completed_at: conclusion.map(|_| started + Duration::minutes(30)),
+            rule: fp.map(|_| "pytest failure".to_string()),
+            fingerprint: fp.map(str::to_string),
+            id: None,
+            url: None,
+        }
+    }
+
+    fn pass(mut self, i: usize) -> Trunk {
+        let j = self.base(i, "trunk", JOB, Some("success"), None);
+        self.jobs.push(j);
+        self
+    }
+
+    fn fail(mut self, i: usize) -> Trunk {
+        let j = self.base(i, "trunk", JOB, Some("failure"), Some(FP));
+        self.jobs.push(j);
+        self
+    }
+
+    fn job(mut self, j: JobResult) -> Trunk {
+        self.jobs.push(j);
+        self
+    }
+
+    /// A restart of `trunk` on commit `i`, `minutes` after the commit.
+    fn restart(
+        mut self,
+        i: usize,
+        conclusion: Option<&str>,
+        fp: Option<&str>,
+        minutes: i64,
+    ) -> Trunk {
+        let mut j = self.base(i, "trunk", JOB, conclusion, fp);
+        j.event = "workflow_dispatch".into();
+        j.head_branch = restart_branch(&sha(i));
+        j.run_id = 90_000 + self.jobs.len() as u64;
+        j.started_at = Some(self.commits[i].time + Duration::minutes(minutes));
+        self.jobs.push(j);
+        self
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let mut commits = self.commits.clone();
+        commits.reverse();
+        Snapshot {
+            repo: "octo-org/octo-repo".into(),
+            now: self.now,
+            commits,
+            jobs: self.jobs.clone(),
+            restart_requests: self.requests.clone(),
+            workflow_files: [(
+                "trunk".to_string(),
+                ".github/workflows/trunk.yml".to_string(),
+            )]
+            .into_iter()
+            .collect(),
+        }
+    }
+}
+
+fn detect_with(s: &Snapshot, params: &Params) -> Detection {
+    let signals = signal::build(s, &params.workflows);
+    detect::detect(s, &signals, params)
+}
+
+fn run(s: &Snapshot) -> Detection {
+    detect_with(s, &Params::default())
+}
+
+fn decided(s: &Snapshot, facts: &Facts) -> Decided {
+    let params = Params::default();
+    let signals = signal::build(s, &params.workflows);
+    let d = detect::detect(s, &signals, &params);
+    decide::decide(s, &signals, &d, facts)
+}
+
+/// Index of commit `i` in a snapshot of `n` (newest first).
+fn at(n: usize, i: usize) -> usize {
+    n - 1 - i
+}
+
+fn restarts(s: &Snapshot, d: &Detection) -> Vec<(String, String)> {
+    d.restarts
+        .iter()
+        .map(|r| (r.workflow.clone(), s.commits[r.commit].sha.clone()))
+        .collect()
+}
+
+#[test]
+fn base_pattern_asks_for_a_confirming_restart() {
+    let s = Trunk::new(5)
+        .pass(0)
+        .pass(1)
+        .fail(2)
+        .fail(3)
+        .fail(4)
+        .snapshot();
+    let d = run(&s);
+    assert_eq!(d.patterns.len(), 1, "{d:#?}");
+    let p = &d.patterns[0];
+    assert_eq!(p.suspect, at(5, 2));
+    assert_eq!(p.older_success, at(5, 1));
+    assert_eq!(p.newer_failures, vec![at(5, 4), at(5, 3)]);
+    assert_eq!(p.verdict, Verdict::Restart);
+    assert!(p.reason.contains("to confirm"), "{}", p.reason);
+    assert_eq!(restarts(&s, &d), vec![("trunk".to_string(), sha(2))]);
+}
+
+#[test]
+fn one_failing_commit_is_not_a_pattern() {
+    let s = Trunk::new(3).pass(0).pass(1).fail(2).snapshot();
+    let d = run(&s);
+    assert!(d.patterns.is_empty() && d.restarts.is_empty(), "{d:#?}");
+}
+
+#[test]
+fn a_failing_restart_confirms_and_reverts() {
+    let s = Trunk::new(4)
+        .pass(0)
+        .pass(1)
+        .fail(2)
+        .fail(3)
+        .restart(2, Some("failure"), Some(FP), 60)
+        .snapshot();
+    let d = run(&s);
+    let p = &d.patterns[0];
+    assert_eq!(p.verdict, Verdict::Revert, "{}", p.reason);
+    assert!(
+        p.reason
+            .starts_with("trunk / linux / test (default): confirmed"),
+        "{}",
+        p.reason
+    );
+    assert!(d.restarts.is_empty());
+}
+
+#[test]
+fn a_passing_restart_makes_it_flaky() {
+    let s = Trunk::new(4)
+        .pass(0)
+        .pass(1)
+        .fail(2)
+        .fail(3)
+        .restart(2, Some("success"), None, 60)
+        .snapshot();
+    let p = &run(&s).patterns[0];
+    assert_eq!(p.verdict, Verdict::Ineligible);
+    assert!(
+        p.reason.contains("flaky") && p.reason.contains("a restart passed"),
+        "{}",
+        p.reason
+    );
+}
+
+#[test]
+fn failed_and_passed_on_one_commit_is_flaky() {
+    let t = Trunk::new(5).pass(0).pass(1).fail(2).fail(3).fail(4);
+    let mut retry = t.base(3, "trunk", JOB, Some("success"), None);
+    retry.run_attempt = 2;
+    let s = t.job(retry).snapshot();
+    let d = run(&s);
+    assert_eq!(d.patterns[0].verdict, Verdict::Ineligible);
+    assert!(
+        d.patterns[0].reason.contains("flaky"),
+        "{}",
+        d.patterns[0].reason
+    );
+    assert!(d.restarts.is_empty());
+}
+
+#[test]
+fn other_shards_passing_is_not_flakiness() {
+    let t = Trunk::new(4).pass(0).pass(1).fail(2).fail(3);
+    let shard2 = t.base(
+        2,
+        "trunk",
+        "linux / test (default, 2, 3)",
+        Some("success"),
+        None,
+    );
+    let shard2b = t.base(
+        3,
+        "trunk",
+        "linux / test (default, 2, 3)",
+        Some("success"),
+        None,
+    );
+    let s = t.job(shard2).job(shard2b).snapshot();
+    assert_eq!(run(&s).patterns[0].verdict, Verdict::Restart);
+}
+
+#[test]
+fn shards_are_one_signal() {
+    let t = Trunk::new(4).pass(0).pass(1).fail(2);
+    let other_shard = t.base(
+        3,
+        "trunk",
+        "linux / test (default, 3, 3)",
+        Some("failure"),
+        Some(FP),
+    );
+    let s = t.job(other_shard).snapshot();
+    let d = run(&s);
+    assert_eq!(d.patterns.len(), 1);
+    let signals = signal::build(&s, &[]);
+    assert_eq!(signals.columns[0].job, "linux / test (default)");
+}
+
+#[test]
+fn the_same_failure_on_an_older_commit_is_infrastructure() {
+    let t = Trunk::new(5).pass(0).pass(1).fail(2).fail(3).fail(4);
+    let build = t.base(1, "trunk", "build", Some("failure"), Some(FP));
+    let s = t.job(build).snapshot();
+    let d = run(&s);
+    assert_eq!(d.patterns[0].verdict, Verdict::Ineligible);
+    assert!(
+        d.patterns[0].reason.contains("infrastructure"),
+        "{}",
+        d.patterns[0].reason
+    );
+    assert!(d.restarts.is_empty());
+}
+
+#[test]
+fn an_outage_that_started_before_the_suspect_is_infrastructure() {
+    // Every job fails from 00:25 on: the suspect c03 landed at 00:30, but a
+    // job elsewhere had already failed the same way at 00:26.
+    let mut t = Trunk::new(6)
+        .pass(0)
+        .pass(1)
+        .pass(2)
+        .fail(3)
+        .fail(4)
+        .fail(5);
+    let mut early = t.base(4, "pull", "lint", Some("failure"), Some(FP));
+    early.started_at = Some(t.commits[2].time + Duration::minutes(6));
+    t = t.job(early);
+    let s = t.snapshot();
+    let d = run(&s);
+    let p = d
+        .patterns
+        .iter()
+        .find(|p| p.suspect == at(6, 3))
+        .expect("pattern");
+    assert_eq!(p.verdict, Verdict::Ineligible);
+    assert!(p.reason.contains("before the suspect"), "{}", p.reason);
+}
+
+#[test]
+fn an_older_success_that_failed_differently_is_no_baseline() {
+    let t = Trunk::new(4).pass(0).fail(2).fail(3);
+    let other = t.base(1, "trunk", JOB, Some("failure"), Some(FP2));
+    let s = t.job(other).snapshot();
+    let d = run(&s);
+    assert!(d.patterns.is_empty(), "{d:#?}");
+}
+
+#[test]
+fn pending_results_below_the_suspect_are_unknown() {
+    let t = Trunk::new(5).pass(0).fail(2).fail(3).fail(4);
+    let running = t.base(1, "trunk", JOB, None, None);
+    let s = t.job(running).snapshot();
+    let d = run(&s);
+    let p = &d.patterns[0];
+    assert_eq!(p.verdict, Verdict::Restart);
+    assert!(
+        p.reason
+            .starts_with("trunk / linux / test (default): unknown"),
+        "{}",
+        p.reason
+    );
+    assert!(d.restarts.is_empty(), "a pending commit needs no restart");
+}
+
+#[test]
+fn ghstack_push_where_only_the_head_ran_restarts_the_others() {
+    // c01..c03 were pushed together; only c03 ran CI.
+    let s = Trunk::new(4).pass(0).fail(3).snapshot();
+    let d = run(&s);
+    assert!(d.patterns.is_empty());
+    assert_eq!(d.unknown.len(), 1);
+    assert_eq!(
+        restarts(&s, &d),
+        vec![("trunk".to_string(), sha(2)), ("trunk".to_string(), sha(1))]
+    );
+    // With two failing pushes it is a pattern, still unknown below.
+    let s = Trunk::new(5).pass(0).fail(3).fail(4).snapshot();
+    let d = run(&s);
+    assert_eq!(d.patterns[0].verdict, Verdict::Restart);
+    assert_eq!(d.patterns[0].suspect, at(5, 3));
+    assert_eq!(restarts(&s, &d).len(), 2);
+}
+
+#[test]
+fn ghstack_restarts_move_the_suspect() {
+    // Restarts showed c01 passes and c02 fails: c02 is the suspect.
+    let t = Trunk::new(5)
+        .pass(0)
+        .fail(3)
+        .fail(4)
+        .restart(1, Some("success"), None, 60)
+        .restart(2, Some("failure"), Some(FP), 60);
+    let d = run(&t.snapshot());
+    let p = &d.patterns[0];
+    assert_eq!(p.suspect, at(5, 2));
+    assert_eq!(p.older_success, at(5, 1));
+    // One failing run on c02 is not yet a confirmation: restart it again.
+    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
+    assert_eq!(
+        restarts(&t.snapshot(), &d),
+        vec![("trunk".to_string(), sha(2))]
+    );
+    let d = run(&t.restart(2, Some("failure"), Some(FP), 100).snapshot());
+    assert_eq!(
+        d.patterns[0].verdict,
+        Verdict::Revert,
+        "{}",
+        d.patterns[0].reason
+    );
+}
+
+#[test]
+fn a_broad_failure_needs_the_older_commit_to_pass_again() {
+    // The same failure on four jobs from c02 on, as an outage starting with
+    // c02 would look; the restart of c02 failed too.
+    let mut t = Trunk::new(4).pass(0).pass(1);
+    for name in ["a (1, 2)", "b", "c", "d"] {
+        for i in 0..4 {
+            let (c, fp) = if i >= 2 {
+                (Some("failure"), Some(FP))
+            } else {
+                (Some("success"), None)
+            };
+            let j = t.base(i, "trunk", name, c, fp);
+            t = t.job(j);
+        }
+    }
+    // One restart run of the workflow, every job failing again.
+    let restart = |mut t: Trunk, i: usize, conclusion: &str, fp: Option<&str>, run: u64| {
+        for name in ["a (1, 2)", "b", "c", "d"] {
+            let mut j = t.base(i, "trunk", name, Some(conclusion), fp);
+            j.event = "workflow_dispatch".into();
+            j.head_branch = restart_branch(&sha(i));
+            j.run_id = run;
+            j.started_at = Some(t.commits[3].time + Duration::minutes(60 + run as i64 % 100));
+            t = t.job(j);
+        }
+        t
+    };
+    let t = restart(t, 2, "failure", Some(FP), 70_001);
+    let s = t.snapshot();
+    let d = run(&s);
+    let p = &d.patterns[0];
+    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
+    assert!(p.reason.contains("must pass again"), "{}", p.reason);
+    assert_eq!(restarts(&s, &d), vec![("trunk".to_string(), sha(1))]);
+    // The older commit passed again after the suspect failed: revert.
+    let s = restart(t, 1, "success", None, 70_010).snapshot();
+    let d = run(&s);
+    assert_eq!(
+        d.patterns[0].verdict,
+        Verdict::Revert,
+        "{}",
+        d.patterns[0].reason
+    );
+}
+
+#[test]
+fn already_reverted_suspects_are_ineligible() {
+    let mut t = Trunk::new(5).pass(0).pass(1).fail(2).fail(3);
+    t.commits[4].message = "Revert \"Change 2 (#102)\"\n\nbroke trunk".into();
+    let s = t.snapshot();
+    let d = run(&s);
+    let p = &d.patterns[0];
+    assert_eq!(p.verdict, Verdict::Ineligible);
+    assert_eq!(p.reverted_by, Some(at(5, 4)));
+    assert!(p.reason.starts_with("already reverted by"), "{}", p.reason);
+    let report = decided(&s, &Facts::offline(AutorevertMode::Revert)).report;
+    assert!(report.patterns[0].already_reverted);
+
+    let mut t = Trunk::new(5).pass(0).pass(1).fail(2).fail(3);
+    t.commits[4].message = format!("Back out\n\nThis reverts commit {}.", sha(2));
+    assert_eq!(run(&t.snapshot()).patterns[0].verdict, Verdict::Ineligible);
+
+    let params = Params {
+        revert_patterns: vec![regex::Regex::new(r"^unland (?P<sha>[0-9a-f]+)").expect("re")],
+        ..Params::default()
+    };
+    let mut t = Trunk::new(5).pass(0).pass(1).fail(2).fail(3);
+    t.commits[4].message = format!("unland {}", &sha(2)[..10]);
+    assert_eq!(
+        detect_with(&t.snapshot(), &params).patterns[0].verdict,
+        Verdict::Ineligible
+    );
+    t.commits[4].message = format!("unland {}", &sha(3)[..10]);
+    assert_eq!(
+        detect_with(&t.snapshot(), &params).patterns[0].verdict,
+        Verdict::Restart
+    );
+}
+
+#[test]
+fn a_newer_pass_means_recovered() {
+    let s = Trunk::new(5)
+        .pass(0)
+        .pass(1)
+        .fail(2)
+        .fail(3)
+        .pass(4)
+        .snapshot();
+    let p = &run(&s).patterns[0];
+    assert_eq!(p.verdict, Verdict::Ineligible);
+    assert!(p.reason.contains("recovered"), "{}", p.reason);
+}
+
+#[test]
+fn one_suspect_across_workflows_is_one_pattern() {
+    let mut t = Trunk::new(4).pass(0).pass(1).fail(2).fail(3);
+    for i in 0..4 {
+        let (c, fp) = if i >= 2 {
+            (Some("failure"), Some(FP2))
+        } else {
+            (Some("success"), None)
+        };
+        let j = t.base(i, "inductor", "inductor / test (aot, 2, 2)", c, fp);
+        t = t.job(j);
+    }
+    let s = t.snapshot();
+    let d = run(&s);
+    assert_eq!(d.patterns.len(), 1, "{d:#?}");
+    let p = &d.patterns[0];
+    assert_eq!(p.workflows, ["inductor", "trunk"]);
+    assert_eq!(p.findings.len(), 2);
+    assert!(p.reason.ends_with("(2 signals)"), "{}", p.reason);
+    assert_eq!(
+        restarts(&s, &d),
+        vec![
+            ("inductor".to_string(), sha(2)),
+            ("trunk".to_string(), sha(2))
+        ]
+    );
+    let out = decided(&s, &Facts::offline(AutorevertMode::Log)).report;
+    let json = serde_json::to_value(&out).expect("json");
+    assert_eq!(
+        json["patterns"][0]["workflows"],
+        serde_json::json!(["inductor", "trunk"])
+    );
+    assert_eq!(
+        json["patterns"][0]["signals"][0]["job"],
+        "inductor / test (aot)"
+    );
+    assert_eq!(json["patterns"][0]["signals"][1]["fingerprint"], FP);
+}
+
+#[test]
+fn the_workflow_filter_applies() {
+    let s = Trunk::new(4).pass(0).pass(1).fail(2).fail(3).snapshot();
+    let params = Params {
+        workflows: vec!["pull".into()],
+        ..Params::default()
+    };
+    assert!(detect_with(&s, &params).patterns.is_empty());
+}
+
+#[test]
+fn min_failures_and_min_successes() {
+    let s = Trunk::new(4).pass(0).pass(1).fail(2).fail(3).snapshot();
+    let strict = Params {
+        min_failures: 3,
+        ..Params::default()
+    };
+    let p = &detect_with(&s, &strict).patterns[0];
+    assert_eq!(p.verdict, Verdict::Ineligible);
+    assert!(p.reason.contains("min-failures"), "{}", p.reason);
+    let strict = Params {
+        min_successes: 3,
+        ..Params::default()
+    };
+    let p = &detect_with(&s, &strict).patterns[0];
+    assert!(p.reason.contains("min-successes"), "{}", p.reason);
+    let lenient = Params {
+        min_successes: 2,
+        ..Params::default()
+    };
+    assert_eq!(
+        detect_with(&s, &lenient).patterns[0].verdict,
+        Verdict::Restart
+    );
+}
+
+#[test]
+fn restarts_wait_for_runs_and_backoff_then_stop() {
+    // Restart under way: wait.
+    let s = Trunk::new(4)
+        .pass(0)
+        .pass(1)
+        .fail(2)
+        .fail(3)
+        .restart(2, None, None, 60)
+        .snapshot();
+    let d = run(&s);
+    assert_eq!(d.patterns[0].verdict, Verdict::Restart);
+    assert!(
+        d.patterns[0].reason.contains("waiting"),
+        "{}",
+        d.patterns[0].reason
+    );
+    assert!(d.restarts.is_empty());
+
+    // Cancelled restart 10 minutes before now: back off.
+    let mut t = Trunk::new(4).pass(0).pass(1).fail(2).fail(3);
+    let minutes = (t.now - t.commits[2].time).num_minutes() - 10;
+    t = t.restart(2, Some("cancelled"), None, minutes);
+    let d = run(&t.snapshot());
+    assert!(d.restarts.is_empty());
+    assert!(
+        d.patterns[0].reason.contains("next restart is due"),
+        "{}",
+        d.patterns[0].reason
+    );
+
+    // Long ago: restart again.
+    let s = Trunk::new(4)
+        .pass(0)
+        .pass(1)
+        .fail(2)
+        .fail(3)
+        .restart(2, Some("cancelled"), None, 30)
+        .snapshot();
+    assert_eq!(run(&s).restarts.len(), 1);
+
+    // Two restarts spent: a person should look.
+    let s = Trunk::new(4)
+        .pass(0)
+        .pass(1)
+        .fail(2)
+        .fail(3)
+        .restart(2, Some("cancelled"), None, 30)
+        .restart(2, Some("failure"), Some(FP2), 70)
+        .snapshot();
+    let d = run(&s);
+    assert_eq!(
+        d.patterns[0].verdict,
+        Verdict::Notify,
+        "{}",
+        d.patterns[0].reason
+    );
+    assert!(d.restarts.is_empty());
+}
+
+#[test]
+fn recorded_restart_requests_count() {
+    let mut t = Trunk::new(4).pass(0).pass(1).fail(2).fail(3);
+    t.requests.push(RestartRequest {
+        workflow: "trunk".into(),
+        sha: sha(2),
+        at: t.now - Duration::minutes(5),
+    });
+    let d = run(&t.snapshot());
+    assert!(d.restarts.is_empty(), "a recent request is waited for");
+    for m in [200, 100] {
+        t.requests.push(RestartRequest {
+            workflow: "trunk".into(),
+            sha: sha(2),
+            at: t.now - Duration::minutes(m),
+        });
+    }
+    t.requests.remove(0);
+    assert_eq!(run(&t.snapshot()).patterns[0].verdict, Verdict::Notify);
+}
+
+#[test]
+fn as_of_replays_the_past() {
+    let t =
+        Trunk::new(4)
+            .pass(0)
+            .pass(1)
+            .fail(2)
+            .fail(3)
+            .restart(2, Some("failure"), Some(FP), 120);
+    let s = t.snapshot();
+    assert_eq!(run(&s).patterns[0].verdict, Verdict::Revert);
+    // Before the restart started it was still to be confirmed.
+    let before = s.as_of(t.commits[2].time + Duration::minutes(100));
+    let d = run(&before);
+    assert_eq!(d.patterns[0].verdict, Verdict::Restart);
+    // Before c03 landed there was no pattern.
+    let earlier = s.as_of(t.commits[2].time + Duration::minutes(9));
+    assert!(run(&earlier).patterns.is_empty());
+}
+
+#[test]
+fn cancelled_and_unclassified_failures() {
+    // Cancelled jobs say nothing: the older success is the commit below.
+    let t = Trunk::new(5).pass(0).fail(2).fail(3).fail(4);
+    let cancelled = t.base(1, "trunk", JOB, Some("cancelled"), None);
+    let s = t.job(cancelled).snapshot();
+    let p = &run(&s).patterns[0];
+    assert_eq!(p.older_success, at(5, 0));
+    // Failures the analyser did not explain match each other within a job.
+    let mut t = Trunk::new(4).pass(0).pass(1);
+    for i in 2..4 {
+        let j = t.base(i, "trunk", JOB, Some("failure"), None);
+        t = t.job(j);
+    }
+    let s = t.snapshot();
+    let d = run(&s);
+    assert_eq!(d.patterns.len(), 1);
+    let out = decided(&s, &Facts::offline(AutorevertMode::Log)).report;
+    assert_eq!(out.patterns[0].signals[0].fingerprint, None);
+}
+
+fn online(mode: AutorevertMode) -> Facts {
+    Facts {
+        can_act: true,
+        ..Facts::offline(mode)
+    }
+}
+
+fn confirmed() -> Snapshot {
+    Trunk::new(4)
+        .pass(0)
+        .pass(1)
+        .fail(2)
+        .fail(3)
+        .restart(2, Some("failure"), Some(FP), 60)
+        .snapshot()
+}
+
+#[test]
+fn modes_limit_the_writes() {
+    let s = Trunk::new(4).pass(0).pass(1).fail(2).fail(3).snapshot();
+    assert!(
+        decided(&s, &online(AutorevertMode::Log))
+            .plan
+            .steps
+            .is_empty()
+    );
+    let d = decided(&s, &online(AutorevertMode::Restart));
+    let kinds: Vec<&Write> = d.plan.steps.iter().map(|s| &s.write).collect();
+    assert!(
+        matches!(kinds[0], Write::CreateRef { git_ref, .. } if *git_ref == format!("refs/tags/trunk/{}", sha(2)))
+    );
+    assert!(
+        matches!(kinds[1], Write::DispatchWorkflow { workflow, git_ref, .. }
+        if workflow == "trunk.yml" && *git_ref == format!("trunk/{}", sha(2)))
+    );
+    assert_eq!(
+        d.decisions[0].action,
+        crate::store::AutorevertAction::Restart
+    );
+    // Offline never writes, whatever the mode.
+    assert!(
+        decided(&s, &Facts::offline(AutorevertMode::Revert))
+            .plan
+            .steps
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_kill_switch_stops_everything() {
+    let facts = Facts {
+        kill_switch: Some("issue #9".into()),
+        ..online(AutorevertMode::Revert)
+    };
+    let d = decided(&confirmed(), &facts);
+    assert!(d.plan.steps.is_empty());
+    assert!(d.plan.notes[0].contains("kill switch"));
+    assert_eq!(d.report.patterns[0].verdict, Verdict::Revert);
+}
+
+fn with_suspect(mode: AutorevertMode, sf: SuspectFacts) -> Facts {
+    let mut f = online(mode);
+    f.suspects.insert(sha(2), sf);
+    f
+}
+
+fn ready(changes: Vec<FileChange>) -> Option<RevertFacts> {
+    Some(RevertFacts {
+        plan: RevertPlan::Changes(changes),
+        head_sha: sha(3),
+        branch_exists: false,
+        closed_pull: None,
+    })
+}
+
+#[test]
+fn revert_mode_opens_a_revert_pull_request() {
+    let change = FileChange {
+        path: "src/lib.rs".into(),
+        content: Some("old".into()),
+    };
+    let facts = with_suspect(
+        AutorevertMode::Revert,
+        SuspectFacts {
+            pull: Some(PullFacts {
+                number: 7,
+                labels: Vec::new(),
+            }),
+            revert: ready(vec![change.clone()]),
+        },
+    );
+    let d = decided(&confirmed(), &facts);
+    let steps: Vec<&Write> = d.plan.steps.iter().map(|s| &s.write).collect();
+    assert_eq!(steps.len(), 3, "{steps:#?}");
+    match steps[0] {
+        Write::CommitFiles {
+            branch,
+            base_sha,
+            changes,
+            message,
+            ..
+        } => {
+            assert_eq!(branch, "ci-medic/autorevert/c02000000000");
+            assert_eq!(*base_sha, sha(3));
+            assert_eq!(changes, &vec![change]);
+            assert!(message.starts_with("Revert \"Change 2 (#102)\"\n\nThis reverts commit c02"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match steps[1] {
+        Write::OpenPullRequest {
+            head,
+            base,
+            title,
+            body,
+            labels,
+            marker_key,
+            ..
+        } => {
+            assert_eq!(head, "ci-medic/autorevert/c02000000000");
+            assert_eq!(base, "main");
+            assert_eq!(title, "Revert \"Change 2 (#102)\"");
+            assert!(body.contains("<!-- ci-medic:autorevert:c02"));
+            assert!(body.contains("| commit |"), "{body}");
+            assert_eq!(labels, &vec!["autorevert".to_string()]);
+            assert_eq!(*marker_key, sha(2));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        steps[2],
+        Write::Comment {
+            number: 7,
+            marker: Some(_),
+            ..
+        }
+    ));
+    assert_eq!(
+        d.decisions[0].action,
+        crate::store::AutorevertAction::Revert
+    );
+    assert_eq!(d.plan.outputs.get("reverts").map(String::as_str), Some("1"));
+
+    // An existing branch is not pushed again.
+    let mut sf = facts.suspects[&sha(2)].clone();
+    if let Some(r) = sf.revert.as_mut() {
+        r.branch_exists = true;
+    }
+    let d = decided(&confirmed(), &with_suspect(AutorevertMode::Revert, sf));
+    assert!(
+        !d.plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.write, Write::CommitFiles { .. }))
+    );
+    assert!(
+        d.plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.write, Write::OpenPullRequest { .. }))
+    );
+}
+
+#[test]
+fn a_pull_request_labelled_autorevert_disable_is_never_reverted() {
+    let facts = with_suspect(
+        AutorevertMode::Revert,
+        SuspectFacts {
+            pull: Some(PullFacts {
+                number: 7,
+                labels: vec!["autorevert: disable".into()],
+            }),
+            revert: None,
+        },
+    );
+    let d = decided(&confirmed(), &facts);
+    assert_eq!(d.report.patterns[0].verdict, Verdict::Notify);
+    assert!(d.report.patterns[0].reason.contains("autorevert: disable"));
+    let steps: Vec<&Write> = d.plan.steps.iter().map(|s| &s.write).collect();
+    assert_eq!(steps.len(), 1);
+    assert!(matches!(steps[0], Write::Comment { number: 7, .. }));
+}
+
+#[test]
+fn a_revert_that_is_not_exact_falls_back_to_notify() {
+    for revert in [
+        Some(RevertFacts {
+            plan: RevertPlan::Fallback("`a.rs` changed after the suspect".into()),
+            head_sha: sha(3),
+            branch_exists: false,
+            closed_pull: None,
+        }),
+        Some(RevertFacts {
+            plan: RevertPlan::Changes(Vec::new()),
+            head_sha: sha(3),
+            branch_exists: true,
+            closed_pull: Some(12),
+        }),
+    ] {
+        let facts = with_suspect(AutorevertMode::Revert, SuspectFacts { pull: None, revert });
+        let facts = Facts {
+            tracking_issue: Some(3),
+            ..facts
+        };
+        let d = decided(&confirmed(), &facts);
+        assert_eq!(d.report.patterns[0].verdict, Verdict::Notify);
+        let steps: Vec<&Write> = d.plan.steps.iter().map(|s| &s.write).collect();
+        assert!(
+            matches!(steps.as_slice(), [Write::Comment { number: 3, .. }]),
+            "{steps:#?}"
+        );
+    }
+    // Nobody to notify: recorded, nothing written.
+    let d = decided(&confirmed(), &online(AutorevertMode::Notify));
+    assert!(d.plan.steps.is_empty());
+    assert!(d.decisions[0].notes[0].contains("nobody to notify"));
+}
+
+#[test]
+fn notify_comments_carry_the_grid_and_escape_titles() {
+    let mut t =
+        Trunk::new(4)
+            .pass(0)
+            .pass(1)
+            .fail(2)
+            .fail(3)
+            .restart(2, Some("failure"), Some(FP), 60);
+    t.commits[2].message = "Break @everyone | [x](javascript:y) `code`".into();
+    let s = t.snapshot();
+    let facts = with_suspect(
+        AutorevertMode::Notify,
+        SuspectFacts {
+            pull: Some(PullFacts {
+                number: 5,
+                labels: Vec::new(),
+            }),
+            revert: None,
+        },
+    );
+    let d = decided(&s, &facts);
+    let Write::Comment { body, marker, .. } = &d.plan.steps[0].write else {
+        panic!("{:?}", d.plan.steps);
+    };
+    assert_eq!(marker.as_ref().map(|m| m.0.as_str()), Some("autorevert"));
+    assert!(body.contains("a restart confirmed it"), "{body}");
+    assert!(!body.contains("@everyone"), "{body}");
+    assert!(body.contains("\\| \\[x\\]"), "{body}");
+    assert!(body.contains("**← suspect**"));
+    assert!(body.contains("[❌🔁]") || body.contains("❌🔁"), "{body}");
+    assert!(body.len() < decide::BODY_LIMIT);
+}
+
+#[test]
+fn the_json_contract() {
+    let s = Trunk::new(4).pass(0).pass(1).fail(2).fail(3).snapshot();
+    let out = decided(&s, &Facts::offline(AutorevertMode::Log)).report;
+    let v = serde_json::to_value(&out).expect("json");
+    let keys: Vec<&str> = v
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["patterns", "restarts"]);
+    let p = &v["patterns"][0];
+    let mut keys: Vec<&str> = p
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "already_reverted",
+            "newer_failures",
+            "older_success",
+            "reason",
+            "signals",
+            "suspect",
+            "verdict",
+            "workflows"
+        ]
+    );
+    assert_eq!(p["suspect"], sha(2));
+    assert_eq!(p["older_success"], sha(1));
+    assert_eq!(p["newer_failures"], serde_json::json!([sha(3)]));
+    assert_eq!(p["verdict"], "restart");
+    assert_eq!(
+        p["signals"],
+        serde_json::json!([{"workflow": "trunk", "job": "linux / test (default)", "fingerprint": FP}])
+    );
+    assert_eq!(
+        v["restarts"],
+        serde_json::json!([{"workflow": "trunk", "sha": sha(2)}])
+    );
+}
+
+#[test]
+fn synthetic_histories_precision_and_recall() {
+    for seed in 1..=12 {
+        let spec = synth::Spec {
+            seed,
+            commits: 120,
+            jobs_per_commit: 48,
+            breakages: 4,
+            flaky_per_mille: 5,
+            ghstack_per_mille: 80,
+            outage: (seed % 3 == 0).then_some((40, 43)),
+            ..synth::Spec::default()
+        };
+        let g = synth::generate(&spec);
+        let s = &g.snapshot;
+        let d = run(s);
+        let reverts: Vec<&str> = d
+            .patterns
+            .iter()
+            .filter(|p| p.verdict == Verdict::Revert)
+            .map(|p| s.commits[p.suspect].sha.as_str())
+            .collect();
+        for r in &reverts {
+            assert!(
+                g.culprits.iter().any(|c| c == r),
+                "seed {seed}: wrong revert {r}"
+            );
+        }
+        for c in &g.culprits {
+            assert!(
+                reverts.contains(&c.as_str()),
+                "seed {seed}: missed {c}: {:#?}",
+                d.patterns
+            );
+        }
+        for p in &d.patterns {
+            let sha = &s.commits[p.suspect].sha;
+            if g.reverted.contains(sha) {
+                assert_eq!(p.verdict, Verdict::Ineligible, "seed {seed}: {}", p.reason);
+            }
+        }
+    }
+}

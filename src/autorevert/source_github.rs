@@ -1,0 +1,308 @@
+//! The `github` source: needs only the token.
+//!
+//! - the default branch's commits of the window (`GET /commits?since=`);
+//! - the runs of the window on that branch (push, schedule...), and the
+//!   `workflow_dispatch` runs on `trunk/{sha}` tags (restarts), two paginated
+//!   lists rather than one query per commit;
+//! - the jobs of every attempt of those runs;
+//! - for each failed job, its log analysed once (`analyze::read_job`) for the
+//!   failure's rule and fingerprint, kept in a JSON cache keyed by job id so a
+//!   re-run downloads nothing again (the workflow can keep the file with
+//!   `actions/cache`).
+//!
+//! A run that has no jobs yet is kept as one pending placeholder job, so its
+//! commit counts as "running" (and a restart on it as under way).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::{Commit, JobResult, Snapshot};
+use super::{RESTART_EVENT, RESTART_PREFIX};
+use crate::analyze::RuleSet;
+use crate::config::{Config, workflow_selected};
+use crate::github::Client;
+use crate::github::api::encode_segment;
+use crate::github::types::{JobInfo, RunInfo};
+
+/// Commits read from the default branch (GitHub pages them 100 at a time).
+pub const MAX_COMMITS: usize = 1000;
+/// Runs read per list (push/schedule on the branch, and restarts).
+pub const MAX_RUNS: usize = 3000;
+/// Job logs downloaded and analysed per invocation; the rest wait for the
+/// next run (their failures count as unclassified meanwhile).
+pub const MAX_LOGS: usize = 200;
+/// Where the fingerprint cache lives unless the `autorevert-cache` input or
+/// `CI_MEDIC_AUTOREVERT_CACHE` says otherwise (relative to the workspace).
+pub const DEFAULT_CACHE: &str = ".ci-medic/autorevert-cache.json";
+/// The name of the placeholder job of a run whose jobs are not listed yet.
+pub const QUEUED_RUN_JOB: &str = "(run without jobs yet)";
+
+/// What the log of one failed job said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedFailure {
+    pub rule: Option<String>,
+    pub fingerprint: Option<String>,
+    /// `analysed`, `logs-expired`, `logs-missing`...
+    pub status: String,
+}
+
+/// The fingerprint cache file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cache {
+    pub jobs: BTreeMap<u64, CachedFailure>,
+}
+
+impl Cache {
+    /// The cache at `path`; empty when absent or unreadable (it is a cache).
+    pub fn load(path: &Path) -> Cache {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                tracing::warn!("ignoring the unreadable cache {}: {e}", path.display());
+                Cache::default()
+            }),
+            Err(_) => Cache::default(),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(path, serde_json::to_string(self)?)
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// The cache path: the `autorevert-cache` input, `CI_MEDIC_AUTOREVERT_CACHE`,
+/// or [`DEFAULT_CACHE`]; an empty value turns the cache off.
+pub fn cache_path() -> Option<PathBuf> {
+    let configured = crate::action::input("autorevert-cache")
+        .or_else(|| std::env::var("CI_MEDIC_AUTOREVERT_CACHE").ok());
+    match configured {
+        Some(p) if p.trim().is_empty() => None,
+        Some(p) => Some(PathBuf::from(p.trim())),
+        None => Some(PathBuf::from(DEFAULT_CACHE)),
+    }
+}
+
+fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// Read the snapshot of `branch` for the window ending at `now`.
+pub async fn snapshot(
+    client: &Client,
+    config: &Config,
+    branch: &str,
+    now: DateTime<Utc>,
+    cache: Option<&Path>,
+) -> anyhow::Result<Snapshot> {
+    let ar = &config.autorevert;
+    let since = now - Duration::hours(i64::from(ar.lookback_hours));
+    let since_text = since.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+
+    let listed = client
+        .list_commits(branch, Some(&since_text), MAX_COMMITS)
+        .await
+        .with_context(|| format!("listing the commits of {branch}"))?;
+    let commits: Vec<Commit> = listed
+        .into_iter()
+        .map(|c| Commit {
+            time: parse_time(c.date.as_deref()).unwrap_or(now),
+            sha: c.sha,
+            message: c.message,
+        })
+        .collect();
+    let shas: HashSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
+
+    let created = encode_segment(&format!(">={since_text}"), false);
+    let mut runs: Vec<RunInfo> = client
+        .runs(
+            &format!("branch={}&created={created}", encode_segment(branch, false)),
+            MAX_RUNS,
+        )
+        .await
+        .context("listing the runs of the default branch")?;
+    runs.extend(
+        client
+            .runs(
+                &format!("event={RESTART_EVENT}&created={created}"),
+                MAX_RUNS,
+            )
+            .await
+            .context("listing the restarts")?
+            .into_iter()
+            .filter(|r| {
+                r.head_branch
+                    .as_deref()
+                    .is_some_and(|b| b.starts_with(RESTART_PREFIX))
+            }),
+    );
+    let mut seen = BTreeSet::new();
+    runs.retain(|r| seen.insert(r.id));
+    runs.retain(|r| {
+        shas.contains(r.head_sha.as_str())
+            && workflow_selected(
+                &ar.workflows,
+                r.name.as_deref().unwrap_or_default(),
+                r.path.as_deref(),
+            )
+    });
+
+    let mut workflow_files = BTreeMap::new();
+    let mut jobs: Vec<(JobResult, Option<JobInfo>)> = Vec::new();
+    for run in &runs {
+        let workflow = run.name.clone().unwrap_or_default();
+        if let Some(path) = run.path.as_deref().filter(|p| !p.is_empty()) {
+            workflow_files
+                .entry(workflow.clone())
+                .or_insert_with(|| path.to_string());
+        }
+        let base = JobResult {
+            sha: run.head_sha.clone(),
+            workflow: workflow.clone(),
+            name: QUEUED_RUN_JOB.into(),
+            run_id: run.id,
+            run_attempt: run.run_attempt,
+            event: run.event.clone(),
+            head_branch: run.head_branch.clone().unwrap_or_default(),
+            status: run.status.clone().unwrap_or_else(|| "queued".into()),
+            conclusion: None,
+            started_at: parse_time(run.created_at.as_deref()),
+            completed_at: None,
+            rule: None,
+            fingerprint: None,
+            id: None,
+            url: Some(run.html_url.clone()).filter(|u| !u.is_empty()),
+        };
+        let mut any = false;
+        for attempt in 1..=run.run_attempt.max(1) {
+            let listed = client
+                .run_jobs(run.id, attempt)
+                .await
+                .with_context(|| format!("listing the jobs of run {} attempt {attempt}", run.id))?;
+            for job in listed {
+                any = true;
+                let result = JobResult {
+                    name: job.name.clone(),
+                    run_attempt: job.run_attempt,
+                    status: job.status.clone(),
+                    conclusion: job.conclusion.clone(),
+                    started_at: parse_time(job.started_at.as_deref()),
+                    completed_at: parse_time(job.completed_at.as_deref()),
+                    id: Some(job.id),
+                    url: job.html_url.clone().or_else(|| base.url.clone()),
+                    ..base.clone()
+                };
+                let failed = job.failed();
+                jobs.push((result, failed.then_some(job)));
+            }
+        }
+        if !any && run.status.as_deref() != Some("completed") {
+            // Jobs not created yet: the commit's workflow is under way.
+            if base.status == "completed" {
+                continue;
+            }
+            jobs.push((base, None));
+        }
+    }
+
+    classify_failures(client, config, &mut jobs, cache).await;
+    Ok(Snapshot {
+        repo: client.repo().full(),
+        now,
+        commits,
+        jobs: jobs.into_iter().map(|(j, _)| j).collect(),
+        restart_requests: Vec::new(),
+        workflow_files,
+    })
+}
+
+/// Fill in the rule and fingerprint of failed jobs, from the cache or by
+/// analysing their logs (newest commits first, at most [`MAX_LOGS`]).
+async fn classify_failures(
+    client: &Client,
+    config: &Config,
+    jobs: &mut [(JobResult, Option<JobInfo>)],
+    cache_path: Option<&Path>,
+) {
+    let mut cache = cache_path.map(Cache::load).unwrap_or_default();
+    let rules = match RuleSet::with_extra(config.analyze.rules.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("analyze.rules: {e}; using the built-in rules");
+            RuleSet::builtin()
+        }
+    };
+    let mut downloads = 0usize;
+    let mut kept = BTreeMap::new();
+    for (result, info) in jobs.iter_mut() {
+        let Some(job) = info.take() else {
+            continue;
+        };
+        let id = job.id;
+        let found = match cache.jobs.get(&id) {
+            Some(hit) => Some(hit.clone()),
+            None if downloads < MAX_LOGS => {
+                downloads += 1;
+                let facts = crate::jobs::analyze::read_job(client, config, &rules, job).await;
+                let primary = facts.failures.first();
+                let entry = CachedFailure {
+                    rule: primary.map(|f| f.rule.clone()),
+                    fingerprint: primary.map(|f| f.fingerprint.clone()),
+                    status: facts.finding.status.clone(),
+                };
+                // A transient error is tried again next time.
+                (entry.status != "log-error").then_some(entry)
+            }
+            None => None,
+        };
+        if let Some(f) = found {
+            result.rule = f.rule.clone();
+            result.fingerprint = f.fingerprint.clone();
+            kept.insert(id, f);
+        }
+    }
+    if downloads >= MAX_LOGS {
+        tracing::warn!(
+            "analysed {MAX_LOGS} job logs; the other failures are analysed on the next run"
+        );
+    }
+    cache.jobs = kept;
+    if let Some(path) = cache_path
+        && let Err(e) = cache.save(path)
+    {
+        tracing::warn!("fingerprint cache not saved: {e:#}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_round_trip_and_tolerance() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("sub/cache.json");
+        assert_eq!(Cache::load(&path), Cache::default());
+        let mut c = Cache::default();
+        c.jobs.insert(
+            7,
+            CachedFailure {
+                rule: Some("r".into()),
+                fingerprint: Some("f".into()),
+                status: "analysed".into(),
+            },
+        );
+        c.save(&path).expect("save");
+        assert_eq!(Cache::load(&path), c);
+        std::fs::write(&path, "not json").expect("write");
+        assert_eq!(Cache::load(&path), Cache::default());
+    }
+}
