@@ -225,9 +225,11 @@ pub async fn run(cx: &Context) -> Result<ExitCode> {
             }
             super::heal::heal_issue(cx, &client, &config, issue).await
         }
-        Route::HealVerify { run_id } => Ok(super::heal::verify_report(cx, &client, &config, run_id)
-            .await?
-            .unwrap_or(ExitCode::SUCCESS)),
+        Route::HealVerify { run_id } => {
+            Ok(super::heal::verify_report(cx, &client, &config, run_id)
+                .await?
+                .unwrap_or(ExitCode::SUCCESS))
+        }
         Route::Autorevert => super::autorevert::scheduled(cx, &client, &config).await,
     }
 }

@@ -262,17 +262,27 @@ fn completed_trunk_runs_also_wake_autorevert_when_enabled() {
     let path = examples("workflow_run")[1].clone();
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
-    let trunk = v["repository"]["default_branch"].as_str().unwrap_or("main").to_string();
+    let trunk = v["repository"]["default_branch"]
+        .as_str()
+        .unwrap_or("main")
+        .to_string();
     v["workflow_run"]["head_branch"] = trunk.into();
     let on_trunk = event::parse("workflow_run", "x.json", v.to_string().as_bytes()).expect("parse");
     v["workflow_run"]["head_branch"] = "feature".into();
-    let on_branch = event::parse("workflow_run", "x.json", v.to_string().as_bytes()).expect("parse");
+    let on_branch =
+        event::parse("workflow_run", "x.json", v.to_string().as_bytes()).expect("parse");
 
     let mut config = Config::default();
-    assert!(!ci_medic::jobs::run::watches_trunk_run(&on_trunk, &config), "disabled by default");
+    assert!(
+        !ci_medic::jobs::run::watches_trunk_run(&on_trunk, &config),
+        "disabled by default"
+    );
     config.autorevert.enabled = true;
     assert!(ci_medic::jobs::run::watches_trunk_run(&on_trunk, &config));
     assert!(!ci_medic::jobs::run::watches_trunk_run(&on_branch, &config));
     config.autorevert.workflows = vec!["inductor".into()];
-    assert!(!ci_medic::jobs::run::watches_trunk_run(&on_trunk, &config), "not a watched workflow");
+    assert!(
+        !ci_medic::jobs::run::watches_trunk_run(&on_trunk, &config),
+        "not a watched workflow"
+    );
 }
