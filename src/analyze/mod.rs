@@ -1,0 +1,382 @@
+//! Finding the line that explains a failed CI job.
+//!
+//! Pure: logs in, [`Failure`]s out. Rules are data ([`RuleSpec`], built-in
+//! ones in `rules/*.yml`); the engine streams a log once with bounded memory,
+//! keeps candidate lines per step, and ranks the candidates of the failed
+//! step first (job-level events such as timeouts before anything else).
+
+mod engine;
+pub mod fingerprint;
+pub mod rules;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub use fingerprint::fingerprint_of;
+pub use rules::{Annotation, JOB_LEVEL_PRIORITY, RuleError, RuleSet, RuleSpec, render_title};
+
+use engine::{JobAnalyzer, Ranked};
+
+/// Failures reported per analysis, at most (an issue shows a handful).
+pub const MAX_FAILURES: usize = 20;
+
+/// What kind of failure a line shows. Stable ids (labels, JSON).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Compilation,
+    Test,
+    Lint,
+    Dependency,
+    MissingCommand,
+    MissingFile,
+    Timeout,
+    Cancelled,
+    RateLimit,
+    Network,
+    Permission,
+    /// Out of memory, disk full, killed.
+    Resource,
+    /// Runner lost, service outage.
+    Infrastructure,
+    WorkflowSyntax,
+    /// A missing secret, input or variable.
+    Configuration,
+    #[default]
+    Unknown,
+}
+
+impl Category {
+    pub const ALL: [Category; 16] = [
+        Category::Compilation,
+        Category::Test,
+        Category::Lint,
+        Category::Dependency,
+        Category::MissingCommand,
+        Category::MissingFile,
+        Category::Timeout,
+        Category::Cancelled,
+        Category::RateLimit,
+        Category::Network,
+        Category::Permission,
+        Category::Resource,
+        Category::Infrastructure,
+        Category::WorkflowSyntax,
+        Category::Configuration,
+        Category::Unknown,
+    ];
+
+    /// The stable id (`missing-command`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Compilation => "compilation",
+            Category::Test => "test",
+            Category::Lint => "lint",
+            Category::Dependency => "dependency",
+            Category::MissingCommand => "missing-command",
+            Category::MissingFile => "missing-file",
+            Category::Timeout => "timeout",
+            Category::Cancelled => "cancelled",
+            Category::RateLimit => "rate-limit",
+            Category::Network => "network",
+            Category::Permission => "permission",
+            Category::Resource => "resource",
+            Category::Infrastructure => "infrastructure",
+            Category::WorkflowSyntax => "workflow-syntax",
+            Category::Configuration => "configuration",
+            Category::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Category {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Category::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown category `{s}`"))
+    }
+}
+
+/// What the API says about the failed step of a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepHint {
+    /// The step's `number` (1 is "Set up job").
+    pub number: Option<u64>,
+    /// The step's `name` (`Run <command>` for unnamed `run:` steps).
+    pub name: Option<String>,
+}
+
+/// One line (or block) that explains a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The path as given, or `archive.zip!inner/path.txt`.
+    pub source: String,
+    pub job: Option<String>,
+    pub step: Option<String>,
+    /// 1-based line number in `source` (LF-separated, as stored).
+    pub line: u64,
+    /// Last line of the block, `>= line`.
+    pub end_line: u64,
+    /// The line, cleaned (no timestamp, ANSI escapes or `##[error]` marker).
+    pub text: String,
+    pub category: Category,
+    pub rule: String,
+    #[serde(default)]
+    pub captures: BTreeMap<String, String>,
+    /// 16 hex chars; equal for the same failure in another run.
+    pub fingerprint: String,
+    pub fixable: bool,
+    /// Cleaned lines around the failure, from `context_start` on.
+    #[serde(skip)]
+    pub context: Vec<String>,
+    /// Line number of the first context line.
+    #[serde(skip)]
+    pub context_start: u64,
+}
+
+/// The result of analysing one or more logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// The primary failure's category, `unknown` when nothing explains it.
+    pub category: Category,
+    /// Most likely cause first.
+    pub failures: Vec<Failure>,
+}
+
+impl Analysis {
+    /// Builds an analysis from failures already ranked.
+    pub fn from_failures(failures: Vec<Failure>) -> Analysis {
+        Analysis {
+            category: failures.first().map_or(Category::Unknown, |f| f.category),
+            failures,
+        }
+    }
+
+    /// A short human report with the excerpt of each failure.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        if self.failures.is_empty() {
+            out.push_str("No line in the log explains the failure.\n");
+            return out;
+        }
+        out.push_str(&format!(
+            "Failure category: {} ({} line{} reported)\n",
+            self.category,
+            self.failures.len(),
+            if self.failures.len() == 1 { "" } else { "s" }
+        ));
+        for (i, f) in self.failures.iter().enumerate() {
+            out.push('\n');
+            let mut wher = Vec::new();
+            if let Some(j) = &f.job {
+                wher.push(format!("job {j}"));
+            }
+            if let Some(s) = &f.step {
+                wher.push(format!("step {s}"));
+            }
+            out.push_str(&format!(
+                "{}. [{}] {} at {}:{}{}\n",
+                i + 1,
+                f.category,
+                f.rule,
+                f.source,
+                f.line,
+                if wher.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", wher.join(", "))
+                }
+            ));
+            if f.context.is_empty() {
+                out.push_str(&format!("   > {}\n", f.text));
+            } else {
+                for (k, line) in f.context.iter().enumerate() {
+                    let n = f.context_start + k as u64;
+                    let mark = if (f.line..=f.end_line).contains(&n) {
+                        '>'
+                    } else {
+                        ' '
+                    };
+                    out.push_str(&format!("   {mark} {n:>6} | {line}\n"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Analyses one job log (a GitHub Actions job log, `gh run view --log`
+/// output, a Travis log or plain text) read as a stream.
+pub fn analyze_job_log<R: BufRead>(
+    source: &str,
+    job: Option<&str>,
+    step_hint: Option<StepHint>,
+    reader: R,
+    rules: &RuleSet,
+) -> Result<Vec<Failure>> {
+    let ranked = job_log_ranked(source, job, step_hint, reader, rules, 0)?;
+    Ok(finalize(ranked))
+}
+
+fn job_log_ranked<R: BufRead>(
+    source: &str,
+    job: Option<&str>,
+    step_hint: Option<StepHint>,
+    reader: R,
+    rules: &RuleSet,
+    job_index: usize,
+) -> Result<Vec<Ranked>> {
+    let mut an = JobAnalyzer::new(rules, job, step_hint, job_index);
+    an.feed(source, None, reader)
+        .with_context(|| format!("reading {source}"))?;
+    Ok(an.finish())
+}
+
+/// Analyses a run log archive (`GET /repos/{o}/{r}/actions/runs/{id}/logs`).
+/// `hints` maps job names to their failed step, when known.
+pub fn analyze_zip<R: Read + Seek>(
+    source: &str,
+    reader: R,
+    hints: &BTreeMap<String, StepHint>,
+    rules: &RuleSet,
+) -> Result<Vec<Failure>> {
+    Ok(finalize(zip_ranked(source, reader, hints, rules, 0)?))
+}
+
+fn zip_ranked<R: Read + Seek>(
+    source: &str,
+    reader: R,
+    hints: &BTreeMap<String, StepHint>,
+    rules: &RuleSet,
+    job_base: usize,
+) -> Result<Vec<Ranked>> {
+    let mut archive = zip::ZipArchive::new(reader)
+        .with_context(|| format!("{source} is not a readable zip archive"))?;
+    let names = crate::logs::zip::entry_names(&archive);
+    let jobs = crate::logs::zip::list_jobs(&names);
+    let mut out = Vec::new();
+    for (ji, job) in jobs.iter().enumerate() {
+        let hint = hints.get(&job.name).cloned();
+        let mut an = JobAnalyzer::new(rules, Some(&job.name), hint, job_base + ji);
+        if let Some(log) = &job.log {
+            if !job.steps.is_empty() {
+                an.set_step_starts(crate::logs::zip::step_starts(&mut archive, job)?);
+            }
+            let file = archive
+                .by_name(log)
+                .with_context(|| format!("reading {log} from {source}"))?;
+            an.feed(&format!("{source}!{log}"), None, BufReader::new(file))
+                .with_context(|| format!("reading {log} from {source}"))?;
+        } else {
+            for step in &job.steps {
+                let file = archive
+                    .by_name(&step.path)
+                    .with_context(|| format!("reading {} from {source}", step.path))?;
+                an.feed(
+                    &format!("{source}!{}", step.path),
+                    Some(&step.name),
+                    BufReader::new(file),
+                )
+                .with_context(|| format!("reading {} from {source}", step.path))?;
+            }
+        }
+        out.extend(an.finish());
+    }
+    Ok(out)
+}
+
+/// Zip files start with a local file header (or are empty archives).
+fn is_zip(path: &Path) -> Result<bool> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut magic = [0u8; 4];
+    let mut read = 0;
+    while read < magic.len() {
+        match f.read(&mut magic[read..]) {
+            Ok(0) => break,
+            Ok(n) => read += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    Ok(read == 4 && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06"))
+}
+
+/// Analyses one file: a run zip or a text log.
+pub fn analyze_file(path: &Path, rules: &RuleSet) -> Result<Vec<Failure>> {
+    Ok(finalize(file_ranked(path, rules, 0)?))
+}
+
+fn file_ranked(path: &Path, rules: &RuleSet, job_base: usize) -> Result<Vec<Ranked>> {
+    let source = path.display().to_string();
+    let file = std::fs::File::open(path).with_context(|| format!("opening {source}"))?;
+    if is_zip(path)? {
+        zip_ranked(&source, file, &BTreeMap::new(), rules, job_base)
+    } else {
+        job_log_ranked(
+            &source,
+            None,
+            None,
+            BufReader::with_capacity(256 * 1024, file),
+            rules,
+            job_base,
+        )
+    }
+}
+
+/// Analyses local files: job logs, `gh run view --log` output, run zips.
+pub fn analyze_paths(paths: &[PathBuf], rules: &RuleSet) -> Result<Analysis> {
+    let mut ranked = Vec::new();
+    for (i, p) in paths.iter().enumerate() {
+        // Jobs of later files rank after those of earlier files at equal priority.
+        ranked.extend(file_ranked(p, rules, i * 100_000)?);
+    }
+    Ok(Analysis::from_failures(finalize(ranked)))
+}
+
+/// Orders failures most likely first, drops repeats, caps the list.
+fn finalize(mut ranked: Vec<Ranked>) -> Vec<Failure> {
+    // A job that was cancelled (fail-fast, concurrency) explains less than a
+    // job that failed on its own: its lines come after.
+    let cancelled_jobs: HashSet<usize> = ranked
+        .iter()
+        .filter(|r| r.failure.category == Category::Cancelled)
+        .map(|r| r.key.job)
+        .collect();
+    let all_cancelled = ranked.iter().all(|r| cancelled_jobs.contains(&r.key.job));
+    ranked.sort_by_key(|r| (!all_cancelled && cancelled_jobs.contains(&r.key.job), r.key));
+    let mut seen_fp = HashSet::new();
+    let mut seen_line = HashSet::new();
+    let mut out = Vec::new();
+    for r in ranked {
+        let f = r.failure;
+        if !seen_line.insert((f.source.clone(), f.line)) || !seen_fp.insert(f.fingerprint.clone()) {
+            continue;
+        }
+        out.push(f);
+        if out.len() >= MAX_FAILURES {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

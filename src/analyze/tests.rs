@@ -1,0 +1,655 @@
+//! Behaviour tests on real log excerpts (see fixtures/logs/PROVENANCE.md)
+//! and synthetic logs for categories the corpus lacks.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Write};
+
+use super::*;
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_bytes!(concat!("../../fixtures/logs/", $name)).as_slice()
+    };
+}
+
+fn analyze(name: &str, bytes: &[u8]) -> Vec<Failure> {
+    analyze_job_log(name, None, None, bytes, &RuleSet::builtin()).unwrap()
+}
+
+/// 1-based number of the first line containing `needle`.
+fn line_of(bytes: &[u8], needle: &str) -> u64 {
+    let text = String::from_utf8_lossy(bytes);
+    text.split('\n')
+        .position(|l| l.contains(needle))
+        .map(|i| i as u64 + 1)
+        .unwrap()
+}
+
+#[track_caller]
+fn expect_first(name: &str, bytes: &[u8], category: Category, rule: &str) -> Failure {
+    let failures = analyze(name, bytes);
+    let first = failures
+        .first()
+        .unwrap_or_else(|| panic!("{name}: nothing reported"));
+    assert_eq!(
+        (first.category, first.rule.as_str()),
+        (category, rule),
+        "{name}: first failure {first:#?}\nall: {:#?}",
+        failures
+            .iter()
+            .map(|f| (&f.rule, &f.text))
+            .collect::<Vec<_>>()
+    );
+    first.clone()
+}
+
+#[test]
+fn real_excerpts_are_classified() {
+    let f = expect_first(
+        "tsc",
+        fixture!("gha_tsc_compilation.txt"),
+        Category::Compilation,
+        "tsc-error",
+    );
+    assert_eq!(
+        f.line,
+        line_of(fixture!("gha_tsc_compilation.txt"), "error TS2322")
+    );
+    assert_eq!(f.step.as_deref(), Some("Run npm run build"));
+    assert_eq!(f.captures["code"], "TS2322");
+    assert!(
+        f.text.starts_with("src/node/settings.ts(20,38)"),
+        "{}",
+        f.text
+    );
+    // The continuation line belongs to the block.
+    assert_eq!(f.end_line, f.line + 1);
+
+    let f = expect_first(
+        "ruff",
+        fixture!("gha_ruff_lint.txt"),
+        Category::Lint,
+        "py-lint-location",
+    );
+    assert_eq!(f.step.as_deref(), Some("Run source .venv/bin/activate"));
+    expect_first(
+        "certbot",
+        fixture!("gha_input_required.txt"),
+        Category::Configuration,
+        "gha-input-required",
+    );
+    let f = expect_first(
+        "jan",
+        fixture!("gha_missing_command_windows.txt"),
+        Category::MissingCommand,
+        "win-not-recognized",
+    );
+    assert_eq!(f.captures["command"], "download.bat");
+    assert!(f.fixable);
+    let f = expect_first(
+        "pytest",
+        fixture!("gha_pytest_failed.txt"),
+        Category::Test,
+        "pytest-failed",
+    );
+    assert!(f.captures["test"].contains("embeddings-and-linear-layers.ipynb"));
+    expect_first(
+        "eslint",
+        fixture!("gha_eslint.txt"),
+        Category::Lint,
+        "eslint-error",
+    );
+    expect_first(
+        "surefire",
+        fixture!("bump_surefire_test.txt"),
+        Category::Test,
+        "surefire-test-method",
+    );
+    expect_first(
+        "javac",
+        fixture!("bump_javac_codeql.txt"),
+        Category::Compilation,
+        "maven-javac-error",
+    );
+    expect_first(
+        "hpi",
+        fixture!("bump_hpi_dependency.txt"),
+        Category::Dependency,
+        "maven-hpi-dependency",
+    );
+    expect_first(
+        "cancel",
+        fixture!("bump_cancelled.txt"),
+        Category::Cancelled,
+        "gha-cancelled",
+    );
+}
+
+#[test]
+fn travis_logs() {
+    let f = expect_first(
+        "bulma",
+        fixture!("travis_missing_file.log"),
+        Category::MissingFile,
+        "sh-no-such-file",
+    );
+    assert_eq!(f.captures["file"], "test/sass-compile-tester.sh");
+    assert_eq!(f.step.as_deref(), Some("test/sass-compile-tester.sh"));
+    let f = expect_first(
+        "go",
+        fixture!("travis_go_test.log"),
+        Category::Test,
+        "go-test-fail",
+    );
+    assert_eq!(f.captures["test"], "TestSeparator");
+    expect_first(
+        "redox",
+        fixture!("travis_rust_compile.log"),
+        Category::Compilation,
+        "rustc-error",
+    );
+    expect_first(
+        "elpa",
+        fixture!("travis_network_elpa.log"),
+        Category::Network,
+        "net-unreachable",
+    );
+}
+
+#[test]
+fn synthetic_categories() {
+    let f = expect_first(
+        "timeout",
+        fixture!("synthetic_job_timeout.txt"),
+        Category::Timeout,
+        "gha-job-timeout",
+    );
+    assert_eq!(f.captures["minutes"], "60");
+    expect_first(
+        "oom",
+        fixture!("synthetic_oom_killed.txt"),
+        Category::Resource,
+        "res-killed",
+    );
+    expect_first(
+        "disk",
+        fixture!("synthetic_disk_full.txt"),
+        Category::Resource,
+        "res-no-space",
+    );
+    expect_first(
+        "lost",
+        fixture!("synthetic_runner_lost.txt"),
+        Category::Infrastructure,
+        "gha-runner-shutdown",
+    );
+    expect_first(
+        "rate",
+        fixture!("synthetic_rate_limit.txt"),
+        Category::RateLimit,
+        "gha-api-rate-limit",
+    );
+    expect_first(
+        "perm",
+        fixture!("synthetic_permission.txt"),
+        Category::Permission,
+        "gha-push-denied",
+    );
+    let f = expect_first(
+        "module",
+        fixture!("synthetic_module_not_found.txt"),
+        Category::Dependency,
+        "py-module-not-found",
+    );
+    assert_eq!(f.captures["package"], "yaml");
+    assert!(f.fixable);
+    expect_first(
+        "npm",
+        fixture!("synthetic_network_npm.txt"),
+        Category::Network,
+        "net-reset",
+    );
+    expect_first(
+        "workflow",
+        fixture!("synthetic_invalid_workflow.txt"),
+        Category::WorkflowSyntax,
+        "gha-invalid-workflow",
+    );
+}
+
+#[test]
+fn env_dumps_and_timeout_minutes_are_not_reported() {
+    let bytes = fixture!("synthetic_env_dump_false_positive.txt");
+    let failures = analyze("env", bytes);
+    let f = expect_first("env", bytes, Category::Test, "cargo-test-failed");
+    assert_eq!(f.captures["test"], "parser::tests::rejects_bad_header");
+    for f in &failures {
+        assert!(
+            !f.text.contains("timeout-minutes")
+                && !f.text.contains("ETIMEDOUT")
+                && !f.text.contains("FAIL_ON_ERROR"),
+            "reported boilerplate: {f:?}"
+        );
+        assert_ne!(f.category, Category::Timeout);
+        assert_ne!(f.category, Category::Network);
+    }
+}
+
+#[test]
+fn passing_log_reports_nothing() {
+    let failures = analyze("pass", fixture!("gha_ruff_lint_passing.txt"));
+    assert!(failures.is_empty(), "{failures:#?}");
+    let a = Analysis::from_failures(failures);
+    assert_eq!(a.category, Category::Unknown);
+    assert!(a.to_text().contains("No line"));
+}
+
+#[test]
+fn fingerprints_stable_across_runs_and_distinct_across_failures() {
+    let fp = |bytes: &[u8]| analyze("x", bytes)[0].fingerprint.clone();
+    let ruff1 = fp(fixture!("gha_ruff_lint.txt"));
+    let ruff2 = fp(fixture!("gha_ruff_lint_rerun.txt"));
+    assert_eq!(ruff1, ruff2, "same ruff failure, other run");
+    let cert1 = fp(fixture!("gha_input_required.txt"));
+    let cert2 = fp(fixture!("gha_input_required_rerun.txt"));
+    assert_eq!(cert1, cert2, "same missing input, other run");
+    let tsc = fp(fixture!("gha_tsc_compilation.txt"));
+    assert_ne!(ruff1, cert1);
+    assert_ne!(ruff1, tsc);
+    assert_ne!(cert1, tsc);
+    assert_eq!(ruff1.len(), 16);
+    // Temp paths, durations and timestamps do not change a fingerprint.
+    let log = |tmp: &str, secs: &str| {
+        format!(
+            "2024-01-01T00:00:0{secs}.0000000Z ##[group]Run ./t.sh\n2024-01-01T00:00:01.0000000Z ##[endgroup]\n\
+             2024-01-01T00:00:02.0000000Z Error: unable to open {tmp}/cache.db after {secs}.5s\n\
+             2024-01-01T00:00:03.0000000Z ##[error]Process completed with exit code 1.\n"
+        )
+    };
+    let a = analyze("a", log("/home/runner/work/_temp/3f1a", "4").as_bytes());
+    let b = analyze("b", log("/home/runner/work/_temp/99c0e1", "7").as_bytes());
+    assert_eq!(a[0].fingerprint, b[0].fingerprint);
+    let c = analyze(
+        "c",
+        log("/home/runner/work/_temp/3f1a", "4")
+            .replace("unable to open", "cannot lock")
+            .as_bytes(),
+    );
+    assert_ne!(a[0].fingerprint, c[0].fingerprint);
+}
+
+fn build_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut buf = Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in files {
+            if name.ends_with('/') {
+                w.add_directory(name.trim_end_matches('/'), opts).unwrap();
+            } else {
+                w.start_file(*name, opts).unwrap();
+                w.write_all(data).unwrap();
+            }
+        }
+        w.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+/// Splits a job log into per-step files as GitHub's archive does.
+fn step_files(log: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let text = String::from_utf8_lossy(log);
+    let mut files: Vec<(String, Vec<u8>)> = vec![("1_Set up job.txt".into(), Vec::new())];
+    for line in text.split_inclusive('\n') {
+        if let Some(i) = line.find("##[group]Run ") {
+            let name = line[i + "##[group]".len()..].trim().replace('/', "");
+            files.push((format!("{}_{name}.txt", files.len() + 1), Vec::new()));
+        } else if line.contains("Post job cleanup.") {
+            files.push((format!("{}_Post job.txt", files.len() + 1), Vec::new()));
+        }
+        if let Some(last) = files.last_mut() {
+            last.1.extend_from_slice(line.as_bytes());
+        }
+    }
+    files
+}
+
+#[test]
+fn zip_with_job_logs_and_step_folders() {
+    let tsc = fixture!("gha_tsc_compilation.txt");
+    let steps = step_files(tsc);
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("1_build.txt".into(), tsc.to_vec()),
+        (
+            "1_build (1).txt".into(),
+            b"2023-07-19T04:19:15.5471042Z ##[section]Starting: Prepare job build\n".to_vec(),
+        ),
+        (
+            "2_lint.txt".into(),
+            fixture!("gha_ruff_lint_passing.txt").to_vec(),
+        ),
+        ("build/".into(), Vec::new()),
+    ];
+    for (name, data) in &steps {
+        files.push((format!("build/{name}"), data.clone()));
+    }
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let zip = build_zip(&refs);
+    let failures = analyze_zip(
+        "run.zip",
+        Cursor::new(zip),
+        &BTreeMap::new(),
+        &RuleSet::builtin(),
+    )
+    .unwrap();
+    let f = &failures[0];
+    assert_eq!(f.source, "run.zip!1_build.txt");
+    assert_eq!(f.job.as_deref(), Some("build"));
+    assert_eq!(f.rule, "tsc-error");
+    assert_eq!(f.line, line_of(tsc, "error TS2322"));
+    // The step name comes from the step file that starts there.
+    let step_name = steps
+        .iter()
+        .find(|(_, d)| String::from_utf8_lossy(d).contains("error TS2322"))
+        .map(|(n, _)| {
+            n.split_once('_')
+                .unwrap()
+                .1
+                .trim_end_matches(".txt")
+                .to_string()
+        })
+        .unwrap();
+    assert_eq!(f.step.as_deref(), Some(step_name.as_str()));
+    assert!(failures.iter().all(|f| f.job.as_deref() == Some("build")));
+}
+
+#[test]
+fn zip_with_step_folders_only() {
+    let ruff = fixture!("gha_ruff_lint.txt");
+    let steps = step_files(ruff);
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for (name, data) in &steps {
+        files.push((format!("flake8/{name}"), data.clone()));
+    }
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let zip = build_zip(&refs);
+    let failures = analyze_zip(
+        "run.zip",
+        Cursor::new(zip),
+        &BTreeMap::new(),
+        &RuleSet::builtin(),
+    )
+    .unwrap();
+    let f = &failures[0];
+    assert_eq!(f.job.as_deref(), Some("flake8"));
+    assert_eq!(f.rule, "py-lint-location");
+    let (file, data) = steps
+        .iter()
+        .find(|(_, d)| String::from_utf8_lossy(d).contains("Expected a Jupyter"))
+        .unwrap();
+    assert_eq!(f.source, format!("run.zip!flake8/{file}"));
+    assert_eq!(f.line, line_of(data, "Expected a Jupyter"));
+    assert_eq!(
+        f.step.as_deref(),
+        Some(file.split_once('_').unwrap().1.trim_end_matches(".txt"))
+    );
+}
+
+#[test]
+fn analyze_paths_reads_zips_and_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("logs_1.zip");
+    std::fs::write(
+        &zip_path,
+        build_zip(&[("1_build.txt", fixture!("gha_tsc_compilation.txt"))]),
+    )
+    .unwrap();
+    let txt = dir.path().join("job.txt");
+    std::fs::write(&txt, fixture!("synthetic_module_not_found.txt")).unwrap();
+    let a = analyze_paths(&[zip_path.clone(), txt.clone()], &RuleSet::builtin()).unwrap();
+    assert!(
+        a.failures
+            .iter()
+            .any(|f| f.source == format!("{}!1_build.txt", zip_path.display()))
+    );
+    assert!(
+        a.failures
+            .iter()
+            .any(|f| f.source == txt.display().to_string())
+    );
+    // Dependency (78) outranks the compilation error (72).
+    assert_eq!(a.category, Category::Dependency);
+}
+
+#[test]
+fn gh_run_view_output() {
+    let failures = analyze("run.log", fixture!("synthetic_gh_run_view.txt"));
+    let f = &failures[0];
+    assert_eq!(f.job.as_deref(), Some("test (3.12)"));
+    assert_eq!(f.step.as_deref(), Some("Run tests"));
+    assert_eq!(f.category, Category::Test);
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.job.as_deref() == Some("test (3.12)"))
+    );
+}
+
+const TWO_FAILING_STEPS: &str = "2024-01-01T00:00:00.0Z Current runner version: '2.3'\n\
+2024-01-01T00:00:01.0Z ##[group]Run ./a.sh\n\
+2024-01-01T00:00:01.0Z ./a.sh\n\
+2024-01-01T00:00:01.0Z ##[endgroup]\n\
+2024-01-01T00:00:02.0Z error: alpha broke\n\
+2024-01-01T00:00:02.0Z ##[error]Process completed with exit code 1.\n\
+2024-01-01T00:00:03.0Z ##[group]Run ./b.sh\n\
+2024-01-01T00:00:03.0Z ./b.sh\n\
+2024-01-01T00:00:03.0Z ##[endgroup]\n\
+2024-01-01T00:00:04.0Z error: beta broke\n\
+2024-01-01T00:00:04.0Z ##[error]Process completed with exit code 1.\n";
+
+#[test]
+fn step_hints_pick_the_segment() {
+    let rules = RuleSet::builtin();
+    let run = |hint: Option<StepHint>| {
+        analyze_job_log("j", Some("job"), hint, TWO_FAILING_STEPS.as_bytes(), &rules).unwrap()[0]
+            .clone()
+    };
+    // Without a hint: the last failed step.
+    let f = run(None);
+    assert_eq!(
+        (f.text.as_str(), f.step.as_deref()),
+        ("error: beta broke", Some("Run ./b.sh"))
+    );
+    // Step 2 is the first `Run` step (step 1 is "Set up job").
+    let f = run(Some(StepHint {
+        number: Some(2),
+        name: Some("Alpha".into()),
+    }));
+    assert_eq!(
+        (f.text.as_str(), f.step.as_deref()),
+        ("error: alpha broke", Some("Alpha"))
+    );
+    // Unnamed steps are called `Run <command>` by the API.
+    let f = run(Some(StepHint {
+        number: None,
+        name: Some("Run ./a.sh".into()),
+    }));
+    assert_eq!(f.text, "error: alpha broke");
+    // A number that maps nowhere falls back to the segment of the last `##[error]`.
+    let f = run(Some(StepHint {
+        number: Some(9),
+        name: Some("Deploy".into()),
+    }));
+    assert_eq!(f.text, "error: beta broke");
+    assert_eq!(f.job.as_deref(), Some("job"));
+}
+
+#[test]
+fn fallback_reports_error_looking_lines_then_last_line() {
+    let log = "2024-01-01T00:00:01.0Z ##[group]Run ./release.sh\n2024-01-01T00:00:01.0Z ##[endgroup]\n\
+2024-01-01T00:00:02.0Z Preparing release 1.2.3\n\
+2024-01-01T00:00:02.0Z Release for version 1.2.3 already exists. Exiting.\n\
+2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n";
+    let f = analyze("r", log.as_bytes());
+    assert_eq!(f[0].rule, "fallback-error-line");
+    assert_eq!(f[0].line, 4);
+    assert_eq!(f[0].category, Category::Unknown);
+    let log = "2024-01-01T00:00:01.0Z ##[group]Run ./check.sh\n2024-01-01T00:00:01.0Z ##[endgroup]\n\
+2024-01-01T00:00:02.0Z 42\n\
+2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n";
+    let f = analyze("r", log.as_bytes());
+    assert_eq!((f[0].rule.as_str(), f[0].line), ("fallback-last-line", 3));
+}
+
+#[test]
+fn huge_binary_and_invalid_utf8_input_do_not_panic() {
+    let rules = RuleSet::builtin();
+    // A 20 MB line without a newline, then a real error.
+    let mut log = Vec::new();
+    log.extend_from_slice(
+        b"2024-01-01T00:00:01.0Z ##[group]Run make\n2024-01-01T00:00:01.0Z ##[endgroup]\n",
+    );
+    log.extend(std::iter::repeat_n(b'x', 20 << 20));
+    log.extend_from_slice(b" error: inside the huge line\n");
+    log.extend_from_slice(b"2024-01-01T00:00:02.0Z src/a.c:1:2: error: expected ';'\n");
+    log.extend_from_slice(b"2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 2.\n");
+    let f = analyze_job_log("big", None, None, log.as_slice(), &rules).unwrap();
+    assert_eq!((f[0].rule.as_str(), f[0].line), ("cc-error", 4));
+    // Every byte value, invalid UTF-8, truncated escapes, NULs and CRs.
+    let mut junk: Vec<u8> = (0..=255u8).cycle().take(200_000).collect();
+    junk.extend_from_slice(b"\xff\xfe\x1b[31\x1b]0;\x00\r\r\n\xc3\x28 error: \xe2\x82 boom\n\x1b");
+    let f = analyze_job_log("junk", None, None, junk.as_slice(), &rules).unwrap();
+    for x in &f {
+        assert!(x.line >= 1 && x.end_line >= x.line);
+    }
+    // The same junk inside a GitHub log.
+    let mut gha =
+        b"2024-01-01T00:00:01.0Z ##[group]Run x\n2024-01-01T00:00:01.0Z ##[endgroup]\n".to_vec();
+    gha.extend_from_slice(&junk);
+    gha.extend_from_slice(
+        b"\n2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n",
+    );
+    analyze_job_log("junk", None, None, gha.as_slice(), &rules).unwrap();
+    // Empty input.
+    assert!(
+        analyze_job_log("empty", None, None, &b""[..], &rules)
+            .unwrap()
+            .is_empty()
+    );
+    // Not a zip.
+    assert!(
+        analyze_zip(
+            "bad.zip",
+            Cursor::new(b"PK\x03\x04garbage".to_vec()),
+            &BTreeMap::new(),
+            &rules
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn line_numbers_count_lf_only_and_bom_belongs_to_line_one() {
+    let log = "\u{feff}2024-01-01T00:00:01.0Z ##[group]Run t\r\n2024-01-01T00:00:01.0Z ##[endgroup]\r\n\
+2024-01-01T00:00:02.0Z progress 10%\rprogress 100%\r\n\
+2024-01-01T00:00:02.0Z \x1b[31mFAILED tests/test_a.py::test_b - assert 0\x1b[0m\r\n\
+2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\r\n";
+    let f = analyze("crlf", log.as_bytes());
+    assert_eq!(f[0].line, 4);
+    assert_eq!(f[0].text, "FAILED tests/test_a.py::test_b - assert 0");
+}
+
+#[test]
+fn failures_are_capped_and_deduplicated() {
+    let mut log = String::from(
+        "2024-01-01T00:00:01.0Z ##[group]Run cc\n2024-01-01T00:00:01.0Z ##[endgroup]\n",
+    );
+    for i in 0..200 {
+        log.push_str(&format!(
+            "2024-01-01T00:00:02.0Z src/f{i}.c:1:2: error: broken thing {i}\n"
+        ));
+        log.push_str(&format!(
+            "2024-01-01T00:00:02.0Z src/f{i}.c:1:2: error: broken thing {i}\n"
+        ));
+    }
+    log.push_str("2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n");
+    let f = analyze("many", log.as_bytes());
+    assert_eq!(f.len(), MAX_FAILURES);
+    let mut fps: Vec<&str> = f.iter().map(|x| x.fingerprint.as_str()).collect();
+    fps.sort();
+    fps.dedup();
+    assert_eq!(fps.len(), f.len());
+    // Earliest first at equal priority.
+    assert!(f[0].text.contains("src/f0.c"));
+}
+
+#[test]
+fn json_shape_and_round_trip() {
+    let failures = analyze("tsc.txt", fixture!("gha_tsc_compilation.txt"));
+    let a = Analysis::from_failures(failures);
+    let v = serde_json::to_value(&a).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["category", "failures"]);
+    assert_eq!(v["category"], "compilation");
+    let f = v["failures"][0].as_object().unwrap();
+    let mut keys: Vec<&str> = f.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "captures",
+            "category",
+            "end_line",
+            "fingerprint",
+            "fixable",
+            "job",
+            "line",
+            "rule",
+            "source",
+            "step",
+            "text"
+        ]
+    );
+    assert!(f["job"].is_null());
+    let back: Analysis = serde_json::from_value(v).unwrap();
+    assert_eq!(back.failures[0].fingerprint, a.failures[0].fingerprint);
+    assert!(back.failures[0].context.is_empty());
+    // The text report shows the excerpt with the failing line marked.
+    let text = a.to_text();
+    assert!(text.contains("> "), "{text}");
+    assert!(text.contains("error TS2322"), "{text}");
+}
+
+#[test]
+fn categories_round_trip() {
+    for c in Category::ALL {
+        let s = serde_json::to_string(&c).unwrap();
+        assert_eq!(s, format!("\"{c}\""));
+        assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
+    }
+    assert_eq!(Category::MissingCommand.to_string(), "missing-command");
+}
+
+#[test]
+fn repository_rules_take_part() {
+    let spec: RuleSpec = serde_yaml::from_str(
+        "id: flaky-db\ncategory: infrastructure\npattern: 'could not connect to db-(?P<host>\\w+)'\npriority: 85\ncaptures: [host]\nkeywords: ['could not connect to db-']\n",
+    )
+    .unwrap();
+    let rules = RuleSet::with_extra(vec![spec]).unwrap();
+    let log = "2024-01-01T00:00:01.0Z ##[group]Run t\n2024-01-01T00:00:01.0Z ##[endgroup]\n\
+2024-01-01T00:00:02.0Z FAILED tests/test_a.py::test_b - OperationalError\n\
+2024-01-01T00:00:02.0Z could not connect to db-primary\n\
+2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n";
+    let f = analyze_job_log("x", None, None, log.as_bytes(), &rules).unwrap();
+    assert_eq!(f[0].rule, "flaky-db");
+    assert_eq!(f[0].captures["host"], "primary");
+    assert_eq!(f[1].rule, "pytest-failed");
+}

@@ -1,0 +1,14 @@
+//! GitHub Actions log model: lines, steps, zip archives.
+//!
+//! Logs are read as a stream of lines with bounded memory ([`LineReader`]),
+//! cleaned (timestamps, ANSI, CR redraws; [`clean`]) and split into steps
+//! ([`Scanner`]). Run archives are listed with [`zip::list_jobs`].
+
+pub mod clean;
+pub mod reader;
+pub mod scan;
+pub mod zip;
+
+pub use clean::Marker;
+pub use reader::{LineReader, MAX_LINE_BYTES, RawLine};
+pub use scan::{Format, LineRole, ScannedLine, Scanner, Segment, SegmentKind, StepStart};

@@ -1,0 +1,738 @@
+//! Splits a log into segments (steps) and tells, for each line, whether it is
+//! output worth reading or runner boilerplate.
+//!
+//! Three layouts are understood:
+//! - GitHub Actions job logs: a timestamp on every line; a runner preamble
+//!   ("Set up job"); each step starts at `##[group]Run ...`, whose group is the
+//!   echoed script and its `with:`/`env:` blocks up to `##[endgroup]`; post
+//!   steps start at `Post job cleanup.`; the job ends at `Cleaning up orphan
+//!   processes`.
+//! - `gh run view --log` output: `job\tstep\t` before each timestamped line.
+//! - Plain text, including Travis CI logs (`travis_fold:start:NAME` opens a
+//!   phase, `$ command` starts a segment, `The command "..." exited with N.`
+//!   closes it).
+
+use super::clean::{self, Marker};
+use super::reader::RawLine;
+
+/// How a log is laid out; detected from its first non-empty line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    GithubActions,
+    GhRunView,
+    Text,
+}
+
+/// What a segment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// The runner's "Set up job" preamble (or Travis' machine setup).
+    Preamble,
+    /// A workflow step (or a Travis command).
+    Step,
+    /// Post-job cleanup, "Complete job", Travis cache upload.
+    Post,
+}
+
+/// One step of a job log.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub kind: SegmentKind,
+    /// The step name when known (zip step files, `gh run view`), else the
+    /// group header (`Run cargo test`), else a fixed name.
+    pub name: String,
+    /// Whether `name` is the step's real name rather than its header text.
+    pub name_is_real: bool,
+    /// 1-based ordinal among `##[group]Run` steps (GitHub job logs only).
+    pub ordinal: Option<usize>,
+    /// Job name from `gh run view` prefixes.
+    pub job: Option<String>,
+    /// Index of the source file (several files can form one job in a zip).
+    pub source: usize,
+    pub first_line: u64,
+    pub last_line: u64,
+    /// `##[error]` lines in this segment.
+    pub errors: u32,
+    pub last_error_line: Option<u64>,
+    /// From `Process completed with exit code N.` or Travis' `exited with N`.
+    pub exit_code: Option<i64>,
+    /// The line that started the step (`##[group]Run ...`, Travis `$ ...`)
+    /// and its cleaned text.
+    pub header: Option<(u64, String)>,
+}
+
+impl Segment {
+    /// True when the segment shows that its step failed.
+    pub fn failed(&self) -> bool {
+        self.errors > 0 || self.exit_code.is_some_and(|c| c != 0)
+    }
+}
+
+/// The role a line plays for analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRole {
+    /// Program output: rules apply.
+    Content,
+    /// Runner boilerplate that explains nothing (preamble, echoed scripts,
+    /// `env:` dumps, echoed commands, debug lines).
+    Boilerplate,
+    /// Group markers, Travis fold/time markers, command headers.
+    Structure,
+}
+
+/// One scanned line.
+#[derive(Debug)]
+pub struct ScannedLine<'a> {
+    pub number: u64,
+    /// Cleaned text including any `##[error]`-style marker.
+    pub text: &'a [u8],
+    /// Text after the marker.
+    pub body: &'a [u8],
+    pub marker: Marker,
+    pub role: LineRole,
+    /// Index into [`Scanner::segments`].
+    pub segment: usize,
+    pub truncated: bool,
+}
+
+/// A step's expected first line, for mapping a job log to step names.
+#[derive(Debug, Clone)]
+pub struct StepStart {
+    pub number: usize,
+    pub name: String,
+    /// The step file's first line, cleaned (no timestamp, no ANSI).
+    pub first_text: Vec<u8>,
+}
+
+/// Segments kept per log; later boundaries are ignored so that a log that
+/// prints millions of `##[group]Run` lines cannot grow memory without bound.
+pub const MAX_SEGMENTS: usize = 10_000;
+
+/// How many expected step starts ahead a line may match (a step file whose
+/// first line is missing from the job log must not stop the mapping).
+const STEP_START_LOOKAHEAD: usize = 4;
+
+/// Longest step name kept (Travis commands and headers can be long).
+const MAX_NAME_CHARS: usize = 200;
+
+/// ANSI bold cyan: how the runner echoes a `run:` script.
+const ECHO_PREFIX: &[u8] = b"\x1b[36;1m";
+
+/// Streaming segmenter. Feed lines in order with [`Scanner::scan`].
+pub struct Scanner {
+    format: Option<Format>,
+    segments: Vec<Segment>,
+    source: usize,
+    in_header: bool,
+    travis: bool,
+    run_ordinal: usize,
+    /// Step starts still expected, in order (zip job logs).
+    step_starts: Vec<StepStart>,
+    next_start: usize,
+    forced_step: bool,
+    /// The current line was echoed in cyan (a header's script).
+    echoed: bool,
+    /// Travis markers found in the raw line (before CR redraws are dropped).
+    travis_marker: bool,
+    prev_travis_marker: bool,
+    fold_start: Option<String>,
+    /// A Travis `$ command` is running (no exit status printed yet): folds
+    /// its own script prints are part of it, not new steps.
+    command_open: bool,
+    text: Vec<u8>,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn short_name(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let s = s.trim();
+    if s.chars().count() > MAX_NAME_CHARS {
+        let mut t: String = s.chars().take(MAX_NAME_CHARS).collect();
+        t.push('…');
+        t
+    } else {
+        s.to_string()
+    }
+}
+
+fn kind_for_name(name: &str) -> SegmentKind {
+    if name == "Set up job" {
+        SegmentKind::Preamble
+    } else if name.starts_with("Post ") || name == "Complete job" {
+        SegmentKind::Post
+    } else {
+        SegmentKind::Step
+    }
+}
+
+/// Parses `Process completed with exit code N.`
+pub fn exit_code_line(body: &[u8]) -> Option<i64> {
+    let rest = body.strip_prefix(b"Process completed with exit code ")?;
+    let end = rest
+        .iter()
+        .position(|c| !c.is_ascii_digit() && *c != b'-')?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+/// Parses Travis' `The command "..." exited with N.` and
+/// `The command "..." failed and exited with N during .`
+/// A multi-line command puts the status on its last line: `..." exited with 1.`
+fn travis_exit_line(text: &[u8]) -> Option<i64> {
+    let pos = memchr::memmem::rfind(text, b"exited with ")?;
+    let head = &text[..pos];
+    let quoted = head.ends_with(b"\" ") || head.ends_with(b"\" failed and ");
+    if !text.starts_with(b"The command \"") && !quoted {
+        return None;
+    }
+    let rest = &text[pos + b"exited with ".len()..];
+    let end = rest
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+impl Scanner {
+    pub fn new() -> Self {
+        Self {
+            format: None,
+            segments: Vec::new(),
+            source: 0,
+            in_header: false,
+            travis: false,
+            run_ordinal: 0,
+            step_starts: Vec::new(),
+            next_start: 0,
+            forced_step: false,
+            echoed: false,
+            travis_marker: false,
+            prev_travis_marker: false,
+            fold_start: None,
+            command_open: false,
+            text: Vec::with_capacity(256),
+        }
+    }
+
+    /// The format detected so far.
+    pub fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// Segments seen so far.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Starts a new source file. With `step`, the whole file is one step of
+    /// that name (zip per-step files).
+    pub fn begin_source(&mut self, source: usize, step: Option<&str>) {
+        self.source = source;
+        self.in_header = false;
+        self.format = None;
+        self.forced_step = step.is_some();
+        if let Some(name) = step {
+            self.push_segment(kind_for_name(name), name.to_string(), true, None, 1);
+        }
+    }
+
+    /// Known step boundaries of the next job log, in order.
+    pub fn set_step_starts(&mut self, starts: Vec<StepStart>) {
+        self.step_starts = starts;
+        self.next_start = 0;
+    }
+
+    fn push_segment(
+        &mut self,
+        kind: SegmentKind,
+        name: String,
+        real: bool,
+        job: Option<String>,
+        line: u64,
+    ) {
+        if self.segments.len() >= MAX_SEGMENTS {
+            return;
+        }
+        self.segments.push(Segment {
+            kind,
+            name,
+            name_is_real: real,
+            ordinal: None,
+            job,
+            source: self.source,
+            first_line: line,
+            last_line: line,
+            errors: 0,
+            last_error_line: None,
+            exit_code: None,
+            header: None,
+        });
+    }
+
+    fn ensure_segment(&mut self, line: u64) {
+        let need = self.segments.last().is_none_or(|s| s.source != self.source);
+        if need {
+            let (kind, name) = match self.format {
+                Some(Format::GithubActions) => (SegmentKind::Preamble, "Set up job"),
+                _ => (SegmentKind::Step, "log"),
+            };
+            self.push_segment(kind, name.to_string(), false, None, line);
+        }
+    }
+
+    /// Scans one line.
+    pub fn scan<'a>(&'a mut self, raw: &RawLine<'a>) -> ScannedLine<'a> {
+        let mut bytes = raw.bytes;
+        if raw.number == 1 {
+            bytes = clean::strip_bom(bytes);
+        }
+        if self.format.is_none() && bytes.iter().any(|c| !c.is_ascii_whitespace()) {
+            self.format = Some(if clean::strip_timestamp(bytes).is_some() {
+                Format::GithubActions
+            } else if clean::split_gh_run_view(bytes).is_some() {
+                Format::GhRunView
+            } else {
+                Format::Text
+            });
+        }
+        let format = self.format.unwrap_or(Format::Text);
+
+        let mut run_view_ids: Option<(&[u8], &[u8])> = None;
+        let payload = match format {
+            Format::GithubActions => clean::strip_timestamp(bytes).unwrap_or(bytes),
+            Format::GhRunView => match clean::split_gh_run_view(bytes) {
+                Some((job, step, rest)) => {
+                    run_view_ids = Some((job, step));
+                    clean::strip_timestamp(rest).unwrap_or(rest)
+                }
+                None => bytes,
+            },
+            Format::Text => bytes,
+        };
+        // Most lines need no cleaning: they are used in place, not copied.
+        let borrowed = clean::clean_in_place(payload);
+        let mut owned = std::mem::take(&mut self.text);
+        if borrowed.is_none() {
+            clean::clean_text(payload, &mut owned);
+        }
+        let text: &[u8] = borrowed.unwrap_or(&owned);
+        let (marker, body_start) = clean::classify(text);
+        // The runner echoes a step's script in cyan inside its header group.
+        self.echoed = payload.starts_with(ECHO_PREFIX);
+        if format == Format::Text {
+            self.prev_travis_marker = self.travis_marker;
+            self.travis_marker = memchr::memmem::find(payload, b"travis_fold:").is_some()
+                || memchr::memmem::find(payload, b"travis_time:").is_some();
+            self.fold_start = if self.travis_marker {
+                fold_start_name(payload)
+            } else {
+                None
+            };
+        }
+        let role = self.structure(raw.number, format, run_view_ids, text, marker, body_start);
+        self.text = owned;
+        let segment = self.segments.len().saturating_sub(1);
+        if let Some(seg) = self.segments.last_mut() {
+            seg.last_line = raw.number;
+        }
+        let text: &'a [u8] = match borrowed {
+            Some(b) => b,
+            None => &self.text,
+        };
+        ScannedLine {
+            number: raw.number,
+            text,
+            body: &text[body_start.min(text.len())..],
+            marker,
+            role,
+            segment,
+            truncated: raw.truncated,
+        }
+    }
+
+    /// Updates segments for this line and returns its role.
+    fn structure(
+        &mut self,
+        line: u64,
+        format: Format,
+        run_view_ids: Option<(&[u8], &[u8])>,
+        text: &[u8],
+        marker: Marker,
+        body_start: usize,
+    ) -> LineRole {
+        let body = &text[body_start.min(text.len())..];
+        match format {
+            Format::GhRunView => {
+                if let Some((job, step)) = run_view_ids {
+                    let changed = self.segments.last().is_none_or(|s| {
+                        s.source != self.source
+                            || s.job.as_deref().map(str::as_bytes) != Some(job)
+                            || s.name.as_bytes() != step
+                    });
+                    if changed {
+                        let name = short_name(step);
+                        let job = short_name(job);
+                        self.in_header = false;
+                        self.push_segment(kind_for_name(&name), name, true, Some(job), line);
+                    }
+                }
+                self.ensure_segment(line);
+                self.github_line(line, text, marker, body, false)
+            }
+            Format::GithubActions => {
+                self.ensure_segment(line);
+                let mut starts_step = false;
+                let hit = self
+                    .step_starts
+                    .iter()
+                    .enumerate()
+                    .skip(self.next_start)
+                    .take(STEP_START_LOOKAHEAD)
+                    .find(|(_, s)| s.first_text == text)
+                    .map(|(i, s)| (i, s.name.clone()));
+                if let Some((i, name)) = hit {
+                    self.next_start = i + 1;
+                    self.in_header = false;
+                    self.push_segment(kind_for_name(&name), name, true, None, line);
+                    starts_step = true;
+                }
+                let boundaries_known = !self.step_starts.is_empty() || self.forced_step;
+                self.github_line(line, text, marker, body, !boundaries_known && !starts_step)
+            }
+            Format::Text => {
+                self.ensure_segment(line);
+                self.text_line(line, text)
+            }
+        }
+    }
+
+    fn github_line(
+        &mut self,
+        line: u64,
+        text: &[u8],
+        marker: Marker,
+        body: &[u8],
+        split_steps: bool,
+    ) -> LineRole {
+        match marker {
+            Marker::Group => {
+                if body.starts_with(b"Run ") && !self.in_header {
+                    if split_steps {
+                        self.run_ordinal += 1;
+                        let name = short_name(body);
+                        self.push_segment(SegmentKind::Step, name, false, None, line);
+                        if let Some(seg) = self.segments.last_mut() {
+                            seg.ordinal = Some(self.run_ordinal);
+                        }
+                    }
+                    self.in_header = true;
+                    // Remember the header of the step it opens (or names).
+                    if let Some(seg) = self.segments.last_mut() {
+                        if seg.header.is_none() {
+                            seg.header = Some((line, short_name(body)));
+                        }
+                    }
+                }
+                return LineRole::Structure;
+            }
+            Marker::EndGroup => {
+                self.in_header = false;
+                return LineRole::Structure;
+            }
+            _ => {}
+        }
+        if split_steps && marker == Marker::None {
+            if text == b"Post job cleanup." {
+                self.in_header = false;
+                self.push_segment(
+                    SegmentKind::Post,
+                    "Post job cleanup".to_string(),
+                    false,
+                    None,
+                    line,
+                );
+                return LineRole::Structure;
+            }
+            if text == b"Cleaning up orphan processes" {
+                self.in_header = false;
+                self.push_segment(
+                    SegmentKind::Post,
+                    "Complete job".to_string(),
+                    false,
+                    None,
+                    line,
+                );
+                return LineRole::Structure;
+            }
+        }
+        // A header whose `##[endgroup]` never comes ends at the first line
+        // that is not header material.
+        if self.in_header && marker == Marker::None && !header_like(text, self.echoed) {
+            self.in_header = false;
+        }
+        if self.in_header {
+            return LineRole::Boilerplate;
+        }
+        let in_preamble = self
+            .segments
+            .last()
+            .is_some_and(|s| s.kind == SegmentKind::Preamble);
+        match marker {
+            Marker::Error => {
+                if let Some(seg) = self.segments.last_mut() {
+                    seg.errors += 1;
+                    seg.last_error_line = Some(line);
+                    if let Some(code) = exit_code_line(body) {
+                        seg.exit_code = Some(code);
+                    }
+                }
+                LineRole::Content
+            }
+            Marker::Warning | Marker::Notice if !in_preamble => LineRole::Content,
+            Marker::None if !in_preamble => {
+                if is_boilerplate_text(text) {
+                    LineRole::Boilerplate
+                } else {
+                    LineRole::Content
+                }
+            }
+            _ => LineRole::Boilerplate,
+        }
+    }
+
+    fn text_line(&mut self, line: u64, text: &[u8]) -> LineRole {
+        let travis_marker = self.travis_marker
+            || text.starts_with(b"travis_fold:")
+            || text.starts_with(b"travis_time:");
+        if !self.travis
+            && (travis_marker
+                || text.starts_with(b"Worker information")
+                || text.starts_with(b"Using worker: "))
+        {
+            self.travis = true;
+            // What came before the first command is Travis' machine setup.
+            if let Some(seg) = self.segments.last_mut() {
+                if seg.source == self.source && seg.name == "log" {
+                    seg.kind = SegmentKind::Preamble;
+                    seg.name = "Travis setup".to_string();
+                }
+            }
+        }
+        // A fold opens a phase (`install`, `cache.2`...); a `$ command` on the
+        // same line names it more precisely.
+        let fold = self.fold_start.take().filter(|_| !self.command_open);
+        if let Some(fold) = fold {
+            let kind = if fold.starts_with("cache") {
+                SegmentKind::Post
+            } else if fold == "worker_info" || fold == "system_info" {
+                SegmentKind::Preamble
+            } else {
+                SegmentKind::Step
+            };
+            self.push_segment(kind, fold, false, None, line);
+        }
+        // Travis prints `$ command` right after its own markers; a `$ ...`
+        // line in a command's output (yarn echoing a script) is output.
+        let command_line = self.travis_marker || self.prev_travis_marker;
+        if self.travis && command_line {
+            if let Some(cmd) = text.strip_prefix(b"$ ") {
+                let name = short_name(cmd);
+                self.push_segment(SegmentKind::Step, name, false, None, line);
+                if let Some(seg) = self.segments.last_mut() {
+                    seg.header = Some((line, short_name(text)));
+                }
+                self.command_open = true;
+                return LineRole::Structure;
+            }
+        }
+        if self.travis {
+            if let Some(code) = travis_exit_line(text) {
+                self.command_open = false;
+                if let Some(seg) = self.segments.last_mut() {
+                    if seg.exit_code.is_none_or(|c| c == 0) {
+                        seg.exit_code = Some(code);
+                    }
+                }
+                return LineRole::Structure;
+            }
+            if text.starts_with(b"Done. Your build exited with ") {
+                return LineRole::Structure;
+            }
+        }
+        if text.starts_with(b"travis_fold:") || text.starts_with(b"travis_time:") {
+            return LineRole::Structure;
+        }
+        if is_boilerplate_text(text) {
+            LineRole::Boilerplate
+        } else {
+            LineRole::Content
+        }
+    }
+}
+
+/// The name of the last `travis_fold:start:NAME` in a raw line.
+fn fold_start_name(payload: &[u8]) -> Option<String> {
+    let pos = memchr::memmem::rfind(payload, b"travis_fold:start:")?;
+    let rest = &payload[pos + b"travis_fold:start:".len()..];
+    let end = rest
+        .iter()
+        .position(|c| c.is_ascii_whitespace() || *c == 0x1b)
+        .unwrap_or(rest.len());
+    let name = short_name(&rest[..end]);
+    (!name.is_empty()).then_some(name)
+}
+
+/// What a `##[group]Run` header holds: the echoed script, `shell:`, and the
+/// `with:`/`env:` blocks with their indented entries.
+fn header_like(text: &[u8], echoed: bool) -> bool {
+    echoed
+        || text.is_empty()
+        || text.starts_with(b" ")
+        || text.starts_with(b"\t")
+        || text.starts_with(b"shell: ")
+        || text == b"env:"
+        || text == b"with:"
+}
+
+/// Lines that never explain a failure wherever they appear.
+fn is_boilerplate_text(text: &[u8]) -> bool {
+    let t = trim_start(text);
+    t.starts_with(b"timeout-minutes:") || t.starts_with(b"continue-on-error:")
+}
+
+fn trim_start(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
+    &b[n..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::reader::LineReader;
+
+    fn scan_all(input: &str) -> (Vec<(u64, String, LineRole, usize)>, Vec<Segment>) {
+        let mut reader = LineReader::new(input.as_bytes());
+        let mut scanner = Scanner::new();
+        let mut out = Vec::new();
+        while let Some(raw) = reader.next_line().unwrap() {
+            let l = scanner.scan(&raw);
+            out.push((
+                l.number,
+                String::from_utf8_lossy(l.text).into_owned(),
+                l.role,
+                l.segment,
+            ));
+        }
+        (out, scanner.segments().to_vec())
+    }
+
+    const GHA: &str = "\u{feff}2024-01-02T03:04:05.1000000Z Current runner version: '2.311.0'\n\
+2024-01-02T03:04:05.1000000Z ##[group]Operating System\n\
+2024-01-02T03:04:05.1000000Z Ubuntu\n\
+2024-01-02T03:04:05.1000000Z ##[endgroup]\n\
+2024-01-02T03:04:05.1000000Z ##[group]Run cargo test\n\
+2024-01-02T03:04:05.1000000Z \x1b[36;1mcargo test\x1b[0m\n\
+2024-01-02T03:04:05.1000000Z env:\n\
+2024-01-02T03:04:05.1000000Z   ERROR_ON_FAIL: timeout\n\
+2024-01-02T03:04:05.1000000Z ##[endgroup]\n\
+2024-01-02T03:04:05.1000000Z test foo ... FAILED\r\n\
+2024-01-02T03:04:05.1000000Z ##[error]Process completed with exit code 101.\n\
+2024-01-02T03:04:05.1000000Z Post job cleanup.\n\
+2024-01-02T03:04:05.1000000Z [command]/usr/bin/git version\n\
+2024-01-02T03:04:05.1000000Z Cleaning up orphan processes\n";
+
+    #[test]
+    fn github_steps_and_roles() {
+        let (lines, segs) = scan_all(GHA);
+        assert_eq!(segs.len(), 4);
+        assert_eq!(segs[0].kind, SegmentKind::Preamble);
+        assert_eq!(segs[1].name, "Run cargo test");
+        assert_eq!(segs[1].ordinal, Some(1));
+        assert_eq!(segs[1].exit_code, Some(101));
+        assert_eq!(segs[1].header, Some((5, "Run cargo test".to_string())));
+        assert!(segs[1].failed());
+        assert_eq!(segs[2].kind, SegmentKind::Post);
+        assert_eq!(lines[0].1, "Current runner version: '2.311.0'");
+        assert_eq!(lines[0].2, LineRole::Boilerplate);
+        // Echoed script and env dump are boilerplate.
+        assert_eq!(lines[5].2, LineRole::Boilerplate);
+        assert_eq!(lines[7].2, LineRole::Boilerplate);
+        assert_eq!(
+            lines[9],
+            (10, "test foo ... FAILED".to_string(), LineRole::Content, 1)
+        );
+        assert_eq!(lines[12].2, LineRole::Boilerplate);
+    }
+
+    #[test]
+    fn header_without_endgroup_ends_at_output() {
+        let log = "2024-01-02T03:04:05.1Z ##[group]Run make\n\
+2024-01-02T03:04:05.1Z \x1b[36;1mmake\x1b[0m\n\
+2024-01-02T03:04:05.1Z shell: /usr/bin/bash -e {0}\n\
+2024-01-02T03:04:05.1Z cc -c a.c\n";
+        let (lines, _) = scan_all(log);
+        assert_eq!(lines[2].2, LineRole::Boilerplate);
+        assert_eq!(lines[3].2, LineRole::Content);
+    }
+
+    #[test]
+    fn travis_segments() {
+        let log = "travis_fold:start:worker_info\r\x1b[0K\x1b[33;1mWorker information\x1b[0m\n\
+travis_fold:start:install\r\x1b[0Ktravis_time:start:1\r\x1b[0K$ make test\r\nboom\r\n\
+\x1b[31;1mThe command \"make test\" exited with 2.\x1b[0m\r\n\
+travis_fold:start:cache.2\r\x1b[0Kstore build cache\nuploading\n\
+Done. Your build exited with 1.\n";
+        let (lines, segs) = scan_all(log);
+        assert_eq!(segs[0].kind, SegmentKind::Preamble);
+        let make = segs.iter().find(|s| s.name == "make test").unwrap();
+        assert_eq!(make.exit_code, Some(2));
+        assert_eq!(make.header, Some((2, "$ make test".to_string())));
+        assert_eq!(lines[2].2, LineRole::Content);
+        assert_eq!(lines[3].2, LineRole::Structure);
+        // The cache upload is its own (post) segment, not part of the failed step.
+        let cache = segs.iter().find(|s| s.name == "cache.2").unwrap();
+        assert_eq!(cache.kind, SegmentKind::Post);
+        assert_eq!(lines[5].3, segs.len() - 1);
+    }
+
+    #[test]
+    fn gh_run_view_segments() {
+        let log = "build\tSet up job\t2024-01-02T03:04:05.1Z Current runner version: '2'\n\
+build\tRun tests\t2024-01-02T03:04:05.1Z ##[group]Run pytest\n\
+build\tRun tests\t2024-01-02T03:04:05.1Z \x1b[36;1mpytest\x1b[0m\n\
+build\tRun tests\t2024-01-02T03:04:05.1Z ##[endgroup]\n\
+build\tRun tests\t2024-01-02T03:04:05.1Z E   assert 1 == 2\n\
+lint\tRun ruff\t2024-01-02T03:04:05.1Z ok\n";
+        let (lines, segs) = scan_all(log);
+        assert_eq!(segs.len(), 3);
+        assert_eq!(segs[1].name, "Run tests");
+        assert_eq!(segs[1].job.as_deref(), Some("build"));
+        assert_eq!(segs[2].job.as_deref(), Some("lint"));
+        assert_eq!(lines[2].2, LineRole::Boilerplate);
+        assert_eq!(lines[4].1, "E   assert 1 == 2");
+        assert_eq!(lines[4].2, LineRole::Content);
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(
+            exit_code_line(b"Process completed with exit code 137."),
+            Some(137)
+        );
+        assert_eq!(exit_code_line(b"Process completed with exit code"), None);
+        assert_eq!(
+            travis_exit_line(b"The command \"npm test\" exited with 1."),
+            Some(1)
+        );
+        assert_eq!(
+            travis_exit_line(b"The command \"x\" failed and exited with 2 during ."),
+            Some(2)
+        );
+        assert_eq!(travis_exit_line(b"  make test\" exited with 3."), Some(3));
+        assert_eq!(travis_exit_line(b"the process exited with 1."), None);
+    }
+}
