@@ -598,8 +598,10 @@ fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
             )?
         );
     } else {
+        action::group(&format!("ci-medic {}: plan and outcome", plan.job));
         action::echo_untrusted(&plan.to_text());
         action::echo_untrusted(&report.to_text());
+        action::end_group();
     }
     Ok(())
 }

@@ -139,8 +139,10 @@ pub async fn retry_run(
             )?
         );
     } else {
+        action::group("ci-medic retry: decisions");
         action::echo_untrusted(&plan.to_text());
         action::echo_untrusted(&report.to_text());
+        action::end_group();
     }
     // In a dry run nothing was re-run, so analyze must still report everything.
     let retried = if report.dry_run {
