@@ -5,7 +5,11 @@
 //! client, or prints it under `--dry-run`.
 
 // Pending tidy-up of the log scanner and engine.
-#![allow(clippy::collapsible_if, clippy::double_ended_iterator_last, clippy::type_complexity)]
+#![allow(
+    clippy::collapsible_if,
+    clippy::double_ended_iterator_last,
+    clippy::type_complexity
+)]
 
 pub mod action;
 pub mod analyze;

@@ -120,7 +120,10 @@ pub fn clean_in_place(b: &[u8]) -> Option<&[u8]> {
     if has_controls(b) {
         return None;
     }
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(0, |p| p + 1);
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |p| p + 1);
     Some(&b[..end])
 }
 
