@@ -10,6 +10,7 @@
 //! lines and lines that also occur in the passing log, the negative control,
 //! the trivial baseline (first `##[error]` line) and, on BUMP archives,
 //! agreement of the primary category with the data set's class.
+#![allow(clippy::collapsible_if)] // pending tidy-up
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
