@@ -10,7 +10,6 @@
 //! lines and lines that also occur in the passing log, the negative control,
 //! the trivial baseline (first `##[error]` line) and, on BUMP archives,
 //! agreement of the primary category with the data set's class.
-#![allow(clippy::collapsible_if)] // pending tidy-up
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -180,33 +179,34 @@ fn main() -> ExitCode {
         let primary = failures.first().map_or(Category::Unknown, |f| f.category);
         *categories.entry(format!("{source}:{primary}")).or_default() += 1;
 
-        if let Some(ds) = case["dataset_category"].as_str() {
-            if source == "bump" {
-                if let Some(expected) = expected_category(ds) {
-                    t.cat_cases += 1;
-                    if expected.contains(&primary) {
-                        t.cat_agree += 1;
-                    }
+        if let Some(ds) = case["dataset_category"].as_str()
+            && source == "bump"
+        {
+            if let Some(expected) = expected_category(ds) {
+                t.cat_cases += 1;
+                if expected.contains(&primary) {
+                    t.cat_agree += 1;
                 }
-                // The top failure comes from a job that failed on its own.
-                if failures
-                    .first()
-                    .is_some_and(|f| f.job.is_some() && f.category != Category::Cancelled)
-                {
-                    t.failed_job_found += 1;
-                }
-                if args.dump {
-                    println!("== {id} [{ds}] -> {primary}");
-                    for f in failures.iter().take(3) {
-                        println!(
-                            "   {}:{} [{}] {} | {}",
-                            f.job.as_deref().unwrap_or("-"),
-                            f.line,
-                            f.category,
-                            f.rule,
-                            trunc(&f.text, 110)
-                        );
-                    }
+            }
+            // The top failure comes from a job that failed on its own.
+            if failures
+                .first()
+                .is_some_and(|f| f.job.is_some() && f.category != Category::Cancelled)
+            {
+                t.failed_job_found += 1;
+            }
+            if args.dump {
+                println!("== {id} [{ds}] -> {primary}");
+                for f in failures.iter().take(3) {
+                    println!(
+                        "   {} / {}:{} [{}] {} | {}",
+                        f.job.as_deref().unwrap_or("-"),
+                        trunc(f.step.as_deref().unwrap_or("-"), 30),
+                        f.line,
+                        f.category,
+                        f.rule,
+                        trunc(&f.text, 110)
+                    );
                 }
             }
         }
@@ -288,23 +288,23 @@ fn main() -> ExitCode {
             if false_alarms == 0 {
                 t.neg_clean += 1;
             }
-            if let Some(p) = &neg_path {
-                if let Ok(on_pass) = analyze::analyze_file(p, &rules) {
-                    if args.dump {
-                        for f in &on_pass {
-                            println!(
-                                "   on passing log {id}:{} [{}] {}",
-                                f.line,
-                                f.rule,
-                                trunc(&f.text, 100)
-                            );
-                        }
+            if let Some(p) = &neg_path
+                && let Ok(on_pass) = analyze::analyze_file(p, &rules)
+            {
+                if args.dump {
+                    for f in &on_pass {
+                        println!(
+                            "   on passing log {id}:{} [{}] {}",
+                            f.line,
+                            f.rule,
+                            trunc(&f.text, 100)
+                        );
                     }
-                    t.pass_logs += 1;
-                    t.pass_lines += on_pass.len();
-                    if on_pass.is_empty() {
-                        t.pass_logs_silent += 1;
-                    }
+                }
+                t.pass_logs += 1;
+                t.pass_lines += on_pass.len();
+                if on_pass.is_empty() {
+                    t.pass_logs_silent += 1;
                 }
             }
         }

@@ -4,13 +4,6 @@
 //! to a [`plan::Plan`]; the executor carries a plan out through the GitHub
 //! client, or prints it under `--dry-run`.
 
-// Pending tidy-up of the log scanner and engine.
-#![allow(
-    clippy::collapsible_if,
-    clippy::double_ended_iterator_last,
-    clippy::type_complexity
-)]
-
 pub mod action;
 pub mod analyze;
 pub mod autorevert;

@@ -271,6 +271,11 @@ impl<'r> JobAnalyzer<'r> {
         }
     }
 
+    /// Whether any step of this job shows a failure marker.
+    pub(crate) fn any_failed(&self) -> bool {
+        self.scanner.segments().iter().any(Segment::failed)
+    }
+
     /// Ends the analysis: picks the failed step(s) and ranks candidates.
     pub(crate) fn finish(mut self) -> Vec<Ranked> {
         self.close_all_pending();
@@ -294,6 +299,7 @@ impl<'r> JobAnalyzer<'r> {
             jobs.push(self.job.clone());
         }
         let text_format = self.scanner.format() == Some(crate::logs::Format::Text);
+        let any_failed = segments.iter().any(Segment::failed);
         let structured = segments
             .iter()
             .any(|s| s.kind != SegmentKind::Step || s.name != "log");
@@ -315,6 +321,13 @@ impl<'r> JobAnalyzer<'r> {
                 .copied()
                 .filter(|&i| segments.get(i).is_some_and(Segment::failed))
                 .collect();
+            // When another job of the file shows a failure, a job without
+            // any is one that passed: only job-level events count there.
+            let primary = if failed.is_empty() && any_failed {
+                None
+            } else {
+                primary
+            };
             // The primary step was guessed (no failure marker anywhere in a
             // structured log): only specific errors are worth reporting.
             let presumed = structured
@@ -371,10 +384,12 @@ impl<'r> JobAnalyzer<'r> {
                     let none_added = added.is_empty();
                     job_cands.extend(added);
                     // A step that printed nothing: its command is all there is to show.
-                    if none_added && !have_any && segments.get(p).is_some_and(Segment::failed) {
-                        if let Some(c) = segments.get(p).and_then(|s| header_cand(s, p)) {
-                            job_cands.push(c);
-                        }
+                    if none_added
+                        && !have_any
+                        && segments.get(p).is_some_and(Segment::failed)
+                        && let Some(c) = segments.get(p).and_then(|s| header_cand(s, p))
+                    {
+                        job_cands.push(c);
                     }
                 }
             }
@@ -384,10 +399,10 @@ impl<'r> JobAnalyzer<'r> {
                 };
                 let seg = segments.get(c.segment);
                 let step = seg.and_then(|s| {
-                    if Some(c.segment) == primary {
-                        if let Some(name) = &hinted_name {
-                            return Some(name.clone());
-                        }
+                    if Some(c.segment) == primary
+                        && let Some(name) = &hinted_name
+                    {
+                        return Some(name.clone());
                     }
                     if s.kind == SegmentKind::Step && s.name == "log" && !s.name_is_real {
                         None
@@ -477,10 +492,10 @@ struct Ctx<'a> {
 
 fn process_line(l: &ScannedLine<'_>, rules: &RuleSet, cx: &mut Ctx<'_>) {
     // A new segment: hand the finished segment's tail to the caller.
-    if let Some(prev) = *cx.tail_segment {
-        if prev != l.segment {
-            *cx.closed_tail = Some((prev, cx.tail.take_lossy()));
-        }
+    if let Some(prev) = *cx.tail_segment
+        && prev != l.segment
+    {
+        *cx.closed_tail = Some((prev, cx.tail.take_lossy()));
     }
     *cx.tail_segment = Some(l.segment);
     let annotation = match l.marker {
@@ -490,36 +505,46 @@ fn process_line(l: &ScannedLine<'_>, rules: &RuleSet, cx: &mut Ctx<'_>) {
     };
     let body = trim_end(l.body);
     let mut new_cand: Option<Cand> = None;
-    if l.role == LineRole::Content && !body.is_empty() {
-        if let Some(i) = rules.best_match(body, annotation, cx.scratch) {
-            if let Some(rule) = rules.rule(i) {
-                let mut priority = rule.spec.priority;
-                if l.marker == Marker::Warning && rule.spec.annotation != Some(Annotation::Warning)
-                {
-                    priority -= WARNING_PENALTY;
-                }
-                *cx.order += 1;
-                let mut context: Vec<String> = cx.before.iter().map(|(_, t)| lossy(t)).collect();
-                let context_start = cx.before.iter().next().map_or(l.number, |(n, _)| n);
-                context.push(lossy(l.text));
-                new_cand = Some(Cand {
-                    rule: RuleRef::Rule(i),
-                    priority,
-                    segment: l.segment,
-                    source: cx.source,
-                    line: l.number,
-                    end_line: l.number,
-                    text: lossy(body),
-                    captures: rule.captures(body),
-                    context,
-                    context_start,
-                    order: *cx.order,
-                    block_open: true,
-                });
-            }
+    if l.role == LineRole::Content
+        && !body.is_empty()
+        && let Some(i) = rules.best_match(body, annotation, cx.scratch)
+        && let Some(rule) = rules.rule(i)
+    {
+        let mut priority = rule.spec.priority;
+        if l.marker == Marker::Warning && rule.spec.annotation != Some(Annotation::Warning) {
+            priority -= WARNING_PENALTY;
         }
+        // A full step keeps its better candidates: do not build one
+        // that would be evicted at once (logs with thousands of hits).
+        if !slot_has_room(cx.slots, l.segment, priority) {
+            return finish_line(l, body, None, cx);
+        }
+        *cx.order += 1;
+        let mut context: Vec<String> = cx.before.iter().map(|(_, t)| lossy(t)).collect();
+        let context_start = cx.before.iter().next().map_or(l.number, |(n, _)| n);
+        context.push(lossy(l.text));
+        new_cand = Some(Cand {
+            rule: RuleRef::Rule(i),
+            priority,
+            segment: l.segment,
+            source: cx.source,
+            line: l.number,
+            end_line: l.number,
+            text: lossy(body),
+            captures: rule.captures(body),
+            context,
+            context_start,
+            order: *cx.order,
+            block_open: true,
+        });
     }
 
+    finish_line(l, body, new_cand, cx);
+}
+
+/// Extends or closes pending candidates, records the line in the context
+/// ring and the step's tail.
+fn finish_line(l: &ScannedLine<'_>, body: &[u8], new_cand: Option<Cand>, cx: &mut Ctx<'_>) {
     // Extend or close the candidates above this line.
     let continuation = new_cand.is_none() && l.role == LineRole::Content && is_continuation(l.text);
     let mut i = 0;
@@ -606,6 +631,19 @@ fn trim_end(b: &[u8]) -> &[u8] {
     &b[..b.len() - n]
 }
 
+/// Whether a candidate of this priority would be kept in its step's slot.
+fn slot_has_room(slots: &[Slot], segment: usize, priority: i32) -> bool {
+    if priority >= JOB_LEVEL_PRIORITY {
+        return true;
+    }
+    match slots.iter().rev().find(|s| s.segment == segment) {
+        Some(slot) if slot.cands.len() >= PER_SEGMENT_CANDIDATES => {
+            slot.cands.iter().any(|c| c.priority < priority)
+        }
+        _ => true,
+    }
+}
+
 /// Stores a finished candidate in its segment's slot, evicting the worst.
 fn commit(c: Cand, slots: &mut Vec<Slot>, job_level: &mut Vec<Cand>) {
     if c.priority >= JOB_LEVEL_PRIORITY {
@@ -634,12 +672,12 @@ fn commit(c: Cand, slots: &mut Vec<Slot>, job_level: &mut Vec<Cand>) {
         x.rule == c.rule && x.captures == c.captures && (!c.captures.is_empty() || x.text == c.text)
     });
     if let Some(i) = repeat {
-        if let Some(kept) = slot.cands.get_mut(i) {
-            if c.end_line - c.line > kept.end_line - kept.line {
-                let order = kept.order;
-                *kept = c;
-                kept.order = order;
-            }
+        if let Some(kept) = slot.cands.get_mut(i)
+            && c.end_line - c.line > kept.end_line - kept.line
+        {
+            let order = kept.order;
+            *kept = c;
+            kept.order = order;
         }
         return;
     }
@@ -658,20 +696,20 @@ fn commit(c: Cand, slots: &mut Vec<Slot>, job_level: &mut Vec<Cand>) {
                 .then(b.1.order.cmp(&a.1.order))
         })
         .map(|(i, w)| (i, w.priority));
-    if let Some((wi, wp)) = worst {
-        if c.priority > wp {
-            slot.cands[wi] = c;
-        }
+    if let Some((wi, wp)) = worst
+        && c.priority > wp
+    {
+        slot.cands[wi] = c;
     }
 }
 
 /// Does a step hint name this segment?
 fn hint_matches_segment(hint: Option<&StepHint>, s: &Segment) -> bool {
     let Some(h) = hint else { return false };
-    if let Some(name) = &h.name {
-        if names_match(name, &s.name) {
-            return true;
-        }
+    if let Some(name) = &h.name
+        && names_match(name, &s.name)
+    {
+        return true;
     }
     false
 }
@@ -719,14 +757,13 @@ fn pick_primary(
     };
     let hint_name = h.name.clone();
     // 1. By name: real step names (zip, gh run view) or `Run <command>` headers.
-    if let Some(name) = &h.name {
-        if let Some(i) = ids
+    if let Some(name) = &h.name
+        && let Some(i) = ids
             .iter()
             .copied()
             .find(|&i| segments.get(i).is_some_and(|s| names_match(name, &s.name)))
-        {
-            return (Some(i), hint_name);
-        }
+    {
+        return (Some(i), hint_name);
     }
     // 2. By number: API step N is the (N-1)th `##[group]Run` segment, since
     //    step 1 is "Set up job". Trusted only if that segment failed or no
@@ -792,24 +829,25 @@ fn fallback_cands(
             });
         }
     }
-    if out.is_empty() && !have_any {
-        if let Some((idx, (n, text))) = tail.iter().enumerate().last() {
-            let (context, context_start) = context_of(idx);
-            out.push(Cand {
-                rule: RuleRef::LastLine,
-                priority: LAST_LINE_PRIORITY,
-                segment,
-                source,
-                line: *n,
-                end_line: *n,
-                text: strip_marker(text).to_string(),
-                captures: BTreeMap::new(),
-                context,
-                context_start,
-                order: u64::MAX / 2 + *n,
-                block_open: false,
-            });
-        }
+    if out.is_empty()
+        && !have_any
+        && let Some((idx, (n, text))) = tail.iter().enumerate().next_back()
+    {
+        let (context, context_start) = context_of(idx);
+        out.push(Cand {
+            rule: RuleRef::LastLine,
+            priority: LAST_LINE_PRIORITY,
+            segment,
+            source,
+            line: *n,
+            end_line: *n,
+            text: strip_marker(text).to_string(),
+            captures: BTreeMap::new(),
+            context,
+            context_start,
+            order: u64::MAX / 2 + *n,
+            block_open: false,
+        });
     }
     out
 }

@@ -272,7 +272,7 @@ fn zip_ranked<R: Read + Seek>(
         .with_context(|| format!("{source} is not a readable zip archive"))?;
     let names = crate::logs::zip::entry_names(&archive);
     let jobs = crate::logs::zip::list_jobs(&names);
-    let mut out = Vec::new();
+    let mut jobs_out = Vec::new();
     for (ji, job) in jobs.iter().enumerate() {
         let hint = hints.get(&job.name).cloned();
         let mut an = JobAnalyzer::new(rules, Some(&job.name), hint, job_base + ji);
@@ -298,7 +298,18 @@ fn zip_ranked<R: Read + Seek>(
                 .with_context(|| format!("reading {} from {source}", step.path))?;
             }
         }
-        out.extend(an.finish());
+        jobs_out.push((an.any_failed(), an.finish()));
+    }
+    // Jobs that passed explain nothing when others failed (job-level
+    // events, tier 0, still count: a cancelled or timed-out job).
+    let some_failed = jobs_out.iter().any(|(failed, _)| *failed);
+    let mut out = Vec::new();
+    for (failed, ranked) in jobs_out {
+        out.extend(
+            ranked
+                .into_iter()
+                .filter(|r| failed || !some_failed || r.key.tier == 0),
+        );
     }
     Ok(out)
 }

@@ -56,7 +56,8 @@ pub struct RuleSpec {
     /// Stable identifier, used in fingerprints and reports.
     pub id: String,
     pub category: Category,
-    /// Rust `regex` syntax, matched against one cleaned line.
+    /// Rust `regex` syntax, matched against one cleaned line (as bytes,
+    /// with ASCII classes: `(?u:...)` opts into Unicode where needed).
     pub pattern: String,
     /// 0-100, higher is a more likely cause.
     #[serde(default = "default_priority")]
@@ -396,10 +397,10 @@ impl RuleSet {
                         words.len() - 1
                     }
                 };
-                if let Some(list) = keyword_rules.get_mut(idx) {
-                    if !list.contains(&i) {
-                        list.push(i);
-                    }
+                if let Some(list) = keyword_rules.get_mut(idx)
+                    && !list.contains(&i)
+                {
+                    list.push(i);
                 }
             }
         }
@@ -409,6 +410,7 @@ impl RuleSet {
             Some(
                 AhoCorasickBuilder::new()
                     .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .prefilter(false)
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .build(&words)
@@ -494,10 +496,10 @@ impl RuleSet {
             let Some(rule) = inner.rules.get(i) else {
                 continue;
             };
-            if let Some(required) = rule.spec.annotation {
-                if annotation != Some(required) {
-                    continue;
-                }
+            if let Some(required) = rule.spec.annotation
+                && annotation != Some(required)
+            {
+                continue;
             }
             if rule.reports(body) {
                 return Some(i);

@@ -653,3 +653,56 @@ fn repository_rules_take_part() {
     assert_eq!(f[0].captures["host"], "primary");
     assert_eq!(f[1].rule, "pytest-failed");
 }
+
+#[test]
+fn failed_job_without_error_marker_presumes_its_last_step() {
+    // A Docker action that exits non-zero prints no `##[error]`.
+    let log = "2024-01-01T00:00:00.0Z Current runner version: '2.3'\n\
+2024-01-01T00:00:01.0Z ##[group]Run acme/rebase@v1\n\
+2024-01-01T00:00:01.0Z env:\n\
+2024-01-01T00:00:01.0Z   GITHUB_TOKEN: ***\n\
+2024-01-01T00:00:01.0Z ##[endgroup]\n\
+2024-01-01T00:00:02.0Z Error: test error\n\
+2024-01-01T00:00:02.0Z CONFLICT (content): Merge conflict in src/main.rs\n\
+2024-01-01T00:00:03.0Z Post job cleanup.\n";
+    let f = analyze("docker", log.as_bytes());
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!((f[0].rule.as_str(), f[0].line), ("git-merge-conflict", 7));
+    // Generic lines alone in a log without failure markers are not reported.
+    let passing = log.replace("CONFLICT (content): Merge conflict in src/main.rs", "done");
+    assert!(analyze("pass", passing.as_bytes()).is_empty());
+}
+
+#[test]
+fn silent_failed_step_reports_its_command() {
+    let log = "2024-01-01T00:00:00.0Z Current runner version: '2.3'\n\
+2024-01-01T00:00:01.0Z ##[group]Run false\n\
+2024-01-01T00:00:01.0Z \x1b[36;1mfalse\x1b[0m\n\
+2024-01-01T00:00:01.0Z shell: /usr/bin/bash -e {0}\n\
+2024-01-01T00:00:01.0Z ##[endgroup]\n\
+2024-01-01T00:00:02.0Z ##[error]Process completed with exit code 1.\n";
+    let f = analyze("false", log.as_bytes());
+    assert_eq!(
+        (f[0].rule.as_str(), f[0].line, f[0].text.as_str()),
+        ("fallback-step-command", 2, "Run false")
+    );
+}
+
+#[test]
+fn travis_folds_printed_by_a_command_stay_in_that_command() {
+    let log = "travis_fold:start:worker_info\r\x1b[0KWorker information\n\
+travis_time:start:1\r\x1b[0K$ ci/script.sh\n\
+travis_fold:start:-tests-unit\r\x1b[0K+run unit\n\
+==1==ERROR: AddressSanitizer: SEGV on unknown address 0x0\n\
+travis_fold:end:-tests-unit\r\x1b[0K\n\
+travis_fold:start:-tests-install\r\x1b[0K+make install\n\
+installing\n\
+travis_time:end:1\r\x1b[0K\x1b[31;1mThe command \"ci/script.sh\n\
+  --all\" exited with 1.\x1b[0m\n\
+travis_fold:start:cache.2\r\x1b[0Kstore build cache\n\
+cache uploaded\n";
+    let f = analyze("travis", log.as_bytes());
+    assert_eq!((f[0].rule.as_str(), f[0].line), ("sanitizer", 4));
+    assert_eq!(f[0].step.as_deref(), Some("ci/script.sh"));
+    assert!(f.iter().all(|x| x.text != "cache uploaded"));
+}

@@ -185,8 +185,14 @@ fn strip_escapes(b: &[u8], out: &mut Vec<u8>) {
             i += 1;
             continue;
         }
-        out.push(c);
-        i += 1;
+        // Copy the run of ordinary bytes up to the next escape or control
+        // byte at once (CR is kept: redraws are resolved afterwards).
+        let run = b[i..]
+            .iter()
+            .position(|&c| c == 0x1b || (c < 0x20 && c != b'\t' && c != b'\r') || c == 0x7f)
+            .map_or(b.len(), |p| i + p);
+        out.extend_from_slice(&b[i..run]);
+        i = run;
     }
 }
 

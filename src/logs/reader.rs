@@ -27,6 +27,8 @@ pub struct LineReader<R> {
     cap: usize,
     /// Total bytes consumed, for throughput figures.
     bytes_read: u64,
+    /// Bytes of the line last returned in place, consumed on the next call.
+    pending: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -42,6 +44,7 @@ impl<R: BufRead> LineReader<R> {
             number: 0,
             cap: cap.max(1),
             bytes_read: 0,
+            pending: 0,
         }
     }
 
@@ -53,6 +56,31 @@ impl<R: BufRead> LineReader<R> {
     /// The next line, or `None` at end of input. A final `\n` does not start
     /// another line; a last line without `\n` is still a line.
     pub fn next_line(&mut self) -> io::Result<Option<RawLine<'_>>> {
+        if self.pending > 0 {
+            self.inner.consume(self.pending);
+            self.bytes_read += self.pending as u64;
+            self.pending = 0;
+        }
+        // Fast path: the whole line is in the reader's buffer; lend it
+        // without copying and consume it on the next call.
+        let in_place = loop {
+            match self.inner.fill_buf() {
+                Ok(avail) => break memchr::memchr(b'\n', avail).filter(|&i| i <= self.cap),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(i) = in_place {
+            self.pending = i + 1;
+            self.number += 1;
+            // The buffer is unchanged since nothing was consumed.
+            let avail = self.inner.fill_buf()?;
+            return Ok(Some(RawLine {
+                number: self.number,
+                bytes: avail.get(..i).unwrap_or(avail),
+                truncated: false,
+            }));
+        }
         self.buf.clear();
         let mut truncated = false;
         let mut saw_any = false;

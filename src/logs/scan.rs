@@ -431,10 +431,10 @@ impl Scanner {
                     }
                     self.in_header = true;
                     // Remember the header of the step it opens (or names).
-                    if let Some(seg) = self.segments.last_mut() {
-                        if seg.header.is_none() {
-                            seg.header = Some((line, short_name(body)));
-                        }
+                    if let Some(seg) = self.segments.last_mut()
+                        && seg.header.is_none()
+                    {
+                        seg.header = Some((line, short_name(body)));
                     }
                 }
                 return LineRole::Structure;
@@ -515,11 +515,12 @@ impl Scanner {
         {
             self.travis = true;
             // What came before the first command is Travis' machine setup.
-            if let Some(seg) = self.segments.last_mut() {
-                if seg.source == self.source && seg.name == "log" {
-                    seg.kind = SegmentKind::Preamble;
-                    seg.name = "Travis setup".to_string();
-                }
+            if let Some(seg) = self.segments.last_mut()
+                && seg.source == self.source
+                && seg.name == "log"
+            {
+                seg.kind = SegmentKind::Preamble;
+                seg.name = "Travis setup".to_string();
             }
         }
         // A fold opens a phase (`install`, `cache.2`...); a `$ command` on the
@@ -538,28 +539,37 @@ impl Scanner {
         // Travis prints `$ command` right after its own markers; a `$ ...`
         // line in a command's output (yarn echoing a script) is output.
         let command_line = self.travis_marker || self.prev_travis_marker;
-        if self.travis && command_line {
-            if let Some(cmd) = text.strip_prefix(b"$ ") {
-                let name = short_name(cmd);
-                self.push_segment(SegmentKind::Step, name, false, None, line);
-                if let Some(seg) = self.segments.last_mut() {
-                    seg.header = Some((line, short_name(text)));
-                }
-                self.command_open = true;
-                return LineRole::Structure;
+        if self.travis
+            && command_line
+            && let Some(cmd) = text.strip_prefix(b"$ ")
+        {
+            let name = short_name(cmd);
+            self.push_segment(SegmentKind::Step, name, false, None, line);
+            if let Some(seg) = self.segments.last_mut() {
+                seg.header = Some((line, short_name(text)));
             }
+            self.command_open = true;
+            return LineRole::Structure;
         }
         if self.travis {
             if let Some(code) = travis_exit_line(text) {
                 self.command_open = false;
-                if let Some(seg) = self.segments.last_mut() {
-                    if seg.exit_code.is_none_or(|c| c == 0) {
-                        seg.exit_code = Some(code);
-                    }
+                if let Some(seg) = self.segments.last_mut()
+                    && seg.exit_code.is_none_or(|c| c == 0)
+                {
+                    seg.exit_code = Some(code);
                 }
                 return LineRole::Structure;
             }
             if text.starts_with(b"Done. Your build exited with ") {
+                // Whatever Travis prints after this is not part of any step.
+                self.push_segment(
+                    SegmentKind::Post,
+                    "after build".to_string(),
+                    false,
+                    None,
+                    line,
+                );
                 return LineRole::Structure;
             }
         }
@@ -614,7 +624,10 @@ mod tests {
     use super::*;
     use crate::logs::reader::LineReader;
 
-    fn scan_all(input: &str) -> (Vec<(u64, String, LineRole, usize)>, Vec<Segment>) {
+    /// Line number, cleaned text, role and segment of each line.
+    type Scanned = Vec<(u64, String, LineRole, usize)>;
+
+    fn scan_all(input: &str) -> (Scanned, Vec<Segment>) {
         let mut reader = LineReader::new(input.as_bytes());
         let mut scanner = Scanner::new();
         let mut out = Vec::new();
@@ -696,7 +709,10 @@ Done. Your build exited with 1.\n";
         // The cache upload is its own (post) segment, not part of the failed step.
         let cache = segs.iter().find(|s| s.name == "cache.2").unwrap();
         assert_eq!(cache.kind, SegmentKind::Post);
-        assert_eq!(lines[5].3, segs.len() - 1);
+        assert_eq!(
+            Some(lines[5].3),
+            segs.iter().position(|s| s.name == "cache.2")
+        );
     }
 
     #[test]

@@ -51,10 +51,11 @@ fn numbered(name: &str) -> Option<(usize, &str)> {
 fn strip_collision(name: &str) -> (&str, bool) {
     if let Some(open) = name.rfind(" (") {
         let inner = &name[open + 2..];
-        if let Some(digits) = inner.strip_suffix(')') {
-            if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
-                return (&name[..open], true);
-            }
+        if let Some(digits) = inner.strip_suffix(')')
+            && !digits.is_empty()
+            && digits.bytes().all(|c| c.is_ascii_digit())
+        {
+            return (&name[..open], true);
         }
     }
     (name, false)
@@ -64,10 +65,10 @@ fn strip_collision(name: &str) -> (&str, bool) {
 pub fn list_jobs(names: &[String]) -> Vec<ZipJob> {
     let mut folders: Vec<&str> = Vec::new();
     for path in names {
-        if let Some((folder, _)) = path.split_once('/') {
-            if !folders.contains(&folder) {
-                folders.push(folder);
-            }
+        if let Some((folder, _)) = path.split_once('/')
+            && !folders.contains(&folder)
+        {
+            folders.push(folder);
         }
     }
     let mut tops: Vec<(ZipJob, bool)> = Vec::new();
