@@ -57,41 +57,8 @@ pub struct Workflow {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct PullRef {
-    pub number: u64,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct WorkflowRun {
-    pub id: u64,
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Present in current payloads; older ones carry it only on `workflow`.
-    #[serde(default)]
-    pub path: Option<String>,
-    pub event: String,
-    pub head_sha: String,
-    #[serde(default)]
-    pub head_branch: Option<String>,
-    pub status: Option<String>,
-    pub conclusion: Option<String>,
-    #[serde(default = "one")]
-    pub run_attempt: u64,
-    #[serde(default)]
-    pub run_number: u64,
-    #[serde(default)]
-    pub workflow_id: u64,
-    pub html_url: String,
-    #[serde(default)]
-    pub created_at: Option<String>,
-    #[serde(default)]
-    pub pull_requests: Vec<PullRef>,
-}
-
-fn one() -> u64 {
-    1
-}
+/// The `workflow_run` object of the payload has the REST run's shape.
+pub use crate::github::types::RunInfo as WorkflowRun;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct WorkflowRunEvent {
@@ -121,29 +88,8 @@ impl WorkflowRunEvent {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct Step {
-    pub name: String,
-    pub number: u64,
-    pub status: String,
-    pub conclusion: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-pub struct WorkflowJob {
-    pub id: u64,
-    pub run_id: u64,
-    #[serde(default = "one")]
-    pub run_attempt: u64,
-    pub name: String,
-    pub head_sha: String,
-    pub status: String,
-    pub conclusion: Option<String>,
-    #[serde(default)]
-    pub steps: Vec<Step>,
-    #[serde(default)]
-    pub labels: Vec<String>,
-}
+/// The `workflow_job` object of the payload has the REST job's shape.
+pub use crate::github::types::{JobInfo as WorkflowJob, StepInfo as Step};
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct WorkflowJobEvent {
