@@ -278,8 +278,8 @@ impl Config {
                 }
             }
         }
-        if let Err(e) = crate::analyze::RuleSet::with_extra(self.analyze.rules.clone()) {
-            return Err(err("rules", format!("`analyze.rules`: {e}")));
+        if let Err(e) = self.rules() {
+            return Err(err("rules", e.to_string()));
         }
         if self.autorevert.min_failures < 2 {
             return Err(err(
@@ -304,6 +304,12 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The built-in log rules with the repository's own (`analyze.rules`).
+    pub fn rules(&self) -> anyhow::Result<crate::analyze::RuleSet> {
+        crate::analyze::RuleSet::with_extra(self.analyze.rules.clone())
+            .map_err(|e| anyhow::anyhow!("`analyze.rules`: {e}"))
     }
 
     /// The compiled job-name patterns of `retry.always-retry`.

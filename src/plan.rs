@@ -107,7 +107,11 @@ impl Write {
             Write::UpdateIssueBody { number, .. } => format!("update the body of #{number}"),
             Write::CloseIssue { number } => format!("close #{number}"),
             Write::Comment { number, body, .. } => {
-                let first = body.lines().next().unwrap_or_default();
+                // The first line is often our hidden marker; show the text.
+                let first = body
+                    .lines()
+                    .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with("<!--"))
+                    .unwrap_or_default();
                 format!("comment on #{number}: {first}")
             }
             Write::AddLabels { number, labels } => {

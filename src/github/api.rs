@@ -35,6 +35,15 @@ impl Client {
         self.get_json(&self.repo_path("")).await
     }
 
+    /// The default branch; config loading, retry, heal and autorevert all
+    /// need it, and it is read from the API only once.
+    pub async fn default_branch(&self) -> Result<String, GithubError> {
+        self.default_branch
+            .get_or_try_init(|| async { Ok(self.repo_info().await?.default_branch) })
+            .await
+            .cloned()
+    }
+
     /// A file's text at `git_ref`, `None` when absent.
     pub async fn file_text(
         &self,

@@ -93,13 +93,7 @@ impl Client {
         if uri.scheme_str() != Some("https") && !allow_http {
             return Err(LogError::Blob("refusing a non-https blob URL".into()));
         }
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client: HyperClient<_, Empty<bytes::Bytes>> =
-            HyperClient::builder(TokioExecutor::new()).build(https);
+        let client = self.blob_client();
         let mut attempt = 0u32;
         loop {
             let req = Request::get(uri.clone())
@@ -140,6 +134,21 @@ impl Client {
             return Ok(out.finish());
         }
     }
+}
+
+/// The plain HTTP client for blob URLs: no credentials, compiled-in roots.
+pub(crate) type BlobClient = HyperClient<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Empty<bytes::Bytes>,
+>;
+
+pub(crate) fn new_blob_client() -> BlobClient {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
+    HyperClient::builder(TokioExecutor::new()).build(https)
 }
 
 /// A capped writer into a temporary file.

@@ -158,6 +158,10 @@ pub struct Client {
     repo: RepoName,
     api_url: url::Url,
     policy: RetryPolicy,
+    /// The repository's default branch, read once per client.
+    default_branch: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    /// Built on the first log download and shared by the rest.
+    blob: std::sync::Arc<std::sync::OnceLock<logs::BlobClient>>,
 }
 
 impl Client {
@@ -193,6 +197,8 @@ impl Client {
             repo,
             api_url: parsed,
             policy,
+            default_branch: Default::default(),
+            blob: Default::default(),
         })
     }
 
@@ -420,6 +426,10 @@ impl Client {
 
     pub(crate) fn api_url(&self) -> &url::Url {
         &self.api_url
+    }
+
+    pub(crate) fn blob_client(&self) -> &logs::BlobClient {
+        self.blob.get_or_init(logs::new_blob_client)
     }
 
     pub(crate) fn policy(&self) -> &RetryPolicy {

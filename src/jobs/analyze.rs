@@ -66,9 +66,7 @@ pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
             Some(_) => super::run::load_config(cx, None).await?,
             None => Config::default(),
         };
-        let rules = RuleSet::with_extra(config.analyze.rules.clone())
-            .map_err(|e| anyhow::anyhow!("analyze.rules: {e}"))?;
-        let analysis = analyze::analyze_paths(&args.log, &rules)?;
+        let analysis = analyze::analyze_paths(&args.log, &config.rules()?)?;
         if cx.json() {
             println!("{}", serde_json::to_string_pretty(&analysis)?);
         } else {
@@ -91,21 +89,8 @@ pub async fn failed_run(
     config: &Config,
     run_id: u64,
 ) -> Result<ExitCode> {
-    let run = client.run(run_id).await?;
-    let jobs = client.run_jobs(run_id, run.run_attempt).await?;
-    let rules = RuleSet::with_extra(config.analyze.rules.clone())
-        .map_err(|e| anyhow::anyhow!("analyze.rules: {e}"))?;
-    let mut facts = RunFacts {
-        repo: client.repo().full(),
-        run,
-        jobs: Vec::new(),
-        open_issues: Vec::new(),
-        retried: BTreeSet::new(),
-        failed_before: BTreeSet::new(),
-    };
-    for job in jobs.into_iter().filter(JobInfo::failed) {
-        facts.jobs.push(read_job(client, config, &rules, job).await);
-    }
+    let rules = config.rules()?;
+    let mut facts = gather(client, config, &rules, run_id).await?;
 
     let mut code = ExitCode::SUCCESS;
     if config.retry.enabled {
@@ -133,6 +118,29 @@ pub async fn failed_run(
     } else {
         code
     })
+}
+
+/// The run (latest attempt) and the analysis of each of its failed jobs.
+pub async fn gather(
+    client: &Client,
+    config: &Config,
+    rules: &RuleSet,
+    run_id: u64,
+) -> Result<RunFacts> {
+    let run = client.run(run_id).await?;
+    let jobs = client.run_jobs(run_id, run.run_attempt).await?;
+    let mut facts = RunFacts {
+        repo: client.repo().full(),
+        run,
+        jobs: Vec::new(),
+        open_issues: Vec::new(),
+        retried: BTreeSet::new(),
+        failed_before: BTreeSet::new(),
+    };
+    for job in jobs.into_iter().filter(JobInfo::failed) {
+        facts.jobs.push(read_job(client, config, rules, job).await);
+    }
+    Ok(facts)
 }
 
 /// Download and analyse one failed job's log; never fails, records why instead.

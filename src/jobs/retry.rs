@@ -8,15 +8,14 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::action;
-use crate::analyze::{Category, RuleSet};
+use crate::analyze::Category;
 use crate::cli::{Context, RetryArgs};
 use crate::config::{self, Config, HistorySource};
 use crate::github::Client;
-use crate::github::types::JobInfo;
 use crate::plan::{self, Plan, Write};
 use crate::report::markdown::inline;
 
-use super::analyze::{JobFacts, RunFacts, read_job};
+use super::analyze::{JobFacts, RunFacts};
 
 /// Runs scanned for the flakiness memory: enough for a busy week, bounded
 /// in API calls.
@@ -37,23 +36,7 @@ pub async fn command(cx: &Context, args: &RetryArgs) -> Result<ExitCode> {
     let run_id = args.run_id.context("give --run-id N (and --repo)")?;
     let client = cx.client()?;
     let config = super::run::load_config(cx, Some(&client)).await?;
-    let run = client.run(run_id).await?;
-    let rules = RuleSet::with_extra(config.analyze.rules.clone())
-        .map_err(|e| anyhow::anyhow!("analyze.rules: {e}"))?;
-    let mut facts = RunFacts {
-        repo: client.repo().full(),
-        run,
-        jobs: Vec::new(),
-        open_issues: Vec::new(),
-        retried: BTreeSet::new(),
-        failed_before: BTreeSet::new(),
-    };
-    let jobs = client.run_jobs(run_id, facts.run.run_attempt).await?;
-    for job in jobs.into_iter().filter(JobInfo::failed) {
-        facts
-            .jobs
-            .push(read_job(&client, &config, &rules, job).await);
-    }
+    let facts = super::analyze::gather(&client, &config, &config.rules()?, run_id).await?;
     let (_, failed) = retry_run(cx, &client, &config, &facts).await?;
     Ok(if failed {
         ExitCode::FAILURE
@@ -71,7 +54,7 @@ pub async fn retry_run(
     config: &Config,
     facts: &RunFacts,
 ) -> Result<(BTreeSet<u64>, bool)> {
-    let default_branch = client.repo_info().await?.default_branch;
+    let default_branch = client.default_branch().await?;
     let flaky = match flaky_jobs(client, config, facts, &default_branch).await {
         Ok(f) => f,
         Err(e) => {
@@ -173,12 +156,20 @@ fn never_retry(c: Category) -> bool {
     )
 }
 
+/// What every job's decision shares: the config and its compiled patterns.
+struct Rules<'a> {
+    config: &'a Config,
+    always_retry: Vec<regex::Regex>,
+    retryable_steps: Vec<regex::Regex>,
+}
+
 fn decide_job(
     j: &JobFacts,
-    config: &Config,
+    rules: &Rules<'_>,
     on_default: bool,
     flaky: &BTreeSet<String>,
 ) -> JobDecision {
+    let config = rules.config;
     let category = j
         .failures
         .first()
@@ -207,15 +198,11 @@ fn decide_job(
         d.reason = why;
         d
     };
-    if config
-        .always_retry()
-        .iter()
-        .any(|r| r.is_match(&j.job.name))
-    {
+    if rules.always_retry.iter().any(|r| r.is_match(&j.job.name)) {
         return yes(d, "the job matches `always-retry`".into());
     }
     if let Some(step) = &j.finding.step
-        && config.retryable_steps().iter().any(|r| r.is_match(step))
+        && rules.retryable_steps.iter().any(|r| r.is_match(step))
     {
         return yes(d, format!("step {step:?} matches `retryable-steps`"));
     }
@@ -267,10 +254,15 @@ pub fn decide(
         plan.note("the run was cancelled off the default branch: not re-run");
         return (plan, Vec::new());
     }
+    let rules = Rules {
+        config,
+        always_retry: config.always_retry(),
+        retryable_steps: config.retryable_steps(),
+    };
     let decisions: Vec<JobDecision> = facts
         .jobs
         .iter()
-        .map(|j| decide_job(j, config, on_default, flaky))
+        .map(|j| decide_job(j, &rules, on_default, flaky))
         .collect();
     if facts.jobs.len() > config.retry.max_failed_jobs {
         plan.note(format!(

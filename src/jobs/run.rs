@@ -168,7 +168,7 @@ pub async fn load_config(cx: &Context, client: Option<&Client>) -> Result<Config
             Ok(Config::default())
         };
     };
-    let branch = client.repo_info().await?.default_branch;
+    let branch = client.default_branch().await?;
     match client.file_text(&path, &branch).await? {
         Some(text) => Ok(Config::parse(&path, &text)?),
         None => {

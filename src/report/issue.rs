@@ -52,8 +52,6 @@ pub struct Occurrence {
     pub head_sha: String,
     #[serde(default)]
     pub branch: Option<String>,
-    #[serde(default)]
-    pub at: Option<String>,
 }
 
 /// The hidden block: everything `heal` and later runs need.
@@ -98,7 +96,6 @@ impl IssueAnalysis {
             run_url: self.run_url.clone(),
             head_sha: self.head_sha.clone(),
             branch: self.branch.clone(),
-            at: None,
         }
     }
 
