@@ -15,17 +15,18 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::detect::{Detection, Pattern, Verdict, signal_name};
+use super::detect::{Detection, Finding, Pattern, Verdict, signal_name};
 use super::grid;
 use super::revert::{self, RevertPlan};
 use super::signal::Signals;
-use super::snapshot::Snapshot;
+use super::snapshot::{Commit, Snapshot};
 use super::{
     LABEL_KILL_SWITCH, LABEL_NO_REVERT, LABEL_REVERT, MARKER_KIND, restart_branch, restart_tag_ref,
     revert_branch, short,
 };
 use crate::config::AutorevertMode;
 use crate::github::marker::marker;
+use crate::heal::pr::code;
 use crate::plan::{Plan, Write};
 use crate::report::markdown::{inline, title as flat_title};
 use crate::store::AutorevertAction;
@@ -141,12 +142,18 @@ pub struct Decision {
     pub notes: Vec<String>,
 }
 
+/// The plan's steps of each restart carried out (tag, then dispatch), by
+/// workflow and commit.
+pub type RestartSteps = BTreeMap<(String, usize), Vec<usize>>;
+
 /// Everything [`decide`] produces.
 #[derive(Debug, Clone)]
 pub struct Decided {
     pub plan: Plan,
     pub report: Report,
     pub decisions: Vec<Decision>,
+    /// The steps of every restart in the plan.
+    pub restart_steps: RestartSteps,
 }
 
 fn rank(mode: AutorevertMode) -> u8 {
@@ -156,6 +163,55 @@ fn rank(mode: AutorevertMode) -> u8 {
         AutorevertMode::Notify => 2,
         AutorevertMode::Revert => 3,
     }
+}
+
+/// What the decisions and their writes read.
+struct Cx<'a> {
+    snapshot: &'a Snapshot,
+    signals: &'a Signals,
+    facts: &'a Facts,
+    restart_steps: &'a RestartSteps,
+}
+
+impl Cx<'_> {
+    fn sha(&self, i: usize) -> String {
+        commit_sha(self.snapshot, i)
+    }
+
+    /// `workflow / job: fingerprint` of a finding's signal.
+    fn signal_label(&self, f: &Finding) -> String {
+        let name = self
+            .signals
+            .columns
+            .get(f.column)
+            .map(signal_name)
+            .unwrap_or_default();
+        format!(
+            "{name}: {}",
+            self.signals.fingerprint(f.fp).unwrap_or("unclassified")
+        )
+    }
+
+    /// The plan's steps that carry out a finding's restarts.
+    fn restart_steps(&self, f: &Finding) -> Vec<usize> {
+        let Some(column) = self.signals.columns.get(f.column) else {
+            return Vec::new();
+        };
+        f.restarts
+            .iter()
+            .filter_map(|&c| self.restart_steps.get(&(column.workflow.clone(), c)))
+            .flatten()
+            .copied()
+            .collect()
+    }
+}
+
+fn commit_sha(snapshot: &Snapshot, i: usize) -> String {
+    snapshot
+        .commits
+        .get(i)
+        .map(|c| c.sha.clone())
+        .unwrap_or_default()
 }
 
 /// Turn a detection into a plan and decisions.
@@ -176,78 +232,30 @@ pub fn decide(
     } else if facts.mode == AutorevertMode::Log {
         plan.note("mode `log`: decisions are recorded, nothing is written");
     }
-    let sha = |i: usize| {
-        snapshot
-            .commits
-            .get(i)
-            .map(|c| c.sha.clone())
-            .unwrap_or_default()
-    };
 
     // Restarts first: they are what the other decisions wait for.
-    let mut restart_steps: BTreeMap<(String, usize), Vec<usize>> = BTreeMap::new();
-    if acting && rank(facts.mode) >= rank(AutorevertMode::Restart) {
-        let mut tagged: HashSet<String> = HashSet::new();
-        for r in &detection.restarts {
-            let target = sha(r.commit);
-            let mut steps = Vec::new();
-            if tagged.insert(target.clone()) {
-                steps.push(plan.steps.len());
-                plan.push(
-                    Write::CreateRef {
-                        git_ref: restart_tag_ref(&target),
-                        sha: target.clone(),
-                    },
-                    format!("restarts of {} run on this tag", short(&target)),
-                );
-            }
-            let workflow = match snapshot.workflow_file(&r.workflow) {
-                Some(file) => file.to_string(),
-                None => {
-                    plan.note(format!(
-                        "the file of workflow {} is not known; dispatching it by name",
-                        r.workflow
-                    ));
-                    r.workflow.clone()
-                }
-            };
-            steps.push(plan.steps.len());
-            plan.push(
-                Write::DispatchWorkflow {
-                    workflow,
-                    git_ref: restart_branch(&target),
-                    inputs: serde_json::Map::new(),
-                },
-                r.reason.clone(),
-            );
-            restart_steps.insert((r.workflow.clone(), r.commit), steps);
-        }
-    }
+    let restart_steps = if acting && rank(facts.mode) >= rank(AutorevertMode::Restart) {
+        plan_restarts(&mut plan, snapshot, detection)
+    } else {
+        RestartSteps::new()
+    };
+    let cx = Cx {
+        snapshot,
+        signals,
+        facts,
+        restart_steps: &restart_steps,
+    };
 
     let mut decisions = Vec::new();
     let mut patterns = Vec::new();
     for p in &detection.patterns {
-        let suspect = sha(p.suspect);
+        let suspect = cx.sha(p.suspect);
         let sf = facts.suspects.get(&suspect).cloned().unwrap_or_default();
         let (verdict, reason) = final_verdict(p, &sf);
         let mut d = Decision {
             sha: suspect.clone(),
             workflows: p.workflows.clone(),
-            signals: p
-                .findings
-                .iter()
-                .map(|f| {
-                    let name = signals
-                        .columns
-                        .get(f.column)
-                        .map(signal_name)
-                        .unwrap_or_default();
-                    format!(
-                        "{name}: {}",
-                        signals.fingerprint(f.fp).unwrap_or("unclassified")
-                    )
-                })
-                .collect(),
+            signals: p.findings.iter().map(|f| cx.signal_label(f)).collect(),
             verdict,
             reason: reason.clone(),
             action: AutorevertAction::None,
@@ -255,21 +263,12 @@ pub fn decide(
             notes: Vec::new(),
         };
         if acting {
-            act(
-                &mut plan,
-                &mut d,
-                snapshot,
-                signals,
-                p,
-                &sf,
-                facts,
-                &restart_steps,
-            );
+            act(&mut plan, &mut d, &cx, p, &sf);
         }
         patterns.push(PatternOut {
             suspect,
-            older_success: sha(p.older_success),
-            newer_failures: p.newer_failures.iter().map(|&c| sha(c)).collect(),
+            older_success: cx.sha(p.older_success),
+            newer_failures: p.newer_failures.iter().map(|&c| cx.sha(c)).collect(),
             workflows: p.workflows.clone(),
             signals: p
                 .findings
@@ -293,24 +292,11 @@ pub fn decide(
         let Some(column) = signals.columns.get(f.column) else {
             continue;
         };
-        let steps: Vec<usize> = f
-            .restarts
-            .iter()
-            .flat_map(|&c| {
-                restart_steps
-                    .get(&(column.workflow.clone(), c))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect();
+        let steps = cx.restart_steps(f);
         decisions.push(Decision {
-            sha: sha(f.suspect),
+            sha: cx.sha(f.suspect),
             workflows: vec![column.workflow.clone()],
-            signals: vec![format!(
-                "{}: {}",
-                signal_name(column),
-                signals.fingerprint(f.fp).unwrap_or("unclassified")
-            )],
+            signals: vec![cx.signal_label(f)],
             verdict: f.verdict,
             reason: f.reason.clone(),
             action: if steps.is_empty() {
@@ -331,21 +317,64 @@ pub fn decide(
         .filter(|d| d.action == AutorevertAction::Revert)
         .count();
     plan.outputs.insert("reverts".into(), reverts.to_string());
+    let report = Report {
+        patterns,
+        restarts: detection
+            .restarts
+            .iter()
+            .map(|r| RestartOut {
+                workflow: r.workflow.clone(),
+                sha: cx.sha(r.commit),
+            })
+            .collect(),
+    };
     Decided {
         plan,
-        report: Report {
-            patterns,
-            restarts: detection
-                .restarts
-                .iter()
-                .map(|r| RestartOut {
-                    workflow: r.workflow.clone(),
-                    sha: sha(r.commit),
-                })
-                .collect(),
-        },
+        report,
         decisions,
+        restart_steps,
     }
+}
+
+/// Tag each restarted commit once and dispatch each restart on its tag.
+fn plan_restarts(plan: &mut Plan, snapshot: &Snapshot, detection: &Detection) -> RestartSteps {
+    let mut restart_steps = RestartSteps::new();
+    let mut tagged: HashSet<String> = HashSet::new();
+    for r in &detection.restarts {
+        let target = commit_sha(snapshot, r.commit);
+        let mut steps = Vec::new();
+        if tagged.insert(target.clone()) {
+            steps.push(plan.steps.len());
+            plan.push(
+                Write::CreateRef {
+                    git_ref: restart_tag_ref(&target),
+                    sha: target.clone(),
+                },
+                format!("restarts of {} run on this tag", short(&target)),
+            );
+        }
+        let workflow = match snapshot.workflow_file(&r.workflow) {
+            Some(file) => file.to_string(),
+            None => {
+                plan.note(format!(
+                    "the file of workflow {} is not known; dispatching it by name",
+                    r.workflow
+                ));
+                r.workflow.clone()
+            }
+        };
+        steps.push(plan.steps.len());
+        plan.push(
+            Write::DispatchWorkflow {
+                workflow,
+                git_ref: restart_branch(&target),
+                inputs: serde_json::Map::new(),
+            },
+            r.reason.clone(),
+        );
+        restart_steps.insert((r.workflow.clone(), r.commit), steps);
+    }
+    restart_steps
 }
 
 /// The verdict once what GitHub knows is taken into account.
@@ -385,34 +414,24 @@ fn final_verdict(p: &Pattern, sf: &SuspectFacts) -> (Verdict, String) {
 }
 
 /// The writes for one pattern.
-#[allow(clippy::too_many_arguments)]
-fn act(
-    plan: &mut Plan,
-    d: &mut Decision,
-    snapshot: &Snapshot,
-    signals: &Signals,
-    p: &Pattern,
-    sf: &SuspectFacts,
-    facts: &Facts,
-    restart_steps: &BTreeMap<(String, usize), Vec<usize>>,
-) {
-    let mode = rank(facts.mode);
-    let Some(commit) = snapshot.commits.get(p.suspect) else {
+fn act(plan: &mut Plan, d: &mut Decision, cx: &Cx, p: &Pattern, sf: &SuspectFacts) {
+    let mode = rank(cx.facts.mode);
+    let Some(commit) = cx.snapshot.commits.get(p.suspect) else {
         return;
     };
-    let target = sf.pull.as_ref().map(|p| p.number).or(facts.tracking_issue);
+    let target = sf
+        .pull
+        .as_ref()
+        .map(|p| p.number)
+        .or(cx.facts.tracking_issue);
     match d.verdict {
         Verdict::Restart => {
-            for f in p.findings.iter().filter(|f| f.verdict == Verdict::Restart) {
-                let Some(column) = signals.columns.get(f.column) else {
-                    continue;
-                };
-                for &c in &f.restarts {
-                    if let Some(steps) = restart_steps.get(&(column.workflow.clone(), c)) {
-                        d.steps.extend(steps.iter().copied());
-                    }
-                }
-            }
+            d.steps = p
+                .findings
+                .iter()
+                .filter(|f| f.verdict == Verdict::Restart)
+                .flat_map(|f| cx.restart_steps(f))
+                .collect();
             d.steps.sort_unstable();
             d.steps.dedup();
             if !d.steps.is_empty() {
@@ -427,7 +446,7 @@ fn act(
             let Some((rf, changes)) = ready else {
                 d.notes
                     .push("the revert could not be prepared; notifying instead".into());
-                notify(plan, d, snapshot, signals, p, facts, target);
+                notify(plan, d, cx, p, commit, target);
                 return;
             };
             let branch = revert_branch(&commit.sha);
@@ -452,9 +471,9 @@ fn act(
             plan.push(
                 Write::OpenPullRequest {
                     head: branch.clone(),
-                    base: facts.default_branch.clone(),
+                    base: cx.facts.default_branch.clone(),
                     title: flat_title(&format!("Revert \"{}\"", commit.title()), 256),
-                    body: revert_body(snapshot, signals, p, d, facts, sf),
+                    body: revert_body(cx, p, d, commit, sf),
                     labels: vec![LABEL_REVERT.into()],
                     marker_kind: MARKER_KIND.into(),
                     marker_key: commit.sha.clone(),
@@ -467,7 +486,7 @@ fn act(
                 plan.push(
                     Write::Comment {
                         number,
-                        body: comment_body(snapshot, signals, p, d, facts, Some(&branch)),
+                        body: comment_body(cx, p, d, commit, Some(&branch)),
                         marker: Some((MARKER_KIND.into(), commit.sha.clone())),
                     },
                     format!(
@@ -478,7 +497,7 @@ fn act(
             }
         }
         Verdict::Revert | Verdict::Notify if mode >= rank(AutorevertMode::Notify) => {
-            notify(plan, d, snapshot, signals, p, facts, target);
+            notify(plan, d, cx, p, commit, target);
         }
         _ => {}
     }
@@ -487,15 +506,11 @@ fn act(
 fn notify(
     plan: &mut Plan,
     d: &mut Decision,
-    snapshot: &Snapshot,
-    signals: &Signals,
+    cx: &Cx,
     p: &Pattern,
-    facts: &Facts,
+    commit: &Commit,
     target: Option<u64>,
 ) {
-    let Some(commit) = snapshot.commits.get(p.suspect) else {
-        return;
-    };
     let Some(number) = target else {
         d.notes.push(format!(
             "no pull request found for {} and no `tracking-issue` configured: nobody to notify",
@@ -507,7 +522,7 @@ fn notify(
     plan.push(
         Write::Comment {
             number,
-            body: comment_body(snapshot, signals, p, d, facts, None),
+            body: comment_body(cx, p, d, commit, None),
             marker: Some((MARKER_KIND.into(), commit.sha.clone())),
         },
         format!(
@@ -521,14 +536,7 @@ fn notify(
 
 /// The evidence shared by comments and pull requests: the verdict, the grid
 /// and links to jobs, bounded to what GitHub accepts.
-fn evidence(
-    snapshot: &Snapshot,
-    signals: &Signals,
-    p: &Pattern,
-    d: &Decision,
-    facts: &Facts,
-    budget: usize,
-) -> String {
+fn evidence(cx: &Cx, p: &Pattern, d: &Decision, budget: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -545,8 +553,9 @@ fn evidence(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let table = grid::pattern_grid(snapshot, signals, p, &facts.server_url);
-    let links = grid::evidence_links(snapshot, signals, p, &facts.server_url);
+    let server_url = &cx.facts.server_url;
+    let table = grid::pattern_grid(cx.snapshot, cx.signals, p, server_url);
+    let links = grid::evidence_links(cx.snapshot, cx.signals, p, server_url);
     if out.len() + table.len() + links.len() < budget {
         out.push_str(&table);
         out.push('\n');
@@ -560,49 +569,34 @@ fn evidence(
     out
 }
 
-/// Text as an inline code span that nothing in it can close.
-fn code(text: &str) -> String {
-    let clean: String = text
-        .chars()
-        .map(|c| if c == '`' || c.is_control() { '\'' } else { c })
-        .collect();
-    format!("`{clean}`")
-}
-
-fn footer() -> String {
-    format!(
+/// `head`, then as much of the evidence as GitHub accepts, then the footer.
+fn with_evidence(mut head: String, cx: &Cx, p: &Pattern, d: &Decision) -> String {
+    let foot = format!(
         "\n---\n<sub>ci-medic autorevert. To keep this pull request from ever being reverted, label it `{LABEL_NO_REVERT}`; to stop every autorevert action, open an issue labelled `{LABEL_KILL_SWITCH}`.</sub>\n"
-    )
+    );
+    let budget = BODY_LIMIT.saturating_sub(head.len() + foot.len() + 64);
+    head.push_str(&evidence(cx, p, d, budget));
+    head.push_str(&foot);
+    head
 }
 
-fn commit_line(snapshot: &Snapshot, p: &Pattern, facts: &Facts) -> String {
-    let Some(c) = snapshot.commits.get(p.suspect) else {
-        return String::new();
-    };
+fn commit_line(cx: &Cx, commit: &Commit) -> String {
     format!(
-        "[`{}`]({}/{}/commit/{}) {}",
-        short(&c.sha),
-        facts.server_url.trim_end_matches('/'),
-        snapshot.repo,
-        c.sha,
-        inline(&grid::cut(c.title(), 120))
+        "[`{}`]({}) {}",
+        short(&commit.sha),
+        grid::commit_url(&cx.snapshot.repo, &cx.facts.server_url, &commit.sha),
+        inline(&grid::cut(commit.title(), 120))
     )
 }
 
 /// The comment on the suspect's pull request (or the tracking issue).
 fn comment_body(
-    snapshot: &Snapshot,
-    signals: &Signals,
+    cx: &Cx,
     p: &Pattern,
     d: &Decision,
-    facts: &Facts,
+    commit: &Commit,
     revert_branch: Option<&str>,
 ) -> String {
-    let sha = snapshot
-        .commits
-        .get(p.suspect)
-        .map(|c| c.sha.as_str())
-        .unwrap_or_default();
     // The evidence speaks in the headline; the reason says what is done.
     let headline = match (revert_branch, p.verdict) {
         (Some(_), _) => "ci-medic is reverting this commit: it broke trunk",
@@ -611,8 +605,8 @@ fn comment_body(
     };
     let mut head = format!(
         "{}\n### {headline}\n\n{}\n\n",
-        marker(MARKER_KIND, sha),
-        commit_line(snapshot, p, facts)
+        marker(MARKER_KIND, &commit.sha),
+        commit_line(cx, commit)
     );
     if let Some(branch) = revert_branch {
         let _ = writeln!(
@@ -621,31 +615,16 @@ fn comment_body(
             code(branch)
         );
     }
-    let foot = footer();
-    let budget = BODY_LIMIT.saturating_sub(head.len() + foot.len() + 64);
-    head.push_str(&evidence(snapshot, signals, p, d, facts, budget));
-    head.push_str(&foot);
-    head
+    with_evidence(head, cx, p, d)
 }
 
 /// The body of the revert pull request.
-fn revert_body(
-    snapshot: &Snapshot,
-    signals: &Signals,
-    p: &Pattern,
-    d: &Decision,
-    facts: &Facts,
-    sf: &SuspectFacts,
-) -> String {
-    let sha = snapshot
-        .commits
-        .get(p.suspect)
-        .map(|c| c.sha.as_str())
-        .unwrap_or_default();
+fn revert_body(cx: &Cx, p: &Pattern, d: &Decision, commit: &Commit, sf: &SuspectFacts) -> String {
     let mut head = format!(
-        "{}\nThis reverts commit {sha}, which broke trunk.\n\n{}\n\n",
-        marker(MARKER_KIND, sha),
-        commit_line(snapshot, p, facts)
+        "{}\nThis reverts commit {}, which broke trunk.\n\n{}\n\n",
+        marker(MARKER_KIND, &commit.sha),
+        commit.sha,
+        commit_line(cx, commit)
     );
     if let Some(pull) = &sf.pull {
         let _ = writeln!(head, "It came in with #{}.\n", pull.number);
@@ -666,9 +645,5 @@ fn revert_body(
         }
         head.push('\n');
     }
-    let foot = footer();
-    let budget = BODY_LIMIT.saturating_sub(head.len() + foot.len() + 64);
-    head.push_str(&evidence(snapshot, signals, p, d, facts, budget));
-    head.push_str(&foot);
-    head
+    with_evidence(head, cx, p, d)
 }

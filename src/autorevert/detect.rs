@@ -23,7 +23,7 @@
 //!   suspect has failed again with the same failure (and, when that failure
 //!   hit many jobs, before the older commit passed again after it).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Utc};
@@ -33,7 +33,7 @@ use serde::Serialize;
 use super::short;
 use super::signal::{Column, Event, FpId, Signals, UNCLASSIFIED};
 use super::snapshot::{Commit, Outcome, Snapshot};
-use crate::config::{AutorevertConfig, workflow_selected};
+use crate::config::AutorevertConfig;
 
 /// A failure hitting this many jobs on the suspect may be an outage that
 /// began with it: before a revert, the older commit must pass again after
@@ -252,9 +252,6 @@ pub fn detect(snapshot: &Snapshot, signals: &Signals, params: &Params) -> Detect
     let mut d = Detector::new(snapshot, signals, params);
     let mut findings = Vec::new();
     for (ci, column) in signals.columns.iter().enumerate() {
-        if !column.has_failure() {
-            continue;
-        }
         let fps: BTreeSet<FpId> = column
             .events
             .iter()
@@ -272,14 +269,10 @@ pub fn detect(snapshot: &Snapshot, signals: &Signals, params: &Params) -> Detect
 
 impl<'a> Detector<'a> {
     fn new(snapshot: &'a Snapshot, signals: &'a Signals, params: &'a Params) -> Detector<'a> {
-        let commit_of: HashMap<&str, usize> = snapshot
-            .commits
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.sha.as_str(), i))
-            .collect();
+        let commit_of = snapshot.commit_index();
+        // Every workflow's restarts: only the signals' (selected) workflows
+        // are ever asked about.
         let mut restarts: HashMap<(&str, usize), RestartState> = HashMap::new();
-        let mut selected: HashMap<&str, bool> = HashMap::new();
         for job in &snapshot.jobs {
             let restart = job.is_restart();
             let running = job.outcome() == Some(Outcome::Pending);
@@ -289,19 +282,6 @@ impl<'a> Detector<'a> {
             let Some(&commit) = commit_of.get(job.sha.as_str()) else {
                 continue;
             };
-            let wanted = *selected.entry(job.workflow.as_str()).or_insert_with(|| {
-                workflow_selected(
-                    &params.workflows,
-                    &job.workflow,
-                    snapshot
-                        .workflow_files
-                        .get(&job.workflow)
-                        .map(String::as_str),
-                )
-            });
-            if !wanted {
-                continue;
-            }
             let state = restarts.entry((job.workflow.as_str(), commit)).or_default();
             state.running |= running;
             if restart {
@@ -386,12 +366,8 @@ impl<'a> Detector<'a> {
     fn examine(&mut self, ci: usize, fp: FpId) -> Option<Finding> {
         let column = self.column(ci);
         let n = self.snapshot.commits.len();
-        let top = column
-            .events
-            .iter()
-            .filter(|e| e.fails_with(fp))
-            .map(|e| e.commit)
-            .min()?;
+        // Events are sorted by commit, newest first.
+        let top = column.events.iter().find(|e| e.fails_with(fp))?.commit;
         let mut failing = vec![top];
         let mut gap: Vec<(usize, CellKind)> = Vec::new();
         let mut older = None;
@@ -810,7 +786,7 @@ impl<'a> Detector<'a> {
 
     /// Findings into patterns (by suspect) and the restarts wanted.
     fn assemble(&mut self, findings: Vec<Finding>) -> Detection {
-        let mut by_suspect: std::collections::BTreeMap<usize, Vec<Finding>> = Default::default();
+        let mut by_suspect: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
         let mut unknown = Vec::new();
         for f in findings {
             if f.failing.len() >= 2 {

@@ -37,7 +37,8 @@ pub fn job_url(repo: &str, server_url: &str, job: &JobResult) -> String {
     }
 }
 
-fn commit_url(repo: &str, server_url: &str, sha: &str) -> String {
+/// Link to a commit.
+pub fn commit_url(repo: &str, server_url: &str, sha: &str) -> String {
     format!("{}/{repo}/commit/{sha}", server_url.trim_end_matches('/'))
 }
 

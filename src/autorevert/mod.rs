@@ -25,6 +25,7 @@ pub mod source_github;
 pub mod synth;
 
 pub use detect::{Detection, Params, Verdict, detect};
+pub use signal::Signals;
 pub use snapshot::Snapshot;
 
 /// The event of a restart: `workflow_dispatch` on the `trunk/{sha}` tag.
@@ -47,9 +48,21 @@ pub const LABEL_REVERT: &str = "autorevert";
 /// suspect commit's sha.
 pub const MARKER_KIND: &str = "autorevert";
 
+/// Group the jobs of `snapshot` into signals and detect on them.
+pub fn analyse(snapshot: &Snapshot, params: &Params) -> (Signals, Detection) {
+    let signals = signal::build(snapshot, &params.workflows);
+    let detection = detect(snapshot, &signals, params);
+    (signals, detection)
+}
+
 /// The `head_branch` (and tag name) of a restart of `sha`.
 pub fn restart_branch(sha: &str) -> String {
     format!("{RESTART_PREFIX}{sha}")
+}
+
+/// Whether `head_branch` is the branch a restart of `sha` runs on.
+pub fn is_restart_branch(head_branch: &str, sha: &str) -> bool {
+    head_branch.strip_prefix(RESTART_PREFIX) == Some(sha)
 }
 
 /// The full ref of the tag a restart of `sha` is dispatched on.
@@ -78,6 +91,9 @@ mod tests {
     fn names() {
         let sha = "0123456789abcdef0123456789abcdef01234567";
         assert_eq!(restart_branch(sha), format!("trunk/{sha}"));
+        assert!(is_restart_branch(&restart_branch(sha), sha));
+        assert!(!is_restart_branch(&restart_branch(sha), "0123"));
+        assert!(!is_restart_branch(sha, sha));
         assert_eq!(restart_tag_ref(sha), format!("refs/tags/trunk/{sha}"));
         assert_eq!(revert_branch(sha), "ci-medic/autorevert/0123456789ab");
         assert_eq!(short("abc"), "abc");

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::decide::{self, Decided, Facts, PullFacts, RevertFacts, SuspectFacts};
-use super::detect::{self, Detection, Params, Verdict};
+use super::detect::{Detection, Params, Pattern, Verdict};
 use super::revert::RevertPlan;
 use super::snapshot::{Commit, JobResult, RestartRequest, Snapshot};
-use super::{restart_branch, signal, synth};
+use super::{analyse, restart_branch, signal, synth};
 use crate::config::AutorevertMode;
 use crate::plan::{FileChange, Write};
 
@@ -83,6 +83,14 @@ impl Trunk {
         }
     }
 
+    /// `n` commits where `culprit` broke the job: it passes below, fails
+    /// from there on.
+    fn broken(n: usize, culprit: usize) -> Trunk {
+        (0..n).fold(Trunk::new(n), |t, i| {
+            if i < culprit { t.pass(i) } else { t.fail(i) }
+        })
+    }
+
     fn pass(mut self, i: usize) -> Trunk {
         let j = self.base(i, "trunk", JOB, Some("success"), None);
         self.jobs.push(j);
@@ -137,8 +145,7 @@ impl Trunk {
 }
 
 fn detect_with(s: &Snapshot, params: &Params) -> Detection {
-    let signals = signal::build(s, &params.workflows);
-    detect::detect(s, &signals, params)
+    analyse(s, params).1
 }
 
 fn run(s: &Snapshot) -> Detection {
@@ -146,10 +153,20 @@ fn run(s: &Snapshot) -> Detection {
 }
 
 fn decided(s: &Snapshot, facts: &Facts) -> Decided {
-    let params = Params::default();
-    let signals = signal::build(s, &params.workflows);
-    let d = detect::detect(s, &signals, &params);
+    let (signals, d) = analyse(s, &Params::default());
     decide::decide(s, &signals, &d, facts)
+}
+
+/// The first pattern, which must have `verdict` and a reason naming `why`.
+#[track_caller]
+fn first<'a>(d: &'a Detection, verdict: Verdict, why: &str) -> &'a Pattern {
+    let p = d
+        .patterns
+        .first()
+        .unwrap_or_else(|| panic!("no pattern: {d:#?}"));
+    assert_eq!(p.verdict, verdict, "{}", p.reason);
+    assert!(p.reason.contains(why), "{}", p.reason);
+    p
 }
 
 /// Index of commit `i` in a snapshot of `n` (newest first).
@@ -166,38 +183,26 @@ fn restarts(s: &Snapshot, d: &Detection) -> Vec<(String, String)> {
 
 #[test]
 fn base_pattern_asks_for_a_confirming_restart() {
-    let s = Trunk::new(5)
-        .pass(0)
-        .pass(1)
-        .fail(2)
-        .fail(3)
-        .fail(4)
-        .snapshot();
+    let s = Trunk::broken(5, 2).snapshot();
     let d = run(&s);
     assert_eq!(d.patterns.len(), 1, "{d:#?}");
-    let p = &d.patterns[0];
+    let p = first(&d, Verdict::Restart, "to confirm");
     assert_eq!(p.suspect, at(5, 2));
     assert_eq!(p.older_success, at(5, 1));
     assert_eq!(p.newer_failures, vec![at(5, 4), at(5, 3)]);
-    assert_eq!(p.verdict, Verdict::Restart);
-    assert!(p.reason.contains("to confirm"), "{}", p.reason);
     assert_eq!(restarts(&s, &d), vec![("trunk".to_string(), sha(2))]);
 }
 
 #[test]
 fn one_failing_commit_is_not_a_pattern() {
-    let s = Trunk::new(3).pass(0).pass(1).fail(2).snapshot();
+    let s = Trunk::broken(3, 2).snapshot();
     let d = run(&s);
     assert!(d.patterns.is_empty() && d.restarts.is_empty(), "{d:#?}");
 }
 
 #[test]
 fn a_failing_restart_confirms_and_reverts() {
-    let s = Trunk::new(4)
-        .pass(0)
-        .pass(1)
-        .fail(2)
-        .fail(3)
+    let s = Trunk::broken(4, 2)
         .restart(2, Some("failure"), Some(FP), 60)
         .snapshot();
     let d = run(&s);
@@ -214,41 +219,28 @@ fn a_failing_restart_confirms_and_reverts() {
 
 #[test]
 fn a_passing_restart_makes_it_flaky() {
-    let s = Trunk::new(4)
-        .pass(0)
-        .pass(1)
-        .fail(2)
-        .fail(3)
+    let s = Trunk::broken(4, 2)
         .restart(2, Some("success"), None, 60)
         .snapshot();
-    let p = &run(&s).patterns[0];
-    assert_eq!(p.verdict, Verdict::Ineligible);
-    assert!(
-        p.reason.contains("flaky") && p.reason.contains("a restart passed"),
-        "{}",
-        p.reason
-    );
+    let d = run(&s);
+    let p = first(&d, Verdict::Ineligible, "flaky");
+    assert!(p.reason.contains("a restart passed"), "{}", p.reason);
 }
 
 #[test]
 fn failed_and_passed_on_one_commit_is_flaky() {
-    let t = Trunk::new(5).pass(0).pass(1).fail(2).fail(3).fail(4);
+    let t = Trunk::broken(5, 2);
     let mut retry = t.base(3, "trunk", JOB, Some("success"), None);
     retry.run_attempt = 2;
     let s = t.job(retry).snapshot();
     let d = run(&s);
-    assert_eq!(d.patterns[0].verdict, Verdict::Ineligible);
-    assert!(
-        d.patterns[0].reason.contains("flaky"),
-        "{}",
-        d.patterns[0].reason
-    );
+    first(&d, Verdict::Ineligible, "flaky");
     assert!(d.restarts.is_empty());
 }
 
 #[test]
 fn other_shards_passing_is_not_flakiness() {
-    let t = Trunk::new(4).pass(0).pass(1).fail(2).fail(3);
+    let t = Trunk::broken(4, 2);
     let shard2 = t.base(
         2,
         "trunk",
@@ -286,16 +278,11 @@ fn shards_are_one_signal() {
 
 #[test]
 fn the_same_failure_on_an_older_commit_is_infrastructure() {
-    let t = Trunk::new(5).pass(0).pass(1).fail(2).fail(3).fail(4);
+    let t = Trunk::broken(5, 2);
     let build = t.base(1, "trunk", "build", Some("failure"), Some(FP));
     let s = t.job(build).snapshot();
     let d = run(&s);
-    assert_eq!(d.patterns[0].verdict, Verdict::Ineligible);
-    assert!(
-        d.patterns[0].reason.contains("infrastructure"),
-        "{}",
-        d.patterns[0].reason
-    );
+    first(&d, Verdict::Ineligible, "infrastructure");
     assert!(d.restarts.is_empty());
 }
 
@@ -303,13 +290,7 @@ fn the_same_failure_on_an_older_commit_is_infrastructure() {
 fn an_outage_that_started_before_the_suspect_is_infrastructure() {
     // Every job fails from 00:25 on: the suspect c03 landed at 00:30, but a
     // job elsewhere had already failed the same way at 00:26.
-    let mut t = Trunk::new(6)
-        .pass(0)
-        .pass(1)
-        .pass(2)
-        .fail(3)
-        .fail(4)
-        .fail(5);
+    let mut t = Trunk::broken(6, 3);
     let mut early = t.base(4, "pull", "lint", Some("failure"), Some(FP));
     early.started_at = Some(t.commits[2].time + Duration::minutes(6));
     t = t.job(early);
@@ -320,7 +301,7 @@ fn an_outage_that_started_before_the_suspect_is_infrastructure() {
         .iter()
         .find(|p| p.suspect == at(6, 3))
         .expect("pattern");
-    assert_eq!(p.verdict, Verdict::Ineligible);
+    assert_eq!(p.verdict, Verdict::Ineligible, "{}", p.reason);
     assert!(p.reason.contains("before the suspect"), "{}", p.reason);
 }
 
@@ -339,8 +320,7 @@ fn pending_results_below_the_suspect_are_unknown() {
     let running = t.base(1, "trunk", JOB, None, None);
     let s = t.job(running).snapshot();
     let d = run(&s);
-    let p = &d.patterns[0];
-    assert_eq!(p.verdict, Verdict::Restart);
+    let p = first(&d, Verdict::Restart, "unknown");
     assert!(
         p.reason
             .starts_with("trunk / linux / test (default): unknown"),
@@ -389,12 +369,7 @@ fn ghstack_restarts_move_the_suspect() {
         vec![("trunk".to_string(), sha(2))]
     );
     let d = run(&t.restart(2, Some("failure"), Some(FP), 100).snapshot());
-    assert_eq!(
-        d.patterns[0].verdict,
-        Verdict::Revert,
-        "{}",
-        d.patterns[0].reason
-    );
+    first(&d, Verdict::Revert, "confirmed");
 }
 
 #[test]
@@ -428,19 +403,12 @@ fn a_broad_failure_needs_the_older_commit_to_pass_again() {
     let t = restart(t, 2, "failure", Some(FP), 70_001);
     let s = t.snapshot();
     let d = run(&s);
-    let p = &d.patterns[0];
-    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
-    assert!(p.reason.contains("must pass again"), "{}", p.reason);
+    first(&d, Verdict::Restart, "must pass again");
     assert_eq!(restarts(&s, &d), vec![("trunk".to_string(), sha(1))]);
     // The older commit passed again after the suspect failed: revert.
     let s = restart(t, 1, "success", None, 70_010).snapshot();
     let d = run(&s);
-    assert_eq!(
-        d.patterns[0].verdict,
-        Verdict::Revert,
-        "{}",
-        d.patterns[0].reason
-    );
+    first(&d, Verdict::Revert, "confirmed");
 }
 
 #[test]
@@ -449,8 +417,7 @@ fn already_reverted_suspects_are_ineligible() {
     t.commits[4].message = "Revert \"Change 2 (#102)\"\n\nbroke trunk".into();
     let s = t.snapshot();
     let d = run(&s);
-    let p = &d.patterns[0];
-    assert_eq!(p.verdict, Verdict::Ineligible);
+    let p = first(&d, Verdict::Ineligible, "already reverted by");
     assert_eq!(p.reverted_by, Some(at(5, 4)));
     assert!(p.reason.starts_with("already reverted by"), "{}", p.reason);
     let report = decided(&s, &Facts::offline(AutorevertMode::Revert)).report;
@@ -486,14 +453,12 @@ fn a_newer_pass_means_recovered() {
         .fail(3)
         .pass(4)
         .snapshot();
-    let p = &run(&s).patterns[0];
-    assert_eq!(p.verdict, Verdict::Ineligible);
-    assert!(p.reason.contains("recovered"), "{}", p.reason);
+    first(&run(&s), Verdict::Ineligible, "recovered");
 }
 
 #[test]
 fn one_suspect_across_workflows_is_one_pattern() {
-    let mut t = Trunk::new(4).pass(0).pass(1).fail(2).fail(3);
+    let mut t = Trunk::broken(4, 2);
     for i in 0..4 {
         let (c, fp) = if i >= 2 {
             (Some("failure"), Some(FP2))
@@ -532,7 +497,7 @@ fn one_suspect_across_workflows_is_one_pattern() {
 
 #[test]
 fn the_workflow_filter_applies() {
-    let s = Trunk::new(4).pass(0).pass(1).fail(2).fail(3).snapshot();
+    let s = Trunk::broken(4, 2).snapshot();
     let params = Params {
         workflows: vec!["pull".into()],
         ..Params::default()
@@ -542,14 +507,16 @@ fn the_workflow_filter_applies() {
 
 #[test]
 fn min_failures_and_min_successes() {
-    let s = Trunk::new(4).pass(0).pass(1).fail(2).fail(3).snapshot();
+    let s = Trunk::broken(4, 2).snapshot();
     let strict = Params {
         min_failures: 3,
         ..Params::default()
     };
-    let p = &detect_with(&s, &strict).patterns[0];
-    assert_eq!(p.verdict, Verdict::Ineligible);
-    assert!(p.reason.contains("min-failures"), "{}", p.reason);
+    first(
+        &detect_with(&s, &strict),
+        Verdict::Ineligible,
+        "min-failures",
+    );
     let strict = Params {
         min_successes: 3,
         ..Params::default()
@@ -569,66 +536,38 @@ fn min_failures_and_min_successes() {
 #[test]
 fn restarts_wait_for_runs_and_backoff_then_stop() {
     // Restart under way: wait.
-    let s = Trunk::new(4)
-        .pass(0)
-        .pass(1)
-        .fail(2)
-        .fail(3)
-        .restart(2, None, None, 60)
-        .snapshot();
+    let s = Trunk::broken(4, 2).restart(2, None, None, 60).snapshot();
     let d = run(&s);
-    assert_eq!(d.patterns[0].verdict, Verdict::Restart);
-    assert!(
-        d.patterns[0].reason.contains("waiting"),
-        "{}",
-        d.patterns[0].reason
-    );
+    first(&d, Verdict::Restart, "waiting");
     assert!(d.restarts.is_empty());
 
     // Cancelled restart 10 minutes before now: back off.
-    let mut t = Trunk::new(4).pass(0).pass(1).fail(2).fail(3);
+    let mut t = Trunk::broken(4, 2);
     let minutes = (t.now - t.commits[2].time).num_minutes() - 10;
     t = t.restart(2, Some("cancelled"), None, minutes);
     let d = run(&t.snapshot());
     assert!(d.restarts.is_empty());
-    assert!(
-        d.patterns[0].reason.contains("next restart is due"),
-        "{}",
-        d.patterns[0].reason
-    );
+    first(&d, Verdict::Restart, "next restart is due");
 
     // Long ago: restart again.
-    let s = Trunk::new(4)
-        .pass(0)
-        .pass(1)
-        .fail(2)
-        .fail(3)
+    let s = Trunk::broken(4, 2)
         .restart(2, Some("cancelled"), None, 30)
         .snapshot();
     assert_eq!(run(&s).restarts.len(), 1);
 
     // Two restarts spent: a person should look.
-    let s = Trunk::new(4)
-        .pass(0)
-        .pass(1)
-        .fail(2)
-        .fail(3)
+    let s = Trunk::broken(4, 2)
         .restart(2, Some("cancelled"), None, 30)
         .restart(2, Some("failure"), Some(FP2), 70)
         .snapshot();
     let d = run(&s);
-    assert_eq!(
-        d.patterns[0].verdict,
-        Verdict::Notify,
-        "{}",
-        d.patterns[0].reason
-    );
+    first(&d, Verdict::Notify, "a person should look");
     assert!(d.restarts.is_empty());
 }
 
 #[test]
 fn recorded_restart_requests_count() {
-    let mut t = Trunk::new(4).pass(0).pass(1).fail(2).fail(3);
+    let mut t = Trunk::broken(4, 2);
     t.requests.push(RestartRequest {
         workflow: "trunk".into(),
         sha: sha(2),
@@ -649,13 +588,7 @@ fn recorded_restart_requests_count() {
 
 #[test]
 fn as_of_replays_the_past() {
-    let t =
-        Trunk::new(4)
-            .pass(0)
-            .pass(1)
-            .fail(2)
-            .fail(3)
-            .restart(2, Some("failure"), Some(FP), 120);
+    let t = Trunk::broken(4, 2).restart(2, Some("failure"), Some(FP), 120);
     let s = t.snapshot();
     assert_eq!(run(&s).patterns[0].verdict, Verdict::Revert);
     // Before the restart started it was still to be confirmed.
@@ -696,18 +629,14 @@ fn online(mode: AutorevertMode) -> Facts {
 }
 
 fn confirmed() -> Snapshot {
-    Trunk::new(4)
-        .pass(0)
-        .pass(1)
-        .fail(2)
-        .fail(3)
+    Trunk::broken(4, 2)
         .restart(2, Some("failure"), Some(FP), 60)
         .snapshot()
 }
 
 #[test]
 fn modes_limit_the_writes() {
-    let s = Trunk::new(4).pass(0).pass(1).fail(2).fail(3).snapshot();
+    let s = Trunk::broken(4, 2).snapshot();
     assert!(
         decided(&s, &online(AutorevertMode::Log))
             .plan
@@ -908,13 +837,7 @@ fn a_revert_that_is_not_exact_falls_back_to_notify() {
 
 #[test]
 fn notify_comments_carry_the_grid_and_escape_titles() {
-    let mut t =
-        Trunk::new(4)
-            .pass(0)
-            .pass(1)
-            .fail(2)
-            .fail(3)
-            .restart(2, Some("failure"), Some(FP), 60);
+    let mut t = Trunk::broken(4, 2).restart(2, Some("failure"), Some(FP), 60);
     t.commits[2].message = "Break @everyone | [x](javascript:y) `code`".into();
     let s = t.snapshot();
     let facts = with_suspect(
@@ -942,7 +865,7 @@ fn notify_comments_carry_the_grid_and_escape_titles() {
 
 #[test]
 fn the_json_contract() {
-    let s = Trunk::new(4).pass(0).pass(1).fail(2).fail(3).snapshot();
+    let s = Trunk::broken(4, 2).snapshot();
     let out = decided(&s, &Facts::offline(AutorevertMode::Log)).report;
     let v = serde_json::to_value(&out).expect("json");
     let keys: Vec<&str> = v

@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::snapshot::{Outcome, Snapshot};
-use crate::config::workflow_selected;
 
 /// A fingerprint, as an index into [`Signals::fingerprints`].
 pub type FpId = u32;
@@ -63,10 +62,6 @@ impl Column {
         let end = self.events.partition_point(|e| e.commit <= commit);
         &self.events[start..end]
     }
-
-    pub fn has_failure(&self) -> bool {
-        self.events.iter().any(|e| e.outcome == Outcome::Failure)
-    }
 }
 
 /// Every column of a snapshot.
@@ -75,8 +70,6 @@ pub struct Signals {
     pub columns: Vec<Column>,
     /// Fingerprint texts; `[UNCLASSIFIED]` is `None`.
     pub fingerprints: Vec<Option<String>>,
-    /// The rule of each fingerprint (the first seen).
-    pub rules: Vec<Option<String>>,
 }
 
 impl Signals {
@@ -84,10 +77,6 @@ impl Signals {
         self.fingerprints
             .get(fp as usize)
             .and_then(|f| f.as_deref())
-    }
-
-    pub fn rule(&self, fp: FpId) -> Option<&str> {
-        self.rules.get(fp as usize).and_then(|r| r.as_deref())
     }
 
     /// The id of a fingerprint text, if any job failed with it.
@@ -148,19 +137,13 @@ pub fn base_name(name: &str) -> String {
 /// Group the jobs of `snapshot` on its commits into signal columns, keeping
 /// the workflows `filter` selects (all when empty).
 pub fn build(snapshot: &Snapshot, filter: &[String]) -> Signals {
-    let commit_of: HashMap<&str, usize> = snapshot
-        .commits
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.sha.as_str(), i))
-        .collect();
+    let commit_of = snapshot.commit_index();
     let mut selected: HashMap<&str, bool> = HashMap::new();
     let mut column_of_name: HashMap<(&str, &str), usize> = HashMap::new();
     let mut column_of_key: HashMap<(String, String), usize> = HashMap::new();
     let mut columns: Vec<Column> = Vec::new();
     let mut fp_of: HashMap<&str, FpId> = HashMap::new();
     let mut fingerprints: Vec<Option<String>> = vec![None];
-    let mut rules: Vec<Option<String>> = vec![None];
 
     // (column, commit, run, attempt, job)
     let mut entries: Vec<(usize, usize, u64, u64, usize)> = Vec::with_capacity(snapshot.jobs.len());
@@ -168,16 +151,9 @@ pub fn build(snapshot: &Snapshot, filter: &[String]) -> Signals {
         let Some(&commit) = commit_of.get(job.sha.as_str()) else {
             continue;
         };
-        let wanted = *selected.entry(job.workflow.as_str()).or_insert_with(|| {
-            workflow_selected(
-                filter,
-                &job.workflow,
-                snapshot
-                    .workflow_files
-                    .get(&job.workflow)
-                    .map(String::as_str),
-            )
-        });
+        let wanted = *selected
+            .entry(job.workflow.as_str())
+            .or_insert_with(|| snapshot.workflow_selected(filter, &job.workflow));
         if !wanted {
             continue;
         }
@@ -233,7 +209,6 @@ pub fn build(snapshot: &Snapshot, filter: &[String]) -> Signals {
                         None => UNCLASSIFIED,
                         Some(f) => *fp_of.entry(f).or_insert_with(|| {
                             fingerprints.push(Some(f.to_string()));
-                            rules.push(job.rule.clone().filter(|r| !r.is_empty()));
                             FpId::try_from(fingerprints.len() - 1).unwrap_or(UNCLASSIFIED)
                         }),
                     };
@@ -288,7 +263,6 @@ pub fn build(snapshot: &Snapshot, filter: &[String]) -> Signals {
     Signals {
         columns,
         fingerprints,
-        rules,
     }
 }
 

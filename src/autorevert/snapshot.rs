@@ -16,14 +16,15 @@
 //! source may not show yet) and `workflow_files` (workflow name to file, which
 //! a dispatch needs).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{RESTART_EVENT, RESTART_PREFIX};
+use super::{RESTART_EVENT, is_restart_branch};
+use crate::config::workflow_selected;
 
 /// What a source saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,8 +105,7 @@ pub enum Outcome {
 impl JobResult {
     /// A job of a restart: dispatched on the `trunk/{sha}` tag.
     pub fn is_restart(&self) -> bool {
-        self.event == RESTART_EVENT
-            && self.head_branch.strip_prefix(RESTART_PREFIX) == Some(self.sha.as_str())
+        self.event == RESTART_EVENT && is_restart_branch(&self.head_branch, &self.sha)
     }
 
     /// Success, failure, still running, or `None` for results that say
@@ -229,6 +229,25 @@ impl Snapshot {
             workflow_files,
             commits,
         }
+    }
+
+    /// Each commit's index in [`Snapshot::commits`], by sha.
+    pub fn commit_index(&self) -> HashMap<&str, usize> {
+        self.commits
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.sha.as_str(), i))
+            .collect()
+    }
+
+    /// Whether `filter` (workflow names or files; empty: all) selects
+    /// `workflow`, known by its name or, when the source knows it, its file.
+    pub fn workflow_selected(&self, filter: &[String], workflow: &str) -> bool {
+        workflow_selected(
+            filter,
+            workflow,
+            self.workflow_files.get(workflow).map(String::as_str),
+        )
     }
 
     /// The workflow file to dispatch for a workflow name (the file name, as

@@ -15,12 +15,6 @@ use crate::config::AutorevertConfig;
 use crate::store::Store;
 use crate::store::autorevert::AutorevertJob;
 
-fn from_millis(ms: i64) -> Option<DateTime<Utc>> {
-    (ms != 0)
-        .then(|| DateTime::from_timestamp_millis(ms))
-        .flatten()
-}
-
 /// The snapshot of `branch` of `repo` for the window ending at `now`.
 pub async fn snapshot(
     store: &Store,
@@ -46,7 +40,7 @@ pub async fn snapshot(
     let restart_requests = recorded
         .into_iter()
         .flat_map(|r| {
-            let at = from_millis(r.ts_ms).unwrap_or(now);
+            let at = r.ts.unwrap_or(now);
             let sha = r.commit_sha;
             r.workflows.into_iter().map(move |workflow| RestartRequest {
                 workflow,
@@ -108,8 +102,8 @@ fn job_of(r: AutorevertJob) -> JobResult {
         head_branch: r.head_branch,
         status: r.status,
         conclusion: text(r.conclusion),
-        started_at: from_millis(r.started_ms),
-        completed_at: from_millis(r.completed_ms),
+        started_at: r.started_at,
+        completed_at: r.completed_at,
         rule: text(r.rule),
         fingerprint: text(r.fingerprint),
         id: u64::try_from(r.id).ok(),

@@ -204,11 +204,8 @@ pub async fn snapshot(
                 jobs.push((result, failed.then_some(job)));
             }
         }
-        if !any && run.status.as_deref() != Some("completed") {
+        if !any && base.status != "completed" {
             // Jobs not created yet: the commit's workflow is under way.
-            if base.status == "completed" {
-                continue;
-            }
             jobs.push((base, None));
         }
     }

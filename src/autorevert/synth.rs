@@ -211,23 +211,7 @@ pub fn generate(spec: &Spec) -> Synthetic {
             let shard = k % SHARDS + 1;
             let started =
                 commit.time + Duration::minutes(5) + Duration::seconds(rng.below(600) as i64);
-            let mut job = JobResult {
-                sha: commit.sha.clone(),
-                workflow: workflows[wi].clone(),
-                name: format!("job-{base:04} / test (default, {shard}, {SHARDS})"),
-                run_id: run,
-                run_attempt: 1,
-                event: "push".into(),
-                head_branch: "main".into(),
-                status: "completed".into(),
-                conclusion: Some("success".into()),
-                started_at: Some(started),
-                completed_at: Some(started + Duration::minutes(30)),
-                rule: None,
-                fingerprint: None,
-                id: None,
-                url: None,
-            };
+            let mut job = passed(commit, &workflows[wi], base, shard, run, started);
             if pending {
                 job.status = "in_progress".into();
                 job.conclusion = None;
@@ -269,23 +253,9 @@ pub fn generate(spec: &Spec) -> Synthetic {
         let k = b.base * SHARDS + (b.shard - 1);
         let wi = k % workflows.len();
         let started = commit.time + Duration::hours(2);
-        let mut job = JobResult {
-            sha: commit.sha.clone(),
-            workflow: workflows[wi].clone(),
-            name: format!("job-{:04} / test (default, {}, {SHARDS})", b.base, b.shard),
-            run_id,
-            run_attempt: 1,
-            event: RESTART_EVENT.into(),
-            head_branch: restart_branch(&commit.sha),
-            status: "completed".into(),
-            conclusion: Some("success".into()),
-            started_at: Some(started),
-            completed_at: Some(started + Duration::minutes(30)),
-            rule: None,
-            fingerprint: None,
-            id: None,
-            url: None,
-        };
+        let mut job = passed(commit, &workflows[wi], b.base, b.shard, run_id, started);
+        job.event = RESTART_EVENT.into();
+        job.head_branch = restart_branch(&commit.sha);
         fail(&mut job, "pytest failure", &b.fingerprint);
         jobs.push(job);
     }
@@ -315,6 +285,34 @@ pub fn generate(spec: &Spec) -> Synthetic {
         },
         culprits,
         reverted,
+    }
+}
+
+/// Shard `shard` of job `base` of a push run, passed in 30 minutes.
+fn passed(
+    commit: &Commit,
+    workflow: &str,
+    base: usize,
+    shard: usize,
+    run_id: u64,
+    started: DateTime<Utc>,
+) -> JobResult {
+    JobResult {
+        sha: commit.sha.clone(),
+        workflow: workflow.to_string(),
+        name: format!("job-{base:04} / test (default, {shard}, {SHARDS})"),
+        run_id,
+        run_attempt: 1,
+        event: "push".into(),
+        head_branch: "main".into(),
+        status: "completed".into(),
+        conclusion: Some("success".into()),
+        started_at: Some(started),
+        completed_at: Some(started + Duration::minutes(30)),
+        rule: None,
+        fingerprint: None,
+        id: None,
+        url: None,
     }
 }
 

@@ -21,12 +21,12 @@ use crate::action;
 use crate::autorevert::decide::{
     self, Decided, Decision, Facts, PullFacts, RevertFacts, SuspectFacts,
 };
-use crate::autorevert::detect::{self, Detection, Params, Verdict};
+use crate::autorevert::detect::{Detection, Params, Verdict};
 use crate::autorevert::revert::{self, RevertPlan};
 use crate::autorevert::snapshot::Snapshot;
 use crate::autorevert::{
-    LABEL_KILL_SWITCH, LABEL_NO_REVERT, grid, revert_branch, short, signal, source_clickhouse,
-    source_github,
+    self, LABEL_KILL_SWITCH, LABEL_NO_REVERT, grid, revert_branch, short, signal,
+    source_clickhouse, source_github,
 };
 use crate::cli::{AutorevertArgs, Context};
 use crate::config::{AutorevertMode, Config, HistorySource};
@@ -110,9 +110,8 @@ pub async fn scheduled(cx: &Context, client: &Client, config: &Config) -> Result
 
 /// Decide from a snapshot file: nothing is written anywhere.
 fn offline(cx: &Context, config: &Config, snapshot: &Snapshot) -> Result<ExitCode> {
-    let params = Params::from_config(&config.autorevert);
-    let signals = signal::build(snapshot, &params.workflows);
-    let detection = detect::detect(snapshot, &signals, &params);
+    let (signals, detection) =
+        autorevert::analyse(snapshot, &Params::from_config(&config.autorevert));
     let facts = Facts::offline(config.autorevert.mode);
     let decided = decide::decide(snapshot, &signals, &detection, &facts);
     let report = Report {
@@ -136,7 +135,7 @@ async fn online(
 ) -> Result<ExitCode> {
     let ar = &config.autorevert;
     let now = as_of.unwrap_or_else(Utc::now);
-    let branch = client.repo_info().await?.default_branch;
+    let branch = client.default_branch().await?;
     let mut store: Option<Store> = None;
     let snapshot = match source {
         Source::Github => {
@@ -162,9 +161,7 @@ async fn online(
     if let Some(path) = dump {
         snapshot.save(path)?;
     }
-    let params = Params::from_config(ar);
-    let signals = signal::build(&snapshot, &params.workflows);
-    let detection = detect::detect(&snapshot, &signals, &params);
+    let (signals, detection) = autorevert::analyse(&snapshot, &Params::from_config(ar));
 
     // A replay never acts on the present.
     let replay = as_of.is_some();
@@ -173,14 +170,15 @@ async fn online(
     let dry_run = cx.dry_run() || replay;
     let report = plan::execute(&decided.plan, Some(client), dry_run).await;
 
-    if !replay && clickhouse_configured(config) {
+    // The audit log, when ClickHouse is configured.
+    if !replay && let Ok(store_config) = super::clickhouse::store_config(config) {
         let recorded = match store {
             Some(s) => Ok(s),
-            None => super::clickhouse::connect(config).await,
+            None => Store::connect(&store_config).await,
         };
         let rows = events(&snapshot, &detection, &decided, &report, dry_run);
         let result = match recorded {
-            Ok(s) => record(&s, &rows).await,
+            Ok(s) => s.insert_autorevert_events(&rows).await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {
@@ -197,21 +195,6 @@ async fn online(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn clickhouse_configured(config: &Config) -> bool {
-    config
-        .clickhouse
-        .as_ref()
-        .is_some_and(|c| !c.url.is_empty())
-        || action::input("clickhouse-url").is_some()
-}
-
-async fn record(store: &Store, rows: &[AutorevertEvent]) -> Result<()> {
-    for row in rows {
-        store.insert_autorevert_event(row).await?;
-    }
-    Ok(())
 }
 
 /// The server's web URL, for links.
@@ -446,20 +429,9 @@ fn events(
         let Some(commit) = snapshot.commits.get(r.commit) else {
             continue;
         };
-        let steps: Vec<usize> = decided
-            .plan
-            .steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| {
-                matches!(&s.write, plan::Write::DispatchWorkflow { git_ref, .. }
-                    if *git_ref == crate::autorevert::restart_branch(&commit.sha))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        if steps.is_empty() {
+        let Some(steps) = decided.restart_steps.get(&(r.workflow.clone(), r.commit)) else {
             continue;
-        }
+        };
         rows.push(AutorevertEvent {
             ts: now,
             repository_full_name: snapshot.repo.clone(),
@@ -470,7 +442,7 @@ fn events(
             verdict: "dispatch".into(),
             reason: r.reason.clone(),
             dry_run,
-            failed: failed(&steps),
+            failed: failed(steps),
             notes: String::new(),
         });
     }
@@ -600,8 +572,7 @@ fn summary(
 
 fn inline_lines(text: &str) -> String {
     text.lines()
-        .map(|l| format!("{}\n", inline(l.trim_start_matches("- "))))
-        .map(|l| format!("- {l}"))
+        .map(|l| format!("- {}\n", inline(l.trim_start_matches("- "))))
         .collect()
 }
 

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::analyze::RuleSet;
+use crate::autorevert::{RESTART_EVENT, is_restart_branch};
 use crate::cli::{Context, IngestArgs};
 use crate::config::Config;
 use crate::github::Client;
@@ -200,8 +201,8 @@ fn parse<T: serde::de::DeserializeOwned>(event: &str, payload: &Value) -> Result
 /// The event of a job's run, when the job row alone does not say: a
 /// `trunk/{sha}` branch is an autorevert restart.
 pub fn inferred_event(head_branch: &str, head_sha: &str) -> &'static str {
-    if head_branch.strip_prefix(crate::autorevert::RESTART_PREFIX) == Some(head_sha) {
-        crate::autorevert::RESTART_EVENT
+    if is_restart_branch(head_branch, head_sha) {
+        RESTART_EVENT
     } else {
         ""
     }
@@ -390,23 +391,31 @@ fn api_job_row(job: &JobInfo, run: &WorkflowRunRow, now: DateTime<Utc>) -> JobRo
     row
 }
 
-/// The analyser's verdict on a failed job's log, when it explains it.
+/// Analyse a failed job's log and, when the analyser explains it, put its
+/// verdict on the job's row (as a newer version of the row).
 async fn analyse(
     client: &Client,
     config: &Config,
     rules: &RuleSet,
     job: JobInfo,
-) -> Option<JobFailure> {
+    row: &mut JobRow,
+) {
+    if !job.failed() {
+        return;
+    }
     let facts = crate::jobs::analyze::read_job(client, config, rules, job).await;
-    let f = facts.failures.into_iter().next()?;
-    Some(JobFailure {
+    let Some(f) = facts.failures.into_iter().next() else {
+        return;
+    };
+    row.failure = JobFailure {
         rule: f.rule,
         category: f.category.as_str().to_string(),
         line: f.text,
         line_num: i64::try_from(f.line).unwrap_or_default(),
         captures: f.captures.into_values().collect(),
         fingerprint: f.fingerprint,
-    })
+    };
+    row.updated_at += Duration::milliseconds(8);
 }
 
 pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
@@ -472,12 +481,7 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
                 };
                 for job in jobs {
                     let mut row = api_job_row(&job, &run, now);
-                    if job.failed()
-                        && let Some(f) = analyse(client, &config, &rules, job).await
-                    {
-                        row.failure = f;
-                        row.updated_at += Duration::milliseconds(8);
-                    }
+                    analyse(client, &config, &rules, job, &mut row).await;
                     rows.jobs.push(row);
                 }
             }
@@ -532,18 +536,11 @@ async fn complete_job(
             }
         }
     }
-    let failed = matches!(
-        row.conclusion.as_str(),
-        "failure" | "timed_out" | "startup_failure"
-    );
-    if failed
-        && let Some(c) = client
+    if let Some(c) = client
         && let Some(job) = payload.get("workflow_job")
         && let Ok(info) = serde_json::from_value::<JobInfo>(job.clone())
-        && let Some(f) = analyse(c, config, rules, info).await
     {
-        row.failure = f;
-        row.updated_at += Duration::milliseconds(8);
+        analyse(c, config, rules, info, row).await;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! - restarts autorevert asked for (its own audit log), which may not have
 //!   reached `workflow_job` yet;
 //! - the workflow files, which a dispatch needs;
-//! - "was this restarted?" as `SELECT 1 ... LIMIT 1`.
+//! - the event of a run, which a `workflow_job` payload lacks.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -15,12 +15,11 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
 use super::Store;
+use super::rows::optional_millis;
 
 const AUTOREVERT_JOBS: &str = "\
 SELECT id, run_id, run_attempt, workflow_name, workflow_event, head_sha, head_branch, name,
-       status, conclusion,
-       toUnixTimestamp64Milli(started_at) AS started_ms,
-       toUnixTimestamp64Milli(completed_at) AS completed_ms,
+       status, conclusion, started_at, completed_at,
        tupleElement(failure, 'rule') AS rule,
        tupleElement(failure, 'fingerprint') AS fingerprint,
        html_url
@@ -32,7 +31,7 @@ WHERE repository_full_name = {repo:String}
   AND (empty({workflows:Array(String)}) OR workflow_name IN {workflows:Array(String)})";
 
 const AUTOREVERT_RESTARTS: &str = "\
-SELECT commit_sha, workflows, toUnixTimestamp64Milli(ts) AS ts_ms
+SELECT commit_sha, workflows, ts
 FROM autorevert_events
 WHERE repository_full_name = {repo:String}
   AND action = 'restart' AND verdict = 'dispatch' AND NOT dry_run AND NOT failed
@@ -54,17 +53,6 @@ WHERE repository_full_name = {repo:String} AND id = {run_id:Int64}
 ORDER BY run_attempt DESC
 LIMIT 1";
 
-const RESTARTED: &str = "\
-SELECT 1 FROM workflow_job FINAL
-WHERE repository_full_name = {repo:String}
-  AND (id, run_id) IN (
-    SELECT id, run_id FROM workflow_job_by_head_sha
-    WHERE repository_full_name = {repo:String} AND head_sha = {sha:String})
-  AND workflow_event = 'workflow_dispatch'
-  AND head_branch = {branch:String}
-  AND workflow_name IN {workflows:Array(String)}
-LIMIT 1";
-
 /// One job as autorevert reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
 pub struct AutorevertJob {
@@ -78,9 +66,10 @@ pub struct AutorevertJob {
     pub name: String,
     pub status: String,
     pub conclusion: String,
-    /// Milliseconds since the epoch; 0 when unset.
-    pub started_ms: i64,
-    pub completed_ms: i64,
+    #[serde(with = "optional_millis")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "optional_millis")]
+    pub completed_at: Option<DateTime<Utc>>,
     pub rule: String,
     pub fingerprint: String,
     pub html_url: String,
@@ -91,7 +80,9 @@ pub struct AutorevertJob {
 pub struct RecordedRestart {
     pub commit_sha: String,
     pub workflows: Vec<String>,
-    pub ts_ms: i64,
+    /// `None` for the epoch (unset).
+    #[serde(with = "optional_millis")]
+    pub ts: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
@@ -173,27 +164,6 @@ impl Store {
             .await
             .with_context(|| format!("reading run {run_id} of {repo}"))
     }
-
-    /// Whether any of `workflows` was restarted on `sha` (a job dispatched
-    /// on the `trunk/{sha}` tag exists).
-    pub async fn restarted(
-        &self,
-        repo: &str,
-        sha: &str,
-        workflows: &[String],
-    ) -> anyhow::Result<bool> {
-        let found = self
-            .client()
-            .query_raw(RESTARTED)
-            .param("repo", repo)
-            .param("sha", sha)
-            .param("branch", format!("trunk/{sha}"))
-            .param("workflows", workflows)
-            .fetch_optional::<u8>()
-            .await
-            .with_context(|| format!("looking for restarts on {sha}"))?;
-        Ok(found.is_some())
-    }
 }
 
 #[cfg(test)]
@@ -202,7 +172,7 @@ mod tests {
 
     #[test]
     fn queries_have_the_scalable_shape() {
-        for sql in [AUTOREVERT_JOBS, WORKFLOW_FILES, RUN_EVENT, RESTARTED] {
+        for sql in [AUTOREVERT_JOBS, WORKFLOW_FILES, RUN_EVENT] {
             assert!(sql.contains("FINAL"), "{sql}");
         }
         for sql in [
@@ -210,12 +180,10 @@ mod tests {
             AUTOREVERT_RESTARTS,
             WORKFLOW_FILES,
             RUN_EVENT,
-            RESTARTED,
         ] {
             assert!(!sql.contains('?'), "{sql}");
             assert!(!sql.to_uppercase().contains("JOIN"), "{sql}");
         }
         assert!(AUTOREVERT_JOBS.contains("head_sha IN {shas:Array(String)}"));
-        assert!(RESTARTED.starts_with("SELECT 1 ") && RESTARTED.ends_with("LIMIT 1"));
     }
 }

@@ -27,11 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Store;
 use super::rows::{AutorevertEvent, JobRow, PushRow, WorkflowRunRow};
-
-/// The event and branch prefix of an autorevert restart: a `workflow_dispatch`
-/// on the `trunk/{sha}` tag.
-const RESTART_EVENT: &str = "workflow_dispatch";
-const RESTART_BRANCH_PREFIX: &str = "trunk/";
+use crate::autorevert::{RESTART_EVENT, restart_branch};
 
 /// The columns of [`JobRow`], in order, tuples unnamed.
 macro_rules! job_columns {
@@ -139,10 +135,9 @@ impl Store {
         self.insert_rows(PUSH_INPUT_TABLE, rows).await
     }
 
-    /// Records one autorevert decision in the audit log.
-    pub async fn insert_autorevert_event(&self, event: &AutorevertEvent) -> anyhow::Result<()> {
-        self.insert_rows("autorevert_events", std::slice::from_ref(event))
-            .await
+    /// Records autorevert decisions in the audit log.
+    pub async fn insert_autorevert_events(&self, rows: &[AutorevertEvent]) -> anyhow::Result<()> {
+        self.insert_rows("autorevert_events", rows).await
     }
 
     async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> anyhow::Result<()>
@@ -229,7 +224,7 @@ impl Store {
             .param("repo", repo)
             .param("sha", sha)
             .param("event", RESTART_EVENT)
-            .param("branch", format!("{RESTART_BRANCH_PREFIX}{sha}"))
+            .param("branch", restart_branch(sha))
             .param("workflow", workflow)
             .fetch_optional::<u8>()
             .await

@@ -310,7 +310,7 @@ pub(crate) mod millis {
 }
 
 /// `DateTime64(3)` where the epoch stands for "not yet".
-mod optional_millis {
+pub(crate) mod optional_millis {
     use chrono::{DateTime, Utc};
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer, Serializer};
@@ -326,14 +326,14 @@ mod optional_millis {
         super::millis::from_millis(ms).map(Some)
     }
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         value: &Option<DateTime<Utc>>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.serialize_i64(to_millis(*value))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<DateTime<Utc>>, D::Error> {
         from_millis(i64::deserialize(deserializer)?).map_err(D::Error::custom)

@@ -24,44 +24,27 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// A [`Migration`] from its version and the file `migrations/NNN_name.sql`.
+macro_rules! migration {
+    ($version:literal, $number:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("migrations/", $number, "_", $name, ".sql")),
+        }
+    };
+}
+
 /// Every migration, in the order they apply. A test checks this list
 /// against the files in `migrations/`.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "workflow_job",
-        sql: include_str!("migrations/001_workflow_job.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "workflow_job_by_head_sha",
-        sql: include_str!("migrations/002_workflow_job_by_head_sha.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "workflow_run",
-        sql: include_str!("migrations/003_workflow_run.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "push",
-        sql: include_str!("migrations/004_push.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "autorevert_events",
-        sql: include_str!("migrations/005_autorevert_events.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "workflow_job_input",
-        sql: include_str!("migrations/006_workflow_job_input.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "push_input",
-        sql: include_str!("migrations/007_push_input.sql"),
-    },
+    migration!(1, "001", "workflow_job"),
+    migration!(2, "002", "workflow_job_by_head_sha"),
+    migration!(3, "003", "workflow_run"),
+    migration!(4, "004", "push"),
+    migration!(5, "005", "autorevert_events"),
+    migration!(6, "006", "workflow_job_input"),
+    migration!(7, "007", "push_input"),
 ];
 
 /// The table that records applied migrations.
@@ -269,7 +252,7 @@ mod tests {
     #[test]
     fn the_list_matches_the_migration_files() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
             .expect("test value")
             .map(|entry| {
                 entry
@@ -286,7 +269,6 @@ mod tests {
             .collect();
         assert_eq!(files, listed);
         for (migration, file) in MIGRATIONS.iter().zip(&files) {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations");
             assert_eq!(
                 migration.sql,
                 std::fs::read_to_string(dir.join(file)).expect("test value")

@@ -13,45 +13,12 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, Utc};
 use ci_medic::autorevert::{self, source_clickhouse};
 use ci_medic::config::AutorevertConfig;
-use ci_medic::store::{Store, StoreConfig};
-use clickhouse::sql::Identifier;
 use serde_json::Value;
 
 use crate::autorevert_flow::{Setup, TRUNK_PATH, Trunk, confirm, json_of, trunk};
 use crate::support::action::{ActionRun, Runner, workflow_run_payload};
+use crate::support::clickhouse::{self as test_clickhouse, drop_database, fetch_one};
 use crate::support::fake_github::{DEFAULT_BRANCH, OWNER, REPO};
-
-const URL_VAR: &str = "CLICKHOUSE_URL";
-
-fn clickhouse_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => panic!(
-            "{URL_VAR} is not set but CI=true: start the test ClickHouse with \
-             tests/clickhouse/start.sh and export the CLICKHOUSE_URL it prints"
-        ),
-        _ => {
-            eprintln!("skipped: {URL_VAR} is not set (tests/clickhouse/start.sh starts one)");
-            None
-        }
-    }
-}
-
-fn database(test: &str) -> String {
-    let mut random = [0u8; 6];
-    getrandom::fill(&mut random).expect("random bytes");
-    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!("ci_medic_it_{test}_{suffix}")
-}
-
-fn store_config(url: &str, db: &str) -> StoreConfig {
-    StoreConfig {
-        url: url.to_string(),
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-        database: db.to_string(),
-    }
-}
 
 /// A runner whose config points at the test database.
 fn runner(t: &Trunk, url: &str, db: &str, mode: &str) -> (Runner, PathBuf) {
@@ -145,10 +112,10 @@ fn run_payload(t: &Trunk, run_id: u64) -> Value {
 
 #[tokio::test]
 async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
-    let Some(url) = clickhouse_url() else {
+    let Some(url) = test_clickhouse::url() else {
         return;
     };
-    let db = database("autorevert");
+    let db = test_clickhouse::database("autorevert");
     let t = trunk(Setup {
         mode: "restart",
         ..Setup::default()
@@ -169,26 +136,18 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
             ingest(&runner, &cfg, event, &f).await;
         }
     }
-    let store = Store::connect(&store_config(&url, &db))
-        .await
-        .expect("connect");
-    let hello = store
-        .client()
-        .query("SELECT status FROM workflow_job FINAL WHERE id = 289782451")
-        .fetch_one::<String>()
-        .await
-        .expect("the example job");
+    let store = test_clickhouse::connect(&url, &db).await;
+    let hello: String = fetch_one(
+        &store,
+        "SELECT status FROM workflow_job FINAL WHERE id = 289782451",
+    )
+    .await;
     // The examples for job 289782451 are a completed one from August and an
     // in-progress and a queued one from September with equal timestamps,
     // ingested in that order: the newest timestamp wins, and at equal
     // timestamps the later status, whatever the order of arrival.
     assert_eq!(hello, "in_progress");
-    let pushes = store
-        .client()
-        .query("SELECT count() FROM push FINAL")
-        .fetch_one::<u64>()
-        .await
-        .expect("pushes");
+    let pushes: u64 = fetch_one(&store, "SELECT count() FROM push FINAL").await;
     // A tag push, and one branch push sent twice; deleted refs are skipped.
     assert_eq!(pushes, 2);
 
@@ -213,7 +172,8 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
         serde_json::json!([{"workflow": "trunk", "sha": t.suspect}])
     );
     assert_eq!(t.fake.dispatches().len(), 1);
-    t.fake.refs();
+    let tag = format!("refs/tags/trunk/{}", t.suspect);
+    assert_eq!(t.fake.refs().get(&tag), Some(&t.suspect));
 
     // The decisions and the dispatch are in the audit log.
     let actions = store
@@ -247,7 +207,7 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
     ingest(&runner, &cfg, "workflow_run", &p).await;
     assert!(
         store
-            .restarted(&format!("{OWNER}/{REPO}"), &t.suspect, &["trunk".into()])
+            .restart_exists(&format!("{OWNER}/{REPO}"), &t.suspect, "trunk")
             .await
             .expect("query")
     );
@@ -280,17 +240,9 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
             .filter(|j| j.conclusion.as_deref() == Some("failure"))
             .all(|j| j.fingerprint.is_some())
     );
-    let params = autorevert::Params::from_config(&cfg);
-    let signals = autorevert::signal::build(&snap, &params.workflows);
-    let d = autorevert::detect(&snap, &signals, &params);
+    let (_, d) = autorevert::analyse(&snap, &autorevert::Params::from_config(&cfg));
     assert_eq!(d.patterns[0].verdict, autorevert::Verdict::Revert);
 
-    store
-        .client()
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(Identifier(&db))
-        .execute()
-        .await
-        .expect("drop");
+    drop_database(&store).await;
     t.fake.assert_clean();
 }

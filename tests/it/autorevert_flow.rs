@@ -295,7 +295,7 @@ async fn autorevert_opens_a_revert_pull_request_with_the_reverting_tree() {
     assert_eq!(t.fake.branch(&branch), Some(tip));
     assert_eq!(t.fake.comments(t.pull).len(), 1);
     assert!(t.fake.dispatches().is_empty());
-    t.fake.labels();
+    assert!(t.fake.labels().iter().any(|l| l.name == "autorevert"));
     t.fake.assert_clean();
 }
 
@@ -345,31 +345,40 @@ async fn autorevert_kill_switch_by_a_reader_is_ignored() {
     let branch = revert_branch(&t.suspect);
     assert!(t.fake.pulls().iter().any(|p| p.head_ref == branch));
     assert!(t.fake.branch(&branch).is_some());
-    t.fake.comments(t.pull);
-    t.fake.labels();
+    assert_eq!(t.fake.comments(t.pull).len(), 1);
+    assert!(t.fake.labels().iter().any(|l| l.name == "autorevert"));
     t.fake.assert_clean();
 }
 
-#[tokio::test]
-async fn autorevert_never_reverts_a_pull_request_labelled_autorevert_disable() {
-    let t = trunk(Setup {
-        pull_labels: &["autorevert: disable"],
-        ..Setup::default()
-    })
-    .await;
+/// A confirmed suspect in mode `revert` that `setup` keeps from being
+/// reverted: the decision is `notify`, for a reason that names `why`, and no
+/// revert branch is pushed.
+async fn notified_instead_of_reverted(setup: Setup<'_>, why: &str) -> Trunk {
+    let t = trunk(setup).await;
     confirm(&t);
     let runner = Runner::new(&t.fake);
     let (_, json) = autorevert(&runner, &[]).await;
     let p = &json["patterns"][0];
-    assert_eq!(p["verdict"], "notify");
+    assert_eq!(p["verdict"], "notify", "{p}");
     assert!(
-        p["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("autorevert: disable")
+        p["reason"].as_str().unwrap_or_default().contains(why),
+        "{p}"
     );
-    assert!(t.fake.pulls().iter().all(|p| p.number == t.pull));
     assert!(t.fake.branch(&revert_branch(&t.suspect)).is_none());
+    t
+}
+
+#[tokio::test]
+async fn autorevert_never_reverts_a_pull_request_labelled_autorevert_disable() {
+    let t = notified_instead_of_reverted(
+        Setup {
+            pull_labels: &["autorevert: disable"],
+            ..Setup::default()
+        },
+        "autorevert: disable",
+    )
+    .await;
+    assert!(t.fake.pulls().iter().all(|p| p.number == t.pull));
     let comments = t.fake.comments(t.pull);
     assert_eq!(comments.len(), 1);
     assert!(
@@ -382,24 +391,14 @@ async fn autorevert_never_reverts_a_pull_request_labelled_autorevert_disable() {
 
 #[tokio::test]
 async fn autorevert_notifies_when_the_files_changed_since() {
-    let t = trunk(Setup {
-        c4_touches_lib: true,
-        ..Setup::default()
-    })
+    let t = notified_instead_of_reverted(
+        Setup {
+            c4_touches_lib: true,
+            ..Setup::default()
+        },
+        "src/lib.rs",
+    )
     .await;
-    confirm(&t);
-    let runner = Runner::new(&t.fake);
-    let (_, json) = autorevert(&runner, &[]).await;
-    let p = &json["patterns"][0];
-    assert_eq!(p["verdict"], "notify");
-    assert!(
-        p["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("src/lib.rs"),
-        "{p}"
-    );
-    assert!(t.fake.branch(&revert_branch(&t.suspect)).is_none());
     assert_eq!(t.fake.comments(t.pull).len(), 1);
     t.fake.assert_clean();
 }
@@ -458,7 +457,8 @@ async fn autorevert_runs_from_a_schedule_event() {
     let dispatches = t.fake.dispatches();
     assert_eq!(dispatches.len(), 1);
     assert_eq!(dispatches[0].git_ref, format!("trunk/{}", t.suspect));
-    t.fake.refs();
+    let tag = format!("refs/tags/trunk/{}", t.suspect);
+    assert_eq!(t.fake.refs().get(&tag), Some(&t.suspect));
     let again = runner.run_event("schedule", &payload).await;
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(t.fake.dispatches().len(), 1);

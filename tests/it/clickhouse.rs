@@ -9,63 +9,23 @@
 use chrono::{DateTime, Utc};
 use ci_medic::store::{
     AutorevertAction, AutorevertEvent, FlakyJob, JobFailure, JobRow, JobStep, PushCommit, PushRow,
-    Store, StoreConfig, WorkflowRunRow, exception_code,
+    Store, WorkflowRunRow, exception_code,
 };
-use clickhouse::sql::Identifier;
 
-const URL_VAR: &str = "CLICKHOUSE_URL";
+use crate::support::clickhouse::{self as test_clickhouse, drop_database, fetch_one};
+
 const REPO: &str = "pytorch/pytorch";
-
-/// The server's URL, or `None` when the tests are to be skipped.
-fn clickhouse_url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => panic!(
-            "{URL_VAR} is not set but CI=true: start the test ClickHouse with \
-             tests/clickhouse/start.sh and export the CLICKHOUSE_URL it prints"
-        ),
-        _ => {
-            eprintln!(
-                "skipped: {URL_VAR} is not set (tests/clickhouse/start.sh starts a test ClickHouse)"
-            );
-            None
-        }
-    }
-}
 
 /// A store on a database of its own (not created yet: `migrate` does that).
 async fn fresh_store(test: &str) -> Option<Store> {
-    let url = clickhouse_url()?;
-    let mut random = [0u8; 6];
-    getrandom::fill(&mut random).expect("random bytes");
-    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let config = StoreConfig {
-        url,
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-        database: format!("ci_medic_it_{test}_{suffix}"),
-    };
-    Some(
-        Store::connect(&config)
-            .await
-            .expect("connect to the test ClickHouse"),
-    )
+    let url = test_clickhouse::url()?;
+    Some(test_clickhouse::connect(&url, &test_clickhouse::database(test)).await)
 }
 
 async fn migrated_store(test: &str) -> Option<Store> {
     let store = fresh_store(test).await?;
     store.migrate().await.expect("migrate");
     Some(store)
-}
-
-async fn drop_database(store: &Store) {
-    store
-        .client()
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(Identifier(store.database()))
-        .execute()
-        .await
-        .expect("drop the test database");
 }
 
 /// A fixed instant plus `seconds`.
@@ -237,19 +197,17 @@ async fn clickhouse_newest_job_version_wins_under_final() {
     assert_eq!(jobs, vec![other, failed]);
 
     // The tuples keep their element names in the table.
-    let rule = store
-        .client()
-        .query("SELECT failure.rule FROM workflow_job FINAL WHERE id = 1")
-        .fetch_one::<String>()
-        .await
-        .expect("read a tuple element by name");
+    let rule: String = fetch_one(
+        &store,
+        "SELECT failure.rule FROM workflow_job FINAL WHERE id = 1",
+    )
+    .await;
     assert_eq!(rule, "pytest failure");
-    let steps = store
-        .client()
-        .query("SELECT steps.name FROM workflow_job FINAL WHERE id = 1")
-        .fetch_one::<Vec<String>>()
-        .await
-        .expect("read tuple elements by name");
+    let steps: Vec<String> = fetch_one(
+        &store,
+        "SELECT steps.name FROM workflow_job FINAL WHERE id = 1",
+    )
+    .await;
     assert_eq!(steps, ["Set up job", "Test"]);
     drop_database(&store).await;
 }
@@ -499,7 +457,7 @@ async fn clickhouse_runs_pushes_and_events_round_trip() {
         .await
         .expect("insert push");
     store
-        .insert_autorevert_event(&event)
+        .insert_autorevert_events(std::slice::from_ref(&event))
         .await
         .expect("insert event");
 
@@ -521,11 +479,7 @@ async fn clickhouse_runs_pushes_and_events_round_trip() {
         .expect("read pushes");
     assert!(elsewhere.is_empty());
     // The named tuple elements are there for queries written by hand.
-    let authors = client
-        .query("SELECT commits.author FROM push")
-        .fetch_one::<Vec<String>>()
-        .await
-        .expect("read authors");
+    let authors: Vec<String> = fetch_one(&store, "SELECT commits.author FROM push").await;
     assert_eq!(authors, ["a@example.com", "b@example.com"]);
     let events = client
         .query("SELECT ?fields FROM autorevert_events")
@@ -533,11 +487,7 @@ async fn clickhouse_runs_pushes_and_events_round_trip() {
         .await
         .expect("read events");
     assert_eq!(events, vec![event]);
-    let action = client
-        .query("SELECT toString(action) FROM autorevert_events")
-        .fetch_one::<String>()
-        .await
-        .expect("read action");
+    let action: String = fetch_one(&store, "SELECT toString(action) FROM autorevert_events").await;
     assert_eq!(action, "revert");
     drop_database(&store).await;
 }

@@ -5,5 +5,6 @@
 #![allow(dead_code)]
 
 pub mod action;
+pub mod clickhouse;
 pub mod fake_github;
 pub mod openapi;
