@@ -8,7 +8,7 @@ use super::edit;
 use super::locate::{self, Os};
 use super::pr::code;
 use super::yaml::Node;
-use super::{Change, Check, Cx, Planned, Unfixable, safe_name};
+use super::{Change, Cx, Planned, Unfixable, safe_name};
 
 /// Longest command name accepted.
 const MAX_COMMAND: usize = 64;
@@ -246,44 +246,48 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         )));
     }
     let name = format!("Install {cmd}");
-    let mut new_items = Vec::new();
-    let mut changes = Vec::new();
     let why = format!(
         "the job failed because {} is not installed ({})",
         code(&cmd),
         code(cx.facts().text().trim())
     );
-    if linux {
+    // One step per operating system, each under a condition when there are two.
+    let both = linux && mac;
+    let installs = [
+        (
+            linux,
+            "Linux",
+            Some(apt_cmd),
+            format!("; package {} provides it on Ubuntu", code(apt)),
+        ),
+        (mac, "macOS", brew_cmd, String::new()),
+    ];
+    let mut new_items = Vec::new();
+    let mut changes = Vec::new();
+    for (wanted, os, run, also) in installs {
+        let (true, Some(run)) = (wanted, run) else {
+            continue;
+        };
         let mut entries = vec![("name".to_string(), edit::string(&name)?)];
-        if mac {
-            entries.push(("if".to_string(), edit::string("runner.os == 'Linux'")?));
+        if both {
+            entries.push((
+                "if".to_string(),
+                edit::string(&format!("runner.os == '{os}'"))?,
+            ));
         }
-        entries.push(("run".to_string(), edit::string(&apt_cmd)?));
+        entries.push(("run".to_string(), edit::string(&run)?));
         new_items.push(entries);
         changes.push(Change::new(format!(
-            "Added a step {} running {} right before step {} of job {}{}: {why}; package {} provides it on Ubuntu.",
+            "Added a step {} running {} right before step {} of job {}{}: {why}{also}.",
             code(&name),
-            code(&apt_cmd),
+            code(&run),
             code(&shown),
             code(&cx.job.id),
-            if mac { " (on Linux runners)" } else { "" },
-            code(apt)
-        )));
-    }
-    if let (true, Some(b)) = (mac, brew_cmd) {
-        let mut entries = vec![("name".to_string(), edit::string(&name)?)];
-        if linux {
-            entries.push(("if".to_string(), edit::string("runner.os == 'macOS'")?));
-        }
-        entries.push(("run".to_string(), edit::string(&b)?));
-        new_items.push(entries);
-        changes.push(Change::new(format!(
-            "Added a step {} running {} right before step {} of job {}{}: {why}.",
-            code(&name),
-            code(&b),
-            code(&shown),
-            code(&cx.job.id),
-            if linux { " (on macOS runners)" } else { "" },
+            if both {
+                format!(" (on {os} runners)")
+            } else {
+                String::new()
+            },
         )));
     }
     let patch = edit::insert_items(
@@ -293,11 +297,9 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         index,
         &new_items,
     )?;
-    Ok(Planned {
-        title: format!("ci: install {cmd} in job {}", cx.job.id),
+    Ok(Planned::new(
+        format!("ci: install {cmd} in job {}", cx.job.id),
         changes,
         patch,
-        check: Check::Meaning,
-        other_files: Vec::new(),
-    })
+    ))
 }

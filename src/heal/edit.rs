@@ -10,7 +10,7 @@
 
 use serde_yaml::Value as Data;
 
-use super::yaml::{Doc, Node, Span, Style, Value};
+use super::yaml::{Doc, Node, Style, Value};
 
 /// A step into the document's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,13 +25,6 @@ pub type Path = Vec<Seg>;
 pub fn key(path: &[Seg], k: &str) -> Path {
     let mut p = path.to_vec();
     p.push(Seg::Key(k.to_string()));
-    p
-}
-
-/// `path` extended by an index.
-pub fn index(path: &[Seg], i: usize) -> Path {
-    let mut p = path.to_vec();
-    p.push(Seg::Index(i));
     p
 }
 
@@ -445,6 +438,19 @@ pub fn insert_items(
     })
 }
 
+/// Only plain or quoted scalars on one line, without anchor or tag, are replaced.
+fn single_line_scalar(doc: &Doc, node: &Node) -> Result<(), EditError> {
+    let single = node
+        .scalar()
+        .is_some_and(|s| !matches!(s.style, Style::Literal | Style::Folded));
+    if !single || node.tagged || node.anchor.is_some() || doc.slice(node.span).contains('\n') {
+        return Err(EditError::Unsupported(
+            "the value is not a single-line scalar".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Replace the single-line scalar `node` (at `path`) with `new`.
 pub fn replace_scalar(
     doc: &Doc,
@@ -452,15 +458,7 @@ pub fn replace_scalar(
     path: &[Seg],
     new: &NewScalar,
 ) -> Result<Patch, EditError> {
-    let ok = match &node.value {
-        Value::Scalar(s) => !matches!(s.style, Style::Literal | Style::Folded),
-        _ => false,
-    };
-    if !ok || node.tagged || node.anchor.is_some() || doc.slice(node.span).contains('\n') {
-        return Err(EditError::Unsupported(
-            "the value is not a single-line scalar".into(),
-        ));
-    }
+    single_line_scalar(doc, node)?;
     Ok(Patch {
         splices: vec![Splice {
             at: node.span.start,
@@ -482,14 +480,7 @@ pub fn replace_with_block(
     lines: &[String],
 ) -> Result<Patch, EditError> {
     let node = &pair.value;
-    let single = node
-        .scalar()
-        .is_some_and(|s| !matches!(s.style, Style::Literal | Style::Folded));
-    if !single || node.tagged || node.anchor.is_some() || doc.slice(node.span).contains('\n') {
-        return Err(EditError::Unsupported(
-            "the value is not a single-line scalar".into(),
-        ));
-    }
+    single_line_scalar(doc, node)?;
     // A first line starting with a space would need an indentation indicator.
     let first_indented = lines.first().is_none_or(|l| l.starts_with(' '));
     if first_indented || lines.iter().any(|l| l.contains(['\n', '\r'])) {
@@ -627,24 +618,25 @@ pub fn check_workflow(new: &str) -> Result<(), EditError> {
     Ok(())
 }
 
-/// Apply `patch` to a workflow and check the result every way we can.
-pub fn apply_checked(original: &str, patch: &Patch) -> Result<String, EditError> {
+/// Apply `patch` to a workflow and check the result: it is a workflow, its
+/// data is `old_data` (the original's, when it parsed) with exactly the
+/// patch's expected changes, and lines outside the splices are untouched.
+pub fn apply_checked(
+    original: &str,
+    patch: &Patch,
+    old_data: Option<&Data>,
+) -> Result<String, EditError> {
     let new = patch.apply(original)?;
     check_workflow(&new)?;
-    let old_data: Data =
-        serde_yaml::from_str(original).map_err(|e| EditError::Yaml(e.to_string()))?;
-    let new_data: Data = serde_yaml::from_str(&new).map_err(|e| EditError::Yaml(e.to_string()))?;
-    if expected_data(&old_data, &patch.expects)? != new_data {
-        return Err(EditError::Meaning);
+    if let Some(old) = old_data {
+        let new_data: Data =
+            serde_yaml::from_str(&new).map_err(|e| EditError::Yaml(e.to_string()))?;
+        if expected_data(old, &patch.expects)? != new_data {
+            return Err(EditError::Meaning);
+        }
     }
     check_untouched(original, &new, &patch.splices)?;
     Ok(new)
-}
-
-/// Whether the node (or what it stands for) lies inside `within`: edits to
-/// nodes reached through an alias would change the anchor's other users.
-pub fn local(node: &Node, within: Span) -> bool {
-    within.contains(node.span)
 }
 
 #[cfg(test)]
@@ -656,6 +648,12 @@ mod tests {
             Ok(d) => d,
             Err(e) => panic!("{e}"),
         }
+    }
+
+    /// [`apply_checked`] with the meaning check against `original`'s data.
+    fn checked(original: &str, patch: &Patch) -> Result<String, EditError> {
+        let data: Data = serde_yaml::from_str(original).expect("yaml");
+        apply_checked(original, patch, Some(&data))
     }
 
     const WF: &str = "on: push\njobs:\n  test:   # the tests\n    runs-on: ubuntu-latest\n    steps:\n      # check out\n      - uses: actions/checkout@v4\n      - name: Test\n        run: |\n          pytest -q\n";
@@ -674,7 +672,7 @@ mod tests {
             NewValue::Scalar(int(30)),
         )
         .expect("patch");
-        let new = apply_checked(WF, &p).expect("valid");
+        let new = checked(WF, &p).expect("valid");
         assert_eq!(
             new,
             WF.replace(
@@ -706,12 +704,12 @@ mod tests {
             ),
         ];
         let p = insert_item(&d, steps, &path, 0, &entries).expect("patch");
-        let new = apply_checked(WF, &p).expect("valid");
+        let new = checked(WF, &p).expect("valid");
         assert!(new.contains(
             "    steps:\n      - name: Install jq\n        run: sudo apt-get install -y jq\n      # check out\n"
         ), "{new}");
         let p = insert_item(&d, steps, &path, 2, &entries).expect("patch");
-        let new = apply_checked(WF, &p).expect("valid");
+        let new = checked(WF, &p).expect("valid");
         assert!(
             new.ends_with(
                 "pytest -q\n      - name: Install jq\n        run: sudo apt-get install -y jq\n"
@@ -737,7 +735,7 @@ mod tests {
         ];
         let entries = vec![("run".to_string(), string("echo hi").expect("s"))];
         let p = insert_item(&d, steps, &path, 0, &entries).expect("patch");
-        assert_eq!(apply_checked(t, &p), Err(EditError::Meaning));
+        assert_eq!(checked(t, &p), Err(EditError::Meaning));
     }
 
     #[test]
@@ -785,7 +783,7 @@ mod tests {
             NewValue::Scalar(boolean(true)),
         )
         .expect("patch");
-        let new = apply_checked(&t, &p).expect("valid");
+        let new = checked(&t, &p).expect("valid");
         assert!(
             new.contains("ubuntu-latest\r\n    continue-on-error: true\r\n"),
             "{new:?}"

@@ -6,7 +6,7 @@ use regex::Regex;
 use super::edit::{self, NewValue};
 use super::locate;
 use super::pr::code;
-use super::{Change, Check, Cx, Planned, Unfixable};
+use super::{Change, Cx, Planned, Unfixable, path_chars};
 
 /// Longest path accepted.
 const MAX_PATH: usize = 200;
@@ -21,11 +21,7 @@ const WORKSPACES: &[&str] = &[
 /// The path relative to the workspace, strictly validated: it goes into an
 /// expression inside single quotes.
 pub fn workspace_path(raw: &str, dir: Option<&str>) -> Result<String, Unfixable> {
-    let allowed = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
-    };
-    if raw.is_empty() || raw.len() > MAX_PATH || !allowed(raw) {
+    if raw.is_empty() || raw.len() > MAX_PATH || !path_chars(raw) {
         return Err(Unfixable::Unsafe(format!(
             "the missing path {} has characters outside the allowed pattern",
             code(raw)
@@ -45,7 +41,7 @@ pub fn workspace_path(raw: &str, dir: Option<&str>) -> Result<String, Unfixable>
     }
     let relative = path.trim_start_matches("./");
     let joined = match dir {
-        Some(d) if path == raw && allowed(d) && !d.starts_with('/') => {
+        Some(d) if path == raw && path_chars(d) && !d.starts_with('/') => {
             format!(
                 "{}/{relative}",
                 d.trim_end_matches('/').trim_start_matches("./")
@@ -136,16 +132,14 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
             )
         }
     };
-    Ok(Planned {
-        title: format!("ci: skip step {} when {path} is missing", step.display),
-        changes: vec![Change::new(format!(
+    Ok(Planned::new(
+        format!("ci: skip step {} when {path} is missing", step.display),
+        vec![Change::new(format!(
             "{what} of job {}: {why}.",
             code(&cx.job.id)
         ))],
         patch,
-        check: Check::Meaning,
-        other_files: Vec::new(),
-    })
+    ))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use regex::Regex;
 
 use super::Unfixable;
 use super::edit::{Path, Seg};
-use super::yaml::{Doc, Node, Pair, Value};
+use super::yaml::{Doc, Item, Node, Pair, Value};
 
 /// A job of the workflow.
 #[derive(Debug, Clone)]
@@ -181,6 +181,25 @@ pub fn require_steps<'d>(doc: &'d Doc, job: &JobRef<'d>) -> Result<&'d Node, Unf
         .ok_or_else(|| Unfixable::BadWorkflow(format!("job `{}` has no steps", job.id)))
 }
 
+/// Step `index` of `items`, the steps of `job`.
+pub fn step_ref<'d>(
+    doc: &'d Doc,
+    job: &JobRef<'d>,
+    items: &'d [Item],
+    index: usize,
+) -> Option<StepRef<'d>> {
+    let node = doc.resolve(&items.get(index)?.node);
+    let mut path = job.path.clone();
+    path.push(Seg::Key("steps".into()));
+    path.push(Seg::Index(index));
+    Some(StepRef {
+        index,
+        node,
+        path,
+        display: step_display(node),
+    })
+}
+
 /// The name GitHub shows for a step.
 pub fn step_display(step: &Node) -> String {
     if let Some(name) = step.get("name").and_then(Node::str) {
@@ -222,19 +241,7 @@ pub fn find_step<'d>(
 ) -> Result<Option<StepRef<'d>>, Unfixable> {
     let steps_node = require_steps(doc, job)?;
     let items = steps_node.sequence().unwrap_or(&[]);
-    let make = |i: usize| -> Option<StepRef<'d>> {
-        let item = items.get(i)?;
-        let node = doc.resolve(&item.node);
-        let mut path = job.path.clone();
-        path.push(Seg::Key("steps".into()));
-        path.push(Seg::Index(i));
-        Some(StepRef {
-            index: i,
-            node,
-            path,
-            display: step_display(node),
-        })
-    };
+    let make = |i: usize| step_ref(doc, job, items, i);
     let by_number = number
         .and_then(|n| n.checked_sub(first_number(job.node)))
         .and_then(|i| usize::try_from(i).ok())
@@ -279,18 +286,7 @@ pub fn relocate_step<'d>(
     let best = (0..items.len())
         .filter(|i| step_display(doc.resolve(&items[*i].node)) == display)
         .min_by_key(|i| i.abs_diff(near));
-    Ok(best.map(|i| {
-        let node = doc.resolve(&items[i].node);
-        let mut path = job.path.clone();
-        path.push(Seg::Key("steps".into()));
-        path.push(Seg::Index(i));
-        StepRef {
-            index: i,
-            node,
-            path,
-            display: step_display(node),
-        }
-    }))
+    Ok(best.and_then(|i| step_ref(doc, job, items, i)))
 }
 
 /// Runner operating systems a job may run on.
@@ -316,6 +312,18 @@ fn os_of_label(label: &str) -> Os {
     }
 }
 
+/// The strings of a scalar or a list of scalars.
+fn strings(doc: &Doc, node: &Node) -> Vec<String> {
+    match &doc.resolve(node).value {
+        Value::Scalar(s) => vec![s.text.clone()],
+        Value::Sequence(items) => items
+            .iter()
+            .filter_map(|i| doc.resolve(&i.node).str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Matrix values of `key` (dimension values and `include:` entries).
 pub fn matrix_values(doc: &Doc, job: &Node, key: &str) -> Vec<String> {
     let Some(matrix) = job
@@ -325,18 +333,7 @@ pub fn matrix_values(doc: &Doc, job: &Node, key: &str) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    if let Some(dim) = matrix.get(key).map(|d| doc.resolve(d)) {
-        match &dim.value {
-            Value::Sequence(items) => out.extend(
-                items
-                    .iter()
-                    .filter_map(|i| doc.resolve(&i.node).str().map(String::from)),
-            ),
-            Value::Scalar(s) => out.push(s.text.clone()),
-            _ => {}
-        }
-    }
+    let mut out = matrix.get(key).map(|d| strings(doc, d)).unwrap_or_default();
     if let Some(include) = matrix
         .get("include")
         .map(|i| doc.resolve(i))
@@ -356,25 +353,10 @@ pub fn runner_os(doc: &Doc, job: &Node) -> Vec<Os> {
     let Some(runs_on) = job.get("runs-on").map(|r| doc.resolve(r)) else {
         return vec![Os::Unknown];
     };
-    let labels: Vec<String> = match &runs_on.value {
-        Value::Scalar(s) => vec![s.text.clone()],
-        Value::Sequence(items) => items
-            .iter()
-            .filter_map(|i| doc.resolve(&i.node).str().map(String::from))
-            .collect(),
-        Value::Mapping(_) => runs_on
-            .get("labels")
-            .map(|l| doc.resolve(l))
-            .map(|l| match &l.value {
-                Value::Scalar(s) => vec![s.text.clone()],
-                Value::Sequence(items) => items
-                    .iter()
-                    .filter_map(|i| doc.resolve(&i.node).str().map(String::from))
-                    .collect(),
-                _ => Vec::new(),
-            })
-            .unwrap_or_default(),
-        _ => Vec::new(),
+    // `runs-on: {group, labels}` selects by its labels.
+    let labels = match runs_on.get("labels") {
+        Some(l) => strings(doc, l),
+        None => strings(doc, runs_on),
     };
     let expr = Regex::new(r"^\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}$").ok();
     let mut out = Vec::new();

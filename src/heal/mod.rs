@@ -44,9 +44,7 @@ pub struct Facts {
     /// 1 is "Set up job".
     pub step_number: Option<u64>,
     pub duration_secs: Option<u64>,
-    pub fingerprint: Option<String>,
     pub workflow_path: Option<String>,
-    pub head_sha: Option<String>,
     /// `owner/name`.
     pub repo: Option<String>,
     pub run_url: Option<String>,
@@ -67,9 +65,7 @@ impl Facts {
                 .or_else(|| primary.and_then(|f| f.step.clone())),
             step_number: job.and_then(|j| j.step_number),
             duration_secs: job.and_then(|j| j.duration_secs),
-            fingerprint: Some(a.fingerprint.clone()),
             workflow_path: a.workflow_path.clone(),
-            head_sha: Some(a.head_sha.clone()),
             repo: Some(a.repo.clone()),
             run_url: Some(a.run_url.clone()).filter(|u| !u.is_empty()),
         }
@@ -82,7 +78,6 @@ impl Facts {
             failures: a.failures.clone(),
             job: primary.and_then(|f| f.job.clone()),
             step: primary.and_then(|f| f.step.clone()),
-            fingerprint: primary.map(|f| f.fingerprint.clone()),
             ..Facts::default()
         }
     }
@@ -282,24 +277,26 @@ impl Cx<'_> {
     }
 }
 
-/// How a planner's patch is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    /// The data must change exactly as the patch says.
-    Meaning,
-    /// The file did not parse before: it must parse now.
-    Syntax,
-}
-
 /// What a planner proposes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Planned {
     pub title: String,
     pub changes: Vec<Change>,
     pub patch: Patch,
-    pub check: Check,
     /// Files other than the workflow.
     pub other_files: Vec<FileEdit>,
+}
+
+impl Planned {
+    /// A fix that edits the workflow only.
+    pub fn new(title: String, changes: Vec<Change>, patch: Patch) -> Planned {
+        Planned {
+            title,
+            changes,
+            patch,
+            other_files: Vec::new(),
+        }
+    }
 }
 
 /// Names that go into a `run:` script: a strict allow-pattern and a length cap.
@@ -309,28 +306,35 @@ pub fn safe_name(s: &str, max: usize) -> bool {
     s.len() <= max && re.as_ref().is_some_and(|r| r.is_match(s))
 }
 
+/// Only the characters of a plain repository path: `[A-Za-z0-9._/-]`.
+pub fn path_chars(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+}
+
+/// A planner for one category of failure.
+type Planner = fn(&Cx<'_>) -> Result<Planned, Unfixable>;
+
 /// Turn an analysis into a fix of the workflow.
 pub fn plan(input: &Input<'_>) -> Result<Fix, Unfixable> {
     let category = input.facts.category;
-    if category == Category::WorkflowSyntax {
-        let planned = syntax::plan(input)?;
-        return finish(input, planned, None, None, Vec::new());
-    }
+    let planner: Option<Planner> = match category {
+        // Works on text that may not parse: no document, no job, no step.
+        Category::WorkflowSyntax => return finish(input, syntax::plan(input)?, None, Vec::new()),
+        Category::Dependency => Some(python::plan),
+        Category::MissingCommand => Some(commands::plan),
+        Category::Timeout => Some(timeout::plan),
+        Category::MissingFile => Some(files::plan),
+        Category::RateLimit => Some(ratelimit::plan),
+        _ => None,
+    };
     let doc = Doc::parse(input.workflow).map_err(|e| Unfixable::BadWorkflow(e.to_string()))?;
     let data: serde_yaml::Value =
         serde_yaml::from_str(input.workflow).map_err(|e| Unfixable::BadWorkflow(e.to_string()))?;
-    let has_planner = matches!(
-        category,
-        Category::Dependency
-            | Category::MissingCommand
-            | Category::Timeout
-            | Category::MissingFile
-            | Category::RateLimit
-    );
     let (job, step, notes) = match target(&doc, input) {
         Ok(t) => t,
         // Without a planner the job only matters for optional jobs; say what matters more.
-        Err(_) if !has_planner => return Err(Unfixable::NoFix(category)),
+        Err(_) if planner.is_none() => return Err(Unfixable::NoFix(category)),
         Err(e) => return Err(e),
     };
     let cx = Cx {
@@ -340,15 +344,7 @@ pub fn plan(input: &Input<'_>) -> Result<Fix, Unfixable> {
         job,
         step,
     };
-    let result = match category {
-        Category::Dependency => python::plan(&cx),
-        Category::MissingCommand => commands::plan(&cx),
-        Category::Timeout => timeout::plan(&cx),
-        Category::MissingFile => files::plan(&cx),
-        Category::RateLimit => ratelimit::plan(&cx),
-        other => Err(Unfixable::NoFix(other)),
-    };
-    let planned = match result {
+    let planned = match planner.map_or(Err(Unfixable::NoFix(category)), |p| p(&cx)) {
         Ok(p) => p,
         Err(e) if e.allows_fallback() && optional::applies(&cx) => {
             let mut p = optional::plan(&cx)?;
@@ -359,30 +355,22 @@ pub fn plan(input: &Input<'_>) -> Result<Fix, Unfixable> {
         }
         Err(e) => return Err(e),
     };
-    let job_id = cx.job.id.clone();
-    let step_name = cx.step.as_ref().map(|s| s.display.clone());
-    finish(input, planned, Some(job_id), step_name, notes)
+    finish(input, planned, Some(&cx), notes)
 }
 
-/// Apply and validate the planner's patch; assemble the fix.
+/// Apply and validate the planner's patch; assemble the fix. With the
+/// planner's context the data must change exactly as the patch says; the
+/// syntax repair (no context: the file may not have parsed) must make the
+/// file parse. Either way, lines outside the splices stay as they were.
 fn finish(
     input: &Input<'_>,
     planned: Planned,
-    job: Option<String>,
-    step: Option<String>,
+    cx: Option<&Cx<'_>>,
     notes: Vec<String>,
 ) -> Result<Fix, Unfixable> {
     let mut files = Vec::new();
     if !planned.patch.splices.is_empty() {
-        let after = match planned.check {
-            Check::Meaning => edit::apply_checked(input.workflow, &planned.patch)?,
-            Check::Syntax => {
-                let new = planned.patch.apply(input.workflow)?;
-                edit::check_workflow(&new)?;
-                edit::check_untouched(input.workflow, &new, &planned.patch.splices)?;
-                new
-            }
-        };
+        let after = edit::apply_checked(input.workflow, &planned.patch, cx.map(|c| c.data))?;
         if after == input.workflow {
             return Err(Unfixable::NotApplicable("the fix changes nothing".into()));
         }
@@ -402,8 +390,8 @@ fn finish(
         changes: planned.changes,
         files,
         notes,
-        job,
-        step,
+        job: cx.map(|c| c.job.id.clone()),
+        step: cx.and_then(|c| c.step.as_ref()).map(|s| s.display.clone()),
     })
 }
 
@@ -415,20 +403,20 @@ fn target<'d>(
     input: &Input<'_>,
 ) -> Result<(JobRef<'d>, Option<StepRef<'d>>, Vec<String>), Unfixable> {
     let facts = input.facts;
-    let mut notes = Vec::new();
-    let failing = input.failing.filter(|f| *f != input.workflow);
-    let Some(old_text) = failing else {
+    let in_current = |number: Option<u64>, notes: Vec<String>| {
         let job = locate::find_job(doc, facts.job.as_deref(), input.job)?;
-        let step = locate::find_step(doc, &job, facts.step.as_deref(), facts.step_number)?;
-        return Ok((job, step, notes));
+        let step = locate::find_step(doc, &job, facts.step.as_deref(), number)?;
+        Ok((job, step, notes))
     };
-    notes.push(
-        "The workflow changed on the default branch after the failing commit; the fix is made to the current version.".into(),
-    );
+    let Some(old_text) = input.failing.filter(|f| *f != input.workflow) else {
+        return in_current(facts.step_number, Vec::new());
+    };
+    let notes = vec![
+        "The workflow changed on the default branch after the failing commit; the fix is made to the current version.".to_string(),
+    ];
+    // Unreadable at the failing commit: its step numbers say nothing here.
     let Ok(old) = Doc::parse(old_text) else {
-        let job = locate::find_job(doc, facts.job.as_deref(), input.job)?;
-        let step = locate::find_step(doc, &job, facts.step.as_deref(), None)?;
-        return Ok((job, step, notes));
+        return in_current(None, notes);
     };
     let old_job = locate::find_job(&old, facts.job.as_deref(), input.job)?;
     let old_step = locate::find_step(&old, &old_job, facts.step.as_deref(), facts.step_number)?;

@@ -8,7 +8,7 @@ use super::edit::{self, NewValue};
 use super::locate;
 use super::pr::code;
 use super::yaml::Node;
-use super::{Change, Check, Cx, Planned, Unfixable, safe_name};
+use super::{Change, Cx, Planned, Unfixable, safe_name};
 
 /// Where the optional fragment was seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,11 +162,5 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         "continue-on-error",
         NewValue::Scalar(value),
     )?;
-    Ok(Planned {
-        title,
-        changes: vec![Change::new(why)],
-        patch,
-        check: Check::Meaning,
-        other_files: Vec::new(),
-    })
+    Ok(Planned::new(title, vec![Change::new(why)], patch))
 }

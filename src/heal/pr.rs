@@ -8,7 +8,7 @@ use crate::report::advice;
 use crate::report::issue::BODY_LIMIT;
 use crate::report::markdown::{fenced, inline, title as safe_title, truncate};
 
-use super::{Facts, Fix, diff};
+use super::{Facts, Fix, diff, path_chars};
 
 /// Marker kinds (`<!-- ci-medic:KIND:KEY -->`); keys are issue numbers,
 /// except for [`KIND_WORKFLOW`] (the workflow path) and [`KIND_VERIFY`] (a run id).
@@ -148,10 +148,7 @@ pub fn body(issue: u64, fix: &Fix, facts: &Facts, workflow_path: &str, verify: &
 
 /// Marker keys allow `[A-Za-z0-9._/-]`; a workflow path that has others is not marked.
 fn workflow_key(path: &str) -> String {
-    if path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
-    {
+    if path_chars(path) {
         path.to_string()
     } else {
         "unknown".to_string()

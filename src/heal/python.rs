@@ -4,15 +4,13 @@
 //! from, add it to the job's own `pip install` command, or add an install
 //! step right before the failing step.
 
-use std::collections::BTreeMap;
-
 use regex::Regex;
 
 use super::edit::{self, Patch, Seg};
 use super::locate::{self, StepRef};
 use super::pr::code;
-use super::yaml::Node;
-use super::{Change, Check, Cx, FileEdit, Planned, Unfixable, safe_name};
+use super::yaml::{self, Node};
+use super::{Change, Cx, FileEdit, Planned, Unfixable, path_chars, safe_name};
 
 /// Longest module or distribution name accepted.
 const MAX_NAME: usize = 100;
@@ -330,12 +328,7 @@ fn repo_path(dir: Option<&str>, file: &str) -> Option<String> {
         }
     }
     let path = parts.join("/");
-    let ok = !joined.starts_with('/')
-        && !path.is_empty()
-        && path.len() <= 200
-        && path
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'));
+    let ok = !joined.starts_with('/') && !path.is_empty() && path.len() <= 200 && path_chars(&path);
     ok.then_some(path)
 }
 
@@ -406,7 +399,7 @@ fn run_path(step: &StepRef<'_>) -> Vec<Seg> {
 
 /// Every requirements file the workflow installs from (to fetch before planning).
 pub fn requirement_files(workflow: &str) -> Vec<String> {
-    let Ok(doc) = super::yaml::Doc::parse(workflow) else {
+    let Ok(doc) = yaml::Doc::parse(workflow) else {
         return Vec::new();
     };
     let Ok(jobs) = locate::jobs(&doc) else {
@@ -511,21 +504,17 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         .step
         .as_ref()
         .map_or(items.len().saturating_sub(1), |s| s.index);
+    // The steps up to the failing one (all when it is unknown), by index.
+    let step_refs: Vec<StepRef<'_>> = (0..=last)
+        .map_while(|i| locate::step_ref(cx.doc, &cx.job, items, i))
+        .collect();
+    let shown = |i: usize| step_refs.get(i).map_or("", |r| r.display.as_str());
     let mut sites = Vec::new();
-    let mut step_refs: BTreeMap<usize, StepRef<'_>> = BTreeMap::new();
-    for (i, item) in items.iter().enumerate().take(last + 1) {
-        let node = cx.doc.resolve(&item.node);
-        let step = StepRef {
-            index: i,
-            node,
-            path: edit::index(&edit::key(&cx.job.path, "steps"), i),
-            display: locate::step_display(node),
-        };
-        if let Some(script) = cx.string_at(&run_path(&step)) {
-            let dir = locate::working_directory(cx.doc, cx.job.node, node);
-            sites.extend(sites_in(script, i, dir));
+    for step in &step_refs {
+        if let Some(script) = cx.string_at(&run_path(step)) {
+            let dir = locate::working_directory(cx.doc, cx.job.node, step.node);
+            sites.extend(sites_in(script, step.index, dir));
         }
-        step_refs.insert(i, step);
     }
     if let Some(step) = &cx.step
         && let Some(script) = cx.string_at(&run_path(step))
@@ -554,12 +543,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         return Err(Unfixable::NotApplicable(format!(
             "{} is already installed by step {}; the import fails for another reason (another interpreter or environment?)",
             code(&dist),
-            code(
-                &step_refs
-                    .get(&s.step)
-                    .map(|r| r.display.clone())
-                    .unwrap_or_default()
-            )
+            code(shown(s.step))
         )));
     }
     let files = cx.input.files;
@@ -581,28 +565,23 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
             .find_map(|r| files.get(r).map(|t| (s, r, t)))
     }) && !text.contains('\0')
     {
-        let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        let eol = yaml::eol(text);
         let mut after = text.clone();
         if !after.is_empty() && !after.ends_with('\n') {
             after.push_str(eol);
         }
         after.push_str(&dist);
         after.push_str(eol);
-        let step = step_refs
-            .get(&site.step)
-            .map(|r| r.display.clone())
-            .unwrap_or_default();
         return Ok(Planned {
             title: format!("ci: add {dist} to {path}"),
             changes: vec![Change::new(format!(
                 "Added {} to {}, which step {} of job {} installs from: {trigger}.",
                 code(&dist),
                 code(path),
-                code(&step),
+                code(shown(site.step)),
                 code(&cx.job.id)
             ))],
             patch: Patch::default(),
-            check: Check::Meaning,
             other_files: vec![FileEdit {
                 path: path.clone(),
                 before: text.clone(),
@@ -622,14 +601,15 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
             && !s.local
     });
     for site in ordered {
-        let Some(step) = step_refs.get(&site.step) else {
+        let Some(step) = step_refs.get(site.step) else {
             continue;
         };
         let path = run_path(step);
         let (Some(run), Some(script)) = (step.node.get("run"), cx.string_at(&path)) else {
             continue;
         };
-        if !edit::local(run, cx.job.pair.span) {
+        // Edits to a script reached through an alias would change the anchor's other users.
+        if !cx.job.pair.span.contains(run.span) {
             continue;
         }
         let insert = format!(" {dist}");
@@ -641,9 +621,9 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         };
         let patch = edit::insert_in_scalar(run, &path, at, &insert, &expected)?;
         let (line, _) = cx.doc.line_col(at);
-        return Ok(Planned {
-            title: format!("ci: install {dist} in job {}", cx.job.id),
-            changes: vec![Change::new(format!(
+        return Ok(Planned::new(
+            format!("ci: install {dist} in job {}", cx.job.id),
+            vec![Change::new(format!(
                 "Added {} to the install command {} of step {} (line {} of the workflow): {trigger}.",
                 code(&dist),
                 code(site.line_text.trim()),
@@ -651,9 +631,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
                 line + 1
             ))],
             patch,
-            check: Check::Meaning,
-            other_files: Vec::new(),
-        });
+        ));
     }
     // 3. A new install step right before the failing one.
     let failing = cx.need_step()?;
@@ -683,9 +661,9 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         failing.index,
         &entries,
     )?;
-    Ok(Planned {
-        title: format!("ci: install {dist} in job {}", cx.job.id),
-        changes: vec![Change::new(format!(
+    Ok(Planned::new(
+        format!("ci: install {dist} in job {}", cx.job.id),
+        vec![Change::new(format!(
             "Added a step {} running {} right before step {} of job {}: {trigger}, and the job installs no Python packages it could be added to.",
             code(&format!("Install {dist}")),
             code(&format!("python -m pip install {dist}")),
@@ -693,9 +671,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
             code(&cx.job.id)
         ))],
         patch,
-        check: Check::Meaning,
-        other_files: Vec::new(),
-    })
+    ))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::edit::{self, NewValue};
 use super::locate::{self, Os};
 use super::pr::code;
 use super::yaml::Node;
-use super::{Change, Check, Cx, Planned, Unfixable};
+use super::{Change, Cx, Planned, Unfixable};
 
 /// Attempts of the retry loop, and the back-off step in seconds.
 const ATTEMPTS: u32 = 3;
@@ -23,8 +23,8 @@ const TOKEN_INPUTS: &[&str] = &[
     "repo_token",
 ];
 
-fn has_token_env(n: Option<&Node>) -> bool {
-    n.and_then(|e| e.get("env"))
+fn has_token_env(n: &Node) -> bool {
+    n.get("env")
         .and_then(Node::mapping)
         .is_some_and(|pairs| pairs.iter().any(|p| TOKEN_VARS.contains(&p.key.as_str())))
 }
@@ -36,9 +36,9 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         .get("with")
         .and_then(Node::mapping)
         .is_some_and(|p| p.iter().any(|p| TOKEN_INPUTS.contains(&p.key.as_str())));
-    let token = has_token_env(Some(step.node))
-        || has_token_env(Some(cx.job.node))
-        || has_token_env(Some(&cx.doc.root))
+    let token = [step.node, cx.job.node, &cx.doc.root]
+        .into_iter()
+        .any(has_token_env)
         || with_token;
     let why = format!(
         "the step hit a GitHub API rate limit ({})",
@@ -76,17 +76,15 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
                 "Added `env: GITHUB_TOKEN: ${{ github.token }}` to step",
             ),
         };
-        return Ok(Planned {
-            title: format!("ci: pass GITHUB_TOKEN to step {}", step.display),
-            changes: vec![Change::new(format!(
+        return Ok(Planned::new(
+            format!("ci: pass GITHUB_TOKEN to step {}", step.display),
+            vec![Change::new(format!(
                 "{what} {} of job {}: {why}. Unauthenticated calls share a limit of 60 an hour per IP address; with the workflow's token the limit is the repository's (1,000 an hour or more), and tools such as `gh` read the token from this variable.",
                 code(&step.display),
                 code(&cx.job.id)
             ))],
             patch,
-            check: Check::Meaning,
-            other_files: Vec::new(),
-        });
+        ));
     }
     // The token is there: retry the command with back-off.
     let Some(run_pair) = step.node.pair("run") else {
@@ -131,9 +129,9 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         "exit 1".to_string(),
     ];
     let patch = edit::replace_with_block(cx.doc, run_pair, &edit::key(&step.path, "run"), &lines)?;
-    Ok(Planned {
-        title: format!("ci: retry step {} with back-off", step.display),
-        changes: vec![Change::new(format!(
+    Ok(Planned::new(
+        format!("ci: retry step {} with back-off", step.display),
+        vec![Change::new(format!(
             "Wrapped the command {} of step {} of job {} in a loop of at most {ATTEMPTS} attempts, waiting {BACKOFF_SECS}s, then {}s between them: {why}, and the step already has a token, so the limit is a burst that passes.",
             code(&script),
             code(&step.display),
@@ -141,7 +139,5 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
             2 * BACKOFF_SECS
         ))],
         patch,
-        check: Check::Meaning,
-        other_files: Vec::new(),
-    })
+    ))
 }

@@ -17,7 +17,7 @@ use regex::Regex;
 use super::edit::{self, Splice};
 use super::pr::code;
 use super::yaml::{self, Doc, Node, Style, Value};
-use super::{Change, Check, Input, Planned, Unfixable};
+use super::{Change, Input, Planned, Unfixable};
 
 /// Lines around the reported error that are tried as the mis-indented one.
 const NEARBY: usize = 2;
@@ -39,7 +39,7 @@ struct Lines {
 
 impl Lines {
     fn new(text: &str) -> Lines {
-        let eol = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        let eol = yaml::eol(text);
         let trailing_eol = text.ends_with('\n');
         let body = text.strip_suffix(eol).unwrap_or(text);
         Lines {
@@ -385,23 +385,20 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Unfixable> {
             "the repair changed the number of lines".into(),
         ));
     }
-    Ok(Planned {
-        title: format!(
-            "ci: repair the syntax of {}",
-            input
-                .workflow_path
-                .rsplit('/')
-                .next()
-                .unwrap_or(input.workflow_path)
-        ),
+    let name = input
+        .workflow_path
+        .rsplit('/')
+        .next()
+        .unwrap_or(input.workflow_path);
+    let patch = edit::Patch {
+        splices,
+        expects: Vec::new(),
+    };
+    Ok(Planned::new(
+        format!("ci: repair the syntax of {name}"),
         changes,
-        patch: edit::Patch {
-            splices,
-            expects: Vec::new(),
-        },
-        check: Check::Syntax,
-        other_files: Vec::new(),
-    })
+        patch,
+    ))
 }
 
 #[cfg(test)]

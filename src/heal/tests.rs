@@ -665,10 +665,13 @@ fn job_override_and_single_job_workflows() {
     let mut f = missing_file("data/x.json", "whatever", "Tests");
     let mut run = Run::new(ANCHORS);
     run.job = Some("test");
-    assert!(run.plan(&f).is_ok());
+    assert_eq!(run.plan(&f).map(|fix| fix.job), Ok(Some("test".into())));
     f.job = None;
     let wf = "on: push\njobs:\n  only:\n    runs-on: ubuntu-latest\n    steps:\n      - name: Tests\n        run: pytest\n";
-    assert!(Run::new(wf).plan(&f).is_ok());
+    assert_eq!(
+        Run::new(wf).plan(&f).map(|fix| fix.job),
+        Ok(Some("only".into()))
+    );
 }
 
 // --- workflow-syntax -------------------------------------------------------------

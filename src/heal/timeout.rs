@@ -4,7 +4,7 @@ use super::edit::{self, NewValue, Patch};
 use super::locate;
 use super::pr::code;
 use super::yaml::Node;
-use super::{Change, Check, Cx, Planned, Unfixable};
+use super::{Change, Cx, Planned, Unfixable};
 
 /// GitHub-hosted runners stop any job after 6 hours; `timeout-minutes`
 /// cannot usefully go higher.
@@ -54,7 +54,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
 fn job(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
     locate::require_steps(cx.doc, &cx.job)?;
     let current = match cx.job.node.get("timeout-minutes") {
-        Some(n) => Some(literal(n)?),
+        Some(n) => Some((n, literal(n)?)),
         None => None,
     };
     let observed = cx
@@ -62,44 +62,37 @@ fn job(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
         .duration_secs
         .map(minutes)
         .or(limit)
-        .or(current)
+        .or(current.map(|(_, c)| c))
         .ok_or_else(|| Unfixable::NotApplicable("how long the job ran is unknown".into()))?;
     let took = match cx.facts().duration_secs {
         Some(s) => format!("the failed run took {} minute(s)", minutes(s)),
         None => format!("the job was stopped after {observed} minute(s)"),
     };
     match current {
-        Some(c) if c >= MAX_MINUTES => Err(Unfixable::NotApplicable(format!(
+        Some((_, c)) if c >= MAX_MINUTES => Err(Unfixable::NotApplicable(format!(
             "job {} already has the {MAX_MINUTES}-minute maximum; it needs to be made faster or split",
             code(&cx.job.id)
         ))),
-        Some(c) => {
+        Some((node, c)) => {
             let new = proposed(observed, Some(c));
-            let node = cx
-                .job
-                .node
-                .get("timeout-minutes")
-                .ok_or_else(|| Unfixable::Invalid("timeout vanished".into()))?;
             let patch = edit::replace_scalar(
                 cx.doc,
                 node,
                 &edit::key(&cx.job.path, "timeout-minutes"),
                 &edit::int(new),
             )?;
-            Ok(Planned {
-                title: format!(
+            Ok(Planned::new(
+                format!(
                     "ci: raise the timeout of job {} to {new} minutes",
                     cx.job.id
                 ),
-                changes: vec![Change::new(format!(
+                vec![Change::new(format!(
                     "Raised {} of job {} from {c} to {new}: {took} and hit the {c}-minute limit; {new} is twice that (at most {MAX_MINUTES}).",
                     code("timeout-minutes"),
                     code(&cx.job.id)
                 ))],
                 patch,
-                check: Check::Meaning,
-                other_files: Vec::new(),
-            })
+            ))
         }
         None if observed.saturating_add(5) >= MAX_MINUTES => {
             Err(Unfixable::NotApplicable(format!(
@@ -117,17 +110,15 @@ fn job(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
                 "timeout-minutes",
                 NewValue::Scalar(edit::int(new)),
             )?;
-            Ok(Planned {
-                title: format!("ci: set a {new}-minute timeout on job {}", cx.job.id),
-                changes: vec![Change::new(format!(
+            Ok(Planned::new(
+                format!("ci: set a {new}-minute timeout on job {}", cx.job.id),
+                vec![Change::new(format!(
                     "Added {} to job {}: it had none, {took}, and {new} is twice that (at most {MAX_MINUTES}).",
                     code(&format!("timeout-minutes: {new}")),
                     code(&cx.job.id)
                 ))],
                 patch,
-                check: Check::Meaning,
-                other_files: Vec::new(),
-            })
+            ))
         }
     }
 }
@@ -185,16 +176,14 @@ fn step(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
             code(&cx.job.id)
         )));
     }
-    Ok(Planned {
-        title: format!(
+    Ok(Planned::new(
+        format!(
             "ci: raise the timeout of step {} to {new} minutes",
             step.display
         ),
         changes,
         patch,
-        check: Check::Meaning,
-        other_files: Vec::new(),
-    })
+    ))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! and the body carries the action's own failure marker), or when someone
 //! with write access vouched for it by applying the `auto-heal` label.
 
-use crate::github::marker::has_marker;
+use crate::github::marker::marker;
 use crate::github::types::{IssueEvent, Permission};
 use crate::report::issue::KIND_FAILURE;
 
@@ -38,6 +38,11 @@ pub fn last_labeler<'a>(events: &'a [IssueEvent], label: &str) -> Option<&'a str
         .map(|a| a.login.as_str())
 }
 
+/// Whether `login` is one the action acts as.
+pub fn is_bot(bots: &[String], login: &str) -> bool {
+    bots.iter().any(|b| b.eq_ignore_ascii_case(login))
+}
+
 /// Decide. `bots` are the logins the action acts as; `labeler` is who
 /// applied the label last, with their permission when it was looked up.
 pub fn decide(
@@ -47,27 +52,23 @@ pub fn decide(
     bots: &[String],
     labeler: Option<(&str, Permission)>,
 ) -> Trust {
-    let is_bot = |login: &str| bots.iter().any(|b| b.eq_ignore_ascii_case(login));
-    let own_marker = fingerprint.is_some_and(|fp| {
-        body.trim_start()
-            .starts_with(&crate::github::marker::marker(KIND_FAILURE, fp))
-            && has_marker(body, KIND_FAILURE, fp)
-    });
-    if is_bot(author) && own_marker {
+    let bot = |login: &str| is_bot(bots, login);
+    // The action's issues open with their failure marker.
+    let own_marker =
+        fingerprint.is_some_and(|fp| body.trim_start().starts_with(&marker(KIND_FAILURE, fp)));
+    if bot(author) && own_marker {
         return Trust::OwnIssue;
     }
     match labeler {
-        Some((who, p)) if !is_bot(who) && p >= Permission::Write => {
-            Trust::LabeledBy(who.to_string())
-        }
-        Some((who, _)) if is_bot(who) => Trust::Untrusted(format!(
+        Some((who, p)) if !bot(who) && p >= Permission::Write => Trust::LabeledBy(who.to_string()),
+        Some((who, _)) if bot(who) => Trust::Untrusted(format!(
             "the issue was not written by ci-medic (its author is {author}), and the `auto-heal` label was applied by an automation, not by a person with write access"
         )),
         Some((who, p)) => Trust::Untrusted(format!(
             "the issue was not written by ci-medic (its author is {author}), and {who}, who applied the `auto-heal` label, has {} access; write access is needed",
             format!("{p:?}").to_lowercase()
         )),
-        None if is_bot(author) => Trust::Untrusted(
+        None if bot(author) => Trust::Untrusted(
             "the issue body does not carry ci-medic's own failure marker for its analysis".into(),
         ),
         None => Trust::Untrusted(format!(

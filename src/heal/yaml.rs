@@ -126,7 +126,6 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pair {
     pub key: String,
-    pub key_span: Span,
     /// From the key to the end of the value.
     pub span: Span,
     pub value: Node,
@@ -162,6 +161,17 @@ impl YamlError {
 }
 
 impl Node {
+    /// Nothing, at `at` (`key:` without a value, `-` without an item).
+    fn empty(at: usize, flow: bool) -> Node {
+        Node {
+            span: Span { start: at, end: at },
+            value: Value::Empty,
+            anchor: None,
+            tagged: false,
+            flow,
+        }
+    }
+
     pub fn mapping(&self) -> Option<&[Pair]> {
         match &self.value {
             Value::Mapping(p) => Some(p),
@@ -256,13 +266,7 @@ impl Doc {
         let w = Walker { text };
         let root_node = match first.and_then(|d| named(d).find(|n| is_node(n))) {
             Some(n) => w.node(n, 0)?,
-            None => Node {
-                span: Span { start: 0, end: 0 },
-                value: Value::Empty,
-                anchor: None,
-                tagged: false,
-                flow: false,
-            },
+            None => Node::empty(0, false),
         };
         Ok(Doc {
             text: text.to_string(),
@@ -285,11 +289,6 @@ impl Doc {
             }
         }
         cur
-    }
-
-    /// Whether any alias refers to `name`.
-    pub fn aliased(&self, name: &str) -> bool {
-        any_alias(&self.root, name, 0)
     }
 
     /// 0-based line and column (in bytes) of `offset`.
@@ -328,12 +327,13 @@ impl Doc {
 
     /// The line ending the file uses.
     pub fn eol(&self) -> &'static str {
-        if self.text.contains("\r\n") {
-            "\r\n"
-        } else {
-            "\n"
-        }
+        eol(&self.text)
     }
+}
+
+/// The line ending `text` uses: CRLF when it has any, else LF.
+pub fn eol(text: &str) -> &'static str {
+    if text.contains("\r\n") { "\r\n" } else { "\n" }
 }
 
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -414,18 +414,6 @@ fn find_anchor<'a>(n: &'a Node, name: &str, before: usize, depth: usize) -> Opti
         _ => {}
     }
     best
-}
-
-fn any_alias(n: &Node, name: &str, depth: usize) -> bool {
-    if depth > MAX_DEPTH {
-        return false;
-    }
-    match &n.value {
-        Value::Alias(a) => a == name,
-        Value::Mapping(pairs) => pairs.iter().any(|p| any_alias(&p.value, name, depth + 1)),
-        Value::Sequence(items) => items.iter().any(|i| any_alias(&i.node, name, depth + 1)),
-        _ => false,
-    }
 }
 
 struct Walker<'s> {
@@ -520,41 +508,26 @@ impl Walker<'_> {
         for p in named(m) {
             match p.kind() {
                 "block_mapping_pair" | "flow_pair" => {
-                    let key_node = p.child_by_field_name("key");
-                    let (key, key_span) = match key_node {
-                        Some(k) => {
-                            let kn = self.node(k, depth + 1)?;
-                            let key = match &kn.value {
-                                Value::Scalar(s) => s.text.clone(),
-                                Value::Empty => String::new(),
-                                _ => {
-                                    return Err(YamlError::at(
-                                        self.text,
-                                        k.start_byte(),
-                                        "complex mapping keys are not supported",
-                                    ));
-                                }
-                            };
-                            (key, Span::of(&k))
-                        }
-                        None => (String::new(), Span::of(&p)),
+                    let key = match p.child_by_field_name("key") {
+                        Some(k) => match self.node(k, depth + 1)?.value {
+                            Value::Scalar(s) => s.text,
+                            Value::Empty => String::new(),
+                            _ => {
+                                return Err(YamlError::at(
+                                    self.text,
+                                    k.start_byte(),
+                                    "complex mapping keys are not supported",
+                                ));
+                            }
+                        },
+                        None => String::new(),
                     };
                     let value = match p.child_by_field_name("value") {
                         Some(v) => self.node(v, depth + 1)?,
-                        None => Node {
-                            span: Span {
-                                start: p.end_byte(),
-                                end: p.end_byte(),
-                            },
-                            value: Value::Empty,
-                            anchor: None,
-                            tagged: false,
-                            flow: false,
-                        },
+                        None => Node::empty(p.end_byte(), false),
                     };
                     out.push(Pair {
                         key,
-                        key_span,
                         span: Span::of(&p),
                         value,
                     });
@@ -564,18 +537,8 @@ impl Walker<'_> {
                     let kn = self.node(p, depth + 1)?;
                     out.push(Pair {
                         key: kn.scalar().map(|s| s.text.clone()).unwrap_or_default(),
-                        key_span: Span::of(&p),
                         span: Span::of(&p),
-                        value: Node {
-                            span: Span {
-                                start: p.end_byte(),
-                                end: p.end_byte(),
-                            },
-                            value: Value::Empty,
-                            anchor: None,
-                            tagged: false,
-                            flow: true,
-                        },
+                        value: Node::empty(p.end_byte(), true),
                     });
                 }
                 _ => {}
@@ -591,16 +554,7 @@ impl Walker<'_> {
                 "block_sequence_item" => {
                     let node = match named(i).find(|c| is_node(c)) {
                         Some(n) => self.node(n, depth + 1)?,
-                        None => Node {
-                            span: Span {
-                                start: i.end_byte(),
-                                end: i.end_byte(),
-                            },
-                            value: Value::Empty,
-                            anchor: None,
-                            tagged: false,
-                            flow: false,
-                        },
+                        None => Node::empty(i.end_byte(), false),
                     };
                     out.push(Item {
                         span: Span::of(&i),
@@ -641,20 +595,10 @@ impl Walker<'_> {
         };
         let value = match p.child_by_field_name("value") {
             Some(v) => self.node(v, depth + 1)?,
-            None => Node {
-                span: Span {
-                    start: p.end_byte(),
-                    end: p.end_byte(),
-                },
-                value: Value::Empty,
-                anchor: None,
-                tagged: false,
-                flow: true,
-            },
+            None => Node::empty(p.end_byte(), true),
         };
         Ok(vec![Pair {
             key: key.scalar().map(|s| s.text.clone()).unwrap_or_default(),
-            key_span: key.span,
             span: Span::of(&p),
             value,
         }])
@@ -762,8 +706,6 @@ mod tests {
         let b = d.root.get("b").expect("b");
         let target = d.resolve(b);
         assert_eq!(target.get("k").and_then(Node::str), Some("v"));
-        assert!(d.aliased("x"));
-        assert!(!d.aliased("y"));
     }
 
     #[test]

