@@ -75,11 +75,14 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ci-medic-image.XXXXXX")"
 SERVER_PID=""
-CONTAINER=""
 cleanup() {
     local rc=$?
     if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; fi
-    if [[ -n "$CONTAINER" ]]; then podman_ rm -f "$CONTAINER" >/dev/null 2>&1 || true; fi
+    # The storage is this script's own: every container in it is ours (one a
+    # `timeout` cut short may have outlived its --rm).
+    if [[ -d "$PODMAN_ROOT/storage" ]] && command -v podman >/dev/null 2>&1; then
+        podman_ rm --all --force >/dev/null 2>&1 || true
+    fi
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -167,11 +170,15 @@ if [[ "$BUILD" -eq 1 ]]; then
     ) || die "cargo build"
 fi
 [[ -x "$BIN" ]] || die "no binary at $BIN (run without --no-build)"
-if readelf -d "$BIN" 2>/dev/null | grep -q '(NEEDED)'; then
-    readelf -d "$BIN" | grep '(NEEDED)' >&2
+# Captured first: with pipefail, `readelf | grep -q` can fail on readelf's
+# SIGPIPE once grep has its match, and a dynamic binary would pass.
+DYNAMIC="$(readelf -d "$BIN" 2>&1)" || die "readelf -d $BIN"
+HEADERS="$(readelf -l "$BIN" 2>&1)" || die "readelf -l $BIN"
+if grep -q '(NEEDED)' <<<"$DYNAMIC"; then
+    grep '(NEEDED)' <<<"$DYNAMIC" >&2
     die "the binary is dynamically linked"
 fi
-if readelf -l "$BIN" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+if grep -q 'Requesting program interpreter' <<<"$HEADERS"; then
     die "the binary asks for a program interpreter"
 fi
 VERSION="$("$BIN" --version)" || die "$BIN --version"
@@ -220,7 +227,6 @@ ROOTFS="$WORK/rootfs"
 mkdir -p "$ROOTFS"
 podman_ export "$CONTAINER" | tar -C "$ROOTFS" -xf - || die "podman export"
 podman_ rm "$CONTAINER" >/dev/null || true
-CONTAINER=""
 echo "files in the exported root:"
 (cd "$ROOTFS" && find . -mindepth 1 -printf '  %M %10s %p\n' | sort -k3)
 OTHER_FILES="$(cd "$ROOTFS" && find . -mindepth 1 ! -type d ! -path ./ci-medic)"
@@ -234,7 +240,8 @@ figure "startup median in chroot" "$CHROOT_STARTUP"
 
 FIXTURE=""
 if [[ -d "$FIXTURE_LOGS" ]]; then
-    FIXTURE="$(find "$FIXTURE_LOGS" -type f \( -name '*.log' -o -name '*.txt' -o -name '*.zip' \) | sort | head -n 1)"
+    # `sed -n 1p` reads to the end: no SIGPIPE for sort under pipefail.
+    FIXTURE="$(find "$FIXTURE_LOGS" -type f \( -name '*.log' -o -name '*.txt' -o -name '*.zip' \) | sort | sed -n 1p)"
 fi
 if [[ -n "$FIXTURE" ]]; then
     mkdir -p "$ROOTFS/logs"
@@ -242,7 +249,7 @@ if [[ -n "$FIXTURE" ]]; then
     name="$(basename "$FIXTURE")"
     if ANALYSIS="$(env -i "$CHROOT" "$ROOTFS" /ci-medic analyze --log "/logs/$name" 2>&1)"; then
         figure "offline analyze in chroot" "ok (${FIXTURE#"$ROOT_DIR"/})"
-        printf '%s\n' "$ANALYSIS" | head -n 15 | sed 's/^/  | /'
+        printf '%s\n' "$ANALYSIS" | sed -n '1,15s/^/  | /p'
     else
         printf '%s\n' "$ANALYSIS" | tail -n 15 | sed 's/^/  | /' >&2
         die "chroot DIR /ci-medic analyze --log ${FIXTURE#"$ROOT_DIR"/}"
@@ -259,7 +266,7 @@ python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$WORK/www" >"$WORK/htt
 SERVER_PID=$!
 PORT=""
 for _ in $(seq 1 100); do
-    PORT="$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$WORK/http.log" | head -n 1)"
+    PORT="$(sed -n '/ port [0-9]/{s/.* port \([0-9][0-9]*\).*/\1/p;q;}' "$WORK/http.log")"
     [[ -n "$PORT" ]] && break
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
@@ -303,7 +310,7 @@ dns_check() { # label, command...
     case "$verdict" in
         resolved)
             figure "$label" "resolved ghapi.test, HTTP request reached the server (exit $rc)"
-            grep '"[A-Z]* /' "$WORK/http.log" | tail -n +"$((before + 1))" | head -n 3 | sed 's/^/  server saw: /'
+            grep '"[A-Z]* /' "$WORK/http.log" | tail -n +"$((before + 1))" | sed -n '1,3s/^/  server saw: /p'
             ;;
         dns-failure)
             figure "$label" "NAME RESOLUTION FAILED (exit $rc)"

@@ -453,8 +453,7 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         .filter(|c| c.repo().full().eq_ignore_ascii_case(&payload_repo));
     let config = super::run::load_config(cx, client.as_ref()).await?;
     let store = super::clickhouse::connect(&config).await?;
-    let rules = RuleSet::with_extra(config.analyze.rules.clone())
-        .map_err(|e| anyhow::anyhow!("analyze.rules: {e}"))?;
+    let rules = config.rules()?;
 
     if event == "workflow_job" {
         for row in &mut rows.jobs {

@@ -1012,15 +1012,36 @@ async fn unread_writes_and_unused_faults_are_problems() {
         "{problems:?}"
     );
 
+    // Reading the issue marks the write read; only the fault is left.
     assert_eq!(fake.issues().len(), 1);
-    fake.inject("GET", "/never", Fault::status(500));
-    let _ = api.get("/never").await;
-    fake.take_violations();
-    fake.with_world(|w| {
-        while !w.faults.pending().is_empty() {
-            let _ = w.faults.take("GET", "/never");
-        }
-    });
+    let problems = fake.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("never triggered"), "{problems:?}");
+    fake.with_world(|w| w.faults.take("GET", "/never"));
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn answers_that_break_the_description_are_fake_bugs() {
+    let fake = FakeGithub::start().await;
+    let api = Api::new(&fake);
+    // Seeded data the description does not allow: the fake's answer is wrong,
+    // and that is reported as a bug of the fake, not of the client.
+    let run =
+        fake.add_run(RunBuilder::new("CI").job(JobBuilder::new("build").conclusion("exploded")));
+    let job = api
+        .get(&format!("/repos/{{repo}}/actions/jobs/{}", run.jobs[0]))
+        .await;
+    assert_eq!(job.status, 200);
+    assert!(fake.violations().is_empty());
+    let problems = fake.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("fake GitHub bug: GET /repos/") && p.contains("/conclusion")),
+        "{problems:?}"
+    );
+    fake.with_world(|w| w.log.fake_bugs.clear());
     fake.assert_clean();
 }
 

@@ -10,13 +10,14 @@
 //!
 //! The description is OpenAPI 3.0: schemas are draft-4-like, with `nullable: true`
 //! instead of null types. Each schema is rewritten into plain JSON Schema (null
-//! types added, examples and extensions dropped) and compiled with every component
-//! schema embedded under the same `#/components/schemas/...` pointers, so the
+//! types added, examples and extensions dropped) when the description is loaded,
+//! and compiled on first use (once per test binary) with every component schema
+//! embedded under the same `#/components/schemas/...` pointers, so the
 //! description's own `$ref`s resolve unchanged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, OnceLock};
 
 use jsonschema::{Draft, Validator};
 use serde_json::{Map, Value, json};
@@ -62,13 +63,34 @@ pub enum ParamIn {
     Header,
 }
 
+/// A schema rewritten to JSON Schema, compiled the first time it is used.
+pub struct Schema {
+    pub json: Value,
+    compiled: OnceLock<Result<Validator, String>>,
+}
+
+impl Schema {
+    fn new(json: Value) -> Schema {
+        Schema {
+            json,
+            compiled: OnceLock::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.json.fmt(f)
+    }
+}
+
 /// One parameter of an operation, with its schema rewritten to JSON Schema.
 #[derive(Debug)]
 pub struct Param {
     pub name: String,
     pub location: ParamIn,
     pub required: bool,
-    pub schema: Value,
+    pub schema: Schema,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,11 +109,10 @@ pub struct Operation {
     pub template: String,
     pub params: Vec<Param>,
     /// JSON request body: whether it is required, and its schema.
-    pub body: Option<(bool, Value)>,
+    pub body: Option<(bool, Schema)>,
     /// JSON response schema by status code (`None`: the status has no JSON body).
-    pub responses: BTreeMap<String, Option<Value>>,
+    pub responses: BTreeMap<String, Option<Schema>>,
     segments: Vec<Segment>,
-    validators: Mutex<HashMap<String, Arc<Validator>>>,
 }
 
 impl std::fmt::Debug for Operation {
@@ -117,6 +138,10 @@ pub struct RequestCheck<'a> {
     /// Whether the body (rather than the path or query) broke the description;
     /// GitHub answers such requests with 422 without acting on them.
     pub invalid_body: bool,
+    /// The query string, decoded (empty when no operation matched).
+    pub query: Vec<(String, String)>,
+    /// The body as JSON; `Null` when blank, not JSON, or no operation matched.
+    pub body: Value,
 }
 
 impl Spec {
@@ -220,6 +245,8 @@ impl Spec {
                     matched: None,
                     problems: vec![problem],
                     invalid_body: false,
+                    query: Vec::new(),
+                    body: Value::Null,
                 };
             }
         };
@@ -228,17 +255,12 @@ impl Spec {
 
         for param in op.params.iter().filter(|p| p.location == ParamIn::Path) {
             match matched.path_params.get(&param.name) {
-                Some(raw) => {
-                    let value = coerce(raw, &param.schema);
-                    self.check_value(
-                        op,
-                        &format!("path:{}", param.name),
-                        &param.schema,
-                        &value,
-                        &format!("path parameter `{}`", param.name),
-                        &mut problems,
-                    );
-                }
+                Some(raw) => self.check_value(
+                    &param.schema,
+                    &coerce(raw, &param.schema.json),
+                    &format!("path parameter `{}`", param.name),
+                    &mut problems,
+                ),
                 None => problems.push(format!("path parameter `{}` is missing", param.name)),
             }
         }
@@ -262,12 +284,9 @@ impl Spec {
                 ));
                 continue;
             };
-            let value = coerce(raw, &param.schema);
             self.check_value(
-                op,
-                &format!("query:{name}"),
                 &param.schema,
-                &value,
+                &coerce(raw, &param.schema.json),
                 &format!("query parameter `{name}`"),
                 &mut problems,
             );
@@ -286,27 +305,20 @@ impl Spec {
         }
 
         let before_body = problems.len();
-        let blank = body.iter().all(u8::is_ascii_whitespace);
-        match &op.body {
-            Some((required, schema)) => {
-                if blank {
-                    if *required {
-                        problems.push(format!(
-                            "{} {} requires a JSON body; none was sent",
-                            op.method, op.template
-                        ));
-                    }
-                } else {
-                    match serde_json::from_slice::<Value>(body) {
-                        Ok(value) => {
-                            self.check_value(op, "body", schema, &value, "body", &mut problems)
-                        }
-                        Err(e) => problems.push(format!("body is not JSON: {e}")),
-                    }
-                }
+        // `None`: nothing but whitespace was sent.
+        let parsed = (!body.iter().all(u8::is_ascii_whitespace))
+            .then(|| serde_json::from_slice::<Value>(body));
+        match (&op.body, &parsed) {
+            (Some((true, _)), None) => problems.push(format!(
+                "{} {} requires a JSON body; none was sent",
+                op.method, op.template
+            )),
+            (Some(_), Some(Err(e))) => problems.push(format!("body is not JSON: {e}")),
+            (Some((_, schema)), Some(Ok(value))) => {
+                self.check_value(schema, value, "body", &mut problems);
             }
-            None if !blank => {
-                let harmless = match serde_json::from_slice::<Value>(body) {
+            (None, Some(sent)) => {
+                let harmless = match sent {
                     Ok(Value::Null) => true,
                     Ok(Value::Object(m)) => m.is_empty(),
                     _ => false,
@@ -318,7 +330,7 @@ impl Spec {
                     ));
                 }
             }
-            None => {}
+            (Some((false, _)), None) | (None, None) => {}
         }
 
         let invalid_body = problems.len() > before_body;
@@ -326,6 +338,8 @@ impl Spec {
             matched: Some(matched),
             problems,
             invalid_body,
+            query: pairs,
+            body: parsed.and_then(Result::ok).unwrap_or(Value::Null),
         }
     }
 
@@ -333,8 +347,7 @@ impl Spec {
     /// A status the description does not list is a problem; a status without a
     /// JSON schema accepts anything.
     pub fn check_response(&self, op: &Operation, status: u16, body: &Value) -> Vec<String> {
-        let key = status.to_string();
-        let Some(schema) = op.responses.get(&key) else {
+        let Some(schema) = op.responses.get(&status.to_string()) else {
             return vec![format!(
                 "status {status} is not a documented response of {} {}",
                 op.method, op.template
@@ -344,27 +357,13 @@ impl Spec {
             return Vec::new();
         };
         let mut problems = Vec::new();
-        self.check_value(
-            op,
-            &format!("response:{key}"),
-            schema,
-            body,
-            "response",
-            &mut problems,
-        );
+        self.check_value(schema, body, "response", &mut problems);
         problems
     }
 
-    fn check_value(
-        &self,
-        op: &Operation,
-        cache_key: &str,
-        schema: &Value,
-        value: &Value,
-        what: &str,
-        problems: &mut Vec<String>,
-    ) {
-        let validator = match self.validator(op, cache_key, schema) {
+    fn check_value(&self, schema: &Schema, value: &Value, what: &str, problems: &mut Vec<String>) {
+        let compiled = schema.compiled.get_or_init(|| self.compile(&schema.json));
+        let validator = match compiled {
             Ok(v) => v,
             Err(e) => {
                 problems.push(format!("cannot compile the schema of {what}: {e}"));
@@ -382,32 +381,18 @@ impl Spec {
         }
     }
 
-    fn validator(
-        &self,
-        op: &Operation,
-        cache_key: &str,
-        schema: &Value,
-    ) -> Result<Arc<Validator>, String> {
-        let mut cache = op
-            .validators
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(v) = cache.get(cache_key) {
-            return Ok(Arc::clone(v));
-        }
+    /// Compiles a schema with the component schemas its `$ref`s point at.
+    fn compile(&self, schema: &Value) -> Result<Validator, String> {
         let root = json!({
             "allOf": [schema],
             "components": self.components,
         });
-        let validator = jsonschema::options()
+        jsonschema::options()
             .with_draft(Draft::Draft4)
             .should_validate_formats(true)
             .should_ignore_unknown_formats(true)
             .build(&root)
-            .map_err(|e| e.to_string())?;
-        let validator = Arc::new(validator);
-        cache.insert(cache_key.to_owned(), Arc::clone(&validator));
-        Ok(validator)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -450,7 +435,7 @@ impl Operation {
                 name: name.to_owned(),
                 location,
                 required: p.get("required").and_then(Value::as_bool).unwrap_or(false),
-                schema,
+                schema: Schema::new(schema),
             });
         }
 
@@ -459,9 +444,8 @@ impl Operation {
             let required = b.get("required").and_then(Value::as_bool).unwrap_or(false);
             let schema = b
                 .pointer("/content/application~1json/schema")
-                .map(to_json_schema)
-                .unwrap_or_else(|| json!({}));
-            (required, schema)
+                .map_or_else(|| json!({}), to_json_schema);
+            (required, Schema::new(schema))
         });
 
         let mut responses = BTreeMap::new();
@@ -470,7 +454,7 @@ impl Operation {
                 let response = resolve(doc, response);
                 let schema = response
                     .pointer("/content/application~1json/schema")
-                    .map(to_json_schema);
+                    .map(|s| Schema::new(to_json_schema(s)));
                 responses.insert(status.clone(), schema);
             }
         }
@@ -501,7 +485,6 @@ impl Operation {
             body,
             responses,
             segments,
-            validators: Mutex::new(HashMap::new()),
         }
     }
 }

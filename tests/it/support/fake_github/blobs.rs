@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use wiremock::{Request, Respond, ResponseTemplate};
 
-use super::recorder::{Host, RecordedRequest};
-use super::router::{headers_of, lock};
+use super::recorder::Host;
+use super::router::{lock, record_of};
 use super::world::World;
 
 /// Path prefix of blob URLs.
@@ -23,17 +23,7 @@ pub struct BlobResponder {
 impl Respond for BlobResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut world = lock(&self.world);
-        let mut record = RecordedRequest {
-            host: Host::Blob,
-            method: req.method.as_str().to_uppercase(),
-            path: req.url.path().to_owned(),
-            query: req.url.query().map(str::to_owned),
-            headers: headers_of(req),
-            body: req.body.clone(),
-            operation: None,
-            status: 0,
-            fault: None,
-        };
+        let mut record = record_of(Host::Blob, req);
         let line = format!("{} blob host {}", record.method, record.path);
         let blob = record
             .path

@@ -5,6 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use regex::Regex;
 use serde_json::{Value, json};
 
+use super::world::CORE_LIMIT;
+
 /// When a fault strikes relative to the handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
@@ -69,9 +71,9 @@ impl Fault {
             .map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
             .unwrap_or_default();
         Fault::status(403)
-            .header("x-ratelimit-limit", "5000")
+            .header("x-ratelimit-limit", &CORE_LIMIT.to_string())
             .header("x-ratelimit-remaining", "0")
-            .header("x-ratelimit-used", "5000")
+            .header("x-ratelimit-used", &CORE_LIMIT.to_string())
             .header("x-ratelimit-reset", &reset.to_string())
             .header("x-ratelimit-resource", "core")
             .body(json!({
@@ -102,12 +104,6 @@ impl Fault {
     /// Replaces the default JSON body (`{"message": ...}`).
     pub fn body(mut self, body: Value) -> Fault {
         self.body = Some(body);
-        self
-    }
-
-    /// Also delays the faulty answer.
-    pub fn delayed(mut self, delay: Duration) -> Fault {
-        self.delay = Some(delay);
         self
     }
 

@@ -56,14 +56,6 @@ pub struct Commit {
     pub committer: Signature,
 }
 
-/// A file as seen at one commit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileAt {
-    pub path: String,
-    pub mode: String,
-    pub sha: String,
-}
-
 /// How a file differs between a commit and its first parent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileChange {
@@ -340,23 +332,5 @@ impl GitStore {
             }
         }
         out
-    }
-
-    /// Short form of a file list for seeding: writes blobs and returns entries.
-    pub fn files_to_entries(&mut self, files: &[(&str, &[u8])]) -> BTreeMap<String, TreeEntry> {
-        files
-            .iter()
-            .map(|(path, bytes)| {
-                let sha = self.put_blob(bytes.to_vec());
-                (
-                    (*path).to_owned(),
-                    TreeEntry {
-                        mode: MODE_FILE.to_owned(),
-                        kind: EntryKind::Blob,
-                        sha,
-                    },
-                )
-            })
-            .collect()
     }
 }

@@ -229,29 +229,21 @@ impl FakeGithub {
     pub fn assert_clean(&self) {
         let problems = self.problems();
         if !problems.is_empty() {
-            panic!("{}", report(&problems));
+            let mut out = format!("the fake GitHub saw {} problem(s):\n", problems.len());
+            for p in &problems {
+                out.push_str("  - ");
+                out.push_str(p);
+                out.push('\n');
+            }
+            panic!("{out}");
         }
     }
-}
-
-fn report(problems: &[String]) -> String {
-    let mut out = format!("the fake GitHub saw {} problem(s):\n", problems.len());
-    for p in problems {
-        out.push_str("  - ");
-        out.push_str(p);
-        out.push('\n');
-    }
-    out
 }
 
 impl Drop for FakeGithub {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
-        }
-        let problems = self.problems();
-        if !problems.is_empty() {
-            panic!("{}", report(&problems));
+        if !std::thread::panicking() {
+            self.assert_clean();
         }
     }
 }

@@ -176,6 +176,15 @@ pub struct Run {
     pub pull_requests: Vec<u64>,
 }
 
+/// Whether a job's conclusion is a failure: what makes its run fail, and what
+/// "re-run failed jobs" picks up.
+pub fn is_failure(conclusion: Option<&str>) -> bool {
+    matches!(
+        conclusion,
+        Some("failure" | "cancelled" | "timed_out" | "startup_failure")
+    )
+}
+
 /// A step of a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {

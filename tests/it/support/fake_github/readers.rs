@@ -164,14 +164,6 @@ impl FakeGithub {
         )
     }
 
-    /// Jobs of one attempt of a run.
-    pub fn jobs_of_attempt(&self, run_id: u64, attempt: u32) -> Vec<Job> {
-        self.read(
-            |k| *k == WriteKind::Rerun(run_id),
-            |r| r.jobs_of(run_id, attempt).into_iter().cloned().collect(),
-        )
-    }
-
     /// Every ref (`refs/heads/main`, `refs/tags/v1`) and its commit.
     pub fn refs(&self) -> BTreeMap<String, String> {
         self.read(|k| matches!(k, WriteKind::Ref(_)), |r| r.git.refs.clone())

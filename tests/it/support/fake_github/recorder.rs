@@ -41,14 +41,6 @@ impl RecordedRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// First value of a query parameter, decoded.
-    pub fn query_param(&self, name: &str) -> Option<String> {
-        let query = self.query.as_deref()?;
-        url::form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
-
     /// The body as JSON (`None` when empty or not JSON).
     pub fn json(&self) -> Option<Value> {
         serde_json::from_slice(&self.body).ok()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::git::{GitStore, Signature, TreeEntry};
+use super::git::{EntryKind, GitStore, MODE_FILE, Signature, TreeEntry};
 use super::model::{
     Comment, Dispatch, Issue, IssueEvent, Job, Label, PullData, Rerun, Run, Workflow,
 };
@@ -75,6 +75,39 @@ impl Repo {
         let n = self.next_number;
         self.next_number += 1;
         n
+    }
+
+    /// Opens an issue, or the issue half of a pull request; returns its number.
+    pub fn open_issue(
+        &mut self,
+        env: &mut Env,
+        title: String,
+        body: Option<String>,
+        user: &str,
+        is_pull_request: bool,
+    ) -> u64 {
+        let now = env.tick();
+        let number = self.next_number();
+        self.issues.insert(
+            number,
+            Issue {
+                id: env.next_id(),
+                number,
+                title,
+                body,
+                state: "open".to_owned(),
+                state_reason: None,
+                labels: Vec::new(),
+                user: user.to_owned(),
+                assignees: Vec::new(),
+                locked: false,
+                is_pull_request,
+                created_at: now,
+                updated_at: now,
+                closed_at: None,
+            },
+        );
+        number
     }
 
     pub fn next_run_number(&mut self) -> u64 {
@@ -184,13 +217,13 @@ impl Repo {
     }
 
     /// Commits files on a branch; a missing branch starts from the default
-    /// branch (or from nothing in an empty repository). A `None` content
-    /// deletes the file. Returns the new commit id.
+    /// branch (or from nothing in an empty repository). Returns the new commit
+    /// id.
     pub fn commit_files(
         &mut self,
         env: &mut Env,
         branch: &str,
-        files: &[(&str, Option<&[u8]>)],
+        files: &[(&str, &str)],
         message: &str,
         author: &str,
     ) -> String {
@@ -203,15 +236,15 @@ impl Repo {
             .map(|c| self.git.flatten(&c.tree))
             .unwrap_or_default();
         for (path, content) in files {
-            match content {
-                Some(bytes) => {
-                    let entries = self.git.files_to_entries(&[(path, bytes)]);
-                    tree.extend(entries);
-                }
-                None => {
-                    tree.remove(*path);
-                }
-            }
+            let blob = self.git.put_blob(content.as_bytes().to_vec());
+            tree.insert(
+                (*path).to_owned(),
+                TreeEntry {
+                    mode: MODE_FILE.to_owned(),
+                    kind: EntryKind::Blob,
+                    sha: blob,
+                },
+            );
         }
         let tree = self.git.build_tree(&tree);
         let sig = Signature {
@@ -265,15 +298,6 @@ impl Repo {
         self.jobs
             .values()
             .filter(|j| j.run_id == run_id && j.run_attempt == attempt)
-            .collect()
-    }
-
-    /// Open pull requests whose head or merge commit is `sha`.
-    pub fn pulls_for_commit(&self, sha: &str) -> Vec<u64> {
-        self.pulls
-            .values()
-            .filter(|p| p.head_sha == sha || p.merge_commit_sha.as_deref() == Some(sha))
-            .map(|p| p.number)
             .collect()
     }
 

@@ -10,8 +10,8 @@ use wiremock::{Request, Respond, ResponseTemplate};
 use super::faults::{Fault, Stage};
 use super::handlers::{self, Body, Ctx, Reply};
 use super::recorder::{Host, RecordedRequest};
-use super::world::{CORE_LIMIT, World, rate_reset};
-use crate::support::openapi::spec;
+use super::world::{ACTIONS_BOT, CORE_LIMIT, World, rate_reset};
+use crate::support::openapi::{RequestCheck, spec};
 
 /// API version GitHub reports by default.
 const API_VERSION: &str = "2022-11-28";
@@ -20,17 +20,29 @@ pub fn lock(world: &Mutex<World>) -> MutexGuard<'_, World> {
     world.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Header names lower-cased, values lossy.
-pub fn headers_of(req: &Request) -> Vec<(String, String)> {
-    req.headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+/// A request as received by one of the fake's servers (not answered yet).
+pub fn record_of(host: Host, req: &Request) -> RecordedRequest {
+    RecordedRequest {
+        host,
+        method: req.method.as_str().to_uppercase(),
+        path: req.url.path().to_owned(),
+        query: req.url.query().map(str::to_owned),
+        // Header names lower-cased, values lossy.
+        headers: req
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: req.body.clone(),
+        operation: None,
+        status: 0,
+        fault: None,
+    }
 }
 
 /// The token of `Authorization: Bearer <t>` or `token <t>`.
@@ -41,29 +53,30 @@ fn token_of(header: &str) -> Option<&str> {
     (known && !token.is_empty()).then_some(token)
 }
 
+/// The fault that answers instead of the handler (a delay only slows the
+/// handler's answer down).
+fn answering(fault: Option<&Fault>) -> Option<&Fault> {
+    fault.filter(|f| f.stage != Stage::Delay)
+}
+
 /// Turns a reply into wiremock's response, with GitHub's usual headers.
-pub fn template(world: &World, reply: &Reply, fault: Option<&Fault>) -> ResponseTemplate {
-    let status = fault
-        .filter(|f| f.stage != Stage::Delay)
-        .map_or(reply.status, |f| f.status);
-    let mut t = ResponseTemplate::new(status);
+fn template(world: &World, reply: &Reply, fault: Option<&Fault>) -> ResponseTemplate {
+    let (status, headers, body) = match answering(fault) {
+        Some(f) => (f.status, &f.headers, Body::Json(f.body_or_default())),
+        None => (reply.status, &reply.headers, reply.body.clone()),
+    };
     let used = world.env.rate_used;
-    let limit = CORE_LIMIT;
-    t = t
+    let mut t = ResponseTemplate::new(status)
         .insert_header("x-github-api-version-selected", API_VERSION)
-        .insert_header("x-github-request-id", format!("FAKE:{:08X}", used))
-        .insert_header("x-ratelimit-limit", limit.to_string())
+        .insert_header("x-github-request-id", format!("FAKE:{used:08X}"))
+        .insert_header("x-ratelimit-limit", CORE_LIMIT.to_string())
         .insert_header(
             "x-ratelimit-remaining",
-            limit.saturating_sub(used).to_string(),
+            CORE_LIMIT.saturating_sub(used).to_string(),
         )
         .insert_header("x-ratelimit-used", used.to_string())
         .insert_header("x-ratelimit-reset", rate_reset().to_string())
         .insert_header("x-ratelimit-resource", "core");
-    let (headers, body) = match fault.filter(|f| f.stage != Stage::Delay) {
-        Some(f) => (f.headers.clone(), Body::Json(f.body_or_default())),
-        None => (reply.headers.clone(), reply.body.clone()),
-    };
     for (k, v) in headers {
         t = t.insert_header(k.as_str(), v.as_str());
     }
@@ -92,39 +105,18 @@ pub struct ApiResponder {
 impl Respond for ApiResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let mut world = lock(&self.world);
-        let method = req.method.as_str().to_uppercase();
-        let path = req.url.path().to_owned();
-        let query = req.url.query().map(str::to_owned);
-        let line = format!("{method} {path}");
-        let mut record = RecordedRequest {
-            host: Host::Api,
-            method: method.clone(),
-            path: path.clone(),
-            query: query.clone(),
-            headers: headers_of(req),
-            body: req.body.clone(),
-            operation: None,
-            status: 0,
-            fault: None,
-        };
-        let (reply, fault) = serve(&mut world, req, &mut record, &line);
+        let mut record = record_of(Host::Api, req);
+        let line = format!("{} {}", record.method, record.path);
+        let (reply, fault) = serve(&mut world, &mut record, &line);
         let response = template(&world, &reply, fault.as_ref());
-        record.status = match &fault {
-            Some(f) if f.stage != Stage::Delay => f.status,
-            _ => reply.status,
-        };
+        record.status = answering(fault.as_ref()).map_or(reply.status, |f| f.status);
         record.fault = fault.map(|f| f.describe());
         world.log.requests.push(record);
         response
     }
 }
 
-fn serve(
-    world: &mut World,
-    req: &Request,
-    record: &mut RecordedRequest,
-    line: &str,
-) -> (Reply, Option<Fault>) {
+fn serve(world: &mut World, record: &mut RecordedRequest, line: &str) -> (Reply, Option<Fault>) {
     let auth = record.header("authorization").map(str::to_owned);
     let token = match auth.as_deref().map(token_of) {
         Some(Some(t)) => t.to_owned(),
@@ -144,16 +136,22 @@ fn serve(
     };
     world.log.saw_token(&token);
 
-    let check = spec().check_request(
+    let RequestCheck {
+        matched,
+        problems,
+        invalid_body,
+        query,
+        body,
+    } = spec().check_request(
         &record.method,
         &record.path,
         record.query.as_deref(),
-        &req.body,
+        &record.body,
     );
-    for problem in &check.problems {
+    for problem in &problems {
         world.log.violation(line, problem);
     }
-    let Some(matched) = check.matched else {
+    let Some(matched) = matched else {
         return (Reply::not_found(), None);
     };
     let op = matched.operation;
@@ -161,41 +159,31 @@ fn serve(
     world.env.rate_used += 1;
 
     let fault = world.faults.take(&record.method, &record.path);
-    if let Some(f) = fault.as_ref().filter(|f| f.stage == Stage::Before) {
+    if fault.as_ref().is_some_and(|f| f.stage == Stage::Before) {
         // The handler never runs; `template` answers with the fault itself.
-        return (Reply::no_content(), Some(f.clone()));
+        return (Reply::no_content(), fault);
     }
-    if check.invalid_body {
-        let message = format!("Invalid request.\n\n{}", check.problems.join("\n"));
+    if invalid_body {
+        let message = format!("Invalid request.\n\n{}", problems.join("\n"));
         return (Reply::error(422, &message), fault);
     }
 
-    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-    let query: Vec<(String, String)> = record
-        .query
-        .as_deref()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
     let ctx = Ctx {
         op: &op.id,
         params: &matched.path_params,
         query,
         body,
-        actor: world.env.actor_for(Some(&token)),
+        actor: ACTIONS_BOT.to_owned(),
         line: line.to_owned(),
         path: record.path.clone(),
     };
     let reply = handlers::handle(world, &ctx).unwrap_or_else(|e| e);
     if (200..300).contains(&reply.status) {
-        let problems = match &reply.body {
-            Body::Json(v) => spec().check_response(op, reply.status, v),
-            _ => spec().check_response(op, reply.status, &Value::Null),
+        let body = match &reply.body {
+            Body::Json(v) => v,
+            _ => &Value::Null,
         };
-        for p in problems {
+        for p in spec().check_response(op, reply.status, body) {
             world.log.fake_bugs.push(format!("{line}: {p}"));
         }
     }

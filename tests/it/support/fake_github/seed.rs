@@ -4,13 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::model::{Comment, Issue, Job, Label, Logs, PullData, Run, Step};
+use super::model::{Comment, Job, Label, Logs, PullData, Run, Step, is_failure};
 use super::repo::Repo;
 use super::world::{Env, World};
 use super::{FakeGithub, MAINTAINER};
-
-/// Conclusions that make a run fail.
-const FAILING: &[&str] = &["failure", "cancelled", "timed_out", "startup_failure"];
 
 /// A job to seed into a run.
 #[derive(Clone, Debug)]
@@ -89,9 +86,7 @@ impl JobBuilder {
     }
 
     fn failing(&self) -> bool {
-        self.conclusion
-            .as_deref()
-            .is_some_and(|c| FAILING.contains(&c))
+        is_failure(self.conclusion.as_deref())
     }
 
     fn build(self, env: &mut Env, run_id: u64, attempt: u32, start: DateTime<Utc>) -> Job {
@@ -417,27 +412,14 @@ impl IssueBuilder {
     }
 
     fn insert(self, env: &mut Env, repo: &mut Repo, is_pull_request: bool) -> u64 {
-        let now = env.tick();
-        let number = repo.next_number();
-        repo.issues.insert(
-            number,
-            Issue {
-                id: env.next_id(),
-                number,
-                title: self.title,
-                body: self.body,
-                state: if self.closed { "closed" } else { "open" }.to_owned(),
-                state_reason: self.closed.then(|| "completed".to_owned()),
-                labels: Vec::new(),
-                user: self.user.clone(),
-                assignees: Vec::new(),
-                locked: false,
-                is_pull_request,
-                created_at: now,
-                updated_at: now,
-                closed_at: self.closed.then_some(now),
-            },
-        );
+        let number = repo.open_issue(env, self.title, self.body, &self.user, is_pull_request);
+        if self.closed
+            && let Some(issue) = repo.issues.get_mut(&number)
+        {
+            issue.state = "closed".to_owned();
+            issue.state_reason = Some("completed".to_owned());
+            issue.closed_at = Some(issue.created_at);
+        }
         repo.add_issue_labels(env, number, &self.labels, &self.user);
         number
     }
@@ -520,17 +502,7 @@ impl FakeGithub {
     /// Commits files on a branch of the default repository (creating the
     /// branch if needed); returns the commit id.
     pub fn commit_files(&self, branch: &str, files: &[(&str, &str)], message: &str) -> String {
-        let files: Vec<(&str, Option<&[u8]>)> = files
-            .iter()
-            .map(|(p, c)| (*p, Some(c.as_bytes())))
-            .collect();
-        self.seed(|env, repo| repo.commit_files(env, branch, &files, message, MAINTAINER))
-    }
-
-    /// Deletes files on a branch; returns the commit id.
-    pub fn delete_files(&self, branch: &str, paths: &[&str], message: &str) -> String {
-        let files: Vec<(&str, Option<&[u8]>)> = paths.iter().map(|p| (*p, None)).collect();
-        self.seed(|env, repo| repo.commit_files(env, branch, &files, message, MAINTAINER))
+        self.seed(|env, repo| repo.commit_files(env, branch, files, message, MAINTAINER))
     }
 
     /// Creates (or moves) a branch to a commit.
@@ -645,14 +617,6 @@ impl FakeGithub {
     pub fn set_permission(&self, login: &str, role: &str) {
         self.seed(|_, repo| {
             repo.permissions.insert(login.to_owned(), role.to_owned());
-        });
-    }
-
-    /// Makes requests with `token` act as `login` (others act as
-    /// `github-actions[bot]`).
-    pub fn set_token_user(&self, token: &str, login: &str) {
-        self.with_world(|w| {
-            w.env.token_users.insert(token.to_owned(), login.to_owned());
         });
     }
 

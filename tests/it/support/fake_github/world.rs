@@ -10,7 +10,8 @@ use super::model::User;
 use super::recorder::Recorder;
 use super::repo::Repo;
 
-/// Login GitHub reports for the workflow `GITHUB_TOKEN`.
+/// Login GitHub reports for the workflow `GITHUB_TOKEN`; every token given to
+/// the fake acts as it.
 pub const ACTIONS_BOT: &str = "github-actions[bot]";
 /// Its account id on github.com.
 pub const ACTIONS_BOT_ID: u64 = 41_898_282;
@@ -45,8 +46,6 @@ pub struct Env {
     next_id: u64,
     /// Accounts with a fixed id or kind; others get one derived from the login.
     pub users: BTreeMap<String, User>,
-    /// Which login a token acts as; unknown tokens act as [`ACTIONS_BOT`].
-    pub token_users: HashMap<String, String>,
     /// Whether a workflow dispatch also creates a queued run.
     pub dispatch_creates_runs: bool,
     /// Blob host content by token.
@@ -75,7 +74,6 @@ impl Env {
                 .unwrap_or_default(),
             next_id: 100_000,
             users,
-            token_users: HashMap::new(),
             dispatch_creates_runs: true,
             blobs: HashMap::new(),
             rate_used: 0,
@@ -117,14 +115,6 @@ impl Env {
         }
     }
 
-    /// The login a token acts as.
-    pub fn actor_for(&self, token: Option<&str>) -> String {
-        token
-            .and_then(|t| self.token_users.get(t))
-            .cloned()
-            .unwrap_or_else(|| ACTIONS_BOT.to_owned())
-    }
-
     /// Stores bytes on the blob host; returns the signed URL to redirect to.
     pub fn put_blob(&mut self, bytes: Vec<u8>, content_type: &str) -> String {
         let id = self.next_id();
@@ -164,25 +154,17 @@ impl World {
         }
     }
 
-    pub fn repo_key(owner: &str, name: &str) -> String {
-        format!("{owner}/{name}").to_lowercase()
-    }
-
-    /// Adds an empty repository (no commits yet); returns its key.
-    pub fn add_repo(&mut self, owner: &str, name: &str, default_branch: &str) -> String {
+    /// Adds an empty repository (no commits yet).
+    pub fn add_repo(&mut self, owner: &str, name: &str, default_branch: &str) {
         let id = self.env.next_id();
-        let key = World::repo_key(owner, name);
-        self.repos
-            .insert(key.clone(), Repo::new(id, owner, name, default_branch));
-        key
+        self.repos.insert(
+            format!("{owner}/{name}").to_lowercase(),
+            Repo::new(id, owner, name, default_branch),
+        );
     }
 
     pub fn repo(&self, full_name: &str) -> Option<&Repo> {
         self.repos.get(&full_name.to_lowercase())
-    }
-
-    pub fn repo_mut(&mut self, full_name: &str) -> Option<&mut Repo> {
-        self.repos.get_mut(&full_name.to_lowercase())
     }
 
     /// Disjoint borrows of the shared parts and one repository.

@@ -6,15 +6,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use super::{Ctx, Handled, Reply, repo_of, wrote};
-use crate::support::fake_github::model::{Dispatch, Job, Logs, Rerun, Run};
+use crate::support::fake_github::model::{Dispatch, Job, Logs, Rerun, Run, is_failure};
 use crate::support::fake_github::pagination;
-use crate::support::fake_github::recorder::WriteKind;
+use crate::support::fake_github::recorder::{Recorder, WriteKind};
 use crate::support::fake_github::repo::Repo;
 use crate::support::fake_github::shapes::actions as shapes;
 use crate::support::fake_github::world::{Env, World};
-
-/// Conclusions that "re-run failed jobs" picks up.
-const FAILED: &[&str] = &["failure", "cancelled", "timed_out", "startup_failure"];
 
 /// GitHub's answer for logs past retention.
 fn logs_gone() -> Reply {
@@ -25,12 +22,7 @@ fn logs_gone() -> Reply {
 }
 
 fn run_of(repo: &Repo, ctx: &Ctx<'_>) -> Result<u64, Reply> {
-    let id = ctx.id("run_id")?;
-    if repo.runs.contains_key(&id) {
-        Ok(id)
-    } else {
-        Err(Reply::not_found())
-    }
+    ctx.existing("run_id", &repo.runs)
 }
 
 /// Whether `t` passes a `created` filter (`>=2024-01-01`, `a..b`, a date).
@@ -218,13 +210,28 @@ pub fn run_logs(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     Ok(Reply::redirect(env.put_blob(bytes, "application/zip")))
 }
 
-/// Starts a new attempt of a run: the jobs `rerun` selects are queued afresh,
-/// the others carry their results over. Returns the new attempt number.
-fn new_attempt(env: &mut Env, repo: &mut Repo, run_id: u64, rerun: impl Fn(&Job) -> bool) -> u32 {
+/// 403 unless the run is completed: GitHub re-runs nothing while it runs.
+fn not_running(run: &Run) -> Result<(), Reply> {
+    if run.status == "completed" {
+        Ok(())
+    } else {
+        Err(Reply::error(403, "This workflow is already running"))
+    }
+}
+
+/// Starts a new attempt of a run (the jobs `pick` selects are queued afresh,
+/// the others carry their results over) and records the re-run request.
+fn rerun(
+    env: &mut Env,
+    repo: &mut Repo,
+    log: &mut Recorder,
+    ctx: &Ctx<'_>,
+    run_id: u64,
+    job_id: Option<u64>,
+    pick: impl Fn(&Job) -> bool,
+) -> Handled {
     let now = env.tick();
-    let Some(run) = repo.runs.get_mut(&run_id) else {
-        return 0;
-    };
+    let run = repo.runs.get_mut(&run_id).ok_or_else(Reply::not_found)?;
     let previous = run.run_attempt;
     run.run_attempt += 1;
     run.status = "queued".to_owned();
@@ -239,7 +246,7 @@ fn new_attempt(env: &mut Env, repo: &mut Repo, run_id: u64, rerun: impl Fn(&Job)
         .collect();
     for job in old {
         let id = env.next_id();
-        let fresh = if rerun(&job) {
+        let fresh = if pick(&job) {
             Job {
                 id,
                 run_attempt: attempt,
@@ -262,13 +269,18 @@ fn new_attempt(env: &mut Env, repo: &mut Repo, run_id: u64, rerun: impl Fn(&Job)
         };
         repo.jobs.insert(id, fresh);
     }
-    attempt
-}
-
-fn debug_logging(ctx: &Ctx<'_>) -> bool {
-    ctx.field("enable_debug_logging")
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
+    repo.reruns.push(Rerun {
+        run_id,
+        job_id,
+        enable_debug_logging: ctx
+            .field("enable_debug_logging")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        new_attempt: attempt,
+        actor: ctx.actor.clone(),
+    });
+    wrote(log, ctx, WriteKind::Rerun(run_id));
+    Ok(Reply::created(json!({})))
 }
 
 /// `POST .../actions/jobs/{job_id}/rerun`.
@@ -278,25 +290,16 @@ pub fn rerun_job(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     let job = repo.jobs.get(&job_id).ok_or_else(Reply::not_found)?;
     let (run_id, name) = (job.run_id, job.name.clone());
     let run = repo.runs.get(&run_id).ok_or_else(Reply::not_found)?;
-    if run.status != "completed" {
-        return Err(Reply::error(403, "This workflow is already running"));
-    }
+    not_running(run)?;
     if job.run_attempt != run.run_attempt {
         return Err(Reply::error(
             403,
             "This job is not part of the latest attempt of its workflow run",
         ));
     }
-    let attempt = new_attempt(env, repo, run_id, |j| j.name == name);
-    repo.reruns.push(Rerun {
-        run_id,
-        job_id: Some(job_id),
-        enable_debug_logging: debug_logging(ctx),
-        new_attempt: attempt,
-        actor: ctx.actor.clone(),
-    });
-    wrote(log, ctx, WriteKind::Rerun(run_id));
-    Ok(Reply::created(json!({})))
+    rerun(env, repo, log, ctx, run_id, Some(job_id), |j| {
+        j.name == name
+    })
 }
 
 /// `POST .../actions/runs/{run_id}/rerun-failed-jobs`.
@@ -304,10 +307,8 @@ pub fn rerun_failed(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     let (env, repo, log) = repo_of(world, ctx)?;
     let run_id = run_of(repo, ctx)?;
     let run = &repo.runs[&run_id];
-    if run.status != "completed" {
-        return Err(Reply::error(403, "This workflow is already running"));
-    }
-    let failed = |j: &Job| j.conclusion.as_deref().is_some_and(|c| FAILED.contains(&c));
+    not_running(run)?;
+    let failed = |j: &Job| is_failure(j.conclusion.as_deref());
     if !repo
         .jobs_of(run_id, run.run_attempt)
         .into_iter()
@@ -315,16 +316,7 @@ pub fn rerun_failed(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     {
         return Err(Reply::error(403, "This workflow run cannot be retried"));
     }
-    let attempt = new_attempt(env, repo, run_id, failed);
-    repo.reruns.push(Rerun {
-        run_id,
-        job_id: None,
-        enable_debug_logging: debug_logging(ctx),
-        new_attempt: attempt,
-        actor: ctx.actor.clone(),
-    });
-    wrote(log, ctx, WriteKind::Rerun(run_id));
-    Ok(Reply::created(json!({})))
+    rerun(env, repo, log, ctx, run_id, None, failed)
 }
 
 /// `GET .../actions/workflows`.

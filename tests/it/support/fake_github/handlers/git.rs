@@ -14,12 +14,6 @@ use crate::support::fake_github::recorder::WriteKind;
 use crate::support::fake_github::shapes::git as shapes;
 use crate::support::fake_github::world::{Env, World};
 
-fn time_query(ctx: &Ctx<'_>, name: &str) -> Option<DateTime<Utc>> {
-    ctx.query(name)
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&Utc))
-}
-
 /// `GET /repos/{owner}/{repo}/commits`.
 pub fn list_commits(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     let (env, repo, _) = repo_of(world, ctx)?;
@@ -34,7 +28,7 @@ pub fn list_commits(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         ));
     };
     let path = ctx.query("path").map(|p| p.trim_matches('/').to_owned());
-    let (since, until) = (time_query(ctx, "since"), time_query(ctx, "until"));
+    let (since, until) = (ctx.time_query("since"), ctx.time_query("until"));
     let author = ctx.query("author");
     let items = repo
         .git
@@ -159,14 +153,7 @@ pub fn create_git_commit(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     if !repo.git.trees.contains_key(&tree) {
         return Err(Reply::error(422, "Tree SHA does not exist"));
     }
-    let parents: Vec<String> = ctx
-        .field("parents")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+    let parents = ctx.string_list("parents").unwrap_or_default();
     if parents.iter().any(|p| !repo.git.commits.contains_key(p)) {
         return Err(Reply::error(
             422,

@@ -1,6 +1,5 @@
 //! Issues, comments, labels and issue events.
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Ctx, Handled, Reply, repo_of, wrote};
@@ -12,18 +11,7 @@ use crate::support::fake_github::shapes::issues as shapes;
 use crate::support::fake_github::world::{Env, World};
 
 fn issue_number(repo: &Repo, ctx: &Ctx<'_>) -> Result<u64, Reply> {
-    let n = ctx.id("issue_number")?;
-    if repo.issues.contains_key(&n) {
-        Ok(n)
-    } else {
-        Err(Reply::not_found())
-    }
-}
-
-fn since(ctx: &Ctx<'_>) -> Option<DateTime<Utc>> {
-    ctx.query("since")
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&Utc))
+    ctx.existing("issue_number", &repo.issues)
 }
 
 /// `GET /repos/{owner}/{repo}/issues` (pull requests included, as on GitHub).
@@ -39,7 +27,7 @@ pub fn list(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 .collect()
         })
         .unwrap_or_default();
-    let since = since(ctx);
+    let since = ctx.time_query("since");
     let mut issues: Vec<&Issue> = repo
         .issues
         .values()
@@ -85,38 +73,15 @@ pub fn create(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     let Some(title) = ctx.text_field("title").filter(|t| !t.trim().is_empty()) else {
         return Err(Reply::invalid("Issue", "title", "missing_field", None));
     };
-    let now = env.tick();
-    let number = repo.next_number();
-    let mut assignees: Vec<String> = ctx
-        .field("assignees")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
+    let mut assignees = ctx.string_list("assignees").unwrap_or_default();
     if let Some(a) = ctx.str_field("assignee") {
         assignees.insert(0, a.to_owned());
     }
-    repo.issues.insert(
-        number,
-        Issue {
-            id: env.next_id(),
-            number,
-            title,
-            body: ctx.str_field("body").map(str::to_owned),
-            state: "open".to_owned(),
-            state_reason: None,
-            labels: Vec::new(),
-            user: ctx.actor.clone(),
-            assignees,
-            locked: false,
-            is_pull_request: false,
-            created_at: now,
-            updated_at: now,
-            closed_at: None,
-        },
-    );
+    let body = ctx.str_field("body").map(str::to_owned);
+    let number = repo.open_issue(env, title, body, &ctx.actor, false);
+    if let Some(issue) = repo.issues.get_mut(&number) {
+        issue.assignees = assignees;
+    }
     let labels = Ctx::label_names(ctx.field("labels"));
     repo.add_issue_labels(env, number, &labels, &ctx.actor);
     wrote(log, ctx, WriteKind::Issue(number));
@@ -157,26 +122,31 @@ pub fn set_state(env: &mut Env, repo: &mut Repo, n: u64, state: &str, reason: Op
     }
 }
 
+/// Applies the `title` and `body` of an update (issue or pull request); an
+/// explicit `"body": null` clears the body.
+pub fn edit_text(env: &mut Env, repo: &mut Repo, n: u64, ctx: &Ctx<'_>) {
+    let now = env.tick();
+    let Some(issue) = repo.issues.get_mut(&n) else {
+        return;
+    };
+    if let Some(title) = ctx.text_field("title") {
+        issue.title = title;
+    }
+    if ctx.body.get("body").is_some() {
+        issue.body = ctx.str_field("body").map(str::to_owned);
+    }
+    issue.updated_at = now;
+}
+
 /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}`.
 pub fn update(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     let (env, repo, log) = repo_of(world, ctx)?;
     let n = issue_number(repo, ctx)?;
-    let now = env.tick();
-    if let Some(issue) = repo.issues.get_mut(&n) {
-        if let Some(title) = ctx.text_field("title") {
-            issue.title = title;
-        }
-        if ctx.body.get("body").is_some() {
-            issue.body = ctx.str_field("body").map(str::to_owned);
-        }
-        if let Some(list) = ctx.field("assignees").and_then(Value::as_array) {
-            issue.assignees = list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect();
-        }
-        issue.updated_at = now;
+    edit_text(env, repo, n, ctx);
+    if let Some(list) = ctx.string_list("assignees")
+        && let Some(issue) = repo.issues.get_mut(&n)
+    {
+        issue.assignees = list;
     }
     if let Some(state) = ctx.str_field("state") {
         set_state(env, repo, n, state, ctx.str_field("state_reason"));
@@ -199,7 +169,7 @@ pub fn update(world: &mut World, ctx: &Ctx<'_>) -> Handled {
 pub fn list_comments(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     let (env, repo, _) = repo_of(world, ctx)?;
     let n = issue_number(repo, ctx)?;
-    let since = since(ctx);
+    let since = ctx.time_query("since");
     let items = repo
         .comments
         .iter()

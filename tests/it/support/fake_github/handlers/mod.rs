@@ -12,6 +12,7 @@ mod repos;
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::recorder::{Recorder, WriteKind};
@@ -120,7 +121,8 @@ pub struct Ctx<'a> {
     pub query: Vec<(String, String)>,
     /// Parsed JSON body; `Null` when none.
     pub body: Value,
-    /// Login the token acts as.
+    /// Login the request acts as (every token acts as
+    /// [`super::world::ACTIONS_BOT`]).
     pub actor: String,
     /// `METHOD /path`, for write records.
     pub line: String,
@@ -145,12 +147,43 @@ impl Ctx<'_> {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A timestamp query parameter (`since`, `until`); `None` when absent or
+    /// not RFC 3339.
+    pub fn time_query(&self, name: &str) -> Option<DateTime<Utc>> {
+        self.query(name)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|d| d.with_timezone(&Utc))
+    }
+
+    /// A numeric path parameter naming an existing entry of `map` (an issue, a
+    /// pull request, a run); 404 otherwise.
+    pub fn existing<V>(&self, name: &str, map: &BTreeMap<u64, V>) -> Result<u64, Reply> {
+        let id = self.id(name)?;
+        if map.contains_key(&id) {
+            Ok(id)
+        } else {
+            Err(Reply::not_found())
+        }
+    }
+
     pub fn field(&self, name: &str) -> Option<&Value> {
         self.body.get(name).filter(|v| !v.is_null())
     }
 
     pub fn str_field(&self, name: &str) -> Option<&str> {
         self.field(name).and_then(Value::as_str)
+    }
+
+    /// The strings of an array field (`assignees`, `parents`); `None` when the
+    /// field is absent or not an array.
+    pub fn string_list(&self, name: &str) -> Option<Vec<String>> {
+        let list = self.field(name)?.as_array()?;
+        Some(
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     /// A string field that GitHub also accepts as a number (`title`).

@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::issues::set_state;
+use super::issues::{edit_text, set_state};
 use super::{Ctx, Handled, Reply, repo_of, wrote};
-use crate::support::fake_github::model::{Issue, PullData};
+use crate::support::fake_github::model::PullData;
 use crate::support::fake_github::pagination;
 use crate::support::fake_github::recorder::WriteKind;
 use crate::support::fake_github::repo::Repo;
@@ -12,12 +12,7 @@ use crate::support::fake_github::shapes::pulls as shapes;
 use crate::support::fake_github::world::{Env, World};
 
 fn pull_number(repo: &Repo, ctx: &Ctx<'_>) -> Result<u64, Reply> {
-    let n = ctx.id("pull_number")?;
-    if repo.pulls.contains_key(&n) {
-        Ok(n)
-    } else {
-        Err(Reply::not_found())
-    }
+    ctx.existing("pull_number", &repo.pulls)
 }
 
 fn render(env: &Env, repo: &Repo, n: u64, full: bool) -> Value {
@@ -118,27 +113,8 @@ pub fn create(world: &mut World, ctx: &Ctx<'_>) -> Handled {
             "No commits between {base} and {head}"
         )));
     }
-    let now = env.tick();
-    let number = repo.next_number();
-    repo.issues.insert(
-        number,
-        Issue {
-            id: env.next_id(),
-            number,
-            title,
-            body: ctx.str_field("body").map(str::to_owned),
-            state: "open".to_owned(),
-            state_reason: None,
-            labels: Vec::new(),
-            user: ctx.actor.clone(),
-            assignees: Vec::new(),
-            locked: false,
-            is_pull_request: true,
-            created_at: now,
-            updated_at: now,
-            closed_at: None,
-        },
-    );
+    let body = ctx.str_field("body").map(str::to_owned);
+    let number = repo.open_issue(env, title, body, &ctx.actor, true);
     repo.pulls.insert(
         number,
         PullData {
@@ -184,16 +160,7 @@ pub fn update(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     {
         p.maintainer_can_modify = m;
     }
-    let now = env.tick();
-    if let Some(issue) = repo.issues.get_mut(&n) {
-        if let Some(t) = ctx.str_field("title") {
-            issue.title = t.to_owned();
-        }
-        if ctx.body.get("body").is_some() {
-            issue.body = ctx.str_field("body").map(str::to_owned);
-        }
-        issue.updated_at = now;
-    }
+    edit_text(env, repo, n, ctx);
     if let Some(state) = ctx.str_field("state") {
         let reason = (state == "open").then_some("reopened");
         set_state(env, repo, n, state, reason);
