@@ -53,14 +53,9 @@ fn parse_args() -> Result<Args, String> {
 
 /// A log line as the negative control compares it: no BOM, no timestamp, no
 /// trailing whitespace.
-fn control_text(line: &[u8]) -> Vec<u8> {
+fn control_text(line: &[u8]) -> &[u8] {
     let b = clean::strip_bom(line);
-    let b = clean::strip_timestamp(b).unwrap_or(b);
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(0, |p| p + 1);
-    b[..end].to_vec()
+    clean::strip_timestamp(b).unwrap_or(b).trim_ascii_end()
 }
 
 fn read_lines(path: &Path) -> Vec<Vec<u8>> {
@@ -73,8 +68,7 @@ fn read_lines(path: &Path) -> Vec<Vec<u8>> {
 }
 
 fn is_exit_code_line(raw: &[u8]) -> bool {
-    let t = control_text(raw);
-    t.starts_with(b"##[error]Process completed with exit code ")
+    control_text(raw).starts_with(b"##[error]Process completed with exit code ")
 }
 
 fn in_ranges(ranges: &[(u64, u64)], line: u64) -> bool {
@@ -201,11 +195,11 @@ fn main() -> ExitCode {
                     println!(
                         "   {} / {}:{} [{}] {} | {}",
                         f.job.as_deref().unwrap_or("-"),
-                        trunc(f.step.as_deref().unwrap_or("-"), 30),
+                        clean::truncate_chars(f.step.as_deref().unwrap_or("-"), 30),
                         f.line,
                         f.category,
                         f.rule,
-                        trunc(&f.text, 110)
+                        clean::truncate_chars(&f.text, 110)
                     );
                 }
             }
@@ -228,6 +222,7 @@ fn main() -> ExitCode {
                     .iter()
                     .map(|l| control_text(l))
                     .filter(|l| !l.is_empty())
+                    .map(<[u8]>::to_vec)
                     .collect()
             })
             .unwrap_or_default();
@@ -245,7 +240,7 @@ fn main() -> ExitCode {
         }
         let in_passing = |n: u64| {
             let c = control_text(raw_of(n));
-            !c.is_empty() && passing.contains(&c)
+            !c.is_empty() && passing.contains(c)
         };
         let strict: Vec<u64> = reported
             .iter()
@@ -280,7 +275,7 @@ fn main() -> ExitCode {
                         "   false alarm {id}:{} [{}] {}",
                         f.line,
                         f.rule,
-                        trunc(&f.text, 100)
+                        clean::truncate_chars(&f.text, 100)
                     );
                 }
             }
@@ -297,7 +292,7 @@ fn main() -> ExitCode {
                             "   on passing log {id}:{} [{}] {}",
                             f.line,
                             f.rule,
-                            trunc(&f.text, 100)
+                            clean::truncate_chars(&f.text, 100)
                         );
                     }
                 }
@@ -316,11 +311,11 @@ fn main() -> ExitCode {
                 let mark = if in_ranges(&ranges, f.line) { '*' } else { ' ' };
                 println!(
                     "  {mark}{}:{} [{}] {} | {}",
-                    trunc(f.step.as_deref().unwrap_or("-"), 25),
+                    clean::truncate_chars(f.step.as_deref().unwrap_or("-"), 25),
                     f.line,
                     f.category,
                     f.rule,
-                    trunc(&f.text, 110)
+                    clean::truncate_chars(&f.text, 110)
                 );
             }
         }
@@ -389,12 +384,4 @@ fn main() -> ExitCode {
         elapsed.as_secs_f64()
     );
     ExitCode::SUCCESS
-}
-
-fn trunc(s: &str, n: usize) -> String {
-    let mut t: String = s.chars().take(n).collect();
-    if s.chars().count() > n {
-        t.push('…');
-    }
-    t
 }

@@ -9,8 +9,9 @@ use std::sync::LazyLock;
 use regex::bytes::Regex;
 
 use super::fingerprint;
-use super::rules::{Annotation, JOB_LEVEL_PRIORITY, RuleSet, truncate_chars};
+use super::rules::{Annotation, JOB_LEVEL_PRIORITY, RuleSet};
 use super::{Category, Failure, StepHint};
+use crate::logs::clean::{classify, truncate_chars};
 use crate::logs::scan::exit_code_line;
 use crate::logs::{
     LineReader, LineRole, Marker, ScannedLine, Scanner, Segment, SegmentKind, StepStart,
@@ -51,9 +52,9 @@ const PRESUMED_MIN_PRIORITY: i32 = 55;
 /// Error-looking lines reported by the fallback, at most.
 const MAX_FALLBACK_LINES: usize = 3;
 
-pub(crate) const FALLBACK_RULE: &str = "fallback-error-line";
-pub(crate) const LAST_LINE_RULE: &str = "fallback-last-line";
-pub(crate) const HEADER_RULE: &str = "fallback-step-command";
+const FALLBACK_RULE: &str = "fallback-error-line";
+const LAST_LINE_RULE: &str = "fallback-last-line";
+const HEADER_RULE: &str = "fallback-step-command";
 
 static ERRORISH: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
@@ -88,12 +89,12 @@ pub(crate) struct Ranked {
     pub failure: Failure,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RuleRef {
+    /// Index of a rule of the set.
     Rule(usize),
-    Fallback,
-    LastLine,
-    Header,
+    /// One of the fallbacks, by rule id.
+    Fallback(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -113,11 +114,43 @@ struct Cand {
     block_open: bool,
 }
 
+impl Cand {
+    /// A fallback candidate, built once the step is known to have failed:
+    /// no captures, no block, ordered after every line a rule found.
+    fn fallback(
+        rule: &'static str,
+        priority: i32,
+        segment: usize,
+        source: usize,
+        line: u64,
+        text: String,
+        (context, context_start): (Vec<String>, u64),
+    ) -> Cand {
+        Cand {
+            rule: RuleRef::Fallback(rule),
+            priority,
+            segment,
+            source,
+            line,
+            end_line: line,
+            text,
+            captures: BTreeMap::new(),
+            context,
+            context_start,
+            order: u64::MAX / 2 + line,
+            block_open: false,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     segment: usize,
     cands: Vec<Cand>,
 }
+
+/// A step's last content lines, cleaned.
+type Tail = Vec<(u64, String)>;
 
 /// One job's analysis (possibly over several files: zip step files).
 pub(crate) struct JobAnalyzer<'r> {
@@ -127,6 +160,15 @@ pub(crate) struct JobAnalyzer<'r> {
     job: Option<String>,
     job_index: usize,
     hint: Option<StepHint>,
+    lines: Collector,
+    /// Tails of the failed (or hinted) steps, for the fallback.
+    tails: Vec<(usize, Tail)>,
+}
+
+/// What the pass over the lines keeps: the context above the current line,
+/// candidates still taking lines, each step's candidates and the current
+/// step's tail.
+struct Collector {
     scratch: Vec<usize>,
     before: Ring,
     pending: Vec<Cand>,
@@ -134,8 +176,6 @@ pub(crate) struct JobAnalyzer<'r> {
     job_level: Vec<Cand>,
     tail: Ring,
     tail_segment: Option<usize>,
-    closed_tail: Option<(usize, Vec<(u64, String)>)>,
-    tails: Vec<(usize, Vec<(u64, String)>)>,
     order: u64,
     source: usize,
 }
@@ -170,17 +210,18 @@ impl<'r> JobAnalyzer<'r> {
             job: job.map(str::to_string),
             job_index,
             hint,
-            scratch: Vec::new(),
-            before: Ring::new(CONTEXT_BEFORE),
-            pending: Vec::new(),
-            slots: Vec::new(),
-            job_level: Vec::new(),
-            tail: Ring::new(TAIL_LINES),
-            tail_segment: None,
-            closed_tail: None,
+            lines: Collector {
+                scratch: Vec::new(),
+                before: Ring::new(CONTEXT_BEFORE),
+                pending: Vec::new(),
+                slots: Vec::new(),
+                job_level: Vec::new(),
+                tail: Ring::new(TAIL_LINES),
+                tail_segment: None,
+                order: 0,
+                source: 0,
+            },
             tails: Vec::new(),
-            order: 0,
-            source: 0,
         }
     }
 
@@ -196,64 +237,48 @@ impl<'r> JobAnalyzer<'r> {
         step: Option<&str>,
         reader: R,
     ) -> std::io::Result<()> {
-        self.close_all_pending();
-        self.before.clear();
+        self.lines.close_all_pending();
+        self.lines.before.clear();
         self.sources.push(source.to_string());
-        self.source = self.sources.len() - 1;
-        self.scanner.begin_source(self.source, step);
-        let mut lines = LineReader::new(reader);
-        while let Some(raw) = lines.next_line()? {
+        self.lines.source = self.sources.len() - 1;
+        self.scanner.begin_source(self.lines.source, step);
+        let mut reader = LineReader::new(reader);
+        while let Some(raw) = reader.next_line()? {
             let scanned = self.scanner.scan(&raw);
-            process_line(
-                &scanned,
-                self.rules,
-                &mut Ctx {
-                    scratch: &mut self.scratch,
-                    before: &mut self.before,
-                    pending: &mut self.pending,
-                    slots: &mut self.slots,
-                    job_level: &mut self.job_level,
-                    tail: &mut self.tail,
-                    tail_segment: &mut self.tail_segment,
-                    closed_tail: &mut self.closed_tail,
-                    order: &mut self.order,
-                    source: self.source,
-                },
-            );
             // Keeping a finished step's tail needs the scanner's segments,
-            // which the scanned line borrowed: done once that borrow ends.
-            if let Some((seg, lines)) = self.closed_tail.take() {
-                self.keep_tail(seg, lines);
+            // which the scanned line borrows: done once that borrow ends.
+            if let Some((seg, tail)) = self.lines.add_line(&scanned, self.rules) {
+                self.keep_tail(seg, tail);
             }
             let current = self.scanner.segments().len().saturating_sub(1);
             self.evict_slots(current);
         }
-        self.close_all_pending();
+        self.lines.close_all_pending();
         Ok(())
     }
 
-    fn keep_tail(&mut self, segment: usize, lines: Vec<(u64, String)>) {
+    fn keep_tail(&mut self, segment: usize, tail: Tail) {
         let keep = self
             .scanner
             .segments()
             .get(segment)
             .is_some_and(|s| s.failed() || hint_matches_segment(self.hint.as_ref(), s));
-        if keep && !lines.is_empty() {
+        if keep && !tail.is_empty() {
             if self.tails.len() >= MAX_TAILS {
                 self.tails.remove(0);
             }
-            self.tails.push((segment, lines));
+            self.tails.push((segment, tail));
         }
     }
 
     fn evict_slots(&mut self, current: usize) {
-        if self.slots.len() <= MAX_SLOTS {
+        let slots = &mut self.lines.slots;
+        if slots.len() <= MAX_SLOTS {
             return;
         }
         let segments = self.scanner.segments();
         let hint = self.hint.as_ref();
-        let victim = self
-            .slots
+        let victim = slots
             .iter()
             .position(|s| {
                 s.segment != current
@@ -262,13 +287,7 @@ impl<'r> JobAnalyzer<'r> {
                         .is_none_or(|seg| !seg.failed() && !hint_matches_segment(hint, seg))
             })
             .unwrap_or(0);
-        self.slots.remove(victim);
-    }
-
-    fn close_all_pending(&mut self) {
-        for c in std::mem::take(&mut self.pending) {
-            commit(c, &mut self.slots, &mut self.job_level);
-        }
+        slots.remove(victim);
     }
 
     /// Whether any step of this job shows a failure marker.
@@ -278,25 +297,26 @@ impl<'r> JobAnalyzer<'r> {
 
     /// Ends the analysis: picks the failed step(s) and ranks candidates.
     pub(crate) fn finish(mut self) -> Vec<Ranked> {
-        self.close_all_pending();
-        if let Some(seg) = self.tail_segment.take() {
-            let lines = self.tail.take_lossy();
-            self.keep_tail(seg, lines);
+        self.lines.close_all_pending();
+        if let Some(seg) = self.lines.tail_segment.take() {
+            let tail = self.lines.tail.take_lossy();
+            self.keep_tail(seg, tail);
         }
-        let segments = self.scanner.segments().to_vec();
-        let mut cands: Vec<Cand> = self.slots.drain(..).flat_map(|s| s.cands).collect();
-        cands.append(&mut self.job_level);
+        let mut cands: Vec<Cand> = self.lines.slots.drain(..).flat_map(|s| s.cands).collect();
+        cands.append(&mut self.lines.job_level);
 
+        let segments = self.scanner.segments();
+        let job_of = |i: usize| segments[i].job.as_ref().or(self.job.as_ref());
         // Jobs in this file: one, or several for `gh run view --log`.
-        let mut jobs: Vec<Option<String>> = Vec::new();
-        for s in &segments {
-            let j = s.job.clone().or_else(|| self.job.clone());
+        let mut jobs: Vec<Option<&String>> = Vec::new();
+        for i in 0..segments.len() {
+            let j = job_of(i);
             if !jobs.contains(&j) {
                 jobs.push(j);
             }
         }
         if jobs.is_empty() {
-            jobs.push(self.job.clone());
+            jobs.push(self.job.as_ref());
         }
         let text_format = self.scanner.format() == Some(crate::logs::Format::Text);
         let any_failed = segments.iter().any(Segment::failed);
@@ -305,42 +325,36 @@ impl<'r> JobAnalyzer<'r> {
             .any(|s| s.kind != SegmentKind::Step || s.name != "log");
 
         let mut out = Vec::new();
-        for (ji, job) in jobs.iter().enumerate() {
-            let in_job = |s: &Segment| s.job.clone().or_else(|| self.job.clone()) == *job;
-            let seg_ids: Vec<usize> = (0..segments.len())
-                .filter(|&i| segments.get(i).is_some_and(in_job))
-                .collect();
-            let hint = if jobs.len() == 1 || job == &self.job {
+        for (ji, &job) in jobs.iter().enumerate() {
+            let seg_ids: Vec<usize> = (0..segments.len()).filter(|&i| job_of(i) == job).collect();
+            let hint = if jobs.len() == 1 || job == self.job.as_ref() {
                 self.hint.as_ref()
             } else {
                 None
             };
-            let (primary, hinted_name) = pick_primary(&segments, &seg_ids, hint);
+            let (mut primary, hinted_name) = pick_primary(segments, &seg_ids, hint);
             let failed: Vec<usize> = seg_ids
                 .iter()
                 .copied()
-                .filter(|&i| segments.get(i).is_some_and(Segment::failed))
+                .filter(|&i| segments[i].failed())
                 .collect();
             // When another job of the file shows a failure, a job without
             // any is one that passed: only job-level events count there.
-            let primary = if failed.is_empty() && any_failed {
-                None
-            } else {
-                primary
-            };
+            if failed.is_empty() && any_failed {
+                primary = None;
+            }
             // The primary step was guessed (no failure marker anywhere in a
             // structured log): only specific errors are worth reporting.
-            let presumed = structured
-                && failed.is_empty()
-                && primary.is_some_and(|p| segments.get(p).is_some_and(|s| !s.failed()));
-            // Travis prints every command's exit status: a last command
-            // without one was cut short (killed, timed out), so its errors
-            // count in full. A command that exited 0 did not fail at all.
-            let (presumed, primary) = match primary.and_then(|p| segments.get(p)) {
-                Some(s) if presumed && text_format && s.exit_code == Some(0) => (false, None),
-                Some(_) if presumed && text_format => (false, primary),
-                _ => (presumed, primary),
-            };
+            let mut presumed = structured && failed.is_empty() && primary.is_some();
+            if presumed && text_format {
+                // Travis prints every command's exit status: a last command
+                // without one was cut short (killed, timed out), so its errors
+                // count in full. A command that exited 0 did not fail at all.
+                presumed = false;
+                if primary.is_some_and(|p| segments[p].exit_code == Some(0)) {
+                    primary = None;
+                }
+            }
             let tier_of = |seg: usize, priority: i32| -> Option<u8> {
                 if priority >= JOB_LEVEL_PRIORITY {
                     return Some(0);
@@ -361,63 +375,31 @@ impl<'r> JobAnalyzer<'r> {
                 None
             };
             let mut job_cands: Vec<Cand> = cands
-                .iter()
-                .filter(|c| seg_ids.contains(&c.segment))
-                .cloned()
+                .extract_if(.., |c| seg_ids.contains(&c.segment))
                 .collect();
             if let Some(p) = primary {
-                let strong = job_cands
-                    .iter()
-                    .any(|c| c.segment == p && c.priority >= FALLBACK_BELOW);
-                if !strong {
-                    let have_any = job_cands.iter().any(|c| c.segment == p);
-                    let tail = self
-                        .tails
-                        .iter()
-                        .rev()
-                        .find(|(s, _)| *s == p)
-                        .map(|(_, t)| t.as_slice());
-                    let added = tail.map(|t| {
-                        fallback_cands(t, p, segments.get(p).map_or(0, |s| s.source), have_any)
-                    });
-                    let added = added.unwrap_or_default();
-                    let none_added = added.is_empty();
-                    job_cands.extend(added);
-                    // A step that printed nothing: its command is all there is to show.
-                    if none_added
-                        && !have_any
-                        && segments.get(p).is_some_and(Segment::failed)
-                        && let Some(c) = segments.get(p).and_then(|s| header_cand(s, p))
-                    {
-                        job_cands.push(c);
-                    }
-                }
+                let extra = self.fallbacks(p, &segments[p], &job_cands);
+                job_cands.extend(extra);
             }
             for c in job_cands {
                 let Some(tier) = tier_of(c.segment, c.priority) else {
                     continue;
                 };
-                let seg = segments.get(c.segment);
-                let step = seg.and_then(|s| {
-                    if Some(c.segment) == primary
-                        && let Some(name) = &hinted_name
-                    {
-                        return Some(name.clone());
-                    }
-                    if s.kind == SegmentKind::Step && s.name == "log" && !s.name_is_real {
-                        None
-                    } else {
-                        Some(s.name.clone())
-                    }
-                });
-                let job_name = seg.and_then(|s| s.job.clone()).or_else(|| self.job.clone());
+                let seg = &segments[c.segment];
+                // The one segment of a plain text log has no step name.
+                let unnamed =
+                    seg.kind == SegmentKind::Step && seg.name == "log" && !seg.name_is_real;
+                let step = match hinted_name {
+                    Some(name) if Some(c.segment) == primary => Some(name.to_string()),
+                    _ => (!unnamed).then(|| seg.name.clone()),
+                };
                 let key = RankKey {
                     tier,
                     neg_priority: -c.priority,
                     job: self.job_index + ji,
                     order: c.order,
                 };
-                if let Some(f) = self.to_failure(c, step, job_name) {
+                if let Some(f) = self.to_failure(c, step, job.cloned()) {
                     out.push(Ranked { key, failure: f });
                 }
             }
@@ -425,38 +407,39 @@ impl<'r> JobAnalyzer<'r> {
         out
     }
 
+    /// What to report from the failed step `p` when no rule found a strong
+    /// candidate there: the error-looking lines among its last lines, else its last line,
+    /// else (a step that printed nothing) its command.
+    fn fallbacks(&self, p: usize, seg: &Segment, job_cands: &[Cand]) -> Vec<Cand> {
+        let mut own = job_cands.iter().filter(|c| c.segment == p).peekable();
+        let have_any = own.peek().is_some();
+        if own.any(|c| c.priority >= FALLBACK_BELOW) {
+            return Vec::new();
+        }
+        let tail = self.tails.iter().rev().find(|(s, _)| *s == p);
+        let added = tail.map_or_else(Vec::new, |(_, t)| {
+            fallback_cands(t, p, seg.source, have_any)
+        });
+        if added.is_empty() && !have_any && seg.failed() {
+            return header_cand(seg, p).into_iter().collect();
+        }
+        added
+    }
+
     fn to_failure(&self, c: Cand, step: Option<String>, job: Option<String>) -> Option<Failure> {
         let source = self.sources.get(c.source).cloned().unwrap_or_default();
-        let (rule_id, category, fixable, capture_parts) = match c.rule {
+        let (rule, category, fixable) = match c.rule {
             RuleRef::Rule(i) => {
-                let r = self.rules.rule(i)?;
-                let parts: Vec<String> = c.captures.values().cloned().collect();
-                (r.spec.id.clone(), r.spec.category, r.spec.fixable, parts)
+                let spec = &self.rules.rule(i)?.spec;
+                (spec.id.clone(), spec.category, spec.fixable)
             }
-            RuleRef::Fallback => (
-                FALLBACK_RULE.to_string(),
-                Category::Unknown,
-                false,
-                Vec::new(),
-            ),
-            RuleRef::LastLine => (
-                LAST_LINE_RULE.to_string(),
-                Category::Unknown,
-                false,
-                Vec::new(),
-            ),
-            RuleRef::Header => (
-                HEADER_RULE.to_string(),
-                Category::Unknown,
-                false,
-                Vec::new(),
-            ),
+            RuleRef::Fallback(id) => (id.to_string(), Category::Unknown, false),
         };
-        let fingerprint = if capture_parts.is_empty() {
-            fingerprint::fingerprint_text(&rule_id, &c.text)
+        let fingerprint = if c.captures.is_empty() {
+            fingerprint::fingerprint_text(&rule, &c.text)
         } else {
-            let refs: Vec<&str> = capture_parts.iter().map(String::as_str).collect();
-            fingerprint::fingerprint_of(&rule_id, &refs)
+            let parts: Vec<&str> = c.captures.values().map(String::as_str).collect();
+            fingerprint::fingerprint_of(&rule, &parts)
         };
         Some(Failure {
             source,
@@ -466,7 +449,7 @@ impl<'r> JobAnalyzer<'r> {
             end_line: c.end_line.max(c.line),
             text: c.text,
             category,
-            rule: rule_id,
+            rule,
             captures: c.captures,
             fingerprint,
             fixable,
@@ -476,108 +459,164 @@ impl<'r> JobAnalyzer<'r> {
     }
 }
 
-/// Mutable state `process_line` needs, split from the scanner's borrow.
-struct Ctx<'a> {
-    scratch: &'a mut Vec<usize>,
-    before: &'a mut Ring,
-    pending: &'a mut Vec<Cand>,
-    slots: &'a mut Vec<Slot>,
-    job_level: &'a mut Vec<Cand>,
-    tail: &'a mut Ring,
-    tail_segment: &'a mut Option<usize>,
-    closed_tail: &'a mut Option<(usize, Vec<(u64, String)>)>,
-    order: &'a mut u64,
-    source: usize,
-}
-
-fn process_line(l: &ScannedLine<'_>, rules: &RuleSet, cx: &mut Ctx<'_>) {
-    // A new segment: hand the finished segment's tail to the caller.
-    if let Some(prev) = *cx.tail_segment
-        && prev != l.segment
-    {
-        *cx.closed_tail = Some((prev, cx.tail.take_lossy()));
+impl Collector {
+    /// Takes one scanned line. Returns the tail of the step that ended just
+    /// above it, if the line starts another.
+    fn add_line(&mut self, l: &ScannedLine<'_>, rules: &RuleSet) -> Option<(usize, Tail)> {
+        let closed = match self.tail_segment.replace(l.segment) {
+            Some(prev) if prev != l.segment => Some((prev, self.tail.take_lossy())),
+            _ => None,
+        };
+        let new_cand = self.candidate(l, rules);
+        self.extend_pending(l, new_cand);
+        self.before.push(l.number, l.text);
+        // Tail of the current segment (for the fallback).
+        if l.role == LineRole::Content && !l.body.is_empty() && exit_code_line(l.body).is_none() {
+            self.tail.push(l.number, l.text);
+        }
+        closed
     }
-    *cx.tail_segment = Some(l.segment);
-    let annotation = match l.marker {
-        Marker::Error => Some(Annotation::Error),
-        Marker::Warning => Some(Annotation::Warning),
-        _ => None,
-    };
-    let body = trim_end(l.body);
-    let mut new_cand: Option<Cand> = None;
-    if l.role == LineRole::Content
-        && !body.is_empty()
-        && let Some(i) = rules.best_match(body, annotation, cx.scratch)
-        && let Some(rule) = rules.rule(i)
-    {
+
+    /// A candidate for the best rule reporting this line, unless its step
+    /// already holds enough better ones.
+    fn candidate(&mut self, l: &ScannedLine<'_>, rules: &RuleSet) -> Option<Cand> {
+        // The scanner trimmed the line: an empty body is a blank line.
+        if l.role != LineRole::Content || l.body.is_empty() {
+            return None;
+        }
+        let annotation = match l.marker {
+            Marker::Error => Some(Annotation::Error),
+            Marker::Warning => Some(Annotation::Warning),
+            _ => None,
+        };
+        let i = rules.best_match(l.body, annotation, &mut self.scratch)?;
+        let rule = rules.rule(i)?;
         let mut priority = rule.spec.priority;
         if l.marker == Marker::Warning && rule.spec.annotation != Some(Annotation::Warning) {
             priority -= WARNING_PENALTY;
         }
         // A full step keeps its better candidates: do not build one
         // that would be evicted at once (logs with thousands of hits).
-        if !slot_has_room(cx.slots, l.segment, priority) {
-            return finish_line(l, body, None, cx);
+        if !self.slot_has_room(l.segment, priority) {
+            return None;
         }
-        *cx.order += 1;
-        let mut context: Vec<String> = cx.before.iter().map(|(_, t)| lossy(t)).collect();
-        let context_start = cx.before.iter().next().map_or(l.number, |(n, _)| n);
+        self.order += 1;
+        let mut context: Vec<String> = self.before.iter().map(|(_, t)| lossy(t)).collect();
+        let context_start = self.before.iter().next().map_or(l.number, |(n, _)| n);
         context.push(lossy(l.text));
-        new_cand = Some(Cand {
+        Some(Cand {
             rule: RuleRef::Rule(i),
             priority,
             segment: l.segment,
-            source: cx.source,
+            source: self.source,
             line: l.number,
             end_line: l.number,
-            text: lossy(body),
-            captures: rule.captures(body),
+            text: lossy(l.body),
+            captures: rule.captures(l.body),
             context,
             context_start,
-            order: *cx.order,
+            order: self.order,
             block_open: true,
+        })
+    }
+
+    /// Extends or closes the candidates above this line, then adds the
+    /// line's own.
+    fn extend_pending(&mut self, l: &ScannedLine<'_>, new_cand: Option<Cand>) {
+        let continuation =
+            new_cand.is_none() && l.role == LineRole::Content && is_continuation(l.text);
+        let mut i = 0;
+        while i < self.pending.len() {
+            let c = &mut self.pending[i];
+            if c.block_open
+                && continuation
+                && l.number - c.line < MAX_BLOCK_LINES
+                && c.source == self.source
+            {
+                c.end_line = l.number;
+            } else {
+                c.block_open = false;
+            }
+            let done =
+                l.number > c.end_line + CONTEXT_AFTER || c.context.len() >= MAX_CONTEXT_LINES;
+            if done {
+                let c = self.pending.swap_remove(i);
+                self.commit(c);
+                continue;
+            }
+            c.context.push(lossy(l.text));
+            i += 1;
+        }
+        self.pending.extend(new_cand);
+    }
+
+    fn close_all_pending(&mut self) {
+        for c in std::mem::take(&mut self.pending) {
+            self.commit(c);
+        }
+    }
+
+    /// Whether a candidate of this priority would be kept in its step's slot.
+    fn slot_has_room(&self, segment: usize, priority: i32) -> bool {
+        if priority >= JOB_LEVEL_PRIORITY {
+            return true;
+        }
+        match self.slots.iter().rev().find(|s| s.segment == segment) {
+            Some(slot) if slot.cands.len() >= PER_SEGMENT_CANDIDATES => {
+                slot.cands.iter().any(|c| c.priority < priority)
+            }
+            _ => true,
+        }
+    }
+
+    /// Stores a finished candidate in its segment's slot, evicting the worst.
+    fn commit(&mut self, c: Cand) {
+        if c.priority >= JOB_LEVEL_PRIORITY {
+            if self.job_level.len() < MAX_JOB_LEVEL {
+                self.job_level.push(c);
+            }
+            return;
+        }
+        let slots = &mut self.slots;
+        let idx = match slots.iter().rposition(|s| s.segment == c.segment) {
+            Some(i) => i,
+            None => {
+                slots.push(Slot {
+                    segment: c.segment,
+                    cands: Vec::new(),
+                });
+                slots.len() - 1
+            }
+        };
+        let cands = &mut slots[idx].cands;
+        // A repeat of a kept candidate (same rule, same captures or text) adds
+        // nothing, unless it carries more detail: test runners list a failure
+        // once as it happens and again, with its error, in a summary.
+        let repeat = cands.iter_mut().find(|x| {
+            x.rule == c.rule
+                && x.captures == c.captures
+                && (!c.captures.is_empty() || x.text == c.text)
         });
-    }
-
-    finish_line(l, body, new_cand, cx);
-}
-
-/// Extends or closes pending candidates, records the line in the context
-/// ring and the step's tail.
-fn finish_line(l: &ScannedLine<'_>, body: &[u8], new_cand: Option<Cand>, cx: &mut Ctx<'_>) {
-    // Extend or close the candidates above this line.
-    let continuation = new_cand.is_none() && l.role == LineRole::Content && is_continuation(l.text);
-    let mut i = 0;
-    while i < cx.pending.len() {
-        let c = &mut cx.pending[i];
-        if c.block_open
-            && continuation
-            && l.number - c.line < MAX_BLOCK_LINES
-            && c.source == cx.source
+        if let Some(kept) = repeat {
+            if c.end_line - c.line > kept.end_line - kept.line {
+                let order = kept.order;
+                *kept = c;
+                kept.order = order;
+            }
+            return;
+        }
+        if cands.len() < PER_SEGMENT_CANDIDATES {
+            cands.push(c);
+            return;
+        }
+        // Worst: lowest priority, then latest.
+        if let Some(worst) = cands
+            .iter_mut()
+            .min_by_key(|w| (w.priority, std::cmp::Reverse(w.order)))
+            && c.priority > worst.priority
         {
-            c.end_line = l.number;
-        } else {
-            c.block_open = false;
+            *worst = c;
         }
-        let done = l.number > c.end_line + CONTEXT_AFTER || c.context.len() >= MAX_CONTEXT_LINES;
-        if done {
-            let c = cx.pending.swap_remove(i);
-            commit(c, cx.slots, cx.job_level);
-            continue;
-        }
-        c.context.push(lossy(l.text));
-        i += 1;
-    }
-    if let Some(c) = new_cand {
-        cx.pending.push(c);
-    }
-
-    // Context ring.
-    cx.before.push(l.number, l.text);
-
-    // Tail of the current segment (for the fallback).
-    if l.role == LineRole::Content && !body.is_empty() && exit_code_line(body).is_none() {
-        cx.tail.push(l.number, l.text);
     }
 }
 
@@ -613,7 +652,7 @@ impl Ring {
         self.lines.iter().map(|(n, b)| (*n, b.as_slice()))
     }
 
-    fn take_lossy(&mut self) -> Vec<(u64, String)> {
+    fn take_lossy(&mut self) -> Tail {
         self.lines.drain(..).map(|(n, b)| (n, lossy(&b))).collect()
     }
 
@@ -622,96 +661,10 @@ impl Ring {
     }
 }
 
-fn trim_end(b: &[u8]) -> &[u8] {
-    let n = b
-        .iter()
-        .rev()
-        .take_while(|c| c.is_ascii_whitespace())
-        .count();
-    &b[..b.len() - n]
-}
-
-/// Whether a candidate of this priority would be kept in its step's slot.
-fn slot_has_room(slots: &[Slot], segment: usize, priority: i32) -> bool {
-    if priority >= JOB_LEVEL_PRIORITY {
-        return true;
-    }
-    match slots.iter().rev().find(|s| s.segment == segment) {
-        Some(slot) if slot.cands.len() >= PER_SEGMENT_CANDIDATES => {
-            slot.cands.iter().any(|c| c.priority < priority)
-        }
-        _ => true,
-    }
-}
-
-/// Stores a finished candidate in its segment's slot, evicting the worst.
-fn commit(c: Cand, slots: &mut Vec<Slot>, job_level: &mut Vec<Cand>) {
-    if c.priority >= JOB_LEVEL_PRIORITY {
-        if job_level.len() < MAX_JOB_LEVEL {
-            job_level.push(c);
-        }
-        return;
-    }
-    let idx = match slots.iter().rposition(|s| s.segment == c.segment) {
-        Some(i) => i,
-        None => {
-            slots.push(Slot {
-                segment: c.segment,
-                cands: Vec::new(),
-            });
-            slots.len() - 1
-        }
-    };
-    let Some(slot) = slots.get_mut(idx) else {
-        return;
-    };
-    // A repeat of a kept candidate (same rule, same captures or text) adds
-    // nothing, unless it carries more detail: test runners list a failure
-    // once as it happens and again, with its error, in a summary.
-    let repeat = slot.cands.iter().position(|x| {
-        x.rule == c.rule && x.captures == c.captures && (!c.captures.is_empty() || x.text == c.text)
-    });
-    if let Some(i) = repeat {
-        if let Some(kept) = slot.cands.get_mut(i)
-            && c.end_line - c.line > kept.end_line - kept.line
-        {
-            let order = kept.order;
-            *kept = c;
-            kept.order = order;
-        }
-        return;
-    }
-    if slot.cands.len() < PER_SEGMENT_CANDIDATES {
-        slot.cands.push(c);
-        return;
-    }
-    // Worst: lowest priority, then latest.
-    let worst = slot
-        .cands
-        .iter()
-        .enumerate()
-        .min_by(|a, b| {
-            a.1.priority
-                .cmp(&b.1.priority)
-                .then(b.1.order.cmp(&a.1.order))
-        })
-        .map(|(i, w)| (i, w.priority));
-    if let Some((wi, wp)) = worst
-        && c.priority > wp
-    {
-        slot.cands[wi] = c;
-    }
-}
-
 /// Does a step hint name this segment?
 fn hint_matches_segment(hint: Option<&StepHint>, s: &Segment) -> bool {
-    let Some(h) = hint else { return false };
-    if let Some(name) = &h.name
-        && names_match(name, &s.name)
-    {
-        return true;
-    }
-    false
+    hint.and_then(|h| h.name.as_deref())
+        .is_some_and(|name| names_match(name, &s.name))
 }
 
 fn names_match(hint: &str, name: &str) -> bool {
@@ -724,130 +677,84 @@ fn names_match(hint: &str, name: &str) -> bool {
 /// The failed step: the hinted one when the hint maps to a segment, else the
 /// last failed non-post step, else the last failed step. Also returns the
 /// hint's step name when the hint was used.
-fn pick_primary(
+fn pick_primary<'h>(
     segments: &[Segment],
     ids: &[usize],
-    hint: Option<&StepHint>,
-) -> (Option<usize>, Option<String>) {
-    let failed_last = ids
-        .iter()
-        .rev()
-        .copied()
-        .find(|&i| {
-            segments
-                .get(i)
-                .is_some_and(|s| s.failed() && s.kind != SegmentKind::Post)
-        })
-        .or_else(|| {
-            ids.iter()
-                .rev()
-                .copied()
-                .find(|&i| segments.get(i).is_some_and(Segment::failed))
-        });
+    hint: Option<&'h StepHint>,
+) -> (Option<usize>, Option<&'h str>) {
+    let last_where = |pred: &dyn Fn(&Segment) -> bool| -> Option<usize> {
+        ids.iter().rev().copied().find(|&i| pred(&segments[i]))
+    };
+    let failed_last = last_where(&|s| s.failed() && s.kind != SegmentKind::Post)
+        .or_else(|| last_where(&Segment::failed));
     let Some(h) = hint else {
         // A failed job whose log shows no failure marker (a Docker action
         // that exits non-zero, a truncated log): its last step is the best guess.
-        let presumed = failed_last.or_else(|| {
-            ids.iter()
-                .rev()
-                .copied()
-                .find(|&i| segments.get(i).is_some_and(|s| s.kind == SegmentKind::Step))
-        });
+        let presumed = failed_last.or_else(|| last_where(&|s| s.kind == SegmentKind::Step));
         return (presumed, None);
     };
-    let hint_name = h.name.clone();
+    let hint_name = h.name.as_deref();
     // 1. By name: real step names (zip, gh run view) or `Run <command>` headers.
-    if let Some(name) = &h.name
+    if let Some(name) = hint_name
         && let Some(i) = ids
             .iter()
             .copied()
-            .find(|&i| segments.get(i).is_some_and(|s| names_match(name, &s.name)))
+            .find(|&i| names_match(name, &segments[i].name))
     {
         return (Some(i), hint_name);
     }
     // 2. By number: API step N is the (N-1)th `##[group]Run` segment, since
     //    step 1 is "Set up job". Trusted only if that segment failed or no
     //    segment shows a failure (composite actions shift the count).
-    if let Some(n) = h.number {
-        let by_ordinal = ids.iter().copied().find(|&i| {
-            segments
-                .get(i)
-                .is_some_and(|s| s.ordinal.is_some_and(|o| o as u64 + 1 == n))
-        });
-        if let Some(i) = by_ordinal {
-            let ok = segments.get(i).is_some_and(Segment::failed) || failed_last.is_none();
-            if ok {
-                return (Some(i), hint_name);
-            }
-        }
+    if let Some(n) = h.number
+        && let Some(i) = ids
+            .iter()
+            .copied()
+            .find(|&i| segments[i].ordinal.is_some_and(|o| o as u64 + 1 == n))
+        && (segments[i].failed() || failed_last.is_none())
+    {
+        return (Some(i), hint_name);
     }
     // 3. The segment holding the last `##[error]`.
     let last_error = ids
         .iter()
         .copied()
-        .filter(|&i| segments.get(i).is_some_and(|s| s.last_error_line.is_some()))
-        .max_by_key(|&i| segments.get(i).map(|s| (s.source, s.last_error_line)));
-    match last_error.or(failed_last) {
-        Some(i) => (Some(i), None),
-        None => (None, None),
-    }
+        .filter(|&i| segments[i].last_error_line.is_some())
+        .max_by_key(|&i| (segments[i].source, segments[i].last_error_line));
+    (last_error.or(failed_last), None)
 }
 
+/// The fallback candidates of a failed step from its tail: its first
+/// error-looking lines, else (when no rule found anything there) its last line.
 fn fallback_cands(
     tail: &[(u64, String)],
     segment: usize,
     source: usize,
     have_any: bool,
 ) -> Vec<Cand> {
-    let mut out = Vec::new();
-    let context_of = |idx: usize| -> (Vec<String>, u64) {
+    let cand = |rule, priority, idx: usize| {
         let lo = idx.saturating_sub(CONTEXT_BEFORE);
         let hi = (idx + 1 + CONTEXT_AFTER as usize).min(tail.len());
-        let ctx = tail[lo..hi].iter().map(|(_, t)| t.clone()).collect();
-        (ctx, tail.get(lo).map_or(0, |(n, _)| *n))
-    };
-    for (idx, (n, text)) in tail.iter().enumerate() {
-        if out.len() >= MAX_FALLBACK_LINES {
-            break;
-        }
-        let body = strip_marker(text);
-        if errorish(body.as_bytes()) {
-            let (context, context_start) = context_of(idx);
-            out.push(Cand {
-                rule: RuleRef::Fallback,
-                priority: FALLBACK_PRIORITY,
-                segment,
-                source,
-                line: *n,
-                end_line: *n,
-                text: body.to_string(),
-                captures: BTreeMap::new(),
-                context,
-                context_start,
-                order: u64::MAX / 2 + *n,
-                block_open: false,
-            });
-        }
-    }
-    if out.is_empty()
-        && !have_any
-        && let Some((idx, (n, text))) = tail.iter().enumerate().next_back()
-    {
-        let (context, context_start) = context_of(idx);
-        out.push(Cand {
-            rule: RuleRef::LastLine,
-            priority: LAST_LINE_PRIORITY,
+        let context = tail[lo..hi].iter().map(|(_, t)| t.clone()).collect();
+        let (n, text) = &tail[idx];
+        let body = marker_body(text).to_string();
+        Cand::fallback(
+            rule,
+            priority,
             segment,
             source,
-            line: *n,
-            end_line: *n,
-            text: strip_marker(text).to_string(),
-            captures: BTreeMap::new(),
-            context,
-            context_start,
-            order: u64::MAX / 2 + *n,
-            block_open: false,
-        });
+            *n,
+            body,
+            (context, tail[lo].0),
+        )
+    };
+    let out: Vec<Cand> = (0..tail.len())
+        .filter(|&i| errorish(marker_body(&tail[i].1).as_bytes()))
+        .take(MAX_FALLBACK_LINES)
+        .map(|i| cand(FALLBACK_RULE, FALLBACK_PRIORITY, i))
+        .collect();
+    if out.is_empty() && !have_any && !tail.is_empty() {
+        return vec![cand(LAST_LINE_RULE, LAST_LINE_PRIORITY, tail.len() - 1)];
     }
     out
 }
@@ -855,27 +762,20 @@ fn fallback_cands(
 /// The step's own header line (`Run false`), when the step printed nothing.
 fn header_cand(s: &Segment, segment: usize) -> Option<Cand> {
     let (line, text) = s.header.clone()?;
-    Some(Cand {
-        rule: RuleRef::Header,
-        priority: LAST_LINE_PRIORITY,
+    let context = (vec![text.clone()], line);
+    Some(Cand::fallback(
+        HEADER_RULE,
+        LAST_LINE_PRIORITY,
         segment,
-        source: s.source,
+        s.source,
         line,
-        end_line: line,
-        text: text.clone(),
-        captures: BTreeMap::new(),
-        context: vec![text],
-        context_start: line,
-        order: u64::MAX / 2 + line,
-        block_open: false,
-    })
+        text,
+        context,
+    ))
 }
 
-fn strip_marker(text: &str) -> &str {
-    for p in ["##[error]", "##[warning]", "##[notice]"] {
-        if let Some(rest) = text.strip_prefix(p) {
-            return rest;
-        }
-    }
-    text
+/// A cleaned line without its `##[error]`-style marker.
+fn marker_body(text: &str) -> &str {
+    let (_, start) = classify(text.as_bytes());
+    &text[start..]
 }

@@ -1,6 +1,7 @@
 //! Fingerprints: the same failure in another run (other timestamps, temp
 //! paths, durations, runner names, line numbers) hashes to the same value.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -92,8 +93,9 @@ static TEXT: LazyLock<Normalizer> = LazyLock::new(|| {
 fn apply(n: &Normalizer, s: &str) -> String {
     let mut out = s.to_string();
     for (re, rep) in &n.steps {
-        if re.is_match(&out) {
-            out = re.replace_all(&out, *rep).into_owned();
+        // Borrowed when nothing matched: `out` stays as it is.
+        if let Cow::Owned(replaced) = re.replace_all(&out, *rep) {
+            out = replaced;
         }
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -131,11 +133,11 @@ pub(crate) fn fingerprint_text(rule: &str, text: &str) -> String {
 }
 
 fn hex_prefix(digest: &[u8]) -> String {
-    let mut s = String::with_capacity(FINGERPRINT_HEX_CHARS);
-    for b in digest.iter().take(FINGERPRINT_HEX_CHARS / 2) {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    digest
+        .iter()
+        .take(FINGERPRINT_HEX_CHARS / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

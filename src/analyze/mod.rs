@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use fingerprint::fingerprint_of;
 pub use rules::{Annotation, JOB_LEVEL_PRIORITY, RuleError, RuleSet, RuleSpec, render_title};
 
+use crate::logs;
 use engine::{JobAnalyzer, Ranked};
 
 /// Failures reported per analysis, at most (an issue shows a handful).
@@ -172,19 +173,21 @@ impl Analysis {
 
     /// A short human report with the excerpt of each failure.
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
+        use std::fmt::Write as _;
+
         if self.failures.is_empty() {
-            out.push_str("No line in the log explains the failure.\n");
-            return out;
+            return "No line in the log explains the failure.\n".to_string();
         }
-        out.push_str(&format!(
-            "Failure category: {} ({} line{} reported)\n",
+        // Writing to a String cannot fail.
+        let mut out = String::new();
+        let n = self.failures.len();
+        let _ = writeln!(
+            out,
+            "Failure category: {} ({n} line{} reported)",
             self.category,
-            self.failures.len(),
-            if self.failures.len() == 1 { "" } else { "s" }
-        ));
+            if n == 1 { "" } else { "s" }
+        );
         for (i, f) in self.failures.iter().enumerate() {
-            out.push('\n');
             let mut wher = Vec::new();
             if let Some(j) = &f.job {
                 wher.push(format!("job {j}"));
@@ -192,31 +195,31 @@ impl Analysis {
             if let Some(s) = &f.step {
                 wher.push(format!("step {s}"));
             }
-            out.push_str(&format!(
-                "{}. [{}] {} at {}:{}{}\n",
+            let wher = if wher.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", wher.join(", "))
+            };
+            let _ = writeln!(
+                out,
+                "\n{}. [{}] {} at {}:{}{wher}",
                 i + 1,
                 f.category,
                 f.rule,
                 f.source,
-                f.line,
-                if wher.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", wher.join(", "))
-                }
-            ));
+                f.line
+            );
             if f.context.is_empty() {
-                out.push_str(&format!("   > {}\n", f.text));
-            } else {
-                for (k, line) in f.context.iter().enumerate() {
-                    let n = f.context_start + k as u64;
-                    let mark = if (f.line..=f.end_line).contains(&n) {
-                        '>'
-                    } else {
-                        ' '
-                    };
-                    out.push_str(&format!("   {mark} {n:>6} | {line}\n"));
-                }
+                let _ = writeln!(out, "   > {}", f.text);
+            }
+            for (k, line) in f.context.iter().enumerate() {
+                let n = f.context_start + k as u64;
+                let mark = if (f.line..=f.end_line).contains(&n) {
+                    '>'
+                } else {
+                    ' '
+                };
+                let _ = writeln!(out, "   {mark} {n:>6} | {line}");
             }
         }
         out
@@ -270,32 +273,20 @@ fn zip_ranked<R: Read + Seek>(
 ) -> Result<Vec<Ranked>> {
     let mut archive = zip::ZipArchive::new(reader)
         .with_context(|| format!("{source} is not a readable zip archive"))?;
-    let names = crate::logs::zip::entry_names(&archive);
-    let jobs = crate::logs::zip::list_jobs(&names);
+    let names = logs::zip::entry_names(&archive);
+    let jobs = logs::zip::list_jobs(&names);
     let mut jobs_out = Vec::new();
     for (ji, job) in jobs.iter().enumerate() {
         let hint = hints.get(&job.name).cloned();
         let mut an = JobAnalyzer::new(rules, Some(&job.name), hint, job_base + ji);
         if let Some(log) = &job.log {
             if !job.steps.is_empty() {
-                an.set_step_starts(crate::logs::zip::step_starts(&mut archive, job)?);
+                an.set_step_starts(logs::zip::step_starts(&mut archive, job)?);
             }
-            let file = archive
-                .by_name(log)
-                .with_context(|| format!("reading {log} from {source}"))?;
-            an.feed(&format!("{source}!{log}"), None, BufReader::new(file))
-                .with_context(|| format!("reading {log} from {source}"))?;
+            feed_entry(&mut an, &mut archive, source, log, None)?;
         } else {
             for step in &job.steps {
-                let file = archive
-                    .by_name(&step.path)
-                    .with_context(|| format!("reading {} from {source}", step.path))?;
-                an.feed(
-                    &format!("{source}!{}", step.path),
-                    Some(&step.name),
-                    BufReader::new(file),
-                )
-                .with_context(|| format!("reading {} from {source}", step.path))?;
+                feed_entry(&mut an, &mut archive, source, &step.path, Some(&step.name))?;
             }
         }
         jobs_out.push((an.any_failed(), an.finish()));
@@ -314,20 +305,28 @@ fn zip_ranked<R: Read + Seek>(
     Ok(out)
 }
 
-/// Zip files start with a local file header (or are empty archives).
-fn is_zip(path: &Path) -> Result<bool> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut magic = [0u8; 4];
-    let mut read = 0;
-    while read < magic.len() {
-        match f.read(&mut magic[read..]) {
-            Ok(0) => break,
-            Ok(n) => read += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        }
-    }
-    Ok(read == 4 && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06"))
+/// Feeds one archive entry to a job's analysis (`step`: the entry is that
+/// one step's log).
+fn feed_entry<R: Read + Seek>(
+    an: &mut JobAnalyzer<'_>,
+    archive: &mut zip::ZipArchive<R>,
+    source: &str,
+    path: &str,
+    step: Option<&str>,
+) -> Result<()> {
+    let what = || format!("reading {path} from {source}");
+    let file = archive.by_name(path).with_context(what)?;
+    an.feed(&format!("{source}!{path}"), step, BufReader::new(file))
+        .with_context(what)
+}
+
+/// Zip files start with a local file header (or are empty archives). Reads
+/// the first bytes of `file` and rewinds it.
+fn is_zip(file: &mut std::fs::File) -> std::io::Result<bool> {
+    let mut magic = Vec::with_capacity(4);
+    file.by_ref().take(4).read_to_end(&mut magic)?;
+    file.rewind()?;
+    Ok(magic == b"PK\x03\x04" || magic == b"PK\x05\x06")
 }
 
 /// Analyses one file: a run zip or a text log.
@@ -337,8 +336,8 @@ pub fn analyze_file(path: &Path, rules: &RuleSet) -> Result<Vec<Failure>> {
 
 fn file_ranked(path: &Path, rules: &RuleSet, job_base: usize) -> Result<Vec<Ranked>> {
     let source = path.display().to_string();
-    let file = std::fs::File::open(path).with_context(|| format!("opening {source}"))?;
-    if is_zip(path)? {
+    let mut file = std::fs::File::open(path).with_context(|| format!("opening {source}"))?;
+    if is_zip(&mut file).with_context(|| format!("reading {source}"))? {
         zip_ranked(&source, file, &BTreeMap::new(), rules, job_base)
     } else {
         job_log_ranked(

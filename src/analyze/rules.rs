@@ -1,7 +1,7 @@
 //! Log rules: the data format ([`RuleSpec`]), validation, and the compiled
 //! matcher ([`RuleSet`]) that tries every rule on a line in one pass.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -9,6 +9,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::Category;
+use crate::logs::clean::truncate_chars;
 
 /// The built-in rule files, compiled into the binary.
 const BUILTIN_FILES: &[(&str, &str)] = &[
@@ -131,7 +132,7 @@ pub(crate) struct Rule {
     pub(crate) ignore: Option<Regex>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Inner {
     rules: Vec<Rule>,
     /// All keywords of all rules, found in one pass over a line.
@@ -165,6 +166,14 @@ pub fn builtin_specs() -> Result<Vec<RuleSpec>, RuleError> {
     Ok(out)
 }
 
+/// A rule's regex: matched on bytes with ASCII classes, size-limited.
+fn compile_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
 fn compile_one(spec: RuleSpec) -> Result<Rule, RuleError> {
     let id = spec.id.clone();
     if id.trim().is_empty() {
@@ -185,25 +194,15 @@ fn compile_one(spec: RuleSpec) -> Result<Rule, RuleError> {
             reason: "a keyword is empty".into(),
         });
     }
-    let regex = RegexBuilder::new(&spec.pattern)
-        .unicode(false)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|source| RuleError::Pattern {
+    let regex = compile_regex(&spec.pattern).map_err(|source| RuleError::Pattern {
+        id: id.clone(),
+        source,
+    })?;
+    let ignore = match &spec.ignore_if {
+        Some(p) => Some(compile_regex(p).map_err(|source| RuleError::IgnoreIf {
             id: id.clone(),
             source,
-        })?;
-    let ignore = match &spec.ignore_if {
-        Some(p) => Some(
-            RegexBuilder::new(p)
-                .unicode(false)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|source| RuleError::IgnoreIf {
-                    id: id.clone(),
-                    source,
-                })?,
-        ),
+        })?),
         None => None,
     };
     let names: Vec<&str> = regex.capture_names().flatten().collect();
@@ -289,13 +288,6 @@ impl Rule {
 /// Longest capture value kept.
 const MAX_CAPTURE_CHARS: usize = 300;
 
-pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 static BUILTIN: OnceLock<RuleSet> = OnceLock::new();
 
 impl RuleSet {
@@ -324,14 +316,7 @@ impl RuleSet {
         if extra.is_empty() {
             return Ok(Self::builtin());
         }
-        let mut seen: HashMap<&str, ()> = HashMap::new();
-        for spec in &extra {
-            if seen.insert(spec.id.as_str(), ()).is_some() {
-                return Err(RuleError::DuplicateId {
-                    id: spec.id.clone(),
-                });
-            }
-        }
+        // Two repository rules with one id are rejected by `from_specs`.
         let mut specs: Vec<RuleSpec> = builtin_specs()?
             .into_iter()
             .filter(|b| !extra.iter().any(|e| e.id == b.id))
@@ -343,14 +328,7 @@ impl RuleSet {
     /// A rule set without any rule.
     pub fn empty() -> RuleSet {
         RuleSet {
-            inner: Arc::new(Inner {
-                rules: Vec::new(),
-                keywords: None,
-                keyword_rules: Vec::new(),
-                always: Vec::new(),
-                annotated: Vec::new(),
-                rank: Vec::new(),
-            }),
+            inner: Arc::default(),
         }
     }
 
@@ -362,10 +340,10 @@ impl RuleSet {
     /// that reports the line wins. A `RegexSet` over all patterns was tried
     /// first: determinising its lazy DFA dominated the profile (129 MB/s).
     pub fn from_specs(specs: Vec<RuleSpec>) -> Result<RuleSet, RuleError> {
-        let mut ids: HashMap<String, ()> = HashMap::new();
+        let mut ids = HashSet::new();
         let mut rules = Vec::with_capacity(specs.len());
         for spec in specs {
-            if ids.insert(spec.id.clone(), ()).is_some() {
+            if !ids.insert(spec.id.clone()) {
                 return Err(RuleError::DuplicateId { id: spec.id });
             }
             rules.push(compile_one(spec)?);
@@ -449,11 +427,6 @@ impl RuleSet {
         self.inner.rules.iter().map(|r| &r.spec)
     }
 
-    /// The rule with this id.
-    pub fn get(&self, id: &str) -> Option<&RuleSpec> {
-        self.specs().find(|s| s.id == id)
-    }
-
     pub(crate) fn rule(&self, index: usize) -> Option<&Rule> {
         self.inner.rules.get(index)
     }
@@ -516,11 +489,7 @@ const KEYWORD_PREFIX_BYTES: usize = 8;
 
 fn prefilter_key(k: &str) -> String {
     let lower = k.to_lowercase();
-    let mut end = lower.len().min(KEYWORD_PREFIX_BYTES);
-    while !lower.is_char_boundary(end) {
-        end -= 1;
-    }
-    lower[..end].to_string()
+    lower[..lower.floor_char_boundary(KEYWORD_PREFIX_BYTES)].to_string()
 }
 
 /// Renders a rule title with captures substituted.

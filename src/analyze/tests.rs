@@ -25,9 +25,27 @@ fn line_of(bytes: &[u8], needle: &str) -> u64 {
         .unwrap()
 }
 
+/// A GitHub job log with one step, `Run <command>`, that prints `output`
+/// (line 3 on) and fails.
+fn one_step_log(command: &str, output: &[&str]) -> String {
+    let mut log = format!(
+        "2024-01-01T00:00:01.0Z ##[group]Run {command}\n2024-01-01T00:00:01.0Z ##[endgroup]\n"
+    );
+    for line in output {
+        log.push_str(&format!("2024-01-01T00:00:02.0Z {line}\n"));
+    }
+    log.push_str("2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n");
+    log
+}
+
 #[track_caller]
 fn expect_first(name: &str, bytes: &[u8], category: Category, rule: &str) -> Failure {
-    let failures = analyze(name, bytes);
+    assert_first(name, &analyze(name, bytes), category, rule)
+}
+
+/// The first failure, checked to have this category and rule.
+#[track_caller]
+fn assert_first(name: &str, failures: &[Failure], category: Category, rule: &str) -> Failure {
     let first = failures
         .first()
         .unwrap_or_else(|| panic!("{name}: nothing reported"));
@@ -93,36 +111,40 @@ fn real_excerpts_are_classified() {
         "pytest-failed",
     );
     assert!(f.captures["test"].contains("embeddings-and-linear-layers.ipynb"));
-    expect_first(
-        "eslint",
-        fixture!("gha_eslint.txt"),
-        Category::Lint,
-        "eslint-error",
-    );
-    expect_first(
-        "surefire",
-        fixture!("bump_surefire_test.txt"),
-        Category::Test,
-        "surefire-test-method",
-    );
-    expect_first(
-        "javac",
-        fixture!("bump_javac_codeql.txt"),
-        Category::Compilation,
-        "maven-javac-error",
-    );
-    expect_first(
-        "hpi",
-        fixture!("bump_hpi_dependency.txt"),
-        Category::Dependency,
-        "maven-hpi-dependency",
-    );
-    expect_first(
-        "cancel",
-        fixture!("bump_cancelled.txt"),
-        Category::Cancelled,
-        "gha-cancelled",
-    );
+    for (name, bytes, category, rule) in [
+        (
+            "eslint",
+            fixture!("gha_eslint.txt"),
+            Category::Lint,
+            "eslint-error",
+        ),
+        (
+            "surefire",
+            fixture!("bump_surefire_test.txt"),
+            Category::Test,
+            "surefire-test-method",
+        ),
+        (
+            "javac",
+            fixture!("bump_javac_codeql.txt"),
+            Category::Compilation,
+            "maven-javac-error",
+        ),
+        (
+            "hpi",
+            fixture!("bump_hpi_dependency.txt"),
+            Category::Dependency,
+            "maven-hpi-dependency",
+        ),
+        (
+            "cancel",
+            fixture!("bump_cancelled.txt"),
+            Category::Cancelled,
+            "gha-cancelled",
+        ),
+    ] {
+        expect_first(name, bytes, category, rule);
+    }
 }
 
 #[test]
@@ -142,18 +164,22 @@ fn travis_logs() {
         "go-test-fail",
     );
     assert_eq!(f.captures["test"], "TestSeparator");
-    expect_first(
-        "redox",
-        fixture!("travis_rust_compile.log"),
-        Category::Compilation,
-        "rustc-error",
-    );
-    expect_first(
-        "elpa",
-        fixture!("travis_network_elpa.log"),
-        Category::Network,
-        "net-unreachable",
-    );
+    for (name, bytes, category, rule) in [
+        (
+            "redox",
+            fixture!("travis_rust_compile.log"),
+            Category::Compilation,
+            "rustc-error",
+        ),
+        (
+            "elpa",
+            fixture!("travis_network_elpa.log"),
+            Category::Network,
+            "net-unreachable",
+        ),
+    ] {
+        expect_first(name, bytes, category, rule);
+    }
 }
 
 #[test]
@@ -165,36 +191,6 @@ fn synthetic_categories() {
         "gha-job-timeout",
     );
     assert_eq!(f.captures["minutes"], "60");
-    expect_first(
-        "oom",
-        fixture!("synthetic_oom_killed.txt"),
-        Category::Resource,
-        "res-killed",
-    );
-    expect_first(
-        "disk",
-        fixture!("synthetic_disk_full.txt"),
-        Category::Resource,
-        "res-no-space",
-    );
-    expect_first(
-        "lost",
-        fixture!("synthetic_runner_lost.txt"),
-        Category::Infrastructure,
-        "gha-runner-shutdown",
-    );
-    expect_first(
-        "rate",
-        fixture!("synthetic_rate_limit.txt"),
-        Category::RateLimit,
-        "gha-api-rate-limit",
-    );
-    expect_first(
-        "perm",
-        fixture!("synthetic_permission.txt"),
-        Category::Permission,
-        "gha-push-denied",
-    );
     let f = expect_first(
         "module",
         fixture!("synthetic_module_not_found.txt"),
@@ -203,25 +199,58 @@ fn synthetic_categories() {
     );
     assert_eq!(f.captures["package"], "yaml");
     assert!(f.fixable);
-    expect_first(
-        "npm",
-        fixture!("synthetic_network_npm.txt"),
-        Category::Network,
-        "net-reset",
-    );
-    expect_first(
-        "workflow",
-        fixture!("synthetic_invalid_workflow.txt"),
-        Category::WorkflowSyntax,
-        "gha-invalid-workflow",
-    );
+    for (name, bytes, category, rule) in [
+        (
+            "oom",
+            fixture!("synthetic_oom_killed.txt"),
+            Category::Resource,
+            "res-killed",
+        ),
+        (
+            "disk",
+            fixture!("synthetic_disk_full.txt"),
+            Category::Resource,
+            "res-no-space",
+        ),
+        (
+            "lost",
+            fixture!("synthetic_runner_lost.txt"),
+            Category::Infrastructure,
+            "gha-runner-shutdown",
+        ),
+        (
+            "rate",
+            fixture!("synthetic_rate_limit.txt"),
+            Category::RateLimit,
+            "gha-api-rate-limit",
+        ),
+        (
+            "perm",
+            fixture!("synthetic_permission.txt"),
+            Category::Permission,
+            "gha-push-denied",
+        ),
+        (
+            "npm",
+            fixture!("synthetic_network_npm.txt"),
+            Category::Network,
+            "net-reset",
+        ),
+        (
+            "workflow",
+            fixture!("synthetic_invalid_workflow.txt"),
+            Category::WorkflowSyntax,
+            "gha-invalid-workflow",
+        ),
+    ] {
+        expect_first(name, bytes, category, rule);
+    }
 }
 
 #[test]
 fn env_dumps_and_timeout_minutes_are_not_reported() {
-    let bytes = fixture!("synthetic_env_dump_false_positive.txt");
-    let failures = analyze("env", bytes);
-    let f = expect_first("env", bytes, Category::Test, "cargo-test-failed");
+    let failures = analyze("env", fixture!("synthetic_env_dump_false_positive.txt"));
+    let f = assert_first("env", &failures, Category::Test, "cargo-test-failed");
     assert_eq!(f.captures["test"], "parser::tests::rejects_bad_header");
     for f in &failures {
         assert!(
@@ -278,23 +307,44 @@ fn fingerprints_stable_across_runs_and_distinct_across_failures() {
     assert_ne!(a[0].fingerprint, c[0].fingerprint);
 }
 
-fn build_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+/// A zip archive of these entries (a name ending in `/` is a folder).
+fn build_zip<N: AsRef<str>, D: AsRef<[u8]>>(files: &[(N, D)]) -> Vec<u8> {
     let mut buf = Cursor::new(Vec::new());
     {
         let mut w = zip::ZipWriter::new(&mut buf);
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
         for (name, data) in files {
-            if name.ends_with('/') {
-                w.add_directory(name.trim_end_matches('/'), opts).unwrap();
+            let name = name.as_ref();
+            if let Some(dir) = name.strip_suffix('/') {
+                w.add_directory(dir, opts).unwrap();
             } else {
-                w.start_file(*name, opts).unwrap();
-                w.write_all(data).unwrap();
+                w.start_file(name, opts).unwrap();
+                w.write_all(data.as_ref()).unwrap();
             }
         }
         w.finish().unwrap();
     }
     buf.into_inner()
+}
+
+/// Analyses a run archive of these entries as `run.zip`, without hints.
+fn analyze_run_zip<N: AsRef<str>, D: AsRef<[u8]>>(files: &[(N, D)]) -> Vec<Failure> {
+    let zip = Cursor::new(build_zip(files));
+    analyze_zip("run.zip", zip, &BTreeMap::new(), &RuleSet::builtin()).unwrap()
+}
+
+/// The step file (as made by [`step_files`]) holding `needle`.
+fn step_file_with<'a>(steps: &'a [(String, Vec<u8>)], needle: &str) -> &'a (String, Vec<u8>) {
+    steps
+        .iter()
+        .find(|(_, d)| String::from_utf8_lossy(d).contains(needle))
+        .unwrap()
+}
+
+/// The step name of a step file: `3_Run tests.txt` -> `Run tests`.
+fn step_name(file: &str) -> &str {
+    file.split_once('_').unwrap().1.trim_end_matches(".txt")
 }
 
 /// Splits a job log into per-step files as GitHub's archive does.
@@ -334,72 +384,33 @@ fn zip_with_job_logs_and_step_folders() {
     for (name, data) in &steps {
         files.push((format!("build/{name}"), data.clone()));
     }
-    let refs: Vec<(&str, &[u8])> = files
-        .iter()
-        .map(|(n, d)| (n.as_str(), d.as_slice()))
-        .collect();
-    let zip = build_zip(&refs);
-    let failures = analyze_zip(
-        "run.zip",
-        Cursor::new(zip),
-        &BTreeMap::new(),
-        &RuleSet::builtin(),
-    )
-    .unwrap();
+    let failures = analyze_run_zip(&files);
     let f = &failures[0];
     assert_eq!(f.source, "run.zip!1_build.txt");
     assert_eq!(f.job.as_deref(), Some("build"));
     assert_eq!(f.rule, "tsc-error");
     assert_eq!(f.line, line_of(tsc, "error TS2322"));
     // The step name comes from the step file that starts there.
-    let step_name = steps
-        .iter()
-        .find(|(_, d)| String::from_utf8_lossy(d).contains("error TS2322"))
-        .map(|(n, _)| {
-            n.split_once('_')
-                .unwrap()
-                .1
-                .trim_end_matches(".txt")
-                .to_string()
-        })
-        .unwrap();
-    assert_eq!(f.step.as_deref(), Some(step_name.as_str()));
+    let (file, _) = step_file_with(&steps, "error TS2322");
+    assert_eq!(f.step.as_deref(), Some(step_name(file)));
     assert!(failures.iter().all(|f| f.job.as_deref() == Some("build")));
 }
 
 #[test]
 fn zip_with_step_folders_only() {
-    let ruff = fixture!("gha_ruff_lint.txt");
-    let steps = step_files(ruff);
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    for (name, data) in &steps {
-        files.push((format!("flake8/{name}"), data.clone()));
-    }
-    let refs: Vec<(&str, &[u8])> = files
+    let steps = step_files(fixture!("gha_ruff_lint.txt"));
+    let files: Vec<(String, &[u8])> = steps
         .iter()
-        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .map(|(name, data)| (format!("flake8/{name}"), data.as_slice()))
         .collect();
-    let zip = build_zip(&refs);
-    let failures = analyze_zip(
-        "run.zip",
-        Cursor::new(zip),
-        &BTreeMap::new(),
-        &RuleSet::builtin(),
-    )
-    .unwrap();
+    let failures = analyze_run_zip(&files);
     let f = &failures[0];
     assert_eq!(f.job.as_deref(), Some("flake8"));
     assert_eq!(f.rule, "py-lint-location");
-    let (file, data) = steps
-        .iter()
-        .find(|(_, d)| String::from_utf8_lossy(d).contains("Expected a Jupyter"))
-        .unwrap();
+    let (file, data) = step_file_with(&steps, "Expected a Jupyter");
     assert_eq!(f.source, format!("run.zip!flake8/{file}"));
     assert_eq!(f.line, line_of(data, "Expected a Jupyter"));
-    assert_eq!(
-        f.step.as_deref(),
-        Some(file.split_once('_').unwrap().1.trim_end_matches(".txt"))
-    );
+    assert_eq!(f.step.as_deref(), Some(step_name(file)));
 }
 
 #[test]
@@ -493,17 +504,18 @@ fn step_hints_pick_the_segment() {
 
 #[test]
 fn fallback_reports_error_looking_lines_then_last_line() {
-    let log = "2024-01-01T00:00:01.0Z ##[group]Run ./release.sh\n2024-01-01T00:00:01.0Z ##[endgroup]\n\
-2024-01-01T00:00:02.0Z Preparing release 1.2.3\n\
-2024-01-01T00:00:02.0Z Release for version 1.2.3 already exists. Exiting.\n\
-2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n";
+    let log = one_step_log(
+        "./release.sh",
+        &[
+            "Preparing release 1.2.3",
+            "Release for version 1.2.3 already exists. Exiting.",
+        ],
+    );
     let f = analyze("r", log.as_bytes());
     assert_eq!(f[0].rule, "fallback-error-line");
     assert_eq!(f[0].line, 4);
     assert_eq!(f[0].category, Category::Unknown);
-    let log = "2024-01-01T00:00:01.0Z ##[group]Run ./check.sh\n2024-01-01T00:00:01.0Z ##[endgroup]\n\
-2024-01-01T00:00:02.0Z 42\n\
-2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n";
+    let log = one_step_log("./check.sh", &["42"]);
     let f = analyze("r", log.as_bytes());
     assert_eq!((f[0].rule.as_str(), f[0].line), ("fallback-last-line", 3));
 }
@@ -568,19 +580,12 @@ fn line_numbers_count_lf_only_and_bom_belongs_to_line_one() {
 
 #[test]
 fn failures_are_capped_and_deduplicated() {
-    let mut log = String::from(
-        "2024-01-01T00:00:01.0Z ##[group]Run cc\n2024-01-01T00:00:01.0Z ##[endgroup]\n",
-    );
-    for i in 0..200 {
-        log.push_str(&format!(
-            "2024-01-01T00:00:02.0Z src/f{i}.c:1:2: error: broken thing {i}\n"
-        ));
-        log.push_str(&format!(
-            "2024-01-01T00:00:02.0Z src/f{i}.c:1:2: error: broken thing {i}\n"
-        ));
-    }
-    log.push_str("2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n");
-    let f = analyze("many", log.as_bytes());
+    let errors: Vec<String> = (0..200)
+        .map(|i| format!("src/f{i}.c:1:2: error: broken thing {i}"))
+        .collect();
+    // Every error twice.
+    let output: Vec<&str> = errors.iter().flat_map(|e| [e.as_str(); 2]).collect();
+    let f = analyze("many", one_step_log("cc", &output).as_bytes());
     assert_eq!(f.len(), MAX_FAILURES);
     let mut fps: Vec<&str> = f.iter().map(|x| x.fingerprint.as_str()).collect();
     fps.sort();
@@ -644,10 +649,13 @@ fn repository_rules_take_part() {
     )
     .unwrap();
     let rules = RuleSet::with_extra(vec![spec]).unwrap();
-    let log = "2024-01-01T00:00:01.0Z ##[group]Run t\n2024-01-01T00:00:01.0Z ##[endgroup]\n\
-2024-01-01T00:00:02.0Z FAILED tests/test_a.py::test_b - OperationalError\n\
-2024-01-01T00:00:02.0Z could not connect to db-primary\n\
-2024-01-01T00:00:03.0Z ##[error]Process completed with exit code 1.\n";
+    let log = one_step_log(
+        "t",
+        &[
+            "FAILED tests/test_a.py::test_b - OperationalError",
+            "could not connect to db-primary",
+        ],
+    );
     let f = analyze_job_log("x", None, None, log.as_bytes(), &rules).unwrap();
     assert_eq!(f[0].rule, "flaky-db");
     assert_eq!(f[0].captures["host"], "primary");

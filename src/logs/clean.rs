@@ -117,14 +117,7 @@ pub fn clean_text(b: &[u8], out: &mut Vec<u8>) {
 /// The cleaned text of a line that needs no cleaning (no escape or control
 /// byte): the line itself without trailing whitespace. `None` otherwise.
 pub fn clean_in_place(b: &[u8]) -> Option<&[u8]> {
-    if has_controls(b) {
-        return None;
-    }
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(0, |p| p + 1);
-    Some(&b[..end])
+    (!has_controls(b)).then(|| b.trim_ascii_end())
 }
 
 /// Any byte other than tab below 0x20, or DEL. Written without early exit
@@ -141,9 +134,7 @@ fn has_controls(b: &[u8]) -> bool {
 }
 
 fn trim_end(out: &mut Vec<u8>) {
-    while out.last().is_some_and(|c| c.is_ascii_whitespace()) {
-        out.pop();
-    }
+    out.truncate(out.trim_ascii_end().len());
 }
 
 /// ANSI CSI/OSC sequences and C0 controls (except tab and CR) removed.
@@ -226,6 +217,14 @@ pub fn clean_gha_line(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     clean_text(payload, &mut out);
     out
+}
+
+/// `s` cut to at most `max` characters, with `…` when something was cut.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
 }
 
 /// The marker at the start of a cleaned line and where its body starts.

@@ -25,8 +25,6 @@ pub struct LineReader<R> {
     buf: Vec<u8>,
     number: u64,
     cap: usize,
-    /// Total bytes consumed, for throughput figures.
-    bytes_read: u64,
     /// Bytes of the line last returned in place, consumed on the next call.
     pending: usize,
 }
@@ -43,14 +41,8 @@ impl<R: BufRead> LineReader<R> {
             buf: Vec::with_capacity(256),
             number: 0,
             cap: cap.max(1),
-            bytes_read: 0,
             pending: 0,
         }
-    }
-
-    /// Bytes consumed so far.
-    pub fn bytes_read(&self) -> u64 {
-        self.bytes_read
     }
 
     /// The next line, or `None` at end of input. A final `\n` does not start
@@ -58,7 +50,6 @@ impl<R: BufRead> LineReader<R> {
     pub fn next_line(&mut self) -> io::Result<Option<RawLine<'_>>> {
         if self.pending > 0 {
             self.inner.consume(self.pending);
-            self.bytes_read += self.pending as u64;
             self.pending = 0;
         }
         // Fast path: the whole line is in the reader's buffer; lend it
@@ -109,7 +100,6 @@ impl<R: BufRead> LineReader<R> {
                 self.buf.extend_from_slice(chunk);
             }
             self.inner.consume(used);
-            self.bytes_read += used as u64;
             if end {
                 break;
             }

@@ -49,8 +49,6 @@ pub struct Segment {
     pub job: Option<String>,
     /// Index of the source file (several files can form one job in a zip).
     pub source: usize,
-    pub first_line: u64,
-    pub last_line: u64,
     /// `##[error]` lines in this segment.
     pub errors: u32,
     pub last_error_line: Option<u64>,
@@ -92,7 +90,6 @@ pub struct ScannedLine<'a> {
     pub role: LineRole,
     /// Index into [`Scanner::segments`].
     pub segment: usize,
-    pub truncated: bool,
 }
 
 /// A step's expected first line, for mapping a job log to step names.
@@ -139,6 +136,9 @@ pub struct Scanner {
     /// A Travis `$ command` is running (no exit status printed yet): folds
     /// its own script prints are part of it, not new steps.
     command_open: bool,
+    /// Job and step of the current `gh run view` segment, as printed (none
+    /// yet in this source).
+    run_view_ids: Option<(Vec<u8>, Vec<u8>)>,
     text: Vec<u8>,
 }
 
@@ -149,15 +149,7 @@ impl Default for Scanner {
 }
 
 fn short_name(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(b);
-    let s = s.trim();
-    if s.chars().count() > MAX_NAME_CHARS {
-        let mut t: String = s.chars().take(MAX_NAME_CHARS).collect();
-        t.push('…');
-        t
-    } else {
-        s.to_string()
-    }
+    clean::truncate_chars(String::from_utf8_lossy(b).trim(), MAX_NAME_CHARS)
 }
 
 fn kind_for_name(name: &str) -> SegmentKind {
@@ -214,6 +206,7 @@ impl Scanner {
             prev_travis_marker: false,
             fold_start: None,
             command_open: false,
+            run_view_ids: None,
             text: Vec::with_capacity(256),
         }
     }
@@ -234,9 +227,10 @@ impl Scanner {
         self.source = source;
         self.in_header = false;
         self.format = None;
+        self.run_view_ids = None;
         self.forced_step = step.is_some();
         if let Some(name) = step {
-            self.push_segment(kind_for_name(name), name.to_string(), true, None, 1);
+            self.push_segment(kind_for_name(name), name.to_string(), true, None);
         }
     }
 
@@ -246,14 +240,7 @@ impl Scanner {
         self.next_start = 0;
     }
 
-    fn push_segment(
-        &mut self,
-        kind: SegmentKind,
-        name: String,
-        real: bool,
-        job: Option<String>,
-        line: u64,
-    ) {
+    fn push_segment(&mut self, kind: SegmentKind, name: String, real: bool, job: Option<String>) {
         if self.segments.len() >= MAX_SEGMENTS {
             return;
         }
@@ -264,8 +251,6 @@ impl Scanner {
             ordinal: None,
             job,
             source: self.source,
-            first_line: line,
-            last_line: line,
             errors: 0,
             last_error_line: None,
             exit_code: None,
@@ -273,14 +258,14 @@ impl Scanner {
         });
     }
 
-    fn ensure_segment(&mut self, line: u64) {
+    fn ensure_segment(&mut self) {
         let need = self.segments.last().is_none_or(|s| s.source != self.source);
         if need {
             let (kind, name) = match self.format {
                 Some(Format::GithubActions) => (SegmentKind::Preamble, "Set up job"),
                 _ => (SegmentKind::Step, "log"),
             };
-            self.push_segment(kind, name.to_string(), false, None, line);
+            self.push_segment(kind, name.to_string(), false, None);
         }
     }
 
@@ -336,9 +321,6 @@ impl Scanner {
         let role = self.structure(raw.number, format, run_view_ids, text, marker, body_start);
         self.text = owned;
         let segment = self.segments.len().saturating_sub(1);
-        if let Some(seg) = self.segments.last_mut() {
-            seg.last_line = raw.number;
-        }
         let text: &'a [u8] = match borrowed {
             Some(b) => b,
             None => &self.text,
@@ -350,7 +332,6 @@ impl Scanner {
             marker,
             role,
             segment,
-            truncated: raw.truncated,
         }
     }
 
@@ -368,23 +349,24 @@ impl Scanner {
         match format {
             Format::GhRunView => {
                 if let Some((job, step)) = run_view_ids {
-                    let changed = self.segments.last().is_none_or(|s| {
-                        s.source != self.source
-                            || s.job.as_deref().map(str::as_bytes) != Some(job)
-                            || s.name.as_bytes() != step
-                    });
+                    // Compared as printed: the segment's names are trimmed
+                    // and shortened, and would differ on every line.
+                    let changed = self
+                        .run_view_ids
+                        .as_ref()
+                        .is_none_or(|(j, s)| j.as_slice() != job || s.as_slice() != step);
                     if changed {
+                        self.run_view_ids = Some((job.to_vec(), step.to_vec()));
                         let name = short_name(step);
-                        let job = short_name(job);
                         self.in_header = false;
-                        self.push_segment(kind_for_name(&name), name, true, Some(job), line);
+                        self.push_segment(kind_for_name(&name), name, true, Some(short_name(job)));
                     }
                 }
-                self.ensure_segment(line);
+                self.ensure_segment();
                 self.github_line(line, text, marker, body, false)
             }
             Format::GithubActions => {
-                self.ensure_segment(line);
+                self.ensure_segment();
                 let mut starts_step = false;
                 let hit = self
                     .step_starts
@@ -397,14 +379,14 @@ impl Scanner {
                 if let Some((i, name)) = hit {
                     self.next_start = i + 1;
                     self.in_header = false;
-                    self.push_segment(kind_for_name(&name), name, true, None, line);
+                    self.push_segment(kind_for_name(&name), name, true, None);
                     starts_step = true;
                 }
                 let boundaries_known = !self.step_starts.is_empty() || self.forced_step;
                 self.github_line(line, text, marker, body, !boundaries_known && !starts_step)
             }
             Format::Text => {
-                self.ensure_segment(line);
+                self.ensure_segment();
                 self.text_line(line, text)
             }
         }
@@ -424,7 +406,7 @@ impl Scanner {
                     if split_steps {
                         self.run_ordinal += 1;
                         let name = short_name(body);
-                        self.push_segment(SegmentKind::Step, name, false, None, line);
+                        self.push_segment(SegmentKind::Step, name, false, None);
                         if let Some(seg) = self.segments.last_mut() {
                             seg.ordinal = Some(self.run_ordinal);
                         }
@@ -446,26 +428,14 @@ impl Scanner {
             _ => {}
         }
         if split_steps && marker == Marker::None {
-            if text == b"Post job cleanup." {
+            let post = match text {
+                b"Post job cleanup." => Some("Post job cleanup"),
+                b"Cleaning up orphan processes" => Some("Complete job"),
+                _ => None,
+            };
+            if let Some(name) = post {
                 self.in_header = false;
-                self.push_segment(
-                    SegmentKind::Post,
-                    "Post job cleanup".to_string(),
-                    false,
-                    None,
-                    line,
-                );
-                return LineRole::Structure;
-            }
-            if text == b"Cleaning up orphan processes" {
-                self.in_header = false;
-                self.push_segment(
-                    SegmentKind::Post,
-                    "Complete job".to_string(),
-                    false,
-                    None,
-                    line,
-                );
+                self.push_segment(SegmentKind::Post, name.to_string(), false, None);
                 return LineRole::Structure;
             }
         }
@@ -505,11 +475,10 @@ impl Scanner {
     }
 
     fn text_line(&mut self, line: u64, text: &[u8]) -> LineRole {
-        let travis_marker = self.travis_marker
-            || text.starts_with(b"travis_fold:")
-            || text.starts_with(b"travis_time:");
+        let marker_text = text.starts_with(b"travis_fold:") || text.starts_with(b"travis_time:");
         if !self.travis
-            && (travis_marker
+            && (self.travis_marker
+                || marker_text
                 || text.starts_with(b"Worker information")
                 || text.starts_with(b"Using worker: "))
         {
@@ -534,7 +503,7 @@ impl Scanner {
             } else {
                 SegmentKind::Step
             };
-            self.push_segment(kind, fold, false, None, line);
+            self.push_segment(kind, fold, false, None);
         }
         // Travis prints `$ command` right after its own markers; a `$ ...`
         // line in a command's output (yarn echoing a script) is output.
@@ -544,7 +513,7 @@ impl Scanner {
             && let Some(cmd) = text.strip_prefix(b"$ ")
         {
             let name = short_name(cmd);
-            self.push_segment(SegmentKind::Step, name, false, None, line);
+            self.push_segment(SegmentKind::Step, name, false, None);
             if let Some(seg) = self.segments.last_mut() {
                 seg.header = Some((line, short_name(text)));
             }
@@ -563,20 +532,13 @@ impl Scanner {
             }
             if text.starts_with(b"Done. Your build exited with ") {
                 // Whatever Travis prints after this is not part of any step.
-                self.push_segment(
-                    SegmentKind::Post,
-                    "after build".to_string(),
-                    false,
-                    None,
-                    line,
-                );
+                self.push_segment(SegmentKind::Post, "after build".to_string(), false, None);
                 return LineRole::Structure;
             }
         }
-        if text.starts_with(b"travis_fold:") || text.starts_with(b"travis_time:") {
-            return LineRole::Structure;
-        }
-        if is_boilerplate_text(text) {
+        if marker_text {
+            LineRole::Structure
+        } else if is_boilerplate_text(text) {
             LineRole::Boilerplate
         } else {
             LineRole::Content
@@ -610,13 +572,8 @@ fn header_like(text: &[u8], echoed: bool) -> bool {
 
 /// Lines that never explain a failure wherever they appear.
 fn is_boilerplate_text(text: &[u8]) -> bool {
-    let t = trim_start(text);
+    let t = text.trim_ascii_start();
     t.starts_with(b"timeout-minutes:") || t.starts_with(b"continue-on-error:")
-}
-
-fn trim_start(b: &[u8]) -> &[u8] {
-    let n = b.iter().take_while(|c| c.is_ascii_whitespace()).count();
-    &b[n..]
 }
 
 #[cfg(test)]
@@ -731,6 +688,25 @@ lint\tRun ruff\t2024-01-02T03:04:05.1Z ok\n";
         assert_eq!(lines[2].2, LineRole::Boilerplate);
         assert_eq!(lines[4].1, "E   assert 1 == 2");
         assert_eq!(lines[4].2, LineRole::Content);
+    }
+
+    #[test]
+    fn gh_run_view_long_step_names_make_one_segment() {
+        let step = format!("Run {} ", "x".repeat(300));
+        let log = format!(
+            "build\t{step}\t2024-01-02T03:04:05.1Z one\n\
+             build\t{step}\t2024-01-02T03:04:05.1Z two\n\
+             build\tRun b\t2024-01-02T03:04:05.1Z three\n"
+        );
+        let (lines, segs) = scan_all(&log);
+        assert_eq!(
+            segs.len(),
+            2,
+            "{:?}",
+            segs.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
+        assert_eq!(segs[0].name.chars().count(), MAX_NAME_CHARS + 1);
+        assert_eq!((lines[0].3, lines[1].3, lines[2].3), (0, 0, 1));
     }
 
     #[test]

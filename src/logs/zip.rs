@@ -71,7 +71,7 @@ pub fn list_jobs(names: &[String]) -> Vec<ZipJob> {
             folders.push(folder);
         }
     }
-    let mut tops: Vec<(ZipJob, bool)> = Vec::new();
+    let mut jobs: Vec<ZipJob> = Vec::new();
     let mut steps: Vec<(String, ZipStep)> = Vec::new();
     for path in names {
         if path.ends_with('/') {
@@ -88,18 +88,17 @@ pub fn list_jobs(names: &[String]) -> Vec<ZipJob> {
                 };
                 // A matrix job can be named `test (3)`: only treat ` (k)` as a
                 // collision suffix when no folder carries the full name.
-                let (name, collision) = match strip_collision(rest) {
+                let (name, duplicate) = match strip_collision(rest) {
                     (base, true) if !folders.contains(&rest) => (base, true),
                     _ => (rest, false),
                 };
-                let job = ZipJob {
+                jobs.push(ZipJob {
                     name: name.to_string(),
                     number,
                     log: Some(path.clone()),
                     steps: Vec::new(),
-                    duplicate: collision,
-                };
-                tops.push((job, collision));
+                    duplicate,
+                });
             }
             Some((folder, file)) => {
                 if file.contains('/') {
@@ -117,8 +116,7 @@ pub fn list_jobs(names: &[String]) -> Vec<ZipJob> {
     }
     // Files without a collision suffix come first so that a step folder
     // attaches to the real job log rather than to its ` (1)` twin.
-    tops.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.log.cmp(&b.0.log)));
-    let mut jobs: Vec<ZipJob> = tops.into_iter().map(|(j, _)| j).collect();
+    jobs.sort_by(|a, b| a.duplicate.cmp(&b.duplicate).then(a.log.cmp(&b.log)));
     for (folder, step) in steps {
         let idx = match jobs.iter().position(|j| j.name == folder) {
             Some(i) => i,
