@@ -30,10 +30,7 @@ pub fn code(s: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut t: String = flat.replace('`', "'").chars().take(CODE_LIMIT).collect();
-    if flat.chars().count() > CODE_LIMIT {
-        t.push('…');
-    }
+    let mut t = crate::logs::clean::truncate_chars(&flat.replace('`', "'"), CODE_LIMIT);
     if t.is_empty() {
         t.push(' ');
     }
