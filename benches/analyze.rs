@@ -10,6 +10,8 @@
 //! rule set and prints MB/s. Then it analyses a 1 GB log in a child process
 //! (this binary with `--child PATH`) and prints that process' peak resident
 //! memory (VmHWM).
+// Benches, examples and tests read their own settings from the environment.
+#![allow(clippy::disallowed_methods)]
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

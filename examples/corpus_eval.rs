@@ -10,6 +10,8 @@
 //! lines and lines that also occur in the passing log, the negative control,
 //! the trivial baseline (first `##[error]` line) and, on BUMP archives,
 //! agreement of the primary category with the data set's class.
+// Benches, examples and tests read their own settings from the environment.
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -1,22 +1,14 @@
-//! The GitHub Actions runtime: inputs, outputs, step summary and workflow commands.
+//! The GitHub Actions runner's formats: input names, workflow commands, output
+//! records. Pure; [`crate::runtime::Env`] reads the environment and writes.
 //!
 //! Everything written to stdout inside a runner may be read as a workflow
-//! command, so text that came from outside goes through [`echo_untrusted`].
+//! command, so text that came from outside goes through [`untrusted_block`].
 
-use std::fs::OpenOptions;
-use std::io::Write as _;
-use std::path::PathBuf;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// GitHub refuses step summaries larger than 1 MiB
 /// (docs: "Adding a job summary", size limit per step).
 pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
-
-/// True when running inside a GitHub Actions runner.
-pub fn in_actions() -> bool {
-    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true")
-}
 
 /// The environment variable the runner uses for an input: `INPUT_` + the name
 /// upper-cased with spaces turned to `_`. Hyphens are kept (`dry-run` ->
@@ -25,19 +17,11 @@ pub fn input_var(name: &str) -> String {
     format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
 }
 
-/// An action input, `None` when unset or empty (the runner passes unset
-/// inputs that have no default as empty strings).
-pub fn input(name: &str) -> Option<String> {
-    std::env::var(input_var(name))
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// A boolean input in the forms YAML 1.2 core schema accepts, as the toolkit does.
-pub fn input_bool(name: &str) -> Result<Option<bool>> {
-    match input(name).as_deref() {
-        None => Ok(None),
+/// A boolean input in the forms YAML 1.2 core schema accepts, as the toolkit
+/// does; `None` when unset. Anything else is an error naming the input.
+pub fn parse_bool_input(name: &str, value: Option<&str>) -> Result<Option<bool>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
         Some("true" | "True" | "TRUE") => Ok(Some(true)),
         Some("false" | "False" | "FALSE") => Ok(Some(false)),
         Some(other) => anyhow::bail!(
@@ -48,14 +32,14 @@ pub fn input_bool(name: &str) -> Result<Option<bool>> {
 }
 
 /// Escape data for a workflow command message (`::cmd::DATA`).
-fn escape_data(s: &str) -> String {
+pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
 
 /// Escape a workflow command property value (`::cmd key=VALUE::`).
-fn escape_property(s: &str) -> String {
+pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
@@ -69,15 +53,6 @@ pub fn mask_command(secret: &str) -> Option<String> {
         .map(|l| format!("::add-mask::{}", escape_data(l)))
         .collect();
     (!lines.is_empty()).then(|| lines.join("\n"))
-}
-
-/// Mask a secret in the runner's log. Outside a runner this prints nothing.
-pub fn mask(secret: &str) {
-    if in_actions()
-        && let Some(cmd) = mask_command(secret)
-    {
-        println!("{cmd}");
-    }
 }
 
 /// A fresh random token for `::stop-commands::`, unguessable by log authors.
@@ -102,53 +77,6 @@ pub fn untrusted_block(text: &str) -> String {
     format!("::stop-commands::{token}\n{text}\n::{token}::")
 }
 
-/// Print untrusted text (log lines, titles, comments) safely.
-pub fn echo_untrusted(text: &str) {
-    if in_actions() {
-        println!("{}", untrusted_block(text));
-    } else {
-        println!("{text}");
-    }
-}
-
-/// Open a collapsible group in the runner's log.
-pub fn group(title: &str) {
-    if in_actions() {
-        println!("::group::{}", escape_data(title));
-    }
-}
-
-/// Close the group opened by [`group`].
-pub fn end_group() {
-    if in_actions() {
-        println!("::endgroup::");
-    }
-}
-
-/// An error annotation (shown on the run's summary page).
-pub fn annotate_error(title: &str, message: &str) {
-    if in_actions() {
-        println!(
-            "::error title={}::{}",
-            escape_property(title),
-            escape_data(message)
-        );
-    }
-}
-
-/// A warning annotation.
-pub fn annotate_warning(message: &str) {
-    if in_actions() {
-        println!("::warning::{}", escape_data(message));
-    }
-}
-
-fn env_file(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
 /// The `name<<DELIM` form the runner reads from `$GITHUB_OUTPUT`, with a
 /// delimiter that cannot occur in the value.
 pub fn output_record(name: &str, value: &str) -> String {
@@ -157,46 +85,6 @@ pub fn output_record(name: &str, value: &str) -> String {
         delim = format!("ci_medic_{}", random_token());
     }
     format!("{name}<<{delim}\n{value}\n{delim}\n")
-}
-
-/// Set a step output. Outside a runner this is a no-op.
-pub fn set_output(name: &str, value: &str) -> Result<()> {
-    let Some(path) = env_file("GITHUB_OUTPUT") else {
-        return Ok(());
-    };
-    append(&path, &output_record(name, value))
-}
-
-/// Append markdown to the step summary, truncated to what GitHub accepts.
-pub fn append_summary(markdown: &str) -> Result<()> {
-    let Some(path) = env_file("GITHUB_STEP_SUMMARY") else {
-        return Ok(());
-    };
-    let used = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) as usize;
-    let room = STEP_SUMMARY_LIMIT.saturating_sub(used);
-    let note = "\n\n_(summary truncated: GitHub's 1 MiB limit)_\n";
-    let text = if markdown.len() <= room {
-        markdown.to_string()
-    } else if room > note.len() {
-        let mut cut = room - note.len();
-        while !markdown.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}{note}", &markdown[..cut])
-    } else {
-        return Ok(());
-    };
-    append(&path, &text)
-}
-
-fn append(path: &PathBuf, text: &str) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

@@ -6,8 +6,12 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::{self, Ctx};
+use crate::config::{self, Config};
+use crate::event::{self, Event};
 use crate::github::{self, Client, RepoName, RetryPolicy};
-use crate::{action, jobs};
+use crate::jobs;
+use crate::runtime::Env;
 
 /// Exit code when `heal` finds no safe fix.
 pub const EXIT_UNFIXABLE: u8 = 3;
@@ -135,9 +139,11 @@ pub enum ClickhouseCommand {
     Migrate,
 }
 
-/// Everything a job needs from the command line and the environment.
+/// The command line and the environment: how to reach GitHub and which
+/// config to read. Commands turn it into an [`app::Ctx`].
 pub struct Context {
     pub cli: Cli,
+    pub env: Env,
     pub token: Option<String>,
 }
 
@@ -172,13 +178,60 @@ impl Context {
     pub fn json(&self) -> bool {
         self.cli.format == Format::Json
     }
+
+    /// The context handlers run in.
+    pub fn ctx(&self, github: Option<Client>, config: Config) -> Ctx {
+        Ctx::new(
+            github,
+            config,
+            self.env.clone(),
+            self.cli.dry_run,
+            self.cli.format,
+        )
+    }
+
+    /// Load the config: `--config` (a local file), else the file named by the
+    /// `config` input (default `.github/ci-medic.yml`) from the default
+    /// branch, so a pull request never changes the rules that judge it.
+    pub async fn load_config(&self, client: Option<&Client>) -> Result<Config> {
+        if let Some(path) = &self.cli.config {
+            return read_local(path);
+        }
+        let path = self
+            .env
+            .input("config")
+            .unwrap_or_else(|| config::DEFAULT_PATH.to_string());
+        // In a checked-out workspace a local file wins (tests and `act`).
+        let local = PathBuf::from(&path);
+        let Some(client) = client else {
+            return if local.is_file() {
+                read_local(&local)
+            } else {
+                Ok(Config::default())
+            };
+        };
+        let branch = client.default_branch().await?;
+        match client.file_text(&path, &branch).await? {
+            Some(text) => Ok(Config::parse(&path, &text)?),
+            None => {
+                tracing::info!("no {path} on {branch}: using defaults");
+                Ok(Config::default())
+            }
+        }
+    }
+}
+
+fn read_local(path: &PathBuf) -> Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    Ok(Config::parse(&path.display().to_string(), &text)?)
 }
 
 /// The token from the flag, the action input, or the workflow's GITHUB_TOKEN.
-fn resolve_token(flag: Option<&str>) -> Option<String> {
+fn resolve_token(flag: Option<&str>, env: &Env) -> Option<String> {
     flag.map(str::to_string)
-        .or_else(|| action::input("token"))
-        .or_else(|| std::env::var("GITHUB_TOKEN").ok())
+        .or_else(|| env.input("token"))
+        .or_else(|| env.var("GITHUB_TOKEN").map(str::to_string))
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
 }
@@ -187,13 +240,22 @@ fn resolve_token(flag: Option<&str>) -> Option<String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let token = resolve_token(cli.token.as_deref());
+    let env = Env::from_process();
+    let token = resolve_token(cli.token.as_deref(), &env);
     if let Some(t) = &token {
-        action::mask(t);
+        env.mask(t);
     }
-    let mut cx = Context { cli, token };
-    if action::input_bool("dry-run").ok().flatten() == Some(true) {
-        cx.cli.dry_run = true;
+    let mut cx = Context { cli, env, token };
+    // A safety flag that cannot be read fails closed: no run at all.
+    match cx.env.input_bool("dry-run") {
+        Ok(Some(true)) => cx.cli.dry_run = true,
+        Ok(_) => {}
+        Err(e) => {
+            let msg = format!("{e:#}; refusing to run (nothing was written)");
+            cx.env.annotate_error("ci-medic", &msg);
+            eprintln!("error: {msg}");
+            return ExitCode::FAILURE;
+        }
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -209,7 +271,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let msg = format!("{e:#}");
-            action::annotate_error("ci-medic", &msg);
+            cx.env.annotate_error("ci-medic", &msg);
             eprintln!("error: {msg}");
             ExitCode::FAILURE
         }
@@ -218,7 +280,7 @@ pub fn main() -> ExitCode {
 
 async fn dispatch(cx: &Context) -> Result<ExitCode> {
     match &cx.cli.command {
-        Command::Run => jobs::run::run(cx).await,
+        Command::Run => run(cx).await,
         Command::Analyze(args) => jobs::analyze::command(cx, args).await,
         Command::Retry(args) => jobs::retry::command(cx, args).await,
         Command::Heal(args) => jobs::heal::command(cx, args).await,
@@ -226,6 +288,29 @@ async fn dispatch(cx: &Context) -> Result<ExitCode> {
         Command::Ingest(args) => jobs::ingest::command(cx, args).await,
         Command::Clickhouse { command } => jobs::clickhouse::command(cx, command).await,
     }
+}
+
+/// `run`: the action's entry point. Reads the event the runner hands us,
+/// loads the repository's config, and offers the event to the handlers.
+async fn run(cx: &Context) -> Result<ExitCode> {
+    let name = cx
+        .env
+        .var("GITHUB_EVENT_NAME")
+        .context("GITHUB_EVENT_NAME is not set: `run` is meant to run inside GitHub Actions")?;
+    let path = cx
+        .env
+        .var("GITHUB_EVENT_PATH")
+        .map(PathBuf::from)
+        .context("GITHUB_EVENT_PATH is not set")?;
+    let event = event::load(name, &path)?;
+    if let Event::Unhandled(name) = &event {
+        println!("ci-medic: event {name} is not handled; nothing to do");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = cx.client()?;
+    let config = cx.load_config(Some(&client)).await?;
+    let ctx = cx.ctx(Some(client), config);
+    app::run(&ctx, &event).await
 }
 
 /// Logs go to stderr (stdout carries results and workflow commands), without

@@ -6,14 +6,17 @@
 
 pub mod action;
 pub mod analyze;
+pub mod app;
 pub mod autorevert;
 pub mod cli;
 pub mod config;
 pub mod event;
 pub mod github;
+pub mod handlers;
 pub mod heal;
 pub mod jobs;
 pub mod logs;
 pub mod plan;
 pub mod report;
+pub mod runtime;
 pub mod store;

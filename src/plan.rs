@@ -90,6 +90,37 @@ pub enum Write {
 }
 
 impl Write {
+    /// The write's kind, as in the JSON form (`open-issue`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Write::EnsureLabel { .. } => "ensure-label",
+            Write::OpenIssue { .. } => "open-issue",
+            Write::UpdateIssueBody { .. } => "update-issue-body",
+            Write::CloseIssue { .. } => "close-issue",
+            Write::Comment { .. } => "comment",
+            Write::AddLabels { .. } => "add-labels",
+            Write::RemoveLabel { .. } => "remove-label",
+            Write::RerunJob { .. } => "rerun-job",
+            Write::RerunFailedJobs { .. } => "rerun-failed-jobs",
+            Write::DispatchWorkflow { .. } => "dispatch-workflow",
+            Write::CreateRef { .. } => "create-ref",
+            Write::CommitFiles { .. } => "commit-files",
+            Write::OpenPullRequest { .. } => "open-pull-request",
+        }
+    }
+
+    /// Point a write that acts on an issue or pull request at `number`.
+    fn retarget(&mut self, to: u64) {
+        match self {
+            Write::UpdateIssueBody { number, .. }
+            | Write::CloseIssue { number }
+            | Write::Comment { number, .. }
+            | Write::AddLabels { number, .. }
+            | Write::RemoveLabel { number, .. } => *number = to,
+            _ => {}
+        }
+    }
+
     /// One line for humans (titles and bodies are untrusted; callers echo
     /// this through `action::echo_untrusted`).
     pub fn describe(&self) -> String {
@@ -142,12 +173,53 @@ impl Write {
 /// A write and why it is planned.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
+    /// Unique within a plan; a merged plan prefixes each handler's ids with
+    /// the handler's name (`retry/rerun-42`).
+    pub id: String,
     #[serde(flatten)]
     pub write: Write,
     pub reason: String,
     /// A failure of this write is reported but does not fail the job
     /// (a re-run refused for lack of permission must not stop the issue).
     pub best_effort: bool,
+    /// Steps that must have run before this one; see [`When`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    #[serde(skip_serializing_if = "When::is_default")]
+    pub when: When,
+    /// Take the issue or pull request number this write acts on from the
+    /// outcome of that earlier step (a comment on the PR a step opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_from: Option<String>,
+}
+
+/// When a step with dependencies runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum When {
+    /// Only when every dependency was carried out (or would be, in a dry
+    /// run); a failed or skipped dependency skips this step.
+    #[default]
+    AllDone,
+    /// Only when a dependency failed: the fallback for a write that did not
+    /// land (file the issue when the re-run was refused).
+    AnyFailed,
+}
+
+impl When {
+    fn is_default(&self) -> bool {
+        *self == When::AllDone
+    }
+}
+
+/// Options of a step beyond its write and reason.
+#[derive(Debug, Clone, Default)]
+pub struct StepOptions {
+    pub id: Option<String>,
+    pub best_effort: bool,
+    pub depends_on: Vec<String>,
+    pub when: When,
+    pub number_from: Option<String>,
 }
 
 /// What one job intends.
@@ -169,24 +241,73 @@ impl Plan {
         }
     }
 
-    pub fn push(&mut self, write: Write, reason: impl Into<String>) {
-        self.steps.push(Step {
-            write,
-            reason: reason.into(),
-            best_effort: false,
-        });
+    /// Add a write; returns its id (for later steps' `depends_on`).
+    pub fn push(&mut self, write: Write, reason: impl Into<String>) -> String {
+        self.push_with(write, reason, StepOptions::default())
     }
 
-    pub fn push_best_effort(&mut self, write: Write, reason: impl Into<String>) {
+    pub fn push_best_effort(&mut self, write: Write, reason: impl Into<String>) -> String {
+        self.push_with(
+            write,
+            reason,
+            StepOptions {
+                best_effort: true,
+                ..StepOptions::default()
+            },
+        )
+    }
+
+    /// Add a write with options; returns its id.
+    pub fn push_with(
+        &mut self,
+        write: Write,
+        reason: impl Into<String>,
+        options: StepOptions,
+    ) -> String {
+        let id = options
+            .id
+            .unwrap_or_else(|| format!("{}-{}", write.kind(), self.steps.len() + 1));
         self.steps.push(Step {
+            id: id.clone(),
             write,
             reason: reason.into(),
-            best_effort: true,
+            best_effort: options.best_effort,
+            depends_on: options.depends_on,
+            when: options.when,
+            number_from: options.number_from,
         });
+        id
     }
 
     pub fn note(&mut self, text: impl Into<String>) {
         self.notes.push(text.into());
+    }
+
+    /// Append `other`'s steps, notes and outputs, its step ids (and the
+    /// references to them) prefixed with `other.job`, so two handlers'
+    /// plans never collide. References already prefixed (a dependency on
+    /// another handler's step) are kept.
+    pub fn merge(&mut self, other: &Plan) {
+        let local: std::collections::BTreeSet<&str> =
+            other.steps.iter().map(|s| s.id.as_str()).collect();
+        let scoped = |id: &str| {
+            if local.contains(id) {
+                format!("{}/{id}", other.job)
+            } else {
+                id.to_string()
+            }
+        };
+        for s in &other.steps {
+            let mut s = s.clone();
+            s.id = scoped(&s.id);
+            s.depends_on = s.depends_on.iter().map(|d| scoped(d)).collect();
+            s.number_from = s.number_from.as_deref().map(scoped);
+            self.steps.push(s);
+        }
+        self.notes.extend(other.notes.iter().cloned());
+        for (k, v) in &other.outputs {
+            self.outputs.insert(k.clone(), v.clone());
+        }
     }
 
     /// The plan as text, one line per write.
@@ -199,6 +320,13 @@ impl Plan {
                 s.write.describe(),
                 s.reason
             ));
+            if !s.depends_on.is_empty() {
+                let when = match s.when {
+                    When::AllDone => "after",
+                    When::AnyFailed => "only if this failed:",
+                };
+                out.push_str(&format!("     {when} {}\n", s.depends_on.join(", ")));
+            }
         }
         for n in &self.notes {
             out.push_str(&format!("  - {n}\n"));
@@ -227,7 +355,30 @@ pub enum Outcome {
     Failed {
         error: String,
     },
+    /// Not attempted: a dependency failed or was skipped (or, for a
+    /// fallback, every dependency landed).
+    Skipped {
+        why: String,
+    },
     DryRun,
+}
+
+impl Outcome {
+    /// The write landed (or would have, in a dry run).
+    fn landed(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Done { .. } | Outcome::Issue { .. } | Outcome::Pull { .. } | Outcome::DryRun
+        )
+    }
+
+    /// The issue or pull request number the write produced.
+    fn number(&self) -> Option<u64> {
+        match self {
+            Outcome::Issue { number, .. } | Outcome::Pull { number, .. } => Some(*number),
+            _ => None,
+        }
+    }
 }
 
 /// The result of carrying out a plan.
@@ -244,6 +395,26 @@ impl Report {
         self.results
             .iter()
             .any(|(s, o)| !s.best_effort && matches!(o, Outcome::Failed { .. }))
+    }
+
+    /// The part of a merged plan's report that belongs to `job`'s steps
+    /// (ids `job/...`), with the prefix removed.
+    pub fn for_job(&self, job: &str) -> Report {
+        let prefix = format!("{job}/");
+        Report {
+            job: job.to_string(),
+            dry_run: self.dry_run,
+            results: self
+                .results
+                .iter()
+                .filter(|(s, _)| s.id.starts_with(&prefix))
+                .map(|(s, o)| {
+                    let mut s = s.clone();
+                    s.id = s.id[prefix.len()..].to_string();
+                    (s, o.clone())
+                })
+                .collect(),
+        }
     }
 
     /// The issue the plan opened or updated, if any.
@@ -285,6 +456,7 @@ impl Report {
                 } => format!("updated pull request #{number}"),
                 Outcome::Failed { error } if s.best_effort => format!("failed (ignored): {error}"),
                 Outcome::Failed { error } => format!("FAILED: {error}"),
+                Outcome::Skipped { why } => format!("skipped: {why}"),
                 Outcome::DryRun => "dry run: not written".into(),
             };
             out.push_str(&format!("- {} — {status}\n", s.write.describe()));
@@ -293,18 +465,24 @@ impl Report {
     }
 }
 
-/// Carry out `plan`. Every write is attempted, so one failure (a re-run the
-/// token may not request) does not stop the others (the issue).
+/// Carry out `plan` in order. Every write is attempted unless its
+/// dependencies say otherwise, so one failure (a re-run the token may not
+/// request) does not stop unrelated writes (the issue).
 pub async fn execute(plan: &Plan, client: Option<&Client>, dry_run: bool) -> Report {
-    let mut results = Vec::new();
+    let mut results: Vec<(Step, Outcome)> = Vec::new();
+    let mut by_id: BTreeMap<String, Outcome> = BTreeMap::new();
     for step in &plan.steps {
-        let outcome = match client {
-            Some(c) if !dry_run => perform(c, &step.write).await,
-            _ => Outcome::DryRun,
+        let outcome = match gate(step, &by_id) {
+            Err(why) => Outcome::Skipped { why },
+            Ok(write) => match client {
+                Some(c) if !dry_run => perform(c, &write).await,
+                _ => Outcome::DryRun,
+            },
         };
         if let Outcome::Failed { error } = &outcome {
             tracing::warn!(job = %plan.job, "write failed: {error}");
         }
+        by_id.insert(step.id.clone(), outcome.clone());
         results.push((step.clone(), outcome));
     }
     Report {
@@ -312,6 +490,43 @@ pub async fn execute(plan: &Plan, client: Option<&Client>, dry_run: bool) -> Rep
         dry_run: dry_run || client.is_none(),
         results,
     }
+}
+
+/// Whether `step` may run given what happened to the steps before it, and
+/// the write with any number taken from an earlier step filled in.
+fn gate(step: &Step, done: &BTreeMap<String, Outcome>) -> Result<Write, String> {
+    let deps: Vec<(&str, Option<&Outcome>)> = step
+        .depends_on
+        .iter()
+        .map(|d| (d.as_str(), done.get(d)))
+        .collect();
+    match step.when {
+        When::AllDone => {
+            if let Some((id, _)) = deps.iter().find(|(_, o)| !o.is_some_and(Outcome::landed)) {
+                return Err(format!("{id} did not land"));
+            }
+        }
+        When::AnyFailed => {
+            let failed = deps
+                .iter()
+                .any(|(_, o)| matches!(o, Some(Outcome::Failed { .. } | Outcome::Skipped { .. })));
+            if !failed {
+                return Err("what it stands in for landed".into());
+            }
+        }
+    }
+    let mut write = step.write.clone();
+    if let Some(from) = &step.number_from {
+        match done.get(from) {
+            Some(Outcome::DryRun) => {}
+            Some(o) => match o.number() {
+                Some(n) => write.retarget(n),
+                None => return Err(format!("{from} produced no issue or pull request")),
+            },
+            None => return Err(format!("{from} has not run")),
+        }
+    }
+    Ok(write)
 }
 
 async fn perform(c: &Client, w: &Write) -> Outcome {

@@ -80,9 +80,10 @@ impl Cache {
 
 /// The cache path: the `autorevert-cache` input, `CI_MEDIC_AUTOREVERT_CACHE`,
 /// or [`DEFAULT_CACHE`]; an empty value turns the cache off.
-pub fn cache_path() -> Option<PathBuf> {
-    let configured = crate::action::input("autorevert-cache")
-        .or_else(|| std::env::var("CI_MEDIC_AUTOREVERT_CACHE").ok());
+pub fn cache_path(env: &crate::runtime::Env) -> Option<PathBuf> {
+    let configured = env
+        .input("autorevert-cache")
+        .or_else(|| env.raw("CI_MEDIC_AUTOREVERT_CACHE").map(str::to_string));
     match configured {
         Some(p) if p.trim().is_empty() => None,
         Some(p) => Some(PathBuf::from(p.trim())),

@@ -9,14 +9,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 
-use crate::action;
 use crate::analyze::{self, Category, Failure, RuleSet, StepHint};
+use crate::app::Ctx;
 use crate::cli::{AnalyzeArgs, Context};
 use crate::config::{self, Config};
 use crate::github::Client;
 use crate::github::logs::LogError;
 use crate::github::marker::has_marker;
 use crate::github::types::{IssueInfo, JobInfo, RunInfo};
+use crate::handlers::{Delivery, Request};
 use crate::plan::{self, Plan, Write};
 use crate::report::issue::{self, IssueAnalysis, JobFinding, KIND_FAILURE};
 
@@ -63,14 +64,14 @@ pub struct RunFacts {
 pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
     if !args.log.is_empty() {
         let config = match &cx.cli.config {
-            Some(_) => super::run::load_config(cx, None).await?,
+            Some(_) => cx.load_config(None).await?,
             None => Config::default(),
         };
         let analysis = analyze::analyze_paths(&args.log, &config.rules()?)?;
         if cx.json() {
             println!("{}", serde_json::to_string_pretty(&analysis)?);
         } else {
-            action::echo_untrusted(&analysis.to_text());
+            cx.env.echo_untrusted(&analysis.to_text());
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -78,23 +79,21 @@ pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
         .run_id
         .context("give --log PATH to analyse local logs, or --run-id N with --repo")?;
     let client = cx.client()?;
-    let config = super::run::load_config(cx, Some(&client)).await?;
-    failed_run(cx, &client, &config, run_id).await
+    let config = cx.load_config(Some(&client)).await?;
+    let ctx = cx.ctx(Some(client), config);
+    crate::app::offer(&ctx, &Delivery::Request(Request::FailedRun(run_id))).await
 }
 
 /// A failed run: retry what a re-run fixes, then analyse and report the rest.
-pub async fn failed_run(
-    cx: &Context,
-    client: &Client,
-    config: &Config,
-    run_id: u64,
-) -> Result<ExitCode> {
+pub async fn failed_run(cx: &Ctx, run_id: u64) -> Result<ExitCode> {
+    let client = cx.github()?;
+    let config = &cx.config;
     let rules = config.rules()?;
     let mut facts = gather(client, config, &rules, run_id).await?;
 
     let mut code = ExitCode::SUCCESS;
     if config.retry.enabled {
-        let (retried, failed) = super::retry::retry_run(cx, client, config, &facts).await?;
+        let (retried, failed) = super::retry::retry_run(cx, &facts).await?;
         facts.retried = retried;
         if failed {
             code = ExitCode::FAILURE;
@@ -486,12 +485,9 @@ pub fn decide(facts: &RunFacts, config: &Config) -> Plan {
 }
 
 /// A run passed: close the issues whose failures it shows fixed.
-pub async fn passed_run(
-    cx: &Context,
-    client: &Client,
-    config: &Config,
-    run_id: u64,
-) -> Result<ExitCode> {
+pub async fn passed_run(cx: &Ctx, run_id: u64) -> Result<ExitCode> {
+    let client = cx.github()?;
+    let config = &cx.config;
     if !config.analyze.enabled || !config.analyze.close_on_success {
         println!("ci-medic: closing issues on success is not enabled");
         return Ok(ExitCode::SUCCESS);
@@ -562,7 +558,7 @@ pub fn decide_passed(repo: &str, run: &RunInfo, open: &[IssueInfo]) -> Plan {
 }
 
 /// Print the plan or report, write outputs and the step summary.
-fn publish(cx: &Context, facts: &RunFacts, plan: &Plan, report: &plan::Report) -> Result<()> {
+fn publish(cx: &Ctx, facts: &RunFacts, plan: &Plan, report: &plan::Report) -> Result<()> {
     let mut summary = String::from("## ci-medic analysis\n\n");
     for j in &facts.jobs {
         summary.push_str(&format!(
@@ -580,24 +576,24 @@ fn publish(cx: &Context, facts: &RunFacts, plan: &Plan, report: &plan::Report) -
             None => summary.push_str(&format!("{}\n\n", j.finding.status.replace('-', " "))),
         }
     }
-    action::append_summary(&summary)?;
+    cx.env.append_summary(&summary)?;
     emit(cx, plan, report)
 }
 
-fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
+fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
     let mut outputs = plan.outputs.clone();
     if let Some(n) = report.issue_number() {
         outputs.insert("issue-number".into(), n.to_string());
     }
     for (k, v) in &outputs {
-        action::set_output(k, v)?;
+        cx.env.set_output(k, v)?;
     }
     let mut md = format!("## ci-medic {}\n\n", plan.job);
     md.push_str(&crate::report::markdown::fenced(&plan.to_text(), "text"));
     md.push_str("\n\n");
     md.push_str(&crate::report::markdown::fenced(&report.to_text(), "text"));
     md.push('\n');
-    action::append_summary(&md)?;
+    cx.env.append_summary(&md)?;
     if cx.json() {
         println!(
             "{}",
@@ -606,10 +602,11 @@ fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
             )?
         );
     } else {
-        action::group(&format!("ci-medic {}: plan and outcome", plan.job));
-        action::echo_untrusted(&plan.to_text());
-        action::echo_untrusted(&report.to_text());
-        action::end_group();
+        cx.env
+            .group(&format!("ci-medic {}: plan and outcome", plan.job));
+        cx.env.echo_untrusted(&plan.to_text());
+        cx.env.echo_untrusted(&report.to_text());
+        cx.env.end_group();
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
-use crate::action;
+use crate::app::Ctx;
 use crate::autorevert::decide::{
     self, Decided, Decision, Facts, PullFacts, RevertFacts, SuspectFacts,
 };
@@ -35,7 +35,7 @@ use crate::github::api::encode_segment;
 use crate::github::types::{Permission, PullInfo};
 use crate::plan::{self, Outcome, Report};
 use crate::report::markdown::inline;
-use crate::store::{AutorevertAction, AutorevertEvent, Store};
+use crate::store::{AutorevertAction, AutorevertEvent};
 
 /// Where the snapshot comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub async fn command(cx: &Context, args: &AutorevertArgs) -> Result<ExitCode> {
     let as_of = args.as_of.as_deref().map(parse_time).transpose()?;
     let requested = Source::parse(args.source.as_deref(), HistorySource::Github);
     if let Ok(Source::File(path)) = &requested {
-        let config = super::run::load_config(cx, None).await?;
+        let config = cx.load_config(None).await?;
         let mut snapshot = Snapshot::load(path)?;
         if let Some(t) = as_of {
             snapshot = snapshot.as_of(t);
@@ -83,21 +83,24 @@ pub async fn command(cx: &Context, args: &AutorevertArgs) -> Result<ExitCode> {
         if let Some(dump) = &args.dump {
             snapshot.save(dump)?;
         }
-        return offline(cx, &config, &snapshot);
+        let ctx = cx.ctx(None, config);
+        return offline(&ctx, &snapshot);
     }
     let client = cx.client()?;
-    let config = super::run::load_config(cx, Some(&client)).await?;
+    let config = cx.load_config(Some(&client)).await?;
     let source = Source::parse(args.source.as_deref(), config.autorevert.source)?;
-    online(cx, &client, &config, &source, as_of, args.dump.as_deref()).await
+    let ctx = cx.ctx(Some(client), config);
+    online(&ctx, &source, as_of, args.dump.as_deref()).await
 }
 
-pub async fn scheduled(cx: &Context, client: &Client, config: &Config) -> Result<ExitCode> {
+pub async fn scheduled(cx: &Ctx) -> Result<ExitCode> {
+    let config = &cx.config;
     if !config.autorevert.enabled {
         println!("ci-medic: autorevert is not enabled (set `autorevert.enabled: true`)");
         return Ok(ExitCode::SUCCESS);
     }
     let source = Source::parse(
-        action::input("autorevert-source").as_deref(),
+        cx.env.input("autorevert-source").as_deref(),
         config.autorevert.source,
     )?;
     if let Source::File(_) = source {
@@ -105,11 +108,12 @@ pub async fn scheduled(cx: &Context, client: &Client, config: &Config) -> Result
             "the file source is for the command line; the action reads github or clickhouse"
         );
     }
-    online(cx, client, config, &source, None, None).await
+    online(cx, &source, None, None).await
 }
 
 /// Decide from a snapshot file: nothing is written anywhere.
-fn offline(cx: &Context, config: &Config, snapshot: &Snapshot) -> Result<ExitCode> {
+fn offline(cx: &Ctx, snapshot: &Snapshot) -> Result<ExitCode> {
+    let config = &cx.config;
     let (signals, detection) =
         autorevert::analyse(snapshot, &Params::from_config(&config.autorevert));
     let facts = Facts::offline(config.autorevert.mode);
@@ -126,28 +130,24 @@ fn offline(cx: &Context, config: &Config, snapshot: &Snapshot) -> Result<ExitCod
 }
 
 async fn online(
-    cx: &Context,
-    client: &Client,
-    config: &Config,
+    cx: &Ctx,
     source: &Source,
     as_of: Option<DateTime<Utc>>,
     dump: Option<&Path>,
 ) -> Result<ExitCode> {
+    let client = cx.github()?;
+    let config = &cx.config;
     let ar = &config.autorevert;
     let now = as_of.unwrap_or_else(Utc::now);
     let branch = client.default_branch().await?;
-    let mut store: Option<Store> = None;
     let snapshot = match source {
         Source::Github => {
-            let cache = source_github::cache_path();
+            let cache = source_github::cache_path(&cx.env);
             source_github::snapshot(client, config, &branch, now, cache.as_deref()).await?
         }
         Source::Clickhouse => {
-            let s = super::clickhouse::connect(config).await?;
-            let snap =
-                source_clickhouse::snapshot(&s, &client.repo().full(), &branch, ar, now).await?;
-            store = Some(s);
-            snap
+            let s = cx.store().await?;
+            source_clickhouse::snapshot(s, &client.repo().full(), &branch, ar, now).await?
         }
         Source::File(path) => Snapshot::load(path)?,
     };
@@ -165,26 +165,22 @@ async fn online(
 
     // A replay never acts on the present.
     let replay = as_of.is_some();
-    let facts = gather_facts(client, config, &snapshot, &detection, &branch, !replay).await;
+    let facts = gather_facts(cx, client, config, &snapshot, &detection, &branch, !replay).await;
     let decided = decide::decide(&snapshot, &signals, &detection, &facts);
     let dry_run = cx.dry_run() || replay;
     let report = plan::execute(&decided.plan, Some(client), dry_run).await;
 
     // The audit log, when ClickHouse is configured.
-    if !replay && let Ok(store_config) = super::clickhouse::store_config(config) {
-        let recorded = match store {
-            Some(s) => Ok(s),
-            None => Store::connect(&store_config).await,
-        };
+    if !replay && cx.store_config().is_ok() {
         let rows = events(&snapshot, &detection, &decided, &report, dry_run);
-        let result = match recorded {
+        let result = match cx.store().await {
             Ok(s) => s.insert_autorevert_events(&rows).await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {
             let msg = format!("autorevert decisions not recorded in ClickHouse: {e:#}");
             tracing::warn!("{msg}");
-            action::annotate_warning(&msg);
+            cx.env.annotate_warning(&msg);
         }
     }
     publish(
@@ -198,9 +194,9 @@ async fn online(
 }
 
 /// The server's web URL, for links.
-fn server_url() -> String {
-    std::env::var("GITHUB_SERVER_URL")
-        .ok()
+fn server_url(env: &crate::runtime::Env) -> String {
+    env.var("GITHUB_SERVER_URL")
+        .map(str::to_string)
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
         .unwrap_or_else(|| "https://github.com".into())
 }
@@ -208,6 +204,7 @@ fn server_url() -> String {
 /// What GitHub knows that the decision needs; read only when the mode could
 /// act on it.
 async fn gather_facts(
+    cx: &Ctx,
     client: &Client,
     config: &Config,
     snapshot: &Snapshot,
@@ -222,7 +219,7 @@ async fn gather_facts(
         kill_switch: None,
         default_branch: branch.to_string(),
         tracking_issue: ar.tracking_issue,
-        server_url: server_url(),
+        server_url: server_url(&cx.env),
         suspects: BTreeMap::new(),
     };
     if !can_act || ar.mode == AutorevertMode::Log {
@@ -451,7 +448,7 @@ fn events(
 
 /// Everything the run tells: stdout (text or JSON), summary, outputs.
 fn publish(
-    cx: &Context,
+    cx: &Ctx,
     snapshot: &Snapshot,
     signals: &signal::Signals,
     detection: &Detection,
@@ -463,15 +460,17 @@ fn publish(
     if cx.json() {
         println!("{json}");
     } else {
-        action::echo_untrusted(&text(snapshot, signals, decided, report));
+        cx.env
+            .echo_untrusted(&text(snapshot, signals, decided, report));
     }
-    action::append_summary(&summary(
+    cx.env.append_summary(&summary(
         snapshot, signals, detection, decided, report, facts,
     ))?;
     for (k, v) in &decided.plan.outputs {
-        action::set_output(&format!("autorevert-{k}"), v)?;
+        cx.env.set_output(&format!("autorevert-{k}"), v)?;
     }
-    action::set_output("autorevert", &serde_json::to_string(&decided.report)?)?;
+    cx.env
+        .set_output("autorevert", &serde_json::to_string(&decided.report)?)?;
     Ok(())
 }
 

@@ -15,12 +15,13 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use regex::Regex;
 
-use crate::action;
+use crate::app::Ctx;
 use crate::cli::{Context, EXIT_UNFIXABLE, Format, HealArgs};
 use crate::config::{self, Config};
 use crate::github::Client;
 use crate::github::marker::{find_key, has_marker};
 use crate::github::types::{IssueInfo, Permission, PullInfo, RunInfo};
+use crate::handlers::{Delivery, Request};
 use crate::heal::pr::{self, Verify};
 use crate::heal::trust::{self, Trust};
 use crate::heal::{self, Facts, Fix, Input, Unfixable, diff, locate, python};
@@ -46,8 +47,9 @@ pub async fn command(cx: &Context, args: &HealArgs) -> Result<ExitCode> {
         "give --issue N (with --repo) to heal an issue, or --workflow FILE --analysis FILE to work offline",
     )?;
     let client = cx.client()?;
-    let config = super::run::load_config(cx, Some(&client)).await?;
-    heal_issue(cx, &client, &config, issue).await
+    let config = cx.load_config(Some(&client)).await?;
+    let ctx = cx.ctx(Some(client), config);
+    crate::app::offer(&ctx, &Delivery::Request(Request::Heal(issue))).await
 }
 
 // --- offline ---------------------------------------------------------------
@@ -102,7 +104,7 @@ async fn offline(
     let facts =
         Facts::read(&analysis_text).map_err(|e| anyhow::anyhow!("{}: {e}", analysis.display()))?;
     let config = match &cx.cli.config {
-        Some(_) => super::run::load_config(cx, None).await?,
+        Some(_) => cx.load_config(None).await?,
         None => Config::default(),
     };
     let (repo_path, root) = local_layout(workflow);
@@ -186,14 +188,6 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 }
 
 // --- online ----------------------------------------------------------------
-
-/// Logins the action acts as: the workflow token's, and the `bot-login`
-/// input's (for a GitHub App or personal token).
-fn bots() -> Vec<String> {
-    let mut out = vec![trust::ACTIONS_BOT.to_string()];
-    out.extend(action::input("bot-login"));
-    out
-}
 
 /// Values from the analysis block that reach API paths and branch names.
 fn check_block(a: &IssueAnalysis, repo: &str) -> Result<(), Unfixable> {
@@ -367,18 +361,20 @@ pub fn follow_up_plan(
         "link the pull request from the issue",
     );
     match (&t.verify, t.up_to_date) {
-        (Verify::Dispatch, false) => plan.push_best_effort(
-            Write::DispatchWorkflow {
-                workflow: workflow_path
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(workflow_path)
-                    .to_string(),
-                git_ref: t.branch.clone(),
-                inputs: serde_json::Map::new(),
-            },
-            "run the fixed workflow on its branch to see whether it heals",
-        ),
+        (Verify::Dispatch, false) => {
+            plan.push_best_effort(
+                Write::DispatchWorkflow {
+                    workflow: workflow_path
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(workflow_path)
+                        .to_string(),
+                    git_ref: t.branch.clone(),
+                    inputs: serde_json::Map::new(),
+                },
+                "run the fixed workflow on its branch to see whether it heals",
+            );
+        }
         (Verify::Dispatch, true) => plan.note("the branch did not change: no new verification run"),
         (Verify::Skip(why), _) => plan.note(format!("not verified by dispatch: {why}")),
     }
@@ -396,7 +392,12 @@ enum Gate {
     Go(Trust),
 }
 
-async fn gate(client: &Client, issue: &IssueInfo, fingerprint: Option<&str>) -> Result<Gate> {
+async fn gate(
+    client: &Client,
+    bots: &[String],
+    issue: &IssueInfo,
+    fingerprint: Option<&str>,
+) -> Result<Gate> {
     if issue.pull_request.is_some() {
         return Ok(Gate::Skip(format!("#{} is a pull request", issue.number)));
     }
@@ -419,8 +420,7 @@ async fn gate(client: &Client, issue: &IssueInfo, fingerprint: Option<&str>) -> 
         )));
     }
     let body = issue.body.as_deref().unwrap_or_default();
-    let bots = bots();
-    let decide = |labeler| trust::decide(&issue.user.login, body, fingerprint, &bots, labeler);
+    let decide = |labeler| trust::decide(&issue.user.login, body, fingerprint, bots, labeler);
     // The action's own issue needs no requests about who labelled it.
     let own = decide(None);
     if own.trusted() {
@@ -428,7 +428,7 @@ async fn gate(client: &Client, issue: &IssueInfo, fingerprint: Option<&str>) -> 
     }
     let events = client.issue_events(issue.number).await?;
     let labeler = match trust::last_labeler(&events, config::LABEL_AUTO_HEAL) {
-        Some(who) if trust::is_bot(&bots, who) => Some((who, Permission::None)),
+        Some(who) if trust::is_bot(bots, who) => Some((who, Permission::None)),
         Some(who) => Some((who, client.permission(who).await?)),
         None => None,
     };
@@ -483,14 +483,14 @@ async fn fetch_workflow(client: &Client, a: &IssueAnalysis) -> Result<Result<Wor
     }))
 }
 
-async fn run_plan(cx: &Context, client: &Client, plan: &Plan) -> Result<plan::Report> {
+async fn run_plan(cx: &Ctx, client: &Client, plan: &Plan) -> Result<plan::Report> {
     let report = plan::execute(plan, Some(client), cx.dry_run()).await;
     emit(cx, plan, &report)?;
     Ok(report)
 }
 
 /// Carry out a plan that ends the job: it fails when a write that matters failed.
-async fn run_last(cx: &Context, client: &Client, plan: &Plan) -> Result<ExitCode> {
+async fn run_last(cx: &Ctx, client: &Client, plan: &Plan) -> Result<ExitCode> {
     let report = run_plan(cx, client, plan).await?;
     Ok(if report.failed() {
         ExitCode::FAILURE
@@ -500,16 +500,13 @@ async fn run_last(cx: &Context, client: &Client, plan: &Plan) -> Result<ExitCode
 }
 
 /// Heal issue `number`: the `issues` and `workflow_dispatch` entry point.
-pub async fn heal_issue(
-    cx: &Context,
-    client: &Client,
-    config: &Config,
-    number: u64,
-) -> Result<ExitCode> {
+pub async fn heal_issue(cx: &Ctx, number: u64) -> Result<ExitCode> {
+    let client = cx.github()?;
+    let config = &cx.config;
     let issue = client.issue(number).await?;
     let analysis = issue.body.as_deref().and_then(issue::parse_block);
     let fingerprint = analysis.as_ref().map(|a| a.fingerprint.as_str());
-    let trust = match gate(client, &issue, fingerprint).await? {
+    let trust = match gate(client, &cx.identities(), &issue, fingerprint).await? {
         Gate::Skip(why) => {
             println!("ci-medic: nothing to do: {why}");
             return Ok(ExitCode::SUCCESS);
@@ -631,12 +628,9 @@ pub fn decide_verify(run: &RunInfo, pulls: &[PullInfo]) -> Plan {
 /// A run finished on a heal branch: say on the pull request whether the fix
 /// healed the workflow. Returns `None` when the run is not on a heal branch
 /// (the caller then handles it as usual).
-pub async fn verify_report(
-    cx: &Context,
-    client: &Client,
-    config: &Config,
-    run_id: u64,
-) -> Result<Option<ExitCode>> {
+pub async fn verify_report(cx: &Ctx, run_id: u64) -> Result<Option<ExitCode>> {
+    let client = cx.github()?;
+    let config = &cx.config;
     let run = client.run(run_id).await?;
     let Some(branch) = run
         .head_branch
@@ -651,20 +645,20 @@ pub async fn verify_report(
         .map(Some)
 }
 
-fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
+fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
     let mut outputs = plan.outputs.clone();
     if let Some(n) = report.pull_number() {
         outputs.insert("pr-number".into(), n.to_string());
     }
     for (k, v) in &outputs {
-        action::set_output(k, v)?;
+        cx.env.set_output(k, v)?;
     }
     let mut md = String::from("## ci-medic heal\n\n");
     md.push_str(&markdown::fenced(&plan.to_text(), "text"));
     md.push_str("\n\n");
     md.push_str(&markdown::fenced(&report.to_text(), "text"));
     md.push('\n');
-    action::append_summary(&md)?;
+    cx.env.append_summary(&md)?;
     if cx.json() {
         println!(
             "{}",
@@ -673,8 +667,8 @@ fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
             )?
         );
     } else {
-        action::echo_untrusted(&plan.to_text());
-        action::echo_untrusted(&report.to_text());
+        cx.env.echo_untrusted(&plan.to_text());
+        cx.env.echo_untrusted(&report.to_text());
     }
     Ok(())
 }

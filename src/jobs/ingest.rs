@@ -422,13 +422,13 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     let event = args
         .event
         .clone()
-        .or_else(|| std::env::var("GITHUB_EVENT_NAME").ok())
+        .or_else(|| cx.env.var("GITHUB_EVENT_NAME").map(str::to_string))
         .filter(|e| !e.is_empty())
         .context("no event: pass --event NAME or set GITHUB_EVENT_NAME")?;
     let path = args
         .payload
         .clone()
-        .or_else(|| std::env::var_os("GITHUB_EVENT_PATH").map(PathBuf::from))
+        .or_else(|| cx.env.var("GITHUB_EVENT_PATH").map(PathBuf::from))
         .context("no payload: pass --payload FILE or set GITHUB_EVENT_PATH")?;
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read payload {}", path.display()))?;
@@ -451,13 +451,14 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         .client()
         .ok()
         .filter(|c| c.repo().full().eq_ignore_ascii_case(&payload_repo));
-    let config = super::run::load_config(cx, client.as_ref()).await?;
-    let store = super::clickhouse::connect(&config).await?;
+    let config = cx.load_config(client.as_ref()).await?;
+    let ctx = cx.ctx(None, config.clone());
+    let store = ctx.store().await?;
     let rules = config.rules()?;
 
     if event == "workflow_job" {
         for row in &mut rows.jobs {
-            complete_job(&store, client.as_ref(), &config, &rules, row, &payload).await?;
+            complete_job(store, client.as_ref(), &config, &rules, row, &payload).await?;
         }
     }
     if event == "workflow_run"
@@ -474,7 +475,7 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
                     Err(e) => {
                         let msg = format!("the jobs of run {run_id} were not read: {e}");
                         tracing::warn!("{msg}");
-                        crate::action::annotate_warning(&msg);
+                        cx.env.annotate_warning(&msg);
                         Vec::new()
                     }
                 };

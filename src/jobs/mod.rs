@@ -6,4 +6,3 @@ pub mod clickhouse;
 pub mod heal;
 pub mod ingest;
 pub mod retry;
-pub mod run;

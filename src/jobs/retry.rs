@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
-use crate::action;
 use crate::analyze::Category;
+use crate::app::Ctx;
 use crate::cli::{Context, RetryArgs};
 use crate::config::{self, Config, HistorySource};
-use crate::github::Client;
+use crate::handlers::{Delivery, Request};
 use crate::plan::{self, Plan, Write};
 use crate::report::markdown::inline;
 
@@ -35,9 +35,16 @@ pub struct JobDecision {
 pub async fn command(cx: &Context, args: &RetryArgs) -> Result<ExitCode> {
     let run_id = args.run_id.context("give --run-id N (and --repo)")?;
     let client = cx.client()?;
-    let config = super::run::load_config(cx, Some(&client)).await?;
-    let facts = super::analyze::gather(&client, &config, &config.rules()?, run_id).await?;
-    let (_, failed) = retry_run(cx, &client, &config, &facts).await?;
+    let config = cx.load_config(Some(&client)).await?;
+    let ctx = cx.ctx(Some(client), config);
+    crate::app::offer(&ctx, &Delivery::Request(Request::Retry(run_id))).await
+}
+
+/// Retry alone (no issue filed): the `retry` command.
+pub async fn retry_only(cx: &Ctx, run_id: u64) -> Result<ExitCode> {
+    let config = &cx.config;
+    let facts = super::analyze::gather(cx.github()?, config, &config.rules()?, run_id).await?;
+    let (_, failed) = retry_run(cx, &facts).await?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -48,14 +55,11 @@ pub async fn command(cx: &Context, args: &RetryArgs) -> Result<ExitCode> {
 /// Decide and request the re-runs of a failed run. Returns the jobs a re-run
 /// was requested for (analyze files nothing for them now) and whether a
 /// write that matters failed. A refused re-run is reported, never fatal.
-pub async fn retry_run(
-    cx: &Context,
-    client: &Client,
-    config: &Config,
-    facts: &RunFacts,
-) -> Result<(BTreeSet<u64>, bool)> {
+pub async fn retry_run(cx: &Ctx, facts: &RunFacts) -> Result<(BTreeSet<u64>, bool)> {
+    let client = cx.github()?;
+    let config = &cx.config;
     let default_branch = client.default_branch().await?;
-    let flaky = match flaky_jobs(client, config, facts, &default_branch).await {
+    let flaky = match flaky_jobs(cx, facts, &default_branch).await {
         Ok(f) => f,
         Err(e) => {
             tracing::warn!("flakiness history unavailable: {e:#}");
@@ -85,7 +89,7 @@ pub async fn retry_run(
         "\n{}\n",
         crate::report::markdown::fenced(&report.to_text(), "text")
     ));
-    action::append_summary(&summary)?;
+    cx.env.append_summary(&summary)?;
     let landed: BTreeSet<u64> = report
         .results
         .iter()
@@ -102,7 +106,7 @@ pub async fn retry_run(
         .collect();
     for (s, o) in &report.results {
         if let plan::Outcome::Failed { error } = o {
-            action::annotate_warning(&format!(
+            cx.env.annotate_warning(&format!(
                 "ci-medic could not {}: {error}",
                 s.write.describe()
             ));
@@ -113,7 +117,7 @@ pub async fn retry_run(
         .filter(|d| landed.contains(&d.job_id))
         .map(|d| d.job.clone())
         .collect();
-    action::set_output("retried-jobs", &names.join("\n"))?;
+    cx.env.set_output("retried-jobs", &names.join("\n"))?;
     if cx.json() {
         println!(
             "{}",
@@ -122,10 +126,10 @@ pub async fn retry_run(
             )?
         );
     } else {
-        action::group("ci-medic retry: decisions");
-        action::echo_untrusted(&plan.to_text());
-        action::echo_untrusted(&report.to_text());
-        action::end_group();
+        cx.env.group("ci-medic retry: decisions");
+        cx.env.echo_untrusted(&plan.to_text());
+        cx.env.echo_untrusted(&report.to_text());
+        cx.env.end_group();
     }
     // In a dry run nothing was re-run, so analyze must still report everything.
     let retried = if report.dry_run {
@@ -308,19 +312,22 @@ pub fn decide(
 
 /// Jobs of this workflow that failed and then passed on the same commit
 /// within the lookback window, on the default branch.
-async fn flaky_jobs(
-    client: &Client,
-    config: &Config,
-    facts: &RunFacts,
-    default_branch: &str,
-) -> Result<BTreeSet<String>> {
+async fn flaky_jobs(cx: &Ctx, facts: &RunFacts, default_branch: &str) -> Result<BTreeSet<String>> {
+    let client = cx.github()?;
+    let config = &cx.config;
     if !config.retry.retry_flaky {
         return Ok(BTreeSet::new());
     }
     let since =
         chrono::Utc::now() - chrono::Duration::days(i64::from(config.retry.flaky_lookback_days));
     if config.retry.history == HistorySource::Clickhouse {
-        return super::clickhouse::flaky_jobs(config, &facts.repo, since).await;
+        let store = cx.store().await?;
+        return Ok(store
+            .flaky_jobs(&facts.repo, since)
+            .await?
+            .into_iter()
+            .map(|f| f.name)
+            .collect());
     }
     let query = format!(
         "branch={}&created={}",

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ci_medic::config::Config;
 use ci_medic::event::{self, Event};
-use ci_medic::jobs::run::{Route, route};
+use ci_medic::handlers::{Route, route};
 use serde_json::json;
 
 use crate::support::action::{Runner, workflow_run_payload};
@@ -56,7 +56,7 @@ fn every_example_of_every_handled_event_parses_and_routes() {
                 "{}: no repository",
                 path.display()
             );
-            let r = route(&e, &config);
+            let r = route(&e, None, &config);
             let expected_kind = match (&e, &r) {
                 (Event::WorkflowRun(w), Route::FailedRun { run_id }) => {
                     assert!(w.is_failure());
@@ -81,7 +81,12 @@ fn every_example_of_every_handled_event_parses_and_routes() {
             // Scheduled and dispatched events reach autorevert once enabled.
             if matches!(e, Event::Schedule(_) | Event::WorkflowDispatch(_)) {
                 assert_eq!(expected_kind, "nothing");
-                assert_eq!(route(&e, &enabled), Route::Autorevert, "{}", path.display());
+                assert_eq!(
+                    route(&e, None, &enabled),
+                    Route::Autorevert,
+                    "{}",
+                    path.display()
+                );
             }
         }
     }
@@ -125,11 +130,17 @@ fn issues_with_both_labels_route_to_heal_unless_manual() {
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
     v["issue"]["labels"] = json!([{"name": "auto-heal"}, {"name": "workflow-failure"}]);
     let e = event::parse("issues", "x.json", v.to_string().as_bytes()).expect("parse");
-    assert!(matches!(route(&e, &Config::default()), Route::Heal { .. }));
+    assert!(matches!(
+        route(&e, None, &Config::default()),
+        Route::Heal { .. }
+    ));
     v["issue"]["labels"] =
         json!([{"name": "auto-heal"}, {"name": "workflow-failure"}, {"name": "needs-manual-fix"}]);
     let e = event::parse("issues", "x.json", v.to_string().as_bytes()).expect("parse");
-    assert!(matches!(route(&e, &Config::default()), Route::Nothing(_)));
+    assert!(matches!(
+        route(&e, None, &Config::default()),
+        Route::Nothing(_)
+    ));
 }
 
 #[tokio::test]
@@ -274,15 +285,15 @@ fn completed_trunk_runs_also_wake_autorevert_when_enabled() {
 
     let mut config = Config::default();
     assert!(
-        !ci_medic::jobs::run::watches_trunk_run(&on_trunk, &config),
+        !ci_medic::handlers::watches_trunk_run(&on_trunk, &config),
         "disabled by default"
     );
     config.autorevert.enabled = true;
-    assert!(ci_medic::jobs::run::watches_trunk_run(&on_trunk, &config));
-    assert!(!ci_medic::jobs::run::watches_trunk_run(&on_branch, &config));
+    assert!(ci_medic::handlers::watches_trunk_run(&on_trunk, &config));
+    assert!(!ci_medic::handlers::watches_trunk_run(&on_branch, &config));
     config.autorevert.workflows = vec!["inductor".into()];
     assert!(
-        !ci_medic::jobs::run::watches_trunk_run(&on_trunk, &config),
+        !ci_medic::handlers::watches_trunk_run(&on_trunk, &config),
         "not a watched workflow"
     );
 }

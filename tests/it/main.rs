@@ -1,4 +1,6 @@
 //! End-to-end tests: one test binary, so linking happens once.
+// Benches, examples and tests read their own settings from the environment.
+#![allow(clippy::disallowed_methods)]
 
 mod analyze_flow;
 mod autorevert_clickhouse;

@@ -1,16 +1,8 @@
-//! `run`: the action's entry point. Reads the event the runner hands us,
-//! loads the repository's config, and routes to the jobs it enables.
+//! Which job an event concerns. Pure: every event type is tested. The
+//! handlers' `subscribe` functions read it.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
-
-use anyhow::{Context as _, Result};
-
-use crate::action;
-use crate::cli::Context;
 use crate::config::{self, Config};
-use crate::event::{self, Event};
-use crate::github::Client;
+use crate::event::Event;
 
 /// What `run` decided to do with an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,19 +21,20 @@ pub enum Route {
     Nothing(String),
 }
 
-/// The job the `command` input (or a dispatch's `command` input) forces.
-fn forced_command(event: &Event) -> Option<String> {
+/// The job a dispatch's `command` input, else the action's `command`
+/// input, forces.
+fn forced_command(event: &Event, input: Option<&str>) -> Option<String> {
     if let Event::WorkflowDispatch(d) = event
         && let Some(c) = d.input("command")
     {
         return Some(c);
     }
-    action::input("command")
+    input.map(str::to_string)
 }
 
-/// Decide where an event goes. Pure, so every event type is tested.
-pub fn route(event: &Event, config: &Config) -> Route {
-    let forced = forced_command(event);
+/// Decide where an event goes; `command` is the action's `command` input.
+pub fn route(event: &Event, command: Option<&str>, config: &Config) -> Route {
+    let forced = forced_command(event, command);
     match (event, forced.as_deref()) {
         (Event::WorkflowDispatch(d), Some("heal")) | (Event::WorkflowDispatch(d), None)
             if d.input("issue").is_some() =>
@@ -76,7 +69,7 @@ pub fn route(event: &Event, config: &Config) -> Route {
             if run
                 .head_branch
                 .as_deref()
-                .is_some_and(|b| super::heal::is_heal_branch(config, b))
+                .is_some_and(|b| crate::jobs::heal::is_heal_branch(config, b))
             {
                 return if config.heal.enabled && config.heal.verify {
                     Route::HealVerify { run_id: run.id }
@@ -150,86 +143,4 @@ pub fn watches_trunk_run(event: &Event, config: &Config) -> bool {
             run.name.as_deref().unwrap_or_default(),
             e.workflow_path(),
         )
-}
-
-/// Load the config: `--config` (a local file), else the file named by the
-/// `config` input (default `.github/ci-medic.yml`) from the default branch.
-pub async fn load_config(cx: &Context, client: Option<&Client>) -> Result<Config> {
-    if let Some(path) = &cx.cli.config {
-        return read_local(path);
-    }
-    let path = action::input("config").unwrap_or_else(|| config::DEFAULT_PATH.to_string());
-    // In a checked-out workspace a local file wins (tests and `act`).
-    let local = PathBuf::from(&path);
-    let Some(client) = client else {
-        return if local.is_file() {
-            read_local(&local)
-        } else {
-            Ok(Config::default())
-        };
-    };
-    let branch = client.default_branch().await?;
-    match client.file_text(&path, &branch).await? {
-        Some(text) => Ok(Config::parse(&path, &text)?),
-        None => {
-            tracing::info!("no {path} on {branch}: using defaults");
-            Ok(Config::default())
-        }
-    }
-}
-
-fn read_local(path: &PathBuf) -> Result<Config> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config {}", path.display()))?;
-    Ok(Config::parse(&path.display().to_string(), &text)?)
-}
-
-pub async fn run(cx: &Context) -> Result<ExitCode> {
-    let name = std::env::var("GITHUB_EVENT_NAME")
-        .context("GITHUB_EVENT_NAME is not set: `run` is meant to run inside GitHub Actions")?;
-    let path = std::env::var_os("GITHUB_EVENT_PATH")
-        .map(PathBuf::from)
-        .context("GITHUB_EVENT_PATH is not set")?;
-    let event = event::load(&name, &path)?;
-    if let Event::Unhandled(name) = &event {
-        println!("ci-medic: event {name} is not handled; nothing to do");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let client = cx.client()?;
-    let config = load_config(cx, Some(&client)).await?;
-    let route = route(&event, &config);
-    tracing::info!(?route, "routed {name}");
-    match route {
-        Route::Nothing(why) => {
-            println!("ci-medic: nothing to do: {why}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Route::FailedRun { run_id } | Route::PassedRun { run_id } => {
-            let code = if matches!(route, Route::FailedRun { .. }) {
-                super::analyze::failed_run(cx, &client, &config, run_id).await?
-            } else {
-                super::analyze::passed_run(cx, &client, &config, run_id).await?
-            };
-            if watches_trunk_run(&event, &config) {
-                let trunk = super::autorevert::scheduled(cx, &client, &config).await?;
-                if trunk != ExitCode::SUCCESS {
-                    return Ok(trunk);
-                }
-            }
-            Ok(code)
-        }
-        Route::Heal { issue } => {
-            if !config.heal.enabled {
-                println!("ci-medic: heal is not enabled (`heal.enabled: false`)");
-                return Ok(ExitCode::SUCCESS);
-            }
-            super::heal::heal_issue(cx, &client, &config, issue).await
-        }
-        Route::HealVerify { run_id } => {
-            Ok(super::heal::verify_report(cx, &client, &config, run_id)
-                .await?
-                .unwrap_or(ExitCode::SUCCESS))
-        }
-        Route::Autorevert => super::autorevert::scheduled(cx, &client, &config).await,
-    }
 }

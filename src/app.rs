@@ -1,0 +1,158 @@
+//! One run of ci-medic for one event: the context every handler shares, and
+//! [`run`], which offers the event to every enabled handler.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use tokio::sync::OnceCell;
+
+use crate::cli::Format;
+use crate::config::Config;
+use crate::event::Event;
+use crate::github::Client;
+use crate::handlers::{self, Delivery};
+use crate::report::markdown::inline;
+use crate::runtime::Env;
+use crate::store::{Store, StoreConfig};
+
+/// What every handler may use: built once by the CLI.
+pub struct Ctx {
+    /// The API client; `None` offline.
+    pub github: Option<Client>,
+    /// The repository's config, read from its default branch.
+    pub config: Config,
+    /// The runner's environment (inputs, outputs, summary).
+    pub env: Env,
+    /// Print plans; write nothing (GitHub and ClickHouse alike).
+    pub dry_run: bool,
+    pub format: Format,
+    /// ClickHouse, connected on first use.
+    store: OnceCell<Store>,
+}
+
+impl Ctx {
+    pub fn new(
+        github: Option<Client>,
+        config: Config,
+        env: Env,
+        dry_run: bool,
+        format: Format,
+    ) -> Ctx {
+        Ctx {
+            github,
+            config,
+            env,
+            dry_run,
+            format,
+            store: OnceCell::new(),
+        }
+    }
+
+    /// The API client, or an error saying what is missing.
+    pub fn github(&self) -> Result<&Client> {
+        self.github
+            .as_ref()
+            .context("no token: pass --token, set the `token` input, or GITHUB_TOKEN")
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// Logins the action acts as: the workflow token's, and the `bot-login`
+    /// input's (a GitHub App or personal token).
+    pub fn identities(&self) -> Vec<String> {
+        let mut out = vec![crate::heal::trust::ACTIONS_BOT.to_string()];
+        out.extend(self.env.input("bot-login"));
+        out
+    }
+
+    /// The store settings: the config's `clickhouse` section, overridden by the
+    /// `clickhouse-url` / `clickhouse-user` inputs; the password only ever comes
+    /// from the `clickhouse-password` input (a secret) or `CLICKHOUSE_PASSWORD`.
+    pub fn store_config(&self) -> Result<StoreConfig> {
+        let section = self.config.clickhouse.clone().unwrap_or_default();
+        let url = self
+            .env
+            .input("clickhouse-url")
+            .or_else(|| (!section.url.is_empty()).then(|| section.url.clone()))
+            .context("ClickHouse is not configured: set `clickhouse.url` in the config or the `clickhouse-url` input")?;
+        let password = self
+            .env
+            .input("clickhouse-password")
+            .or_else(|| self.env.var("CLICKHOUSE_PASSWORD").map(str::to_string));
+        if let Some(p) = &password {
+            self.env.mask(p);
+        }
+        Ok(StoreConfig {
+            url,
+            user: self.env.input("clickhouse-user").or(Some(section.user)),
+            password,
+            database: section.database,
+        })
+    }
+
+    /// ClickHouse, connected once per run.
+    pub async fn store(&self) -> Result<&Store> {
+        self.store
+            .get_or_try_init(|| async { Store::connect(&self.store_config()?).await })
+            .await
+    }
+}
+
+/// Offer `event` to every enabled handler that subscribes to it. A handler
+/// that fails is reported (step summary, annotation, exit code) and does not
+/// stop the others.
+pub async fn run(ctx: &Ctx, event: &Event) -> Result<ExitCode> {
+    let delivery = Delivery::Event {
+        event: event.clone(),
+        command: ctx.env.input("command"),
+    };
+    offer(ctx, &delivery).await
+}
+
+/// Offer a delivery (an event, or a request from the command line).
+pub async fn offer(ctx: &Ctx, delivery: &Delivery) -> Result<ExitCode> {
+    let outcomes = handlers::offer(ctx, delivery).await;
+    if outcomes.is_empty() {
+        println!(
+            "ci-medic: nothing to do: {}",
+            handlers::why_nothing(delivery, &ctx.config)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = Vec::new();
+    let mut unfixable = false;
+    for o in &outcomes {
+        match &o.verdict {
+            Ok(code) if *code == ExitCode::SUCCESS => {}
+            Ok(code) if *code == ExitCode::from(crate::cli::EXIT_UNFIXABLE) => unfixable = true,
+            Ok(_) => failed.push(format!("{}: a write failed", o.handler)),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                ctx.env
+                    .annotate_error(&format!("ci-medic {}", o.handler), &msg);
+                eprintln!("error: {}: {msg}", o.handler);
+                failed.push(format!("{}: {msg}", o.handler));
+            }
+        }
+    }
+    if !failed.is_empty() && outcomes.len() > 1 {
+        let mut md = String::from("## ci-medic: handlers that failed\n\n");
+        for f in &failed {
+            md.push_str(&format!("- {}\n", inline(f)));
+        }
+        ctx.env.append_summary(&md)?;
+    }
+    Ok(if !failed.is_empty() {
+        ExitCode::FAILURE
+    } else if unfixable {
+        ExitCode::from(crate::cli::EXIT_UNFIXABLE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,32 @@
+//! A run on a heal branch finished: report it on the fix's pull request.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::{Delivery, Handler, Route, Verdict, route};
+use crate::app::Ctx;
+use crate::config::Config;
+
+pub struct HealVerify;
+
+impl Handler for HealVerify {
+    const NAME: &'static str = "heal-verify";
+    type Input = u64;
+
+    fn subscribe(delivery: &Delivery, config: &Config) -> Option<u64> {
+        let Delivery::Event { event, command } = delivery else {
+            return None;
+        };
+        match route(event, command.as_deref(), config) {
+            Route::HealVerify { run_id } => Some(run_id),
+            _ => None,
+        }
+    }
+
+    async fn handle(ctx: &Ctx, run_id: u64) -> Result<Verdict> {
+        Ok(crate::jobs::heal::verify_report(ctx, run_id)
+            .await?
+            .unwrap_or(ExitCode::SUCCESS))
+    }
+}
