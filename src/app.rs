@@ -119,7 +119,8 @@ pub async fn run(ctx: &Ctx, event: &Event) -> Result<ExitCode> {
 pub async fn offer(ctx: &Ctx, delivery: &Delivery) -> Result<ExitCode> {
     let outcomes = handlers::offer(ctx, delivery).await;
     if outcomes.is_empty() {
-        println!(
+        crate::outln!(
+            ctx.env,
             "ci-medic: nothing to do: {}",
             handlers::why_nothing(delivery, &ctx.config)
         );
@@ -136,7 +137,7 @@ pub async fn offer(ctx: &Ctx, delivery: &Delivery) -> Result<ExitCode> {
                 let msg = format!("{e:#}");
                 ctx.env
                     .annotate_error(&format!("ci-medic {}", o.handler), &msg);
-                eprintln!("error: {}: {msg}", o.handler);
+                crate::errln!(ctx.env, "error: {}: {msg}", o.handler);
                 failed.push(format!("{}: {msg}", o.handler));
             }
         }

@@ -23,15 +23,16 @@ pub const EXIT_UNFIXABLE: u8 = 3;
     about = "Keeps a repository's CI healthy: explains failures, files one issue, re-runs flakes, heals workflows, reverts what broke trunk."
 )]
 pub struct Cli {
-    /// Repository as OWNER/NAME.
-    #[arg(long, env = "GITHUB_REPOSITORY", global = true)]
+    /// Repository as OWNER/NAME [default: GITHUB_REPOSITORY].
+    #[arg(long, global = true)]
     pub repo: Option<String>,
     /// API token (else the `token` input, else GITHUB_TOKEN). Never printed.
     #[arg(long, global = true, hide_env_values = true)]
     pub token: Option<String>,
     /// GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3).
-    #[arg(long, env = "GITHUB_API_URL", default_value = github::DEFAULT_API_URL, global = true)]
-    pub api_url: String,
+    /// [default: GITHUB_API_URL, else https://api.github.com]
+    #[arg(long, global = true)]
+    pub api_url: Option<String>,
     /// Config file to use instead of .github/ci-medic.yml from the default branch.
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
@@ -164,7 +165,10 @@ impl Context {
             .as_deref()
             .context("no token: pass --token, set the `token` input, or GITHUB_TOKEN")?;
         Client::new(
-            &self.cli.api_url,
+            self.cli
+                .api_url
+                .as_deref()
+                .unwrap_or(github::DEFAULT_API_URL),
             token,
             self.repo()?,
             RetryPolicy::default(),
@@ -241,6 +245,43 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let env = Env::from_process();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run_cli(cli, env))
+}
+
+/// Run `args` (the program name first) against `env`, in this process:
+/// what the binary does, for embedding and tests. A usage error exits 2.
+pub async fn run_args<I, T>(args: I, env: Env) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(cli) => run_cli(cli, env).await,
+        Err(e) => {
+            env.err(&e.to_string());
+            ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+        }
+    }
+}
+
+/// Run a parsed command line against an environment.
+pub async fn run_cli(mut cli: Cli, env: Env) -> ExitCode {
+    if cli.repo.is_none() {
+        cli.repo = env.var("GITHUB_REPOSITORY").map(str::to_string);
+    }
+    if cli.api_url.is_none() {
+        cli.api_url = env.var("GITHUB_API_URL").map(str::to_string);
+    }
     let token = resolve_token(cli.token.as_deref(), &env);
     if let Some(t) = &token {
         env.mask(t);
@@ -253,26 +294,16 @@ pub fn main() -> ExitCode {
         Err(e) => {
             let msg = format!("{e:#}; refusing to run (nothing was written)");
             cx.env.annotate_error("ci-medic", &msg);
-            eprintln!("error: {msg}");
+            cx.env.err(&format!("error: {msg}"));
             return ExitCode::FAILURE;
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(dispatch(&cx)) {
+    match dispatch(&cx).await {
         Ok(code) => code,
         Err(e) => {
             let msg = format!("{e:#}");
             cx.env.annotate_error("ci-medic", &msg);
-            eprintln!("error: {msg}");
+            cx.env.err(&format!("error: {msg}"));
             ExitCode::FAILURE
         }
     }
@@ -304,7 +335,9 @@ async fn run(cx: &Context) -> Result<ExitCode> {
         .context("GITHUB_EVENT_PATH is not set")?;
     let event = event::load(name, &path)?;
     if let Event::Unhandled(name) = &event {
-        println!("ci-medic: event {name} is not handled; nothing to do");
+        cx.env.out(&format!(
+            "ci-medic: event {name} is not handled; nothing to do"
+        ));
         return Ok(ExitCode::SUCCESS);
     }
     let client = cx.client()?;

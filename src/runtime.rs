@@ -11,15 +11,38 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
 use crate::action::{self, STEP_SUMMARY_LIMIT};
 
+/// `println!` through an [`Env`]: `outln!(env, "format", args...)`.
+#[macro_export]
+macro_rules! outln {
+    ($env:expr, $($arg:tt)*) => { $env.out(&format!($($arg)*)) };
+}
+
+/// `eprintln!` through an [`Env`].
+#[macro_export]
+macro_rules! errln {
+    ($env:expr, $($arg:tt)*) => { $env.err(&format!($($arg)*)) };
+}
+
 /// The runner's environment: variables, and where outputs and the summary go.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: BTreeMap<String, String>,
+    /// Where stdout and stderr text goes when it is captured (a run inside
+    /// another program, such as the tests) instead of printed.
+    capture: Option<Arc<Mutex<Captured>>>,
+}
+
+/// Text a captured run printed.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Env {
@@ -30,6 +53,7 @@ impl Env {
             vars: std::env::vars_os()
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
+            capture: None,
         }
     }
 
@@ -42,6 +66,52 @@ impl Env {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            capture: None,
+        }
+    }
+
+    /// Capture what this run prints instead of printing it.
+    pub fn capturing(mut self) -> (Env, Arc<Mutex<Captured>>) {
+        let sink = Arc::new(Mutex::new(Captured::default()));
+        self.capture = Some(sink.clone());
+        (self, sink)
+    }
+
+    /// Print a line on stdout (results and workflow commands).
+    pub fn out(&self, text: &str) {
+        match &self.capture {
+            Some(c) => {
+                if let Ok(mut c) = c.lock() {
+                    c.stdout.push_str(text);
+                    c.stdout.push('\n');
+                }
+            }
+            None => println!("{text}"),
+        }
+    }
+
+    /// Print text on stdout as it is (no newline added).
+    pub fn out_raw(&self, text: &str) {
+        match &self.capture {
+            Some(c) => {
+                if let Ok(mut c) = c.lock() {
+                    c.stdout.push_str(text);
+                }
+            }
+            None => print!("{text}"),
+        }
+    }
+
+    /// Print a line on stderr (messages for people).
+    pub fn err(&self, text: &str) {
+        match &self.capture {
+            Some(c) => {
+                if let Ok(mut c) = c.lock() {
+                    c.stderr.push_str(text);
+                    c.stderr.push('\n');
+                }
+            }
+            None => eprintln!("{text}"),
         }
     }
 
@@ -90,7 +160,7 @@ impl Env {
     /// Print a workflow command line (only inside a runner).
     fn command(&self, line: &str) {
         if self.in_actions() {
-            println!("{line}");
+            self.out(line);
         }
     }
 
@@ -104,9 +174,9 @@ impl Env {
     /// Print untrusted text (log lines, titles, comments) safely.
     pub fn echo_untrusted(&self, text: &str) {
         if self.in_actions() {
-            println!("{}", action::untrusted_block(text));
+            self.out(&action::untrusted_block(text));
         } else {
-            println!("{text}");
+            self.out(text);
         }
     }
 

@@ -69,7 +69,7 @@ pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
         };
         let analysis = analyze::analyze_paths(&args.log, &config.rules()?)?;
         if cx.json() {
-            println!("{}", serde_json::to_string_pretty(&analysis)?);
+            cx.env.out(&serde_json::to_string_pretty(&analysis)?);
         } else {
             cx.env.echo_untrusted(&analysis.to_text());
         }
@@ -100,7 +100,8 @@ pub async fn failed_run(cx: &Ctx, run_id: u64) -> Result<ExitCode> {
         }
     }
     if !config.analyze.enabled {
-        println!("ci-medic: analyze is not enabled (`analyze.enabled: false`)");
+        cx.env
+            .out("ci-medic: analyze is not enabled (`analyze.enabled: false`)");
         return Ok(code);
     }
     if facts.run.run_attempt > 1 {
@@ -489,7 +490,8 @@ pub async fn passed_run(cx: &Ctx, run_id: u64) -> Result<ExitCode> {
     let client = cx.github()?;
     let config = &cx.config;
     if !config.analyze.enabled || !config.analyze.close_on_success {
-        println!("ci-medic: closing issues on success is not enabled");
+        cx.env
+            .out("ci-medic: closing issues on success is not enabled");
         return Ok(ExitCode::SUCCESS);
     }
     let run = client.run(run_id).await?;
@@ -595,7 +597,8 @@ fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
     md.push('\n');
     cx.env.append_summary(&md)?;
     if cx.json() {
-        println!(
+        crate::outln!(
+            cx.env,
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"plan": plan, "report": report, "outputs": outputs})

@@ -96,7 +96,10 @@ pub async fn command(cx: &Context, args: &AutorevertArgs) -> Result<ExitCode> {
 pub async fn scheduled(cx: &Ctx) -> Result<ExitCode> {
     let config = &cx.config;
     if !config.autorevert.enabled {
-        println!("ci-medic: autorevert is not enabled (set `autorevert.enabled: true`)");
+        crate::outln!(
+            cx.env,
+            "ci-medic: autorevert is not enabled (set `autorevert.enabled: true`)"
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let source = Source::parse(
@@ -458,7 +461,7 @@ fn publish(
 ) -> Result<()> {
     let json = serde_json::to_string_pretty(&decided.report)?;
     if cx.json() {
-        println!("{json}");
+        crate::outln!(cx.env, "{json}");
     } else {
         cx.env
             .echo_untrusted(&text(snapshot, signals, decided, report));

@@ -14,9 +14,10 @@ pub async fn command(cx: &Context, command: &ClickhouseCommand) -> Result<ExitCo
             let store = ctx.store().await?;
             let applied = store.migrate().await?;
             if applied.is_empty() {
-                println!("ci-medic: the ClickHouse schema is up to date");
+                ctx.env.out("ci-medic: the ClickHouse schema is up to date");
             } else {
-                println!("ci-medic: applied migrations {applied:?}");
+                ctx.env
+                    .out(&format!("ci-medic: applied migrations {applied:?}"));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -121,12 +121,13 @@ async fn offline(
     match heal::plan(&input) {
         Ok(fix) => {
             if cx.cli.format == Format::Json {
-                println!(
+                crate::outln!(
+                    cx.env,
                     "{}",
                     serde_json::to_string_pretty(&fix_json(&fix, &repo_path, &text))?
                 );
             } else {
-                print!("{}", diff::of_files(&fix.files));
+                cx.env.out_raw(&diff::of_files(&fix.files));
             }
             if args.write {
                 for f in &fix.files {
@@ -142,7 +143,8 @@ async fn offline(
         }
         Err(why) => {
             if cx.cli.format == Format::Json {
-                println!(
+                crate::outln!(
+                    cx.env,
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "fixable": false,
@@ -153,7 +155,7 @@ async fn offline(
                     }))?
                 );
             }
-            eprintln!("ci-medic: no automatic fix: {why}");
+            crate::errln!(cx.env, "ci-medic: no automatic fix: {why}");
             Ok(ExitCode::from(EXIT_UNFIXABLE))
         }
     }
@@ -508,7 +510,7 @@ pub async fn heal_issue(cx: &Ctx, number: u64) -> Result<ExitCode> {
     let fingerprint = analysis.as_ref().map(|a| a.fingerprint.as_str());
     let trust = match gate(client, &cx.identities(), &issue, fingerprint).await? {
         Gate::Skip(why) => {
-            println!("ci-medic: nothing to do: {why}");
+            crate::outln!(cx.env, "ci-medic: nothing to do: {why}");
             return Ok(ExitCode::SUCCESS);
         }
         Gate::Refuse(why) => return run_last(cx, client, &refused_plan(number, &why)).await,
@@ -660,7 +662,8 @@ fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
     md.push('\n');
     cx.env.append_summary(&md)?;
     if cx.json() {
-        println!(
+        crate::outln!(
+            cx.env,
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"plan": plan, "report": report, "outputs": outputs})

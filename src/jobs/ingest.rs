@@ -437,7 +437,7 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     let now = Utc::now();
     let mut rows = rows(&event, &payload, now)?;
     if rows == Rows::default() {
-        println!("ci-medic: nothing to ingest from a {event} event");
+        crate::outln!(cx.env, "ci-medic: nothing to ingest from a {event} event");
         return Ok(ExitCode::SUCCESS);
     }
     // The API is optional: without a token (or for another repository than
@@ -491,7 +491,8 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     store.insert_runs(&rows.runs).await?;
     store.insert_pushes(&rows.pushes).await?;
     store.insert_jobs(&rows.jobs).await?;
-    println!(
+    crate::outln!(
+        cx.env,
         "ci-medic: ingested {} job(s), {} run(s), {} push(es) from a {event} event",
         rows.jobs.len(),
         rows.runs.len(),

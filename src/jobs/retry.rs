@@ -119,7 +119,8 @@ pub async fn retry_run(cx: &Ctx, facts: &RunFacts) -> Result<(BTreeSet<u64>, boo
         .collect();
     cx.env.set_output("retried-jobs", &names.join("\n"))?;
     if cx.json() {
-        println!(
+        crate::outln!(
+            cx.env,
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"decisions": decisions, "plan": plan, "report": report})

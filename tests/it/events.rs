@@ -147,6 +147,7 @@ fn issues_with_both_labels_route_to_heal_unless_manual() {
 async fn unhandled_events_exit_zero_with_one_line() {
     let fake = FakeGithub::start().await;
     let out = Runner::new(&fake)
+        .binary()
         .run_event("star", &json!({"action": "created"}))
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -170,6 +171,7 @@ async fn unhandled_events_exit_zero_with_one_line() {
 async fn a_malformed_payload_names_the_file_and_the_field() {
     let fake = FakeGithub::start().await;
     let out = Runner::new(&fake)
+        .binary()
         .run_event(
             "workflow_run",
             &json!({"action": "completed", "workflow_run": {"id": "not a number"}}),
@@ -211,7 +213,10 @@ async fn a_config_with_an_unknown_key_fails_with_file_line_and_key() {
         DEFAULT_BRANCH,
         &fake.head_sha(DEFAULT_BRANCH),
     );
-    let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+    let out = Runner::new(&fake)
+        .binary()
+        .run_event("workflow_run", &payload)
+        .await;
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains(".github/ci-medic.yml:4:"),
@@ -245,6 +250,7 @@ async fn the_token_is_masked_and_never_printed() {
         &fake.head_sha(DEFAULT_BRANCH),
     );
     let out = Runner::new(&fake)
+        .binary()
         .env("CI_MEDIC_LOG", "trace")
         .run_event("workflow_run", &payload)
         .await;

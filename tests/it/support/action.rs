@@ -1,5 +1,7 @@
-//! Runs the real `ci-medic` binary the way the Actions runner does: event
-//! payload in a file, inputs as `INPUT_*`, outputs and summary in files.
+//! Runs ci-medic the way the Actions runner does: event payload in a file,
+//! inputs as `INPUT_*`, outputs and summary in files. In this process by
+//! default (`ci_medic::cli::run_args` over an environment of its own), or as
+//! the real binary with [`Runner::binary`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ pub struct Runner {
     api: String,
     token: String,
     env: Vec<(String, String)>,
+    binary: bool,
 }
 
 impl Runner {
@@ -33,7 +36,14 @@ impl Runner {
             api: fake.uri(),
             token: fake.token().to_string(),
             env: Vec::new(),
+            binary: false,
         }
+    }
+
+    /// Start the real binary instead of running in this process.
+    pub fn binary(mut self) -> Runner {
+        self.binary = true;
+        self
     }
 
     /// Set an extra environment variable (an input: `INPUT_DRY-RUN`...).
@@ -53,45 +63,105 @@ impl Runner {
         self.exec(&["run"], Some((event, &event_path))).await
     }
 
-    /// Run the binary with `args` in the Actions environment.
+    /// The environment the runner gives the action.
+    fn vars(&self, event: Option<(&str, &Path)>) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ("GITHUB_ACTIONS".into(), "true".into()),
+            ("GITHUB_REPOSITORY".into(), format!("{OWNER}/{REPO}")),
+            ("GITHUB_API_URL".into(), self.api.clone()),
+            ("INPUT_TOKEN".into(), self.token.clone()),
+            (
+                "GITHUB_OUTPUT".into(),
+                self.path("output.txt").display().to_string(),
+            ),
+            (
+                "GITHUB_STEP_SUMMARY".into(),
+                self.path("summary.md").display().to_string(),
+            ),
+        ];
+        if let Ok(filter) = std::env::var("CI_MEDIC_LOG") {
+            vars.push(("CI_MEDIC_LOG".into(), filter));
+        }
+        if let Some((name, path)) = event {
+            vars.push(("GITHUB_EVENT_NAME".into(), name.into()));
+            vars.push(("GITHUB_EVENT_PATH".into(), path.display().to_string()));
+        }
+        vars.extend(self.env.iter().cloned());
+        vars
+    }
+
+    /// Run ci-medic with `args` in the Actions environment.
     pub async fn exec(&self, args: &[&str], event: Option<(&str, &Path)>) -> ActionRun {
         let out = self.path("output.txt");
         let summary = self.path("summary.md");
         let _ = std::fs::remove_file(&out);
         let _ = std::fs::remove_file(&summary);
+        let (code, stdout, stderr) = if self.binary {
+            self.exec_binary(args, event).await
+        } else {
+            self.exec_in_process(args, event).await
+        };
+        ActionRun {
+            code,
+            stdout,
+            stderr,
+            outputs: parse_outputs(&std::fs::read_to_string(&out).unwrap_or_default()),
+            summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+        }
+    }
+
+    async fn exec_in_process(
+        &self,
+        args: &[&str],
+        event: Option<(&str, &Path)>,
+    ) -> (i32, String, String) {
+        let mut vars = self.vars(event);
+        // The binary runs in the workspace; relative paths (the autorevert
+        // cache) must land there in this process too.
+        if !vars.iter().any(|(k, _)| k == "CI_MEDIC_AUTOREVERT_CACHE") {
+            vars.push((
+                "CI_MEDIC_AUTOREVERT_CACHE".into(),
+                self.path(".ci-medic/autorevert-cache.json")
+                    .display()
+                    .to_string(),
+            ));
+        }
+        let (env, captured) = ci_medic::runtime::Env::from_pairs(vars).capturing();
+        let argv = std::iter::once("ci-medic").chain(args.iter().copied());
+        let code = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            ci_medic::cli::run_args(argv, env),
+        )
+        .await
+        .expect("ci-medic did not finish in 120 s");
+        let code = (0..=255u8)
+            .find(|n| std::process::ExitCode::from(*n) == code)
+            .map_or(-1, i32::from);
+        let c = captured.lock().expect("captured output").clone();
+        (code, c.stdout, c.stderr)
+    }
+
+    async fn exec_binary(
+        &self,
+        args: &[&str],
+        event: Option<(&str, &Path)>,
+    ) -> (i32, String, String) {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_ci-medic"));
         cmd.args(args)
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_REPOSITORY", format!("{OWNER}/{REPO}"))
-            .env("GITHUB_API_URL", &self.api)
-            .env("INPUT_TOKEN", &self.token)
-            .env("GITHUB_OUTPUT", &out)
-            .env("GITHUB_STEP_SUMMARY", &summary)
+            .envs(self.vars(event))
             .current_dir(self.dir.path())
             .kill_on_drop(true);
-        if let Ok(filter) = std::env::var("CI_MEDIC_LOG") {
-            cmd.env("CI_MEDIC_LOG", filter);
-        }
-        if let Some((name, path)) = event {
-            cmd.env("GITHUB_EVENT_NAME", name)
-                .env("GITHUB_EVENT_PATH", path);
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
         let output = tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
             .await
             .expect("ci-medic did not finish in 120 s")
             .expect("ci-medic runs");
-        ActionRun {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-            outputs: parse_outputs(&std::fs::read_to_string(&out).unwrap_or_default()),
-            summary: std::fs::read_to_string(&summary).unwrap_or_default(),
-        }
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 }
 
