@@ -2,6 +2,7 @@
 //! [`run`], which offers the event to every enabled handler.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use tokio::sync::OnceCell;
@@ -11,6 +12,8 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::github::Client;
 use crate::handlers::{self, Delivery};
+use crate::jobs::analyze::RunFacts;
+use crate::jobs::retry::RetryFacts;
 use crate::report::markdown::inline;
 use crate::runtime::Env;
 use crate::store::{Store, StoreConfig};
@@ -28,6 +31,16 @@ pub struct Ctx {
     pub format: Format,
     /// ClickHouse, connected on first use.
     store: OnceCell<Store>,
+    /// Facts several handlers of one delivery read, gathered once.
+    pub memo: Memo,
+}
+
+/// Facts shared by the handlers of one delivery (a failed run's analysed
+/// jobs are read by retry and by the failure issue).
+#[derive(Default)]
+pub struct Memo {
+    pub run: OnceCell<Arc<RunFacts>>,
+    pub retry: OnceCell<Arc<RetryFacts>>,
 }
 
 impl Ctx {
@@ -45,6 +58,7 @@ impl Ctx {
             dry_run,
             format,
             store: OnceCell::new(),
+            memo: Memo::default(),
         }
     }
 

@@ -284,15 +284,15 @@ impl Plan {
     }
 
     /// Append `other`'s steps, notes and outputs, its step ids (and the
-    /// references to them) prefixed with `other.job`, so two handlers'
-    /// plans never collide. References already prefixed (a dependency on
-    /// another handler's step) are kept.
-    pub fn merge(&mut self, other: &Plan) {
+    /// references to them) prefixed with `prefix/`, so two handlers' plans
+    /// never collide. References to ids `other` does not have (a dependency
+    /// on another handler's step, already prefixed) are kept.
+    pub fn merge_as(&mut self, prefix: &str, other: &Plan) {
         let local: std::collections::BTreeSet<&str> =
             other.steps.iter().map(|s| s.id.as_str()).collect();
         let scoped = |id: &str| {
             if local.contains(id) {
-                format!("{}/{id}", other.job)
+                format!("{prefix}/{id}")
             } else {
                 id.to_string()
             }
@@ -711,4 +711,168 @@ async fn open_or_update_pull(
         c.add_labels(number, labels).await?;
     }
     Ok(Outcome::Pull { number, created })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comment(number: u64) -> Write {
+        Write::Comment {
+            number,
+            body: "hi".into(),
+            marker: None,
+        }
+    }
+
+    fn done(pairs: &[(&str, Outcome)]) -> BTreeMap<String, Outcome> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect()
+    }
+
+    fn step(plan: &Plan, id: &str) -> Step {
+        plan.steps
+            .iter()
+            .find(|s| s.id == id)
+            .cloned()
+            .expect("step")
+    }
+
+    #[test]
+    fn a_failed_dependency_skips_only_its_dependants() {
+        let mut plan = Plan::new("t");
+        let first = plan.push(Write::RerunFailedJobs { run_id: 1 }, "a");
+        let after = plan.push_with(
+            comment(5),
+            "b",
+            StepOptions {
+                depends_on: vec![first.clone()],
+                ..StepOptions::default()
+            },
+        );
+        let free = plan.push(comment(6), "c");
+        let failed = done(&[(
+            first.as_str(),
+            Outcome::Failed {
+                error: "403".into(),
+            },
+        )]);
+        assert!(gate(&step(&plan, &after), &failed).is_err());
+        assert!(gate(&step(&plan, &free), &failed).is_ok());
+        let landed = done(&[(first.as_str(), Outcome::DryRun)]);
+        assert!(gate(&step(&plan, &after), &landed).is_ok());
+    }
+
+    #[test]
+    fn a_fallback_runs_only_when_what_it_stands_for_failed() {
+        let mut plan = Plan::new("t");
+        let rerun = plan.push(Write::RerunFailedJobs { run_id: 1 }, "a");
+        let issue = plan.push_with(
+            comment(5),
+            "b",
+            StepOptions {
+                depends_on: vec![rerun.clone()],
+                when: When::AnyFailed,
+                ..StepOptions::default()
+            },
+        );
+        let s = step(&plan, &issue);
+        let ok = done(&[(
+            rerun.as_str(),
+            Outcome::Done {
+                detail: String::new(),
+            },
+        )]);
+        assert!(gate(&s, &ok).is_err());
+        let refused = done(&[(
+            rerun.as_str(),
+            Outcome::Failed {
+                error: "403".into(),
+            },
+        )]);
+        assert!(gate(&s, &refused).is_ok());
+    }
+
+    #[test]
+    fn numbers_come_from_earlier_steps() {
+        let mut plan = Plan::new("t");
+        let open = plan.push(
+            Write::OpenPullRequest {
+                head: "h".into(),
+                base: "main".into(),
+                title: "t".into(),
+                body: "b".into(),
+                labels: Vec::new(),
+                marker_kind: "k".into(),
+                marker_key: "1".into(),
+            },
+            "a",
+        );
+        let c = plan.push_with(
+            comment(0),
+            "b",
+            StepOptions {
+                number_from: Some(open.clone()),
+                ..StepOptions::default()
+            },
+        );
+        let pulled = done(&[(
+            open.as_str(),
+            Outcome::Pull {
+                number: 42,
+                created: true,
+            },
+        )]);
+        assert_eq!(gate(&step(&plan, &c), &pulled).ok(), Some(comment(42)));
+        let nothing = done(&[(
+            open.as_str(),
+            Outcome::Done {
+                detail: String::new(),
+            },
+        )]);
+        assert!(gate(&step(&plan, &c), &nothing).is_err());
+    }
+
+    #[test]
+    fn merged_plans_keep_ids_apart_and_cross_references_intact() {
+        let mut retry = Plan::new("retry");
+        retry.push_with(
+            Write::RerunFailedJobs { run_id: 1 },
+            "a",
+            StepOptions {
+                id: Some("rerun-failed".into()),
+                ..StepOptions::default()
+            },
+        );
+        let mut analyze = Plan::new("analyze");
+        analyze.push_with(
+            comment(3),
+            "b",
+            StepOptions {
+                depends_on: vec!["retry/rerun-failed".into()],
+                when: When::AnyFailed,
+                ..StepOptions::default()
+            },
+        );
+        let mut merged = Plan::new("run");
+        merged.merge_as("retry", &retry);
+        merged.merge_as("analyze", &analyze);
+        let ids: Vec<&str> = merged.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["retry/rerun-failed", "analyze/comment-1"]);
+        assert_eq!(merged.steps[1].depends_on, ["retry/rerun-failed"]);
+        let report = Report {
+            job: "run".into(),
+            dry_run: true,
+            results: merged
+                .steps
+                .iter()
+                .map(|s| (s.clone(), Outcome::DryRun))
+                .collect(),
+        };
+        let mine = report.for_job("analyze");
+        assert_eq!(mine.results.len(), 1);
+        assert_eq!(mine.results[0].0.id, "comment-1");
+    }
 }

@@ -6,11 +6,13 @@ use anyhow::Result;
 use super::{Delivery, Handler, Route, Verdict, route, watches_trunk_run};
 use crate::app::Ctx;
 use crate::config::Config;
+use crate::plan::{Plan, Report};
 
 pub struct Autorevert;
 
 impl Handler for Autorevert {
     const NAME: &'static str = "autorevert";
+    type Facts = Verdict;
     type Input = ();
 
     fn subscribe(delivery: &Delivery, config: &Config) -> Option<()> {
@@ -22,7 +24,18 @@ impl Handler for Autorevert {
         .then_some(())
     }
 
-    async fn handle(ctx: &Ctx, (): ()) -> Result<Verdict> {
+    /// Still acts while gathering: the snapshot, detection, decision,
+    /// restarts and the audit rows in ClickHouse happen in one pass, so
+    /// `decide` adds nothing.
+    async fn gather(ctx: &Ctx, (): ()) -> Result<Verdict> {
         crate::jobs::autorevert::scheduled(ctx).await
+    }
+
+    fn decide(_: &Verdict, _: &Config) -> Plan {
+        Plan::new(Self::NAME)
+    }
+
+    fn report(_: &Ctx, verdict: &Verdict, _: &Plan, _: &Report) -> Result<Verdict> {
+        Ok(*verdict)
     }
 }

@@ -7,11 +7,13 @@ use anyhow::Result;
 use super::{Delivery, Handler, Route, Verdict, route};
 use crate::app::Ctx;
 use crate::config::Config;
+use crate::plan::{Plan, Report};
 
 pub struct HealVerify;
 
 impl Handler for HealVerify {
     const NAME: &'static str = "heal-verify";
+    type Facts = Verdict;
     type Input = u64;
 
     fn subscribe(delivery: &Delivery, config: &Config) -> Option<u64> {
@@ -24,9 +26,19 @@ impl Handler for HealVerify {
         }
     }
 
-    async fn handle(ctx: &Ctx, run_id: u64) -> Result<Verdict> {
+    /// Still acts while gathering (reads the run and the fix's pull
+    /// request, decides, executes); `decide` adds nothing.
+    async fn gather(ctx: &Ctx, run_id: u64) -> Result<Verdict> {
         Ok(crate::jobs::heal::verify_report(ctx, run_id)
             .await?
             .unwrap_or(ExitCode::SUCCESS))
+    }
+
+    fn decide(_: &Verdict, _: &Config) -> Plan {
+        Plan::new(Self::NAME)
+    }
+
+    fn report(_: &Ctx, verdict: &Verdict, _: &Plan, _: &Report) -> Result<Verdict> {
+        Ok(*verdict)
     }
 }

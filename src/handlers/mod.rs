@@ -13,6 +13,7 @@ use anyhow::Result;
 use crate::app::Ctx;
 use crate::config::Config;
 use crate::event::Event;
+use crate::plan::{self, Plan, Report};
 
 pub mod autorevert;
 pub mod failure_issue;
@@ -50,19 +51,29 @@ pub enum Request {
 /// How a handler's work ended, when it did not fail outright.
 pub type Verdict = ExitCode;
 
-/// One handler.
+/// One handler: subscribe (pure), gather (reads only), decide (pure), and
+/// report what happened once the merged plan ran.
 pub trait Handler {
-    /// The name in summaries and errors.
+    /// The name in summaries, errors and the ids of its plan's steps.
     const NAME: &'static str;
-    /// What `subscribe` extracts for `handle`.
+    /// What `subscribe` extracts for `gather`.
     type Input: Send;
+    /// What `decide` decides from.
+    type Facts;
 
-    /// Does this delivery concern the handler? Pure. A disabled handler
-    /// (its config section off) is never offered anything.
+    /// Does this delivery concern the handler? Pure. A handler whose config
+    /// section is off subscribes to nothing.
     fn subscribe(delivery: &Delivery, config: &Config) -> Option<Self::Input>;
 
-    /// Do the work: gather facts, decide a plan, execute it, report.
-    fn handle(ctx: &Ctx, input: Self::Input) -> impl Future<Output = Result<Verdict>>;
+    /// Read what the decision needs (API, logs, ClickHouse). Writes nothing.
+    fn gather(ctx: &Ctx, input: Self::Input) -> impl Future<Output = Result<Self::Facts>>;
+
+    /// The writes to make. Pure.
+    fn decide(facts: &Self::Facts, config: &Config) -> Plan;
+
+    /// Tell what happened (stdout, step summary, outputs) from this
+    /// handler's part of the executed plan.
+    fn report(ctx: &Ctx, facts: &Self::Facts, plan: &Plan, report: &Report) -> Result<Verdict>;
 }
 
 /// What one handler did with a delivery.
@@ -71,23 +82,73 @@ pub struct HandlerOutcome {
     pub verdict: Result<Verdict>,
 }
 
+/// A handler's `report`, holding its facts until the merged plan has run.
+type Reporter<'a> = Box<dyn FnOnce(&Ctx, &Plan, &Report) -> Result<Verdict> + 'a>;
+
+/// A handler's plan, waiting for the merged plan to run.
+struct Decided<'a> {
+    handler: &'static str,
+    plan: Plan,
+    report: Reporter<'a>,
+}
+
+/// Gather and decide for one handler, if the delivery concerns it.
+async fn consider<'a, H: Handler + 'a>(
+    ctx: &Ctx,
+    delivery: &Delivery,
+    decided: &mut Vec<Decided<'a>>,
+    failed: &mut Vec<HandlerOutcome>,
+) {
+    let Some(input) = H::subscribe(delivery, &ctx.config) else {
+        return;
+    };
+    tracing::info!(handler = H::NAME, "gathering");
+    match H::gather(ctx, input).await {
+        Ok(facts) => decided.push(Decided {
+            handler: H::NAME,
+            plan: H::decide(&facts, &ctx.config),
+            report: Box::new(move |ctx, plan, report| H::report(ctx, &facts, plan, report)),
+        }),
+        Err(e) => failed.push(HandlerOutcome {
+            handler: H::NAME,
+            verdict: Err(e),
+        }),
+    }
+}
+
+/// Merge the handlers' plans (step ids prefixed with the handler's name),
+/// execute once, and let each handler report its part.
+async fn execute(ctx: &Ctx, decided: Vec<Decided<'_>>, out: &mut Vec<HandlerOutcome>) {
+    let mut merged = Plan::new("run");
+    for d in &decided {
+        merged.merge_as(d.handler, &d.plan);
+    }
+    let report = plan::execute(&merged, ctx.github.as_ref(), ctx.dry_run).await;
+    for d in decided {
+        let mut mine = report.for_job(d.handler);
+        mine.job = d.plan.job.clone();
+        out.push(HandlerOutcome {
+            handler: d.handler,
+            verdict: (d.report)(ctx, &d.plan, &mine),
+        });
+    }
+}
+
 macro_rules! registry {
     ($($h:ty),* $(,)?) => {
         /// Every handler's name, in the order deliveries are offered.
         pub const NAMES: &[&str] = &[$(<$h as Handler>::NAME),*];
 
-        /// Offer `delivery` to every handler; the outcomes of those it concerned.
+        /// Offer `delivery` to every handler: those it concerns gather and
+        /// decide, their plans run as one, and each reports. The outcome of
+        /// every handler the delivery concerned, failed ones included.
         pub async fn offer(ctx: &Ctx, delivery: &Delivery) -> Vec<HandlerOutcome> {
+            let mut decided = Vec::new();
             let mut out = Vec::new();
-            $(
-                if let Some(input) = <$h as Handler>::subscribe(delivery, &ctx.config) {
-                    tracing::info!(handler = <$h as Handler>::NAME, "handling");
-                    out.push(HandlerOutcome {
-                        handler: <$h as Handler>::NAME,
-                        verdict: <$h as Handler>::handle(ctx, input).await,
-                    });
-                }
-            )*
+            $( consider::<$h>(ctx, delivery, &mut decided, &mut out).await; )*
+            if !decided.is_empty() {
+                execute(ctx, decided, &mut out).await;
+            }
             out
         }
     };

@@ -1,27 +1,47 @@
-//! Re-run the jobs of a failed run that a re-run fixes (`retry --run-id`).
-//! On events, retry runs inside the failure-issue handler, before the
-//! issue is filed, from the same downloaded logs.
+//! Re-run the jobs of a failed run that failed for reasons a re-run fixes.
+//! Its steps come first in the merged plan; the failure issue of a job
+//! being re-run is filed only if the re-run is refused.
+
+use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::{Delivery, Handler, Request, Verdict};
+use super::{Delivery, Handler, Request, Route, Verdict, route};
 use crate::app::Ctx;
 use crate::config::Config;
+use crate::jobs::retry::{self, RetryFacts};
+use crate::plan::{Plan, Report};
 
 pub struct Retry;
 
 impl Handler for Retry {
     const NAME: &'static str = "retry";
     type Input = u64;
+    type Facts = Arc<RetryFacts>;
 
     fn subscribe(delivery: &Delivery, config: &Config) -> Option<u64> {
+        if !config.retry.enabled {
+            return None;
+        }
         match delivery {
-            Delivery::Request(Request::Retry(run_id)) if config.retry.enabled => Some(*run_id),
-            _ => None,
+            Delivery::Request(Request::Retry(run_id) | Request::FailedRun(run_id)) => Some(*run_id),
+            Delivery::Event { event, command } => match route(event, command.as_deref(), config) {
+                Route::FailedRun { run_id } => Some(run_id),
+                _ => None,
+            },
+            Delivery::Request(_) => None,
         }
     }
 
-    async fn handle(ctx: &Ctx, run_id: u64) -> Result<Verdict> {
-        crate::jobs::retry::retry_only(ctx, run_id).await
+    async fn gather(ctx: &Ctx, run_id: u64) -> Result<Arc<RetryFacts>> {
+        retry::gather(ctx, run_id).await
+    }
+
+    fn decide(facts: &Arc<RetryFacts>, config: &Config) -> Plan {
+        retry::decide_all(facts, config).0
+    }
+
+    fn report(ctx: &Ctx, facts: &Arc<RetryFacts>, _: &Plan, report: &Report) -> Result<Verdict> {
+        retry::report(ctx, facts, report)
     }
 }

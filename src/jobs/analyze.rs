@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufReader;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 
@@ -17,8 +18,9 @@ use crate::github::Client;
 use crate::github::logs::LogError;
 use crate::github::marker::has_marker;
 use crate::github::types::{IssueInfo, JobInfo, RunInfo};
-use crate::handlers::{Delivery, Request};
-use crate::plan::{self, Plan, Write};
+use crate::handlers::retry::Retry;
+use crate::handlers::{Delivery, Handler, Request};
+use crate::plan::{self, Plan, StepOptions, When, Write};
 use crate::report::issue::{self, IssueAnalysis, JobFinding, KIND_FAILURE};
 
 /// Distinct failures of one run that get their own issue; the rest are
@@ -55,8 +57,9 @@ pub struct RunFacts {
     pub jobs: Vec<JobFacts>,
     /// Open issues labelled `workflow-failure`.
     pub open_issues: Vec<IssueInfo>,
-    /// Jobs a re-run was requested for: no issue for them now.
-    pub retried: BTreeSet<u64>,
+    /// Jobs a re-run is planned for, with the id of the step that requests
+    /// it: their issue is filed only if that step fails.
+    pub reruns: BTreeMap<u64, String>,
     /// Fingerprints of failures the previous attempt of this run had too.
     pub failed_before: BTreeSet<String>,
 }
@@ -84,40 +87,41 @@ pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
     crate::app::offer(&ctx, &Delivery::Request(Request::FailedRun(run_id))).await
 }
 
-/// A failed run: retry what a re-run fixes, then analyse and report the rest.
-pub async fn failed_run(cx: &Ctx, run_id: u64) -> Result<ExitCode> {
+/// The failed run and its analysed jobs, read once per run of ci-medic.
+pub async fn run_facts(cx: &Ctx, run_id: u64) -> Result<Arc<RunFacts>> {
+    cx.memo
+        .run
+        .get_or_try_init(|| async {
+            let config = &cx.config;
+            let facts = gather(cx.github()?, config, &config.rules()?, run_id).await?;
+            Ok(Arc::new(facts))
+        })
+        .await
+        .cloned()
+}
+
+/// Everything the failure issue decides from: the analysed run, the open
+/// issues, what the previous attempt failed with, and which jobs retry
+/// plans to re-run.
+pub async fn gather_failed(cx: &Ctx, run_id: u64) -> Result<RunFacts> {
     let client = cx.github()?;
     let config = &cx.config;
-    let rules = config.rules()?;
-    let mut facts = gather(client, config, &rules, run_id).await?;
-
-    let mut code = ExitCode::SUCCESS;
+    let mut facts = (*run_facts(cx, run_id).await?).clone();
     if config.retry.enabled {
-        let (retried, failed) = super::retry::retry_run(cx, &facts).await?;
-        facts.retried = retried;
-        if failed {
-            code = ExitCode::FAILURE;
-        }
-    }
-    if !config.analyze.enabled {
-        cx.env
-            .out("ci-medic: analyze is not enabled (`analyze.enabled: false`)");
-        return Ok(code);
+        let retry = super::retry::gather(cx, run_id).await?;
+        facts.reruns = super::retry::rerun_steps(&retry, config)
+            .into_iter()
+            .map(|(job, step)| (job, format!("{}/{step}", <Retry as Handler>::NAME)))
+            .collect();
     }
     if facts.run.run_attempt > 1 {
+        let rules = config.rules()?;
         facts.failed_before = previous_fingerprints(client, config, &rules, &facts).await;
     }
     facts.open_issues = client
         .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
         .await?;
-    let plan = decide(&facts, config);
-    let report = plan::execute(&plan, Some(client), cx.dry_run()).await;
-    publish(cx, &facts, &plan, &report)?;
-    Ok(if report.failed() {
-        ExitCode::FAILURE
-    } else {
-        code
-    })
+    Ok(facts)
 }
 
 /// The run (latest attempt) and the analysis of each of its failed jobs.
@@ -134,7 +138,7 @@ pub async fn gather(
         run,
         jobs: Vec::new(),
         open_issues: Vec::new(),
-        retried: BTreeSet::new(),
+        reruns: BTreeMap::new(),
         failed_before: BTreeSet::new(),
     };
     for job in jobs.into_iter().filter(JobInfo::failed) {
@@ -324,187 +328,238 @@ pub fn decide(facts: &RunFacts, config: &Config) -> Plan {
         plan.note("branch is not in `analyze.branches`");
         return plan;
     }
-    // Group the failed jobs by the failure that explains them.
-    let mut groups: BTreeMap<String, Vec<&JobFacts>> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    for j in &facts.jobs {
-        if facts.retried.contains(&j.job.id) {
-            plan.note(format!(
-                "job {}: a re-run was requested; no issue unless it fails again",
-                j.job.name
-            ));
-            continue;
-        }
-        let key = job_key(j);
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push(j);
+    // Jobs a re-run is planned for get their issue only if the re-run is
+    // refused; the others are filed now.
+    let (retried, now): (Vec<&JobFacts>, Vec<&JobFacts>) = facts
+        .jobs
+        .iter()
+        .partition(|j| facts.reruns.contains_key(&j.job.id));
+    for j in &retried {
+        plan.note(format!(
+            "job {}: a re-run was requested; no issue unless it fails again",
+            j.job.name
+        ));
     }
-    if order.is_empty() {
-        if facts.jobs.is_empty() {
-            plan.note(format!("run {} has no failed job to report", run.id));
-        }
+    if now.is_empty() && retried.is_empty() {
+        plan.note(format!("run {} has no failed job to report", run.id));
         return plan;
     }
-    let summaries: Vec<String> = order
-        .iter()
-        .map(|k| {
-            let jobs = &groups[k];
-            let what = jobs
-                .first()
-                .and_then(|j| j.failures.first())
-                .map(|f| format!("{}: {}", f.category, f.text.trim()))
-                .unwrap_or_else(|| {
-                    jobs.first()
-                        .map(|j| j.finding.status.clone())
-                        .unwrap_or_default()
-                });
-            let names: Vec<&str> = jobs.iter().map(|j| j.job.name.as_str()).collect();
-            format!("{} — {}", names.join(", "), what)
-        })
-        .collect();
-
-    let mut labels_ensured = BTreeSet::new();
-    for (idx, key) in order.iter().enumerate() {
-        let jobs = &groups[key];
-        if idx >= MAX_ISSUES_PER_RUN {
-            plan.note(format!("failure {key} is listed in the first issue (at most {MAX_ISSUES_PER_RUN} issues per run)"));
-            continue;
-        }
-        let mut failures: Vec<Failure> = jobs
-            .iter()
-            .flat_map(|j| j.failures.iter().cloned())
-            .collect();
-        failures.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.text == b.text);
-        failures.truncate(5);
-        let category = failures.first().map(|f| f.category).unwrap_or_else(|| {
-            if jobs.iter().all(|j| j.finding.status == "cancelled") {
-                Category::Cancelled
-            } else {
-                Category::Unknown
-            }
-        });
-        let mut analysis = IssueAnalysis {
-            version: 1,
-            fingerprint: key.clone(),
-            category,
-            repo: facts.repo.clone(),
-            workflow: workflow.clone(),
-            workflow_path: run.path.clone(),
-            branch: run.head_branch.clone(),
-            event: run.event.clone(),
-            head_sha: run.head_sha.clone(),
-            run_id: run.id,
-            run_attempt: run.run_attempt,
-            run_url: run.html_url.clone(),
-            jobs: jobs.iter().map(|j| j.finding.clone()).collect(),
-            failures,
-            occurrences: Vec::new(),
-            failed_twice: facts.failed_before.contains(key),
-            others: if idx == 0 {
-                summaries.iter().skip(MAX_ISSUES_PER_RUN).cloned().collect()
-            } else {
-                Vec::new()
-            },
-        };
-        analysis.occurrences.push(analysis.occurrence());
-        if idx == 0 {
-            plan.outputs.insert("category".into(), category.to_string());
-            plan.outputs.insert("fingerprint".into(), key.clone());
-        }
-
-        let existing = facts.open_issues.iter().find(|i| {
-            i.pull_request.is_none()
-                && i.body
-                    .as_deref()
-                    .is_some_and(|b| has_marker(b, KIND_FAILURE, key))
-        });
-        if let Some(existing) = existing {
-            if let Some(earlier) = existing.body.as_deref().and_then(issue::parse_block) {
-                analysis.merge_occurrences(&earlier);
-            }
-            let body = issue::body(&analysis);
-            if existing.body.as_deref() != Some(body.as_str()) {
-                plan.push(
-                    Write::UpdateIssueBody {
-                        number: existing.number,
-                        body,
-                    },
-                    format!(
-                        "the same failure ({key}) is already open as #{}; record this run",
-                        existing.number
-                    ),
-                );
-            }
-            let (seen_key, comment) = issue::seen_again_comment(&analysis);
-            plan.push(
-                Write::Comment {
-                    number: existing.number,
-                    body: comment,
-                    marker: Some((issue::KIND_SEEN.into(), seen_key)),
-                },
-                "say the failure was seen again",
-            );
-            if idx == 0 {
-                plan.outputs
-                    .insert("issue-number".into(), existing.number.to_string());
-            }
-            continue;
-        }
-        let mut labels = config.analyze.labels.clone();
-        labels.push(format!("ci-medic:{category}"));
-        for l in &labels {
-            if labels_ensured.insert(l.clone()) {
-                let (color, description) = LABEL_COLORS
-                    .iter()
-                    .find(|(n, _, _)| n == l)
-                    .map(|(_, c, d)| (*c, *d))
-                    .unwrap_or(("c5def5", "Failure category assigned by ci-medic"));
-                plan.push(
-                    Write::EnsureLabel {
-                        name: l.clone(),
-                        color: color.into(),
-                        description: description.into(),
-                    },
-                    "labels must exist before they are applied",
-                );
-            }
-        }
-        plan.push(
-            Write::OpenIssue {
-                title: issue::title(&analysis),
-                body: issue::body(&analysis),
-                labels,
-                marker_kind: KIND_FAILURE.into(),
-                marker_key: key.clone(),
-            },
-            format!("no open issue carries failure {key}"),
-        );
-    }
+    let mut issues = Issues {
+        facts,
+        config,
+        workflow: &workflow,
+        labels_ensured: BTreeSet::new(),
+        filed: 0,
+    };
+    issues.file(&mut plan, &now, false);
+    issues.file(&mut plan, &retried, true);
     plan
 }
 
-/// A run passed: close the issues whose failures it shows fixed.
-pub async fn passed_run(cx: &Ctx, run_id: u64) -> Result<ExitCode> {
-    let client = cx.github()?;
-    let config = &cx.config;
-    if !config.analyze.enabled || !config.analyze.close_on_success {
-        cx.env
-            .out("ci-medic: closing issues on success is not enabled");
-        return Ok(ExitCode::SUCCESS);
+/// Files issues for groups of failed jobs, sharing the per-run bounds.
+struct Issues<'a> {
+    facts: &'a RunFacts,
+    config: &'a Config,
+    workflow: &'a str,
+    labels_ensured: BTreeSet<String>,
+    /// Distinct failures given an issue so far (bounded per run).
+    filed: usize,
+}
+
+impl Issues<'_> {
+    /// Plan the issues of `jobs`, grouped by the failure that explains them.
+    /// As a `fallback`, a group's writes run only if a re-run standing for
+    /// one of its jobs fails.
+    fn file(&mut self, plan: &mut Plan, jobs: &[&JobFacts], fallback: bool) {
+        let facts = self.facts;
+        let run = &facts.run;
+        let mut groups: BTreeMap<String, Vec<&JobFacts>> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for j in jobs {
+            let key = job_key(j);
+            if !groups.contains_key(&key) {
+                order.push(key.clone());
+            }
+            groups.entry(key).or_default().push(j);
+        }
+        let summaries: Vec<String> = order
+            .iter()
+            .map(|k| {
+                let jobs = &groups[k];
+                let what = jobs
+                    .first()
+                    .and_then(|j| j.failures.first())
+                    .map(|f| format!("{}: {}", f.category, f.text.trim()))
+                    .unwrap_or_else(|| {
+                        jobs.first()
+                            .map(|j| j.finding.status.clone())
+                            .unwrap_or_default()
+                    });
+                let names: Vec<&str> = jobs.iter().map(|j| j.job.name.as_str()).collect();
+                format!("{} — {}", names.join(", "), what)
+            })
+            .collect();
+        let first_of_run = self.filed == 0 && !fallback;
+        for (idx, key) in order.iter().enumerate() {
+            let jobs = &groups[key];
+            let deps: Vec<String> = jobs
+                .iter()
+                .filter_map(|j| facts.reruns.get(&j.job.id).cloned())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let push = |plan: &mut Plan, write: Write, reason: String| {
+                let options = if fallback {
+                    StepOptions {
+                        depends_on: deps.clone(),
+                        when: When::AnyFailed,
+                        ..StepOptions::default()
+                    }
+                } else {
+                    StepOptions::default()
+                };
+                plan.push_with(write, reason, options);
+            };
+            if self.filed >= MAX_ISSUES_PER_RUN {
+                plan.note(format!("failure {key} is listed in the first issue (at most {MAX_ISSUES_PER_RUN} issues per run)"));
+                continue;
+            }
+            self.filed += 1;
+            let lead = first_of_run && idx == 0;
+            let mut failures: Vec<Failure> = jobs
+                .iter()
+                .flat_map(|j| j.failures.iter().cloned())
+                .collect();
+            failures.dedup_by(|a, b| a.fingerprint == b.fingerprint && a.text == b.text);
+            failures.truncate(5);
+            let category = failures.first().map(|f| f.category).unwrap_or_else(|| {
+                if jobs.iter().all(|j| j.finding.status == "cancelled") {
+                    Category::Cancelled
+                } else {
+                    Category::Unknown
+                }
+            });
+            let mut analysis = IssueAnalysis {
+                version: 1,
+                fingerprint: key.clone(),
+                category,
+                repo: facts.repo.clone(),
+                workflow: self.workflow.to_string(),
+                workflow_path: run.path.clone(),
+                branch: run.head_branch.clone(),
+                event: run.event.clone(),
+                head_sha: run.head_sha.clone(),
+                run_id: run.id,
+                run_attempt: run.run_attempt,
+                run_url: run.html_url.clone(),
+                jobs: jobs.iter().map(|j| j.finding.clone()).collect(),
+                failures,
+                occurrences: Vec::new(),
+                failed_twice: facts.failed_before.contains(key),
+                others: if lead {
+                    summaries.iter().skip(MAX_ISSUES_PER_RUN).cloned().collect()
+                } else {
+                    Vec::new()
+                },
+            };
+            analysis.occurrences.push(analysis.occurrence());
+            if lead {
+                plan.outputs.insert("category".into(), category.to_string());
+                plan.outputs.insert("fingerprint".into(), key.clone());
+            }
+
+            let existing = facts.open_issues.iter().find(|i| {
+                i.pull_request.is_none()
+                    && i.body
+                        .as_deref()
+                        .is_some_and(|b| has_marker(b, KIND_FAILURE, key))
+            });
+            if let Some(existing) = existing {
+                if let Some(earlier) = existing.body.as_deref().and_then(issue::parse_block) {
+                    analysis.merge_occurrences(&earlier);
+                }
+                let body = issue::body(&analysis);
+                if existing.body.as_deref() != Some(body.as_str()) {
+                    push(
+                        plan,
+                        Write::UpdateIssueBody {
+                            number: existing.number,
+                            body,
+                        },
+                        format!(
+                            "the same failure ({key}) is already open as #{}; record this run",
+                            existing.number
+                        ),
+                    );
+                }
+                let (seen_key, comment) = issue::seen_again_comment(&analysis);
+                push(
+                    plan,
+                    Write::Comment {
+                        number: existing.number,
+                        body: comment,
+                        marker: Some((issue::KIND_SEEN.into(), seen_key)),
+                    },
+                    "say the failure was seen again".into(),
+                );
+                if lead {
+                    plan.outputs
+                        .insert("issue-number".into(), existing.number.to_string());
+                }
+                continue;
+            }
+            let mut labels = self.config.analyze.labels.clone();
+            labels.push(format!("ci-medic:{category}"));
+            for l in &labels {
+                if self.labels_ensured.insert(l.clone()) {
+                    let (color, description) = LABEL_COLORS
+                        .iter()
+                        .find(|(n, _, _)| n == l)
+                        .map(|(_, c, d)| (*c, *d))
+                        .unwrap_or(("c5def5", "Failure category assigned by ci-medic"));
+                    push(
+                        plan,
+                        Write::EnsureLabel {
+                            name: l.clone(),
+                            color: color.into(),
+                            description: description.into(),
+                        },
+                        "labels must exist before they are applied".into(),
+                    );
+                }
+            }
+            push(
+                plan,
+                Write::OpenIssue {
+                    title: issue::title(&analysis),
+                    body: issue::body(&analysis),
+                    labels,
+                    marker_kind: KIND_FAILURE.into(),
+                    marker_key: key.clone(),
+                },
+                format!("no open issue carries failure {key}"),
+            );
+        }
     }
-    let run = client.run(run_id).await?;
-    let open = client
-        .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
-        .await?;
-    let plan = decide_passed(&client.repo().full(), &run, &open);
-    let report = plan::execute(&plan, Some(client), cx.dry_run()).await;
-    emit(cx, &plan, &report)?;
-    Ok(if report.failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+}
+
+/// What closing issues on success decides from.
+#[derive(Debug, Clone)]
+pub struct PassedFacts {
+    pub repo: String,
+    pub run: RunInfo,
+    pub open_issues: Vec<IssueInfo>,
+}
+
+/// A run passed: read it and the open failure issues.
+pub async fn gather_passed(cx: &Ctx, run_id: u64) -> Result<PassedFacts> {
+    let client = cx.github()?;
+    Ok(PassedFacts {
+        repo: client.repo().full(),
+        run: client.run(run_id).await?,
+        open_issues: client
+            .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
+            .await?,
     })
 }
 
@@ -559,8 +614,9 @@ pub fn decide_passed(repo: &str, run: &RunInfo, open: &[IssueInfo]) -> Plan {
     plan
 }
 
-/// Print the plan or report, write outputs and the step summary.
-fn publish(cx: &Ctx, facts: &RunFacts, plan: &Plan, report: &plan::Report) -> Result<()> {
+/// After the plan ran: the analysis and the plan in the step summary,
+/// outputs, and the plan and outcome on stdout.
+pub fn publish(cx: &Ctx, facts: &RunFacts, plan: &Plan, report: &plan::Report) -> Result<()> {
     let mut summary = String::from("## ci-medic analysis\n\n");
     for j in &facts.jobs {
         summary.push_str(&format!(
@@ -582,7 +638,7 @@ fn publish(cx: &Ctx, facts: &RunFacts, plan: &Plan, report: &plan::Report) -> Re
     emit(cx, plan, report)
 }
 
-fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
+pub fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
     let mut outputs = plan.outputs.clone();
     if let Some(n) = report.issue_number() {
         outputs.insert("issue-number".into(), n.to_string());

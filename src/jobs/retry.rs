@@ -1,8 +1,9 @@
 //! `retry`: re-run the jobs that failed for reasons a re-run fixes, and only
 //! those. Runs before `analyze`, from the same log analysis.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use serde::Serialize;
@@ -12,7 +13,7 @@ use crate::app::Ctx;
 use crate::cli::{Context, RetryArgs};
 use crate::config::{self, Config, HistorySource};
 use crate::handlers::{Delivery, Request};
-use crate::plan::{self, Plan, Write};
+use crate::plan::{self, Plan, StepOptions, Write};
 use crate::report::markdown::inline;
 
 use super::analyze::{JobFacts, RunFacts};
@@ -40,34 +41,70 @@ pub async fn command(cx: &Context, args: &RetryArgs) -> Result<ExitCode> {
     crate::app::offer(&ctx, &Delivery::Request(Request::Retry(run_id))).await
 }
 
-/// Retry alone (no issue filed): the `retry` command.
-pub async fn retry_only(cx: &Ctx, run_id: u64) -> Result<ExitCode> {
-    let config = &cx.config;
-    let facts = super::analyze::gather(cx.github()?, config, &config.rules()?, run_id).await?;
-    let (_, failed) = retry_run(cx, &facts).await?;
-    Ok(if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+/// What retry decides from: the failed run with its analysed jobs, the
+/// default branch, and the jobs known to be flaky there.
+#[derive(Debug, Clone)]
+pub struct RetryFacts {
+    pub run: Arc<RunFacts>,
+    pub default_branch: String,
+    pub flaky: BTreeSet<String>,
 }
 
-/// Decide and request the re-runs of a failed run. Returns the jobs a re-run
-/// was requested for (analyze files nothing for them now) and whether a
-/// write that matters failed. A refused re-run is reported, never fatal.
-pub async fn retry_run(cx: &Ctx, facts: &RunFacts) -> Result<(BTreeSet<u64>, bool)> {
-    let client = cx.github()?;
-    let config = &cx.config;
-    let default_branch = client.default_branch().await?;
-    let flaky = match flaky_jobs(cx, facts, &default_branch).await {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::warn!("flakiness history unavailable: {e:#}");
-            BTreeSet::new()
+/// Gather once per run of ci-medic (analyze reads the same facts to know
+/// which jobs a re-run stands for).
+pub async fn gather(cx: &Ctx, run_id: u64) -> Result<Arc<RetryFacts>> {
+    cx.memo
+        .retry
+        .get_or_try_init(|| async {
+            let facts = super::analyze::run_facts(cx, run_id).await?;
+            let default_branch = cx.github()?.default_branch().await?;
+            let flaky = match flaky_jobs(cx, &facts, &default_branch).await {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!("flakiness history unavailable: {e:#}");
+                    BTreeSet::new()
+                }
+            };
+            Ok(Arc::new(RetryFacts {
+                run: facts,
+                default_branch,
+                flaky,
+            }))
+        })
+        .await
+        .cloned()
+}
+
+/// The plan and the per-job decisions. Pure.
+pub fn decide_all(facts: &RetryFacts, config: &Config) -> (Plan, Vec<JobDecision>) {
+    decide(&facts.run, config, &facts.default_branch, &facts.flaky)
+}
+
+/// For each job a re-run is planned for, the id of the step that requests
+/// it (analyze files the job's issue only if that step fails). Pure.
+pub fn rerun_steps(facts: &RetryFacts, config: &Config) -> BTreeMap<u64, String> {
+    let (plan, decisions) = decide_all(facts, config);
+    let mut out = BTreeMap::new();
+    for s in &plan.steps {
+        match &s.write {
+            Write::RerunJob { job_id, .. } => {
+                out.insert(*job_id, s.id.clone());
+            }
+            Write::RerunFailedJobs { .. } => {
+                for d in decisions.iter().filter(|d| d.rerun) {
+                    out.insert(d.job_id, s.id.clone());
+                }
+            }
+            _ => {}
         }
-    };
-    let (plan, decisions) = decide(facts, config, &default_branch, &flaky);
-    let report = plan::execute(&plan, Some(client), cx.dry_run()).await;
+    }
+    out
+}
+
+/// After the plan ran: the summary table, warnings for refused re-runs,
+/// the `retried-jobs` output, and the decisions on stdout.
+pub fn report(cx: &Ctx, facts: &RetryFacts, report: &plan::Report) -> Result<ExitCode> {
+    let (plan, decisions) = decide_all(facts, &cx.config);
     let mut summary =
         String::from("## ci-medic retry\n\n| Job | Category | Re-run | Why |\n|---|---|---|---|\n");
     for d in &decisions {
@@ -132,13 +169,11 @@ pub async fn retry_run(cx: &Ctx, facts: &RunFacts) -> Result<(BTreeSet<u64>, boo
         cx.env.echo_untrusted(&report.to_text());
         cx.env.end_group();
     }
-    // In a dry run nothing was re-run, so analyze must still report everything.
-    let retried = if report.dry_run {
-        BTreeSet::new()
+    Ok(if report.failed() {
+        ExitCode::FAILURE
     } else {
-        landed
-    };
-    Ok((retried, report.failed()))
+        ExitCode::SUCCESS
+    })
 }
 
 /// Categories a re-run fixes by itself.
@@ -287,21 +322,31 @@ pub fn decide(
     }
     let chosen: Vec<&JobDecision> = decisions.iter().filter(|d| d.rerun).collect();
     if chosen.len() > 1 && chosen.len() == decisions.len() {
-        plan.push_best_effort(
+        plan.push_with(
             Write::RerunFailedJobs { run_id: run.id },
             format!(
                 "all {} failed jobs failed for reasons a re-run fixes",
                 chosen.len()
             ),
+            StepOptions {
+                id: Some("rerun-failed".into()),
+                best_effort: true,
+                ..StepOptions::default()
+            },
         );
     } else {
         for d in &chosen {
-            plan.push_best_effort(
+            plan.push_with(
                 Write::RerunJob {
                     job_id: d.job_id,
                     job_name: d.job.clone(),
                 },
                 d.reason.clone(),
+                StepOptions {
+                    id: Some(format!("rerun-{}", d.job_id)),
+                    best_effort: true,
+                    ..StepOptions::default()
+                },
             );
         }
     }
