@@ -179,7 +179,7 @@ async fn first_failure_opens_one_labelled_issue() {
         "{}",
         out.summary
     );
-    let _ = fake.labels(); // created along with the issues
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:dependency"]);
     fake.assert_clean();
 }
 
@@ -258,7 +258,12 @@ async fn same_failure_comments_different_failure_opens_green_closes_rerun_is_qui
                 .any(|c| c.body.contains("passed"))
         );
     }
-    let _ = fake.labels(); // created along with the issues
+    fake.expect_labels_created(&[
+        "auto-heal",
+        "workflow-failure",
+        "ci-medic:dependency",
+        "ci-medic:compilation",
+    ]);
     fake.assert_clean();
 }
 
@@ -302,7 +307,7 @@ async fn hostile_log_text_is_rendered_inert() {
         "{}",
         out.stdout
     );
-    let _ = fake.labels(); // created along with the issues
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:unknown"]);
     fake.assert_clean();
 }
 
@@ -343,7 +348,7 @@ async fn expired_logs_give_an_honest_issue() {
     let body = issues[0].body.clone().unwrap_or_default();
     assert!(body.contains("logs expired"), "{body}");
     assert!(issues[0].title.contains("unknown"), "{}", issues[0].title);
-    let _ = fake.labels(); // created along with the issues
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:unknown"]);
     fake.assert_clean();
 }
 
@@ -359,7 +364,7 @@ async fn a_502_after_the_issue_landed_does_not_duplicate_it() {
     let out = report(&fake, run, "failure").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(fake.issues().len(), 1, "exactly one issue despite the 502");
-    let _ = fake.labels(); // created along with the issues
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:dependency"]);
     fake.assert_clean();
 }
 
@@ -381,7 +386,7 @@ async fn rate_limits_are_waited_out_without_duplicates() {
     let out = report(&fake, run, "failure").await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(fake.issues().len(), 1);
-    let _ = fake.labels(); // created along with the issues
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:dependency"]);
     fake.assert_clean();
 }
 
@@ -405,7 +410,7 @@ async fn dry_run_writes_nothing_and_prints_the_plan() {
     );
     assert!(fake.issues().is_empty());
     assert!(fake.reruns().is_empty());
-    let _ = fake.labels(); // created along with the issues
+    fake.expect_no_labels_created();
     fake.assert_clean();
 }
 
@@ -445,6 +450,6 @@ async fn a_missing_job_log_falls_back_to_the_run_archive() {
             .unwrap_or_default()
             .contains("conifg")
     );
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:compilation"]);
     fake.assert_clean();
 }

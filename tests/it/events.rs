@@ -643,8 +643,10 @@ async fn the_token_is_masked_and_never_printed() {
         !out.stderr.contains(token),
         "the token leaked into the logs"
     );
-    let _ = (fake.issues(), fake.labels(), fake.reruns());
-    fake.allow_unread_writes();
+    // The run did its usual work: one issue, its labels, no re-run.
+    fake.expect_issue(1, |i| i.state == "open" && i.title.contains("compilation"));
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:compilation"]);
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
 

@@ -92,7 +92,8 @@ async fn analyse_failed_run(fake: &FakeGithub, log: String) -> u64 {
     );
     let issues = fake.issues();
     assert_eq!(issues.len(), 1, "{issues:?}");
-    let _ = fake.labels();
+    let labels: Vec<&str> = issues[0].labels.iter().map(String::as_str).collect();
+    fake.expect_labels_created(&labels);
     issues[0].number
 }
 
@@ -260,7 +261,7 @@ async fn labeled_issue_becomes_one_pull_request_and_triggers_again_update_it() {
     assert_eq!(dispatches.len(), 1, "{dispatches:?}");
     assert_eq!(dispatches[0].git_ref, branch);
     assert_eq!(out.outputs.get("pr-number"), Some(&pr.number.to_string()));
-    let _ = fake.runs();
+    fake.expect_no_reruns();
 
     // The same trigger again, and a dispatch: the same pull request, no new commit.
     let again = labeled(&fake, n).await;
@@ -297,8 +298,8 @@ async fn a_changed_fix_force_updates_the_same_branch_and_pull_request() {
     assert_eq!(labeled(&fake, n).await.code, 0);
     let pr = fake.pulls()[0].clone();
     let first_head = fake.branch(&pr.head_ref).expect("branch");
-    let _ = fake.comments(n);
-    let _ = fake.dispatches();
+    fake.expect_comment(n, |b| b.contains(&format!("Opened #{}", pr.number)));
+    fake.expect_dispatches(&[&pr.head_ref]);
 
     // The default branch moves on (a new comment line in the install step).
     let moved = PY_WORKFLOW.replace(
@@ -326,13 +327,13 @@ async fn a_changed_fix_force_updates_the_same_branch_and_pull_request() {
         fixed.contains("pip install pytest PyYAML   # the runner"),
         "{fixed}"
     );
-    let _ = fake.comments(n);
+    fake.expect_comment(n, |b| b.contains(&format!("Updated #{}", pr.number)));
     assert_eq!(
         fake.dispatches().len(),
         2,
         "the new commit is verified again"
     );
-    let _ = fake.runs();
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
 
@@ -364,9 +365,9 @@ async fn requirements_files_get_the_missing_distribution() {
         Some(wf.as_str())
     );
     assert!(pr.title.contains("requirements-dev.txt"), "{}", pr.title);
-    let _ = fake.comments(n);
-    let _ = fake.dispatches();
-    let _ = fake.runs();
+    fake.expect_comment(n, |b| b.contains(&format!("Opened #{}", pr.number)));
+    fake.expect_dispatches(&[&pr.head_ref]);
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
 
@@ -442,7 +443,7 @@ async fn untrusted_issues_get_one_explanation_and_no_pull_request() {
         fake.requests_to("POST", r"/git/").is_empty(),
         "nothing committed"
     );
-    let _ = fake.issue_events(n);
+    fake.expect_issue_untouched(n);
     fake.assert_clean();
 }
 
@@ -462,9 +463,9 @@ async fn a_maintainer_applying_auto_heal_vouches_for_the_issue() {
     let pulls = fake.pulls();
     assert_eq!(pulls.len(), 1);
     assert!(fake.branch(&pulls[0].head_ref).is_some());
-    let _ = fake.comments(n);
-    let _ = fake.dispatches();
-    let _ = fake.runs();
+    fake.expect_comment(n, |b| b.contains(&format!("Opened #{}", pulls[0].number)));
+    fake.expect_dispatches(&[&pulls[0].head_ref]);
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
 
@@ -490,7 +491,7 @@ async fn hostile_analysis_blocks_are_not_acted_on() {
         fake.issue(n)
             .is_some_and(|i| i.labels.contains(&"needs-manual-fix".to_string()))
     );
-    let _ = fake.labels();
+    fake.expect_labels_created(&["needs-manual-fix"]);
     fake.assert_clean();
 }
 
@@ -529,7 +530,7 @@ async fn failures_without_a_fix_are_handed_to_people() {
         out.outputs.get("fixable").map(String::as_str),
         Some("false")
     );
-    let _ = fake.labels();
+    fake.expect_labels_created(&["needs-manual-fix"]);
     fake.assert_clean();
 }
 
@@ -563,8 +564,8 @@ async fn a_verification_run_is_reported_on_the_pull_request() {
     assert_eq!(labeled(&fake, n).await.code, 0);
     let pr = fake.pulls().pop().expect("pull request");
     assert!(fake.branch(&pr.head_ref).is_some());
-    let _ = fake.comments(n);
-    let _ = fake.dispatches();
+    fake.expect_comment(n, |b| b.contains(&format!("Opened #{}", pr.number)));
+    fake.expect_dispatches(&[&pr.head_ref]);
     let run = fake
         .add_run(
             RunBuilder::new("CI")
@@ -587,6 +588,6 @@ async fn a_verification_run_is_reported_on_the_pull_request() {
         "{}",
         comments[0].body
     );
-    let _ = fake.runs();
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
