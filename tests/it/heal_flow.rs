@@ -45,7 +45,7 @@ jobs:
 const CONFIG: (&str, &str) = (".github/ci-medic.yml", "retry:\n  enabled: false\n");
 
 /// Seeds the workflow and config, fails a run, and lets `analyze` file the issue.
-async fn analysed_issue(fake: &FakeGithub, log: String) -> u64 {
+pub async fn analysed_issue(fake: &FakeGithub, log: String) -> u64 {
     fake.commit_files(
         DEFAULT_BRANCH,
         &[(CI_WORKFLOW_PATH, PY_WORKFLOW), CONFIG],

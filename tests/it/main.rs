@@ -1,5 +1,19 @@
 //! End-to-end tests: one test binary, so linking happens once.
 
+/// `insta::assert_snapshot!` with the shared filters of `support::snap`.
+macro_rules! assert_snap {
+    ($($arg:tt)*) => {
+        crate::support::snap::settings().bind(|| insta::assert_snapshot!($($arg)*))
+    };
+}
+
+/// `insta::assert_json_snapshot!` with the shared filters of `support::snap`.
+macro_rules! assert_json_snap {
+    ($($arg:tt)*) => {
+        crate::support::snap::settings().bind(|| insta::assert_json_snapshot!($($arg)*))
+    };
+}
+
 mod analyze_flow;
 mod autorevert_clickhouse;
 mod autorevert_flow;
@@ -9,5 +23,6 @@ mod events;
 mod fake_github_selftest;
 mod heal_flow;
 mod heal_offline;
+mod rendered;
 mod retry_flow;
 mod support;
