@@ -95,6 +95,7 @@ async fn a_network_failure_is_re_run_and_not_filed() {
         "{}",
         out.summary
     );
+    assert_snap!("network_failure_step_summary", out.summary);
     fake.assert_clean();
 }
 
