@@ -321,11 +321,11 @@ impl Plan {
                 s.reason
             ));
             if !s.depends_on.is_empty() {
-                let when = match s.when {
-                    When::AllDone => "after",
-                    When::AnyFailed => "only if this failed:",
-                };
-                out.push_str(&format!("     {when} {}\n", s.depends_on.join(", ")));
+                let deps = s.depends_on.join(", ");
+                out.push_str(&match s.when {
+                    When::AllDone => format!("     after {deps}\n"),
+                    When::AnyFailed => format!("     only if {deps} fails\n"),
+                });
             }
         }
         for n in &self.notes {
@@ -511,7 +511,7 @@ fn gate(step: &Step, done: &BTreeMap<String, Outcome>) -> Result<Write, String> 
                 .iter()
                 .any(|(_, o)| matches!(o, Some(Outcome::Failed { .. } | Outcome::Skipped { .. })));
             if !failed {
-                return Err("what it stands in for landed".into());
+                return Err(format!("not needed: {} landed", step.depends_on.join(", ")));
             }
         }
     }

@@ -10,6 +10,7 @@ use crate::support::action::{ActionRun, Runner};
 use crate::support::fake_github::{
     DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, PullBuilder, RunBuilder,
 };
+use crate::support::snap;
 
 pub const TRUNK_PATH: &str = ".github/workflows/trunk.yml";
 const TRUNK_YML: &str = "\
@@ -258,6 +259,9 @@ async fn autorevert_opens_a_revert_pull_request_with_the_reverting_tree() {
     assert!(body.contains(&format!("<!-- ci-medic:autorevert:{} -->", t.suspect)));
     assert!(body.contains(&format!("This reverts commit {}", t.suspect)));
     assert!(body.contains("| commit |"), "{body}");
+    // The trunk is built on the real clock: its commits differ every run.
+    snap::with_shas_and_times(&t.commits)
+        .bind(|| insta::assert_snapshot!("revert_pull_request_body", body));
 
     // The tree: trunk's head with the suspect's files as its parent had them.
     assert_eq!(
@@ -287,6 +291,8 @@ async fn autorevert_opens_a_revert_pull_request_with_the_reverting_tree() {
         "{}",
         comments[0].body
     );
+    snap::with_shas_and_times(&t.commits)
+        .bind(|| insta::assert_snapshot!("reverting_comment", comments[0].body));
 
     // Again: nothing new.
     let (_, json) = autorevert(&runner, &[]).await;

@@ -188,6 +188,6 @@ async fn commits_branches_tags_and_pull_requests_are_idempotent() {
         fake.refs().get(&format!("refs/tags/trunk/{base}")),
         Some(&base)
     );
-    let _ = fake.labels();
+    fake.expect_no_labels_created();
     fake.assert_clean();
 }

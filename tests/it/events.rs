@@ -32,64 +32,450 @@ fn load(event: &str, path: &Path) -> Event {
     event::load(event, path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The event names whose examples live under `fixtures/webhooks/<name>/`.
+const HANDLED_EVENTS: [&str; 9] = [
+    "workflow_run",
+    "workflow_job",
+    "issues",
+    "issue_comment",
+    "pull_request",
+    "check_run",
+    "workflow_dispatch",
+    "schedule",
+    "push",
+];
+
+fn nothing(why: &str) -> Route {
+    Route::Nothing(why.to_owned())
+}
+
+/// Where each payload example goes under the default config, reason included.
+/// A new example needs a row here; a routing change shows up as a failing row.
+fn expected_routes() -> Vec<(&'static str, Route)> {
+    vec![
+        (
+            "workflow_run/00-completed.json",
+            nothing("run 1589141559 concluded without a conclusion"),
+        ),
+        (
+            "workflow_run/01-completed.json",
+            Route::PassedRun { run_id: 289782451 },
+        ),
+        (
+            "workflow_run/02-completed.json",
+            Route::PassedRun { run_id: 289782451 },
+        ),
+        (
+            "workflow_run/03-requested.json",
+            nothing("workflow_run requested (not completed)"),
+        ),
+        (
+            "workflow_run/04-requested.json",
+            nothing("workflow_run requested (not completed)"),
+        ),
+        (
+            "workflow_job/00-in_progress.json",
+            nothing("event workflow_job is not handled"),
+        ),
+        (
+            "workflow_job/01-completed.json",
+            nothing("event workflow_job is not handled"),
+        ),
+        (
+            "workflow_job/02-completed.json",
+            nothing("event workflow_job is not handled"),
+        ),
+        (
+            "workflow_job/03-in_progress.json",
+            nothing("event workflow_job is not handled"),
+        ),
+        (
+            "workflow_job/04-in_progress.json",
+            nothing("event workflow_job is not handled"),
+        ),
+        (
+            "workflow_job/05-queued.json",
+            nothing("event workflow_job is not handled"),
+        ),
+        (
+            "workflow_job/06-queued.json",
+            nothing("event workflow_job is not handled"),
+        ),
+        (
+            "workflow_job/07-waiting.json",
+            nothing("event workflow_job is not handled"),
+        ),
+        (
+            "issues/00-edited.json",
+            nothing("issues edited needs no action"),
+        ),
+        (
+            "issues/01-assigned.json",
+            nothing("issues assigned needs no action"),
+        ),
+        (
+            "issues/02-assigned.json",
+            nothing("issues assigned needs no action"),
+        ),
+        (
+            "issues/03-assigned.json",
+            nothing("issues assigned needs no action"),
+        ),
+        (
+            "issues/04-deleted.json",
+            nothing("issues deleted needs no action"),
+        ),
+        (
+            "issues/05-demilestoned.json",
+            nothing("a pull request, not an issue"),
+        ),
+        (
+            "issues/06-demilestoned.json",
+            nothing("a pull request, not an issue"),
+        ),
+        (
+            "issues/07-edited.json",
+            nothing("issues edited needs no action"),
+        ),
+        (
+            "issues/08-edited.json",
+            nothing("issues edited needs no action"),
+        ),
+        (
+            "issues/09-labeled.json",
+            nothing("issue #1 lacks the `auto-heal` and `workflow-failure` labels"),
+        ),
+        (
+            "issues/10-labeled.json",
+            nothing("issue #1 lacks the `auto-heal` and `workflow-failure` labels"),
+        ),
+        (
+            "issues/11-locked.json",
+            nothing("issues locked needs no action"),
+        ),
+        (
+            "issues/12-locked.json",
+            nothing("issues locked needs no action"),
+        ),
+        (
+            "issues/13-milestoned.json",
+            nothing("a pull request, not an issue"),
+        ),
+        (
+            "issues/14-milestoned.json",
+            nothing("a pull request, not an issue"),
+        ),
+        (
+            "issues/15-opened.json",
+            nothing("issue #1 lacks the `auto-heal` and `workflow-failure` labels"),
+        ),
+        (
+            "issues/16-opened.json",
+            nothing("issue #1 lacks the `auto-heal` and `workflow-failure` labels"),
+        ),
+        (
+            "issues/17-opened.json",
+            nothing("issue #1 lacks the `auto-heal` and `workflow-failure` labels"),
+        ),
+        (
+            "issues/18-opened.json",
+            nothing("issue #1 lacks the `auto-heal` and `workflow-failure` labels"),
+        ),
+        (
+            "issues/19-pinned.json",
+            nothing("issues pinned needs no action"),
+        ),
+        (
+            "issues/20-reopened.json",
+            nothing("issue #1 lacks the `auto-heal` and `workflow-failure` labels"),
+        ),
+        (
+            "issues/21-transferred.json",
+            nothing("issues transferred needs no action"),
+        ),
+        (
+            "issues/22-unassigned.json",
+            nothing("issues unassigned needs no action"),
+        ),
+        (
+            "issues/23-unassigned.json",
+            nothing("issues unassigned needs no action"),
+        ),
+        (
+            "issues/24-unlabeled.json",
+            nothing("issues unlabeled needs no action"),
+        ),
+        (
+            "issues/25-unlabeled.json",
+            nothing("issues unlabeled needs no action"),
+        ),
+        (
+            "issues/26-unlocked.json",
+            nothing("issues unlocked needs no action"),
+        ),
+        (
+            "issues/27-unlocked.json",
+            nothing("issues unlocked needs no action"),
+        ),
+        (
+            "issues/28-unpinned.json",
+            nothing("issues unpinned needs no action"),
+        ),
+        (
+            "issue_comment/00-created.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "issue_comment/01-created.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "issue_comment/02-created.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "issue_comment/03-created.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "issue_comment/04-created.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "issue_comment/05-deleted.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "issue_comment/06-deleted.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "issue_comment/07-edited.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "issue_comment/08-edited.json",
+            nothing("event issue_comment is not handled"),
+        ),
+        (
+            "pull_request/00-opened.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/01-assigned.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/02-assigned.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/03-closed.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/04-closed.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/05-converted_to_draft.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/06-converted_to_draft.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/07-converted_to_draft.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/08-labeled.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/09-labeled.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/10-locked.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/11-locked.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/12-opened.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/13-opened.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/14-opened.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/15-ready_for_review.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/16-ready_for_review.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/17-ready_for_review.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/18-reopened.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/19-reopened.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/20-review_request_removed.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/21-review_requested.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/22-synchronize.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/23-unassigned.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/24-unassigned.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/25-unlabeled.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/26-unlabeled.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/27-unlocked.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "pull_request/28-unlocked.json",
+            nothing("event pull_request is not handled"),
+        ),
+        (
+            "check_run/00-created.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "check_run/01-completed.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "check_run/02-completed.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "check_run/03-completed.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "check_run/04-created.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "check_run/05-created.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "check_run/06-requested_action.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "check_run/07-rerequested.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "check_run/08-rerequested.json",
+            nothing("event check_run is not handled"),
+        ),
+        (
+            "workflow_dispatch/00-event.json",
+            nothing("autorevert is not enabled (set `autorevert.enabled: true`)"),
+        ),
+        (
+            "workflow_dispatch/01-event.json",
+            nothing("autorevert is not enabled (set `autorevert.enabled: true`)"),
+        ),
+        (
+            "schedule/00-event.json",
+            nothing("autorevert is not enabled (set `autorevert.enabled: true`)"),
+        ),
+        ("push/00-event.json", nothing("event push is not handled")),
+        ("push/01-event.json", nothing("event push is not handled")),
+        ("push/02-event.json", nothing("event push is not handled")),
+        ("push/03-event.json", nothing("event push is not handled")),
+        ("push/04-event.json", nothing("event push is not handled")),
+        ("push/05-event.json", nothing("event push is not handled")),
+        ("push/06-event.json", nothing("event push is not handled")),
+    ]
+}
+
 #[test]
 fn every_example_of_every_handled_event_parses_and_routes() {
     let config = Config::default();
     let mut enabled = Config::default();
     enabled.autorevert.enabled = true;
-    for name in [
-        "workflow_run",
-        "workflow_job",
-        "issues",
-        "issue_comment",
-        "pull_request",
-        "check_run",
-        "workflow_dispatch",
-        "schedule",
-        "push",
-    ] {
+    let expected = expected_routes();
+    let mut seen = Vec::new();
+    for name in HANDLED_EVENTS {
         for path in examples(name) {
-            let e = load(name, &path);
-            assert_eq!(e.name(), name, "{}", path.display());
-            assert!(
-                e.repository().is_some(),
-                "{}: no repository",
-                path.display()
+            let file = format!(
+                "{name}/{}",
+                path.file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default()
             );
-            let r = route(&e, None, &config);
-            let expected_kind = match (&e, &r) {
-                (Event::WorkflowRun(w), Route::FailedRun { run_id }) => {
-                    assert!(w.is_failure());
-                    assert_eq!(*run_id, w.workflow_run.id);
-                    "failed"
-                }
-                (Event::WorkflowRun(w), Route::PassedRun { run_id }) => {
-                    assert_eq!(w.workflow_run.conclusion.as_deref(), Some("success"));
-                    assert_eq!(*run_id, w.workflow_run.id);
-                    "passed"
-                }
-                (Event::Issues(i), Route::Heal { issue }) => {
-                    assert_eq!(*issue, i.issue.number);
-                    "heal"
-                }
-                (_, Route::Nothing(why)) => {
-                    assert!(!why.is_empty());
-                    "nothing"
-                }
-                (e, r) => panic!("{}: {} routed to {r:?}", path.display(), e.name()),
+            let e = load(name, &path);
+            assert_eq!(e.name(), name, "{file}");
+            assert!(e.repository().is_some(), "{file}: no repository");
+            let want = expected
+                .iter()
+                .find(|(f, _)| *f == file)
+                .map(|(_, r)| r)
+                .unwrap_or_else(|| panic!("{file}: no expected route in the table"));
+            assert_eq!(&route(&e, None, &config), want, "{file}");
+            // Scheduled and dispatched events reach autorevert once enabled;
+            // enabling it changes nothing for the others.
+            let with_autorevert = if matches!(e, Event::Schedule(_) | Event::WorkflowDispatch(_)) {
+                Route::Autorevert
+            } else {
+                want.clone()
             };
-            // Scheduled and dispatched events reach autorevert once enabled.
-            if matches!(e, Event::Schedule(_) | Event::WorkflowDispatch(_)) {
-                assert_eq!(expected_kind, "nothing");
-                assert_eq!(
-                    route(&e, None, &enabled),
-                    Route::Autorevert,
-                    "{}",
-                    path.display()
-                );
-            }
+            assert_eq!(
+                route(&e, None, &enabled),
+                with_autorevert,
+                "{file} (autorevert enabled)"
+            );
+            seen.push(file);
         }
     }
+    let stale: Vec<&str> = expected
+        .iter()
+        .map(|(f, _)| *f)
+        .filter(|f| !seen.iter().any(|s| s == f))
+        .collect();
+    assert!(stale.is_empty(), "rows for missing examples: {stale:?}");
 }
 
 #[test]
@@ -269,8 +655,10 @@ async fn the_token_is_masked_and_never_printed() {
         !out.stderr.contains(token),
         "the token leaked into the logs"
     );
-    let _ = (fake.issues(), fake.labels(), fake.reruns());
-    fake.allow_unread_writes();
+    // The run did its usual work: one issue, its labels, no re-run.
+    fake.expect_issue(1, |i| i.state == "open" && i.title.contains("compilation"));
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:compilation"]);
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
 

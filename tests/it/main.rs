@@ -2,6 +2,20 @@
 // Benches, examples and tests read their own settings from the environment.
 #![allow(clippy::disallowed_methods)]
 
+/// `insta::assert_snapshot!` with the shared filters of `support::snap`.
+macro_rules! assert_snap {
+    ($($arg:tt)*) => {
+        crate::support::snap::settings().bind(|| insta::assert_snapshot!($($arg)*))
+    };
+}
+
+/// `insta::assert_json_snapshot!` with the shared filters of `support::snap`.
+macro_rules! assert_json_snap {
+    ($($arg:tt)*) => {
+        crate::support::snap::settings().bind(|| insta::assert_json_snapshot!($($arg)*))
+    };
+}
+
 mod analyze_flow;
 mod autorevert_clickhouse;
 mod autorevert_flow;
@@ -11,5 +25,6 @@ mod events;
 mod fake_github_selftest;
 mod heal_flow;
 mod heal_offline;
+mod rendered;
 mod retry_flow;
 mod support;

@@ -95,6 +95,7 @@ async fn a_network_failure_is_re_run_and_not_filed() {
         "{}",
         out.summary
     );
+    assert_snap!("network_failure_step_summary", out.summary);
     fake.assert_clean();
 }
 
@@ -115,7 +116,7 @@ async fn a_compilation_failure_is_not_re_run_but_filed() {
         "{}",
         out.summary
     );
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:compilation"]);
     fake.assert_clean();
 }
 
@@ -169,7 +170,7 @@ async fn a_job_is_re_run_once_then_filed_as_failing_twice() {
         "{}",
         out.summary
     );
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:network"]);
     fake.assert_clean();
 }
 
@@ -191,7 +192,7 @@ async fn a_broad_failure_is_not_re_run() {
     );
     // Six shards with one failure make one issue, not six.
     assert_eq!(fake.issues().len(), 1);
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:network"]);
     fake.assert_clean();
 }
 
@@ -218,7 +219,7 @@ async fn a_refused_re_run_is_explained_and_the_issue_is_still_filed() {
     assert!(out.stdout.contains("::warning::"), "{}", out.stdout);
     assert!(out.stdout.contains("actions: write"), "{}", out.stdout);
     assert_eq!(fake.issues().len(), 1, "analyze still files the failure");
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:network"]);
     fake.assert_clean();
 }
 
@@ -239,7 +240,7 @@ async fn always_retry_and_workflow_filters_come_from_the_config() {
     assert_eq!(reruns[0].job_id, Some(run.jobs[0]));
     assert!(out.summary.contains("always-retry"), "{}", out.summary);
     assert_eq!(fake.issues().len(), 1, "the compile failure is filed");
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:compilation"]);
     fake.assert_clean();
 
     let fake = FakeGithub::start().await;
@@ -312,7 +313,7 @@ async fn a_job_known_to_be_flaky_on_the_default_branch_is_re_run() {
             j.conclusion = Some("success".into());
         }
     });
-    let _ = fake.reruns();
+    fake.expect_rerun_of_failed_jobs(earlier.id);
 
     // Today the same job fails with a test failure: flaky, so re-run.
     let run = fake.add_run(

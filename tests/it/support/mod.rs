@@ -8,3 +8,4 @@ pub mod action;
 pub mod clickhouse;
 pub mod fake_github;
 pub mod openapi;
+pub mod snap;

@@ -231,3 +231,129 @@ impl FakeGithub {
         self.with_world(|w| w.log.tokens.clone())
     }
 }
+
+/// Expectations: a test states what the client should have written, and the
+/// write is marked read only when it matches. "New" writes are those no reader
+/// has looked at yet, so a test checks each step's writes as it goes.
+impl FakeGithub {
+    /// Marks the new writes matching `kind` read; returns how many there were.
+    fn take_new(&self, kind: impl Fn(&WriteKind) -> bool) -> usize {
+        self.with_world(|w| {
+            let mut n = 0;
+            for write in w.log.writes.iter_mut().filter(|x| !x.read && kind(&x.kind)) {
+                write.read = true;
+                n += 1;
+            }
+            n
+        })
+    }
+
+    /// Asserts the repository labels the client created since the last look
+    /// are exactly `names` (in any order).
+    #[track_caller]
+    pub fn expect_labels_created(&self, names: &[&str]) {
+        let mut created: Vec<String> = self.with_world(|w| {
+            w.log
+                .writes
+                .iter()
+                .filter(|x| !x.read)
+                .filter_map(|x| match &x.kind {
+                    WriteKind::Label(name) => Some(name.clone()),
+                    _ => None,
+                })
+                .collect()
+        });
+        self.take_new(|k| matches!(k, WriteKind::Label(_)));
+        let mut want: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        created.sort();
+        want.sort();
+        assert_eq!(created, want, "repository labels created");
+    }
+
+    /// Asserts the client created no repository label since the last look.
+    #[track_caller]
+    pub fn expect_no_labels_created(&self) {
+        self.expect_labels_created(&[]);
+    }
+
+    /// Asserts issue (or pull request) `number` has exactly one comment and
+    /// that `check` accepts its body; returns the comment.
+    #[track_caller]
+    pub fn expect_comment(&self, number: u64, check: impl FnOnce(&str) -> bool) -> Comment {
+        let mut comments = self.comments(number);
+        assert_eq!(comments.len(), 1, "comments on #{number}: {comments:?}");
+        let comment = comments.remove(0);
+        assert!(
+            check(&comment.body),
+            "unexpected comment on #{number}:\n{}",
+            comment.body
+        );
+        comment
+    }
+
+    /// Asserts the workflow dispatches made since the last look ran on
+    /// exactly `git_refs`, in order.
+    #[track_caller]
+    pub fn expect_dispatches(&self, git_refs: &[&str]) {
+        let new = self.take_new(|k| matches!(k, WriteKind::Dispatch(_)));
+        let all = self.read(|_| false, |r| r.dispatches.clone());
+        let refs: Vec<&str> = all[all.len().saturating_sub(new)..]
+            .iter()
+            .map(|d| d.git_ref.as_str())
+            .collect();
+        assert_eq!(refs, git_refs, "new workflow dispatches: {all:?}");
+    }
+
+    /// The re-runs requested since the last look, marked read.
+    fn new_reruns(&self) -> Vec<Rerun> {
+        let new = self.take_new(|k| matches!(k, WriteKind::Rerun(_)));
+        let all = self.read(|_| false, |r| r.reruns.clone());
+        all[all.len().saturating_sub(new)..].to_vec()
+    }
+
+    /// Asserts no re-run was requested since the last look.
+    #[track_caller]
+    pub fn expect_no_reruns(&self) {
+        let reruns = self.new_reruns();
+        assert!(reruns.is_empty(), "unexpected re-runs: {reruns:?}");
+    }
+
+    /// Asserts the one re-run requested since the last look re-ran the
+    /// failed jobs of run `run_id`.
+    #[track_caller]
+    pub fn expect_rerun_of_failed_jobs(&self, run_id: u64) {
+        let reruns = self.new_reruns();
+        assert!(
+            matches!(reruns.as_slice(), [r] if r.run_id == run_id && r.job_id.is_none()),
+            "expected one rerun-failed-jobs of run {run_id}: {reruns:?}"
+        );
+    }
+
+    /// Asserts issue `number` exists and `check` accepts it; returns it.
+    #[track_caller]
+    pub fn expect_issue(&self, number: u64, check: impl FnOnce(&Issue) -> bool) -> Issue {
+        let issue = self
+            .issue(number)
+            .unwrap_or_else(|| panic!("no issue #{number}"));
+        assert!(check(&issue), "unexpected issue #{number}: {issue:?}");
+        issue
+    }
+
+    /// Asserts the client never changed issue `number` (title, body, state,
+    /// labels), whether or not a reader looked since.
+    #[track_caller]
+    pub fn expect_issue_untouched(&self, number: u64) {
+        let writes: Vec<String> = self.with_world(|w| {
+            w.log
+                .writes
+                .iter()
+                .filter(|x| x.kind == WriteKind::Issue(number))
+                .map(|x| x.by.clone())
+                .collect()
+        });
+        assert!(
+            writes.is_empty(),
+            "issue #{number} was changed by {writes:?}"
+        );
+    }
+}
