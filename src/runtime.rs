@@ -86,7 +86,7 @@ impl Env {
                     c.stdout.push('\n');
                 }
             }
-            None => println!("{text}"),
+            None => write_stdout(&format!("{text}\n")),
         }
     }
 
@@ -98,7 +98,7 @@ impl Env {
                     c.stdout.push_str(text);
                 }
             }
-            None => print!("{text}"),
+            None => write_stdout(text),
         }
     }
 
@@ -111,7 +111,9 @@ impl Env {
                     c.stderr.push('\n');
                 }
             }
-            None => eprintln!("{text}"),
+            None => {
+                let _ = writeln!(std::io::stderr().lock(), "{text}");
+            }
         }
     }
 
@@ -232,6 +234,15 @@ impl Env {
             return Ok(());
         };
         append(&path, &text)
+    }
+}
+
+/// Write to stdout; a reader that went away (`| head`) ends the output
+/// quietly instead of panicking as `println!` does.
+fn write_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        tracing::debug!("stdout is closed");
     }
 }
 
