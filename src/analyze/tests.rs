@@ -331,7 +331,14 @@ fn build_zip<N: AsRef<str>, D: AsRef<[u8]>>(files: &[(N, D)]) -> Vec<u8> {
 /// Analyses a run archive of these entries as `run.zip`, without hints.
 fn analyze_run_zip<N: AsRef<str>, D: AsRef<[u8]>>(files: &[(N, D)]) -> Vec<Failure> {
     let zip = Cursor::new(build_zip(files));
-    analyze_zip("run.zip", zip, &BTreeMap::new(), &RuleSet::builtin()).unwrap()
+    analyze_zip(
+        "run.zip",
+        zip,
+        &BTreeMap::new(),
+        &RuleSet::builtin(),
+        ArchiveLimits::default(),
+    )
+    .unwrap()
 }
 
 /// The step file (as made by [`step_files`]) holding `needle`.
@@ -424,7 +431,12 @@ fn analyze_paths_reads_zips_and_text() {
     .unwrap();
     let txt = dir.path().join("job.txt");
     std::fs::write(&txt, fixture!("synthetic_module_not_found.txt")).unwrap();
-    let a = analyze_paths(&[zip_path.clone(), txt.clone()], &RuleSet::builtin()).unwrap();
+    let a = analyze_paths(
+        &[zip_path.clone(), txt.clone()],
+        &RuleSet::builtin(),
+        ArchiveLimits::default(),
+    )
+    .unwrap();
     assert!(
         a.failures
             .iter()
@@ -561,7 +573,8 @@ fn huge_binary_and_invalid_utf8_input_do_not_panic() {
             "bad.zip",
             Cursor::new(b"PK\x03\x04garbage".to_vec()),
             &BTreeMap::new(),
-            &rules
+            &rules,
+            ArchiveLimits::default(),
         )
         .is_err()
     );
