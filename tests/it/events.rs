@@ -177,6 +177,25 @@ async fn a_malformed_payload_names_the_file_and_the_field() {
 }
 
 #[tokio::test]
+async fn a_payload_larger_than_github_sends_is_refused_unread() {
+    let fake = FakeGithub::start().await;
+    let runner = Runner::new(&fake);
+    let path = runner.path("event.json");
+    // Valid JSON, one byte over the cap.
+    let cap = usize::try_from(event::MAX_PAYLOAD_BYTES).expect("cap fits");
+    let mut payload = br#"{"action":"completed","pad":""#.to_vec();
+    payload.resize(cap - 1, b'x');
+    payload.extend_from_slice(b"\"}");
+    assert_eq!(payload.len(), cap + 1);
+    std::fs::write(&path, &payload).expect("write");
+    let out = runner.exec(&["run"], Some(("workflow_run", &path))).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("larger than"), "{}", out.stderr);
+    assert!(fake.requests().is_empty(), "nothing read from GitHub");
+    fake.assert_clean();
+}
+
+#[tokio::test]
 async fn a_config_with_an_unknown_key_fails_with_file_line_and_key() {
     let fake = FakeGithub::start().await;
     fake.commit_files(
