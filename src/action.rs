@@ -34,15 +34,30 @@ pub fn input(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A boolean input in the forms YAML 1.2 core schema accepts, as the toolkit does.
+/// A boolean input, read strictly: exactly one of the YAML 1.2 core schema
+/// booleans (`true`, `True`, `TRUE`, `false`, `False`, `FALSE`), or unset
+/// (absent or empty). Anything else, surrounding whitespace included
+/// (`yes`, `1`, `True `), is an error rather than a guess: an input such as
+/// `dry-run` must never be read as `false` because it was misspelt.
 pub fn input_bool(name: &str) -> Result<Option<bool>> {
-    match input(name).as_deref() {
-        None => Ok(None),
+    let var = input_var(name);
+    let Some(raw) = std::env::var_os(&var) else {
+        return Ok(None);
+    };
+    parse_bool(name, raw.to_str())
+}
+
+fn parse_bool(name: &str, raw: Option<&str>) -> Result<Option<bool>> {
+    match raw {
+        Some("") => Ok(None),
         Some("true" | "True" | "TRUE") => Ok(Some(true)),
         Some("false" | "False" | "FALSE") => Ok(Some(false)),
-        Some(other) => anyhow::bail!(
-            "input `{name}` must be true or false (YAML 1.2 boolean), got {:?}",
-            other
+        other => anyhow::bail!(
+            "input `{name}` must be true or false (one of true, True, TRUE, false, False, FALSE), got {}",
+            match other {
+                Some(v) => format!("{v:?}"),
+                None => "a value that is not UTF-8".to_string(),
+            }
         ),
     }
 }
@@ -207,6 +222,31 @@ mod tests {
     fn input_names_keep_hyphens() {
         assert_eq!(input_var("dry-run"), "INPUT_DRY-RUN");
         assert_eq!(input_var("clickhouse url"), "INPUT_CLICKHOUSE_URL");
+    }
+
+    #[test]
+    fn booleans_are_the_yaml_core_ones_exactly() {
+        for (raw, want) in [
+            ("true", Some(true)),
+            ("True", Some(true)),
+            ("TRUE", Some(true)),
+            ("false", Some(false)),
+            ("False", Some(false)),
+            ("FALSE", Some(false)),
+            ("", None),
+        ] {
+            assert_eq!(parse_bool("dry-run", Some(raw)).ok(), Some(want), "{raw:?}");
+        }
+        for raw in ["yes", "no", "1", "0", "on", "True ", " true", "tRUE", "  "] {
+            let err = parse_bool("dry-run", Some(raw))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("`dry-run`")),
+                "{raw:?}: {err:?}"
+            );
+        }
+        assert!(parse_bool("dry-run", None).is_err());
     }
 
     #[test]

@@ -192,8 +192,17 @@ pub fn main() -> ExitCode {
         action::mask(t);
     }
     let mut cx = Context { cli, token };
-    if action::input_bool("dry-run").ok().flatten() == Some(true) {
-        cx.cli.dry_run = true;
+    // Fail closed: a `dry-run` input that is not a boolean must not be read
+    // as "write for real".
+    match action::input_bool("dry-run") {
+        Ok(Some(true)) => cx.cli.dry_run = true,
+        Ok(_) => {}
+        Err(e) => {
+            let msg = format!("{e:#}; refusing to run");
+            action::annotate_error("ci-medic", &msg);
+            eprintln!("error: {msg}");
+            return ExitCode::FAILURE;
+        }
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
