@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::github::{self, Client, RepoName, RetryPolicy};
 use crate::{action, jobs};
@@ -23,8 +24,8 @@ pub struct Cli {
     #[arg(long, env = "GITHUB_REPOSITORY", global = true)]
     pub repo: Option<String>,
     /// API token (else the `token` input, else GITHUB_TOKEN). Never printed.
-    #[arg(long, global = true, hide_env_values = true)]
-    pub token: Option<String>,
+    #[arg(long, global = true, hide_env_values = true, value_parser = parse_secret)]
+    pub token: Option<SecretString>,
     /// GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3).
     #[arg(long, env = "GITHUB_API_URL", default_value = github::DEFAULT_API_URL, global = true)]
     pub api_url: String,
@@ -135,10 +136,15 @@ pub enum ClickhouseCommand {
     Migrate,
 }
 
+/// A secret argument, kept out of `Debug` output from the start.
+fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
 /// Everything a job needs from the command line and the environment.
 pub struct Context {
     pub cli: Cli,
-    pub token: Option<String>,
+    pub token: Option<SecretString>,
 }
 
 impl Context {
@@ -155,7 +161,7 @@ impl Context {
     pub fn client(&self) -> Result<Client> {
         let token = self
             .token
-            .as_deref()
+            .clone()
             .context("no token: pass --token, set the `token` input, or GITHUB_TOKEN")?;
         Client::new(
             &self.cli.api_url,
@@ -175,21 +181,26 @@ impl Context {
 }
 
 /// The token from the flag, the action input, or the workflow's GITHUB_TOKEN.
-fn resolve_token(flag: Option<&str>) -> Option<String> {
-    flag.map(str::to_string)
-        .or_else(|| action::input("token"))
-        .or_else(|| std::env::var("GITHUB_TOKEN").ok())
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
+fn resolve_token(flag: Option<&SecretString>) -> Option<SecretString> {
+    let trimmed = |t: &str| {
+        let t = t.trim();
+        (!t.is_empty()).then(|| SecretString::from(t))
+    };
+    match flag {
+        Some(t) => trimmed(t.expose_secret()),
+        None => action::input("token")
+            .or_else(|| std::env::var("GITHUB_TOKEN").ok())
+            .and_then(|t| trimmed(&t)),
+    }
 }
 
 /// Parse the command line and run; the binary's `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let token = resolve_token(cli.token.as_deref());
+    let token = resolve_token(cli.token.as_ref());
     if let Some(t) = &token {
-        action::mask(t);
+        action::mask(t.expose_secret());
     }
     let mut cx = Context { cli, token };
     // Fail closed: a `dry-run` input that is not a boolean must not be read
@@ -248,4 +259,18 @@ fn init_tracing() {
         .with_ansi(false)
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_flag_never_shows_in_debug_output() {
+        let cli = Cli::try_parse_from(["ci-medic", "--token", " ghs_s3cr3t ", "run"]).unwrap();
+        assert!(!format!("{cli:?}").contains("s3cr3t"));
+        let token = resolve_token(cli.token.as_ref()).unwrap();
+        assert_eq!(token.expose_secret(), "ghs_s3cr3t");
+        assert!(!format!("{token:?}").contains("s3cr3t"));
+    }
 }

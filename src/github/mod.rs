@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt as _;
 use octocrab::Octocrab;
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -181,10 +182,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `repo` at `api_url` with `token`.
+    /// A client for `repo` at `api_url` with `token`. The token stays a
+    /// [`SecretString`] inside the transport, which reads it only to build
+    /// the `Authorization` header.
     pub fn new(
         api_url: &str,
-        token: &str,
+        token: impl Into<SecretString>,
         repo: RepoName,
         policy: RetryPolicy,
     ) -> anyhow::Result<Client> {
@@ -194,7 +197,7 @@ impl Client {
         let octo = Octocrab::builder()
             .base_uri(api_url.trim_end_matches('/'))
             .map_err(|e| anyhow::anyhow!("invalid API URL {api_url:?}: {e}"))?
-            .personal_token(token.to_string())
+            .personal_token(token.into())
             .set_connect_timeout(Some(Duration::from_secs(10)))
             .set_read_timeout(Some(Duration::from_secs(60)))
             .set_write_timeout(Some(Duration::from_secs(60)))
