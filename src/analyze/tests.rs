@@ -727,3 +727,31 @@ cache uploaded\n";
     assert_eq!(f[0].step.as_deref(), Some("ci/script.sh"));
     assert!(f.iter().all(|x| x.text != "cache uploaded"));
 }
+
+#[test]
+fn run_archives_over_their_limits_are_not_analysed() {
+    let zip = build_zip(&[("1_build.txt", fixture!("gha_tsc_compilation.txt"))]);
+    let analyse = |limits| {
+        analyze_zip(
+            "run.zip",
+            Cursor::new(zip.clone()),
+            &BTreeMap::new(),
+            &RuleSet::builtin(),
+            limits,
+        )
+        .map_err(|e| format!("{e:#}"))
+    };
+    assert!(analyse(ArchiveLimits::default()).is_ok());
+    let err = analyse(ArchiveLimits {
+        max_entries: 0,
+        ..ArchiveLimits::default()
+    })
+    .unwrap_err();
+    assert!(err.contains("analyze.max-archive-entries"), "{err}");
+    let err = analyse(ArchiveLimits {
+        max_bytes: 100,
+        ..ArchiveLimits::default()
+    })
+    .unwrap_err();
+    assert!(err.contains("analyze.max-archive-bytes"), "{err}");
+}

@@ -395,17 +395,31 @@ mod tests {
 
     #[test]
     fn many_members_list_every_job_with_its_steps() {
-        // 20,000 jobs with a log and three step files each: 80,000 members.
-        // Listing used to scan the jobs found so far for every step file.
+        // 20,000 jobs with a log and three step files each: an archive of
+        // 80,000 members. Listing used to scan the jobs found so far for
+        // every step file.
+        use std::io::Write as _;
         let jobs = 20_000;
-        let mut all = Vec::with_capacity(jobs * 4);
-        for j in 0..jobs {
-            all.push(format!("{}_job {j}.txt", j + 1));
-            for s in [3, 1, 2] {
-                all.push(format!("job {j}/{s}_step {s}.txt"));
+        let mut buf = std::io::Cursor::new(Vec::new());
+        {
+            let mut w = ::zip::ZipWriter::new(&mut buf);
+            let opts = ::zip::write::SimpleFileOptions::default()
+                .compression_method(::zip::CompressionMethod::Stored);
+            for j in 0..jobs {
+                w.start_file(format!("{}_job {j}.txt", j + 1), opts)
+                    .unwrap();
+                w.write_all(b"log\n").unwrap();
+                for s in [3, 1, 2] {
+                    w.start_file(format!("job {j}/{s}_step {s}.txt"), opts)
+                        .unwrap();
+                    w.write_all(b"step\n").unwrap();
+                }
             }
+            w.finish().unwrap();
         }
-        let listed = list_jobs(&all);
+        let archive = open(buf.into_inner(), ArchiveLimits::default()).unwrap();
+        assert_eq!(archive.names().len(), jobs * 4);
+        let listed = archive.jobs();
         assert_eq!(listed.len(), jobs);
         for (j, job) in listed.iter().enumerate() {
             assert_eq!(job.name, format!("job {j}"));
@@ -415,8 +429,15 @@ mod tests {
                 Some(format!("{}_job {j}.txt", j + 1).as_str())
             );
             assert_eq!(
-                job.steps.iter().map(|s| s.number).collect::<Vec<_>>(),
-                vec![1, 2, 3]
+                job.steps
+                    .iter()
+                    .map(|s| (s.number, s.path.as_str()))
+                    .collect::<Vec<_>>(),
+                vec![
+                    (1, format!("job {j}/1_step 1.txt").as_str()),
+                    (2, format!("job {j}/2_step 2.txt").as_str()),
+                    (3, format!("job {j}/3_step 3.txt").as_str()),
+                ]
             );
         }
     }
@@ -505,6 +526,28 @@ mod tests {
             open(buf.into_inner(), ArchiveLimits::default()),
             Err(ArchiveError::Overlapping)
         ));
+    }
+
+    #[test]
+    fn an_archive_lying_about_its_sizes_is_stopped_at_the_limit() {
+        let mut bytes = archive(&[("1_job.txt".into(), vec![b'a'; 100_000])]);
+        // Declare 10 bytes uncompressed in the local and central headers.
+        let patch = |bytes: &mut Vec<u8>, magic: &[u8], offset: usize| {
+            let at = bytes.windows(4).position(|w| w == magic).unwrap() + offset;
+            bytes[at..at + 4].copy_from_slice(&10u32.to_le_bytes());
+        };
+        patch(&mut bytes, b"PK\x03\x04", 22);
+        patch(&mut bytes, b"PK\x01\x02", 24);
+        let limits = ArchiveLimits {
+            max_bytes: 1000,
+            ..ArchiveLimits::default()
+        };
+        let mut a = open(bytes, limits).unwrap();
+        // Either the zip reader (which checks declared sizes) or the byte
+        // limit stops it; nothing past the limit is ever handed out.
+        let mut out = Vec::new();
+        assert!(a.entry("1_job.txt").unwrap().read_to_end(&mut out).is_err());
+        assert!(out.len() <= 1000);
     }
 
     #[test]
