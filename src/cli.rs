@@ -136,9 +136,9 @@ pub enum ClickhouseCommand {
     Migrate,
 }
 
-/// A secret argument, kept out of `Debug` output from the start.
+/// A secret argument, trimmed and kept out of `Debug` output from the start.
 fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(s))
+    Ok(SecretString::from(s.trim()))
 }
 
 /// Everything a job needs from the command line and the environment.
@@ -182,16 +182,16 @@ impl Context {
 
 /// The token from the flag, the action input, or the workflow's GITHUB_TOKEN.
 fn resolve_token(flag: Option<&SecretString>) -> Option<SecretString> {
-    let trimmed = |t: &str| {
-        let t = t.trim();
-        (!t.is_empty()).then(|| SecretString::from(t))
-    };
-    match flag {
-        Some(t) => trimmed(t.expose_secret()),
-        None => action::input("token")
-            .or_else(|| std::env::var("GITHUB_TOKEN").ok())
-            .and_then(|t| trimmed(&t)),
+    if let Some(t) = flag {
+        // Already trimmed (see `parse_secret`); an empty flag means no token.
+        // Only the length is looked at.
+        return (!t.expose_secret().is_empty()).then(|| t.clone());
     }
+    action::input("token")
+        .or_else(|| std::env::var("GITHUB_TOKEN").ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(SecretString::from)
 }
 
 /// Parse the command line and run; the binary's `main`.
@@ -268,6 +268,8 @@ mod tests {
     #[test]
     fn the_token_flag_never_shows_in_debug_output() {
         let cli = Cli::try_parse_from(["ci-medic", "--token", " ghs_s3cr3t ", "run"]).unwrap();
+        let empty = Cli::try_parse_from(["ci-medic", "--token", " ", "run"]).unwrap();
+        assert!(resolve_token(empty.token.as_ref()).is_none());
         assert!(!format!("{cli:?}").contains("s3cr3t"));
         let token = resolve_token(cli.token.as_ref()).unwrap();
         assert_eq!(token.expose_secret(), "ghs_s3cr3t");
