@@ -17,16 +17,19 @@ pub fn input_var(name: &str) -> String {
     format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
 }
 
-/// A boolean input in the forms YAML 1.2 core schema accepts, as the toolkit
-/// does; `None` when unset. Anything else is an error naming the input.
-pub fn parse_bool_input(name: &str, value: Option<&str>) -> Result<Option<bool>> {
-    match value.map(str::trim) {
+/// A boolean input, read strictly: exactly one of the YAML 1.2 core schema
+/// booleans (`true`, `True`, `TRUE`, `false`, `False`, `FALSE`), or unset
+/// (absent or empty). Anything else, surrounding whitespace included
+/// (`yes`, `1`, `True `), is an error rather than a guess: an input such as
+/// `dry-run` must never be read as `false` because it was misspelt.
+/// `raw` is the variable as set; `None` when absent.
+pub fn parse_bool_input(name: &str, raw: Option<&str>) -> Result<Option<bool>> {
+    match raw {
         None | Some("") => Ok(None),
         Some("true" | "True" | "TRUE") => Ok(Some(true)),
         Some("false" | "False" | "FALSE") => Ok(Some(false)),
         Some(other) => anyhow::bail!(
-            "input `{name}` must be true or false (YAML 1.2 boolean), got {:?}",
-            other
+            "input `{name}` must be true or false (one of true, True, TRUE, false, False, FALSE), got {other:?}"
         ),
     }
 }
@@ -95,6 +98,35 @@ mod tests {
     fn input_names_keep_hyphens() {
         assert_eq!(input_var("dry-run"), "INPUT_DRY-RUN");
         assert_eq!(input_var("clickhouse url"), "INPUT_CLICKHOUSE_URL");
+    }
+
+    #[test]
+    fn booleans_are_the_yaml_core_ones_exactly() {
+        for (raw, want) in [
+            ("true", Some(true)),
+            ("True", Some(true)),
+            ("TRUE", Some(true)),
+            ("false", Some(false)),
+            ("False", Some(false)),
+            ("FALSE", Some(false)),
+            ("", None),
+        ] {
+            assert_eq!(
+                parse_bool_input("dry-run", Some(raw)).ok(),
+                Some(want),
+                "{raw:?}"
+            );
+        }
+        for raw in ["yes", "no", "1", "0", "on", "True ", " true", "tRUE", "  "] {
+            let err = parse_bool_input("dry-run", Some(raw))
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("`dry-run`")),
+                "{raw:?}: {err:?}"
+            );
+        }
+        assert_eq!(parse_bool_input("dry-run", None).ok(), Some(None));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::app::{self, Ctx};
 use crate::config::{self, Config};
@@ -27,8 +28,8 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub repo: Option<String>,
     /// API token (else the `token` input, else GITHUB_TOKEN). Never printed.
-    #[arg(long, global = true, hide_env_values = true)]
-    pub token: Option<String>,
+    #[arg(long, global = true, hide_env_values = true, value_parser = parse_secret)]
+    pub token: Option<SecretString>,
     /// GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3).
     /// [default: GITHUB_API_URL, else https://api.github.com]
     #[arg(long, global = true)]
@@ -140,12 +141,17 @@ pub enum ClickhouseCommand {
     Migrate,
 }
 
+/// A secret argument, trimmed and kept out of `Debug` output from the start.
+fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s.trim()))
+}
+
 /// The command line and the environment: how to reach GitHub and which
 /// config to read. Commands turn it into an [`app::Ctx`].
 pub struct Context {
     pub cli: Cli,
     pub env: Env,
-    pub token: Option<String>,
+    pub token: Option<SecretString>,
 }
 
 impl Context {
@@ -162,7 +168,7 @@ impl Context {
     pub fn client(&self) -> Result<Client> {
         let token = self
             .token
-            .as_deref()
+            .clone()
             .context("no token: pass --token, set the `token` input, or GITHUB_TOKEN")?;
         Client::new(
             self.cli
@@ -232,12 +238,17 @@ fn read_local(path: &PathBuf) -> Result<Config> {
 }
 
 /// The token from the flag, the action input, or the workflow's GITHUB_TOKEN.
-fn resolve_token(flag: Option<&str>, env: &Env) -> Option<String> {
-    flag.map(str::to_string)
-        .or_else(|| env.input("token"))
+fn resolve_token(flag: Option<&SecretString>, env: &Env) -> Option<SecretString> {
+    if let Some(t) = flag {
+        // Already trimmed (see `parse_secret`); an empty flag means no token.
+        // Only the length is looked at.
+        return (!t.expose_secret().is_empty()).then(|| t.clone());
+    }
+    env.input("token")
         .or_else(|| env.var("GITHUB_TOKEN").map(str::to_string))
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
+        .map(SecretString::from)
 }
 
 /// Parse the command line and run; the binary's `main`.
@@ -282,9 +293,9 @@ pub async fn run_cli(mut cli: Cli, env: Env) -> ExitCode {
     if cli.api_url.is_none() {
         cli.api_url = env.var("GITHUB_API_URL").map(str::to_string);
     }
-    let token = resolve_token(cli.token.as_deref(), &env);
+    let token = resolve_token(cli.token.as_ref(), &env);
     if let Some(t) = &token {
-        env.mask(t);
+        env.mask(t.expose_secret());
     }
     let mut cx = Context { cli, env, token };
     // A safety flag that cannot be read fails closed: no run at all.
@@ -357,4 +368,20 @@ fn init_tracing() {
         .with_ansi(false)
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_flag_never_shows_in_debug_output() {
+        let cli = Cli::try_parse_from(["ci-medic", "--token", " ghs_s3cr3t ", "run"]).unwrap();
+        let empty = Cli::try_parse_from(["ci-medic", "--token", " ", "run"]).unwrap();
+        assert!(resolve_token(empty.token.as_ref(), &Env::default()).is_none());
+        assert!(!format!("{cli:?}").contains("s3cr3t"));
+        let token = resolve_token(cli.token.as_ref(), &Env::default()).unwrap();
+        assert_eq!(token.expose_secret(), "ghs_s3cr3t");
+        assert!(!format!("{token:?}").contains("s3cr3t"));
+    }
 }

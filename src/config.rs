@@ -44,8 +44,22 @@ pub struct AnalyzeConfig {
     pub context_lines: usize,
     /// Largest job log downloaded, in bytes; larger logs are cut.
     pub max_log_bytes: u64,
+    /// Decompressed bytes read from one run log archive, at most.
+    pub max_archive_bytes: u64,
+    /// Members of one run log archive, at most.
+    pub max_archive_entries: usize,
     /// The repository's own log rules, tried with the built-in ones.
     pub rules: Vec<crate::analyze::RuleSpec>,
+}
+
+impl AnalyzeConfig {
+    /// What reading one run log archive may cost.
+    pub fn archive_limits(&self) -> crate::logs::zip::ArchiveLimits {
+        crate::logs::zip::ArchiveLimits {
+            max_bytes: self.max_archive_bytes,
+            max_entries: self.max_archive_entries,
+        }
+    }
 }
 
 impl Default for AnalyzeConfig {
@@ -58,6 +72,8 @@ impl Default for AnalyzeConfig {
             close_on_success: true,
             context_lines: 5,
             max_log_bytes: 256 * 1024 * 1024,
+            max_archive_bytes: crate::logs::zip::DEFAULT_MAX_ARCHIVE_BYTES,
+            max_archive_entries: crate::logs::zip::DEFAULT_MAX_ARCHIVE_ENTRIES,
             rules: Vec::new(),
         }
     }
@@ -378,6 +394,30 @@ mod tests {
         let e = e.map(|e| e.to_string()).unwrap_or_default();
         assert!(e.starts_with(".github/ci-medic.yml:4:"), "{e}");
         assert!(e.contains("max-failed-jobz"), "{e}");
+    }
+
+    #[test]
+    fn archive_limits_are_read_from_the_analyze_section() {
+        let text = "analyze:\n  max-archive-bytes: 1048576\n  max-archive-entries: 500\n";
+        let c = Config::parse("c.yml", text).unwrap();
+        assert_eq!(
+            c.analyze.archive_limits(),
+            crate::logs::zip::ArchiveLimits {
+                max_bytes: 1 << 20,
+                max_entries: 500,
+            }
+        );
+        assert_eq!(
+            Config::default().analyze.archive_limits(),
+            crate::logs::zip::ArchiveLimits::default()
+        );
+        // The documented example spells out the defaults.
+        let example = include_str!("../examples/ci-medic.yml");
+        let c = Config::parse("examples/ci-medic.yml", example).unwrap();
+        assert_eq!(
+            c.analyze.archive_limits(),
+            crate::logs::zip::ArchiveLimits::default()
+        );
     }
 
     #[test]

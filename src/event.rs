@@ -17,6 +17,8 @@ pub enum EventError {
         file: String,
         source: std::io::Error,
     },
+    #[error("event payload {file} is larger than {max} bytes; refused")]
+    TooLarge { file: String, max: u64 },
     #[error("malformed {event} payload in {file}: at `{path}`: {message}")]
     Malformed {
         event: String,
@@ -324,6 +326,31 @@ pub fn parse(name: &str, file: &str, bytes: &[u8]) -> Result<Event, EventError> 
     })
 }
 
+/// Largest event payload read, in bytes: GitHub caps webhook payloads at
+/// 25 MB (docs: "Webhook events and payloads", payload cap), so a larger file
+/// is not an event GitHub sent.
+pub const MAX_PAYLOAD_BYTES: u64 = 25 * 1024 * 1024;
+
+/// Read a payload file, refusing one larger than `max` bytes without reading
+/// more than `max + 1` of it.
+pub fn read_payload(path: &Path, max: u64) -> Result<Vec<u8>, EventError> {
+    use std::io::Read as _;
+    let file = path.display().to_string();
+    let read_err = |source| EventError::Read {
+        file: file.clone(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    f.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > max {
+        return Err(EventError::TooLarge { file, max });
+    }
+    Ok(bytes)
+}
+
 /// Read and parse the payload file the runner names in `GITHUB_EVENT_PATH`.
 pub fn load(name: &str, path: &Path) -> Result<Event, EventError> {
     let file = path.display().to_string();
@@ -331,10 +358,7 @@ pub fn load(name: &str, path: &Path) -> Result<Event, EventError> {
     if matches!(parse(name, &file, b"{}"), Ok(Event::Unhandled(_))) {
         return Ok(Event::Unhandled(name.to_string()));
     }
-    let bytes = std::fs::read(path).map_err(|source| EventError::Read {
-        file: file.clone(),
-        source,
-    })?;
+    let bytes = read_payload(path, MAX_PAYLOAD_BYTES)?;
     parse(name, &file, &bytes)
 }
 
@@ -360,6 +384,18 @@ mod tests {
     fn not_json_is_an_error_not_a_panic() {
         let err = parse("push", "p.json", b"\x00\xffnot json").err();
         assert!(matches!(err, Some(EventError::Malformed { .. })));
+    }
+
+    #[test]
+    fn payloads_over_the_cap_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("event.json");
+        std::fs::write(&path, br#"{"ref":"refs/heads/main"}"#).unwrap();
+        assert_eq!(read_payload(&path, 25).unwrap().len(), 25);
+        assert!(matches!(
+            read_payload(&path, 24),
+            Err(EventError::TooLarge { max: 24, .. })
+        ));
     }
 
     #[test]

@@ -51,7 +51,11 @@ impl Env {
     pub fn from_process() -> Env {
         Env {
             vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                // A value that is not UTF-8 is kept (lossily), so a safety
+                // flag set to one reads as invalid, never as unset.
+                .filter_map(|(k, v)| {
+                    Some((k.into_string().ok()?, v.to_string_lossy().into_owned()))
+                })
                 .collect(),
             capture: None,
         }
@@ -152,7 +156,7 @@ impl Env {
     /// A boolean input in the forms YAML 1.2 core schema accepts; anything
     /// else is an error, so a safety flag that cannot be read fails closed.
     pub fn input_bool(&self, name: &str) -> Result<Option<bool>> {
-        action::parse_bool_input(name, self.input(name).as_deref())
+        action::parse_bool_input(name, self.raw(&action::input_var(name)))
     }
 
     fn file(&self, var: &str) -> Option<PathBuf> {
@@ -241,7 +245,11 @@ impl Env {
 /// quietly instead of panicking as `println!` does.
 fn write_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
-    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         tracing::debug!("stdout is closed");
     }
 }
@@ -262,7 +270,7 @@ mod tests {
 
     #[test]
     fn inputs_are_read_from_the_snapshot() {
-        let env = Env::from_pairs([("INPUT_DRY-RUN", " true "), ("INPUT_TOKEN", "")]);
+        let env = Env::from_pairs([("INPUT_DRY-RUN", "true"), ("INPUT_TOKEN", "")]);
         assert_eq!(env.input("dry-run").as_deref(), Some("true"));
         assert_eq!(env.input("token"), None);
         assert_eq!(env.input_bool("dry-run").ok().flatten(), Some(true));
@@ -277,9 +285,9 @@ mod tests {
                 "{bad:?} must not be read"
             );
         }
-        // Surrounding spaces are trimmed, as the Actions toolkit does.
+        // Read strictly: surrounding spaces make it unreadable.
         let env = Env::from_pairs([("INPUT_DRY-RUN", "True ")]);
-        assert_eq!(env.input_bool("dry-run").ok().flatten(), Some(true));
+        assert!(env.input_bool("dry-run").is_err());
     }
 
     #[test]

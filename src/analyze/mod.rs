@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use fingerprint::fingerprint_of;
 pub use rules::{Annotation, JOB_LEVEL_PRIORITY, RuleError, RuleSet, RuleSpec, render_title};
 
-use crate::logs;
+use crate::logs::zip::{ArchiveLimits, RunArchive};
 use engine::{JobAnalyzer, Ranked};
 
 /// Failures reported per analysis, at most (an issue shows a handful).
@@ -254,14 +254,18 @@ fn job_log_ranked<R: BufRead>(
 }
 
 /// Analyses a run log archive (`GET /repos/{o}/{r}/actions/runs/{id}/logs`).
-/// `hints` maps job names to their failed step, when known.
+/// `hints` maps job names to their failed step, when known; `limits` bound
+/// what reading the archive may cost.
 pub fn analyze_zip<R: Read + Seek>(
     source: &str,
     reader: R,
     hints: &BTreeMap<String, StepHint>,
     rules: &RuleSet,
+    limits: ArchiveLimits,
 ) -> Result<Vec<Failure>> {
-    Ok(finalize(zip_ranked(source, reader, hints, rules, 0)?))
+    Ok(finalize(zip_ranked(
+        source, reader, hints, rules, limits, 0,
+    )?))
 }
 
 fn zip_ranked<R: Read + Seek>(
@@ -269,19 +273,19 @@ fn zip_ranked<R: Read + Seek>(
     reader: R,
     hints: &BTreeMap<String, StepHint>,
     rules: &RuleSet,
+    limits: ArchiveLimits,
     job_base: usize,
 ) -> Result<Vec<Ranked>> {
-    let mut archive = zip::ZipArchive::new(reader)
-        .with_context(|| format!("{source} is not a readable zip archive"))?;
-    let names = logs::zip::entry_names(&archive);
-    let jobs = logs::zip::list_jobs(&names);
+    let mut archive =
+        RunArchive::open(reader, limits).with_context(|| format!("cannot read {source}"))?;
+    let jobs = archive.jobs();
     let mut jobs_out = Vec::new();
     for (ji, job) in jobs.iter().enumerate() {
         let hint = hints.get(&job.name).cloned();
         let mut an = JobAnalyzer::new(rules, Some(&job.name), hint, job_base + ji);
         if let Some(log) = &job.log {
             if !job.steps.is_empty() {
-                an.set_step_starts(logs::zip::step_starts(&mut archive, job)?);
+                an.set_step_starts(archive.step_starts(job)?);
             }
             feed_entry(&mut an, &mut archive, source, log, None)?;
         } else {
@@ -309,13 +313,13 @@ fn zip_ranked<R: Read + Seek>(
 /// one step's log).
 fn feed_entry<R: Read + Seek>(
     an: &mut JobAnalyzer<'_>,
-    archive: &mut zip::ZipArchive<R>,
+    archive: &mut RunArchive<R>,
     source: &str,
     path: &str,
     step: Option<&str>,
 ) -> Result<()> {
     let what = || format!("reading {path} from {source}");
-    let file = archive.by_name(path).with_context(what)?;
+    let file = archive.entry(path).with_context(what)?;
     an.feed(&format!("{source}!{path}"), step, BufReader::new(file))
         .with_context(what)
 }
@@ -329,16 +333,27 @@ fn is_zip(file: &mut std::fs::File) -> std::io::Result<bool> {
     Ok(magic == b"PK\x03\x04" || magic == b"PK\x05\x06")
 }
 
-/// Analyses one file: a run zip or a text log.
+/// Analyses one file: a run zip (under the default [`ArchiveLimits`]) or a
+/// text log.
 pub fn analyze_file(path: &Path, rules: &RuleSet) -> Result<Vec<Failure>> {
-    Ok(finalize(file_ranked(path, rules, 0)?))
+    Ok(finalize(file_ranked(
+        path,
+        rules,
+        ArchiveLimits::default(),
+        0,
+    )?))
 }
 
-fn file_ranked(path: &Path, rules: &RuleSet, job_base: usize) -> Result<Vec<Ranked>> {
+fn file_ranked(
+    path: &Path,
+    rules: &RuleSet,
+    limits: ArchiveLimits,
+    job_base: usize,
+) -> Result<Vec<Ranked>> {
     let source = path.display().to_string();
     let mut file = std::fs::File::open(path).with_context(|| format!("opening {source}"))?;
     if is_zip(&mut file).with_context(|| format!("reading {source}"))? {
-        zip_ranked(&source, file, &BTreeMap::new(), rules, job_base)
+        zip_ranked(&source, file, &BTreeMap::new(), rules, limits, job_base)
     } else {
         job_log_ranked(
             &source,
@@ -351,12 +366,17 @@ fn file_ranked(path: &Path, rules: &RuleSet, job_base: usize) -> Result<Vec<Rank
     }
 }
 
-/// Analyses local files: job logs, `gh run view --log` output, run zips.
-pub fn analyze_paths(paths: &[PathBuf], rules: &RuleSet) -> Result<Analysis> {
+/// Analyses local files: job logs, `gh run view --log` output, run zips
+/// (each read under `limits`).
+pub fn analyze_paths(
+    paths: &[PathBuf],
+    rules: &RuleSet,
+    limits: ArchiveLimits,
+) -> Result<Analysis> {
     let mut ranked = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         // Jobs of later files rank after those of earlier files at equal priority.
-        ranked.extend(file_ranked(p, rules, i * 100_000)?);
+        ranked.extend(file_ranked(p, rules, limits, i * 100_000)?);
     }
     Ok(Analysis::from_failures(finalize(ranked)))
 }

@@ -331,7 +331,14 @@ fn build_zip<N: AsRef<str>, D: AsRef<[u8]>>(files: &[(N, D)]) -> Vec<u8> {
 /// Analyses a run archive of these entries as `run.zip`, without hints.
 fn analyze_run_zip<N: AsRef<str>, D: AsRef<[u8]>>(files: &[(N, D)]) -> Vec<Failure> {
     let zip = Cursor::new(build_zip(files));
-    analyze_zip("run.zip", zip, &BTreeMap::new(), &RuleSet::builtin()).unwrap()
+    analyze_zip(
+        "run.zip",
+        zip,
+        &BTreeMap::new(),
+        &RuleSet::builtin(),
+        ArchiveLimits::default(),
+    )
+    .unwrap()
 }
 
 /// The step file (as made by [`step_files`]) holding `needle`.
@@ -424,7 +431,12 @@ fn analyze_paths_reads_zips_and_text() {
     .unwrap();
     let txt = dir.path().join("job.txt");
     std::fs::write(&txt, fixture!("synthetic_module_not_found.txt")).unwrap();
-    let a = analyze_paths(&[zip_path.clone(), txt.clone()], &RuleSet::builtin()).unwrap();
+    let a = analyze_paths(
+        &[zip_path.clone(), txt.clone()],
+        &RuleSet::builtin(),
+        ArchiveLimits::default(),
+    )
+    .unwrap();
     assert!(
         a.failures
             .iter()
@@ -561,7 +573,8 @@ fn huge_binary_and_invalid_utf8_input_do_not_panic() {
             "bad.zip",
             Cursor::new(b"PK\x03\x04garbage".to_vec()),
             &BTreeMap::new(),
-            &rules
+            &rules,
+            ArchiveLimits::default(),
         )
         .is_err()
     );
@@ -713,4 +726,32 @@ cache uploaded\n";
     assert_eq!((f[0].rule.as_str(), f[0].line), ("sanitizer", 4));
     assert_eq!(f[0].step.as_deref(), Some("ci/script.sh"));
     assert!(f.iter().all(|x| x.text != "cache uploaded"));
+}
+
+#[test]
+fn run_archives_over_their_limits_are_not_analysed() {
+    let zip = build_zip(&[("1_build.txt", fixture!("gha_tsc_compilation.txt"))]);
+    let analyse = |limits| {
+        analyze_zip(
+            "run.zip",
+            Cursor::new(zip.clone()),
+            &BTreeMap::new(),
+            &RuleSet::builtin(),
+            limits,
+        )
+        .map_err(|e| format!("{e:#}"))
+    };
+    assert!(analyse(ArchiveLimits::default()).is_ok());
+    let err = analyse(ArchiveLimits {
+        max_entries: 0,
+        ..ArchiveLimits::default()
+    })
+    .unwrap_err();
+    assert!(err.contains("analyze.max-archive-entries"), "{err}");
+    let err = analyse(ArchiveLimits {
+        max_bytes: 100,
+        ..ArchiveLimits::default()
+    })
+    .unwrap_err();
+    assert!(err.contains("analyze.max-archive-bytes"), "{err}");
 }

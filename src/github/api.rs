@@ -1,7 +1,10 @@
 //! The REST operations ci-medic uses, each one small and named after what it
 //! does. Writes that GitHub does not make idempotent carry a landed-check.
 
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use http::Method;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use super::marker::has_marker;
@@ -14,20 +17,20 @@ use super::{BoxedCheck, Client, GithubError, Repeat, decode};
 /// workflow-failure issues than this has bigger problems than a duplicate.
 pub const MAX_ISSUES_SCANNED: usize = 1000;
 
+/// Characters kept as they are in a path segment: RFC 3986's unreserved set.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The same, keeping `/` (file paths, refs).
+const SEGMENTS: &AsciiSet = &SEGMENT.remove(b'/');
+
 /// Percent-encode one path segment (label names, refs, file paths keep `/`).
 pub fn encode_segment(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        let keep = b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && b == b'/');
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let set = if keep_slash { SEGMENTS } else { SEGMENT };
+    utf8_percent_encode(s, set).to_string()
 }
 
 impl Client {
@@ -396,50 +399,14 @@ impl Client {
 
 /// Standard base64 with line breaks, as the contents API sends it.
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' | b'\n' | b'\r' | b' ' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-/// Standard base64 with padding.
-pub fn base64_encode(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    // The contents API wraps its base64 at 60 columns; padding is accepted
+    // with or without.
+    const CONTENTS: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let compact: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    CONTENTS.decode(compact).ok()
 }
 
 #[cfg(test)]
@@ -448,16 +415,22 @@ mod tests {
 
     #[test]
     fn base64_round_trip() {
+        use base64::engine::general_purpose::STANDARD;
         for s in ["", "a", "ab", "abc", "on:\n  push:\n# comment ✓\n"] {
-            let enc = base64_encode(s.as_bytes());
+            let enc = STANDARD.encode(s.as_bytes());
             assert_eq!(base64_decode(&enc).as_deref(), Some(s.as_bytes()));
         }
         assert_eq!(base64_decode("b24K\nYQ==").as_deref(), Some(&b"on\na"[..]));
+        assert_eq!(base64_decode("b24K\r\nYQ").as_deref(), Some(&b"on\na"[..]));
+        assert_eq!(base64_decode("b24K*YQ=="), None);
     }
 
     #[test]
     fn segments_are_encoded() {
         assert_eq!(encode_segment("ci-medic:test", false), "ci-medic%3Atest");
         assert_eq!(encode_segment("a b/c", true), "a%20b/c");
+        assert_eq!(encode_segment("a b/c", false), "a%20b%2Fc");
+        assert_eq!(encode_segment("Az09-_.~", false), "Az09-_.~");
+        assert_eq!(encode_segment("é+?#%", false), "%C3%A9%2B%3F%23%25");
     }
 }

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 
-use super::{Client, GithubError, Repeat, status_error};
+use super::{Answer, Client, GithubError, status_error};
 
 /// What went wrong fetching a log; each has an honest analysis downstream.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,11 @@ impl Client {
     }
 
     async fn download(&self, path: &str, cap: u64) -> Result<DownloadedLog, LogError> {
-        let reply = self.send(Method::GET, path, None, Repeat::Safe).await?;
+        let reply = match self.get_streaming(path).await? {
+            // Some servers answer with the log itself: stream it to the file.
+            Answer::Streaming(res) => return stream_to_file(res.into_body(), cap).await,
+            Answer::Read(reply) => reply,
+        };
         match reply.status {
             StatusCode::GONE => Err(LogError::Expired),
             StatusCode::NOT_FOUND => Err(LogError::Missing),
@@ -74,7 +78,8 @@ impl Client {
                 self.fetch_blob(&location, cap).await
             }
             s if s.is_success() => {
-                // Some servers answer with the body directly.
+                // Successful answers are streamed above; this one was read
+                // under the reply cap.
                 let mut out = Sink::new(cap)?;
                 out.write(&reply.body)?;
                 Ok(out.finish())
@@ -121,19 +126,28 @@ impl Client {
                     res.status()
                 )));
             }
-            let mut body = res.into_body();
-            let mut out = Sink::new(cap)?;
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| LogError::Blob(e.to_string()))?;
-                if let Ok(data) = frame.into_data()
-                    && !out.write(&data)?
-                {
-                    break;
-                }
-            }
-            return Ok(out.finish());
+            return stream_to_file(res.into_body(), cap).await;
         }
     }
+}
+
+/// Streams a body into a temporary file, stopping at `cap` bytes: memory
+/// holds one frame at a time, whatever the log's size.
+async fn stream_to_file<B>(mut body: B, cap: u64) -> Result<DownloadedLog, LogError>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut out = Sink::new(cap)?;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| LogError::Blob(e.to_string()))?;
+        if let Ok(data) = frame.into_data()
+            && !out.write(&data)?
+        {
+            break;
+        }
+    }
+    Ok(out.finish())
 }
 
 /// The plain HTTP client for blob URLs: no credentials, compiled-in roots.

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt as _;
 use octocrab::Octocrab;
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -132,7 +133,23 @@ pub enum Repeat<'a> {
     Check(&'a (dyn Fn() -> BoxedCheck<'a> + Sync)),
 }
 
-/// A response read whole.
+/// Largest API answer read into memory, in bytes. The largest answers
+/// ci-medic reads are pages of 100 issues or comments (bodies of up to
+/// 65,536 characters each) and file contents (served inline up to 1 MB,
+/// base64-encoded); a larger answer is refused rather than held in memory.
+/// Logs are not read this way: they stream to a file under their own cap.
+pub const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The body of an answer as octocrab's transport yields it.
+pub(crate) type ReplyBody = http_body_util::combinators::BoxBody<Bytes, octocrab::Error>;
+
+/// An answer, read or left for the caller to stream.
+pub(crate) enum Answer {
+    Read(Reply),
+    Streaming(http::Response<ReplyBody>),
+}
+
+/// A response read whole (at most [`MAX_REPLY_BYTES`]).
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
@@ -165,10 +182,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `repo` at `api_url` with `token`.
+    /// A client for `repo` at `api_url` with `token`. The token stays a
+    /// [`SecretString`] inside the transport, which reads it only to build
+    /// the `Authorization` header.
     pub fn new(
         api_url: &str,
-        token: &str,
+        token: impl Into<SecretString>,
         repo: RepoName,
         policy: RetryPolicy,
     ) -> anyhow::Result<Client> {
@@ -178,7 +197,7 @@ impl Client {
         let octo = Octocrab::builder()
             .base_uri(api_url.trim_end_matches('/'))
             .map_err(|e| anyhow::anyhow!("invalid API URL {api_url:?}: {e}"))?
-            .personal_token(token.to_string())
+            .personal_token(token.into())
             .set_connect_timeout(Some(Duration::from_secs(10)))
             .set_read_timeout(Some(Duration::from_secs(60)))
             .set_write_timeout(Some(Duration::from_secs(60)))
@@ -216,29 +235,14 @@ impl Client {
         self.api_url.path().trim_end_matches('/')
     }
 
-    async fn send_once(
+    /// Send one request and return the answer with its body unread.
+    async fn open_once(
         &self,
         method: &Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Reply, GithubError> {
+    ) -> Result<http::Response<ReplyBody>, GithubError> {
         let uri = format!("{}{path}", self.prefix());
-        // Only connection-level failures may be retried; a request that
-        // cannot even be built (a bad URI) fails at once.
-        let transport = |e: octocrab::Error| match e {
-            octocrab::Error::Service { .. } | octocrab::Error::Hyper { .. } => {
-                GithubError::Transport {
-                    method: method.to_string(),
-                    path: path.to_string(),
-                    message: transport_message(&e),
-                }
-            }
-            other => GithubError::Decode {
-                method: method.to_string(),
-                path: path.to_string(),
-                message: transport_message(&other),
-            },
-        };
         let res = match *method {
             Method::GET => self.octo._get(uri).await,
             Method::POST => self.octo._post(uri, body).await,
@@ -252,20 +256,14 @@ impl Client {
                     message: "unsupported method".into(),
                 });
             }
-        }
-        .map_err(transport)?;
-        let (parts, body) = res.into_parts();
-        let body = body.collect().await.map_err(transport)?.to_bytes();
-        Ok(Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
+        };
+        res.map_err(|e| transport_error(method, path, e))
     }
 
     /// Send a request under the retry policy. A non-success final answer is
     /// returned as `Ok` so callers can read 302s and 404s; use
-    /// [`Client::request`] for the usual success-or-error form.
+    /// [`Client::request`] for the usual success-or-error form. Bodies are
+    /// read up to [`MAX_REPLY_BYTES`].
     pub async fn send(
         &self,
         method: Method,
@@ -273,9 +271,40 @@ impl Client {
         body: Option<&Value>,
         repeat: Repeat<'_>,
     ) -> Result<Reply, GithubError> {
+        match self
+            .send_inner(method.clone(), path, body, repeat, false)
+            .await?
+        {
+            Answer::Read(reply) => Ok(reply),
+            Answer::Streaming(res) => read_reply(&method, path, res).await,
+        }
+    }
+
+    /// A GET under the retry policy whose successful answer is returned
+    /// with its body unread, for the caller to stream (log downloads);
+    /// other answers are read as [`Client::send`] reads them.
+    pub(crate) async fn get_streaming(&self, path: &str) -> Result<Answer, GithubError> {
+        self.send_inner(Method::GET, path, None, Repeat::Safe, true)
+            .await
+    }
+
+    async fn send_inner(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        repeat: Repeat<'_>,
+        stream_success: bool,
+    ) -> Result<Answer, GithubError> {
         let mut retry = 0u32;
         loop {
-            let outcome = self.send_once(&method, path, body).await;
+            let outcome = match self.open_once(&method, path, body).await {
+                Ok(res) if stream_success && res.status().is_success() => {
+                    return Ok(Answer::Streaming(res));
+                }
+                Ok(res) => read_reply(&method, path, res).await,
+                Err(e) => Err(e),
+            };
             let verdict = match &outcome {
                 Ok(reply) => self.policy.classify(
                     reply.status,
@@ -291,12 +320,12 @@ impl Client {
                 Err(_) => Verdict::Final,
             };
             let (wait, maybe_landed) = match verdict {
-                Verdict::Final => return outcome,
+                Verdict::Final => return outcome.map(Answer::Read),
                 Verdict::Rejected { wait } => (wait, false),
                 Verdict::Failed { wait } => (wait, true),
             };
             if retry + 1 >= self.policy.max_attempts {
-                return outcome;
+                return outcome.map(Answer::Read);
             }
             if wait > self.policy.max_delay {
                 return Err(GithubError::RateLimited {
@@ -320,11 +349,11 @@ impl Client {
                         tokio::time::sleep(wait).await;
                         if let Some(found) = check().await? {
                             tracing::info!(%method, path, "first attempt had landed; not repeating");
-                            return Ok(Reply {
+                            return Ok(Answer::Read(Reply {
                                 status: StatusCode::OK,
                                 headers: HeaderMap::new(),
                                 body: Bytes::from(found.to_string()),
-                            });
+                            }));
                         }
                         retry += 1;
                         continue;
@@ -434,6 +463,70 @@ impl Client {
 
     pub(crate) fn policy(&self) -> &RetryPolicy {
         &self.policy
+    }
+}
+
+/// Reads an answer's body, refusing one larger than [`MAX_REPLY_BYTES`]
+/// before it is all in memory.
+async fn read_reply(
+    method: &Method,
+    path: &str,
+    res: http::Response<ReplyBody>,
+) -> Result<Reply, GithubError> {
+    read_reply_capped(method, path, res, MAX_REPLY_BYTES).await
+}
+
+async fn read_reply_capped(
+    method: &Method,
+    path: &str,
+    res: http::Response<ReplyBody>,
+    cap: usize,
+) -> Result<Reply, GithubError> {
+    let too_large = || GithubError::Decode {
+        method: method.to_string(),
+        path: path.to_string(),
+        message: format!("the answer is larger than {cap} bytes; refused"),
+    };
+    let (parts, mut body) = res.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| transport_error(method, path, e))?;
+        if let Ok(data) = frame.into_data() {
+            if data.len() > cap.saturating_sub(buf.len()) {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: buf.freeze(),
+    })
+}
+
+/// A transport failure. Only connection-level failures may be retried; a
+/// request that cannot even be built (a bad URI) fails at once.
+fn transport_error(method: &Method, path: &str, e: octocrab::Error) -> GithubError {
+    match e {
+        octocrab::Error::Service { .. } | octocrab::Error::Hyper { .. } => GithubError::Transport {
+            method: method.to_string(),
+            path: path.to_string(),
+            message: transport_message(&e),
+        },
+        other => GithubError::Decode {
+            method: method.to_string(),
+            path: path.to_string(),
+            message: transport_message(&other),
+        },
     }
 }
 

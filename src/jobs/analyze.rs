@@ -70,7 +70,8 @@ pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
             Some(_) => cx.load_config(None).await?,
             None => Config::default(),
         };
-        let analysis = analyze::analyze_paths(&args.log, &config.rules()?)?;
+        let analysis =
+            analyze::analyze_paths(&args.log, &config.rules()?, config.analyze.archive_limits())?;
         if cx.json() {
             cx.env.out(&serde_json::to_string_pretty(&analysis)?);
         } else {
@@ -255,7 +256,19 @@ async fn from_run_zip(
         .ok()?;
     let file = std::fs::File::open(log.file.path()).ok()?;
     let source = format!("run {} logs", job.run_id);
-    let failures = analyze::analyze_zip(&source, file, &hints, rules).ok()?;
+    let failures = match analyze::analyze_zip(
+        &source,
+        file,
+        &hints,
+        rules,
+        config.analyze.archive_limits(),
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!("{source} not analysed: {e:#}");
+            return None;
+        }
+    };
     Some(
         failures
             .into_iter()

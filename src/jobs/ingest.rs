@@ -430,9 +430,8 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         .clone()
         .or_else(|| cx.env.var("GITHUB_EVENT_PATH").map(PathBuf::from))
         .context("no payload: pass --payload FILE or set GITHUB_EVENT_PATH")?;
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read payload {}", path.display()))?;
-    let payload: Value = serde_json::from_str(&text)
+    let bytes = crate::event::read_payload(&path, crate::event::MAX_PAYLOAD_BYTES)?;
+    let payload: Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("payload {} is not JSON", path.display()))?;
     let now = Utc::now();
     let mut rows = rows(&event, &payload, now)?;

@@ -873,6 +873,11 @@ def main() -> int:
     parser.add_argument("--data-dir", help="engine data directory (default: a temp dir, removed on exit)")
     parser.add_argument("--user", default=os.environ.get("CLICKHOUSE_USER", "default"))
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="shut down when standard input reaches end of file (the starter exited)",
+    )
     args = parser.parse_args()
     password = os.environ.get("CLICKHOUSE_PASSWORD", "")
 
@@ -889,6 +894,16 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+    if args.stop_on_stdin_eof:
+        def watch_stdin():
+            # Nothing is ever written: read() returns once every writer is gone.
+            while sys.stdin.buffer.read(4096):
+                pass
+            log("standard input closed: shutting down")
+            server.shutdown()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
 
     if args.port_file:
         partial = args.port_file + ".tmp"

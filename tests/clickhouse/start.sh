@@ -13,6 +13,10 @@
 #   CLICKHOUSE_USER / CLICKHOUSE_PASSWORD  credentials the server accepts
 #                         (default: user `default`, empty password)
 #   PYTHON                interpreter that creates the venv (default: python3)
+#   CLICKHOUSE_STOP_WITH_STDIN=1  the server inherits this script's stdin and
+#                         stops when it reaches end of file: a caller that holds
+#                         the pipe's write end until it exits takes the server
+#                         down with it (the Rust test harness does this)
 #
 # Stop the server with: kill "$(cat "$CLICKHOUSE_STATE_DIR/pid")"
 set -euo pipefail
@@ -44,9 +48,15 @@ port_file="$state/port"
 log="$state/server.log"
 rm -f "$port_file"
 
-nohup "$venv/bin/python" "$here/server.py" \
-    --host 127.0.0.1 --port "${CLICKHOUSE_PORT:-0}" --port-file "$port_file" \
-    >"$log" 2>&1 </dev/null &
+server=("$venv/bin/python" "$here/server.py"
+    --host 127.0.0.1 --port "${CLICKHOUSE_PORT:-0}" --port-file "$port_file")
+if [ "${CLICKHOUSE_STOP_WITH_STDIN:-}" = 1 ]; then
+    # Without job control, bash gives a background command /dev/null as its
+    # stdin unless a redirection says otherwise: `<&0` keeps ours.
+    nohup "${server[@]}" --stop-on-stdin-eof >"$log" 2>&1 <&0 &
+else
+    nohup "${server[@]}" >"$log" 2>&1 </dev/null &
+fi
 pid=$!
 echo "$pid" >"$state/pid"
 

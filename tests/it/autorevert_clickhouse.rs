@@ -4,9 +4,8 @@
 //! detects with the batched queries; restarts it asked for are remembered in
 //! `autorevert_events` even before their runs reach ClickHouse.
 //!
-//! The server is the one `CLICKHOUSE_URL` names (`tests/clickhouse/start.sh`
-//! starts one). Without it the tests are skipped, except under `CI=true`,
-//! where a missing server is a failure.
+//! The server is the one `CLICKHOUSE_URL` names, or else one the harness
+//! starts for the test run (see `support::clickhouse`).
 
 use std::path::{Path, PathBuf};
 
@@ -112,9 +111,7 @@ fn run_payload(t: &Trunk, run_id: u64) -> Value {
 
 #[tokio::test]
 async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
-    let Some(url) = test_clickhouse::url() else {
-        return;
-    };
+    let url = test_clickhouse::url();
     let db = test_clickhouse::database("autorevert");
     let t = trunk(Setup {
         mode: "restart",

@@ -1,10 +1,10 @@
 //! The store against a real ClickHouse engine, through the `clickhouse` crate
 //! with its defaults (LZ4-compressed inserts, schema-validated rows).
 //!
-//! The server is the one `CLICKHOUSE_URL` names; `tests/clickhouse/start.sh`
-//! starts one and prints the URL. Without it these tests are skipped, except
-//! under `CI=true`, where a missing server is a failure. Each test works in a
-//! database of its own and drops it at the end.
+//! The server is the one `CLICKHOUSE_URL` names, or else one the harness
+//! starts for the test run (see `support::clickhouse`); a server that cannot
+//! be started fails these tests. Each test works in a database of its own and
+//! drops it at the end.
 
 use chrono::{DateTime, Utc};
 use ci_medic::store::{
@@ -17,15 +17,15 @@ use crate::support::clickhouse::{self as test_clickhouse, drop_database, fetch_o
 const REPO: &str = "pytorch/pytorch";
 
 /// A store on a database of its own (not created yet: `migrate` does that).
-async fn fresh_store(test: &str) -> Option<Store> {
-    let url = test_clickhouse::url()?;
-    Some(test_clickhouse::connect(&url, &test_clickhouse::database(test)).await)
+async fn fresh_store(test: &str) -> Store {
+    let url = test_clickhouse::url();
+    test_clickhouse::connect(&url, &test_clickhouse::database(test)).await
 }
 
-async fn migrated_store(test: &str) -> Option<Store> {
-    let store = fresh_store(test).await?;
+async fn migrated_store(test: &str) -> Store {
+    let store = fresh_store(test).await;
     store.migrate().await.expect("migrate");
-    Some(store)
+    store
 }
 
 /// A fixed instant plus `seconds`.
@@ -63,9 +63,7 @@ fn job(id: i64, sha: &str, workflow: &str, name: &str, conclusion: &str) -> JobR
 
 #[tokio::test]
 async fn clickhouse_migrations_create_the_tables_once() {
-    let Some(store) = fresh_store("migrate").await else {
-        return;
-    };
+    let store = fresh_store("migrate").await;
 
     let applied = store.migrate().await.expect("first migrate");
     assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7]);
@@ -123,9 +121,7 @@ async fn clickhouse_migrations_create_the_tables_once() {
 
 #[tokio::test]
 async fn clickhouse_newest_job_version_wins_under_final() {
-    let Some(store) = migrated_store("final").await else {
-        return;
-    };
+    let store = migrated_store("final").await;
     // The crate's default compression is what goes over the wire.
     assert!(format!("{:?}", store.client()).contains("Lz4"));
 
@@ -214,9 +210,7 @@ async fn clickhouse_newest_job_version_wins_under_final() {
 
 #[tokio::test]
 async fn clickhouse_parameters_are_values_never_sql() {
-    let Some(store) = migrated_store("params").await else {
-        return;
-    };
+    let store = migrated_store("params").await;
     let tricky = "it's a \"sha\" with \\ backslash, `tick`, tab\t and\nnewline";
     let repo = r"o'rg\x/re`po";
     let stored = JobRow {
@@ -273,9 +267,7 @@ async fn clickhouse_parameters_are_values_never_sql() {
 
 #[tokio::test]
 async fn clickhouse_restart_exists_only_for_dispatch_on_the_trunk_tag() {
-    let Some(store) = migrated_store("restart").await else {
-        return;
-    };
+    let store = migrated_store("restart").await;
     let sha = "1111111111111111111111111111111111111111";
     let restart = JobRow {
         workflow_event: "workflow_dispatch".to_owned(),
@@ -314,9 +306,7 @@ async fn clickhouse_restart_exists_only_for_dispatch_on_the_trunk_tag() {
 
 #[tokio::test]
 async fn clickhouse_flaky_jobs_failed_and_passed_on_one_commit() {
-    let Some(store) = migrated_store("flaky").await else {
-        return;
-    };
+    let store = migrated_store("flaky").await;
     let old = JobRow {
         created_at: at(-3600),
         ..job(1, "old", "trunk", "test", "failure")
@@ -366,9 +356,7 @@ async fn clickhouse_flaky_jobs_failed_and_passed_on_one_commit() {
 
 #[tokio::test]
 async fn clickhouse_jobs_in_window_filters_time_and_workflows() {
-    let Some(store) = migrated_store("window").await else {
-        return;
-    };
+    let store = migrated_store("window").await;
     let at_time = |id: i64, workflow: &str, seconds: i64| JobRow {
         created_at: at(seconds),
         ..job(id, "abc", workflow, "test", "success")
@@ -397,9 +385,7 @@ async fn clickhouse_jobs_in_window_filters_time_and_workflows() {
 
 #[tokio::test]
 async fn clickhouse_runs_pushes_and_events_round_trip() {
-    let Some(store) = migrated_store("rows").await else {
-        return;
-    };
+    let store = migrated_store("rows").await;
     let run = WorkflowRunRow {
         id: 99,
         run_attempt: 2,
@@ -494,9 +480,7 @@ async fn clickhouse_runs_pushes_and_events_round_trip() {
 
 #[tokio::test]
 async fn clickhouse_server_errors_carry_code_and_message() {
-    let Some(store) = fresh_store("errors").await else {
-        return;
-    };
+    let store = fresh_store("errors").await;
     // Before `migrate`, the database does not exist.
     let err = store
         .jobs_for_shas(REPO, &["abc".to_owned()])

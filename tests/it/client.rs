@@ -191,3 +191,43 @@ async fn commits_branches_tags_and_pull_requests_are_idempotent() {
     fake.expect_no_labels_created();
     fake.assert_clean();
 }
+
+#[tokio::test]
+async fn an_answer_larger_than_the_reply_cap_is_refused() {
+    let fake = FakeGithub::start().await;
+    let c = client(&fake);
+    let pad = "x".repeat(ci_medic::github::MAX_REPLY_BYTES);
+    fake.inject(
+        "GET",
+        r"/repos/[^/]+/[^/]+$",
+        Fault::status(200).body(serde_json::json!({"default_branch": "main", "pad": pad})),
+    );
+    match c.repo_info().await {
+        Err(GithubError::Decode { message, .. }) => {
+            assert!(message.contains("larger than"), "{message}")
+        }
+        other => panic!("expected the answer to be refused, got {other:?}"),
+    }
+    // Refused, not retried: one request.
+    assert_eq!(fake.requests_to("GET", r"/repos/[^/]+/[^/]+$").len(), 1);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_log_served_by_the_api_itself_is_streamed_to_the_cap() {
+    let fake = FakeGithub::start().await;
+    let c = client(&fake);
+    // Some servers answer the log request with the log, not a redirect.
+    fake.inject(
+        "GET",
+        r"/actions/jobs/\d+/logs$",
+        Fault::status(200).body(serde_json::json!("y".repeat(10_000))),
+    );
+    let log = c.download_job_log(7, 1000).await.expect("log");
+    assert_eq!(log.bytes, 1000);
+    assert!(log.truncated);
+    let text = std::fs::read_to_string(log.file.path()).expect("read");
+    assert_eq!(text.len(), 1000);
+    assert!(text.starts_with("\"yyy"), "{}", &text[..10]);
+    fake.assert_clean();
+}

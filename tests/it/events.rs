@@ -576,6 +576,67 @@ async fn a_malformed_payload_names_the_file_and_the_field() {
 }
 
 #[tokio::test]
+async fn a_payload_larger_than_github_sends_is_refused_unread() {
+    let fake = FakeGithub::start().await;
+    let runner = Runner::new(&fake);
+    let path = runner.path("event.json");
+    // Valid JSON, one byte over the cap.
+    let cap = usize::try_from(event::MAX_PAYLOAD_BYTES).expect("cap fits");
+    let mut payload = br#"{"action":"completed","pad":""#.to_vec();
+    payload.resize(cap - 1, b'x');
+    payload.extend_from_slice(b"\"}");
+    assert_eq!(payload.len(), cap + 1);
+    std::fs::write(&path, &payload).expect("write");
+    let out = runner.exec(&["run"], Some(("workflow_run", &path))).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("larger than"), "{}", out.stderr);
+    assert!(fake.requests().is_empty(), "nothing read from GitHub");
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_dry_run_input_that_is_not_a_boolean_refuses_to_run() {
+    let fake = FakeGithub::start().await;
+    let run = fake.add_run(
+        RunBuilder::new("CI")
+            .path(CI_WORKFLOW_PATH)
+            .job(JobBuilder::failed("test").log("error: boom\n")),
+    );
+    let payload = workflow_run_payload(
+        run.id,
+        "CI",
+        CI_WORKFLOW_PATH,
+        "failure",
+        DEFAULT_BRANCH,
+        &fake.head_sha(DEFAULT_BRANCH),
+    );
+    for value in ["yes", "True ", "1", "on"] {
+        let out = Runner::new(&fake)
+            .env("INPUT_DRY-RUN", value)
+            .run_event("workflow_run", &payload)
+            .await;
+        assert_eq!(out.code, 1, "{value:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("input `dry-run` must be true or false"),
+            "{value:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("refusing to run"), "{}", out.stderr);
+    }
+    assert!(
+        fake.requests().is_empty(),
+        "nothing was read or written: {:?}",
+        fake.requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+    assert!(fake.issues().is_empty());
+    assert!(fake.reruns().is_empty());
+    fake.assert_clean();
+}
+
+#[tokio::test]
 async fn a_config_with_an_unknown_key_fails_with_file_line_and_key() {
     let fake = FakeGithub::start().await;
     fake.commit_files(

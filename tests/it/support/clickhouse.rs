@@ -1,9 +1,18 @@
-//! The test ClickHouse: the server `CLICKHOUSE_URL` names
-//! (`tests/clickhouse/start.sh` starts one and prints the URL), with a
-//! database of its own for each test.
+//! The test ClickHouse, with a database of its own for each test.
 //!
-//! Without `CLICKHOUSE_URL` the tests that need it say they are skipped and
-//! pass, except under `CI=true`, where a missing server is a failure.
+//! The server is the one `CLICKHOUSE_URL` names (as `.ci/run` exports it);
+//! when it is unset, the first test that needs ClickHouse starts one with
+//! `tests/clickhouse/start.sh` (which creates `.venv/` and installs the engine
+//! on first use) and every other test of the run shares it. A server that
+//! cannot be started fails the tests that need it: they are never skipped.
+//!
+//! The started server stops when the test process ends, however it ends: it
+//! watches its standard input, a pipe whose only writer this process holds
+//! until exit, and shuts down (removing its data) when the pipe closes.
+
+use std::path::PathBuf;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
 
 use ci_medic::store::{Store, StoreConfig};
 use clickhouse::sql::Identifier;
@@ -11,21 +20,75 @@ use clickhouse::{RowOwned, RowRead};
 
 const URL_VAR: &str = "CLICKHOUSE_URL";
 
-/// The server's URL, or `None` when the tests are to be skipped.
-pub fn url() -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => panic!(
-            "{URL_VAR} is not set but CI=true: start the test ClickHouse with \
-             tests/clickhouse/start.sh and export the CLICKHOUSE_URL it prints"
-        ),
-        _ => {
-            eprintln!(
-                "skipped: {URL_VAR} is not set (tests/clickhouse/start.sh starts a test ClickHouse)"
-            );
-            None
-        }
+/// The server this process started, if it started one.
+struct Started {
+    url: String,
+    /// Held open for the life of the process: the server stops at its EOF.
+    _lifeline: ChildStdin,
+}
+
+static STARTED: OnceLock<Result<Started, String>> = OnceLock::new();
+
+/// The server's URL: `CLICKHOUSE_URL`, or a server started for this test run.
+/// Panics (failing the test) when no server can be had.
+pub fn url() -> String {
+    if let Ok(url) = std::env::var(URL_VAR)
+        && !url.trim().is_empty()
+    {
+        return url;
     }
+    match STARTED.get_or_init(start) {
+        Ok(started) => started.url.clone(),
+        Err(why) => panic!("no test ClickHouse: {why}"),
+    }
+}
+
+/// Runs `tests/clickhouse/start.sh` once, with its state (pid, port, log)
+/// under Cargo's temporary directory for integration tests.
+fn start() -> Result<Started, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("tests/clickhouse/start.sh");
+    let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("clickhouse")
+        .join(std::process::id().to_string());
+    let mut child = Command::new("bash")
+        .arg(&script)
+        .env("CLICKHOUSE_STATE_DIR", &state)
+        .env("CLICKHOUSE_STOP_WITH_STDIN", "1")
+        .current_dir(&root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    let lifeline = child
+        .stdin
+        .take()
+        .ok_or_else(|| "no pipe to the server's stdin".to_string())?;
+    // Reads stdout and stderr to their end; the server itself writes to its
+    // log file, so this returns once start.sh has printed the URL and exited.
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{} did not finish: {e}", script.display()))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed ({}):\n{stderr}",
+            script.display(),
+            out.status
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("CLICKHOUSE_URL="))
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{} printed no URL:\n{stdout}\n{stderr}", script.display()))?;
+    eprintln!("started the test ClickHouse at {url} for this test run\n{stderr}");
+    Ok(Started {
+        url,
+        _lifeline: lifeline,
+    })
 }
 
 /// A database name no other test uses: `ci_medic_it_{test}_{random}`.
