@@ -571,9 +571,9 @@ fn publish(cx: &Context, facts: &RunFacts, plan: &Plan, report: &plan::Report) -
         ));
         match j.failures.first() {
             Some(f) => summary.push_str(&format!(
-                "**{}** (`{}`), line {}:\n\n{}\n\n",
+                "**{}** ({}), line {}:\n\n{}\n\n",
                 f.category,
-                f.rule.replace('`', "'"),
+                crate::report::markdown::code(&f.rule),
                 f.line,
                 crate::report::markdown::fenced(&f.context.join("\n"), "text")
             )),
