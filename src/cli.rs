@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::github::{self, Client, RepoName, RetryPolicy};
+use crate::github::{self, Client, Identity, RepoName, RetryPolicy};
 use crate::{action, jobs};
 
 /// Exit code when `heal` finds no safe fix.
@@ -151,18 +151,20 @@ impl Context {
         RepoName::parse(repo)
     }
 
-    /// A GitHub client, or an error saying what is missing.
+    /// A GitHub client, or an error saying what is missing. It writes as
+    /// the workflow token's bot and the `bot-login` input's login.
     pub fn client(&self) -> Result<Client> {
         let token = self
             .token
             .as_deref()
             .context("no token: pass --token, set the `token` input, or GITHUB_TOKEN")?;
-        Client::new(
+        Ok(Client::new(
             &self.cli.api_url,
             token,
             self.repo()?,
             RetryPolicy::default(),
-        )
+        )?
+        .with_identity(Identity::new(action::input("bot-login"))))
     }
 
     pub fn dry_run(&self) -> bool {

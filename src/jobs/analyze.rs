@@ -52,7 +52,8 @@ pub struct RunFacts {
     pub repo: String,
     pub run: RunInfo,
     pub jobs: Vec<JobFacts>,
-    /// Open issues labelled `workflow-failure`.
+    /// Open issues labelled `workflow-failure` that ci-medic filed (another
+    /// author's issue is never taken for one, whatever its body says).
     pub open_issues: Vec<IssueInfo>,
     /// Jobs a re-run was requested for: no issue for them now.
     pub retried: BTreeSet<u64>,
@@ -108,7 +109,7 @@ pub async fn failed_run(
         facts.failed_before = previous_fingerprints(client, config, &rules, &facts).await;
     }
     facts.open_issues = client
-        .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
+        .own_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
         .await?;
     let plan = decide(&facts, config);
     let report = plan::execute(&plan, Some(client), cx.dry_run()).await;
@@ -498,7 +499,7 @@ pub async fn passed_run(
     }
     let run = client.run(run_id).await?;
     let open = client
-        .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
+        .own_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
         .await?;
     let plan = decide_passed(&client.repo().full(), &run, &open);
     let report = plan::execute(&plan, Some(client), cx.dry_run()).await;

@@ -187,14 +187,6 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 
 // --- online ----------------------------------------------------------------
 
-/// Logins the action acts as: the workflow token's, and the `bot-login`
-/// input's (for a GitHub App or personal token).
-fn bots() -> Vec<String> {
-    let mut out = vec![trust::ACTIONS_BOT.to_string()];
-    out.extend(action::input("bot-login"));
-    out
-}
-
 /// Values from the analysis block that reach API paths and branch names.
 fn check_block(a: &IssueAnalysis, repo: &str) -> Result<(), Unfixable> {
     let path_ok = Regex::new(r"^\.github/workflows/[A-Za-z0-9._-]+\.ya?ml$")
@@ -419,7 +411,7 @@ async fn gate(client: &Client, issue: &IssueInfo, fingerprint: Option<&str>) -> 
         )));
     }
     let body = issue.body.as_deref().unwrap_or_default();
-    let bots = bots();
+    let bots = client.identity().logins().to_vec();
     let decide = |labeler| trust::decide(&issue.user.login, body, fingerprint, &bots, labeler);
     // The action's own issue needs no requests about who labelled it.
     let own = decide(None);

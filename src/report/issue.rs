@@ -262,13 +262,17 @@ fn append_block(mut body: String, a: &IssueAnalysis) -> String {
     }
 }
 
-/// Read the hidden block back from an issue body.
+/// Read the hidden block back from an issue body: its last line, where
+/// [`body`] writes it (the JSON is one line; see `comment_safe_json`).
 pub fn parse_block(body: &str) -> Option<IssueAnalysis> {
     let open = format!("<!-- ci-medic:{KIND_ANALYSIS} ");
-    let start = body.rfind(&open)? + open.len();
-    let rest = &body[start..];
-    let end = rest.find(" -->")?;
-    serde_json::from_str(&rest[..end]).ok()
+    let last = body
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())?
+        .trim_end();
+    let json = last.strip_prefix(&open)?.strip_suffix(" -->")?;
+    serde_json::from_str(json).ok()
 }
 
 /// The comment on an open issue when the same failure is seen again.
