@@ -210,9 +210,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(dispatch(&cx)) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}");
-            action::annotate_error("ci-medic", &msg);
-            eprintln!("error: {msg}");
+            action::report_error(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -231,13 +229,15 @@ async fn dispatch(cx: &Context) -> Result<ExitCode> {
 }
 
 /// Logs go to stderr (stdout carries results and workflow commands), without
-/// colours in CI; `CI_MEDIC_LOG` sets the filter.
+/// colours in CI and, inside a runner, without workflow commands in what they
+/// quote; `CI_MEDIC_LOG` sets the filter.
 fn init_tracing() {
+    let in_actions = action::in_actions();
     let filter = tracing_subscriber::EnvFilter::try_from_env("CI_MEDIC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(move || action::LogWriter { in_actions })
         .with_ansi(false)
         .with_target(false)
         .try_init();

@@ -69,7 +69,7 @@ pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
         };
         let analysis = analyze::analyze_paths(&args.log, &config.rules()?)?;
         if cx.json() {
-            println!("{}", serde_json::to_string_pretty(&analysis)?);
+            action::print_json(&analysis)?;
         } else {
             action::echo_untrusted(&analysis.to_text());
         }
@@ -600,12 +600,9 @@ fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
     md.push('\n');
     action::append_summary(&md)?;
     if cx.json() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"plan": plan, "report": report, "outputs": outputs})
-            )?
-        );
+        action::print_json(
+            &serde_json::json!({"plan": plan, "report": report, "outputs": outputs}),
+        )?;
     } else {
         action::group(&format!("ci-medic {}: plan and outcome", plan.job));
         action::echo_untrusted(&plan.to_text());
