@@ -459,9 +459,8 @@ fn publish(
     report: &Report,
     facts: &Facts,
 ) -> Result<()> {
-    let json = serde_json::to_string_pretty(&decided.report)?;
     if cx.json() {
-        println!("{json}");
+        action::print_json(&decided.report)?;
     } else {
         action::echo_untrusted(&text(snapshot, signals, decided, report));
     }

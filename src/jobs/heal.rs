@@ -119,10 +119,7 @@ async fn offline(
     match heal::plan(&input) {
         Ok(fix) => {
             if cx.cli.format == Format::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&fix_json(&fix, &repo_path, &text))?
-                );
+                action::print_json(&fix_json(&fix, &repo_path, &text))?;
             } else {
                 print!("{}", diff::of_files(&fix.files));
             }
@@ -140,16 +137,13 @@ async fn offline(
         }
         Err(why) => {
             if cx.cli.format == Format::Json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "fixable": false,
-                        "category": facts.category,
-                        "reason": why.to_string(),
-                        "changes": [],
-                        "workflow": text,
-                    }))?
-                );
+                action::print_json(&serde_json::json!({
+                    "fixable": false,
+                    "category": facts.category,
+                    "reason": why.to_string(),
+                    "changes": [],
+                    "workflow": text,
+                }))?;
             }
             eprintln!("ci-medic: no automatic fix: {why}");
             Ok(ExitCode::from(EXIT_UNFIXABLE))
@@ -658,12 +652,9 @@ fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
     md.push('\n');
     action::append_summary(&md)?;
     if cx.json() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"plan": plan, "report": report, "outputs": outputs})
-            )?
-        );
+        action::print_json(
+            &serde_json::json!({"plan": plan, "report": report, "outputs": outputs}),
+        )?;
     } else {
         action::echo_untrusted(&plan.to_text());
         action::echo_untrusted(&report.to_text());

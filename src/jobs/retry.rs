@@ -115,12 +115,9 @@ pub async fn retry_run(
         .collect();
     action::set_output("retried-jobs", &names.join("\n"))?;
     if cx.json() {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"decisions": decisions, "plan": plan, "report": report})
-            )?
-        );
+        action::print_json(
+            &serde_json::json!({"decisions": decisions, "plan": plan, "report": report}),
+        )?;
     } else {
         action::group("ci-medic retry: decisions");
         action::echo_untrusted(&plan.to_text());
