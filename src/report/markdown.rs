@@ -170,16 +170,21 @@ fn longest_run(text: &str, ch: char) -> usize {
     best
 }
 
-/// JSON safe inside an HTML comment: `<`, `>`, `@` and `#` only occur inside
-/// JSON strings, where their `\u` escapes mean the same. So neither `-->` nor
-/// `--!>` can end the comment early, and no mention or reference hides in it.
+/// JSON safe inside an HTML comment: `<`, `>`, `@`, `#` and bidirectional
+/// controls only occur inside JSON strings, where their `\u` escapes mean
+/// the same. So neither `-->` nor `--!>` can end the comment early, and no
+/// mention, reference or reordering hides in it.
 pub fn comment_safe_json(value: &serde_json::Value) -> String {
-    value
-        .to_string()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('@', "\\u0040")
-        .replace('#', "\\u0023")
+    let mut out = String::new();
+    for c in value.to_string().chars() {
+        match c {
+            c if matches!(c, '<' | '>' | '@' | '#') || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Cut `text` to at most `max` bytes on a char boundary.
@@ -223,10 +228,11 @@ mod tests {
 
     #[test]
     fn json_in_comments_cannot_close_them() {
-        let v = serde_json::json!({"line": "--> <script> @x #1", "n": -1});
+        let v = serde_json::json!({"line": "--> <script> @x #1 \u{202E}y", "n": -1});
         let s = comment_safe_json(&v);
         assert!(!s.contains("-->") && !s.contains('<') && !s.contains('>'));
         assert!(!s.contains('@') && !s.contains('#'));
+        assert!(!s.chars().any(is_bidi_control));
         let back: serde_json::Value = serde_json::from_str(&s).unwrap_or_default();
         assert_eq!(back, v);
     }
