@@ -163,7 +163,9 @@ pub fn inert(text: &str) -> String {
 /// error chain on stderr. The chain quotes whatever failed (payload values,
 /// GitHub's messages, file contents), so inside a runner it goes out inert.
 pub fn report_error(message: &str) {
-    annotate_error("ci-medic", message);
+    // The annotation is one `::error::` line, which the runner reads as that
+    // command; inert all the same, in case `##[` in it is ever read too.
+    annotate_error("ci-medic", &inert(message));
     if in_actions() {
         eprintln!("error: {}", inert(message));
     } else {
