@@ -201,7 +201,8 @@ pub async fn run(cx: &Context) -> Result<ExitCode> {
     tracing::info!(?route, "routed {name}");
     match route {
         Route::Nothing(why) => {
-            println!("ci-medic: nothing to do: {why}");
+            // The reason may quote the event (a workflow's name).
+            action::echo_untrusted(&format!("ci-medic: nothing to do: {why}"));
             Ok(ExitCode::SUCCESS)
         }
         Route::FailedRun { run_id } | Route::PassedRun { run_id } => {

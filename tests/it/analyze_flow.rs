@@ -727,3 +727,38 @@ async fn error_chains_carry_no_runner_command() {
     assert!(!out.stdout.contains("##["), "{}", out.stdout);
     fake.assert_clean();
 }
+
+#[tokio::test]
+async fn event_text_echoed_back_carries_no_runner_command() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            "retry:\n  enabled: false\n  workflows: [CI]\nanalyze:\n  workflows: [CI]\n",
+        )],
+        "Watch CI only",
+    );
+    let run = failed_run(&fake, missing_module_log(1, "tmpa"));
+    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    let name = "x ##[set-output name=x;]y";
+    let payload =
+        workflow_run_payload(run, name, CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
+    let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("is not watched"), "{}", out.stdout);
+    // Whatever quotes the name sits inside a stop-commands block.
+    let mut stop: Option<String> = None;
+    for line in out.stdout.lines() {
+        match &stop {
+            Some(t) if line == format!("::{t}::") => stop = None,
+            Some(_) => {}
+            None => match line.strip_prefix("::stop-commands::") {
+                Some(t) => stop = Some(t.to_string()),
+                None => assert!(!line.contains("##["), "live: {line}"),
+            },
+        }
+    }
+    assert!(fake.issues().is_empty());
+    fake.assert_clean();
+}
