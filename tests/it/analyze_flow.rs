@@ -744,9 +744,19 @@ async fn event_text_echoed_back_carries_no_runner_command() {
     let name = "x ##[set-output name=x;]y";
     let payload =
         workflow_run_payload(run, name, CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
-    let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+    let out = Runner::new(&fake)
+        .env("CI_MEDIC_LOG", "info")
+        .run_event("workflow_run", &payload)
+        .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("is not watched"), "{}", out.stdout);
+    // The logs on stderr quote it too, inert.
+    assert!(
+        out.stderr.contains("set-output name=x;]y"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("##["), "{}", out.stderr);
     // Whatever quotes the name sits inside a stop-commands block.
     let mut stop: Option<String> = None;
     for line in out.stdout.lines() {
