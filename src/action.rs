@@ -1,8 +1,11 @@
 //! The GitHub Actions runner's formats: input names, workflow commands, output
 //! records. Pure; [`crate::runtime::Env`] reads the environment and writes.
 //!
-//! Everything written to stdout inside a runner may be read as a workflow
-//! command, so text that came from outside goes through [`untrusted_block`].
+//! Everything a step writes, to stdout or stderr, may be read by the runner
+//! as a workflow command: `::cmd::` at the start of a line, and the older
+//! `##[cmd]` anywhere in a line. So text that came from outside goes through
+//! `Env::echo_untrusted` (human text on stdout), [`json_text`] (machine-readable
+//! output), or [`inert`] (error chains and logs on stderr).
 
 use anyhow::Result;
 
@@ -80,6 +83,68 @@ pub fn untrusted_block(text: &str) -> String {
     format!("::stop-commands::{token}\n{text}\n::{token}::")
 }
 
+/// `value` as pretty JSON holding no workflow command: every `##[` is
+/// written `#\u0023[`.
+///
+/// `#` only occurs inside JSON strings, where `\u0023` is the same character,
+/// so the text decodes to exactly the same value. Escaping is chosen over
+/// wrapping in `::stop-commands::` because the output stays one valid JSON
+/// document that `jq` reads whether or not it was captured inside a runner,
+/// and is the same inside and outside Actions. No line of pretty JSON can
+/// start with `::` (each starts with indentation, a bracket or a quote; a
+/// string holds no raw newline), so `##[` is the only command form to defuse.
+pub fn json_text(value: &impl serde::Serialize) -> Result<String> {
+    Ok(serde_json::to_string_pretty(value)?.replace("##[", "#\\u0023["))
+}
+
+/// Human text with no workflow command left in it: a zero-width space breaks
+/// every `##[` and a `::` that starts a line (after spaces, as the runner
+/// trims them). For stderr, where a `::stop-commands::` block could
+/// interleave with stdout and swallow the error annotation; the text reads
+/// the same.
+pub fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let indent = line.len() - line.trim_start().len();
+        let (lead, rest) = line.split_at(indent);
+        out.push_str(lead);
+        match rest.strip_prefix("::") {
+            Some(after) => {
+                out.push_str(":\u{200B}:");
+                out.push_str(after);
+            }
+            None => out.push_str(rest),
+        }
+    }
+    out.replace("##[", "##\u{200B}[")
+}
+
+/// Stderr for the program's logs, which quote job names and error chains:
+/// inside a runner each write goes through [`inert`]. (The log formatter
+/// writes one whole event per call.)
+pub struct LogWriter {
+    pub in_actions: bool,
+}
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        if self.in_actions {
+            err.write_all(inert(&String::from_utf8_lossy(buf)).as_bytes())?;
+        } else {
+            err.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// The `name<<DELIM` form the runner reads from `$GITHUB_OUTPUT`, with a
 /// delimiter that cannot occur in the value.
 pub fn output_record(name: &str, value: &str) -> String {
@@ -150,6 +215,31 @@ mod tests {
         assert_eq!(token.len(), 32);
         assert!(block.ends_with(&format!("::{token}::")));
         assert_ne!(untrusted_block("a"), untrusted_block("a"));
+    }
+
+    #[test]
+    fn json_output_holds_no_command_and_means_the_same() {
+        let v = serde_json::json!({
+            "text": "##[set-output name=x;]y ##[add-mask]z ##[set-output name=x::y]",
+            "lines": ["::set-output name=a::b", "\\##[error]w"],
+        });
+        let text = json_text(&v).unwrap_or_default();
+        assert!(!text.contains("##["), "{text}");
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("::")),
+            "{text}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn inert_text_holds_no_command() {
+        let t = inert("a ##[set-output name=x;]y\n  ::add-mask::s\n::error::e:: ok");
+        assert!(!t.contains("##["), "{t}");
+        assert!(!t.lines().any(|l| l.trim_start().starts_with("::")), "{t}");
+        assert!(t.contains("e:: ok"));
+        assert_eq!(inert("plain: text"), "plain: text");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 use crate::cli::Format;
 use crate::config::Config;
 use crate::event::Event;
-use crate::github::Client;
+use crate::github::{Client, Identity};
 use crate::handlers::{self, Delivery};
 use crate::jobs::analyze::RunFacts;
 use crate::jobs::retry::RetryFacts;
@@ -77,12 +77,13 @@ impl Ctx {
         self.format == Format::Json
     }
 
-    /// Logins the action acts as: the workflow token's, and the `bot-login`
-    /// input's (a GitHub App or personal token).
-    pub fn identities(&self) -> Vec<String> {
-        let mut out = vec![crate::heal::trust::ACTIONS_BOT.to_string()];
-        out.extend(self.env.input("bot-login"));
-        out
+    /// Who the action writes as: the workflow token's bot, and the
+    /// `bot-login` input's login (a GitHub App or personal token).
+    pub fn identity(&self) -> Identity {
+        match &self.github {
+            Some(c) => c.identity().clone(),
+            None => Identity::new(self.env.input("bot-login")),
+        }
     }
 
     /// The store settings: the config's `clickhouse` section, overridden by the
@@ -133,11 +134,11 @@ pub async fn run(ctx: &Ctx, event: &Event) -> Result<ExitCode> {
 pub async fn offer(ctx: &Ctx, delivery: &Delivery) -> Result<ExitCode> {
     let outcomes = handlers::offer(ctx, delivery).await;
     if outcomes.is_empty() {
-        crate::outln!(
-            ctx.env,
-            "ci-medic: nothing to do: {}",
-            handlers::why_nothing(delivery, &ctx.config)
-        );
+        let why = handlers::why_nothing(delivery, &ctx.config);
+        tracing::info!("no handler took the delivery: {why}");
+        // The reason may quote a workflow name: echoed as untrusted text.
+        ctx.env
+            .echo_untrusted(&format!("ci-medic: nothing to do: {why}"));
         return Ok(ExitCode::SUCCESS);
     }
     let mut failed = Vec::new();

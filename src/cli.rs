@@ -10,9 +10,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::app::{self, Ctx};
 use crate::config::{self, Config};
 use crate::event::{self, Event};
-use crate::github::{self, Client, RepoName, RetryPolicy};
-use crate::jobs;
+use crate::github::{self, Client, Identity, RepoName, RetryPolicy};
 use crate::runtime::Env;
+use crate::{action, jobs};
 
 /// Exit code when `heal` finds no safe fix.
 pub const EXIT_UNFIXABLE: u8 = 3;
@@ -164,13 +164,14 @@ impl Context {
         RepoName::parse(repo)
     }
 
-    /// A GitHub client, or an error saying what is missing.
+    /// A GitHub client, or an error saying what is missing. It writes as
+    /// the workflow token's bot and the `bot-login` input's login.
     pub fn client(&self) -> Result<Client> {
         let token = self
             .token
             .clone()
             .context("no token: pass --token, set the `token` input, or GITHUB_TOKEN")?;
-        Client::new(
+        Ok(Client::new(
             self.cli
                 .api_url
                 .as_deref()
@@ -178,7 +179,8 @@ impl Context {
             token,
             self.repo()?,
             RetryPolicy::default(),
-        )
+        )?
+        .with_identity(Identity::new(self.env.input("bot-login"))))
     }
 
     pub fn dry_run(&self) -> bool {
@@ -254,8 +256,8 @@ fn resolve_token(flag: Option<&SecretString>, env: &Env) -> Option<SecretString>
 /// Parse the command line and run; the binary's `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let env = Env::from_process();
+    init_tracing(env.in_actions());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -304,17 +306,14 @@ pub async fn run_cli(mut cli: Cli, env: Env) -> ExitCode {
         Ok(_) => {}
         Err(e) => {
             let msg = format!("{e:#}; refusing to run (nothing was written)");
-            cx.env.annotate_error("ci-medic", &msg);
-            cx.env.err(&format!("error: {msg}"));
+            cx.env.report_error("ci-medic", &msg);
             return ExitCode::FAILURE;
         }
     }
     match dispatch(&cx).await {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}");
-            cx.env.annotate_error("ci-medic", &msg);
-            cx.env.err(&format!("error: {msg}"));
+            cx.env.report_error("ci-medic", &format!("{e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -358,13 +357,14 @@ async fn run(cx: &Context) -> Result<ExitCode> {
 }
 
 /// Logs go to stderr (stdout carries results and workflow commands), without
-/// colours in CI; `CI_MEDIC_LOG` sets the filter.
-fn init_tracing() {
+/// colours in CI and, inside a runner, without workflow commands in what they
+/// quote; `CI_MEDIC_LOG` sets the filter.
+fn init_tracing(in_actions: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CI_MEDIC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(move || action::LogWriter { in_actions })
         .with_ansi(false)
         .with_target(false)
         .try_init();

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::github::Client;
 pub use crate::github::git::FileChange;
-use crate::github::marker::marker;
+use crate::github::marker::has_marker;
 
 /// One intended write.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -562,14 +562,18 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             number,
             body,
             marker,
-        } => c
-            .upsert_comment(
+        } => {
+            // A marker elsewhere than where lookups read it would make every
+            // re-run post a new comment.
+            debug_assert!(marker.as_ref().is_none_or(|(k, v)| has_marker(body, k, v)));
+            c.upsert_comment(
                 *number,
                 body,
                 marker.as_ref().map(|(k, v)| (k.as_str(), v.as_str())),
             )
             .await
-            .map(|cm| done(cm.html_url)),
+            .map(|cm| done(cm.html_url))
+        }
         Write::AddLabels { number, labels } => c
             .add_labels(*number, labels)
             .await
@@ -666,7 +670,7 @@ async fn open_or_update_issue(
     kind: &str,
     key: &str,
 ) -> Result<Outcome, crate::github::GithubError> {
-    debug_assert!(body.contains(&marker(kind, key)));
+    debug_assert!(has_marker(body, kind, key));
     let label = labels.first().map(String::as_str).unwrap_or_default();
     if let Some(existing) = c.find_issue_by_marker(label, kind, key).await? {
         if existing.body.as_deref() != Some(body) {
@@ -696,8 +700,27 @@ async fn open_or_update_pull(
     kind: &str,
     key: &str,
 ) -> Result<Outcome, crate::github::GithubError> {
-    debug_assert!(body.contains(&marker(kind, key)));
-    let existing = c.pulls_from(head).await?.into_iter().next();
+    debug_assert!(has_marker(body, kind, key));
+    // A pull request from `head` is updated only when ci-medic opened it with
+    // this marker; one anybody else opened from that branch is left alone.
+    let open = c.pulls_from(head).await?;
+    let ours = |p: &crate::github::types::PullInfo| {
+        p.user
+            .as_ref()
+            .is_some_and(|u| c.identity().is_ours(&u.login))
+            && p.body.as_deref().is_some_and(|b| has_marker(b, kind, key))
+    };
+    if let Some(other) = open.iter().find(|p| !ours(p))
+        && !open.iter().any(ours)
+    {
+        return Ok(Outcome::Failed {
+            error: format!(
+                "branch {head} already has pull request #{} that ci-medic did not open; it is left alone",
+                other.number
+            ),
+        });
+    }
+    let existing = open.into_iter().find(ours);
     let (number, created) = match existing {
         Some(p) => {
             if p.title != title || p.body.as_deref() != Some(body) {

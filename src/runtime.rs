@@ -186,6 +186,27 @@ impl Env {
         }
     }
 
+    /// Print `value` as JSON on stdout, holding no workflow command (see
+    /// [`action::json_text`]).
+    pub fn print_json(&self, value: &impl serde::Serialize) -> Result<()> {
+        self.out(&action::json_text(value)?);
+        Ok(())
+    }
+
+    /// The error that ends a run: an annotation, and the error chain on
+    /// stderr. The chain quotes whatever failed (payload values, GitHub's
+    /// messages, file contents), so inside a runner it goes out inert.
+    pub fn report_error(&self, title: &str, message: &str) {
+        // The annotation is one `::error::` line, which the runner reads as
+        // that command; inert all the same, in case `##[` in it is read too.
+        self.annotate_error(title, &action::inert(message));
+        if self.in_actions() {
+            self.err(&format!("error: {}", action::inert(message)));
+        } else {
+            self.err(&format!("error: {message}"));
+        }
+    }
+
     /// Open a collapsible group in the runner's log.
     pub fn group(&self, title: &str) {
         self.command(&format!("::group::{}", action::escape_data(title)));

@@ -26,9 +26,8 @@ use super::{
 };
 use crate::config::AutorevertMode;
 use crate::github::marker::marker;
-use crate::heal::pr::code;
 use crate::plan::{Plan, Write};
-use crate::report::markdown::{inline, title as flat_title};
+use crate::report::markdown::{code, inline, title as flat_title};
 use crate::store::AutorevertAction;
 
 /// GitHub refuses issue comments and pull request bodies longer than this

@@ -9,7 +9,7 @@ use super::detect::{Cell, CellKind, Detection, Pattern, Verdict};
 use super::short;
 use super::signal::{Column, FpId, Signals};
 use super::snapshot::{JobResult, Outcome, Snapshot};
-use crate::report::markdown::inline;
+use crate::report::markdown::{code, inline, table_code};
 
 /// Rows of one grid: commits around a pattern, enough to see it.
 pub const MAX_ROWS: usize = 30;
@@ -179,8 +179,8 @@ pub fn pattern_grid(
         };
         let _ = write!(
             out,
-            "| [`{}`]({}) {}{role} |",
-            short(&commit.sha),
+            "| [{}]({}) {}{role} |",
+            table_code(short(&commit.sha)),
             commit_url(&snapshot.repo, server_url, &commit.sha),
             inline(&cut(commit.title(), TITLE_CHARS))
         );
@@ -267,9 +267,9 @@ pub fn restarts_list(snapshot: &Snapshot, detection: &Detection) -> String {
         };
         let _ = writeln!(
             out,
-            "- {} on `{}`: {}",
+            "- {} on {}: {}",
             inline(&r.workflow),
-            short(&commit.sha),
+            code(short(&commit.sha)),
             inline(&r.reason)
         );
     }

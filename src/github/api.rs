@@ -27,6 +27,9 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// The same, keeping `/` (file paths, refs).
 const SEGMENTS: &AsciiSet = &SEGMENT.remove(b'/');
 
+/// Comments read when looking for one ci-medic wrote (all pages, up to this).
+pub const MAX_COMMENTS_SCANNED: usize = 5000;
+
 /// Percent-encode one path segment (label names, refs, file paths keep `/`).
 pub fn encode_segment(s: &str, keep_slash: bool) -> String {
     let set = if keep_slash { SEGMENTS } else { SEGMENT };
@@ -162,7 +165,19 @@ impl Client {
             .collect())
     }
 
-    /// The open issue with `label` whose body carries the marker.
+    /// Open issues with `label` that ci-medic filed (authored by its
+    /// [`Identity`](super::Identity)): the only ones whose markers and
+    /// analysis blocks are its own.
+    pub async fn own_issues_with_label(&self, label: &str) -> Result<Vec<IssueInfo>, GithubError> {
+        Ok(self
+            .open_issues_with_label(label)
+            .await?
+            .into_iter()
+            .filter(|i| self.identity.is_ours(&i.user.login))
+            .collect())
+    }
+
+    /// The open issue with `label` that ci-medic filed with this marker.
     pub async fn find_issue_by_marker(
         &self,
         label: &str,
@@ -170,7 +185,7 @@ impl Client {
         key: &str,
     ) -> Result<Option<IssueInfo>, GithubError> {
         Ok(self
-            .open_issues_with_label(label)
+            .own_issues_with_label(label)
             .await?
             .into_iter()
             .find(|i| i.body.as_deref().is_some_and(|b| has_marker(b, kind, key))))
@@ -241,17 +256,20 @@ impl Client {
         decode(&Method::PATCH, &path, &reply.body)
     }
 
+    /// The comments of an issue or pull request, oldest first, every page.
     pub async fn comments(&self, number: u64) -> Result<Vec<CommentInfo>, GithubError> {
         self.get_all(
             &self.repo_path(&format!("/issues/{number}/comments")),
             None,
-            5000,
+            MAX_COMMENTS_SCANNED,
         )
         .await
     }
 
-    /// Comment on an issue or PR. When `marker` is given, a comment already
-    /// carrying it is updated instead, and a retry looks for it first.
+    /// Comment on an issue or PR. When `marker` is given, the comment
+    /// ci-medic wrote with it is updated instead, and a retry looks for it
+    /// first. Only comments by the action's identity count: another user's
+    /// comment that quotes the marker is neither edited nor mistaken for ours.
     pub async fn upsert_comment(
         &self,
         number: u64,
@@ -262,12 +280,10 @@ impl Client {
             let Some((kind, key)) = marker else {
                 return Ok(None);
             };
-            Ok::<_, GithubError>(
-                self.comments(number)
-                    .await?
-                    .into_iter()
-                    .find(|c| c.body.as_deref().is_some_and(|b| has_marker(b, kind, key))),
-            )
+            Ok::<_, GithubError>(self.comments(number).await?.into_iter().find(|c| {
+                self.identity.is_ours(&c.user.login)
+                    && c.body.as_deref().is_some_and(|b| has_marker(b, kind, key))
+            }))
         };
         if let Some(existing) = find().await? {
             if existing.body.as_deref() == Some(body) {

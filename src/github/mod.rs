@@ -66,6 +66,48 @@ impl std::fmt::Display for RepoName {
     }
 }
 
+/// The login of the workflow token (`GITHUB_TOKEN`); `GET /user` answers
+/// 403 to that token, so the name is known rather than asked for.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// The logins ci-medic writes as: the workflow token's, plus the login
+/// behind an App or personal token when the action is given one (the
+/// `bot-login` input). What these wrote is ci-medic's own: only there are
+/// its markers and analysis blocks believed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    logins: Vec<String>,
+}
+
+impl Identity {
+    /// The workflow token's identity and `extra` logins (blank ones ignored).
+    pub fn new(extra: impl IntoIterator<Item = String>) -> Identity {
+        let mut logins = vec![ACTIONS_BOT.to_string()];
+        for l in extra {
+            let l = l.trim();
+            if !l.is_empty() && !logins.iter().any(|x| x.eq_ignore_ascii_case(l)) {
+                logins.push(l.to_string());
+            }
+        }
+        Identity { logins }
+    }
+
+    /// Whether `login` is one ci-medic writes as (logins ignore case).
+    pub fn is_ours(&self, login: &str) -> bool {
+        self.logins.iter().any(|l| l.eq_ignore_ascii_case(login))
+    }
+
+    pub fn logins(&self) -> &[String] {
+        &self.logins
+    }
+}
+
+impl Default for Identity {
+    fn default() -> Identity {
+        Identity::new(None)
+    }
+}
+
 /// A failed GitHub call. Callers branch on the status (404 means absent,
 /// 410 expired, 403 a missing permission).
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +217,8 @@ pub struct Client {
     repo: RepoName,
     api_url: url::Url,
     policy: RetryPolicy,
+    /// Who ci-medic writes as, to tell its own writings from lookalikes.
+    identity: Identity,
     /// The repository's default branch, read once per client.
     default_branch: std::sync::Arc<tokio::sync::OnceCell<String>>,
     /// Built on the first log download and shared by the rest.
@@ -216,6 +260,7 @@ impl Client {
             repo,
             api_url: parsed,
             policy,
+            identity: Identity::default(),
             default_branch: Default::default(),
             blob: Default::default(),
         })
@@ -223,6 +268,17 @@ impl Client {
 
     pub fn repo(&self) -> &RepoName {
         &self.repo
+    }
+
+    /// The same client, acting as `identity` (the default is the workflow
+    /// token's `github-actions[bot]` alone).
+    pub fn with_identity(mut self, identity: Identity) -> Client {
+        self.identity = identity;
+        self
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.identity
     }
 
     /// `/repos/OWNER/NAME` + `rest`.
@@ -603,6 +659,17 @@ mod tests {
         assert!(RepoName::parse("octo-org").is_err());
         assert!(RepoName::parse("a/b/c").is_err());
         assert!(RepoName::parse("../x").is_err());
+    }
+
+    #[test]
+    fn identity_is_the_actions_bot_and_the_given_logins() {
+        let id = Identity::new(Some("ci-medic-app[bot]".to_string()));
+        assert!(id.is_ours(ACTIONS_BOT));
+        assert!(id.is_ours("CI-Medic-App[bot]"));
+        assert!(!id.is_ours("mallory"));
+        assert!(!id.is_ours(""));
+        assert_eq!(Identity::new(Some("  ".to_string())), Identity::default());
+        assert_eq!(Identity::default().logins(), &[ACTIONS_BOT.to_string()]);
     }
 
     #[test]

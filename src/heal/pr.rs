@@ -20,22 +20,9 @@ pub const KIND_VERIFY: &str = "heal-verify";
 
 /// GitHub's limit on pull request titles.
 const TITLE_LIMIT: usize = 256;
-/// Longest name shown in a code span.
-const CODE_LIMIT: usize = 200;
 
 /// Text as an inline code span: one line, bounded, no backticks to close it.
-pub fn code(s: &str) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut t = crate::logs::clean::truncate_chars(&flat.replace('`', "'"), CODE_LIMIT);
-    if t.is_empty() {
-        t.push(' ');
-    }
-    format!("`{t}`")
-}
+pub use crate::report::markdown::code;
 
 /// A URL we link to: GitHub's own run pages only.
 fn safe_url(u: &str) -> Option<&str> {

@@ -55,7 +55,8 @@ pub struct RunFacts {
     pub repo: String,
     pub run: RunInfo,
     pub jobs: Vec<JobFacts>,
-    /// Open issues labelled `workflow-failure`.
+    /// Open issues labelled `workflow-failure` that ci-medic filed (another
+    /// author's issue is never taken for one, whatever its body says).
     pub open_issues: Vec<IssueInfo>,
     /// Jobs a re-run is planned for, with the id of the step that requests
     /// it: their issue is filed only if that step fails.
@@ -73,7 +74,7 @@ pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
         let analysis =
             analyze::analyze_paths(&args.log, &config.rules()?, config.analyze.archive_limits())?;
         if cx.json() {
-            cx.env.out(&serde_json::to_string_pretty(&analysis)?);
+            cx.env.print_json(&analysis)?;
         } else {
             cx.env.echo_untrusted(&analysis.to_text());
         }
@@ -120,7 +121,7 @@ pub async fn gather_failed(cx: &Ctx, run_id: u64) -> Result<RunFacts> {
         facts.failed_before = previous_fingerprints(client, config, &rules, &facts).await;
     }
     facts.open_issues = client
-        .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
+        .own_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
         .await?;
     Ok(facts)
 }
@@ -571,7 +572,7 @@ pub async fn gather_passed(cx: &Ctx, run_id: u64) -> Result<PassedFacts> {
         repo: client.repo().full(),
         run: client.run(run_id).await?,
         open_issues: client
-            .open_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
+            .own_issues_with_label(config::LABEL_WORKFLOW_FAILURE)
             .await?,
     })
 }
@@ -638,9 +639,9 @@ pub fn publish(cx: &Ctx, facts: &RunFacts, plan: &Plan, report: &plan::Report) -
         ));
         match j.failures.first() {
             Some(f) => summary.push_str(&format!(
-                "**{}** (`{}`), line {}:\n\n{}\n\n",
+                "**{}** ({}), line {}:\n\n{}\n\n",
                 f.category,
-                f.rule.replace('`', "'"),
+                crate::report::markdown::code(&f.rule),
                 f.line,
                 crate::report::markdown::fenced(&f.context.join("\n"), "text")
             )),
@@ -666,13 +667,8 @@ pub fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
     md.push('\n');
     cx.env.append_summary(&md)?;
     if cx.json() {
-        crate::outln!(
-            cx.env,
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"plan": plan, "report": report, "outputs": outputs})
-            )?
-        );
+        cx.env
+            .print_json(&serde_json::json!({"plan": plan, "report": report, "outputs": outputs}))?;
     } else {
         cx.env
             .group(&format!("ci-medic {}: plan and outcome", plan.job));

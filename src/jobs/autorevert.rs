@@ -459,9 +459,8 @@ fn publish(
     report: &Report,
     facts: &Facts,
 ) -> Result<()> {
-    let json = serde_json::to_string_pretty(&decided.report)?;
     if cx.json() {
-        crate::outln!(cx.env, "{json}");
+        cx.env.print_json(&decided.report)?;
     } else {
         cx.env
             .echo_untrusted(&text(snapshot, signals, decided, report));

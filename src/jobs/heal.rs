@@ -121,11 +121,7 @@ async fn offline(
     match heal::plan(&input) {
         Ok(fix) => {
             if cx.cli.format == Format::Json {
-                crate::outln!(
-                    cx.env,
-                    "{}",
-                    serde_json::to_string_pretty(&fix_json(&fix, &repo_path, &text))?
-                );
+                cx.env.print_json(&fix_json(&fix, &repo_path, &text))?;
             } else {
                 cx.env.out_raw(&diff::of_files(&fix.files));
             }
@@ -143,17 +139,13 @@ async fn offline(
         }
         Err(why) => {
             if cx.cli.format == Format::Json {
-                crate::outln!(
-                    cx.env,
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "fixable": false,
-                        "category": facts.category,
-                        "reason": why.to_string(),
-                        "changes": [],
-                        "workflow": text,
-                    }))?
-                );
+                cx.env.print_json(&serde_json::json!({
+                    "fixable": false,
+                    "category": facts.category,
+                    "reason": why.to_string(),
+                    "changes": [],
+                    "workflow": text,
+                }))?;
             }
             crate::errln!(cx.env, "ci-medic: no automatic fix: {why}");
             Ok(ExitCode::from(EXIT_UNFIXABLE))
@@ -508,7 +500,7 @@ pub async fn heal_issue(cx: &Ctx, number: u64) -> Result<ExitCode> {
     let issue = client.issue(number).await?;
     let analysis = issue.body.as_deref().and_then(issue::parse_block);
     let fingerprint = analysis.as_ref().map(|a| a.fingerprint.as_str());
-    let trust = match gate(client, &cx.identities(), &issue, fingerprint).await? {
+    let trust = match gate(client, cx.identity().logins(), &issue, fingerprint).await? {
         Gate::Skip(why) => {
             crate::outln!(cx.env, "ci-medic: nothing to do: {why}");
             return Ok(ExitCode::SUCCESS);
@@ -662,13 +654,8 @@ fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
     md.push('\n');
     cx.env.append_summary(&md)?;
     if cx.json() {
-        crate::outln!(
-            cx.env,
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"plan": plan, "report": report, "outputs": outputs})
-            )?
-        );
+        cx.env
+            .print_json(&serde_json::json!({"plan": plan, "report": report, "outputs": outputs}))?;
     } else {
         cx.env.echo_untrusted(&plan.to_text());
         cx.env.echo_untrusted(&report.to_text());

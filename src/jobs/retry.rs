@@ -156,13 +156,9 @@ pub fn report(cx: &Ctx, facts: &RetryFacts, report: &plan::Report) -> Result<Exi
         .collect();
     cx.env.set_output("retried-jobs", &names.join("\n"))?;
     if cx.json() {
-        crate::outln!(
-            cx.env,
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"decisions": decisions, "plan": plan, "report": report})
-            )?
-        );
+        cx.env.print_json(
+            &serde_json::json!({"decisions": decisions, "plan": plan, "report": report}),
+        )?;
     } else {
         cx.env.group("ci-medic retry: decisions");
         cx.env.echo_untrusted(&plan.to_text());

@@ -2,7 +2,7 @@
 
 use crate::analyze::{Category, Failure};
 
-use super::markdown::inline;
+use super::markdown::{code, inline};
 
 /// A sentence on what this category of failure is.
 pub fn explain(category: Category) -> &'static str {
@@ -51,7 +51,6 @@ fn capture<'a>(f: &'a Failure, name: &str) -> Option<&'a str> {
 
 /// Markdown with the suggested fix, when one is known.
 pub fn suggest(f: &Failure) -> Option<String> {
-    let code = |s: &str| format!("`{}`", s.replace('`', "'"));
     Some(match f.category {
         Category::Dependency => match capture(f, "package") {
             Some(p) => format!(

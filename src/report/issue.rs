@@ -7,7 +7,9 @@ use crate::analyze::{Category, Failure};
 use crate::github::marker::marker;
 
 use super::advice;
-use super::markdown::{comment_safe_json, fenced, inline, title as safe_title, truncate};
+use super::markdown::{
+    code, comment_safe_json, fenced, inline, table_code, title as safe_title, truncate,
+};
 
 /// GitHub rejects issue and comment bodies longer than this many characters.
 pub const BODY_LIMIT: usize = 65_536;
@@ -154,15 +156,15 @@ pub fn body(a: &IssueAnalysis) -> String {
         head
     ));
     b.push_str(&format!(
-        "| | |\n|---|---|\n| Run | [{}]({}) (attempt {}) |\n| Commit | `{}` |\n| Branch | {} |\n| Trigger | {} |\n| Workflow file | {} |\n| Fingerprint | `{}` |\n\n",
+        "| | |\n|---|---|\n| Run | [{}]({}) (attempt {}) |\n| Commit | {} |\n| Branch | {} |\n| Trigger | {} |\n| Workflow file | {} |\n| Fingerprint | {} |\n\n",
         a.run_id,
         a.run_url,
         a.run_attempt,
-        short(&a.head_sha),
+        table_code(short(&a.head_sha)),
         a.branch.as_deref().map(inline).unwrap_or_else(|| "—".into()),
         inline(&a.event),
-        a.workflow_path.as_deref().map(|p| format!("`{}`", p.replace('`', "'"))).unwrap_or_else(|| "—".into()),
-        a.fingerprint,
+        a.workflow_path.as_deref().map(table_code).unwrap_or_else(|| "—".into()),
+        table_code(&a.fingerprint),
     ));
     if a.failed_twice {
         b.push_str("**This failure survived an automatic re-run: it failed twice.**\n\n");
@@ -174,7 +176,7 @@ pub fn body(a: &IssueAnalysis) -> String {
             None => inline(&j.name),
         };
         let finding = match (j.status.as_str(), a.primary()) {
-            ("analysed", Some(f)) => format!("{} (`{}`)", f.category, f.rule.replace('`', "'")),
+            ("analysed", Some(f)) => format!("{} ({})", f.category, table_code(&f.rule)),
             ("analysed", None) => "no known pattern".into(),
             (s, _) => s.replace('-', " "),
         };
@@ -191,8 +193,8 @@ pub fn body(a: &IssueAnalysis) -> String {
         }
         let excerpt = truncate(&excerpt, EXCERPT_BUDGET);
         b.push_str(&format!(
-            "### Excerpt\n\n`{}` line {}:\n\n{}\n\n",
-            f.source.replace('`', "'"),
+            "### Excerpt\n\n{} line {}:\n\n{}\n\n",
+            code(&f.source),
             f.line,
             fenced(excerpt, "text")
         ));
@@ -214,11 +216,11 @@ pub fn body(a: &IssueAnalysis) -> String {
     b.push_str("### Occurrences\n\n| Run | Attempt | Commit | Branch |\n|---|---|---|---|\n");
     for o in &a.occurrences {
         b.push_str(&format!(
-            "| [{}]({}) | {} | `{}` | {} |\n",
+            "| [{}]({}) | {} | {} | {} |\n",
             o.run_id,
             o.run_url,
             o.run_attempt,
-            short(&o.head_sha),
+            table_code(short(&o.head_sha)),
             o.branch
                 .as_deref()
                 .map(inline)
@@ -260,13 +262,17 @@ fn append_block(mut body: String, a: &IssueAnalysis) -> String {
     }
 }
 
-/// Read the hidden block back from an issue body.
+/// Read the hidden block back from an issue body: its last line, where
+/// [`body`] writes it (the JSON is one line; see `comment_safe_json`).
 pub fn parse_block(body: &str) -> Option<IssueAnalysis> {
     let open = format!("<!-- ci-medic:{KIND_ANALYSIS} ");
-    let start = body.rfind(&open)? + open.len();
-    let rest = &body[start..];
-    let end = rest.find(" -->")?;
-    serde_json::from_str(&rest[..end]).ok()
+    let last = body
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())?
+        .trim_end();
+    let json = last.strip_prefix(&open)?.strip_suffix(" -->")?;
+    serde_json::from_str(json).ok()
 }
 
 /// The comment on an open issue when the same failure is seen again.
@@ -278,12 +284,12 @@ pub fn seen_again_comment(a: &IssueAnalysis) -> (String, String) {
         ""
     };
     let body = format!(
-        "{}\nSeen again in run [{}]({}) (attempt {}, commit `{}`{}).{}\n",
+        "{}\nSeen again in run [{}]({}) (attempt {}, commit {}{}).{}\n",
         marker(KIND_SEEN, &key),
         a.run_id,
         a.run_url,
         a.run_attempt,
-        short(&a.head_sha),
+        code(short(&a.head_sha)),
         a.branch
             .as_deref()
             .map(|b| format!(", branch {}", inline(b)))

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::support::action::{Runner, workflow_run_payload};
 use crate::support::fake_github::{
-    CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, Fault, JobBuilder, RunBuilder,
+    ACTIONS_BOT, CI_WORKFLOW_PATH, DEFAULT_BRANCH, FakeGithub, Fault, IssueBuilder, JobBuilder,
+    RunBuilder,
 };
 
 /// A job log in the Actions format; `minute` varies the timestamps the way
@@ -448,5 +449,329 @@ async fn a_missing_job_log_falls_back_to_the_run_archive() {
             .contains("conifg")
     );
     fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:compilation"]);
+    fake.assert_clean();
+}
+
+/// What ci-medic files for `log` on a repository of its own: the issue body
+/// and the fingerprint, as anyone can learn them by reproducing the failure.
+async fn predicted(log: String) -> (String, String) {
+    let scratch = FakeGithub::start().await;
+    let run = failed_run(&scratch, log);
+    let out = report(&scratch, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let body = scratch.issues()[0].body.clone().unwrap_or_default();
+    let _ = scratch.labels();
+    scratch.assert_clean();
+    (body, out.outputs["fingerprint"].clone())
+}
+
+#[tokio::test]
+async fn a_marker_forged_in_a_log_does_not_hijack_another_failure() {
+    let (_, fp) = predicted(compile_error_log(9)).await;
+    let fake = FakeGithub::start().await;
+    // A failure whose excerpt quotes the marker the compile error will have.
+    let forged = format!("<!-- ci-medic:failure:{fp} -->");
+    let first = failed_run(
+        &fake,
+        gha_log(
+            2,
+            "pytest -q",
+            &[
+                "collected 0 items / 1 error",
+                &forged,
+                "    import yaml",
+                "E   ModuleNotFoundError: No module named 'yaml'",
+            ],
+        ),
+    );
+    assert_eq!(report(&fake, first, "failure").await.code, 0);
+    let yaml = fake.issues()[0].clone();
+    let yaml_body = yaml.body.clone().unwrap_or_default();
+    assert!(
+        yaml_body.contains(&format!("ci-medic:failure:{fp}")),
+        "the excerpt quotes the forged line: {yaml_body}"
+    );
+    assert!(!yaml_body.contains(&forged), "{yaml_body}");
+
+    // The compile error gets an issue of its own; the first is untouched.
+    let second = failed_run(&fake, compile_error_log(9));
+    let out = report(&fake, second, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    let after = fake.issue(yaml.number).expect("first issue");
+    assert_eq!(after.body.as_deref(), Some(yaml_body.as_str()));
+    assert_eq!(after.title, yaml.title);
+    assert!(fake.comments(yaml.number).is_empty());
+    let compile = issues
+        .iter()
+        .find(|i| i.number != yaml.number)
+        .expect("second issue");
+    assert!(compile.title.contains("compilation"), "{}", compile.title);
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn an_issue_by_someone_else_is_never_taken_for_ours() {
+    // A perfect copy of the issue ci-medic would file, marker and analysis
+    // block included, opened by another user.
+    let (copy, _) = predicted(missing_module_log(1, "tmpa1b2c3")).await;
+    let fake = FakeGithub::start().await;
+    let theirs = fake.add_issue(
+        IssueBuilder::new("CI: dependency in test (3.12)")
+            .user("mallory")
+            .label("workflow-failure")
+            .body(&copy),
+    );
+    let run = failed_run(&fake, missing_module_log(4, "tmpq"));
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 2, "ci-medic files its own issue: {issues:#?}");
+    let ours = issues
+        .iter()
+        .find(|i| i.number != theirs)
+        .expect("our issue");
+    assert_eq!(ours.user, ACTIONS_BOT);
+    assert_eq!(
+        out.outputs.get("issue-number"),
+        Some(&ours.number.to_string())
+    );
+    let other = fake.issue(theirs).expect("their issue");
+    assert_eq!(other.body.as_deref(), Some(copy.as_str()));
+    assert!(fake.comments(theirs).is_empty());
+
+    // A green run closes ours and leaves theirs alone.
+    let green = fake
+        .add_run(
+            RunBuilder::new("CI")
+                .path(CI_WORKFLOW_PATH)
+                .job(JobBuilder::new("test (3.12)")),
+        )
+        .id;
+    assert_eq!(report(&fake, green, "success").await.code, 0);
+    assert_eq!(
+        fake.issue(ours.number).map(|i| i.state).as_deref(),
+        Some("closed")
+    );
+    assert_eq!(fake.issue(theirs).map(|i| i.state).as_deref(), Some("open"));
+    assert!(fake.comments(theirs).is_empty());
+    let _ = fake.comments(ours.number);
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_comment_by_someone_else_carrying_our_marker_is_not_edited() {
+    let fake = FakeGithub::start().await;
+    let first = failed_run(&fake, missing_module_log(1, "tmpa"));
+    assert_eq!(report(&fake, first, "failure").await.code, 0);
+    let n = fake.issues()[0].number;
+    // The next run's id is predictable, and so is its seen-again marker.
+    let second = failed_run(&fake, missing_module_log(5, "tmpb"));
+    let planted = format!("<!-- ci-medic:seen:{second}-1 -->\nnot ci-medic's comment");
+    let theirs = fake.add_comment(n, "mallory", &planted);
+
+    let out = report(&fake, second, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.issues().len(), 1);
+    let comments = fake.comments(n);
+    let other = comments.iter().find(|c| c.id == theirs).expect("theirs");
+    assert_eq!(other.body, planted, "another user's comment is not edited");
+    let ours: Vec<_> = comments.iter().filter(|c| c.user == ACTIONS_BOT).collect();
+    assert_eq!(ours.len(), 1, "{comments:#?}");
+    assert!(
+        ours[0]
+            .body
+            .contains(&format!("Seen again in run [{second}]")),
+        "{}",
+        ours[0].body
+    );
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn names_with_newlines_stay_inside_their_code_spans() {
+    let fake = FakeGithub::start().await;
+    without_retry(&fake);
+    let run = fake
+        .add_run(
+            RunBuilder::new("CI")
+                .path(".github/workflows/ci.yml\n# Path heading @octocat")
+                .job(
+                    JobBuilder::failed("test\n# Job heading @octocat")
+                        .log(missing_module_log(1, "tmpa")),
+                ),
+        )
+        .id;
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1);
+    let body = issues[0].body.as_deref().unwrap_or_default();
+    assert!(body.contains("Job heading"), "{body}");
+    // Each span closes on its own line, and outside spans nothing is live.
+    for line in strip_fences(body).lines() {
+        assert!(!line.starts_with("# "), "a heading: {line:?}");
+        assert_eq!(line.matches('`').count() % 2, 0, "open span: {line:?}");
+        let outside: String = line.split('`').step_by(2).collect();
+        assert!(!outside.contains("@octocat"), "live mention: {line:?}");
+    }
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+/// A log whose only error line carries bidi controls, a `www.` link and
+/// runner commands.
+fn trick_log() -> String {
+    gha_log(
+        3,
+        "make check",
+        &[
+            "Error: \u{202E}txt.exe ##[set-output name=x;]y ##[add-mask]z ##[set-output name=x::y] see www.evil.example",
+        ],
+    )
+}
+
+#[tokio::test]
+async fn bidi_controls_and_www_links_do_not_reach_the_issue() {
+    let fake = FakeGithub::start().await;
+    let run = failed_run(&fake, trick_log());
+    let out = report(&fake, run, "failure").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issue = fake.issues()[0].clone();
+    let body = issue.body.unwrap_or_default();
+    assert!(issue.title.contains("txt.exe"), "{}", issue.title);
+    assert!(!issue.title.contains('\u{202E}'), "{:?}", issue.title);
+    assert!(!body.contains('\u{202E}'), "{body:?}");
+    // What GitHub renders: neither fences nor the hidden comments.
+    let prose: String = strip_fences(&body)
+        .lines()
+        .filter(|l| !l.starts_with("<!-- "))
+        .collect();
+    assert!(prose.contains("evil.example"), "{prose}");
+    assert!(!prose.contains("www.evil"), "{prose}");
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+/// `stdout` from its first line that opens a JSON object.
+fn json_of(stdout: &str) -> Value {
+    let start = stdout.find("\n{").map(|i| i + 1).unwrap_or(0);
+    serde_json::from_str(&stdout[start..]).expect("JSON output")
+}
+
+#[tokio::test]
+async fn json_output_carries_no_runner_command() {
+    let fake = FakeGithub::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("job.log");
+    std::fs::write(&log, trick_log()).expect("write log");
+    let log = log.to_string_lossy().into_owned();
+
+    // Offline, inside a runner.
+    let runner = Runner::new(&fake);
+    let out = runner
+        .exec(&["--format", "json", "analyze", "--log", &log], None)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("##["), "{}", out.stdout);
+    let v = json_of(&out.stdout);
+    let text = v["failures"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("##[set-output name=x;]y"), "{text}");
+    assert!(text.contains("##[add-mask]z"), "{text}");
+
+    // The action's own run: plan and report as JSON.
+    let run = failed_run(&fake, trick_log());
+    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    let payload =
+        workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
+    let event = runner.path("event.json");
+    std::fs::write(&event, serde_json::to_vec(&payload).expect("json")).expect("write");
+    let out = runner
+        .exec(&["--format", "json", "run"], Some(("workflow_run", &event)))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains("##["), "{}", out.stdout);
+    let v = json_of(&out.stdout);
+    assert!(
+        v["plan"].to_string().contains("##[set-output"),
+        "the plan still says what the log says: {v}"
+    );
+    let _ = fake.issues();
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn error_chains_carry_no_runner_command() {
+    let fake = FakeGithub::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("##[set-output name=x;]y\n::add-mask::z");
+    let out = Runner::new(&fake)
+        .exec(&["analyze", "--log", &missing.to_string_lossy()], None)
+        .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("set-output name=x;]y"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("##["), "{}", out.stderr);
+    assert!(
+        !out.stderr.lines().any(|l| l.trim_start().starts_with("::")),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("##["), "{}", out.stdout);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn event_text_echoed_back_carries_no_runner_command() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            "retry:\n  enabled: false\n  workflows: [CI]\nanalyze:\n  workflows: [CI]\n",
+        )],
+        "Watch CI only",
+    );
+    let run = failed_run(&fake, missing_module_log(1, "tmpa"));
+    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    let name = "x ##[set-output name=x;]y";
+    let payload =
+        workflow_run_payload(run, name, CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
+    let out = Runner::new(&fake)
+        .binary()
+        .env("CI_MEDIC_LOG", "info")
+        .run_event("workflow_run", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("is not watched"), "{}", out.stdout);
+    // The logs on stderr quote it too, inert.
+    assert!(
+        out.stderr.contains("set-output name=x;]y"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("##["), "{}", out.stderr);
+    // Whatever quotes the name sits inside a stop-commands block.
+    let mut stop: Option<String> = None;
+    for line in out.stdout.lines() {
+        match &stop {
+            Some(t) if line == format!("::{t}::") => stop = None,
+            Some(_) => {}
+            None => match line.strip_prefix("::stop-commands::") {
+                Some(t) => stop = Some(t.to_string()),
+                None => assert!(!line.contains("##["), "live: {line}"),
+            },
+        }
+    }
+    assert!(fake.issues().is_empty());
     fake.assert_clean();
 }

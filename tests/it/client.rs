@@ -4,11 +4,13 @@
 use std::time::Duration;
 
 use ci_medic::github::git::FileChange;
-use ci_medic::github::{Client, GithubError, RepoName, RetryPolicy};
+use ci_medic::github::{Client, GithubError, Identity, RepoName, RetryPolicy};
 use ci_medic::plan::{self, Outcome, Plan, Write};
 use serde_json::Map;
 
-use crate::support::fake_github::{DEFAULT_BRANCH, FakeGithub, Fault, IssueBuilder, OWNER, REPO};
+use crate::support::fake_github::{
+    ACTIONS_BOT, DEFAULT_BRANCH, FakeGithub, Fault, IssueBuilder, OWNER, PullBuilder, REPO,
+};
 
 fn client(fake: &FakeGithub) -> Client {
     let policy = RetryPolicy {
@@ -229,5 +231,97 @@ async fn a_log_served_by_the_api_itself_is_streamed_to_the_cap() {
     let text = std::fs::read_to_string(log.file.path()).expect("read");
     assert_eq!(text.len(), 1000);
     assert!(text.starts_with("\"yyy"), "{}", &text[..10]);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn upsert_comment_updates_only_its_own_comment_on_any_page() {
+    let fake = FakeGithub::start().await;
+    let n = fake.add_issue(IssueBuilder::new("failure").user(ACTIONS_BOT));
+    let marker = ci_medic::github::marker::marker("seen", "7-1");
+    // Another user quotes the marker first; ours is on the second page.
+    let planted = format!("{marker}\nplanted");
+    let theirs = fake.add_comment(n, "mallory", &planted);
+    for i in 0..110 {
+        fake.add_comment(n, "octocat", &format!("comment {i}"));
+    }
+    let ours = fake.add_comment(n, ACTIONS_BOT, &format!("{marker}\nold"));
+    let c = client(&fake);
+    let body = format!("{marker}\nnew");
+    let done = c
+        .upsert_comment(n, &body, Some(("seen", "7-1")))
+        .await
+        .expect("upsert");
+    assert_eq!(done.id, ours);
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 112, "no new comment");
+    let by_id = |id: u64| comments.iter().find(|c| c.id == id).map(|c| c.body.clone());
+    assert_eq!(by_id(ours), Some(body));
+    assert_eq!(by_id(theirs), Some(planted));
+    assert!(fake.requests_to("GET", r"/comments$").len() >= 2, "paged");
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn only_issues_by_the_actions_identity_are_found_by_marker() {
+    let fake = FakeGithub::start().await;
+    let marker = ci_medic::github::marker::marker("failure", "abc");
+    let body = format!("{marker}\nbody");
+    for user in ["mallory", "ci-medic-app[bot]"] {
+        fake.add_issue(
+            IssueBuilder::new(user)
+                .user(user)
+                .label("workflow-failure")
+                .body(&body),
+        );
+    }
+    let found = |c: Client| async move {
+        c.find_issue_by_marker("workflow-failure", "failure", "abc")
+            .await
+            .expect("lookup")
+            .map(|i| i.user.login)
+    };
+    assert_eq!(found(client(&fake)).await, None);
+    let app = client(&fake).with_identity(Identity::new(Some("ci-medic-app[bot]".into())));
+    assert_eq!(found(app).await.as_deref(), Some("ci-medic-app[bot]"));
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_pull_request_someone_else_opened_from_the_branch_is_left_alone() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files("ci-medic/heal-1", &[("x.txt", "x\n")], "x");
+    let marker = ci_medic::github::marker::marker("heal", "1");
+    let planted = format!("{marker}\nnot ours");
+    let theirs = fake.add_pull(
+        PullBuilder::new("ci-medic/heal-1", "Theirs")
+            .user("mallory")
+            .body(&planted),
+    );
+    let mut p = Plan::new("test");
+    p.push(
+        Write::OpenPullRequest {
+            head: "ci-medic/heal-1".into(),
+            base: DEFAULT_BRANCH.into(),
+            title: "Fix CI".into(),
+            body: format!("{marker}\nFixes #1"),
+            labels: vec!["auto-heal".into()],
+            marker_kind: "heal".into(),
+            marker_key: "1".into(),
+        },
+        "test",
+    );
+    let report = plan::execute(&p, Some(&client(&fake)), false).await;
+    assert!(report.failed(), "{}", report.to_text());
+    assert!(
+        report.to_text().contains("did not open"),
+        "{}",
+        report.to_text()
+    );
+    let pull = fake.pull(theirs).expect("their pull request");
+    assert_eq!(pull.body.as_deref(), Some(planted.as_str()));
+    assert_eq!(pull.title, "Theirs");
+    assert!(pull.labels.is_empty());
+    assert_eq!(fake.pulls().len(), 1);
     fake.assert_clean();
 }
