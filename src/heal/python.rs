@@ -443,8 +443,16 @@ fn lists(text: &str, dist: &str) -> bool {
 fn source_offset(cx: &Cx<'_>, run: &Node, line_text: &str, col: usize) -> Option<usize> {
     let src = cx.doc.slice(run.span);
     let mut found = None;
+    // Every occurrence, overlapping ones included: the next search starts
+    // one character (not one byte: the line may start with a multibyte
+    // one) after the last match.
+    let step = line_text.chars().next().map_or(1, char::len_utf8);
     let mut from = 0;
-    while let Some(pos) = src[from..].find(line_text).map(|p| p + from) {
+    while let Some(pos) = src
+        .get(from..)
+        .and_then(|s| s.find(line_text))
+        .map(|p| p + from)
+    {
         let before_ok = src[..pos]
             .rsplit('\n')
             .next()
@@ -457,7 +465,7 @@ fn source_offset(cx: &Cx<'_>, run: &Node, line_text: &str, col: usize) -> Option
             }
             found = Some(pos);
         }
-        from = pos + 1;
+        from = pos + step;
     }
     found.map(|p| run.span.start + p + col)
 }
