@@ -198,6 +198,13 @@ fn dependency_new_install_step_before_the_failing_step() {
         "{:?}",
         fix.changes
     );
+    // The reviewer is told why this is the right package.
+    assert!(
+        fix.changes.iter().any(|c| c.description
+            == "Why `PyYAML`: ci-medic's table of import names maps module `yaml` to it."),
+        "{:?}",
+        fix.changes
+    );
 }
 
 #[test]
@@ -253,7 +260,11 @@ fn dependency_through_tox_is_left_to_the_tox_config() {
 #[test]
 fn dependency_already_installed_is_not_fixed_again() {
     let f = missing_module("ruff", "lint", "Run ruff check .");
-    assert!(err_text(Run::new(ANCHORS).plan(&f)).contains("already installed"));
+    let mut run = Run::new(ANCHORS);
+    // ruff is not in the table: the repository's own files name it.
+    run.files
+        .insert("requirements-lint.txt".into(), "ruff==0.5\n".into());
+    assert!(err_text(run.plan(&f)).contains("already installed"));
 }
 
 #[test]
@@ -284,7 +295,12 @@ fn hostile_package_names_are_refused() {
 #[test]
 fn the_repositorys_own_package_is_not_installed_from_pypi() {
     let f = missing_module("octo_repo", "build (3.10, ubuntu-18.04)", "Run tests");
-    assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("repository's own"));
+    assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("cannot tell which package"));
+    // Even when a requirements file names it.
+    let mut run = Run::new(REQUESTS);
+    run.files
+        .insert("requirements.txt".into(), "octo-repo @ file:.\n".into());
+    assert!(err_text(run.plan(&f)).contains("repository's own"));
     let f = missing_module("src", "build (3.10, ubuntu-18.04)", "Run tests");
     assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("repository's own"));
 }

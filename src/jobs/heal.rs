@@ -30,6 +30,8 @@ use crate::report::markdown;
 
 /// Requirements files fetched per fix, at most.
 const MAX_EXTRA_FILES: usize = 10;
+/// Dependency files read per fix, at most (all of [`python::DEPENDENCY_FILES`]).
+const MAX_DEPENDENCY_FILES: usize = 20;
 /// Largest file read offline as a requirements file.
 const MAX_LOCAL_FILE: u64 = 1024 * 1024;
 
@@ -78,7 +80,7 @@ fn local_layout(workflow: &Path) -> (String, PathBuf) {
 
 fn read_local_files(root: &Path, paths: &[String]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for p in paths.iter().take(MAX_EXTRA_FILES) {
+    for p in paths.iter().take(MAX_DEPENDENCY_FILES) {
         let file = root.join(p);
         let small =
             std::fs::metadata(&file).is_ok_and(|m| m.is_file() && m.len() <= MAX_LOCAL_FILE);
@@ -106,7 +108,14 @@ async fn offline(
         None => Config::default(),
     };
     let (repo_path, root) = local_layout(workflow);
-    let files = read_local_files(&root, &python::requirement_files(&text));
+    let mut files = read_local_files(&root, &python::requirement_files(&text));
+    if python::wants_dependency_files(&facts) {
+        let deps: Vec<String> = python::DEPENDENCY_FILES
+            .iter()
+            .map(|p| (*p).to_string())
+            .collect();
+        files.extend(read_local_files(&root, &deps));
+    }
     let input = Input {
         facts: &facts,
         workflow_path: &repo_path,
@@ -449,7 +458,11 @@ struct Workflow {
     files: BTreeMap<String, String>,
 }
 
-async fn fetch_workflow(client: &Client, a: &IssueAnalysis) -> Result<Result<Workflow, Unfixable>> {
+async fn fetch_workflow(
+    client: &Client,
+    a: &IssueAnalysis,
+    facts: &Facts,
+) -> Result<Result<Workflow, Unfixable>> {
     let path = a.workflow_path.clone().unwrap_or_default();
     let default_branch = client.default_branch().await?;
     let base_sha = client
@@ -471,6 +484,17 @@ async fn fetch_workflow(client: &Client, a: &IssueAnalysis) -> Result<Result<Wor
     {
         if let Some(text) = client.file_text(&p, &base_sha).await? {
             files.insert(p, text);
+        }
+    }
+    // Only a module ci-medic's table does not know needs the repository to
+    // name its distribution.
+    if python::wants_dependency_files(facts) {
+        for p in python::DEPENDENCY_FILES.iter().take(MAX_DEPENDENCY_FILES) {
+            if !files.contains_key(*p)
+                && let Some(text) = client.file_text(p, &base_sha).await?
+            {
+                files.insert((*p).to_string(), text);
+            }
         }
     }
     Ok(Ok(Workflow {
@@ -525,7 +549,7 @@ pub async fn heal_issue(
     let facts = Facts::from_issue(&analysis);
     // Nothing is fetched for a block that fails its checks.
     let fixed = match check_block(&analysis, &client.repo().full()) {
-        Ok(()) => fetch_workflow(client, &analysis).await?,
+        Ok(()) => fetch_workflow(client, &analysis, &facts).await?,
         Err(why) => Err(why),
     }
     .and_then(|wf| {

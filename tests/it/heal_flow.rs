@@ -240,6 +240,8 @@ async fn labeled_issue_becomes_one_pull_request_and_triggers_again_update_it() {
         "+          pip install pytest PyYAML   # the runner".into(),
         "`PyYAML`".into(),
         "<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->".into(),
+        // What was installed and why it is the right package.
+        "Why `PyYAML`: ci-medic's table of import names maps module `yaml` to it.".into(),
     ];
     for needle in &needles {
         assert!(
@@ -588,5 +590,93 @@ async fn a_verification_run_is_reported_on_the_pull_request() {
         comments[0].body
     );
     let _ = fake.runs();
+    fake.assert_clean();
+}
+
+/// A log whose test collection fails on `import <module>`.
+fn missing_named_module_log(module: &str) -> String {
+    gha_log(
+        2,
+        "pytest -q",
+        &[
+            "tests/test_config.py:1: in <module>",
+            &format!("    import {module}"),
+            &format!("E   ModuleNotFoundError: No module named '{module}'"),
+            "ERROR tests/test_config.py",
+        ],
+    )
+}
+
+#[tokio::test]
+async fn an_unknown_module_the_repository_names_is_installed() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[
+            (CI_WORKFLOW_PATH, PY_WORKFLOW),
+            ("requirements.txt", "# runtime\ntmpq-lib==1.4\n"),
+        ],
+        "Requirements",
+    );
+    let n = analysed_issue_with(&fake, PY_WORKFLOW, missing_named_module_log("tmpq_lib")).await;
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pr = fake.pulls().pop().expect("pull request");
+    assert_eq!(
+        fake.file(&pr.head_ref, CI_WORKFLOW_PATH).as_deref(),
+        Some(
+            PY_WORKFLOW
+                .replace(
+                    "pip install pytest   # the runner",
+                    "pip install pytest tmpq-lib   # the runner"
+                )
+                .as_str()
+        )
+    );
+    let body = pr.body.unwrap_or_default();
+    assert!(
+        body.contains("the repository's own `requirements.txt` names this distribution"),
+        "{body}"
+    );
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+    let _ = fake.runs();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn an_unknown_module_nobody_names_needs_a_manual_fix() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[
+            (CI_WORKFLOW_PATH, PY_WORKFLOW),
+            ("requirements.txt", "requests\n"),
+        ],
+        "Requirements",
+    );
+    let n = analysed_issue_with(&fake, PY_WORKFLOW, missing_named_module_log("evilpkg")).await;
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.pulls().is_empty());
+    assert!(
+        fake.requests_to("POST", r"/git/").is_empty(),
+        "nothing committed"
+    );
+    assert!(fake.dispatches().is_empty());
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let c = &comments[0].body;
+    assert!(
+        c.starts_with(&format!("<!-- ci-medic:heal-manual:{n} -->")),
+        "{c}"
+    );
+    assert!(c.contains("cannot tell which package"), "{c}");
+    assert!(c.contains("`evilpkg`"), "{c}");
+    assert!(
+        fake.issue(n)
+            .is_some_and(|i| i.labels.contains(&"needs-manual-fix".to_string()))
+    );
+    let _ = fake.labels();
     fake.assert_clean();
 }

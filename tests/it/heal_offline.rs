@@ -137,12 +137,20 @@ async fn json_names_the_changes_and_holds_the_new_workflow() {
     assert_eq!(v["fixable"], true);
     assert_eq!(v["category"], "dependency");
     let changes = v["changes"].as_array().expect("changes");
-    assert_eq!(changes.len(), 1);
+    assert_eq!(changes.len(), 2, "{changes:?}");
     assert!(
         changes[0]["description"]
             .as_str()
             .unwrap_or_default()
             .contains("PyYAML")
+    );
+    // The second says why PyYAML is the right package.
+    assert!(
+        changes[1]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("table of import names"),
+        "{changes:?}"
     );
     assert_eq!(
         v["workflow"].as_str(),
