@@ -125,6 +125,9 @@ pub struct HealConfig {
     pub verify: bool,
     /// Prefix of the branches fixes are pushed to.
     pub branch_prefix: String,
+    /// Branches besides the default branch whose `push`, `schedule` and
+    /// `workflow_dispatch` runs heal may fix (protected release branches).
+    pub trusted_branches: Vec<String>,
 }
 
 impl Default for HealConfig {
@@ -135,6 +138,7 @@ impl Default for HealConfig {
             allow_third_party_actions: false,
             verify: true,
             branch_prefix: "ci-medic/heal".into(),
+            trusted_branches: Vec::new(),
         }
     }
 }

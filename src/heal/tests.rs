@@ -859,6 +859,7 @@ fn analyses_are_read_in_every_form() {
         workflow_path: Some(".github/workflows/ci.yml".into()),
         branch: Some("main".into()),
         event: "push".into(),
+        head_repository: None,
         head_sha: "a".repeat(40),
         run_id: 1,
         run_attempt: 1,
@@ -876,6 +877,7 @@ fn analyses_are_read_in_every_form() {
         occurrences: Vec::new(),
         failed_twice: false,
         others: Vec::new(),
+        body_sha256: None,
     };
     for text in [
         crate::report::issue::body(&block),

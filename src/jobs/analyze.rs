@@ -394,6 +394,7 @@ pub fn decide(facts: &RunFacts, config: &Config) -> Plan {
             workflow_path: run.path.clone(),
             branch: run.head_branch.clone(),
             event: run.event.clone(),
+            head_repository: run.head_repository.as_ref().map(|r| r.full_name.clone()),
             head_sha: run.head_sha.clone(),
             run_id: run.id,
             run_attempt: run.run_attempt,
@@ -402,6 +403,7 @@ pub fn decide(facts: &RunFacts, config: &Config) -> Plan {
             failures,
             occurrences: Vec::new(),
             failed_twice: facts.failed_before.contains(key),
+            body_sha256: None,
             others: if idx == 0 {
                 summaries.iter().skip(MAX_ISSUES_PER_RUN).cloned().collect()
             } else {

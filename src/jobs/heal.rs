@@ -22,7 +22,7 @@ use crate::github::Client;
 use crate::github::marker::{find_key, has_marker};
 use crate::github::types::{IssueInfo, Permission, PullInfo, RunInfo};
 use crate::heal::pr::{self, Verify};
-use crate::heal::trust::{self, Trust};
+use crate::heal::trust::{self, IssueFacts, RunFacts, Trust, TrustedRun};
 use crate::heal::{self, Facts, Fix, Input, Unfixable, diff, locate, python};
 use crate::plan::{self, FileChange, Plan, Write};
 use crate::report::issue::{self, IssueAnalysis};
@@ -49,7 +49,7 @@ pub async fn command(cx: &Context, args: &HealArgs) -> Result<ExitCode> {
     )?;
     let client = cx.client()?;
     let config = super::run::load_config(cx, Some(&client)).await?;
-    heal_issue(cx, &client, &config, issue).await
+    heal_issue(cx, &client, &config, issue, None).await
 }
 
 // --- offline ---------------------------------------------------------------
@@ -405,7 +405,12 @@ enum Gate {
     Go(Trust),
 }
 
-async fn gate(client: &Client, issue: &IssueInfo, fingerprint: Option<&str>) -> Result<Gate> {
+async fn gate(
+    client: &Client,
+    issue: &IssueInfo,
+    fingerprint: Option<&str>,
+    sender: Option<&str>,
+) -> Result<Gate> {
     if issue.pull_request.is_some() {
         return Ok(Gate::Skip(format!("#{} is a pull request", issue.number)));
     }
@@ -429,23 +434,104 @@ async fn gate(client: &Client, issue: &IssueInfo, fingerprint: Option<&str>) -> 
     }
     let body = issue.body.as_deref().unwrap_or_default();
     let bots = bots();
-    let decide = |labeler| trust::decide(&issue.user.login, body, fingerprint, &bots, labeler);
-    // The action's own issue needs no requests about who labelled it.
-    let own = decide(None);
-    if own.trusted() {
-        return Ok(Gate::Go(own));
+    let facts = IssueFacts {
+        author: &issue.user.login,
+        body,
+        fingerprint,
+        as_written: issue::body_is_as_written(body),
+        labeler: None,
+        sender: None,
+    };
+    // Whatever the labels say, only the action's own, unedited issue is read.
+    if let Trust::Untrusted(why) = trust::decide(
+        &IssueFacts {
+            labeler: Some((trust::ACTIONS_BOT, Permission::None)),
+            ..facts
+        },
+        &bots,
+    ) {
+        return Ok(Gate::Refuse(why));
     }
+    // Who applied the label last, and who woke heal, are asked every time:
+    // a re-label or a reopening is a new decision by someone.
+    let permission = async |who: &str| -> Result<Permission> {
+        Ok(if trust::is_bot(&bots, who) {
+            Permission::None
+        } else {
+            client.permission(who).await?
+        })
+    };
     let events = client.issue_events(issue.number).await?;
     let labeler = match trust::last_labeler(&events, config::LABEL_AUTO_HEAL) {
-        Some(who) if trust::is_bot(&bots, who) => Some((who, Permission::None)),
-        Some(who) => Some((who, client.permission(who).await?)),
+        Some(who) => Some((who, permission(who).await?)),
         None => None,
     };
-    let verdict = decide(labeler);
-    Ok(match verdict {
-        Trust::Untrusted(why) => Gate::Refuse(why),
-        t => Gate::Go(t),
-    })
+    let sender = match sender {
+        Some(who) => Some((who, permission(who).await?)),
+        None => None,
+    };
+    Ok(
+        match trust::decide(
+            &IssueFacts {
+                labeler,
+                sender,
+                ..facts
+            },
+            &bots,
+        ) {
+            Trust::Untrusted(why) => Gate::Refuse(why),
+            t => Gate::Go(t),
+        },
+    )
+}
+
+/// Re-read the failed run through the API and decide whether heal may act
+/// on it: the issue body says which run, never whether to trust it.
+async fn trusted_run(
+    client: &Client,
+    config: &Config,
+    a: &IssueAnalysis,
+) -> Result<Result<TrustedRun, Unfixable>> {
+    let default_branch = client.default_branch().await?;
+    let path = client.repo_path(&format!("/actions/runs/{}", a.run_id));
+    let run: RunFacts = match client.get_json(&path).await {
+        Ok(run) => run,
+        Err(e) if e.is_not_found() => {
+            return Ok(Err(Unfixable::Untrusted(format!(
+                "run {} no longer exists, so ci-medic cannot check where it came from",
+                a.run_id
+            ))));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(trust::check_run(
+        &run,
+        a,
+        &client.repo().full(),
+        &default_branch,
+        &config.heal.trusted_branches,
+    )
+    .map_err(Unfixable::Untrusted))
+}
+
+/// How the fix is verified. A dispatch runs the fixed workflow with the
+/// repository's secrets, so it needs a fix made for a trusted run.
+fn verification(config: &Config, new_workflow: &str, run: &TrustedRun) -> Verify {
+    tracing::info!(
+        "the fix is for run {} ({} on {})",
+        run.id(),
+        run.event(),
+        run.branch()
+    );
+    if !config.heal.verify {
+        Verify::Skip("`heal.verify` is off".into())
+    } else if crate::heal::yaml::Doc::parse(new_workflow).is_ok_and(|d| locate::dispatchable(&d)) {
+        Verify::Dispatch
+    } else {
+        Verify::Skip(
+            "the workflow has no `workflow_dispatch` trigger without required inputs".into(),
+        )
+    }
 }
 
 /// The issue's workflow, at the failing commit and on the default branch.
@@ -524,16 +610,19 @@ async fn run_last(cx: &Context, client: &Client, plan: &Plan) -> Result<ExitCode
 }
 
 /// Heal issue `number`: the `issues` and `workflow_dispatch` entry point.
+/// `sender` is who sent an `issues` event (a dispatch needs write access
+/// already).
 pub async fn heal_issue(
     cx: &Context,
     client: &Client,
     config: &Config,
     number: u64,
+    sender: Option<&str>,
 ) -> Result<ExitCode> {
     let issue = client.issue(number).await?;
     let analysis = issue.body.as_deref().and_then(issue::parse_block);
     let fingerprint = analysis.as_ref().map(|a| a.fingerprint.as_str());
-    let trust = match gate(client, &issue, fingerprint).await? {
+    let trust = match gate(client, &issue, fingerprint, sender).await? {
         Gate::Skip(why) => {
             println!("ci-medic: nothing to do: {why}");
             return Ok(ExitCode::SUCCESS);
@@ -547,12 +636,19 @@ pub async fn heal_issue(
         return run_last(cx, client, &manual_plan(number, &Facts::default(), &why)).await;
     };
     let facts = Facts::from_issue(&analysis);
-    // Nothing is fetched for a block that fails its checks.
-    let fixed = match check_block(&analysis, &client.repo().full()) {
-        Ok(()) => fetch_workflow(client, &analysis, &facts).await?,
+    // Nothing is fetched for a block that fails its checks, nor for a run
+    // that cannot be trusted.
+    let run = match check_block(&analysis, &client.repo().full()) {
+        Ok(()) => trusted_run(client, config, &analysis).await?,
+        Err(why) => Err(why),
+    };
+    let fixed = match run {
+        Ok(run) => fetch_workflow(client, &analysis, &facts)
+            .await?
+            .map(|wf| (wf, run)),
         Err(why) => Err(why),
     }
-    .and_then(|wf| {
+    .and_then(|(wf, run)| {
         let fix = heal::plan(&Input {
             facts: &facts,
             workflow_path: &wf.path,
@@ -562,9 +658,9 @@ pub async fn heal_issue(
             config: &config.heal,
             files: &wf.files,
         })?;
-        Ok((wf, fix))
+        Ok((wf, fix, run))
     });
-    let (wf, fix) = match fixed {
+    let (wf, fix, run) = match fixed {
         Ok(f) => f,
         Err(why) => return run_last(cx, client, &manual_plan(number, &facts, &why)).await,
     };
@@ -572,15 +668,7 @@ pub async fn heal_issue(
     let open = client.pulls_from(&branch).await?;
     let up_to_date = !open.is_empty() && branch_holds(client, &branch, &fix).await?;
     let new_workflow = fix.new_text(&wf.path).unwrap_or(&wf.current);
-    let verify = if !config.heal.verify {
-        Verify::Skip("`heal.verify` is off".into())
-    } else if crate::heal::yaml::Doc::parse(new_workflow).is_ok_and(|d| locate::dispatchable(&d)) {
-        Verify::Dispatch
-    } else {
-        Verify::Skip(
-            "the workflow has no `workflow_dispatch` trigger without required inputs".into(),
-        )
-    };
+    let verify = verification(config, new_workflow, &run);
     let target = Target {
         default_branch: wf.default_branch.clone(),
         base_sha: wf.base_sha.clone(),

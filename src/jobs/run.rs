@@ -223,7 +223,11 @@ pub async fn run(cx: &Context) -> Result<ExitCode> {
                 println!("ci-medic: heal is not enabled (`heal.enabled: false`)");
                 return Ok(ExitCode::SUCCESS);
             }
-            super::heal::heal_issue(cx, &client, &config, issue).await
+            let sender = match &event {
+                Event::Issues(e) => Some(e.sender.login.as_str()),
+                _ => None,
+            };
+            super::heal::heal_issue(cx, &client, &config, issue, sender).await
         }
         Route::HealVerify { run_id } => {
             Ok(super::heal::verify_report(cx, &client, &config, run_id)

@@ -260,6 +260,7 @@ async fn issue_bodies_and_job_ids_are_accepted() {
         workflow_path: Some(".github/workflows/ci.yml".into()),
         branch: Some("main".into()),
         event: "push".into(),
+        head_repository: None,
         head_sha: "a".repeat(40),
         run_id: 7,
         run_attempt: 1,
@@ -269,6 +270,7 @@ async fn issue_bodies_and_job_ids_are_accepted() {
         occurrences: Vec::new(),
         failed_twice: false,
         others: Vec::new(),
+        body_sha256: None,
     };
     let body = o.write("issue.md", &ci_medic::report::issue::body(&block));
     // Two jobs and no job name in the analysis: which one must be said.
