@@ -19,8 +19,9 @@ use crate::action;
 use crate::cli::{Context, EXIT_UNFIXABLE, Format, HealArgs};
 use crate::config::{self, Config};
 use crate::github::Client;
+use crate::github::api::encode_segment;
 use crate::github::marker::{find_key, has_marker};
-use crate::github::types::{IssueInfo, Permission, PullInfo, RunInfo};
+use crate::github::types::{IssueInfo, Permission, UserInfo};
 use crate::heal::pr::{self, Verify};
 use crate::heal::trust::{self, IssueFacts, RunFacts, Trust, TrustedRun};
 use crate::heal::{self, Facts, Fix, Input, Unfixable, diff, locate, python};
@@ -705,33 +706,96 @@ async fn branch_holds(client: &Client, branch: &str, fix: &Fix) -> Result<bool> 
 
 // --- verification ------------------------------------------------------------
 
+/// An open pull request from a heal branch, as verification reads it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FixPull {
+    pub number: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub head: FixHead,
+    #[serde(default)]
+    pub user: Option<UserInfo>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FixHead {
+    pub sha: String,
+}
+
+/// Why a finished run on a heal branch is not the fix's verification, if
+/// it is not: only a `workflow_dispatch` of the base repository's own code
+/// that the action itself started counts. Anyone can name a fork's branch
+/// like a heal branch.
+fn not_a_verification(run: &RunFacts, repo: &str, bots: &[String]) -> Option<String> {
+    let same = |r: &Option<trust::RepoRef>| {
+        r.as_ref()
+            .is_some_and(|r| r.full_name.eq_ignore_ascii_case(repo))
+    };
+    let by_bot = |u: &Option<UserInfo>| u.as_ref().is_some_and(|u| trust::is_bot(bots, &u.login));
+    if run.event != "workflow_dispatch" {
+        return Some(format!("it was started by a {} event", run.event));
+    }
+    if !same(&run.repository) || !same(&run.head_repository) {
+        return Some("it ran another repository's code".into());
+    }
+    let triggered = if run.triggering_actor.is_some() {
+        &run.triggering_actor
+    } else {
+        &run.actor
+    };
+    if !by_bot(&run.actor) || !by_bot(triggered) {
+        return Some("ci-medic did not dispatch it".into());
+    }
+    None
+}
+
 /// Report a finished run on a heal branch on its pull request. Pure.
-pub fn decide_verify(run: &RunInfo, pulls: &[PullInfo]) -> Plan {
+/// `repo` is the repository the action works on, `bots` its logins.
+pub fn decide_verify(run: &RunFacts, pulls: &[FixPull], repo: &str, bots: &[String]) -> Plan {
     let mut plan = Plan::new("heal");
     let Some(conclusion) = run.conclusion.as_deref() else {
         plan.note(format!("run {} has not finished", run.id));
         return plan;
     };
+    if let Some(why) = not_a_verification(run, repo, bots) {
+        plan.note(format!(
+            "run {} is not a verification of a fix ({why}): ignored",
+            run.id
+        ));
+        return plan;
+    }
     let name = run.name.clone().unwrap_or_else(|| "the workflow".into());
     for p in pulls {
         let body = p.body.as_deref().unwrap_or_default();
-        let ours = find_key(body, pr::KIND_HEAL).is_some();
+        let by_bot = p
+            .user
+            .as_ref()
+            .is_some_and(|u| trust::is_bot(bots, &u.login));
+        let ours = by_bot && find_key(body, pr::KIND_HEAL).is_some();
         let same_workflow = match run.path.as_deref() {
             Some(path) => has_marker(body, pr::KIND_WORKFLOW, path),
             None => true,
         };
-        if ours && same_workflow {
-            plan.push(
-                Write::Comment {
-                    number: p.number,
-                    body: pr::verify_comment(run.id, &run.html_url, &name, conclusion),
-                    marker: Some((pr::KIND_VERIFY.into(), run.id.to_string())),
-                },
-                format!("run {} of the fixed workflow finished", run.id),
-            );
+        if !(ours && same_workflow) {
+            continue;
         }
+        if p.head.sha != run.head_sha {
+            plan.note(format!(
+                "run {} ran commit {}, not the head of #{}: ignored",
+                run.id, run.head_sha, p.number
+            ));
+            continue;
+        }
+        plan.push(
+            Write::Comment {
+                number: p.number,
+                body: pr::verify_comment(run.id, &run.html_url, &name, conclusion),
+                marker: Some((pr::KIND_VERIFY.into(), run.id.to_string())),
+            },
+            format!("run {} of the fixed workflow finished", run.id),
+        );
     }
-    if plan.steps.is_empty() {
+    if plan.steps.is_empty() && plan.notes.is_empty() {
         plan.note(format!(
             "no heal pull request of this workflow for run {}",
             run.id
@@ -749,7 +813,10 @@ pub async fn verify_report(
     config: &Config,
     run_id: u64,
 ) -> Result<Option<ExitCode>> {
-    let run = client.run(run_id).await?;
+    // The run as the API tells it, not as the event payload does.
+    let run: RunFacts = client
+        .get_json(&client.repo_path(&format!("/actions/runs/{run_id}")))
+        .await?;
     let Some(branch) = run
         .head_branch
         .clone()
@@ -757,10 +824,19 @@ pub async fn verify_report(
     else {
         return Ok(None);
     };
-    let pulls = client.pulls_from(&branch).await?;
-    run_last(cx, client, &decide_verify(&run, &pulls))
-        .await
-        .map(Some)
+    let head = format!("{}:{branch}", client.repo().owner);
+    let pulls: Vec<FixPull> = client
+        .get_all(
+            &client.repo_path(&format!(
+                "/pulls?state=open&head={}",
+                encode_segment(&head, false)
+            )),
+            None,
+            100,
+        )
+        .await?;
+    let plan = decide_verify(&run, &pulls, &client.repo().full(), &bots());
+    run_last(cx, client, &plan).await.map(Some)
 }
 
 fn emit(cx: &Context, plan: &Plan, report: &plan::Report) -> Result<()> {
@@ -882,35 +958,42 @@ mod tests {
         );
     }
 
+    fn verify_run(event: &str, head_repo: &str, actor: &str, sha: &str) -> RunFacts {
+        serde_json::from_value(serde_json::json!({
+            "id": 9, "name": "CI", "path": ".github/workflows/ci.yml", "event": event,
+            "head_sha": sha, "head_branch": "ci-medic/heal-12-01234567", "conclusion": "failure",
+            "html_url": "https://github.com/o/r/actions/runs/9",
+            "repository": {"full_name": "o/r"}, "head_repository": {"full_name": head_repo},
+            "actor": {"login": actor}, "triggering_actor": {"login": actor}
+        }))
+        .expect("run")
+    }
+
+    fn fix_pull(n: u64, body: &str, author: &str, sha: &str) -> FixPull {
+        serde_json::from_value(serde_json::json!({
+            "number": n, "body": body, "head": {"sha": sha}, "user": {"login": author}
+        }))
+        .expect("pull")
+    }
+
     #[test]
     fn verification_runs_are_reported_on_their_pull_request() {
-        let run: RunInfo = serde_json::from_value(serde_json::json!({
-            "id": 9, "name": "CI", "path": ".github/workflows/ci.yml", "event": "workflow_dispatch",
-            "head_sha": "a", "head_branch": "ci-medic/heal-12-01234567", "conclusion": "failure",
-            "html_url": "https://github.com/o/r/actions/runs/9"
-        }))
-        .expect("run");
-        let pull = |n: u64, body: &str| PullInfo {
-            number: n,
-            state: "open".into(),
-            title: "t".into(),
-            body: Some(body.into()),
-            labels: Vec::new(),
-            head_ref: "ci-medic/heal-12-01234567".into(),
-            base_ref: "main".into(),
-            merged: false,
-            html_url: String::new(),
-            user: None,
-        };
-        let ours = pull(
+        let bot = trust::ACTIONS_BOT;
+        let bots = vec![bot.to_string()];
+        let ours = fix_pull(
             3,
             "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->",
+            bot,
+            "a",
         );
-        let other = pull(
+        let other = fix_pull(
             4,
             "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/lint.yml -->",
+            bot,
+            "a",
         );
-        let plan = decide_verify(&run, &[ours, other]);
+        let run = verify_run("workflow_dispatch", "o/r", bot, "a");
+        let plan = decide_verify(&run, &[ours.clone(), other], "o/r", &bots);
         assert_eq!(plan.steps.len(), 1);
         match &plan.steps[0].write {
             Write::Comment { number, body, .. } => {
@@ -924,6 +1007,44 @@ mod tests {
         assert!(!is_heal_branch(&config, "ci-medic/healthy"));
         config.heal.branch_prefix = "fix".into();
         assert!(!is_heal_branch(&config, "ci-medic/heal-12-01234567"));
+    }
+
+    #[test]
+    fn spoofed_verification_runs_are_ignored() {
+        let bot = trust::ACTIONS_BOT;
+        let bots = vec![bot.to_string()];
+        let body =
+            "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->";
+        let ours = fix_pull(3, body, bot, "a");
+        for (run, pulls) in [
+            // A fork's pull request on a branch named like a heal branch.
+            (
+                verify_run("pull_request", "mallory/r", "mallory", "a"),
+                vec![ours.clone()],
+            ),
+            (
+                verify_run("pull_request", "o/r", bot, "a"),
+                vec![ours.clone()],
+            ),
+            // Dispatched by a person, or on another commit than the fix's.
+            (
+                verify_run("workflow_dispatch", "o/r", "octocat", "a"),
+                vec![ours.clone()],
+            ),
+            (
+                verify_run("workflow_dispatch", "o/r", bot, "b"),
+                vec![ours.clone()],
+            ),
+            // A pull request someone else opened with ci-medic's markers.
+            (
+                verify_run("workflow_dispatch", "o/r", bot, "a"),
+                vec![fix_pull(5, body, "mallory", "a")],
+            ),
+        ] {
+            let plan = decide_verify(&run, &pulls, "o/r", &bots);
+            assert!(plan.steps.is_empty(), "{run:?}: {plan:?}");
+            assert_eq!(plan.notes.len(), 1, "{plan:?}");
+        }
     }
 
     #[test]

@@ -750,17 +750,15 @@ async fn a_verification_run_is_reported_on_the_pull_request() {
     let pr = fake.pulls().pop().expect("pull request");
     assert!(fake.branch(&pr.head_ref).is_some());
     let _ = fake.comments(n);
-    let _ = fake.dispatches();
-    let run = fake
-        .add_run(
-            RunBuilder::new("CI")
-                .path(CI_WORKFLOW_PATH)
-                .event("workflow_dispatch")
-                .head_branch(&pr.head_ref)
-                .job(JobBuilder::new("test (3.12)")),
-        )
-        .id;
+    // The run ci-medic's own dispatch started finishes.
+    let dispatches = fake.dispatches();
+    let run = dispatches[0].run_id.expect("the dispatch started a run");
+    fake.update_run(run, |r, _| {
+        r.status = "completed".into();
+        r.conclusion = Some("success".into());
+    });
     let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    assert_eq!(sha, pr.head_sha);
     let payload = workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "success", &pr.head_ref, &sha);
     let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -774,6 +772,48 @@ async fn a_verification_run_is_reported_on_the_pull_request() {
         comments[0].body
     );
     let _ = fake.runs();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_spoofed_verification_run_is_ignored() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    assert_eq!(labeled(&fake, n).await.code, 0);
+    let pr = fake.pulls().pop().expect("pull request");
+    assert!(fake.branch(&pr.head_ref).is_some());
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+    let _ = fake.runs();
+    // A fork's pull request from a branch named like the fix's passes.
+    let spoofed = fake
+        .add_run(
+            RunBuilder::new("CI")
+                .path(CI_WORKFLOW_PATH)
+                .event("pull_request")
+                .head_branch(&pr.head_ref)
+                .head_repository("mallory/octo-repo")
+                .actor("mallory")
+                .job(JobBuilder::new("test (3.12)")),
+        )
+        .id;
+    let sha = fake.run(spoofed).map(|r| r.head_sha).unwrap_or_default();
+    let payload = workflow_run_payload(
+        spoofed,
+        "CI",
+        CI_WORKFLOW_PATH,
+        "success",
+        &pr.head_ref,
+        &sha,
+    );
+    let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("is not a verification of a fix"),
+        "{}",
+        out.stdout
+    );
+    assert!(fake.comments(pr.number).is_empty(), "nothing announced");
     fake.assert_clean();
 }
 
