@@ -392,6 +392,16 @@ mod tests {
     }
 
     #[test]
+    fn trusted_branches_are_read() {
+        let c = Config::parse("c.yml", "heal:\n  trusted-branches: [release/1.x]\n");
+        assert_eq!(
+            c.map(|c| c.heal.trusted_branches),
+            Ok(vec!["release/1.x".to_string()])
+        );
+        assert!(Config::default().heal.trusted_branches.is_empty());
+    }
+
+    #[test]
     fn workflow_filter_matches_name_or_path() {
         let f = vec!["ci.yml".to_string()];
         assert!(workflow_selected(
