@@ -287,7 +287,7 @@ fn pep508_name(s: &str) -> Option<String> {
 /// The name a requirements-file line names (options, URLs and paths name none).
 fn requirement_line(line: &str) -> Option<String> {
     let l = line.split(" #").next().unwrap_or("").trim();
-    if l.starts_with(['-', '#', '.', '/']) || l.contains("://") && !l.contains(" @ ") {
+    if l.starts_with(['-', '#', '.', '/']) || (l.contains("://") && !l.contains(" @ ")) {
         return None;
     }
     pep508_name(l)

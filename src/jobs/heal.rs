@@ -79,9 +79,9 @@ fn local_layout(workflow: &Path) -> (String, PathBuf) {
     (relative, PathBuf::from("."))
 }
 
-fn read_local_files(root: &Path, paths: &[String]) -> BTreeMap<String, String> {
+fn read_local_files(root: &Path, paths: &[String], max: usize) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for p in paths.iter().take(MAX_DEPENDENCY_FILES) {
+    for p in paths.iter().take(max) {
         let file = root.join(p);
         let small =
             std::fs::metadata(&file).is_ok_and(|m| m.is_file() && m.len() <= MAX_LOCAL_FILE);
@@ -109,13 +109,13 @@ async fn offline(
         None => Config::default(),
     };
     let (repo_path, root) = local_layout(workflow);
-    let mut files = read_local_files(&root, &python::requirement_files(&text));
+    let mut files = read_local_files(&root, &python::requirement_files(&text), MAX_EXTRA_FILES);
     if python::wants_dependency_files(&facts) {
         let deps: Vec<String> = python::DEPENDENCY_FILES
             .iter()
             .map(|p| (*p).to_string())
             .collect();
-        files.extend(read_local_files(&root, &deps));
+        files.extend(read_local_files(&root, &deps, MAX_DEPENDENCY_FILES));
     }
     let input = Input {
         facts: &facts,

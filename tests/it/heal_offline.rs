@@ -334,3 +334,35 @@ async fn bad_inputs_are_errors_not_panics() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+#[tokio::test]
+async fn an_unknown_module_needs_the_repositorys_own_dependency_files() {
+    let o = Offline::new().await;
+    let wf = o.write("repo/.github/workflows/ci.yml", WORKFLOW);
+    let log = gha_log(
+        1,
+        "pytest -q",
+        &["E   ModuleNotFoundError: No module named 'tmpq_lib'"],
+    );
+    let analysis = o.analysis_of(&log).await;
+    // Only the log names it: no fix.
+    let out = o.heal(&wf, &analysis, &[]).await;
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("cannot tell which package"),
+        "{}",
+        out.stderr
+    );
+    // The project's pyproject.toml names it: installed.
+    o.write(
+        "repo/pyproject.toml",
+        "[project]\nname = \"octo\"\ndependencies = [\"tmpq-lib>=1\"]\n",
+    );
+    let out = o.heal(&wf, &analysis, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        result(&out).contains("+        run: pip install pytest tmpq-lib   # keep it short"),
+        "{}",
+        out.stdout
+    );
+}
