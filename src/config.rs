@@ -141,6 +141,9 @@ pub struct HealConfig {
     pub verify: bool,
     /// Prefix of the branches fixes are pushed to.
     pub branch_prefix: String,
+    /// Branches besides the default branch whose `push`, `schedule` and
+    /// `workflow_dispatch` runs heal may fix (protected release branches).
+    pub trusted_branches: Vec<String>,
 }
 
 impl Default for HealConfig {
@@ -151,6 +154,7 @@ impl Default for HealConfig {
             allow_third_party_actions: false,
             verify: true,
             branch_prefix: "ci-medic/heal".into(),
+            trusted_branches: Vec::new(),
         }
     }
 }
@@ -425,6 +429,16 @@ mod tests {
         let text = "retry:\n  always-retry:\n    - 'linux ('\n";
         let e = Config::parse("c.yml", text).err();
         assert_eq!(e.as_ref().and_then(|e| e.line), Some(2));
+    }
+
+    #[test]
+    fn trusted_branches_are_read() {
+        let c = Config::parse("c.yml", "heal:\n  trusted-branches: [release/1.x]\n");
+        assert_eq!(
+            c.map(|c| c.heal.trusted_branches),
+            Ok(vec!["release/1.x".to_string()])
+        );
+        assert!(Config::default().heal.trusted_branches.is_empty());
     }
 
     #[test]

@@ -48,6 +48,15 @@ pub struct RunInfo {
     pub created_at: Option<String>,
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// The repository whose code the run ran (a fork's for a fork's pull request).
+    #[serde(default)]
+    pub head_repository: Option<RunRepository>,
+}
+
+/// A repository as a run names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRepository {
+    pub full_name: String,
 }
 
 fn one() -> u64 {

@@ -6,6 +6,7 @@ use anyhow::Result;
 use super::{Delivery, Handler, Request, Route, Verdict, route};
 use crate::app::Ctx;
 use crate::config::Config;
+use crate::event::Event;
 use crate::plan::{Plan, Report};
 
 pub struct Heal;
@@ -13,16 +14,24 @@ pub struct Heal;
 impl Handler for Heal {
     const NAME: &'static str = "heal";
     type Facts = Verdict;
-    type Input = u64;
+    /// The issue, and who sent the `issues` event (re-triggers re-check
+    /// who acted).
+    type Input = (u64, Option<String>);
 
-    fn subscribe(delivery: &Delivery, config: &Config) -> Option<u64> {
+    fn subscribe(delivery: &Delivery, config: &Config) -> Option<(u64, Option<String>)> {
         if !config.heal.enabled {
             return None;
         }
         match delivery {
-            Delivery::Request(Request::Heal(issue)) => Some(*issue),
+            Delivery::Request(Request::Heal(issue)) => Some((*issue, None)),
             Delivery::Event { event, command } => match route(event, command.as_deref(), config) {
-                Route::Heal { issue } => Some(issue),
+                Route::Heal { issue } => {
+                    let sender = match event {
+                        Event::Issues(e) => Some(e.sender.login.clone()),
+                        _ => None,
+                    };
+                    Some((issue, sender))
+                }
                 _ => None,
             },
             Delivery::Request(_) => None,
@@ -31,8 +40,8 @@ impl Handler for Heal {
 
     /// Acts while gathering: its plans depend on each other's outcomes
     /// (the pull request a comment names), so it executes them itself.
-    async fn gather(ctx: &Ctx, issue: u64) -> Result<Verdict> {
-        crate::jobs::heal::heal_issue(ctx, issue).await
+    async fn gather(ctx: &Ctx, (issue, sender): (u64, Option<String>)) -> Result<Verdict> {
+        crate::jobs::heal::heal_issue(ctx, issue, sender.as_deref()).await
     }
 
     fn decide(_: &Verdict, _: &Config) -> Plan {

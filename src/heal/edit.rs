@@ -613,6 +613,9 @@ pub fn check_untouched(original: &str, new: &str, splices: &[Splice]) -> Result<
 /// The new text must be a valid workflow.
 pub fn check_workflow(new: &str) -> Result<(), EditError> {
     Doc::parse(new).map_err(|e| EditError::Yaml(e.to_string()))?;
+    // The typed model below lets a duplicate key inside free-form values
+    // (a matrix) through; GitHub rejects such a file, and so does YAML.
+    serde_yaml::from_str::<serde_yaml::Value>(new).map_err(|e| EditError::Yaml(e.to_string()))?;
     serde_yaml::from_str::<github_actions_models::workflow::Workflow>(new)
         .map_err(|e| EditError::Workflow(e.to_string()))?;
     Ok(())

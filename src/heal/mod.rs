@@ -195,6 +195,9 @@ pub enum Unfixable {
     BadWorkflow(String),
     #[error("the fix did not pass validation: {0}")]
     Invalid(String),
+    /// The failed run is not one heal acts on (a pull request's, a fork's...).
+    #[error("ci-medic does not act on this failure: {0}")]
+    Untrusted(String),
 }
 
 impl Unfixable {

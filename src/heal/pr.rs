@@ -185,7 +185,7 @@ pub fn manual_comment(issue: u64, facts: &Facts, reason: &str) -> String {
 /// The comment when the issue is not trusted.
 pub fn refused_comment(issue: u64, reason: &str) -> String {
     format!(
-        "{}\nci-medic did not act on this issue: {}.\n\nA maintainer (write access) can apply the `auto-heal` label to ask for a fix.\n",
+        "{}\nci-medic did not act on this issue: {}.\n\nci-medic heals only the issues it filed, as it wrote them; a maintainer (write access) can apply the `auto-heal` label to one of those to ask for a fix.\n",
         marker(KIND_REFUSED, &issue.to_string()),
         inline(reason)
     )

@@ -4,70 +4,62 @@
 //! from, add it to the job's own `pip install` command, or add an install
 //! step right before the failing step.
 
+use std::collections::BTreeMap;
+
 use regex::Regex;
 
 use super::edit::{self, Patch, Seg};
 use super::locate::{self, StepRef};
 use super::pr::code;
 use super::yaml::{self, Node};
-use super::{Change, Cx, FileEdit, Planned, Unfixable, path_chars, safe_name};
+use super::{Change, Cx, Facts, FileEdit, Planned, Unfixable, path_chars, safe_name};
 
 /// Longest module or distribution name accepted.
 const MAX_NAME: usize = 100;
 
-/// Import names whose distribution on PyPI is named differently.
-const DISTRIBUTIONS: &[(&str, &str)] = &[
-    ("yaml", "PyYAML"),
-    ("cv2", "opencv-python"),
-    ("sklearn", "scikit-learn"),
-    ("skimage", "scikit-image"),
-    ("PIL", "Pillow"),
-    ("bs4", "beautifulsoup4"),
-    ("dateutil", "python-dateutil"),
-    ("dotenv", "python-dotenv"),
-    ("jwt", "PyJWT"),
-    ("jose", "python-jose"),
-    ("magic", "python-magic"),
-    ("multipart", "python-multipart"),
-    ("slugify", "python-slugify"),
-    ("docx", "python-docx"),
-    ("pptx", "python-pptx"),
-    ("Crypto", "pycryptodome"),
-    ("OpenSSL", "pyOpenSSL"),
-    ("nacl", "PyNaCl"),
-    ("serial", "pyserial"),
-    ("usb", "pyusb"),
-    ("zmq", "pyzmq"),
-    ("git", "GitPython"),
-    ("github", "PyGithub"),
-    ("fitz", "PyMuPDF"),
-    ("attr", "attrs"),
-    ("websocket", "websocket-client"),
-    ("socketio", "python-socketio"),
-    ("engineio", "python-engineio"),
-    ("psycopg2", "psycopg2-binary"),
-    ("MySQLdb", "mysqlclient"),
-    ("Levenshtein", "python-Levenshtein"),
-    ("markdown", "Markdown"),
-    ("gi", "PyGObject"),
-    ("wx", "wxPython"),
-    ("ldap", "python-ldap"),
-    ("telegram", "python-telegram-bot"),
-    ("sentry_sdk", "sentry-sdk"),
-    ("pkg_resources", "setuptools"),
-    ("distutils", "setuptools"),
-    ("_pytest", "pytest"),
-    ("google.protobuf", "protobuf"),
-    ("grpc", "grpcio"),
-    ("mpl_toolkits", "matplotlib"),
-    ("Bio", "biopython"),
-    ("lz4", "lz4"),
-    ("snappy", "python-snappy"),
-    ("kafka", "kafka-python"),
-    ("win32api", "pywin32"),
-    ("pythoncom", "pywin32"),
-    ("ruamel", "ruamel.yaml"),
+/// The table of import names and their distributions shipped with
+/// ci-medic (see the file's header for what it is and where it comes from).
+const TABLE: &str = include_str!("distributions.tsv");
+
+/// Dependency files read (at the root of the repository) to learn whether
+/// the repository itself names a distribution.
+pub const DEPENDENCY_FILES: &[&str] = &[
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements_dev.txt",
+    "dev-requirements.txt",
+    "requirements-test.txt",
+    "requirements_test.txt",
+    "requirements-tests.txt",
+    "test-requirements.txt",
+    "requirements/base.txt",
+    "requirements/dev.txt",
+    "requirements/test.txt",
+    "pyproject.toml",
+    "setup.cfg",
+    "Pipfile",
+    "Pipfile.lock",
+    "poetry.lock",
+    "pdm.lock",
+    "uv.lock",
 ];
+
+fn table() -> impl Iterator<Item = (&'static str, &'static str)> {
+    TABLE
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(m, d)| (m.trim(), d.trim()))
+}
+
+/// The distribution ci-medic's table gives for `module`: the longest entry
+/// that is the module or a package above it.
+pub fn known_distribution(module: &str) -> Option<&'static str> {
+    table()
+        .filter(|(m, _)| module == *m || module.strip_prefix(m).is_some_and(|r| r.starts_with('.')))
+        .max_by_key(|(m, _)| m.len())
+        .map(|(_, d)| d)
+}
 
 /// Modules never installed from PyPI: the repository's own usual package
 /// names and standard-library modules of newer Pythons. Installing a PyPI
@@ -138,8 +130,7 @@ fn runner_in(script: &str) -> Option<&'static str> {
 }
 
 /// The module named in the failure, validated.
-fn module(cx: &Cx<'_>) -> Result<String, Unfixable> {
-    let facts = cx.facts();
+fn module(facts: &Facts) -> Result<String, Unfixable> {
     let captured = facts.capture("package");
     let ident =
         Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").map_err(|e| Unfixable::Invalid(e.to_string()))?;
@@ -169,15 +160,62 @@ fn module(cx: &Cx<'_>) -> Result<String, Unfixable> {
     }
 }
 
-/// The PyPI distribution that provides `module`.
-pub fn distribution(module: &str) -> Result<String, Unfixable> {
+/// Why a distribution is believed to be the right one for a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vouch {
+    /// ci-medic's table of import names.
+    Table,
+    /// The repository's own dependency file at this path names it.
+    Listed(String),
+}
+
+/// The distribution to install for a missing module, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Distribution {
+    pub name: String,
+    pub vouch: Vouch,
+}
+
+impl Distribution {
+    /// One sentence for the reviewer.
+    pub fn why(&self, module: &str) -> String {
+        match &self.vouch {
+            Vouch::Table => format!(
+                "Why {}: ci-medic's table of import names maps module {} to it.",
+                code(&self.name),
+                code(module)
+            ),
+            Vouch::Listed(path) => format!(
+                "Why {}: module {} is not in ci-medic's table of import names, and the repository's own {} names this distribution.",
+                code(&self.name),
+                code(module),
+                code(path)
+            ),
+        }
+    }
+}
+
+/// Whether planning a fix for these facts reads the repository's
+/// dependency files: a missing module ci-medic's table does not know.
+pub fn wants_dependency_files(facts: &Facts) -> bool {
+    facts.category == crate::analyze::Category::Dependency
+        && module(facts).is_ok_and(|m| known_distribution(&m).is_none())
+}
+
+/// The PyPI distribution that provides `module`: from ci-medic's table, or
+/// as named by one of the repository's own dependency files (`files`, by
+/// path). A name taken from the log alone is never installed: it could be
+/// a typo-squat or a package an attacker published.
+pub fn distribution(
+    module: &str,
+    files: &BTreeMap<String, String>,
+) -> Result<Distribution, Unfixable> {
     let top = module.split('.').next().unwrap_or(module);
-    if let Some((_, d)) = DISTRIBUTIONS
-        .iter()
-        .find(|(m, _)| *m == module)
-        .or_else(|| DISTRIBUTIONS.iter().find(|(m, _)| *m == top))
-    {
-        return Ok((*d).to_string());
+    if let Some(d) = known_distribution(module) {
+        return Ok(Distribution {
+            name: d.to_string(),
+            vouch: Vouch::Table,
+        });
     }
     if NEVER.contains(&top) {
         return Err(Unfixable::NotApplicable(format!(
@@ -185,7 +223,182 @@ pub fn distribution(module: &str) -> Result<String, Unfixable> {
             code(top)
         )));
     }
-    Ok(top.replace('_', "-"))
+    let guess = top.replace('_', "-");
+    let want = normalize(&guess);
+    for (path, text) in files {
+        if let Some(name) = names_in(path, text)
+            .into_iter()
+            .find(|n| normalize(n) == want)
+        {
+            return Ok(Distribution {
+                name,
+                vouch: Vouch::Listed(path.clone()),
+            });
+        }
+    }
+    Err(Unfixable::NotApplicable(format!(
+        "module {} is not in ci-medic's table of import names, and no dependency file of the repository (requirements files, `pyproject.toml`, `setup.cfg`, `Pipfile`, lock files) names a distribution for it, so ci-medic cannot tell which package is the right one. If it is {} on PyPI, check that name (a look-alike can be a malicious package) and add it to the job's dependencies by hand",
+        code(module),
+        code(&guess)
+    )))
+}
+
+/// The distribution names a dependency file declares, by the kind of file.
+pub fn names_in(path: &str, text: &str) -> Vec<String> {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    match file {
+        "pyproject.toml" => pyproject_names(text),
+        "Pipfile" => toml_table(text)
+            .map(|t| {
+                ["packages", "dev-packages"]
+                    .iter()
+                    .filter_map(|k| t.get(*k).and_then(toml::Value::as_table))
+                    .flat_map(|p| p.keys().cloned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "poetry.lock" | "pdm.lock" | "uv.lock" => lock_names(text),
+        "Pipfile.lock" => serde_json::from_str::<serde_json::Value>(text)
+            .map(|v| {
+                ["default", "develop"]
+                    .iter()
+                    .filter_map(|k| v.get(*k).and_then(serde_json::Value::as_object))
+                    .flat_map(|o| o.keys().cloned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "setup.cfg" => setup_cfg_names(text),
+        // Requirements files, whatever their name.
+        _ => text.lines().filter_map(requirement_line).collect(),
+    }
+}
+
+fn toml_table(text: &str) -> Option<toml::Table> {
+    text.parse::<toml::Table>().ok()
+}
+
+/// The name a PEP 508 requirement string names, if any.
+fn pep508_name(s: &str) -> Option<String> {
+    let name = requirement_name(s.trim());
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        .then(|| name.to_string())
+}
+
+/// The name a requirements-file line names (options, URLs and paths name none).
+fn requirement_line(line: &str) -> Option<String> {
+    let l = line.split(" #").next().unwrap_or("").trim();
+    if l.starts_with(['-', '#', '.', '/']) || (l.contains("://") && !l.contains(" @ ")) {
+        return None;
+    }
+    pep508_name(l)
+}
+
+/// `[project]` dependencies and optional dependencies, dependency groups,
+/// build requirements, and Poetry's and PDM's dependency tables; never the
+/// project's own name.
+fn pyproject_names(text: &str) -> Vec<String> {
+    let Some(t) = toml_table(text) else {
+        return Vec::new();
+    };
+    let strings = |v: Option<&toml::Value>| -> Vec<String> {
+        v.and_then(toml::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(toml::Value::as_str)
+                    .filter_map(pep508_name)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let arrays_of = |v: Option<&toml::Value>| -> Vec<String> {
+        v.and_then(toml::Value::as_table)
+            .map(|g| g.values().flat_map(|a| strings(Some(a))).collect())
+            .unwrap_or_default()
+    };
+    let keys_of = |v: Option<&toml::Value>| -> Vec<String> {
+        v.and_then(toml::Value::as_table)
+            .map(|d| d.keys().filter(|k| *k != "python").cloned().collect())
+            .unwrap_or_default()
+    };
+    let get = |path: &[&str]| -> Option<&toml::Value> {
+        let (first, rest) = path.split_first()?;
+        rest.iter().try_fold(t.get(*first)?, |v, k| v.get(k))
+    };
+    let mut out = strings(get(&["project", "dependencies"]));
+    out.extend(arrays_of(get(&["project", "optional-dependencies"])));
+    out.extend(arrays_of(get(&["dependency-groups"])));
+    out.extend(strings(get(&["build-system", "requires"])));
+    out.extend(arrays_of(get(&["tool", "pdm", "dev-dependencies"])));
+    out.extend(keys_of(get(&["tool", "poetry", "dependencies"])));
+    out.extend(keys_of(get(&["tool", "poetry", "dev-dependencies"])));
+    if let Some(groups) = get(&["tool", "poetry", "group"]).and_then(toml::Value::as_table) {
+        for g in groups.values() {
+            out.extend(keys_of(g.get("dependencies")));
+        }
+    }
+    out
+}
+
+/// The packages a lock file pins. uv also locks the project itself (and
+/// local path packages): those are not on PyPI and are left out.
+fn lock_names(text: &str) -> Vec<String> {
+    let Some(t) = toml_table(text) else {
+        return Vec::new();
+    };
+    let local = |p: &toml::Value| {
+        p.get("source")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|s| {
+                ["editable", "virtual", "directory", "path"]
+                    .iter()
+                    .any(|k| s.contains_key(*k))
+            })
+    };
+    t.get("package")
+        .and_then(toml::Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter(|p| !local(p))
+                .filter_map(|p| p.get("name").and_then(toml::Value::as_str))
+                .filter_map(pep508_name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `install_requires`, `setup_requires` and `tests_require` of `[options]`,
+/// and every list of `[options.extras_require]`.
+fn setup_cfg_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut section = String::new();
+    let mut in_list = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            section = name.trim().to_string();
+            in_list = false;
+            continue;
+        }
+        let continued = line.starts_with([' ', '\t']);
+        let value = if continued {
+            in_list.then_some(trimmed)
+        } else if let Some((key, value)) = trimmed.split_once(['=', ':']) {
+            let key = key.trim();
+            in_list = section == "options.extras_require"
+                || section == "options"
+                    && matches!(key, "install_requires" | "setup_requires" | "tests_require");
+            in_list.then_some(value.trim())
+        } else {
+            None
+        };
+        if let Some(v) = value {
+            out.extend(v.split(';').next().and_then(pep508_name));
+        }
+    }
+    out
 }
 
 /// `Foo_Bar.baz` and `foo-bar-baz` are the same project.
@@ -443,8 +656,16 @@ fn lists(text: &str, dist: &str) -> bool {
 fn source_offset(cx: &Cx<'_>, run: &Node, line_text: &str, col: usize) -> Option<usize> {
     let src = cx.doc.slice(run.span);
     let mut found = None;
+    // Every occurrence, overlapping ones included: the next search starts
+    // one character (not one byte: the line may start with a multibyte
+    // one) after the last match.
+    let step = line_text.chars().next().map_or(1, char::len_utf8);
     let mut from = 0;
-    while let Some(pos) = src[from..].find(line_text).map(|p| p + from) {
+    while let Some(pos) = src
+        .get(from..)
+        .and_then(|s| s.find(line_text))
+        .map(|p| p + from)
+    {
         let before_ok = src[..pos]
             .rsplit('\n')
             .next()
@@ -457,7 +678,7 @@ fn source_offset(cx: &Cx<'_>, run: &Node, line_text: &str, col: usize) -> Option
             }
             found = Some(pos);
         }
-        from = pos + 1;
+        from = pos + step;
     }
     found.map(|p| run.span.start + p + col)
 }
@@ -481,8 +702,16 @@ fn insert_at(script: &str, line: usize, col: usize, insert: &str) -> Option<Stri
 }
 
 pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
-    let module = module(cx)?;
-    let dist = distribution(&module)?;
+    let module = module(cx.facts())?;
+    let dist = distribution(&module, cx.input.files)?;
+    let mut planned = install(cx, &module, &dist.name)?;
+    planned.changes.push(Change::new(dist.why(&module)));
+    Ok(planned)
+}
+
+/// Install `dist`, which provides `module`.
+fn install(cx: &Cx<'_>, module: &str, dist: &str) -> Result<Planned, Unfixable> {
+    let (module, dist) = (module.to_string(), dist.to_string());
     if !safe_name(&dist, MAX_NAME) {
         return Err(Unfixable::Unsafe(format!(
             "the distribution name {} does not match the allowed pattern",
@@ -678,15 +907,118 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
 mod tests {
     use super::*;
 
+    fn named(module: &str, files: &[(&str, &str)]) -> Result<Distribution, Unfixable> {
+        let files = files
+            .iter()
+            .map(|(p, t)| ((*p).to_string(), (*t).to_string()))
+            .collect();
+        distribution(module, &files)
+    }
+
     #[test]
-    fn import_names_map_to_distributions() {
-        assert_eq!(distribution("yaml"), Ok("PyYAML".into()));
-        assert_eq!(distribution("cv2"), Ok("opencv-python".into()));
-        assert_eq!(distribution("google.protobuf"), Ok("protobuf".into()));
-        assert_eq!(distribution("requests"), Ok("requests".into()));
-        assert_eq!(distribution("ruamel.yaml"), Ok("ruamel.yaml".into()));
-        assert!(distribution("src").is_err());
-        assert!(distribution("google").is_err());
+    fn import_names_map_to_distributions_through_the_table() {
+        let table = |m: &str| named(m, &[]).map(|d| (d.name, d.vouch));
+        assert_eq!(table("yaml"), Ok(("PyYAML".into(), Vouch::Table)));
+        assert_eq!(table("cv2"), Ok(("opencv-python".into(), Vouch::Table)));
+        assert_eq!(
+            table("sklearn.svm"),
+            Ok(("scikit-learn".into(), Vouch::Table))
+        );
+        assert_eq!(table("PIL"), Ok(("Pillow".into(), Vouch::Table)));
+        assert_eq!(table("bs4"), Ok(("beautifulsoup4".into(), Vouch::Table)));
+        assert_eq!(
+            table("google.protobuf.message").map(|d| d.0),
+            Ok("protobuf".into())
+        );
+        assert_eq!(table("requests").map(|d| d.0), Ok("requests".into()));
+        assert_eq!(table("ruamel.yaml").map(|d| d.0), Ok("ruamel.yaml".into()));
+        assert!(table("src").is_err());
+        assert!(table("google").is_err());
+        // A name only the log gives is never installed.
+        let e = table("evilpkg")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("cannot tell which package"), "{e}");
+        // Every entry is well formed.
+        for (m, d) in table_entries() {
+            assert!(safe_name(d, MAX_NAME), "{m} -> {d}");
+            assert!(!m.is_empty() && !m.contains(char::is_whitespace), "{m}");
+        }
+    }
+
+    fn table_entries() -> Vec<(&'static str, &'static str)> {
+        table().collect()
+    }
+
+    #[test]
+    fn the_repositorys_dependency_files_vouch_for_a_name() {
+        let listed = |path: &str, text: &str| named("tmpq_lib", &[(path, text)]);
+        let ok = |path: &str, text: &str| {
+            assert_eq!(
+                listed(path, text),
+                Ok(Distribution {
+                    name: "tmpq-lib".into(),
+                    vouch: Vouch::Listed(path.into())
+                }),
+                "{path}: {text}"
+            );
+        };
+        ok(
+            "requirements.txt",
+            "# pinned\ntmpq-lib==1.0 ; python_version > '3'\n",
+        );
+        ok(
+            "pyproject.toml",
+            "[project]\nname = \"x\"\ndependencies = [\"tmpq-lib>=2\"]\n",
+        );
+        ok(
+            "pyproject.toml",
+            "[project]\nname = \"x\"\n[project.optional-dependencies]\ntest = [\"tmpq-lib\"]\n",
+        );
+        ok(
+            "pyproject.toml",
+            "[dependency-groups]\ndev = [\"tmpq-lib\"]\n",
+        );
+        ok(
+            "pyproject.toml",
+            "[tool.poetry.group.dev.dependencies]\ntmpq-lib = \"^1\"\n",
+        );
+        ok(
+            "setup.cfg",
+            "[metadata]\nname = x\n[options]\ninstall_requires =\n    requests\n    tmpq-lib>=1\n",
+        );
+        ok("Pipfile", "[dev-packages]\ntmpq-lib = \"*\"\n");
+        ok(
+            "poetry.lock",
+            "[[package]]\nname = \"tmpq-lib\"\nversion = \"1.0\"\n",
+        );
+        ok(
+            "Pipfile.lock",
+            "{\"default\": {}, \"develop\": {\"tmpq-lib\": {\"version\": \"==1.0\"}}}",
+        );
+        // The project's own name is no dependency, nor is uv's lock entry for it.
+        for (path, text) in [
+            (
+                "pyproject.toml",
+                "[project]\nname = \"tmpq-lib\"\ndependencies = []\n",
+            ),
+            (
+                "setup.cfg",
+                "[metadata]\nname = tmpq-lib\n[options]\ninstall_requires = requests\n",
+            ),
+            (
+                "uv.lock",
+                "[[package]]\nname = \"tmpq-lib\"\nversion = \"0.1\"\nsource = { editable = \".\" }\n",
+            ),
+            (
+                "requirements.txt",
+                "-e ./tmpq-lib\nhttps://example.com/tmpq_lib.whl\n",
+            ),
+            ("pyproject.toml", "not toml ["),
+        ] {
+            assert!(listed(path, text).is_err(), "{path}: {text}");
+        }
     }
 
     #[test]

@@ -198,6 +198,13 @@ fn dependency_new_install_step_before_the_failing_step() {
         "{:?}",
         fix.changes
     );
+    // The reviewer is told why this is the right package.
+    assert!(
+        fix.changes.iter().any(|c| c.description
+            == "Why `PyYAML`: ci-medic's table of import names maps module `yaml` to it."),
+        "{:?}",
+        fix.changes
+    );
 }
 
 #[test]
@@ -253,7 +260,11 @@ fn dependency_through_tox_is_left_to_the_tox_config() {
 #[test]
 fn dependency_already_installed_is_not_fixed_again() {
     let f = missing_module("ruff", "lint", "Run ruff check .");
-    assert!(err_text(Run::new(ANCHORS).plan(&f)).contains("already installed"));
+    let mut run = Run::new(ANCHORS);
+    // ruff is not in the table: the repository's own files name it.
+    run.files
+        .insert("requirements-lint.txt".into(), "ruff==0.5\n".into());
+    assert!(err_text(run.plan(&f)).contains("already installed"));
 }
 
 #[test]
@@ -284,7 +295,12 @@ fn hostile_package_names_are_refused() {
 #[test]
 fn the_repositorys_own_package_is_not_installed_from_pypi() {
     let f = missing_module("octo_repo", "build (3.10, ubuntu-18.04)", "Run tests");
-    assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("repository's own"));
+    assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("cannot tell which package"));
+    // Even when a requirements file names it.
+    let mut run = Run::new(REQUESTS);
+    run.files
+        .insert("requirements.txt".into(), "octo-repo @ file:.\n".into());
+    assert!(err_text(run.plan(&f)).contains("repository's own"));
     let f = missing_module("src", "build (3.10, ubuntu-18.04)", "Run tests");
     assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("repository's own"));
 }
@@ -843,6 +859,7 @@ fn analyses_are_read_in_every_form() {
         workflow_path: Some(".github/workflows/ci.yml".into()),
         branch: Some("main".into()),
         event: "push".into(),
+        head_repository: None,
         head_sha: "a".repeat(40),
         run_id: 1,
         run_attempt: 1,
@@ -860,6 +877,7 @@ fn analyses_are_read_in_every_form() {
         occurrences: Vec::new(),
         failed_twice: false,
         others: Vec::new(),
+        body_sha256: None,
     };
     for text in [
         crate::report::issue::body(&block),
@@ -881,60 +899,142 @@ fn analyses_are_read_in_every_form() {
 
 // --- no panics on any input ------------------------------------------------------
 
-#[test]
-fn mutated_workflows_never_panic() {
+/// How many lines of `before` a fix may change: one place per fix (two for
+/// a step timeout that also raises its job's limit); a syntax repair also
+/// rewrites every line with a tab.
+fn line_budget(category: Category, before: &str) -> usize {
+    match category {
+        Category::WorkflowSyntax => before.lines().filter(|l| l.contains('\t')).count() + 2,
+        _ => 2,
+    }
+}
+
+/// Edits to a workflow text: (kind, where as a fraction, snippet, length).
+fn mutations() -> impl proptest::strategy::Strategy<Value = Vec<(u8, f64, usize, usize)>> {
+    proptest::collection::vec((0_u8..3, 0.0_f64..1.0, 0_usize..64, 0_usize..12), 1..5)
+}
+
+fn mutate(wf: &str, edits: &[(u8, f64, usize, usize)]) -> String {
     const SNIPPETS: &[&str] = &[
         "\t", "- ", ": ", "&a ", "*a", "{", "[", "]", "}", "'", "\"", " #", "\n", "|", ">-", "${{",
-        "  ", "? ", "!!str ", "\r\n", "---\n", "<<: *a\n", "é",
+        "  ", "? ", "!!str ", "\r\n", "---\n", "<<: *a\n", "é", "🦀 ", "\u{200b}",
     ];
-    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = |n: usize| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        usize::try_from(seed >> 33).unwrap_or(0) % n.max(1)
-    };
-    let cases: Vec<Facts> = vec![
-        syntax("Invalid workflow file: .github/workflows/ci.yml#L3"),
-        missing_module("yaml", "test", "Tests"),
-        missing_command("jq", "build", Some("Run make build")),
-        timed_out("build", Some(700), "10"),
-        missing_file("out/x.json", "test", "Tests"),
-        rate_limited("release-notes", "List releases"),
-        test_failure("build (arm64)"),
-    ];
-    let mut tried = 0;
-    for (_, wf) in ALL {
-        for _ in 0..25 {
-            let mut text = wf.to_string();
-            for _ in 0..1 + next(4) {
-                let mut at = next(text.len());
-                while !text.is_char_boundary(at) {
-                    at -= 1;
+    let mut text = wf.to_string();
+    for &(kind, frac, pick, len) in edits {
+        // Truncation is the point: a position inside the text.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let mut at = ((text.len() as f64) * frac) as usize;
+        at = at.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        match kind {
+            0 => text.insert_str(at, SNIPPETS[pick % SNIPPETS.len()]),
+            1 => {
+                let mut end = (at + len).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end -= 1;
                 }
-                match next(3) {
-                    0 => text.insert_str(at, SNIPPETS[next(SNIPPETS.len())]),
-                    1 => {
-                        let mut end = (at + next(12)).min(text.len());
-                        while !text.is_char_boundary(end) {
-                            end -= 1;
-                        }
-                        text.replace_range(at..end, "");
-                    }
-                    _ => {
-                        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-                        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
-                        let line = text[line_start..line_end].to_string();
-                        text.insert_str(line_start, &line);
-                    }
-                }
+                text.replace_range(at..end, "");
             }
-            for f in &cases {
-                // Any answer will do; what matters is that there is one.
-                let _ = Run::new(&text).plan(f);
-                tried += 1;
+            _ => {
+                let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+                let line = text[line_start..line_end].to_string();
+                text.insert_str(line_start, &line);
             }
         }
     }
-    assert!(tried > 1000);
+    text
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 48, ..Default::default() })]
+
+    /// Mutated workflows never make a planner panic, and every fix it still
+    /// makes is YAML and leaves the lines it does not touch byte-identical.
+    #[test]
+    fn fixes_of_mutated_workflows_parse_and_keep_the_rest(
+        which in 0..ALL.len(),
+        edits in mutations(),
+    ) {
+        let text = mutate(ALL[which].1, &edits);
+        let cases: Vec<Facts> = vec![
+            syntax("Invalid workflow file: .github/workflows/ci.yml#L3"),
+            missing_module("yaml", "test", "Tests"),
+            missing_command("jq", "build", Some("Run make build")),
+            timed_out("build", Some(700), "10"),
+            missing_file("out/x.json", "test", "Tests"),
+            rate_limited("release-notes", "List releases"),
+            test_failure("build (arm64)"),
+        ];
+        for f in &cases {
+            let Ok(fix) = Run::new(&text).plan(f) else { continue };
+            let Some(new) = fix.new_text(".github/workflows/ci.yml") else { continue };
+            proptest::prop_assert!(
+                serde_yaml::from_str::<serde_yaml::Value>(new).is_ok(),
+                "{:?} fix does not parse:\n{new}", f.category
+            );
+            let diff = similar::TextDiff::from_lines(text.as_str(), new);
+            let changed: usize = diff
+                .ops()
+                .iter()
+                .map(|op| match *op {
+                    similar::DiffOp::Delete { old_len, .. }
+                    | similar::DiffOp::Replace { old_len, .. } => old_len,
+                    _ => 0,
+                })
+                .sum();
+            proptest::prop_assert!(
+                changed <= line_budget(f.category, &text),
+                "{:?} fix changed {changed} lines:\n{}", f.category, diff.unified_diff()
+            );
+        }
+    }
+}
+
+/// A Python workflow whose install step's first line is `first`.
+fn python_workflow_with_line(first: &str) -> String {
+    format!(
+        "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - name: Install\n        run: |\n          python -m pip install --upgrade pip\n          {first}\n      - name: Tests\n        run: pytest\n"
+    )
+}
+
+#[test]
+fn run_lines_starting_with_a_multibyte_character_do_not_panic() {
+    let f = missing_module("yaml", "test", "Tests");
+    let wf = python_workflow_with_line("é pip install pytest");
+    // The line occurs once as a whole line: the package goes into it.
+    let fix = fixed(&wf, &f);
+    let new = after(&fix, &wf, 1);
+    assert!(
+        new.contains("          é pip install pytest PyYAML\n"),
+        "{new}"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 200, ..Default::default() })]
+
+    /// Run lines of any Unicode never make the Python fix panic, and a fix
+    /// it makes still parses and keeps every other line.
+    #[test]
+    fn run_lines_of_any_unicode_never_panic(
+        prefix in "\\PC{0,6}",
+        line in "\\PC{0,12}",
+        install in proptest::bool::ANY,
+    ) {
+        let first = if install { format!("{prefix} pip install {line}") } else { format!("{prefix}{line}") };
+        let wf = python_workflow_with_line(&first);
+        let f = missing_module("yaml", "test", "Tests");
+        if let Ok(fix) = Run::new(&wf).plan(&f) {
+            let new = fix.new_text(".github/workflows/ci.yml").unwrap_or(&wf);
+            proptest::prop_assert!(serde_yaml::from_str::<serde_yaml::Value>(new).is_ok(), "{new}");
+            preserved(&wf, new, 1);
+        }
+    }
 }

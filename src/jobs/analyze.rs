@@ -462,6 +462,7 @@ impl Issues<'_> {
                 workflow_path: run.path.clone(),
                 branch: run.head_branch.clone(),
                 event: run.event.clone(),
+                head_repository: run.head_repository.as_ref().map(|r| r.full_name.clone()),
                 head_sha: run.head_sha.clone(),
                 run_id: run.id,
                 run_attempt: run.run_attempt,
@@ -470,6 +471,7 @@ impl Issues<'_> {
                 failures,
                 occurrences: Vec::new(),
                 failed_twice: facts.failed_before.contains(key),
+                body_sha256: None,
                 others: if lead {
                     summaries.iter().skip(MAX_ISSUES_PER_RUN).cloned().collect()
                 } else {

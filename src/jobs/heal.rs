@@ -19,11 +19,12 @@ use crate::app::Ctx;
 use crate::cli::{Context, EXIT_UNFIXABLE, Format, HealArgs};
 use crate::config::{self, Config};
 use crate::github::Client;
+use crate::github::api::encode_segment;
 use crate::github::marker::{find_key, has_marker};
-use crate::github::types::{IssueInfo, Permission, PullInfo, RunInfo};
+use crate::github::types::{IssueInfo, Permission, UserInfo};
 use crate::handlers::{Delivery, Request};
 use crate::heal::pr::{self, Verify};
-use crate::heal::trust::{self, Trust};
+use crate::heal::trust::{self, IssueFacts, RunFacts, Trust, TrustedRun};
 use crate::heal::{self, Facts, Fix, Input, Unfixable, diff, locate, python};
 use crate::plan::{self, FileChange, Plan, Write};
 use crate::report::issue::{self, IssueAnalysis};
@@ -31,6 +32,8 @@ use crate::report::markdown;
 
 /// Requirements files fetched per fix, at most.
 const MAX_EXTRA_FILES: usize = 10;
+/// Dependency files read per fix, at most (all of [`python::DEPENDENCY_FILES`]).
+const MAX_DEPENDENCY_FILES: usize = 20;
 /// Largest file read offline as a requirements file.
 const MAX_LOCAL_FILE: u64 = 1024 * 1024;
 
@@ -78,9 +81,9 @@ fn local_layout(workflow: &Path) -> (String, PathBuf) {
     (relative, PathBuf::from("."))
 }
 
-fn read_local_files(root: &Path, paths: &[String]) -> BTreeMap<String, String> {
+fn read_local_files(root: &Path, paths: &[String], max: usize) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    for p in paths.iter().take(MAX_EXTRA_FILES) {
+    for p in paths.iter().take(max) {
         let file = root.join(p);
         let small =
             std::fs::metadata(&file).is_ok_and(|m| m.is_file() && m.len() <= MAX_LOCAL_FILE);
@@ -108,7 +111,14 @@ async fn offline(
         None => Config::default(),
     };
     let (repo_path, root) = local_layout(workflow);
-    let files = read_local_files(&root, &python::requirement_files(&text));
+    let mut files = read_local_files(&root, &python::requirement_files(&text), MAX_EXTRA_FILES);
+    if python::wants_dependency_files(&facts) {
+        let deps: Vec<String> = python::DEPENDENCY_FILES
+            .iter()
+            .map(|p| (*p).to_string())
+            .collect();
+        files.extend(read_local_files(&root, &deps, MAX_DEPENDENCY_FILES));
+    }
     let input = Input {
         facts: &facts,
         workflow_path: &repo_path,
@@ -391,6 +401,7 @@ async fn gate(
     bots: &[String],
     issue: &IssueInfo,
     fingerprint: Option<&str>,
+    sender: Option<&str>,
 ) -> Result<Gate> {
     if issue.pull_request.is_some() {
         return Ok(Gate::Skip(format!("#{} is a pull request", issue.number)));
@@ -414,23 +425,104 @@ async fn gate(
         )));
     }
     let body = issue.body.as_deref().unwrap_or_default();
-    let decide = |labeler| trust::decide(&issue.user.login, body, fingerprint, bots, labeler);
-    // The action's own issue needs no requests about who labelled it.
-    let own = decide(None);
-    if own.trusted() {
-        return Ok(Gate::Go(own));
+    let facts = IssueFacts {
+        author: &issue.user.login,
+        body,
+        fingerprint,
+        as_written: issue::body_is_as_written(body),
+        labeler: None,
+        sender: None,
+    };
+    // Whatever the labels say, only the action's own, unedited issue is read.
+    if let Trust::Untrusted(why) = trust::decide(
+        &IssueFacts {
+            labeler: Some((trust::ACTIONS_BOT, Permission::None)),
+            ..facts
+        },
+        bots,
+    ) {
+        return Ok(Gate::Refuse(why));
     }
+    // Who applied the label last, and who woke heal, are asked every time:
+    // a re-label or a reopening is a new decision by someone.
+    let permission = async |who: &str| -> Result<Permission> {
+        Ok(if trust::is_bot(bots, who) {
+            Permission::None
+        } else {
+            client.permission(who).await?
+        })
+    };
     let events = client.issue_events(issue.number).await?;
     let labeler = match trust::last_labeler(&events, config::LABEL_AUTO_HEAL) {
-        Some(who) if trust::is_bot(bots, who) => Some((who, Permission::None)),
-        Some(who) => Some((who, client.permission(who).await?)),
+        Some(who) => Some((who, permission(who).await?)),
         None => None,
     };
-    let verdict = decide(labeler);
-    Ok(match verdict {
-        Trust::Untrusted(why) => Gate::Refuse(why),
-        t => Gate::Go(t),
-    })
+    let sender = match sender {
+        Some(who) => Some((who, permission(who).await?)),
+        None => None,
+    };
+    Ok(
+        match trust::decide(
+            &IssueFacts {
+                labeler,
+                sender,
+                ..facts
+            },
+            bots,
+        ) {
+            Trust::Untrusted(why) => Gate::Refuse(why),
+            t => Gate::Go(t),
+        },
+    )
+}
+
+/// Re-read the failed run through the API and decide whether heal may act
+/// on it: the issue body says which run, never whether to trust it.
+async fn trusted_run(
+    client: &Client,
+    config: &Config,
+    a: &IssueAnalysis,
+) -> Result<Result<TrustedRun, Unfixable>> {
+    let default_branch = client.default_branch().await?;
+    let path = client.repo_path(&format!("/actions/runs/{}", a.run_id));
+    let run: RunFacts = match client.get_json(&path).await {
+        Ok(run) => run,
+        Err(e) if e.is_not_found() => {
+            return Ok(Err(Unfixable::Untrusted(format!(
+                "run {} no longer exists, so ci-medic cannot check where it came from",
+                a.run_id
+            ))));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(trust::check_run(
+        &run,
+        a,
+        &client.repo().full(),
+        &default_branch,
+        &config.heal.trusted_branches,
+    )
+    .map_err(Unfixable::Untrusted))
+}
+
+/// How the fix is verified. A dispatch runs the fixed workflow with the
+/// repository's secrets, so it needs a fix made for a trusted run.
+fn verification(config: &Config, new_workflow: &str, run: &TrustedRun) -> Verify {
+    tracing::info!(
+        "the fix is for run {} ({} on {})",
+        run.id(),
+        run.event(),
+        run.branch()
+    );
+    if !config.heal.verify {
+        Verify::Skip("`heal.verify` is off".into())
+    } else if crate::heal::yaml::Doc::parse(new_workflow).is_ok_and(|d| locate::dispatchable(&d)) {
+        Verify::Dispatch
+    } else {
+        Verify::Skip(
+            "the workflow has no `workflow_dispatch` trigger without required inputs".into(),
+        )
+    }
 }
 
 /// The issue's workflow, at the failing commit and on the default branch.
@@ -443,7 +535,11 @@ struct Workflow {
     files: BTreeMap<String, String>,
 }
 
-async fn fetch_workflow(client: &Client, a: &IssueAnalysis) -> Result<Result<Workflow, Unfixable>> {
+async fn fetch_workflow(
+    client: &Client,
+    a: &IssueAnalysis,
+    facts: &Facts,
+) -> Result<Result<Workflow, Unfixable>> {
     let path = a.workflow_path.clone().unwrap_or_default();
     let default_branch = client.default_branch().await?;
     let base_sha = client
@@ -465,6 +561,17 @@ async fn fetch_workflow(client: &Client, a: &IssueAnalysis) -> Result<Result<Wor
     {
         if let Some(text) = client.file_text(&p, &base_sha).await? {
             files.insert(p, text);
+        }
+    }
+    // Only a module ci-medic's table does not know needs the repository to
+    // name its distribution.
+    if python::wants_dependency_files(facts) {
+        for p in python::DEPENDENCY_FILES.iter().take(MAX_DEPENDENCY_FILES) {
+            if !files.contains_key(*p)
+                && let Some(text) = client.file_text(p, &base_sha).await?
+            {
+                files.insert((*p).to_string(), text);
+            }
         }
     }
     Ok(Ok(Workflow {
@@ -494,13 +601,15 @@ async fn run_last(cx: &Ctx, client: &Client, plan: &Plan) -> Result<ExitCode> {
 }
 
 /// Heal issue `number`: the `issues` and `workflow_dispatch` entry point.
-pub async fn heal_issue(cx: &Ctx, number: u64) -> Result<ExitCode> {
+/// `sender` is who sent an `issues` event (a dispatch needs write access
+/// already).
+pub async fn heal_issue(cx: &Ctx, number: u64, sender: Option<&str>) -> Result<ExitCode> {
     let client = cx.github()?;
     let config = &cx.config;
     let issue = client.issue(number).await?;
     let analysis = issue.body.as_deref().and_then(issue::parse_block);
     let fingerprint = analysis.as_ref().map(|a| a.fingerprint.as_str());
-    let trust = match gate(client, cx.identity().logins(), &issue, fingerprint).await? {
+    let trust = match gate(client, cx.identity().logins(), &issue, fingerprint, sender).await? {
         Gate::Skip(why) => {
             crate::outln!(cx.env, "ci-medic: nothing to do: {why}");
             return Ok(ExitCode::SUCCESS);
@@ -514,12 +623,19 @@ pub async fn heal_issue(cx: &Ctx, number: u64) -> Result<ExitCode> {
         return run_last(cx, client, &manual_plan(number, &Facts::default(), &why)).await;
     };
     let facts = Facts::from_issue(&analysis);
-    // Nothing is fetched for a block that fails its checks.
-    let fixed = match check_block(&analysis, &client.repo().full()) {
-        Ok(()) => fetch_workflow(client, &analysis).await?,
+    // Nothing is fetched for a block that fails its checks, nor for a run
+    // that cannot be trusted.
+    let run = match check_block(&analysis, &client.repo().full()) {
+        Ok(()) => trusted_run(client, config, &analysis).await?,
+        Err(why) => Err(why),
+    };
+    let fixed = match run {
+        Ok(run) => fetch_workflow(client, &analysis, &facts)
+            .await?
+            .map(|wf| (wf, run)),
         Err(why) => Err(why),
     }
-    .and_then(|wf| {
+    .and_then(|(wf, run)| {
         let fix = heal::plan(&Input {
             facts: &facts,
             workflow_path: &wf.path,
@@ -529,9 +645,9 @@ pub async fn heal_issue(cx: &Ctx, number: u64) -> Result<ExitCode> {
             config: &config.heal,
             files: &wf.files,
         })?;
-        Ok((wf, fix))
+        Ok((wf, fix, run))
     });
-    let (wf, fix) = match fixed {
+    let (wf, fix, run) = match fixed {
         Ok(f) => f,
         Err(why) => return run_last(cx, client, &manual_plan(number, &facts, &why)).await,
     };
@@ -539,15 +655,7 @@ pub async fn heal_issue(cx: &Ctx, number: u64) -> Result<ExitCode> {
     let open = client.pulls_from(&branch).await?;
     let up_to_date = !open.is_empty() && branch_holds(client, &branch, &fix).await?;
     let new_workflow = fix.new_text(&wf.path).unwrap_or(&wf.current);
-    let verify = if !config.heal.verify {
-        Verify::Skip("`heal.verify` is off".into())
-    } else if crate::heal::yaml::Doc::parse(new_workflow).is_ok_and(|d| locate::dispatchable(&d)) {
-        Verify::Dispatch
-    } else {
-        Verify::Skip(
-            "the workflow has no `workflow_dispatch` trigger without required inputs".into(),
-        )
-    };
+    let verify = verification(config, new_workflow, &run);
     let target = Target {
         default_branch: wf.default_branch.clone(),
         base_sha: wf.base_sha.clone(),
@@ -584,33 +692,96 @@ async fn branch_holds(client: &Client, branch: &str, fix: &Fix) -> Result<bool> 
 
 // --- verification ------------------------------------------------------------
 
+/// An open pull request from a heal branch, as verification reads it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FixPull {
+    pub number: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub head: FixHead,
+    #[serde(default)]
+    pub user: Option<UserInfo>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct FixHead {
+    pub sha: String,
+}
+
+/// Why a finished run on a heal branch is not the fix's verification, if
+/// it is not: only a `workflow_dispatch` of the base repository's own code
+/// that the action itself started counts. Anyone can name a fork's branch
+/// like a heal branch.
+fn not_a_verification(run: &RunFacts, repo: &str, bots: &[String]) -> Option<String> {
+    let same = |r: &Option<trust::RepoRef>| {
+        r.as_ref()
+            .is_some_and(|r| r.full_name.eq_ignore_ascii_case(repo))
+    };
+    let by_bot = |u: &Option<UserInfo>| u.as_ref().is_some_and(|u| trust::is_bot(bots, &u.login));
+    if run.event != "workflow_dispatch" {
+        return Some(format!("it was started by a {} event", run.event));
+    }
+    if !same(&run.repository) || !same(&run.head_repository) {
+        return Some("it ran another repository's code".into());
+    }
+    let triggered = if run.triggering_actor.is_some() {
+        &run.triggering_actor
+    } else {
+        &run.actor
+    };
+    if !by_bot(&run.actor) || !by_bot(triggered) {
+        return Some("ci-medic did not dispatch it".into());
+    }
+    None
+}
+
 /// Report a finished run on a heal branch on its pull request. Pure.
-pub fn decide_verify(run: &RunInfo, pulls: &[PullInfo]) -> Plan {
+/// `repo` is the repository the action works on, `bots` its logins.
+pub fn decide_verify(run: &RunFacts, pulls: &[FixPull], repo: &str, bots: &[String]) -> Plan {
     let mut plan = Plan::new("heal");
     let Some(conclusion) = run.conclusion.as_deref() else {
         plan.note(format!("run {} has not finished", run.id));
         return plan;
     };
+    if let Some(why) = not_a_verification(run, repo, bots) {
+        plan.note(format!(
+            "run {} is not a verification of a fix ({why}): ignored",
+            run.id
+        ));
+        return plan;
+    }
     let name = run.name.clone().unwrap_or_else(|| "the workflow".into());
     for p in pulls {
         let body = p.body.as_deref().unwrap_or_default();
-        let ours = find_key(body, pr::KIND_HEAL).is_some();
+        let by_bot = p
+            .user
+            .as_ref()
+            .is_some_and(|u| trust::is_bot(bots, &u.login));
+        let ours = by_bot && find_key(body, pr::KIND_HEAL).is_some();
         let same_workflow = match run.path.as_deref() {
             Some(path) => has_marker(body, pr::KIND_WORKFLOW, path),
             None => true,
         };
-        if ours && same_workflow {
-            plan.push(
-                Write::Comment {
-                    number: p.number,
-                    body: pr::verify_comment(run.id, &run.html_url, &name, conclusion),
-                    marker: Some((pr::KIND_VERIFY.into(), run.id.to_string())),
-                },
-                format!("run {} of the fixed workflow finished", run.id),
-            );
+        if !(ours && same_workflow) {
+            continue;
         }
+        if p.head.sha != run.head_sha {
+            plan.note(format!(
+                "run {} ran commit {}, not the head of #{}: ignored",
+                run.id, run.head_sha, p.number
+            ));
+            continue;
+        }
+        plan.push(
+            Write::Comment {
+                number: p.number,
+                body: pr::verify_comment(run.id, &run.html_url, &name, conclusion),
+                marker: Some((pr::KIND_VERIFY.into(), run.id.to_string())),
+            },
+            format!("run {} of the fixed workflow finished", run.id),
+        );
     }
-    if plan.steps.is_empty() {
+    if plan.steps.is_empty() && plan.notes.is_empty() {
         plan.note(format!(
             "no heal pull request of this workflow for run {}",
             run.id
@@ -625,7 +796,10 @@ pub fn decide_verify(run: &RunInfo, pulls: &[PullInfo]) -> Plan {
 pub async fn verify_report(cx: &Ctx, run_id: u64) -> Result<Option<ExitCode>> {
     let client = cx.github()?;
     let config = &cx.config;
-    let run = client.run(run_id).await?;
+    // The run as the API tells it, not as the event payload does.
+    let run: RunFacts = client
+        .get_json(&client.repo_path(&format!("/actions/runs/{run_id}")))
+        .await?;
     let Some(branch) = run
         .head_branch
         .clone()
@@ -633,10 +807,19 @@ pub async fn verify_report(cx: &Ctx, run_id: u64) -> Result<Option<ExitCode>> {
     else {
         return Ok(None);
     };
-    let pulls = client.pulls_from(&branch).await?;
-    run_last(cx, client, &decide_verify(&run, &pulls))
-        .await
-        .map(Some)
+    let head = format!("{}:{branch}", client.repo().owner);
+    let pulls: Vec<FixPull> = client
+        .get_all(
+            &client.repo_path(&format!(
+                "/pulls?state=open&head={}",
+                encode_segment(&head, false)
+            )),
+            None,
+            100,
+        )
+        .await?;
+    let plan = decide_verify(&run, &pulls, &client.repo().full(), cx.identity().logins());
+    run_last(cx, client, &plan).await.map(Some)
 }
 
 fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {
@@ -754,35 +937,42 @@ mod tests {
         );
     }
 
+    fn verify_run(event: &str, head_repo: &str, actor: &str, sha: &str) -> RunFacts {
+        serde_json::from_value(serde_json::json!({
+            "id": 9, "name": "CI", "path": ".github/workflows/ci.yml", "event": event,
+            "head_sha": sha, "head_branch": "ci-medic/heal-12-01234567", "conclusion": "failure",
+            "html_url": "https://github.com/o/r/actions/runs/9",
+            "repository": {"full_name": "o/r"}, "head_repository": {"full_name": head_repo},
+            "actor": {"login": actor}, "triggering_actor": {"login": actor}
+        }))
+        .expect("run")
+    }
+
+    fn fix_pull(n: u64, body: &str, author: &str, sha: &str) -> FixPull {
+        serde_json::from_value(serde_json::json!({
+            "number": n, "body": body, "head": {"sha": sha}, "user": {"login": author}
+        }))
+        .expect("pull")
+    }
+
     #[test]
     fn verification_runs_are_reported_on_their_pull_request() {
-        let run: RunInfo = serde_json::from_value(serde_json::json!({
-            "id": 9, "name": "CI", "path": ".github/workflows/ci.yml", "event": "workflow_dispatch",
-            "head_sha": "a", "head_branch": "ci-medic/heal-12-01234567", "conclusion": "failure",
-            "html_url": "https://github.com/o/r/actions/runs/9"
-        }))
-        .expect("run");
-        let pull = |n: u64, body: &str| PullInfo {
-            number: n,
-            state: "open".into(),
-            title: "t".into(),
-            body: Some(body.into()),
-            labels: Vec::new(),
-            head_ref: "ci-medic/heal-12-01234567".into(),
-            base_ref: "main".into(),
-            merged: false,
-            html_url: String::new(),
-            user: None,
-        };
-        let ours = pull(
+        let bot = trust::ACTIONS_BOT;
+        let bots = vec![bot.to_string()];
+        let ours = fix_pull(
             3,
             "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->",
+            bot,
+            "a",
         );
-        let other = pull(
+        let other = fix_pull(
             4,
             "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/lint.yml -->",
+            bot,
+            "a",
         );
-        let plan = decide_verify(&run, &[ours, other]);
+        let run = verify_run("workflow_dispatch", "o/r", bot, "a");
+        let plan = decide_verify(&run, &[ours.clone(), other], "o/r", &bots);
         assert_eq!(plan.steps.len(), 1);
         match &plan.steps[0].write {
             Write::Comment { number, body, .. } => {
@@ -796,6 +986,44 @@ mod tests {
         assert!(!is_heal_branch(&config, "ci-medic/healthy"));
         config.heal.branch_prefix = "fix".into();
         assert!(!is_heal_branch(&config, "ci-medic/heal-12-01234567"));
+    }
+
+    #[test]
+    fn spoofed_verification_runs_are_ignored() {
+        let bot = trust::ACTIONS_BOT;
+        let bots = vec![bot.to_string()];
+        let body =
+            "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->";
+        let ours = fix_pull(3, body, bot, "a");
+        for (run, pulls) in [
+            // A fork's pull request on a branch named like a heal branch.
+            (
+                verify_run("pull_request", "mallory/r", "mallory", "a"),
+                vec![ours.clone()],
+            ),
+            (
+                verify_run("pull_request", "o/r", bot, "a"),
+                vec![ours.clone()],
+            ),
+            // Dispatched by a person, or on another commit than the fix's.
+            (
+                verify_run("workflow_dispatch", "o/r", "octocat", "a"),
+                vec![ours.clone()],
+            ),
+            (
+                verify_run("workflow_dispatch", "o/r", bot, "b"),
+                vec![ours.clone()],
+            ),
+            // A pull request someone else opened with ci-medic's markers.
+            (
+                verify_run("workflow_dispatch", "o/r", bot, "a"),
+                vec![fix_pull(5, body, "mallory", "a")],
+            ),
+        ] {
+            let plan = decide_verify(&run, &pulls, "o/r", &bots);
+            assert!(plan.steps.is_empty(), "{run:?}: {plan:?}");
+            assert_eq!(plan.notes.len(), 1, "{plan:?}");
+        }
     }
 
     #[test]

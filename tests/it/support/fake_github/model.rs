@@ -174,6 +174,9 @@ pub struct Run {
     pub logs_zip: Option<Logs>,
     /// Numbers of the pull requests the run belongs to.
     pub pull_requests: Vec<u64>,
+    /// `owner/name` of the fork whose code the run ran (`None`: the
+    /// repository's own code).
+    pub head_repository: Option<String>,
 }
 
 /// Whether a job's conclusion is a failure: what makes its run fail, and what

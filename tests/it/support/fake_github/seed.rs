@@ -160,6 +160,7 @@ pub struct RunBuilder {
     jobs: Vec<JobBuilder>,
     logs_zip: Option<Logs>,
     pull_requests: Vec<u64>,
+    head_repository: Option<String>,
 }
 
 impl RunBuilder {
@@ -181,6 +182,7 @@ impl RunBuilder {
             jobs: Vec::new(),
             logs_zip: None,
             pull_requests: Vec::new(),
+            head_repository: None,
         }
     }
 
@@ -258,6 +260,12 @@ impl RunBuilder {
     /// The run's log archive is past retention: 410.
     pub fn logs_expired(mut self) -> RunBuilder {
         self.logs_zip = Some(Logs::Expired);
+        self
+    }
+
+    /// The run ran a fork's code (`owner/name`), as a fork's pull request's does.
+    pub fn head_repository(mut self, full_name: &str) -> RunBuilder {
+        self.head_repository = Some(full_name.to_owned());
         self
     }
 
@@ -347,6 +355,7 @@ impl RunBuilder {
                 run_started_at: created,
                 logs_zip: self.logs_zip,
                 pull_requests: self.pull_requests,
+                head_repository: self.head_repository,
             },
         );
         SeededRun {

@@ -379,6 +379,7 @@ pub fn dispatch(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 run_started_at: now,
                 logs_zip: None,
                 pull_requests: Vec::new(),
+                head_repository: None,
             },
         );
         Some(id)

@@ -80,8 +80,27 @@ pub fn run(env: &Env, repo: &Repo, r: &Run) -> Value {
         "workflow_url": format!("{}/actions/workflows/{}", repo_api(env, repo), r.workflow_id),
         "head_commit": head_commit,
         "repository": minimal_repo(env, repo),
-        "head_repository": minimal_repo(env, repo)
+        "head_repository": head_repository(env, repo, r)
     })
+}
+
+/// The repository whose code a run ran: the repository itself, or a fork
+/// of it (shaped like it, under the fork's name).
+fn head_repository(env: &Env, repo: &Repo, r: &Run) -> Value {
+    let mut v = minimal_repo(env, repo);
+    if let Some(fork) = &r.head_repository {
+        let (owner, name) = fork
+            .split_once('/')
+            .unwrap_or((fork.as_str(), repo.name.as_str()));
+        v["id"] = json!(repo.id + 1_000_000);
+        v["name"] = json!(name);
+        v["full_name"] = json!(fork);
+        v["owner"] = user(env, owner);
+        v["fork"] = json!(true);
+        v["html_url"] = json!(format!("https://github.com/{fork}"));
+        v["url"] = json!(format!("{}/repos/{fork}", env.api_url));
+    }
+    v
 }
 
 /// A `job`.
