@@ -175,4 +175,68 @@ mod tests {
         assert!(HistorySource::parse(Some("file:"), OnlineSource::Github).is_err());
         assert!(HistorySource::parse(Some("s3"), OnlineSource::Github).is_err());
     }
+
+    /// A snapshot file answers both questions offline, with no client and
+    /// no ClickHouse.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_snapshot_file_answers_offline() {
+        let text = r#"{"repo": "o/r", "now": "2024-05-01T12:00:00Z",
+         "commits": [{"sha": "b", "time": "2024-05-01T11:00:00Z"},
+                     {"sha": "a", "time": "2024-05-01T10:00:00Z"}],
+         "jobs": [
+          {"sha": "a", "workflow": "trunk", "name": "test", "run_id": 1, "run_attempt": 1,
+           "status": "completed", "conclusion": "failure", "started_at": "2024-05-01T10:05:00Z"},
+          {"sha": "a", "workflow": "trunk", "name": "test", "run_id": 1, "run_attempt": 2,
+           "status": "completed", "conclusion": "success", "started_at": "2024-05-01T10:40:00Z"},
+          {"sha": "b", "workflow": "trunk", "name": "build", "run_id": 2,
+           "status": "completed", "conclusion": "failure", "started_at": "2024-05-01T11:05:00Z"}]}"#;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("snapshot.json");
+        std::fs::write(&path, text).expect("write");
+        let ctx = Ctx::new(
+            None,
+            crate::config::Config::default(),
+            crate::runtime::Env::default(),
+            true,
+            crate::cli::Format::Text,
+        );
+        let history = History::new(&ctx, HistorySource::File(path));
+        let now = DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let snapshot = history.trunk_snapshot("main", now).await.expect("snapshot");
+        assert_eq!(snapshot.commits.len(), 2);
+        assert_eq!(snapshot.jobs.len(), 3);
+        let scope = FlakyScope {
+            repo: "o/r",
+            branch: "main",
+            workflow_id: 0,
+            workflow: "trunk",
+            since: now - chrono::Duration::days(7),
+        };
+        let flaky = history.flaky_jobs(&scope).await.expect("flaky");
+        assert_eq!(
+            flaky,
+            [FlakyJob {
+                sha: "a".into(),
+                workflow: "trunk".into(),
+                name: "test".into(),
+            }]
+        );
+        let elsewhere = FlakyScope {
+            workflow: "nightly",
+            ..scope
+        };
+        assert!(
+            history
+                .flaky_jobs(&elsewhere)
+                .await
+                .expect("flaky")
+                .is_empty()
+        );
+        // The online sources need what an offline run lacks, and say so.
+        let online = History::new(&ctx, HistorySource::Github);
+        assert!(online.flaky_jobs(&scope).await.is_err());
+        assert!(online.trunk_snapshot("main", now).await.is_err());
+    }
 }
