@@ -2,15 +2,14 @@
 //! workflows, then revert or notify.
 //!
 //! It reads trunk's history from the shared [`crate::history`] service: the
-//! trunk's commits (newest first) and the job results of each
-//! ([`Snapshot`]), from GitHub, ClickHouse or a JSON file. From there
-//! everything is pure: jobs are grouped into signals
-//! ([`signal`]), signals are searched for the "newer commits fail, the older
-//! one passed" pattern under guards that keep precision ([`detect`]),
-//! verdicts become a [`crate::plan::Plan`] ([`decide`]), and every decision is
-//! rendered as a grid of commits by signals ([`grid`]). [`revert`] computes
-//! the tree of a revert, and [`synth`] generates seeded synthetic snapshots
-//! for tests and the benchmark.
+//! trunk's commits (newest first) and the job results of each ([`Snapshot`]),
+//! from GitHub, ClickHouse or a JSON file. From there everything is pure: jobs
+//! are grouped into signals ([`signal`]), signals are searched for the "newer
+//! commits fail, the older one passed" pattern under guards that keep
+//! precision ([`detect`](mod@detect)), verdicts become a [`crate::plan::Plan`]
+//! ([`decide`]), and every decision is rendered as a grid of commits by
+//! signals ([`grid`]). [`revert`] computes the tree of a revert, and [`synth`]
+//! generates seeded synthetic snapshots for tests and the benchmark.
 
 pub mod decide;
 pub mod detect;

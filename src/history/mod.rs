@@ -102,12 +102,10 @@ pub struct History<'a> {
 }
 
 impl<'a> History<'a> {
+    /// The service over `source`; the client and the store it needs are
+    /// `ctx`'s (the store is connected on first use).
     pub fn new(ctx: &'a Ctx, source: HistorySource) -> History<'a> {
         History { ctx, source }
-    }
-
-    pub fn source(&self) -> &HistorySource {
-        &self.source
     }
 
     /// The trunk snapshot of `branch` for the window of the config's
