@@ -19,8 +19,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use ci_medic::autorevert::{self, source_clickhouse, synth};
+use ci_medic::autorevert::{self, synth};
 use ci_medic::config::AutorevertConfig;
+use ci_medic::history;
 use ci_medic::store::{Store, StoreConfig};
 
 struct Options {
@@ -246,7 +247,7 @@ async fn clickhouse_in(o: &Options, store: &Store) -> anyhow::Result<()> {
     let mut last = None;
     for _ in 0..o.runs.min(3) {
         let t = Instant::now();
-        let snap = source_clickhouse::snapshot(store, repo, "main", &config, now).await?;
+        let snap = history::clickhouse::trunk_snapshot(store, repo, "main", &config, now).await?;
         samples.push(t.elapsed());
         last = Some(snap);
     }

@@ -9,6 +9,8 @@ use std::fmt;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+use crate::history::OnlineSource;
+
 /// Where the config is read from in the target repository.
 pub const DEFAULT_PATH: &str = ".github/ci-medic.yml";
 
@@ -79,15 +81,6 @@ impl Default for AnalyzeConfig {
     }
 }
 
-/// Where a job reads history (earlier runs) from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum HistorySource {
-    #[default]
-    Github,
-    Clickhouse,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct RetryConfig {
@@ -109,7 +102,7 @@ pub struct RetryConfig {
     /// How far back to look for a fail-then-pass of the same job on one commit.
     pub flaky_lookback_days: u32,
     /// Where that history is read from.
-    pub history: HistorySource,
+    pub history: OnlineSource,
 }
 
 impl Default for RetryConfig {
@@ -124,7 +117,7 @@ impl Default for RetryConfig {
             retryable_steps: Vec::new(),
             retry_flaky: true,
             flaky_lookback_days: 7,
-            history: HistorySource::Github,
+            history: OnlineSource::Github,
         }
     }
 }
@@ -182,7 +175,7 @@ pub struct AutorevertConfig {
     pub workflows: Vec<String>,
     pub lookback_hours: u32,
     pub mode: AutorevertMode,
-    pub source: HistorySource,
+    pub source: OnlineSource,
     /// Failing commits (suspect included) a pattern needs before any action.
     pub min_failures: usize,
     /// Passing commits below the suspect a pattern needs.
@@ -204,7 +197,7 @@ impl Default for AutorevertConfig {
             workflows: Vec::new(),
             lookback_hours: 48,
             mode: AutorevertMode::Log,
-            source: HistorySource::Github,
+            source: OnlineSource::Github,
             min_failures: 2,
             min_successes: 1,
             max_restarts: 2,

@@ -14,6 +14,7 @@ pub mod event;
 pub mod github;
 pub mod handlers;
 pub mod heal;
+pub mod history;
 pub mod jobs;
 pub mod logs;
 pub mod plan;

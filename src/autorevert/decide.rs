@@ -19,13 +19,13 @@ use super::detect::{Detection, Finding, Pattern, Verdict, signal_name};
 use super::grid;
 use super::revert::{self, RevertPlan};
 use super::signal::Signals;
-use super::snapshot::{Commit, Snapshot};
 use super::{
     LABEL_KILL_SWITCH, LABEL_NO_REVERT, LABEL_REVERT, MARKER_KIND, restart_branch, restart_tag_ref,
     revert_branch, short,
 };
 use crate::config::AutorevertMode;
 use crate::github::marker::marker;
+use crate::history::snapshot::{Commit, Snapshot};
 use crate::plan::{Plan, Write};
 use crate::report::markdown::{code, inline, title as flat_title};
 use crate::store::AutorevertAction;

@@ -32,8 +32,8 @@ use serde::Serialize;
 
 use super::short;
 use super::signal::{Column, Event, FpId, Signals, UNCLASSIFIED};
-use super::snapshot::{Commit, Outcome, Snapshot};
 use crate::config::AutorevertConfig;
+use crate::history::snapshot::{Commit, Outcome, Snapshot};
 
 /// A failure hitting this many jobs on the suspect may be an outage that
 /// began with it: before a revert, the older commit must pass again after

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use super::detect::{Cell, CellKind, Detection, Pattern, Verdict};
 use super::short;
 use super::signal::{Column, FpId, Signals};
-use super::snapshot::{JobResult, Outcome, Snapshot};
+use crate::history::snapshot::{JobResult, Outcome, Snapshot};
 use crate::report::markdown::{code, inline, table_code};
 
 /// Rows of one grid: commits around a pattern, enough to see it.

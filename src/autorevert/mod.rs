@@ -1,16 +1,15 @@
 //! `autorevert`: find the commit that broke trunk, confirm it by restarting
 //! workflows, then revert or notify.
 //!
-//! One model, three sources: the trunk's commits (newest first) and the job
-//! results of each ([`snapshot::Snapshot`]), read from GitHub
-//! ([`source_github`]), ClickHouse ([`source_clickhouse`]) or a JSON file.
-//! From there everything is pure: jobs are grouped into signals
-//! ([`signal`]), signals are searched for the "newer commits fail, the older
-//! one passed" pattern under guards that keep precision ([`detect`]),
-//! verdicts become a [`crate::plan::Plan`] ([`decide`]), and every decision is
-//! rendered as a grid of commits by signals ([`grid`]). [`revert`] computes
-//! the tree of a revert, and [`synth`] generates seeded synthetic snapshots
-//! for tests and the benchmark.
+//! It reads trunk's history from the shared [`crate::history`] service: the
+//! trunk's commits (newest first) and the job results of each ([`Snapshot`]),
+//! from GitHub, ClickHouse or a JSON file. From there everything is pure: jobs
+//! are grouped into signals ([`signal`]), signals are searched for the "newer
+//! commits fail, the older one passed" pattern under guards that keep
+//! precision ([`detect`](mod@detect)), verdicts become a [`crate::plan::Plan`]
+//! ([`decide`]), and every decision is rendered as a grid of commits by
+//! signals ([`grid`]). [`revert`] computes the tree of a revert, and [`synth`]
+//! generates seeded synthetic snapshots for tests and the benchmark.
 
 pub mod decide;
 pub mod detect;
@@ -19,14 +18,11 @@ pub mod revert;
 #[cfg(test)]
 mod scenarios;
 pub mod signal;
-pub mod snapshot;
-pub mod source_clickhouse;
-pub mod source_github;
 pub mod synth;
 
+pub use crate::history::Snapshot;
 pub use detect::{Detection, Params, Verdict, detect};
 pub use signal::Signals;
-pub use snapshot::Snapshot;
 
 /// The event of a restart: `workflow_dispatch` on the `trunk/{sha}` tag.
 pub const RESTART_EVENT: &str = "workflow_dispatch";

@@ -7,9 +7,9 @@
 //! since, a merge commit, a binary or huge file, a commit GitHub lists only
 //! partly) falls back to notifying, with the reason.
 
-use super::snapshot::Commit;
 use crate::github::types::CommitDetail;
 use crate::github::{Client, GithubError};
+use crate::history::snapshot::Commit;
 use crate::plan::FileChange;
 
 /// Files a proposed revert may touch. GitHub lists at most 300 files of a

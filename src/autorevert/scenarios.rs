@@ -5,9 +5,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use super::decide::{self, Decided, Facts, PullFacts, RevertFacts, SuspectFacts};
 use super::detect::{Detection, Params, Pattern, Verdict};
 use super::revert::RevertPlan;
-use super::snapshot::{Commit, JobResult, RestartRequest, Snapshot};
 use super::{analyse, restart_branch, signal, synth};
 use crate::config::AutorevertMode;
+use crate::history::snapshot::{Commit, JobResult, RestartRequest, Snapshot};
 use crate::plan::{FileChange, Write};
 
 const FP: &str = "0123456789abcdef";

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::snapshot::{Outcome, Snapshot};
+use crate::history::snapshot::{Outcome, Snapshot};
 
 /// A fingerprint, as an index into [`Signals::fingerprints`].
 pub type FpId = u32;
@@ -269,7 +269,7 @@ pub fn build(snapshot: &Snapshot, filter: &[String]) -> Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autorevert::snapshot::{Commit, JobResult};
+    use crate::history::snapshot::{Commit, JobResult};
 
     #[test]
     fn shard_and_runner_details_are_dropped() {

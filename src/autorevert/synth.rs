@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::snapshot::{Commit, JobResult, Snapshot};
 use super::{RESTART_EVENT, restart_branch};
+use crate::history::snapshot::{Commit, JobResult, Snapshot};
 
 /// Shards per job (names end in `(default, i, SHARDS)`).
 const SHARDS: usize = 4;

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -23,47 +23,18 @@ use crate::autorevert::decide::{
 };
 use crate::autorevert::detect::{Detection, Params, Verdict};
 use crate::autorevert::revert::{self, RevertPlan};
-use crate::autorevert::snapshot::Snapshot;
 use crate::autorevert::{
     self, LABEL_KILL_SWITCH, LABEL_NO_REVERT, grid, revert_branch, short, signal,
-    source_clickhouse, source_github,
 };
 use crate::cli::{AutorevertArgs, Context};
-use crate::config::{AutorevertMode, Config, HistorySource};
+use crate::config::{AutorevertMode, Config};
 use crate::github::Client;
 use crate::github::api::encode_segment;
 use crate::github::types::{Permission, PullInfo};
+use crate::history::{History, HistorySource, OnlineSource, Snapshot};
 use crate::plan::{self, Outcome, Report};
 use crate::report::markdown::inline;
 use crate::store::{AutorevertAction, AutorevertEvent};
-
-/// Where the snapshot comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    Github,
-    Clickhouse,
-    File(PathBuf),
-}
-
-impl Source {
-    /// `github`, `clickhouse` or `file:PATH`; `None` takes the config's.
-    pub fn parse(text: Option<&str>, default: HistorySource) -> Result<Source> {
-        match text.map(str::trim) {
-            None | Some("") => Ok(match default {
-                HistorySource::Github => Source::Github,
-                HistorySource::Clickhouse => Source::Clickhouse,
-            }),
-            Some("github") => Ok(Source::Github),
-            Some("clickhouse") => Ok(Source::Clickhouse),
-            Some(other) => match other.strip_prefix("file:") {
-                Some(path) if !path.is_empty() => Ok(Source::File(PathBuf::from(path))),
-                _ => anyhow::bail!(
-                    "--source must be github, clickhouse or file:SNAPSHOT.json, got {other:?}"
-                ),
-            },
-        }
-    }
-}
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text.trim())
@@ -73,8 +44,8 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>> {
 
 pub async fn command(cx: &Context, args: &AutorevertArgs) -> Result<ExitCode> {
     let as_of = args.as_of.as_deref().map(parse_time).transpose()?;
-    let requested = Source::parse(args.source.as_deref(), HistorySource::Github);
-    if let Ok(Source::File(path)) = &requested {
+    let requested = HistorySource::parse(args.source.as_deref(), OnlineSource::Github);
+    if let Ok(HistorySource::File(path)) = &requested {
         let config = cx.load_config(None).await?;
         let mut snapshot = Snapshot::load(path)?;
         if let Some(t) = as_of {
@@ -88,7 +59,7 @@ pub async fn command(cx: &Context, args: &AutorevertArgs) -> Result<ExitCode> {
     }
     let client = cx.client()?;
     let config = cx.load_config(Some(&client)).await?;
-    let source = Source::parse(args.source.as_deref(), config.autorevert.source)?;
+    let source = HistorySource::parse(args.source.as_deref(), config.autorevert.source)?;
     let ctx = cx.ctx(Some(client), config);
     online(&ctx, &source, as_of, args.dump.as_deref()).await
 }
@@ -102,11 +73,11 @@ pub async fn scheduled(cx: &Ctx) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let source = Source::parse(
+    let source = HistorySource::parse(
         cx.env.input("autorevert-source").as_deref(),
         config.autorevert.source,
     )?;
-    if let Source::File(_) = source {
+    if let HistorySource::File(_) = source {
         anyhow::bail!(
             "the file source is for the command line; the action reads github or clickhouse"
         );
@@ -134,7 +105,7 @@ fn offline(cx: &Ctx, snapshot: &Snapshot) -> Result<ExitCode> {
 
 async fn online(
     cx: &Ctx,
-    source: &Source,
+    source: &HistorySource,
     as_of: Option<DateTime<Utc>>,
     dump: Option<&Path>,
 ) -> Result<ExitCode> {
@@ -143,17 +114,9 @@ async fn online(
     let ar = &config.autorevert;
     let now = as_of.unwrap_or_else(Utc::now);
     let branch = client.default_branch().await?;
-    let snapshot = match source {
-        Source::Github => {
-            let cache = source_github::cache_path(&cx.env);
-            source_github::snapshot(client, config, &branch, now, cache.as_deref()).await?
-        }
-        Source::Clickhouse => {
-            let s = cx.store().await?;
-            source_clickhouse::snapshot(s, &client.repo().full(), &branch, ar, now).await?
-        }
-        Source::File(path) => Snapshot::load(path)?,
-    };
+    let snapshot = History::new(cx, source.clone())
+        .trunk_snapshot(&branch, now)
+        .await?;
     // Only a replay forgets what came after `now` (the present keeps what a
     // clock a few seconds ahead of ours reported).
     let snapshot = match as_of {
@@ -582,21 +545,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sources_parse() {
-        assert_eq!(
-            Source::parse(None, HistorySource::Clickhouse).expect("ok"),
-            Source::Clickhouse
-        );
-        assert_eq!(
-            Source::parse(Some("github"), HistorySource::Clickhouse).expect("ok"),
-            Source::Github
-        );
-        assert_eq!(
-            Source::parse(Some("file:snap.json"), HistorySource::Github).expect("ok"),
-            Source::File(PathBuf::from("snap.json"))
-        );
-        assert!(Source::parse(Some("file:"), HistorySource::Github).is_err());
-        assert!(Source::parse(Some("s3"), HistorySource::Github).is_err());
+    fn times_parse() {
         assert!(parse_time("2024-05-01T12:00:00Z").is_ok());
         assert!(parse_time("yesterday").is_err());
     }

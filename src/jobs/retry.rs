@@ -11,16 +11,13 @@ use serde::Serialize;
 use crate::analyze::Category;
 use crate::app::Ctx;
 use crate::cli::{Context, RetryArgs};
-use crate::config::{self, Config, HistorySource};
+use crate::config::{self, Config};
 use crate::handlers::{Delivery, Request};
+use crate::history::{FlakyScope, History};
 use crate::plan::{self, Plan, StepOptions, Write};
 use crate::report::markdown::inline;
 
 use super::analyze::{JobFacts, RunFacts};
-
-/// Runs scanned for the flakiness memory: enough for a busy week, bounded
-/// in API calls.
-const FLAKY_RUNS_SCANNED: usize = 20;
 
 /// The decision for one failed job.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -353,52 +350,24 @@ pub fn decide(
 }
 
 /// Jobs of this workflow that failed and then passed on the same commit
-/// within the lookback window, on the default branch.
+/// within the lookback window, on the default branch, from the history
+/// `retry.history` names.
 async fn flaky_jobs(cx: &Ctx, facts: &RunFacts, default_branch: &str) -> Result<BTreeSet<String>> {
-    let client = cx.github()?;
     let config = &cx.config;
     if !config.retry.retry_flaky {
         return Ok(BTreeSet::new());
     }
     let since =
         chrono::Utc::now() - chrono::Duration::days(i64::from(config.retry.flaky_lookback_days));
-    if config.retry.history == HistorySource::Clickhouse {
-        let store = cx.store().await?;
-        return Ok(store
-            .flaky_jobs(&facts.repo, since)
-            .await?
-            .into_iter()
-            .map(|f| f.name)
-            .collect());
-    }
-    let query = format!(
-        "branch={}&created={}",
-        crate::github::api::encode_segment(default_branch, false),
-        crate::github::api::encode_segment(&format!(">={}", since.format("%Y-%m-%d")), false)
-    );
-    let runs = client
-        .workflow_runs(
-            &facts.run.workflow_id.to_string(),
-            &query,
-            FLAKY_RUNS_SCANNED * 5,
-        )
+    let scope = FlakyScope {
+        repo: &facts.repo,
+        branch: default_branch,
+        workflow_id: facts.run.workflow_id,
+        workflow: facts.run.name.as_deref().unwrap_or_default(),
+        since,
+    };
+    let found = History::new(cx, config.retry.history.into())
+        .flaky_jobs(&scope)
         .await?;
-    let mut flaky = BTreeSet::new();
-    for run in runs
-        .iter()
-        .filter(|r| r.run_attempt > 1)
-        .take(FLAKY_RUNS_SCANNED)
-    {
-        let now = client.run_jobs(run.id, run.run_attempt).await?;
-        let before = client.run_jobs(run.id, run.run_attempt - 1).await?;
-        for j in now
-            .iter()
-            .filter(|j| j.conclusion.as_deref() == Some("success"))
-        {
-            if before.iter().any(|b| b.name == j.name && b.failed()) {
-                flaky.insert(j.name.clone());
-            }
-        }
-    }
-    Ok(flaky)
+    Ok(found.into_iter().map(|f| f.name).collect())
 }

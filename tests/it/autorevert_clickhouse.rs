@@ -10,8 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{Duration, Utc};
-use ci_medic::autorevert::{self, source_clickhouse};
+use ci_medic::autorevert;
 use ci_medic::config::AutorevertConfig;
+use ci_medic::history;
 use serde_json::Value;
 
 use crate::autorevert_flow::{Setup, TRUNK_PATH, Trunk, confirm, json_of, trunk};
@@ -217,7 +218,7 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
         workflows: vec!["trunk".into()],
         ..AutorevertConfig::default()
     };
-    let snap = source_clickhouse::snapshot(
+    let snap = history::clickhouse::trunk_snapshot(
         &store,
         &format!("{OWNER}/{REPO}"),
         DEFAULT_BRANCH,

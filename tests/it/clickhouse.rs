@@ -7,6 +7,7 @@
 //! drops it at the end.
 
 use chrono::{DateTime, Utc};
+use ci_medic::history::{self, snapshot::JobResult};
 use ci_medic::store::{
     AutorevertAction, AutorevertEvent, FlakyJob, JobFailure, JobRow, JobStep, PushCommit, PushRow,
     Store, WorkflowRunRow, exception_code,
@@ -351,6 +352,57 @@ async fn clickhouse_flaky_jobs_failed_and_passed_on_one_commit() {
             name: "test (1)".to_owned(),
         }]
     );
+    drop_database(&store).await;
+}
+
+/// The history service reads the same flaky memory from ClickHouse as its
+/// rule finds in those jobs' results.
+#[tokio::test]
+async fn clickhouse_history_flaky_memory_matches_the_rule() {
+    let store = migrated_store("history_flaky").await;
+    let failed = job(1, "abc", "trunk", "test", "failure");
+    let passed = JobRow {
+        run_id: 10,
+        run_attempt: 2,
+        ..job(2, "abc", "trunk", "test", "success")
+    };
+    let lint = job(3, "abc", "trunk", "lint", "failure");
+    store
+        .insert_jobs(&[failed.clone(), passed.clone(), lint.clone()])
+        .await
+        .expect("insert");
+
+    let read = history::clickhouse::flaky_jobs(&store, REPO, at(-60))
+        .await
+        .expect("query");
+    let expected = vec![history::FlakyJob {
+        sha: "abc".into(),
+        workflow: "trunk".into(),
+        name: "test".into(),
+    }];
+    assert_eq!(read, expected);
+
+    let results: Vec<JobResult> = [failed, passed, lint]
+        .iter()
+        .map(|r| JobResult {
+            sha: r.head_sha.clone(),
+            workflow: r.workflow_name.clone(),
+            name: r.name.clone(),
+            run_id: u64::try_from(r.run_id).expect("id"),
+            run_attempt: u64::try_from(r.run_attempt).expect("attempt"),
+            event: r.workflow_event.clone(),
+            head_branch: r.head_branch.clone(),
+            status: r.status.clone(),
+            conclusion: Some(r.conclusion.clone()),
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            rule: None,
+            fingerprint: None,
+            id: None,
+            url: None,
+        })
+        .collect();
+    assert_eq!(history::flaky::failed_then_passed(&results), expected);
     drop_database(&store).await;
 }
 

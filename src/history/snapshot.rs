@@ -1,5 +1,5 @@
-//! The model every source fills: the trunk's commits, newest first, and the
-//! results of the jobs that ran on them. It is also the `--source file:`
+//! The trunk snapshot every source fills: the trunk's commits, newest first,
+//! and the results of the jobs that ran on them. It is also the `--source file:`
 //! format and what `--dump` writes:
 //!
 //! ```json
@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{RESTART_EVENT, is_restart_branch};
+use crate::autorevert::{RESTART_EVENT, is_restart_branch};
 use crate::config::workflow_selected;
 
 /// What a source saw.

@@ -4,19 +4,21 @@
 //! One query per kind of data for the whole window: the pushes to the
 //! default branch (their commits, in push order, ghstack pushes included),
 //! the jobs of those commits for every watched workflow, the restarts
-//! autorevert recorded itself, and the workflow files.
+//! autorevert recorded itself, and the workflow files. The flaky memory is
+//! one more query ([`flaky_jobs`]).
 
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::flaky::FlakyJob;
 use super::snapshot::{Commit, JobResult, RestartRequest, Snapshot};
 use crate::config::AutorevertConfig;
 use crate::store::Store;
 use crate::store::autorevert::AutorevertJob;
 
-/// The snapshot of `branch` of `repo` for the window ending at `now`.
-pub async fn snapshot(
+/// The trunk snapshot of `branch` of `repo` for the window ending at `now`.
+pub async fn trunk_snapshot(
     store: &Store,
     repo: &str,
     branch: &str,
@@ -57,6 +59,26 @@ pub async fn snapshot(
         restart_requests,
         workflow_files: files.into_iter().collect::<BTreeMap<_, _>>(),
     })
+}
+
+/// The flaky memory from ClickHouse: jobs of `repo` created since `since`
+/// that both failed and passed on one commit, on any branch and in any
+/// workflow.
+pub async fn flaky_jobs(
+    store: &Store,
+    repo: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Vec<FlakyJob>> {
+    Ok(store
+        .flaky_jobs(repo, since)
+        .await?
+        .into_iter()
+        .map(|row| FlakyJob {
+            sha: row.head_sha,
+            workflow: row.workflow_name,
+            name: row.name,
+        })
+        .collect())
 }
 
 /// Trunk's commits from its pushes (oldest push first, each push's commits

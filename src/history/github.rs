@@ -1,5 +1,7 @@
 //! The `github` source: needs only the token.
 //!
+//! The trunk snapshot ([`trunk_snapshot`]):
+//!
 //! - the default branch's commits of the window (`GET /commits?since=`);
 //! - the runs of the window on that branch (push, schedule...), and the
 //!   `workflow_dispatch` runs on `trunk/{sha}` tags (restarts), two paginated
@@ -12,6 +14,9 @@
 //!
 //! A run that has no jobs yet is kept as one pending placeholder job, so its
 //! commit counts as "running" (and a restart on it as under way).
+//!
+//! The flaky memory ([`flaky_jobs`]): the recent runs of one workflow on the
+//! default branch that were re-run, and the jobs of their last two attempts.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -20,9 +25,10 @@ use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::flaky::{self, FlakyJob};
 use super::snapshot::{Commit, JobResult, Snapshot};
-use super::{RESTART_EVENT, RESTART_PREFIX};
 use crate::analyze::RuleSet;
+use crate::autorevert::{RESTART_EVENT, RESTART_PREFIX};
 use crate::config::{Config, workflow_selected};
 use crate::github::Client;
 use crate::github::api::encode_segment;
@@ -40,6 +46,9 @@ pub const MAX_LOGS: usize = 200;
 pub const DEFAULT_CACHE: &str = ".ci-medic/autorevert-cache.json";
 /// The name of the placeholder job of a run whose jobs are not listed yet.
 pub const QUEUED_RUN_JOB: &str = "(run without jobs yet)";
+/// Re-run runs scanned for the flaky memory: enough for a busy week,
+/// bounded in API calls (two job lists per run).
+pub const FLAKY_RUNS_SCANNED: usize = 20;
 
 /// What the log of one failed job said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,8 +105,8 @@ fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// Read the snapshot of `branch` for the window ending at `now`.
-pub async fn snapshot(
+/// Read the trunk snapshot of `branch` for the window ending at `now`.
+pub async fn trunk_snapshot(
     client: &Client,
     config: &Config,
     branch: &str,
@@ -162,26 +171,10 @@ pub async fn snapshot(
         let workflow = run.name.clone().unwrap_or_default();
         if let Some(path) = run.path.as_deref().filter(|p| !p.is_empty()) {
             workflow_files
-                .entry(workflow.clone())
+                .entry(workflow)
                 .or_insert_with(|| path.to_string());
         }
-        let base = JobResult {
-            sha: run.head_sha.clone(),
-            workflow: workflow.clone(),
-            name: QUEUED_RUN_JOB.into(),
-            run_id: run.id,
-            run_attempt: run.run_attempt,
-            event: run.event.clone(),
-            head_branch: run.head_branch.clone().unwrap_or_default(),
-            status: run.status.clone().unwrap_or_else(|| "queued".into()),
-            conclusion: None,
-            started_at: parse_time(run.created_at.as_deref()),
-            completed_at: None,
-            rule: None,
-            fingerprint: None,
-            id: None,
-            url: Some(run.html_url.clone()).filter(|u| !u.is_empty()),
-        };
+        let base = run_result(run);
         let mut any = false;
         for attempt in 1..=run.run_attempt.max(1) {
             let listed = client
@@ -190,17 +183,7 @@ pub async fn snapshot(
                 .with_context(|| format!("listing the jobs of run {} attempt {attempt}", run.id))?;
             for job in listed {
                 any = true;
-                let result = JobResult {
-                    name: job.name.clone(),
-                    run_attempt: job.run_attempt,
-                    status: job.status.clone(),
-                    conclusion: job.conclusion.clone(),
-                    started_at: parse_time(job.started_at.as_deref()),
-                    completed_at: parse_time(job.completed_at.as_deref()),
-                    id: Some(job.id),
-                    url: job.html_url.clone().or_else(|| base.url.clone()),
-                    ..base.clone()
-                };
+                let result = job_result(&base, &job);
                 let failed = job.failed();
                 jobs.push((result, failed.then_some(job)));
             }
@@ -220,6 +203,93 @@ pub async fn snapshot(
         restart_requests: Vec::new(),
         workflow_files,
     })
+}
+
+/// A run as a job result: the placeholder of a run without jobs, and what
+/// its jobs' results share.
+fn run_result(run: &RunInfo) -> JobResult {
+    JobResult {
+        sha: run.head_sha.clone(),
+        workflow: run.name.clone().unwrap_or_default(),
+        name: QUEUED_RUN_JOB.into(),
+        run_id: run.id,
+        run_attempt: run.run_attempt,
+        event: run.event.clone(),
+        head_branch: run.head_branch.clone().unwrap_or_default(),
+        status: run.status.clone().unwrap_or_else(|| "queued".into()),
+        conclusion: None,
+        started_at: parse_time(run.created_at.as_deref()),
+        completed_at: None,
+        rule: None,
+        fingerprint: None,
+        id: None,
+        url: Some(run.html_url.clone()).filter(|u| !u.is_empty()),
+    }
+}
+
+/// One job of a run (given as [`run_result`]) as a job result.
+fn job_result(run: &JobResult, job: &JobInfo) -> JobResult {
+    JobResult {
+        name: job.name.clone(),
+        run_attempt: job.run_attempt,
+        status: job.status.clone(),
+        conclusion: job.conclusion.clone(),
+        started_at: parse_time(job.started_at.as_deref()),
+        completed_at: parse_time(job.completed_at.as_deref()),
+        id: Some(job.id),
+        url: job.html_url.clone().or_else(|| run.url.clone()),
+        ..run.clone()
+    }
+}
+
+/// The flaky memory from the API: jobs of workflow `workflow_id` that failed
+/// in one attempt of a run on `branch` created since `since` and passed in
+/// the next attempt (the last two attempts of at most
+/// [`FLAKY_RUNS_SCANNED`] re-run runs).
+pub async fn flaky_jobs(
+    client: &Client,
+    workflow_id: u64,
+    branch: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Vec<FlakyJob>> {
+    let query = format!(
+        "branch={}&created={}",
+        encode_segment(branch, false),
+        encode_segment(&format!(">={}", since.format("%Y-%m-%d")), false)
+    );
+    let runs = client
+        .workflow_runs(&workflow_id.to_string(), &query, FLAKY_RUNS_SCANNED * 5)
+        .await?;
+    let mut found = BTreeSet::new();
+    for run in runs
+        .iter()
+        .filter(|r| r.run_attempt > 1)
+        .take(FLAKY_RUNS_SCANNED)
+    {
+        let latest = client.run_jobs(run.id, run.run_attempt).await?;
+        let previous = client.run_jobs(run.id, run.run_attempt - 1).await?;
+        found.extend(flaky_in_run(run, &previous, &latest));
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// The jobs of one run that failed in the `previous` attempt and passed in
+/// the `latest` one. Pure.
+pub fn flaky_in_run(run: &RunInfo, previous: &[JobInfo], latest: &[JobInfo]) -> Vec<FlakyJob> {
+    let base = run_result(run);
+    // The attempt is the list's, whatever each job says.
+    let attempt = |jobs: &[JobInfo], n: u64| -> Vec<JobResult> {
+        jobs.iter()
+            .map(|job| JobResult {
+                run_attempt: n,
+                ..job_result(&base, job)
+            })
+            .collect()
+    };
+    let latest_attempt = run.run_attempt.max(2);
+    let mut results = attempt(previous, latest_attempt - 1);
+    results.extend(attempt(latest, latest_attempt));
+    flaky::failed_then_passed(&results)
 }
 
 /// Fill in the rule and fingerprint of failed jobs, from the cache or by
@@ -302,5 +372,46 @@ mod tests {
         assert_eq!(Cache::load(&path), c);
         std::fs::write(&path, "not json").expect("write");
         assert_eq!(Cache::load(&path), Cache::default());
+    }
+
+    fn run(attempt: u64) -> RunInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": 7, "name": "CI", "event": "push", "head_sha": "abc",
+            "head_branch": "main", "status": "completed", "conclusion": "success",
+            "run_attempt": attempt, "workflow_id": 3
+        }))
+        .expect("run")
+    }
+
+    fn job(name: &str, conclusion: &str) -> JobInfo {
+        // The attempt a job says it belongs to is not trusted: the list's is.
+        serde_json::from_value(serde_json::json!({
+            "id": 1, "run_id": 7, "run_attempt": 1, "name": name,
+            "status": "completed", "conclusion": conclusion
+        }))
+        .expect("job")
+    }
+
+    #[test]
+    fn a_job_that_failed_then_passed_on_the_re_run_is_flaky() {
+        let previous = [
+            job("test", "failure"),
+            job("lint", "success"),
+            job("gpu", "timed_out"),
+            job("docs", "cancelled"),
+        ];
+        let latest = [
+            job("test", "success"),
+            job("lint", "failure"),
+            job("gpu", "success"),
+            job("docs", "success"),
+        ];
+        let found = flaky_in_run(&run(3), &previous, &latest);
+        let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["gpu", "test"]);
+        assert!(found.iter().all(|f| f.sha == "abc" && f.workflow == "CI"));
+        // Failed in both attempts: broken, not flaky.
+        let failed = [job("test", "failure")];
+        assert!(flaky_in_run(&run(2), &failed, &failed).is_empty());
     }
 }
