@@ -241,7 +241,11 @@ impl Env {
 /// quietly instead of panicking as `println!` does.
 fn write_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
-    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         tracing::debug!("stdout is closed");
     }
 }

@@ -171,7 +171,7 @@ async fn online(
     let facts = gather_facts(cx, client, config, &snapshot, &detection, &branch, !replay).await;
     let decided = decide::decide(&snapshot, &signals, &detection, &facts);
     let dry_run = cx.dry_run() || replay;
-    let report = plan::execute(&decided.plan, Some(client), dry_run).await;
+    let report = plan::execute(&decided.plan, &plan::Sinks::github(Some(client)), dry_run).await;
 
     // The audit log, when ClickHouse is configured.
     if !replay && cx.store_config().is_ok() {

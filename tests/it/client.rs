@@ -172,7 +172,7 @@ async fn commits_branches_tags_and_pull_requests_are_idempotent() {
         "test",
     );
     for round in 0..2 {
-        let report = plan::execute(&p, Some(&c), false).await;
+        let report = plan::execute(&p, &plan::Sinks::github(Some(&c)), false).await;
         assert!(!report.failed(), "round {round}: {}", report.to_text());
         assert!(
             matches!(report.results[1].1, Outcome::Pull { created, .. } if created == (round == 0))
