@@ -64,3 +64,26 @@ pub async fn command(cx: &Context, command: &ClickhouseCommand) -> Result<ExitCo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MIGRATIONS;
+
+    #[test]
+    fn the_plan_lists_the_pending_migrations_or_notes_there_are_none() {
+        let pending: Vec<&Migration> = MIGRATIONS.iter().skip(5).collect();
+        let p = plan("ci_medic", &pending);
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(
+            p.steps[0].write,
+            Write::Migrate {
+                database: "ci_medic".into(),
+                migrations: vec!["006_workflow_job_input".into(), "007_push_input".into()],
+            }
+        );
+        let current = plan("ci_medic", &[]);
+        assert!(current.steps.is_empty());
+        assert_eq!(current.notes, ["the ClickHouse schema is up to date"]);
+    }
+}

@@ -678,6 +678,35 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_inserts_runs_and_pushes_before_jobs_and_skips_empty_tables() {
+        let now = Utc::now();
+        let mut r = rows(
+            "workflow_run",
+            &fixture("workflow_run/01-completed.json"),
+            now,
+        )
+        .expect("run");
+        r.jobs = rows(
+            "workflow_job",
+            &fixture("workflow_job/01-completed.json"),
+            now,
+        )
+        .expect("job")
+        .jobs;
+        let plan = plan("workflow_run", r);
+        let described: Vec<String> = plan.steps.iter().map(|s| s.write.describe()).collect();
+        assert_eq!(
+            described,
+            [
+                "insert 1 row(s) into ClickHouse table workflow_run",
+                "insert 1 row(s) into ClickHouse table workflow_job",
+            ]
+        );
+        assert!(plan.writes_to_store());
+        assert_eq!(plan.steps[0].reason, "a workflow_run event");
+    }
+
+    #[test]
     fn restarts_are_inferred_from_the_tag() {
         assert_eq!(inferred_event("trunk/abc", "abc"), "workflow_dispatch");
         assert_eq!(inferred_event("trunk/abd", "abc"), "");
