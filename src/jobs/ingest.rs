@@ -30,7 +30,7 @@ use crate::cli::{Context, IngestArgs};
 use crate::config::Config;
 use crate::github::Client;
 use crate::github::types::JobInfo;
-use crate::plan::{self, Outcome, Plan, Sinks, Write};
+use crate::plan::{self, Outcome, Plan, Sinks, StepOptions, Write};
 use crate::store::{
     JobFailure, JobRow, JobStep, PushCommit, PushRow, Store, TableRows, WorkflowRunRow,
 };
@@ -536,17 +536,23 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
 }
 
 /// The inserts of one payload's rows: runs, pushes, then jobs (a job's
-/// restart detection reads its run), each table's rows in one insert.
+/// restart detection reads its run), each table's rows in one insert, each
+/// insert only after the one before it landed.
 pub fn plan(event: &str, rows: Rows) -> Plan {
     let mut plan = Plan::new("ingest");
     let why = format!("a {event} event");
+    let mut previous: Option<String> = None;
     for rows in [
         TableRows::Runs(rows.runs),
         TableRows::Pushes(rows.pushes),
         TableRows::Jobs(rows.jobs),
     ] {
         if !rows.is_empty() {
-            plan.push(Write::InsertRows { rows }, why.clone());
+            let options = StepOptions {
+                depends_on: previous.take().into_iter().collect(),
+                ..StepOptions::default()
+            };
+            previous = Some(plan.push_with(Write::InsertRows { rows }, why.clone(), options));
         }
     }
     plan
@@ -704,6 +710,9 @@ mod tests {
         );
         assert!(plan.writes_to_store());
         assert_eq!(plan.steps[0].reason, "a workflow_run event");
+        // A failed insert stops the ones after it.
+        assert!(plan.steps[0].depends_on.is_empty());
+        assert_eq!(plan.steps[1].depends_on, [plan.steps[0].id.clone()]);
     }
 
     #[test]
