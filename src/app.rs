@@ -14,6 +14,7 @@ use crate::github::{Client, Identity};
 use crate::handlers::{self, Delivery};
 use crate::jobs::analyze::RunFacts;
 use crate::jobs::retry::RetryFacts;
+use crate::plan::{Plan, Sinks};
 use crate::report::markdown::inline;
 use crate::runtime::Env;
 use crate::store::{Store, StoreConfig};
@@ -109,6 +110,20 @@ impl Ctx {
             password,
             database: section.database,
         })
+    }
+
+    /// Where `plan`'s writes go: the client, and the store when the plan
+    /// writes to it for real (connected now; a failure to connect is what
+    /// its store writes report).
+    pub async fn sinks(&self, plan: &Plan) -> Sinks<'_> {
+        let mut sinks = Sinks::github(self.github.as_ref());
+        if plan.writes_to_store() && !self.dry_run {
+            match self.store().await {
+                Ok(store) => sinks.store = Some(store),
+                Err(e) => sinks.store_error = Some(format!("{e:#}")),
+            }
+        }
+        sinks
     }
 
     /// ClickHouse, connected once per run.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::github::Client;
 pub use crate::github::git::FileChange;
 use crate::github::marker::has_marker;
+use crate::store::{Store, TableRows};
 
 /// One intended write.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -87,6 +88,26 @@ pub enum Write {
         marker_kind: String,
         marker_key: String,
     },
+    /// Insert rows into a ClickHouse table (in JSON, `table` and `rows`
+    /// beside the kind).
+    InsertRows {
+        #[serde(flatten)]
+        rows: TableRows,
+    },
+    /// Create the store's database if needed and apply `migrations` (their
+    /// labels, `001_workflow_job`), the ones not applied when planned.
+    Migrate {
+        database: String,
+        migrations: Vec<String>,
+    },
+}
+
+/// Where a write lands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    Github,
+    /// The ClickHouse store.
+    Store,
 }
 
 impl Write {
@@ -106,6 +127,16 @@ impl Write {
             Write::CreateRef { .. } => "create-ref",
             Write::CommitFiles { .. } => "commit-files",
             Write::OpenPullRequest { .. } => "open-pull-request",
+            Write::InsertRows { .. } => "insert-rows",
+            Write::Migrate { .. } => "migrate",
+        }
+    }
+
+    /// Where the write lands.
+    pub fn sink(&self) -> Sink {
+        match self {
+            Write::InsertRows { .. } | Write::Migrate { .. } => Sink::Store,
+            _ => Sink::Github,
         }
     }
 
@@ -166,6 +197,20 @@ impl Write {
             Write::OpenPullRequest {
                 head, base, title, ..
             } => format!("open pull request \"{title}\" ({head} -> {base}), or update it"),
+            Write::InsertRows { rows } => {
+                format!(
+                    "insert {} row(s) into ClickHouse table {}",
+                    rows.len(),
+                    rows.table()
+                )
+            }
+            Write::Migrate {
+                database,
+                migrations,
+            } => format!(
+                "apply ClickHouse migrations {} to database {database}",
+                migrations.join(", ")
+            ),
         }
     }
 }
@@ -465,18 +510,65 @@ impl Report {
     }
 }
 
+/// Why a store write found no store, unless the caller knows better.
+pub const NO_STORE: &str = "no ClickHouse store to write to: set `clickhouse.url` in the config or the `clickhouse-url` input";
+
+/// Where writes go. A GitHub write without a client is only shown (offline);
+/// a store write without a store fails, saying why.
+#[derive(Default)]
+pub struct Sinks<'a> {
+    pub github: Option<&'a Client>,
+    pub store: Option<&'a Store>,
+    /// Why `store` is `None` (the connection error); [`NO_STORE`] otherwise.
+    pub store_error: Option<String>,
+}
+
+impl<'a> Sinks<'a> {
+    /// GitHub only: a plan without store writes.
+    pub fn github(client: Option<&'a Client>) -> Sinks<'a> {
+        Sinks {
+            github: client,
+            ..Sinks::default()
+        }
+    }
+
+    /// The store only: a plan without GitHub writes.
+    pub fn store(store: Option<&'a Store>) -> Sinks<'a> {
+        Sinks {
+            store,
+            ..Sinks::default()
+        }
+    }
+}
+
+impl Plan {
+    /// True when some step writes to the store.
+    pub fn writes_to_store(&self) -> bool {
+        self.steps.iter().any(|s| s.write.sink() == Sink::Store)
+    }
+}
+
 /// Carry out `plan` in order. Every write is attempted unless its
 /// dependencies say otherwise, so one failure (a re-run the token may not
-/// request) does not stop unrelated writes (the issue).
-pub async fn execute(plan: &Plan, client: Option<&Client>, dry_run: bool) -> Report {
+/// request) does not stop unrelated writes (the issue). Under `dry_run`
+/// nothing is written to any sink.
+pub async fn execute(plan: &Plan, sinks: &Sinks<'_>, dry_run: bool) -> Report {
     let mut results: Vec<(Step, Outcome)> = Vec::new();
     let mut by_id: BTreeMap<String, Outcome> = BTreeMap::new();
     for step in &plan.steps {
         let outcome = match gate(step, &by_id) {
             Err(why) => Outcome::Skipped { why },
-            Ok(write) => match client {
-                Some(c) if !dry_run => perform(c, &write).await,
-                _ => Outcome::DryRun,
+            Ok(_) if dry_run => Outcome::DryRun,
+            Ok(write) => match (write.sink(), sinks.github, sinks.store) {
+                (Sink::Github, Some(c), _) => perform(c, &write).await,
+                (Sink::Github, None, _) => Outcome::DryRun,
+                (Sink::Store, _, Some(store)) => perform_store(store, &write).await,
+                (Sink::Store, _, None) => Outcome::Failed {
+                    error: sinks
+                        .store_error
+                        .clone()
+                        .unwrap_or_else(|| NO_STORE.to_string()),
+                },
             },
         };
         if let Outcome::Failed { error } = &outcome {
@@ -485,9 +577,13 @@ pub async fn execute(plan: &Plan, client: Option<&Client>, dry_run: bool) -> Rep
         by_id.insert(step.id.clone(), outcome.clone());
         results.push((step.clone(), outcome));
     }
+    // Without a client, GitHub writes are only shown: the report is a dry
+    // run's unless the plan writes to the store alone.
+    let store_only =
+        !plan.steps.is_empty() && plan.steps.iter().all(|s| s.write.sink() == Sink::Store);
     Report {
         job: plan.job.clone(),
-        dry_run: dry_run || client.is_none(),
+        dry_run: dry_run || (sinks.github.is_none() && !store_only),
         results,
     }
 }
@@ -624,10 +720,38 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             marker_kind,
             marker_key,
         } => open_or_update_pull(c, head, base, title, body, labels, marker_kind, marker_key).await,
+        Write::InsertRows { .. } | Write::Migrate { .. } => {
+            return Outcome::Failed {
+                error: format!("{} is not a GitHub write", w.kind()),
+            };
+        }
     };
     result.unwrap_or_else(|e| Outcome::Failed {
         error: explain(&e, w),
     })
+}
+
+async fn perform_store(store: &Store, w: &Write) -> Outcome {
+    let result = match w {
+        Write::InsertRows { rows } => store
+            .insert(rows)
+            .await
+            .map(|()| format!("{} row(s) into {}", rows.len(), rows.table())),
+        Write::Migrate { .. } => store.migrate().await.map(|applied| {
+            if applied.is_empty() {
+                "the ClickHouse schema is up to date".to_string()
+            } else {
+                format!("applied migrations {applied:?}")
+            }
+        }),
+        other => Err(anyhow::anyhow!("{} is not a store write", other.kind())),
+    };
+    match result {
+        Ok(detail) => Outcome::Done { detail },
+        Err(e) => Outcome::Failed {
+            error: format!("{e:#}"),
+        },
+    }
 }
 
 /// The error, with what to do about the common causes.
@@ -897,5 +1021,99 @@ mod tests {
         let mine = report.for_job("analyze");
         assert_eq!(mine.results.len(), 1);
         assert_eq!(mine.results[0].0.id, "comment-1");
+    }
+
+    fn push_rows() -> Write {
+        let at = chrono::DateTime::from_timestamp_millis(1_700_000_000_123).expect("test value");
+        Write::InsertRows {
+            rows: TableRows::Pushes(vec![crate::store::PushRow {
+                repository_full_name: "o/r".into(),
+                git_ref: "refs/heads/main".into(),
+                after: "abc".into(),
+                pushed_at: at,
+                commits: vec![crate::store::PushCommit {
+                    id: "abc".into(),
+                    timestamp: at,
+                    message: "fix the build".into(),
+                    author: "a@example.com".into(),
+                }],
+            }]),
+        }
+    }
+
+    fn migrate() -> Write {
+        Write::Migrate {
+            database: "ci_medic".into(),
+            migrations: vec!["006_workflow_job_input".into(), "007_push_input".into()],
+        }
+    }
+
+    #[test]
+    fn store_writes_say_table_and_count_and_show_their_rows_in_json() {
+        let w = push_rows();
+        assert_eq!(w.sink(), Sink::Store);
+        assert_eq!(w.describe(), "insert 1 row(s) into ClickHouse table push");
+        let mut plan = Plan::new("ingest");
+        plan.push(w, "a push event");
+        let json = serde_json::to_value(&plan).expect("json");
+        assert_eq!(
+            json["steps"][0],
+            serde_json::json!({
+                "id": "insert-rows-1",
+                "kind": "insert-rows",
+                "table": "push",
+                "rows": [{
+                    "repository_full_name": "o/r",
+                    "ref": "refs/heads/main",
+                    "after": "abc",
+                    "pushed_at": 1_700_000_000_123_i64,
+                    "commits": [["abc", 1_700_000_000_123_i64, "fix the build", "a@example.com"]],
+                }],
+                "reason": "a push event",
+                "best_effort": false,
+            })
+        );
+
+        let m = migrate();
+        assert_eq!(m.sink(), Sink::Store);
+        assert_eq!(
+            m.describe(),
+            "apply ClickHouse migrations 006_workflow_job_input, 007_push_input to database ci_medic"
+        );
+        let json = serde_json::to_value(&m).expect("json");
+        assert_eq!(json["kind"], "migrate");
+        assert_eq!(json["migrations"][1], "007_push_input");
+        assert_eq!(comment(1).sink(), Sink::Github);
+    }
+
+    #[tokio::test]
+    async fn a_store_write_without_a_store_fails_naming_the_setting() {
+        let mut plan = Plan::new("ingest");
+        plan.push(push_rows(), "a push event");
+        plan.push(migrate(), "pending");
+        let report = execute(&plan, &Sinks::default(), false).await;
+        assert!(report.failed());
+        assert!(!report.dry_run);
+        for (_, o) in &report.results {
+            let Outcome::Failed { error } = o else {
+                panic!("{o:?}");
+            };
+            assert!(error.contains("clickhouse.url"), "{error}");
+        }
+        let refused = Sinks {
+            store_error: Some("cannot reach clickhouse at http://h/".into()),
+            ..Sinks::default()
+        };
+        let report = execute(&plan, &refused, false).await;
+        assert_eq!(
+            report.results[0].1,
+            Outcome::Failed {
+                error: "cannot reach clickhouse at http://h/".into()
+            }
+        );
+        // A dry run needs no store and writes nothing.
+        let report = execute(&plan, &Sinks::default(), true).await;
+        assert!(!report.failed() && report.dry_run);
+        assert!(report.results.iter().all(|(_, o)| *o == Outcome::DryRun));
     }
 }

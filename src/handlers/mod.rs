@@ -123,7 +123,8 @@ async fn execute(ctx: &Ctx, decided: Vec<Decided<'_>>, out: &mut Vec<HandlerOutc
     for d in &decided {
         merged.merge_as(d.handler, &d.plan);
     }
-    let report = plan::execute(&merged, ctx.github.as_ref(), ctx.dry_run).await;
+    let sinks = ctx.sinks(&merged).await;
+    let report = plan::execute(&merged, &sinks, ctx.dry_run).await;
     for d in decided {
         let mut mine = report.for_job(d.handler);
         mine.job = d.plan.job.clone();

@@ -32,9 +32,9 @@ use crate::github::Client;
 use crate::github::api::encode_segment;
 use crate::github::types::{Permission, PullInfo};
 use crate::history::{History, HistorySource, OnlineSource, Snapshot};
-use crate::plan::{self, Outcome, Report};
+use crate::plan::{self, Outcome, Plan, Report, Write};
 use crate::report::markdown::inline;
-use crate::store::{AutorevertAction, AutorevertEvent};
+use crate::store::{AutorevertAction, AutorevertEvent, TableRows};
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text.trim())
@@ -134,19 +134,29 @@ async fn online(
     let facts = gather_facts(cx, client, config, &snapshot, &detection, &branch, !replay).await;
     let decided = decide::decide(&snapshot, &signals, &detection, &facts);
     let dry_run = cx.dry_run() || replay;
-    let report = plan::execute(&decided.plan, Some(client), dry_run).await;
+    let report = plan::execute(&decided.plan, &plan::Sinks::github(Some(client)), dry_run).await;
 
-    // The audit log, when ClickHouse is configured.
-    if !replay && cx.store_config().is_ok() {
-        let rows = events(&snapshot, &detection, &decided, &report, dry_run);
-        let result = match cx.store().await {
-            Ok(s) => s.insert_autorevert_events(&rows).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = result {
-            let msg = format!("autorevert decisions not recorded in ClickHouse: {e:#}");
-            tracing::warn!("{msg}");
-            cx.env.annotate_warning(&msg);
+    // The audit log, when ClickHouse is configured: one insert, which a
+    // dry run shows and does not write.
+    let rows = events(&snapshot, &detection, &decided, &report, dry_run);
+    if !replay && cx.store_config().is_ok() && !rows.is_empty() {
+        let mut audit = Plan::new("autorevert-audit");
+        audit.push_best_effort(
+            Write::InsertRows {
+                rows: TableRows::AutorevertEvents(rows),
+            },
+            "the audit log of autorevert's decisions",
+        );
+        let recorded = plan::execute(&audit, &cx.sinks(&audit).await, dry_run).await;
+        for (_, outcome) in &recorded.results {
+            if let Outcome::Failed { error } = outcome {
+                let msg = format!("autorevert decisions not recorded in ClickHouse: {error}");
+                tracing::warn!("{msg}");
+                cx.env.annotate_warning(&msg);
+            }
+        }
+        if recorded.dry_run && !cx.json() {
+            cx.env.echo_untrusted(&audit.to_text());
         }
     }
     publish(

@@ -585,7 +585,7 @@ async fn fetch_workflow(
 }
 
 async fn run_plan(cx: &Ctx, client: &Client, plan: &Plan) -> Result<plan::Report> {
-    let report = plan::execute(plan, Some(client), cx.dry_run()).await;
+    let report = plan::execute(plan, &plan::Sinks::github(Some(client)), cx.dry_run()).await;
     emit(cx, plan, &report)?;
     Ok(report)
 }

@@ -30,7 +30,10 @@ use crate::cli::{Context, IngestArgs};
 use crate::config::Config;
 use crate::github::Client;
 use crate::github::types::JobInfo;
-use crate::store::{JobFailure, JobRow, JobStep, PushCommit, PushRow, Store, WorkflowRunRow};
+use crate::plan::{self, Outcome, Plan, Sinks, StepOptions, Write};
+use crate::store::{
+    JobFailure, JobRow, JobStep, PushCommit, PushRow, Store, TableRows, WorkflowRunRow,
+};
 
 #[derive(Debug, Deserialize)]
 struct Repository {
@@ -452,7 +455,12 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         .filter(|c| c.repo().full().eq_ignore_ascii_case(&payload_repo));
     let config = cx.load_config(client.as_ref()).await?;
     let ctx = cx.ctx(None, config.clone());
-    let store = ctx.store().await?;
+    // Reading is fine under --dry-run, and a dry run needs no store at all.
+    let store = if ctx.dry_run() && ctx.store_config().is_err() {
+        None
+    } else {
+        Some(ctx.store().await?)
+    };
     let rules = config.rules()?;
 
     if event == "workflow_job" {
@@ -487,33 +495,83 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         }
     }
 
-    store.insert_runs(&rows.runs).await?;
-    store.insert_pushes(&rows.pushes).await?;
-    store.insert_jobs(&rows.jobs).await?;
-    crate::outln!(
-        cx.env,
-        "ci-medic: ingested {} job(s), {} run(s), {} push(es) from a {event} event",
-        rows.jobs.len(),
-        rows.runs.len(),
-        rows.pushes.len()
-    );
+    let plan = plan(&event, rows);
+    let report = plan::execute(&plan, &Sinks::store(store), ctx.dry_run()).await;
+    if ctx.json() {
+        crate::outln!(
+            ctx.env,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"plan": plan, "report": report}))?
+        );
+    } else if report.dry_run {
+        ctx.env.echo_untrusted(&plan.to_text());
+        ctx.env.echo_untrusted(&report.to_text());
+    }
+    if let Some(error) = report.results.iter().find_map(|(_, o)| match o {
+        Outcome::Failed { error } => Some(error),
+        _ => None,
+    }) {
+        anyhow::bail!("{error}");
+    }
+    if !report.dry_run && !ctx.json() {
+        let count = |table: &str| {
+            plan.steps
+                .iter()
+                .find_map(|s| match &s.write {
+                    Write::InsertRows { rows } if rows.table() == table => Some(rows.len()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        };
+        crate::outln!(
+            ctx.env,
+            "ci-medic: ingested {} job(s), {} run(s), {} push(es) from a {event} event",
+            count("workflow_job"),
+            count("workflow_run"),
+            count("push")
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The inserts of one payload's rows: runs, pushes, then jobs (a job's
+/// restart detection reads its run), each table's rows in one insert, each
+/// insert only after the one before it landed.
+pub fn plan(event: &str, rows: Rows) -> Plan {
+    let mut plan = Plan::new("ingest");
+    let why = format!("a {event} event");
+    let mut previous: Option<String> = None;
+    for rows in [
+        TableRows::Runs(rows.runs),
+        TableRows::Pushes(rows.pushes),
+        TableRows::Jobs(rows.jobs),
+    ] {
+        if !rows.is_empty() {
+            let options = StepOptions {
+                depends_on: previous.take().into_iter().collect(),
+                ..StepOptions::default()
+            };
+            previous = Some(plan.push_with(Write::InsertRows { rows }, why.clone(), options));
+        }
+    }
+    plan
 }
 
 /// Fill in what a `workflow_job` payload lacks: the run's workflow and
 /// event, and the failure's analysis.
 async fn complete_job(
-    store: &Store,
+    store: Option<&Store>,
     client: Option<&Client>,
     config: &Config,
     rules: &RuleSet,
     row: &mut JobRow,
     payload: &Value,
 ) -> Result<()> {
-    match store
-        .run_event(&row.repository_full_name, row.run_id)
-        .await?
-    {
+    let stored = match store {
+        Some(s) => s.run_event(&row.repository_full_name, row.run_id).await?,
+        None => None,
+    };
+    match stored {
         Some(run) => {
             row.workflow_event = run.event;
             if row.workflow_name.is_empty() {
@@ -622,6 +680,38 @@ mod tests {
             Rows::default()
         );
         assert!(rows("push", &serde_json::json!({"ref": 1}), now).is_err());
+    }
+
+    #[test]
+    fn the_plan_inserts_runs_and_pushes_before_jobs_and_skips_empty_tables() {
+        let now = Utc::now();
+        let mut r = rows(
+            "workflow_run",
+            &fixture("workflow_run/01-completed.json"),
+            now,
+        )
+        .expect("run");
+        r.jobs = rows(
+            "workflow_job",
+            &fixture("workflow_job/01-completed.json"),
+            now,
+        )
+        .expect("job")
+        .jobs;
+        let plan = plan("workflow_run", r);
+        let described: Vec<String> = plan.steps.iter().map(|s| s.write.describe()).collect();
+        assert_eq!(
+            described,
+            [
+                "insert 1 row(s) into ClickHouse table workflow_run",
+                "insert 1 row(s) into ClickHouse table workflow_job",
+            ]
+        );
+        assert!(plan.writes_to_store());
+        assert_eq!(plan.steps[0].reason, "a workflow_run event");
+        // A failed insert stops the ones after it.
+        assert!(plan.steps[0].depends_on.is_empty());
+        assert_eq!(plan.steps[1].depends_on, [plan.steps[0].id.clone()]);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub mod schema;
 
 pub use queries::FlakyJob;
 pub use rows::{
-    AutorevertAction, AutorevertEvent, JobFailure, JobRow, JobStep, PushCommit, PushRow,
+    AutorevertAction, AutorevertEvent, JobFailure, JobRow, JobStep, PushCommit, PushRow, TableRows,
     WorkflowRunRow,
 };
 pub use schema::{MIGRATIONS, Migration};

@@ -26,7 +26,7 @@ use clickhouse::{Row, RowOwned, RowWrite};
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use super::rows::{AutorevertEvent, JobRow, PushRow, WorkflowRunRow};
+use super::rows::{AutorevertEvent, JobRow, PushRow, TableRows, WorkflowRunRow};
 use crate::autorevert::{RESTART_EVENT, restart_branch};
 
 /// The columns of [`JobRow`], in order, tuples unnamed.
@@ -138,6 +138,16 @@ impl Store {
     /// Records autorevert decisions in the audit log.
     pub async fn insert_autorevert_events(&self, rows: &[AutorevertEvent]) -> anyhow::Result<()> {
         self.insert_rows("autorevert_events", rows).await
+    }
+
+    /// Writes one table's rows (what a plan's `insert-rows` step carries).
+    pub async fn insert(&self, rows: &TableRows) -> anyhow::Result<()> {
+        match rows {
+            TableRows::Jobs(r) => self.insert_jobs(r).await,
+            TableRows::Runs(r) => self.insert_runs(r).await,
+            TableRows::Pushes(r) => self.insert_pushes(r).await,
+            TableRows::AutorevertEvents(r) => self.insert_autorevert_events(r).await,
+        }
     }
 
     async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> anyhow::Result<()>

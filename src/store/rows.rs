@@ -284,6 +284,50 @@ pub struct AutorevertEvent {
     pub notes: String,
 }
 
+/// The rows of one insert: one table's rows, as a plan's store write
+/// carries them. In JSON, `{"table": "workflow_job", "rows": [...]}`, each
+/// row in its wire form (timestamps in milliseconds since the epoch, steps
+/// and commits as tuples, an autorevert action as its `Enum8` code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "table", content = "rows")]
+pub enum TableRows {
+    /// Written through `workflow_job_input`, which feeds `workflow_job`.
+    #[serde(rename = "workflow_job")]
+    Jobs(Vec<JobRow>),
+    #[serde(rename = "workflow_run")]
+    Runs(Vec<WorkflowRunRow>),
+    /// Written through `push_input`, which feeds `push`.
+    #[serde(rename = "push")]
+    Pushes(Vec<PushRow>),
+    #[serde(rename = "autorevert_events")]
+    AutorevertEvents(Vec<AutorevertEvent>),
+}
+
+impl TableRows {
+    /// The table readers query for these rows.
+    pub fn table(&self) -> &'static str {
+        match self {
+            TableRows::Jobs(_) => "workflow_job",
+            TableRows::Runs(_) => "workflow_run",
+            TableRows::Pushes(_) => "push",
+            TableRows::AutorevertEvents(_) => "autorevert_events",
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            TableRows::Jobs(r) => r.len(),
+            TableRows::Runs(r) => r.len(),
+            TableRows::Pushes(r) => r.len(),
+            TableRows::AutorevertEvents(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// `DateTime64(3)` as milliseconds since the epoch.
 pub(crate) mod millis {
     use chrono::{DateTime, Utc};

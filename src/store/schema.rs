@@ -69,6 +69,11 @@ struct AppliedMigration {
 }
 
 impl Migration {
+    /// Its file name without `.sql`, e.g. `001_workflow_job`.
+    pub fn label(&self) -> String {
+        format!("{:03}_{}", self.version, self.name)
+    }
+
     /// The SHA-256 of the migration's text, to notice edits.
     pub fn checksum(&self) -> String {
         Sha256::digest(self.sql.as_bytes())
@@ -103,12 +108,7 @@ impl Store {
             .await
             .context("creating schema_migrations")?;
 
-        let applied = self
-            .client
-            .query("SELECT ?fields FROM schema_migrations FINAL ORDER BY version")
-            .fetch_all::<AppliedMigration>()
-            .await
-            .context("reading schema_migrations")?;
+        let applied = self.applied_migrations().await?;
         let pending = pending_migrations(MIGRATIONS, &applied)?;
 
         let mut done = Vec::new();
@@ -148,6 +148,38 @@ impl Store {
             done.push(migration.version);
         }
         Ok(done)
+    }
+}
+
+impl Store {
+    /// The migrations [`Store::migrate`] would apply now. Only reads: a
+    /// database or `schema_migrations` table that does not exist yet is
+    /// left so, and every migration is pending.
+    pub async fn pending_migrations(&self) -> anyhow::Result<Vec<&'static Migration>> {
+        let exists = self
+            .server
+            .query(
+                "SELECT count() FROM system.tables \
+                 WHERE database = ? AND name = 'schema_migrations'",
+            )
+            .bind(self.database.as_str())
+            .fetch_one::<u64>()
+            .await
+            .context("looking for schema_migrations")?;
+        let applied = if exists == 0 {
+            Vec::new()
+        } else {
+            self.applied_migrations().await?
+        };
+        pending_migrations(MIGRATIONS, &applied)
+    }
+
+    async fn applied_migrations(&self) -> anyhow::Result<Vec<AppliedMigration>> {
+        self.client
+            .query("SELECT ?fields FROM schema_migrations FINAL ORDER BY version")
+            .fetch_all::<AppliedMigration>()
+            .await
+            .context("reading schema_migrations")
     }
 }
 

@@ -160,6 +160,19 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
         ingest(&runner, &cfg, "workflow_run", &p).await;
     }
 
+    // A dry run shows the audit rows it would insert and writes nothing:
+    // no dispatch, no tag, no row.
+    let out = exec(&runner, &cfg, &["--dry-run", "autorevert"]).await;
+    assert!(
+        out.stdout
+            .contains("row(s) into ClickHouse table autorevert_events"),
+        "{}",
+        out.stdout
+    );
+    let audited: u64 = fetch_one(&store, "SELECT count() FROM autorevert_events").await;
+    assert_eq!(audited, 0, "a dry run wrote to the audit log");
+    assert!(t.fake.dispatches().is_empty());
+
     let out = exec(&runner, &cfg, &["autorevert", "--format", "json"]).await;
     let json = json_of(&out);
     let p = &json["patterns"][0];

@@ -13,7 +13,10 @@ use ci_medic::store::{
     Store, WorkflowRunRow, exception_code,
 };
 
+use crate::autorevert_flow::json_of;
+use crate::support::action::{ActionRun, Runner};
 use crate::support::clickhouse::{self as test_clickhouse, drop_database, fetch_one};
+use crate::support::fake_github::FakeGithub;
 
 const REPO: &str = "pytorch/pytorch";
 
@@ -564,4 +567,234 @@ async fn clickhouse_server_errors_carry_code_and_message() {
     );
     assert_eq!(exception_code(&err), Some(60), "{err:#}");
     drop_database(&store).await;
+}
+
+/// A runner of the action whose config points at `database` (or at no
+/// store when `url` is `None`), and the config's path.
+fn cli_runner(fake: &FakeGithub, url: Option<&str>, database: &str) -> (Runner, String) {
+    let mut runner = Runner::new(fake);
+    for var in ["CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"] {
+        if let Ok(v) = std::env::var(var) {
+            runner = runner.env(var, &v);
+        }
+    }
+    let path = runner.path("ci-medic.yml");
+    let text = match url {
+        Some(url) => {
+            let user = std::env::var("CLICKHOUSE_USER").unwrap_or_else(|_| "default".into());
+            format!("clickhouse:\n  url: {url}\n  user: {user}\n  database: {database}\n")
+        }
+        None => String::new(),
+    };
+    std::fs::write(&path, text).expect("config");
+    (runner, path.display().to_string())
+}
+
+async fn cli(runner: &Runner, config: &str, args: &[&str]) -> ActionRun {
+    let mut all = args.to_vec();
+    all.extend(["--config", config]);
+    runner.exec(&all, None).await
+}
+
+fn ok(out: &ActionRun) {
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+}
+
+fn webhook(path: &str) -> String {
+    format!("{}/fixtures/webhooks/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether the server has `database`, asked through its `default` database.
+async fn database_exists(url: &str, database: &str) -> bool {
+    let server = test_clickhouse::connect(url, "default").await;
+    server
+        .client()
+        .query("SELECT count() FROM system.databases WHERE name = ?")
+        .bind(database)
+        .fetch_one::<u64>()
+        .await
+        .expect("system.databases")
+        == 1
+}
+
+#[tokio::test]
+async fn clickhouse_migrate_dry_run_lists_the_pending_migrations_and_writes_nothing() {
+    let url = test_clickhouse::url();
+    let db = test_clickhouse::database("migrate_dry");
+    let fake = FakeGithub::start().await;
+    let (runner, cfg) = cli_runner(&fake, Some(&url), &db);
+
+    let out = cli(&runner, &cfg, &["--dry-run", "clickhouse", "migrate"]).await;
+    ok(&out);
+    assert!(
+        out.stdout.contains(&format!(
+            "apply ClickHouse migrations 001_workflow_job, 002_workflow_job_by_head_sha, \
+             003_workflow_run, 004_push, 005_autorevert_events, 006_workflow_job_input, \
+             007_push_input to database {db}"
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("dry run: not written"),
+        "{}",
+        out.stdout
+    );
+    assert!(!database_exists(&url, &db).await, "a dry run created {db}");
+
+    let out = cli(
+        &runner,
+        &cfg,
+        &["--dry-run", "--format", "json", "clickhouse", "migrate"],
+    )
+    .await;
+    ok(&out);
+    let json = json_of(&out);
+    let step = &json["plan"]["steps"][0];
+    assert_eq!(step["kind"], "migrate", "{json}");
+    assert_eq!(step["database"], db.as_str());
+    assert_eq!(step["migrations"].as_array().map(Vec::len), Some(7));
+    assert_eq!(json["report"]["dry_run"], true);
+    assert!(!database_exists(&url, &db).await);
+
+    // For real: applied once; a dry run then has nothing to plan.
+    let out = cli(&runner, &cfg, &["clickhouse", "migrate"]).await;
+    ok(&out);
+    assert!(
+        out.stdout
+            .contains("ci-medic: applied migrations [1, 2, 3, 4, 5, 6, 7]"),
+        "{}",
+        out.stdout
+    );
+    let store = test_clickhouse::connect(&url, &db).await;
+    let applied: u64 = fetch_one(&store, "SELECT count() FROM schema_migrations FINAL").await;
+    assert_eq!(applied, 7);
+    let out = cli(&runner, &cfg, &["--dry-run", "clickhouse", "migrate"]).await;
+    ok(&out);
+    assert!(out.stdout.contains("0 write(s) planned"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("the ClickHouse schema is up to date"),
+        "{}",
+        out.stdout
+    );
+    let out = cli(&runner, &cfg, &["clickhouse", "migrate"]).await;
+    ok(&out);
+    assert!(
+        out.stdout
+            .contains("ci-medic: the ClickHouse schema is up to date"),
+        "{}",
+        out.stdout
+    );
+    drop_database(&store).await;
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn clickhouse_ingest_dry_run_prints_the_rows_and_writes_nothing() {
+    let store = migrated_store("ingest_dry").await;
+    let url = test_clickhouse::url();
+    let fake = FakeGithub::start().await;
+    let (runner, cfg) = cli_runner(&fake, Some(&url), store.database());
+    let push = webhook("push/04-event.json");
+    let job = webhook("workflow_job/01-completed.json");
+    let count = |table: &'static str| {
+        let store = store.clone();
+        async move { fetch_one::<u64>(&store, &format!("SELECT count() FROM {table} FINAL")).await }
+    };
+
+    let out = cli(
+        &runner,
+        &cfg,
+        &["--dry-run", "ingest", "--event", "push", "--payload", &push],
+    )
+    .await;
+    ok(&out);
+    assert!(
+        out.stdout
+            .contains("insert 1 row(s) into ClickHouse table push"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("dry run: not written"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("ingested"), "{}", out.stdout);
+
+    let out = cli(
+        &runner,
+        &cfg,
+        &[
+            "--dry-run",
+            "--format",
+            "json",
+            "ingest",
+            "--event",
+            "workflow_job",
+            "--payload",
+            &job,
+        ],
+    )
+    .await;
+    ok(&out);
+    let json = json_of(&out);
+    let step = &json["plan"]["steps"][0];
+    assert_eq!(step["kind"], "insert-rows", "{json}");
+    assert_eq!(step["table"], "workflow_job");
+    assert_eq!(step["rows"][0]["id"], 289_782_451);
+    assert_eq!(step["rows"][0]["status"], "completed");
+    assert_eq!(json["report"]["results"][0][1]["status"], "dry-run");
+
+    assert_eq!(count("push").await, 0);
+    assert_eq!(count("workflow_job").await, 0);
+
+    // The same payloads for real.
+    for (event, payload) in [("push", &push), ("workflow_job", &job)] {
+        let out = cli(
+            &runner,
+            &cfg,
+            &["ingest", "--event", event, "--payload", payload],
+        )
+        .await;
+        ok(&out);
+        assert!(out.stdout.contains("ci-medic: ingested"), "{}", out.stdout);
+    }
+    assert_eq!(count("push").await, 1);
+    assert_eq!(count("workflow_job").await, 1);
+    drop_database(&store).await;
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn ingest_dry_run_needs_no_store_and_a_real_run_names_the_missing_setting() {
+    let fake = FakeGithub::start().await;
+    let (runner, cfg) = cli_runner(&fake, None, "");
+    let push = webhook("push/04-event.json");
+    let out = cli(
+        &runner,
+        &cfg,
+        &["--dry-run", "ingest", "--event", "push", "--payload", &push],
+    )
+    .await;
+    ok(&out);
+    assert!(
+        out.stdout
+            .contains("insert 1 row(s) into ClickHouse table push"),
+        "{}",
+        out.stdout
+    );
+    let out = cli(
+        &runner,
+        &cfg,
+        &["ingest", "--event", "push", "--payload", &push],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stderr.contains("clickhouse.url"), "{}", out.stderr);
+    fake.assert_clean();
 }

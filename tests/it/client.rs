@@ -174,7 +174,7 @@ async fn commits_branches_tags_and_pull_requests_are_idempotent() {
         "test",
     );
     for round in 0..2 {
-        let report = plan::execute(&p, Some(&c), false).await;
+        let report = plan::execute(&p, &plan::Sinks::github(Some(&c)), false).await;
         assert!(!report.failed(), "round {round}: {}", report.to_text());
         assert!(
             matches!(report.results[1].1, Outcome::Pull { created, .. } if created == (round == 0))
@@ -311,7 +311,7 @@ async fn a_pull_request_someone_else_opened_from_the_branch_is_left_alone() {
         },
         "test",
     );
-    let report = plan::execute(&p, Some(&client(&fake)), false).await;
+    let report = plan::execute(&p, &plan::Sinks::github(Some(&client(&fake))), false).await;
     assert!(report.failed(), "{}", report.to_text());
     assert!(
         report.to_text().contains("did not open"),
