@@ -31,7 +31,7 @@ pub struct Cli {
     #[arg(long, global = true, hide_env_values = true, value_parser = parse_secret)]
     pub token: Option<SecretString>,
     /// GitHub API URL (GitHub Enterprise Server: https://HOST/api/v3).
-    /// [default: GITHUB_API_URL, else https://api.github.com]
+    /// [default: GITHUB_API_URL, else `https://api.github.com`]
     #[arg(long, global = true)]
     pub api_url: Option<String>,
     /// Config file to use instead of .github/ci-medic.yml from the default branch.

@@ -1,19 +1,18 @@
 //! A run on a heal branch finished: report it on the fix's pull request.
 
-use std::process::ExitCode;
-
 use anyhow::Result;
 
 use super::{Delivery, Handler, Route, Verdict, route};
 use crate::app::Ctx;
 use crate::config::Config;
+use crate::jobs::heal::{self, VerifyFacts};
 use crate::plan::{Plan, Report};
 
 pub struct HealVerify;
 
 impl Handler for HealVerify {
     const NAME: &'static str = "heal-verify";
-    type Facts = Verdict;
+    type Facts = Option<VerifyFacts>;
     type Input = u64;
 
     fn subscribe(delivery: &Delivery, config: &Config) -> Option<u64> {
@@ -26,19 +25,15 @@ impl Handler for HealVerify {
         }
     }
 
-    /// Still acts while gathering (reads the run and the fix's pull
-    /// request, decides, executes); `decide` adds nothing.
-    async fn gather(ctx: &Ctx, run_id: u64) -> Result<Verdict> {
-        Ok(crate::jobs::heal::verify_report(ctx, run_id)
-            .await?
-            .unwrap_or(ExitCode::SUCCESS))
+    async fn gather(ctx: &Ctx, run_id: u64) -> Result<Option<VerifyFacts>> {
+        heal::gather_verify(ctx, run_id).await
     }
 
-    fn decide(_: &Verdict, _: &Config) -> Plan {
-        Plan::new(Self::NAME)
+    fn decide(facts: &Option<VerifyFacts>, _: &Config) -> Plan {
+        heal::decide_verification(facts.as_ref())
     }
 
-    fn report(_: &Ctx, verdict: &Verdict, _: &Plan, _: &Report) -> Result<Verdict> {
-        Ok(*verdict)
+    fn report(ctx: &Ctx, _: &Option<VerifyFacts>, plan: &Plan, report: &Report) -> Result<Verdict> {
+        heal::report_verification(ctx, plan, report)
     }
 }

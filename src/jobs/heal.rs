@@ -793,7 +793,7 @@ pub fn decide_verify(run: &RunFacts, pulls: &[FixPull], repo: &str, bots: &[Stri
 /// A run finished on a heal branch: say on the pull request whether the fix
 /// healed the workflow. Returns `None` when the run is not on a heal branch
 /// (the caller then handles it as usual).
-pub async fn verify_report(cx: &Ctx, run_id: u64) -> Result<Option<ExitCode>> {
+pub async fn gather_verify(cx: &Ctx, run_id: u64) -> Result<Option<VerifyFacts>> {
     let client = cx.github()?;
     let config = &cx.config;
     // The run as the API tells it, not as the event payload does.
@@ -818,8 +818,45 @@ pub async fn verify_report(cx: &Ctx, run_id: u64) -> Result<Option<ExitCode>> {
             100,
         )
         .await?;
-    let plan = decide_verify(&run, &pulls, &client.repo().full(), cx.identity().logins());
-    run_last(cx, client, &plan).await.map(Some)
+    Ok(Some(VerifyFacts {
+        run,
+        pulls,
+        repo: client.repo().full(),
+        identity: cx.identity().logins().to_vec(),
+    }))
+}
+
+/// What reporting a verification run decides from.
+#[derive(Debug, Clone)]
+pub struct VerifyFacts {
+    pub run: RunFacts,
+    pub pulls: Vec<FixPull>,
+    pub repo: String,
+    /// The logins the action acts as.
+    pub identity: Vec<String>,
+}
+
+/// The verification report's plan, or nothing when the run is not on a
+/// heal branch. Pure.
+pub fn decide_verification(facts: Option<&VerifyFacts>) -> Plan {
+    match facts {
+        Some(f) => decide_verify(&f.run, &f.pulls, &f.repo, &f.identity),
+        None => {
+            let mut plan = Plan::new("heal");
+            plan.note("the run is not on a heal branch");
+            plan
+        }
+    }
+}
+
+/// After the plan ran: outputs, summary and stdout, as for a fix.
+pub fn report_verification(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<ExitCode> {
+    emit(cx, plan, report)?;
+    Ok(if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn emit(cx: &Ctx, plan: &Plan, report: &plan::Report) -> Result<()> {

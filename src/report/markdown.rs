@@ -16,7 +16,7 @@
 const ZWSP: char = '\u{200B}';
 
 /// Longest text shown in a code span, in characters.
-const CODE_LIMIT: usize = 200;
+pub const CODE_LIMIT: usize = 200;
 
 /// Bidirectional-text controls: embeddings and overrides (U+202A..U+202E),
 /// isolates (U+2066..U+2069) and the invisible direction marks (U+200E,
