@@ -6,8 +6,8 @@
 //!
 //! Builds a large GitHub Actions job log by repeating the corpus' LogSage
 //! failing logs (or, without the corpus, the fixtures in `fixtures/logs`)
-//! into a temporary file, analyses it on one thread with the full built-in
-//! rule set and prints MB/s. Then it analyses a 1 GB log in a child process
+//! into a temporary file, analyzes it on one thread with the full built-in
+//! rule set and prints MB/s. Then it analyzes a 1 GB log in a child process
 //! (this binary with `--child PATH`) and prints that process' peak resident
 //! memory (VmHWM).
 // Benches, examples and tests read their own settings from the environment.
@@ -96,7 +96,7 @@ fn main() -> ExitCode {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--child" => {
-                // Child mode: analyse one file and report peak memory.
+                // Child mode: analyze one file and report peak memory.
                 let Some(p) = args.next() else {
                     return ExitCode::FAILURE;
                 };
@@ -204,7 +204,7 @@ fn main() -> ExitCode {
                 .find_map(|kv| kv.strip_prefix("vmhwm_kib=")?.parse().ok())
                 .unwrap_or(0);
             println!(
-                "peak memory: {:.1} MB (VmHWM of a child analysing {:.0} MB; {})",
+                "peak memory: {:.1} MB (VmHWM of a child analyzing {:.0} MB; {})",
                 kib as f64 / 1024.0,
                 size as f64 / MB as f64,
                 text.trim()

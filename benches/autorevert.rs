@@ -254,7 +254,7 @@ async fn clickhouse_in(o: &Options, store: &Store) -> anyhow::Result<()> {
     let (best, median) = stats(samples);
     if let Some(snap) = last {
         let t = Instant::now();
-        let (_, d) = autorevert::analyse(&snap, &autorevert::Params::from_config(&config));
+        let (_, d) = autorevert::analyze(&snap, &autorevert::Params::from_config(&config));
         println!(
             "clickhouse: 48-hour window over {stored} job rows: {} commits, {} jobs read; \
              batched queries best {} median {}; then detection {} ({} patterns)",

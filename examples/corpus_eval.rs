@@ -381,7 +381,7 @@ fn main() -> ExitCode {
     println!();
     println!("primary categories: {categories:?}");
     println!(
-        "analysed {:.1} MB of failing logs in {:.2}s",
+        "analyzed {:.1} MB of failing logs in {:.2}s",
         bytes as f64 / 1e6,
         elapsed.as_secs_f64()
     );

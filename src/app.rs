@@ -36,7 +36,7 @@ pub struct Ctx {
     pub memo: Memo,
 }
 
-/// Facts shared by the handlers of one delivery (a failed run's analysed
+/// Facts shared by the handlers of one delivery (a failed run's analyzed
 /// jobs are read by retry and by the failure issue).
 #[derive(Default)]
 pub struct Memo {

@@ -81,7 +81,7 @@ pub struct AnalyzeArgs {
     /// A job log, `gh run view --log` output, or a run's log zip (repeatable). Offline.
     #[arg(long)]
     pub log: Vec<PathBuf>,
-    /// A workflow run of --repo to analyse and report on.
+    /// A workflow run of --repo to analyze and report on.
     #[arg(long, conflicts_with = "log")]
     pub run_id: Option<u64>,
 }

@@ -731,7 +731,7 @@ cache uploaded\n";
 #[test]
 fn run_archives_over_their_limits_are_not_analysed() {
     let zip = build_zip(&[("1_build.txt", fixture!("gha_tsc_compilation.txt"))]);
-    let analyse = |limits| {
+    let analyze = |limits| {
         analyze_zip(
             "run.zip",
             Cursor::new(zip.clone()),
@@ -741,14 +741,14 @@ fn run_archives_over_their_limits_are_not_analysed() {
         )
         .map_err(|e| format!("{e:#}"))
     };
-    assert!(analyse(ArchiveLimits::default()).is_ok());
-    let err = analyse(ArchiveLimits {
+    assert!(analyze(ArchiveLimits::default()).is_ok());
+    let err = analyze(ArchiveLimits {
         max_entries: 0,
         ..ArchiveLimits::default()
     })
     .unwrap_err();
     assert!(err.contains("analyze.max-archive-entries"), "{err}");
-    let err = analyse(ArchiveLimits {
+    let err = analyze(ArchiveLimits {
         max_bytes: 100,
         ..ArchiveLimits::default()
     })

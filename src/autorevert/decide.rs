@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::detect::{Detection, Finding, Pattern, Verdict, signal_name};
 use super::grid;
-use super::revert::{self, RevertPlan};
+use super::revert::{self, RevertChanges};
 use super::signal::Signals;
 use super::{
     LABEL_KILL_SWITCH, LABEL_NO_REVERT, LABEL_REVERT, MARKER_KIND, restart_branch, restart_tag_ref,
@@ -83,7 +83,7 @@ pub struct PullFacts {
 /// Whether and how the suspect can be reverted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevertFacts {
-    pub plan: RevertPlan,
+    pub changes: RevertChanges,
     /// Trunk's head now: the base of the revert commit.
     pub head_sha: String,
     /// The revert branch exists (an earlier run pushed it).
@@ -402,7 +402,7 @@ fn final_verdict(p: &Pattern, sf: &SuspectFacts) -> (Verdict, String) {
                 ),
             );
         }
-        if let RevertPlan::Fallback(why) = &rf.plan {
+        if let RevertChanges::Fallback(why) = &rf.changes {
             return (
                 Verdict::Notify,
                 format!("no exact revert: {why}; {}", p.reason),
@@ -438,9 +438,9 @@ fn act(plan: &mut Plan, d: &mut Decision, cx: &Cx, p: &Pattern, sf: &SuspectFact
             }
         }
         Verdict::Revert if mode >= rank(AutorevertMode::Revert) => {
-            let ready = sf.revert.as_ref().and_then(|rf| match &rf.plan {
-                RevertPlan::Changes(changes) => Some((rf, changes)),
-                RevertPlan::Fallback(_) => None,
+            let ready = sf.revert.as_ref().and_then(|rf| match &rf.changes {
+                RevertChanges::Changes(changes) => Some((rf, changes)),
+                RevertChanges::Fallback(_) => None,
             });
             let Some((rf, changes)) = ready else {
                 d.notes
@@ -629,7 +629,7 @@ fn revert_body(cx: &Cx, p: &Pattern, d: &Decision, commit: &Commit, sf: &Suspect
         let _ = writeln!(head, "It came in with #{}.\n", pull.number);
     }
     if let Some(RevertFacts {
-        plan: RevertPlan::Changes(changes),
+        changes: RevertChanges::Changes(changes),
         ..
     }) = &sf.revert
     {

@@ -45,7 +45,7 @@ pub const LABEL_REVERT: &str = "autorevert";
 pub const MARKER_KIND: &str = "autorevert";
 
 /// Group the jobs of `snapshot` into signals and detect on them.
-pub fn analyse(snapshot: &Snapshot, params: &Params) -> (Signals, Detection) {
+pub fn analyze(snapshot: &Snapshot, params: &Params) -> (Signals, Detection) {
     let signals = signal::build(snapshot, &params.workflows);
     let detection = detect(snapshot, &signals, params);
     (signals, detection)

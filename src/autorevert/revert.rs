@@ -27,17 +27,17 @@ pub struct FileVersions {
 
 /// What to do instead of reverting, or the changes of the revert.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RevertPlan {
+pub enum RevertChanges {
     Changes(Vec<FileChange>),
     Fallback(String),
 }
 
 /// The revert's changes, when every path is unchanged since the suspect.
-pub fn plan(files: &[FileVersions]) -> RevertPlan {
+pub fn changes(files: &[FileVersions]) -> RevertChanges {
     let mut changes = Vec::new();
     for f in files {
         if f.head != f.suspect {
-            return RevertPlan::Fallback(format!(
+            return RevertChanges::Fallback(format!(
                 "`{}` changed after the suspect; a revert needs a person",
                 f.path
             ));
@@ -50,11 +50,11 @@ pub fn plan(files: &[FileVersions]) -> RevertPlan {
         }
     }
     if changes.is_empty() {
-        return RevertPlan::Fallback(
+        return RevertChanges::Fallback(
             "the suspect changes no file content that a revert could restore".into(),
         );
     }
-    RevertPlan::Changes(changes)
+    RevertChanges::Changes(changes)
 }
 
 /// The paths a commit touched (renames count twice: old and new name).
@@ -71,19 +71,19 @@ pub fn touched_paths(detail: &CommitDetail) -> Vec<String> {
 
 /// Read what the revert of `sha` needs from GitHub and plan it against
 /// `head` (trunk's head now).
-pub async fn gather(client: &Client, sha: &str, head: &str) -> Result<RevertPlan, GithubError> {
+pub async fn gather(client: &Client, sha: &str, head: &str) -> Result<RevertChanges, GithubError> {
     let detail = client.commit_detail(sha).await?;
     let parent = match detail.parents.as_slice() {
         [one] => one.clone(),
-        [] => return Ok(RevertPlan::Fallback("the suspect has no parent".into())),
+        [] => return Ok(RevertChanges::Fallback("the suspect has no parent".into())),
         _ => {
-            return Ok(RevertPlan::Fallback(
+            return Ok(RevertChanges::Fallback(
                 "the suspect is a merge commit; a revert needs a person".into(),
             ));
         }
     };
     if detail.files.len() > MAX_FILES {
-        return Ok(RevertPlan::Fallback(format!(
+        return Ok(RevertChanges::Fallback(format!(
             "the suspect touches {} files (more than {MAX_FILES})",
             detail.files.len()
         )));
@@ -109,7 +109,7 @@ pub async fn gather(client: &Client, sha: &str, head: &str) -> Result<RevertPlan
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 // Binary or too large for the contents API, most likely.
                 if matches!(e, GithubError::Decode { .. }) || e.status() == Some(403) {
-                    return Ok(RevertPlan::Fallback(format!(
+                    return Ok(RevertChanges::Fallback(format!(
                         "`{path}` cannot be restored through the API ({e})"
                     )));
                 }
@@ -117,7 +117,7 @@ pub async fn gather(client: &Client, sha: &str, head: &str) -> Result<RevertPlan
             }
         }
     }
-    Ok(plan(&files))
+    Ok(changes(&files))
 }
 
 /// The revert commit's message.
@@ -157,8 +157,8 @@ mod tests {
             v("same.rs", Some("s"), Some("s"), Some("s")),
         ];
         assert_eq!(
-            plan(&files),
-            RevertPlan::Changes(vec![
+            changes(&files),
+            RevertChanges::Changes(vec![
                 FileChange {
                     path: "mod.rs".into(),
                     content: Some("old".into())
@@ -181,10 +181,13 @@ mod tests {
             v("a.rs", Some("old"), Some("new"), Some("new")),
             v("b.rs", Some("old"), Some("new"), Some("newer")),
         ];
-        assert!(matches!(plan(&files), RevertPlan::Fallback(r) if r.contains("b.rs")));
+        assert!(matches!(changes(&files), RevertChanges::Fallback(r) if r.contains("b.rs")));
         let deleted_since = [v("c.rs", None, Some("x"), None)];
-        assert!(matches!(plan(&deleted_since), RevertPlan::Fallback(_)));
-        assert!(matches!(plan(&[]), RevertPlan::Fallback(_)));
+        assert!(matches!(
+            changes(&deleted_since),
+            RevertChanges::Fallback(_)
+        ));
+        assert!(matches!(changes(&[]), RevertChanges::Fallback(_)));
     }
 
     #[test]

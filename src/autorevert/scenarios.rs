@@ -4,8 +4,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::decide::{self, Decided, Facts, PullFacts, RevertFacts, SuspectFacts};
 use super::detect::{Detection, Params, Pattern, Verdict};
-use super::revert::RevertPlan;
-use super::{analyse, restart_branch, signal, synth};
+use super::revert::RevertChanges;
+use super::{analyze, restart_branch, signal, synth};
 use crate::config::AutorevertMode;
 use crate::history::snapshot::{Commit, JobResult, RestartRequest, Snapshot};
 use crate::plan::{FileChange, Write};
@@ -145,7 +145,7 @@ impl Trunk {
 }
 
 fn detect_with(s: &Snapshot, params: &Params) -> Detection {
-    analyse(s, params).1
+    analyze(s, params).1
 }
 
 fn run(s: &Snapshot) -> Detection {
@@ -153,7 +153,7 @@ fn run(s: &Snapshot) -> Detection {
 }
 
 fn decided(s: &Snapshot, facts: &Facts) -> Decided {
-    let (signals, d) = analyse(s, &Params::default());
+    let (signals, d) = analyze(s, &Params::default());
     decide::decide(s, &signals, &d, facts)
 }
 
@@ -685,7 +685,7 @@ fn with_suspect(mode: AutorevertMode, sf: SuspectFacts) -> Facts {
 
 fn ready(changes: Vec<FileChange>) -> Option<RevertFacts> {
     Some(RevertFacts {
-        plan: RevertPlan::Changes(changes),
+        changes: RevertChanges::Changes(changes),
         head_sha: sha(3),
         branch_exists: false,
         closed_pull: None,
@@ -804,13 +804,13 @@ fn a_pull_request_labelled_autorevert_disable_is_never_reverted() {
 fn a_revert_that_is_not_exact_falls_back_to_notify() {
     for revert in [
         Some(RevertFacts {
-            plan: RevertPlan::Fallback("`a.rs` changed after the suspect".into()),
+            changes: RevertChanges::Fallback("`a.rs` changed after the suspect".into()),
             head_sha: sha(3),
             branch_exists: false,
             closed_pull: None,
         }),
         Some(RevertFacts {
-            plan: RevertPlan::Changes(Vec::new()),
+            changes: RevertChanges::Changes(Vec::new()),
             head_sha: sha(3),
             branch_exists: true,
             closed_pull: Some(12),

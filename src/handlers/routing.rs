@@ -7,7 +7,7 @@ use crate::event::Event;
 /// What `run` decided to do with an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// Re-run what a re-run fixes, then analyse and report the run.
+    /// Re-run what a re-run fixes, then analyze and report the run.
     FailedRun { run_id: u64 },
     /// A run passed: close the issues its earlier failures opened.
     PassedRun { run_id: u64 },

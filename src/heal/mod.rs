@@ -1,4 +1,4 @@
-//! `heal`: turn an analysed workflow failure into a minimal, safe fix.
+//! `heal`: turn an analyzed workflow failure into a minimal, safe fix.
 //!
 //! Pure: an analysis and the workflow text in, a [`Fix`] (the new file text
 //! and a line-by-line explanation) or an [`Unfixable`] reason out. One planner

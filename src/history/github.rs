@@ -7,7 +7,7 @@
 //!   `workflow_dispatch` runs on `trunk/{sha}` tags (restarts), two paginated
 //!   lists rather than one query per commit;
 //! - the jobs of every attempt of those runs;
-//! - for each failed job, its log analysed once (`analyze::read_job`) for the
+//! - for each failed job, its log analyzed once (`analyze::read_job`) for the
 //!   failure's rule and fingerprint, kept in a JSON cache keyed by job id so a
 //!   re-run downloads nothing again (the workflow can keep the file with
 //!   `actions/cache`).
@@ -38,7 +38,7 @@ use crate::github::types::{JobInfo, RunInfo};
 pub const MAX_COMMITS: usize = 1000;
 /// Runs read per list (push/schedule on the branch, and restarts).
 pub const MAX_RUNS: usize = 3000;
-/// Job logs downloaded and analysed per invocation; the rest wait for the
+/// Job logs downloaded and analyzed per invocation; the rest wait for the
 /// next run (their failures count as unclassified meanwhile).
 pub const MAX_LOGS: usize = 200;
 /// Where the fingerprint cache lives unless the `autorevert-cache` input or
@@ -55,7 +55,7 @@ pub const FLAKY_RUNS_SCANNED: usize = 20;
 pub struct CachedFailure {
     pub rule: Option<String>,
     pub fingerprint: Option<String>,
-    /// `analysed`, `logs-expired`, `logs-missing`...
+    /// `analyzed`, `logs-expired`, `logs-missing`...
     pub status: String,
 }
 
@@ -293,7 +293,7 @@ pub fn flaky_in_run(run: &RunInfo, previous: &[JobInfo], latest: &[JobInfo]) -> 
 }
 
 /// Fill in the rule and fingerprint of failed jobs, from the cache or by
-/// analysing their logs (newest commits first, at most [`MAX_LOGS`]).
+/// analyzing their logs (newest commits first, at most [`MAX_LOGS`]).
 async fn classify_failures(
     client: &Client,
     config: &Config,
@@ -339,7 +339,7 @@ async fn classify_failures(
     }
     if downloads >= MAX_LOGS {
         tracing::warn!(
-            "analysed {MAX_LOGS} job logs; the other failures are analysed on the next run"
+            "analyzed {MAX_LOGS} job logs; the other failures are analyzed on the next run"
         );
     }
     cache.jobs = kept;

@@ -82,14 +82,14 @@ pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
     }
     let run_id = args
         .run_id
-        .context("give --log PATH to analyse local logs, or --run-id N with --repo")?;
+        .context("give --log PATH to analyze local logs, or --run-id N with --repo")?;
     let client = cx.client()?;
     let config = cx.load_config(Some(&client)).await?;
     let ctx = cx.ctx(Some(client), config);
     crate::app::offer(&ctx, &Delivery::Request(Request::FailedRun(run_id))).await
 }
 
-/// The failed run and its analysed jobs, read once per run of ci-medic.
+/// The failed run and its analyzed jobs, read once per run of ci-medic.
 pub async fn run_facts(cx: &Ctx, run_id: u64) -> Result<Arc<RunFacts>> {
     cx.memo
         .run
@@ -102,7 +102,7 @@ pub async fn run_facts(cx: &Ctx, run_id: u64) -> Result<Arc<RunFacts>> {
         .cloned()
 }
 
-/// Everything the failure issue decides from: the analysed run, the open
+/// Everything the failure issue decides from: the analyzed run, the open
 /// issues, what the previous attempt failed with, and which jobs retry
 /// plans to re-run.
 pub async fn gather_failed(cx: &Ctx, run_id: u64) -> Result<RunFacts> {
@@ -149,7 +149,7 @@ pub async fn gather(
     Ok(facts)
 }
 
-/// Download and analyse one failed job's log; never fails, records why instead.
+/// Download and analyze one failed job's log; never fails, records why instead.
 pub async fn read_job(client: &Client, config: &Config, rules: &RuleSet, job: JobInfo) -> JobFacts {
     let step = job.failed_step().cloned();
     let mut finding = JobFinding {
@@ -158,6 +158,8 @@ pub async fn read_job(client: &Client, config: &Config, rules: &RuleSet, job: Jo
         url: job.html_url.clone(),
         step: step.as_ref().map(|s| s.name.clone()),
         step_number: step.as_ref().map(|s| s.number),
+        // A token stored in the hidden block of issues already filed: its
+        // spelling is data, kept so those issues still read.
         status: "analysed".into(),
         duration_secs: duration_secs(job.started_at.as_deref(), job.completed_at.as_deref()),
     };
@@ -189,7 +191,7 @@ pub async fn read_job(client: &Client, config: &Config, rules: &RuleSet, job: Jo
                 )
                 .unwrap_or_else(|e| {
                     finding.status = "log-error".into();
-                    tracing::warn!("cannot analyse the log of {}: {e:#}", job.name);
+                    tracing::warn!("cannot analyze the log of {}: {e:#}", job.name);
                     Vec::new()
                 }),
                 Err(e) => {
@@ -266,7 +268,7 @@ async fn from_run_zip(
     ) {
         Ok(f) => f,
         Err(e) => {
-            tracing::warn!("{source} not analysed: {e:#}");
+            tracing::warn!("{source} not analyzed: {e:#}");
             return None;
         }
     };

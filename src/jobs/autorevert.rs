@@ -22,7 +22,7 @@ use crate::autorevert::decide::{
     self, Decided, Decision, Facts, PullFacts, RevertFacts, SuspectFacts,
 };
 use crate::autorevert::detect::{Detection, Params, Verdict};
-use crate::autorevert::revert::{self, RevertPlan};
+use crate::autorevert::revert::{self, RevertChanges};
 use crate::autorevert::{
     self, LABEL_KILL_SWITCH, LABEL_NO_REVERT, grid, revert_branch, short, signal,
 };
@@ -89,7 +89,7 @@ pub async fn scheduled(cx: &Ctx) -> Result<ExitCode> {
 fn offline(cx: &Ctx, snapshot: &Snapshot) -> Result<ExitCode> {
     let config = &cx.config;
     let (signals, detection) =
-        autorevert::analyse(snapshot, &Params::from_config(&config.autorevert));
+        autorevert::analyze(snapshot, &Params::from_config(&config.autorevert));
     let facts = Facts::offline(config.autorevert.mode);
     let decided = decide::decide(snapshot, &signals, &detection, &facts);
     let report = Report {
@@ -127,7 +127,7 @@ async fn online(
     if let Some(path) = dump {
         snapshot.save(path)?;
     }
-    let (signals, detection) = autorevert::analyse(&snapshot, &Params::from_config(ar));
+    let (signals, detection) = autorevert::analyze(&snapshot, &Params::from_config(ar));
 
     // A replay never acts on the present.
     let replay = as_of.is_some();
@@ -313,12 +313,12 @@ async fn revert_facts(client: &Client, sha: &str, branch: &str) -> RevertFacts {
         Ok(n) => n,
         Err(e) => return fallback(format!("the pull requests of {rb} could not be read ({e})")),
     };
-    let plan = match revert::gather(client, sha, &head).await {
-        Ok(p) => p,
-        Err(e) => RevertPlan::Fallback(format!("the commit could not be read ({e})")),
+    let changes = match revert::gather(client, sha, &head).await {
+        Ok(c) => c,
+        Err(e) => RevertChanges::Fallback(format!("the commit could not be read ({e})")),
     };
     RevertFacts {
-        plan,
+        changes,
         head_sha: head,
         branch_exists,
         closed_pull,
@@ -327,7 +327,7 @@ async fn revert_facts(client: &Client, sha: &str, branch: &str) -> RevertFacts {
 
 fn fallback(why: String) -> RevertFacts {
     RevertFacts {
-        plan: RevertPlan::Fallback(why),
+        changes: RevertChanges::Fallback(why),
         head_sha: String::new(),
         branch_exists: false,
         closed_pull: None,

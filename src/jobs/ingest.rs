@@ -5,7 +5,7 @@
 //! - `workflow_job`: one job row. The payload lacks the run's event, which
 //!   restart detection needs: it is read from the ingested `workflow_run`
 //!   row, else from the API, else inferred (a `trunk/{sha}` branch is a
-//!   restart). A failed job's log is analysed when a token is at hand, so the
+//!   restart). A failed job's log is analyzed when a token is at hand, so the
 //!   row carries the failure's rule and fingerprint.
 //! - `workflow_run`: one run row; when the run completed and a token is at
 //!   hand, the jobs of that attempt too (Actions cannot trigger a workflow on
@@ -396,7 +396,7 @@ fn api_job_row(job: &JobInfo, run: &WorkflowRunRow, now: DateTime<Utc>) -> JobRo
 
 /// Analyse a failed job's log and, when the analyser explains it, put its
 /// verdict on the job's row (as a newer version of the row).
-async fn analyse(
+async fn analyze(
     client: &Client,
     config: &Config,
     rules: &RuleSet,
@@ -488,7 +488,7 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
                 };
                 for job in jobs {
                     let mut row = api_job_row(&job, &run, now);
-                    analyse(client, &config, &rules, job, &mut row).await;
+                    analyze(client, &config, &rules, job, &mut row).await;
                     rows.jobs.push(row);
                 }
             }
@@ -598,7 +598,7 @@ async fn complete_job(
         && let Some(job) = payload.get("workflow_job")
         && let Ok(info) = serde_json::from_value::<JobInfo>(job.clone())
     {
-        analyse(c, config, rules, info, row).await;
+        analyze(c, config, rules, info, row).await;
     }
     Ok(())
 }

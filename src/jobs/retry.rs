@@ -38,7 +38,7 @@ pub async fn command(cx: &Context, args: &RetryArgs) -> Result<ExitCode> {
     crate::app::offer(&ctx, &Delivery::Request(Request::Retry(run_id))).await
 }
 
-/// What retry decides from: the failed run with its analysed jobs, the
+/// What retry decides from: the failed run with its analyzed jobs, the
 /// default branch, and the jobs known to be flaky there.
 #[derive(Debug, Clone)]
 pub struct RetryFacts {

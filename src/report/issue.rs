@@ -37,7 +37,7 @@ pub struct JobFinding {
     pub step: Option<String>,
     #[serde(default)]
     pub step_number: Option<u64>,
-    /// `analysed`, `logs-expired`, `logs-missing`, `cancelled`, `no-failed-step`, `log-error`.
+    /// `analyzed`, `logs-expired`, `logs-missing`, `cancelled`, `no-failed-step`, `log-error`.
     pub status: String,
     /// Seconds the job ran, when known (heal sizes `timeout-minutes` from it).
     #[serde(default)]

@@ -1,6 +1,6 @@
 //! autorevert on ClickHouse, end to end: the real binary migrates the
 //! schema, ingests GitHub's webhook examples and the payloads of a trunk
-//! (runs whose jobs it reads and analyses through the fake GitHub), and
+//! (runs whose jobs it reads and analyzes through the fake GitHub), and
 //! detects with the batched queries; restarts it asked for are remembered in
 //! `autorevert_events` even before their runs reach ClickHouse.
 //!
@@ -149,7 +149,7 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
     // A tag push, and one branch push sent twice; deleted refs are skipped.
     assert_eq!(pushes, 2);
 
-    // The trunk: pushes, then every run (its jobs read and analysed).
+    // The trunk: pushes, then every run (its jobs read and analyzed).
     for sha in &t.commits {
         let p = write_json(&runner, "push.json", &push_payload(&t, sha));
         ingest(&runner, &cfg, "push", &p).await;
@@ -251,7 +251,7 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
             .filter(|j| j.conclusion.as_deref() == Some("failure"))
             .all(|j| j.fingerprint.is_some())
     );
-    let (_, d) = autorevert::analyse(&snap, &autorevert::Params::from_config(&cfg));
+    let (_, d) = autorevert::analyze(&snap, &autorevert::Params::from_config(&cfg));
     assert_eq!(d.patterns[0].verdict, autorevert::Verdict::Revert);
 
     drop_database(&store).await;

@@ -1,5 +1,5 @@
 //! `heal` end to end: the real binary, real `issues` and `workflow_dispatch`
-//! payloads, the stateful fake GitHub. An analysed failure's issue becomes a
+//! payloads, the stateful fake GitHub. An analyzed failure's issue becomes a
 //! branch with one commit, a pull request and an issue comment; triggers
 //! again update the same pull request; `needs-manual-fix` and untrusted
 //! issues stop it.
@@ -129,7 +129,7 @@ fn maintainer_labels(fake: &FakeGithub, n: u64, label: &str, add: bool) {
     });
 }
 
-/// The body of an analysed issue, which is then closed so that only a
+/// The body of an analyzed issue, which is then closed so that only a
 /// copy of it is in play.
 async fn copied_body(fake: &FakeGithub) -> String {
     let real = analysed_issue(fake, missing_module_log(1, "tmpa1b2c3")).await;
