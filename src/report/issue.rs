@@ -6,10 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::{Category, Failure};
 use crate::github::marker::marker;
 
-use super::advice;
-use super::markdown::{
-    code, comment_safe_json, fenced, inline, table_code, title as safe_title, truncate,
-};
+use super::markdown::{code, fenced, inline, table_code, title as safe_title, truncate};
+use super::{advice, hidden};
 
 /// GitHub rejects issue and comment bodies longer than this many characters.
 pub const BODY_LIMIT: usize = 65_536;
@@ -242,35 +240,6 @@ pub fn body(a: &IssueAnalysis) -> String {
     append_block(b, a)
 }
 
-/// The digest field's value while the digest is computed.
-const DIGEST_PLACEHOLDER: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-fn digest_field(value: &str) -> String {
-    format!("\"body_sha256\":\"{value}\"")
-}
-
-fn sha256_hex(text: &str) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Put the digest of `body` (written with the placeholder) in its place.
-fn seal(body: String) -> String {
-    let field = digest_field(DIGEST_PLACEHOLDER);
-    let digest = sha256_hex(&body);
-    match body.rfind(&field) {
-        Some(at) => {
-            let mut out = body;
-            out.replace_range(at..at + field.len(), &digest_field(&digest));
-            out
-        }
-        None => body,
-    }
-}
-
 /// Whether an issue body is byte for byte the one ci-medic wrote (`None`:
 /// its block carries no digest, as those of older versions do not).
 ///
@@ -282,29 +251,21 @@ fn seal(body: String) -> String {
 /// the body after ci-medic wrote it, the block included, which `updated_at`
 /// cannot tell apart from labels and comments.
 pub fn body_is_as_written(body: &str) -> Option<bool> {
-    let a = parse_block(body)?;
-    let digest = a.body_sha256?;
-    let field = digest_field(&digest);
-    let at = body.rfind(&field)?;
-    let mut unsealed = body.to_string();
-    unsealed.replace_range(at..at + field.len(), &digest_field(DIGEST_PLACEHOLDER));
-    Some(sha256_hex(&unsealed) == digest)
+    let digest = parse_block(body)?.body_sha256?;
+    Some(hidden::is_as_sealed(body, &digest))
 }
 
 /// Append the hidden block, shrinking the failures if the body would be
 /// too long, and seal the result with its digest.
 fn append_block(body: String, a: &IssueAnalysis) -> String {
-    seal(append_unsealed(body, a))
+    hidden::seal(append_unsealed(body, a))
 }
 
 fn append_unsealed(mut body: String, a: &IssueAnalysis) -> String {
     let mut a = a.clone();
-    a.body_sha256 = Some(DIGEST_PLACEHOLDER.to_string());
+    a.body_sha256 = Some(hidden::DIGEST_PLACEHOLDER.to_string());
     loop {
-        let json = serde_json::to_value(&a)
-            .map(|v| comment_safe_json(&v))
-            .unwrap_or_default();
-        let block = format!("\n<!-- ci-medic:{KIND_ANALYSIS} {json} -->\n");
+        let block = format!("\n{}\n", hidden::line(KIND_ANALYSIS, &a));
         if body.chars().count() + block.chars().count() <= BODY_LIMIT {
             body.push_str(&block);
             return body;
@@ -327,16 +288,9 @@ fn append_unsealed(mut body: String, a: &IssueAnalysis) -> String {
 }
 
 /// Read the hidden block back from an issue body: its last line, where
-/// [`body`] writes it (the JSON is one line; see `comment_safe_json`).
+/// [`body`] writes it.
 pub fn parse_block(body: &str) -> Option<IssueAnalysis> {
-    let open = format!("<!-- ci-medic:{KIND_ANALYSIS} ");
-    let last = body
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())?
-        .trim_end();
-    let json = last.strip_prefix(&open)?.strip_suffix(" -->")?;
-    serde_json::from_str(json).ok()
+    hidden::read(body, KIND_ANALYSIS)
 }
 
 /// The comment on an open issue when the same failure is seen again.
@@ -402,7 +356,7 @@ mod tests {
         assert_eq!(read.head_repository.as_deref(), Some("o/r"));
         let digest = read.body_sha256.clone().expect("digest");
         assert_eq!(digest.len(), 64);
-        assert_ne!(digest, DIGEST_PLACEHOLDER);
+        assert_ne!(digest, hidden::DIGEST_PLACEHOLDER);
         assert_eq!(body_is_as_written(&body), Some(true));
         // Any edit shows: of the prose, or of the block.
         let prose = body.replacen("## dependency", "## dependency!", 1);
