@@ -1077,3 +1077,20 @@ fn names_in_reasons_are_code_spans_they_cannot_end() {
         Some("the workflow file cannot be read: job `c' d` has no steps")
     );
 }
+
+// --- the workflow token's login -------------------------------------------------
+
+/// Trust's name for the workflow token's login is the client's constant,
+/// not a copy that could drift from it: two glob imports that bring in
+/// different items of one name make any use of that name ambiguous, so
+/// this module compiles only while both name the same item.
+mod one_login_for_the_workflow_token {
+    use crate::github::*;
+    use crate::heal::trust::*;
+
+    #[test]
+    fn trust_and_the_client_name_one_constant() {
+        assert!(Identity::default().is_ours(ACTIONS_BOT));
+        assert!(is_bot(Identity::default().logins(), ACTIONS_BOT));
+    }
+}
