@@ -151,11 +151,13 @@ pub fn find_job<'d>(
                 return Err(reusable(doc, p));
             }
             Err(Unfixable::NotApplicable(format!(
-                "no job of the workflow matches the failed job {shown:?}"
+                "no job of the workflow matches the failed job {}",
+                code(shown)
             )))
         }
         _ => Err(Unfixable::NotApplicable(format!(
-            "several jobs match the failed job {shown:?} (pass --job)"
+            "several jobs match the failed job {} (pass --job)",
+            code(shown)
         ))),
     }
 }

@@ -274,7 +274,7 @@ impl Cx<'_> {
                     .facts
                     .step
                     .as_deref()
-                    .map(|s| format!(" (the run calls it {s:?})"))
+                    .map(|s| format!(" (the run calls it {})", code(s)))
                     .unwrap_or_default()
             ))
         })
@@ -434,8 +434,8 @@ fn target<'d>(
         Some(s) => Some(
             locate::relocate_step(doc, &job, &s.display, s.index)?.ok_or_else(|| {
                 Unfixable::NotApplicable(format!(
-                    "step {:?} of job {} no longer exists on the default branch; the failure may already be fixed",
-                    s.display,
+                    "step {} of job {} no longer exists on the default branch; the failure may already be fixed",
+                    code(&s.display),
                     code(&job.id)
                 ))
             })?,

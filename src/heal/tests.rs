@@ -1054,6 +1054,13 @@ fn names_in_reasons_are_code_spans_they_cannot_end() {
             "the workflow has no job `x' @y`".into()
         ))
     );
+    let shown = locate::find_job(&doc, Some("z`\n@q"), None).map(|j| j.id);
+    assert_eq!(
+        shown,
+        Err(Unfixable::NotApplicable(
+            "no job of the workflow matches the failed job `z' @q`".into()
+        ))
+    );
     let job = locate::find_job(&doc, None, Some("a`b\n## @team")).expect("job");
     let reason = locate::require_steps(&doc, &job)
         .map(|_| ())
