@@ -581,8 +581,8 @@ fn with_evidence(mut head: String, cx: &Cx, p: &Pattern, d: &Decision) -> String
 
 fn commit_line(cx: &Cx, commit: &Commit) -> String {
     format!(
-        "[`{}`]({}) {}",
-        short(&commit.sha),
+        "[{}]({}) {}",
+        code(short(&commit.sha)),
         grid::commit_url(&cx.snapshot.repo, &cx.facts.server_url, &commit.sha),
         inline(&grid::cut(commit.title(), 120))
     )

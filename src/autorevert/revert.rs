@@ -11,6 +11,7 @@ use crate::github::types::CommitDetail;
 use crate::github::{Client, GithubError};
 use crate::history::snapshot::Commit;
 use crate::plan::FileChange;
+use crate::report::markdown::code;
 
 /// Files a proposed revert may touch. GitHub lists at most 300 files of a
 /// commit on one page; a revert of that size wants a person anyway.
@@ -38,8 +39,8 @@ pub fn changes(files: &[FileVersions]) -> RevertChanges {
     for f in files {
         if f.head != f.suspect {
             return RevertChanges::Fallback(format!(
-                "`{}` changed after the suspect; a revert needs a person",
-                f.path
+                "{} changed after the suspect; a revert needs a person",
+                code(&f.path)
             ));
         }
         if f.parent != f.suspect {
@@ -110,7 +111,8 @@ pub async fn gather(client: &Client, sha: &str, head: &str) -> Result<RevertChan
                 // Binary or too large for the contents API, most likely.
                 if matches!(e, GithubError::Decode { .. }) || e.status() == Some(403) {
                     return Ok(RevertChanges::Fallback(format!(
-                        "`{path}` cannot be restored through the API ({e})"
+                        "{} cannot be restored through the API ({e})",
+                        code(&path)
                     )));
                 }
                 return Err(e);
@@ -188,6 +190,18 @@ mod tests {
             RevertChanges::Fallback(_)
         ));
         assert!(matches!(changes(&[]), RevertChanges::Fallback(_)));
+    }
+
+    #[test]
+    fn a_path_in_the_reason_is_a_code_span_it_cannot_end() {
+        // Git allows backticks and newlines in file names.
+        let files = [v("a`b\n# @team", Some("old"), Some("new"), Some("newer"))];
+        assert_eq!(
+            changes(&files),
+            RevertChanges::Fallback(
+                "`a'b # @team` changed after the suspect; a revert needs a person".into()
+            )
+        );
     }
 
     #[test]

@@ -247,6 +247,9 @@ impl Client {
     }
 
     /// Open a pull request; a retry after a server failure looks for it first.
+    /// Only a pull request this client's identity opened from `head` into
+    /// `base` is taken for the first try's: anyone with push access can open
+    /// one from the same branch, and it is not ours to report or update.
     pub async fn create_pull(
         &self,
         head: &str,
@@ -257,8 +260,15 @@ impl Client {
         let payload = json!({"head": head, "base": base, "title": title, "body": body});
         let check = || -> super::BoxedCheck<'_> {
             Box::pin(async move {
-                Ok(self.pulls_from(head).await?.into_iter().next().map(|p| {
+                let landed = self.pulls_from(head).await?.into_iter().find(|p| {
+                    p.base_ref == base
+                        && p.user
+                            .as_ref()
+                            .is_some_and(|u| self.identity().is_ours(&u.login))
+                });
+                Ok(landed.map(|p| {
                     json!({"number": p.number, "state": p.state, "title": p.title,
+                        "body": p.body, "user": p.user,
                         "head": {"ref": p.head_ref}, "base": {"ref": p.base_ref}})
                 }))
             })

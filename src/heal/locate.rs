@@ -10,6 +10,7 @@ use regex::Regex;
 use super::Unfixable;
 use super::edit::{Path, Seg};
 use super::yaml::{Doc, Item, Node, Pair, Value};
+use crate::report::markdown::code;
 
 /// A job of the workflow.
 #[derive(Debug, Clone)]
@@ -114,7 +115,9 @@ pub fn find_job<'d>(
             .iter()
             .find(|p| p.key == id)
             .map(|p| job_ref(doc, p))
-            .ok_or_else(|| Unfixable::NotApplicable(format!("the workflow has no job `{id}`")));
+            .ok_or_else(|| {
+                Unfixable::NotApplicable(format!("the workflow has no job {}", code(id)))
+            });
     }
     let Some(shown) = shown else {
         return match all {
@@ -148,11 +151,13 @@ pub fn find_job<'d>(
                 return Err(reusable(doc, p));
             }
             Err(Unfixable::NotApplicable(format!(
-                "no job of the workflow matches the failed job {shown:?}"
+                "no job of the workflow matches the failed job {}",
+                code(shown)
             )))
         }
         _ => Err(Unfixable::NotApplicable(format!(
-            "several jobs match the failed job {shown:?} (pass --job)"
+            "several jobs match the failed job {} (pass --job)",
+            code(shown)
         ))),
     }
 }
@@ -164,8 +169,9 @@ fn reusable(doc: &Doc, p: &Pair) -> Unfixable {
         .and_then(Node::str)
         .unwrap_or("another workflow");
     Unfixable::Unsupported(format!(
-        "job `{}` calls the reusable workflow `{uses}`; the failure is in that workflow, which has to be fixed instead",
-        p.key
+        "job {} calls the reusable workflow {}; the failure is in that workflow, which has to be fixed instead",
+        code(&p.key),
+        code(uses)
     ))
 }
 
@@ -178,7 +184,7 @@ pub fn require_steps<'d>(doc: &'d Doc, job: &JobRef<'d>) -> Result<&'d Node, Unf
         .get("steps")
         .map(|s| doc.resolve(s))
         .filter(|s| s.sequence().is_some())
-        .ok_or_else(|| Unfixable::BadWorkflow(format!("job `{}` has no steps", job.id)))
+        .ok_or_else(|| Unfixable::BadWorkflow(format!("job {} has no steps", code(&job.id))))
 }
 
 /// Step `index` of `items`, the steps of `job`.

@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::analyze::{Analysis, Category, Failure};
 use crate::config::HealConfig;
 use crate::report::issue::IssueAnalysis;
+use crate::report::markdown::code;
 
 use edit::Patch;
 use locate::{JobRef, StepRef};
@@ -267,13 +268,13 @@ impl Cx<'_> {
     pub fn need_step(&self) -> Result<&StepRef<'_>, Unfixable> {
         self.step.as_ref().ok_or_else(|| {
             Unfixable::NotApplicable(format!(
-                "the failed step of job `{}` could not be found in the workflow{}",
-                self.job.id,
+                "the failed step of job {} could not be found in the workflow{}",
+                code(&self.job.id),
                 self.input
                     .facts
                     .step
                     .as_deref()
-                    .map(|s| format!(" (the run calls it {s:?})"))
+                    .map(|s| format!(" (the run calls it {})", code(s)))
                     .unwrap_or_default()
             ))
         })
@@ -425,16 +426,17 @@ fn target<'d>(
     let old_step = locate::find_step(&old, &old_job, facts.step.as_deref(), facts.step_number)?;
     let job = locate::find_job(doc, None, Some(&old_job.id)).map_err(|_| {
         Unfixable::NotApplicable(format!(
-            "job `{}` no longer exists on the default branch; the failure may already be fixed",
-            old_job.id
+            "job {} no longer exists on the default branch; the failure may already be fixed",
+            code(&old_job.id)
         ))
     })?;
     let step = match old_step {
         Some(s) => Some(
             locate::relocate_step(doc, &job, &s.display, s.index)?.ok_or_else(|| {
                 Unfixable::NotApplicable(format!(
-                    "step {:?} of job `{}` no longer exists on the default branch; the failure may already be fixed",
-                    s.display, job.id
+                    "step {} of job {} no longer exists on the default branch; the failure may already be fixed",
+                    code(&s.display),
+                    code(&job.id)
                 ))
             })?,
         ),

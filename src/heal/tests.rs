@@ -1052,3 +1052,66 @@ proptest::proptest! {
         }
     }
 }
+
+// --- names in reasons ----------------------------------------------------------
+
+/// Job ids (and what a job calls) sit in code spans that a backtick or a
+/// newline in them cannot end: a quoted YAML key can hold both.
+#[test]
+fn names_in_reasons_are_code_spans_they_cannot_end() {
+    let wf = "on: push\njobs:\n  \"a`b\\n## @team\":\n    uses: \"./x.yml`\\n@o\"\n";
+    let doc = yaml::Doc::parse(wf).expect("yaml");
+    let no_job = locate::find_job(&doc, None, Some("x`\n@y")).map(|j| j.id);
+    assert_eq!(
+        no_job,
+        Err(Unfixable::NotApplicable(
+            "the workflow has no job `x' @y`".into()
+        ))
+    );
+    let shown = locate::find_job(&doc, Some("z`\n@q"), None).map(|j| j.id);
+    assert_eq!(
+        shown,
+        Err(Unfixable::NotApplicable(
+            "no job of the workflow matches the failed job `z' @q`".into()
+        ))
+    );
+    let job = locate::find_job(&doc, None, Some("a`b\n## @team")).expect("job");
+    let reason = locate::require_steps(&doc, &job)
+        .map(|_| ())
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        reason.as_deref(),
+        Some(
+            "job `a'b ## @team` calls the reusable workflow `./x.yml' @o`; the failure is in that workflow, which has to be fixed instead"
+        )
+    );
+    let wf = "on: push\njobs:\n  \"c`\\nd\":\n    runs-on: x\n";
+    let doc = yaml::Doc::parse(wf).expect("yaml");
+    let job = locate::find_job(&doc, None, Some("c`\nd")).expect("job");
+    let reason = locate::require_steps(&doc, &job)
+        .map(|_| ())
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        reason.as_deref(),
+        Some("the workflow file cannot be read: job `c' d` has no steps")
+    );
+}
+
+// --- the workflow token's login -------------------------------------------------
+
+/// Trust's name for the workflow token's login is the client's constant,
+/// not a copy that could drift from it: two glob imports that bring in
+/// different items of one name make any use of that name ambiguous, so
+/// this module compiles only while both name the same item.
+mod one_login_for_the_workflow_token {
+    use crate::github::*;
+    use crate::heal::trust::*;
+
+    #[test]
+    fn trust_and_the_client_name_one_constant() {
+        assert!(Identity::default().is_ours(ACTIONS_BOT));
+        assert!(is_bot(Identity::default().logins(), ACTIONS_BOT));
+    }
+}

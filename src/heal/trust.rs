@@ -160,8 +160,8 @@ pub fn check_run(
     })
 }
 
-/// The identity of the workflow token.
-pub const ACTIONS_BOT: &str = "github-actions[bot]";
+/// The identity of the workflow token: the client's, not a copy of it.
+pub use crate::github::ACTIONS_BOT;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trust {

@@ -132,7 +132,13 @@ async fn offline(
         Ok(fix) => {
             if cx.cli.format == Format::Json {
                 cx.env.print_json(&fix_json(&fix, &repo_path, &text))?;
+            } else if cx.env.in_actions() {
+                // The diff quotes the workflow, whose lines the runner would
+                // read as workflow commands.
+                cx.env
+                    .echo_untrusted(diff::of_files(&fix.files).trim_end_matches('\n'));
             } else {
+                // The offline contract: the diff, byte for byte.
                 cx.env.out_raw(&diff::of_files(&fix.files));
             }
             if args.write {
@@ -157,6 +163,12 @@ async fn offline(
                     "workflow": text,
                 }))?;
             }
+            // The reason quotes job names and the workflow.
+            let why = why.to_string();
+            let why = match cx.env.in_actions() {
+                true => crate::action::inert(&why),
+                false => why,
+            };
             crate::errln!(cx.env, "ci-medic: no automatic fix: {why}");
             Ok(ExitCode::from(EXIT_UNFIXABLE))
         }

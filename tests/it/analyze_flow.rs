@@ -508,7 +508,12 @@ async fn a_marker_forged_in_a_log_does_not_hijack_another_failure() {
         .find(|i| i.number != yaml.number)
         .expect("second issue");
     assert!(compile.title.contains("compilation"), "{}", compile.title);
-    let _ = fake.labels();
+    fake.expect_labels_created(&[
+        "auto-heal",
+        "workflow-failure",
+        "ci-medic:dependency",
+        "ci-medic:compilation",
+    ]);
     fake.assert_clean();
 }
 
@@ -558,8 +563,11 @@ async fn an_issue_by_someone_else_is_never_taken_for_ours() {
     );
     assert_eq!(fake.issue(theirs).map(|i| i.state).as_deref(), Some("open"));
     assert!(fake.comments(theirs).is_empty());
-    let _ = fake.comments(ours.number);
-    let _ = fake.labels();
+    fake.expect_comment(ours.number, |b| {
+        b.contains("passed, so this failure looks fixed")
+    });
+    // `workflow-failure` came with their issue.
+    fake.expect_labels_created(&["auto-heal", "ci-medic:dependency"]);
     fake.assert_clean();
 }
 
@@ -589,7 +597,7 @@ async fn a_comment_by_someone_else_carrying_our_marker_is_not_edited() {
         "{}",
         ours[0].body
     );
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:dependency"]);
     fake.assert_clean();
 }
 
@@ -620,7 +628,7 @@ async fn names_with_newlines_stay_inside_their_code_spans() {
         let outside: String = line.split('`').step_by(2).collect();
         assert!(!outside.contains("@octocat"), "live mention: {line:?}");
     }
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:dependency"]);
     fake.assert_clean();
 }
 
@@ -654,7 +662,7 @@ async fn bidi_controls_and_www_links_do_not_reach_the_issue() {
         .collect();
     assert!(prose.contains("evil.example"), "{prose}");
     assert!(!prose.contains("www.evil"), "{prose}");
-    let _ = fake.labels();
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:unknown"]);
     fake.assert_clean();
 }
 
@@ -701,8 +709,17 @@ async fn json_output_carries_no_runner_command() {
         v["plan"].to_string().contains("##[set-output"),
         "the plan still says what the log says: {v}"
     );
-    let _ = fake.issues();
-    let _ = fake.labels();
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1, "{issues:#?}");
+    // The issue quotes the log (the runner never reads it).
+    assert!(
+        issues[0]
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains("##[add-mask]z")),
+        "{issues:#?}"
+    );
+    fake.expect_labels_created(&["auto-heal", "workflow-failure", "ci-medic:unknown"]);
     fake.assert_clean();
 }
 

@@ -325,3 +325,54 @@ async fn a_pull_request_someone_else_opened_from_the_branch_is_left_alone() {
     assert_eq!(fake.pulls().len(), 1);
     fake.assert_clean();
 }
+
+#[tokio::test]
+async fn a_lost_pull_request_is_looked_for_among_the_actions_own() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files("ci-medic/heal-1", &[("x.txt", "x\n")], "x");
+    let theirs = fake.add_pull(PullBuilder::new("ci-medic/heal-1", "Theirs").user("mallory"));
+    let c = client(&fake);
+    // The first try fails before it lands: mallory's pull request from the
+    // branch is not the one ci-medic tried to open.
+    fake.inject("POST", r"/pulls$", Fault::status(502));
+    let got = c
+        .create_pull("ci-medic/heal-1", DEFAULT_BRANCH, "Fix CI", "body")
+        .await;
+    match got {
+        Err(e) => assert_eq!(e.status(), Some(422), "{e}"),
+        Ok(p) => panic!("took #{} (theirs is #{theirs}) for its own", p.number),
+    }
+    assert_eq!(fake.requests_to("POST", r"/pulls$").len(), 2, "sent again");
+    let pulls = fake.pulls();
+    assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert_eq!(pulls[0].title, "Theirs");
+
+    // The first try lands: found, not sent again, while theirs is open too.
+    let base = fake.head_sha(DEFAULT_BRANCH);
+    fake.set_branch("release", &base);
+    fake.commit_files("ci-medic/heal-2", &[("y.txt", "y\n")], "y");
+    let older = fake.add_pull(
+        PullBuilder::new("ci-medic/heal-2", "Theirs")
+            .base("release")
+            .user("mallory"),
+    );
+    fake.inject("POST", r"/pulls$", Fault::after_apply(502));
+    let ours = c
+        .create_pull("ci-medic/heal-2", DEFAULT_BRANCH, "Fix CI", "body")
+        .await
+        .expect("pull request");
+    assert_ne!(ours.number, older);
+    assert_eq!(ours.user.map(|u| u.login).as_deref(), Some(ACTIONS_BOT));
+    assert_eq!(
+        fake.requests_to("POST", r"/pulls$").len(),
+        3,
+        "never re-sent"
+    );
+    let pull = fake.pull(ours.number).expect("ours");
+    assert_eq!(
+        (pull.title.as_str(), pull.base_ref.as_str()),
+        ("Fix CI", DEFAULT_BRANCH)
+    );
+    assert_eq!(fake.pulls().len(), 3);
+    fake.assert_clean();
+}

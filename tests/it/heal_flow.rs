@@ -613,7 +613,8 @@ async fn a_fork_pull_requests_failure_never_leads_to_a_branch_pull_request_or_di
         body.contains("\"head_repository\":\"mallory/octo-repo\""),
         "{body}"
     );
-    let _ = fake.labels();
+    fake.expect_labels_created(&["needs-manual-fix"]);
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
 
@@ -642,7 +643,8 @@ async fn a_branch_that_is_not_trusted_is_not_healed() {
         "{}",
         comments[0].body
     );
-    let _ = fake.labels();
+    assert!(fake.dispatches().is_empty(), "nothing dispatched");
+    fake.expect_labels_created(&["needs-manual-fix"]);
 
     // Once configured as trusted, it is.
     fake.commit_files(
@@ -659,9 +661,10 @@ async fn a_branch_that_is_not_trusted_is_not_healed() {
     let pulls = fake.pulls();
     assert_eq!(pulls.len(), 1);
     assert!(fake.branch(&pulls[0].head_ref).is_some());
-    let _ = fake.comments(n);
-    let _ = fake.dispatches();
-    let _ = fake.runs();
+    fake.expect_latest_comment(n, |b| b.contains(&format!("Opened #{}", pulls[0].number)));
+    fake.expect_dispatches(&[&pulls[0].head_ref]);
+    fake.expect_no_reruns();
+    fake.expect_no_labels_created();
     fake.assert_clean();
 }
 
@@ -790,9 +793,9 @@ async fn a_spoofed_verification_run_is_ignored() {
     assert_eq!(labeled(&fake, n).await.code, 0);
     let pr = fake.pulls().pop().expect("pull request");
     assert!(fake.branch(&pr.head_ref).is_some());
-    let _ = fake.comments(n);
-    let _ = fake.dispatches();
-    let _ = fake.runs();
+    fake.expect_comment(n, |b| b.contains(&format!("Opened #{}", pr.number)));
+    fake.expect_dispatches(&[&pr.head_ref]);
+    fake.expect_no_reruns();
     // A fork's pull request from a branch named like the fix's passes.
     let spoofed = fake
         .add_run(
@@ -822,6 +825,8 @@ async fn a_spoofed_verification_run_is_ignored() {
         out.stdout
     );
     assert!(fake.comments(pr.number).is_empty(), "nothing announced");
+    fake.expect_no_dispatches();
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
 
@@ -870,9 +875,9 @@ async fn an_unknown_module_the_repository_names_is_installed() {
         body.contains("the repository's own `requirements.txt` names this distribution"),
         "{body}"
     );
-    let _ = fake.comments(n);
-    let _ = fake.dispatches();
-    let _ = fake.runs();
+    fake.expect_comment(n, |b| b.contains(&format!("Opened #{}", pr.number)));
+    fake.expect_dispatches(&[&pr.head_ref]);
+    fake.expect_no_reruns();
     fake.assert_clean();
 }
 
@@ -909,6 +914,7 @@ async fn an_unknown_module_nobody_names_needs_a_manual_fix() {
         fake.issue(n)
             .is_some_and(|i| i.labels.contains(&"needs-manual-fix".to_string()))
     );
-    let _ = fake.labels();
+    fake.expect_labels_created(&["needs-manual-fix"]);
+    fake.expect_no_reruns();
     fake.assert_clean();
 }

@@ -30,9 +30,22 @@ struct Offline {
 }
 
 impl Offline {
+    /// On someone's machine, outside a runner: the offline contract.
     async fn new() -> Offline {
+        Offline::start(false).await
+    }
+
+    /// The same commands inside a GitHub Actions runner.
+    async fn in_actions() -> Offline {
+        Offline::start(true).await
+    }
+
+    async fn start(in_actions: bool) -> Offline {
         let fake = FakeGithub::start().await;
-        let runner = Runner::new(&fake);
+        let runner = match in_actions {
+            true => Runner::new(&fake),
+            false => Runner::new(&fake).env("GITHUB_ACTIONS", ""),
+        };
         Offline {
             _fake: fake,
             runner,
@@ -62,9 +75,15 @@ impl Offline {
     /// [`WORKFLOW`] as `ci.yml`, and the analysis of a run that misses `yaml`.
     async fn missing_yaml() -> (Offline, PathBuf, PathBuf) {
         let o = Offline::new().await;
-        let wf = o.write("ci.yml", WORKFLOW);
-        let analysis = o.analysis_of(&missing_module_log(1, "tmpx")).await;
+        let (wf, analysis) = o.missing_yaml_in(WORKFLOW).await;
         (o, wf, analysis)
+    }
+
+    /// `workflow` as `ci.yml`, and the analysis of a run that misses `yaml`.
+    async fn missing_yaml_in(&self, workflow: &str) -> (PathBuf, PathBuf) {
+        let wf = self.write("ci.yml", workflow);
+        let analysis = self.analysis_of(&missing_module_log(1, "tmpx")).await;
+        (wf, analysis)
     }
 
     /// `analyze --format json` on a log, as a user would produce it.
@@ -83,6 +102,7 @@ fn s(p: &Path) -> &str {
 }
 
 /// Inside a runner the token is masked first (`::add-mask::`); the result follows.
+/// (Outside one, the result is all of stdout.)
 fn result(out: &ActionRun) -> &str {
     out.stdout
         .strip_prefix("::add-mask::")
@@ -355,4 +375,73 @@ async fn an_unknown_module_needs_the_repositorys_own_dependency_files() {
         "{}",
         out.stdout
     );
+}
+
+/// A workflow whose comment, next to the line the fix changes, holds
+/// workflow commands in both of the runner's forms.
+const COMMANDS_IN_WORKFLOW: &str = "\
+name: CI
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      # ##[add-mask]hello
+      - name: Install dependencies
+        run: pip install pytest   # keep it short
+      - run: pytest -q
+";
+
+#[tokio::test]
+async fn inside_a_runner_the_diff_is_echoed_as_untrusted_text() {
+    let o = Offline::in_actions().await;
+    let (wf, analysis) = o.missing_yaml_in(COMMANDS_IN_WORKFLOW).await;
+    let out = o.heal(&wf, &analysis, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = result(&out);
+    // `::stop-commands::TOKEN`, the diff, `::TOKEN::`: nothing between is a command.
+    let (start, rest) = text.split_once('\n').expect("lines");
+    let token = start
+        .strip_prefix("::stop-commands::")
+        .unwrap_or_else(|| panic!("not wrapped: {text}"));
+    assert!(token.len() >= 32, "{token}");
+    let diff = rest
+        .strip_suffix(&format!("\n::{token}::\n"))
+        .unwrap_or_else(|| panic!("not closed: {text}"));
+    assert!(diff.starts_with("--- a/ci.yml\n+++ b/ci.yml\n"), "{diff}");
+    assert!(diff.contains("\n       # ##[add-mask]hello\n"), "{diff}");
+
+    // Outside a runner, the same diff as it is.
+    let outside = Offline::new().await;
+    let (wf, analysis) = outside.missing_yaml_in(COMMANDS_IN_WORKFLOW).await;
+    let out = outside.heal(&wf, &analysis, &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, format!("{diff}\n"));
+}
+
+#[tokio::test]
+async fn inside_a_runner_the_reason_for_no_fix_goes_to_stderr_inert() {
+    let job = "##[add-mask]x";
+    let reason_of = |out: &ActionRun| {
+        assert_eq!(out.code, 3, "{}", out.stderr);
+        out.stderr
+            .lines()
+            .find(|l| l.starts_with("ci-medic: no automatic fix: "))
+            .unwrap_or_else(|| panic!("no reason: {}", out.stderr))
+            .to_string()
+    };
+    let o = Offline::in_actions().await;
+    let (wf, analysis) = o.missing_yaml_in(WORKFLOW).await;
+    let inside = reason_of(&o.heal(&wf, &analysis, &["--job", job]).await);
+    assert!(!inside.contains("##["), "{inside}");
+    assert!(
+        inside.contains("no job `##\u{200B}[add-mask]x`"),
+        "{inside}"
+    );
+    // Outside a runner the message reads as it is.
+    let o = Offline::new().await;
+    let (wf, analysis) = o.missing_yaml_in(WORKFLOW).await;
+    let outside = reason_of(&o.heal(&wf, &analysis, &["--job", job]).await);
+    assert!(outside.contains("no job `##[add-mask]x`"), "{outside}");
 }

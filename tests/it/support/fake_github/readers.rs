@@ -291,6 +291,37 @@ impl FakeGithub {
         comment
     }
 
+    /// Asserts comments were written on issue (or pull request) `number`
+    /// since the last look and that `check` accepts the newest; returns it.
+    #[track_caller]
+    pub fn expect_latest_comment(&self, number: u64, check: impl FnOnce(&str) -> bool) -> Comment {
+        let new = self.take_new(|k| *k == WriteKind::Comment(number));
+        assert!(new > 0, "no new comment on #{number}");
+        let comment = self
+            .read(
+                |_| false,
+                |r| {
+                    r.comments
+                        .iter()
+                        .rfind(|c| c.issue_number == number)
+                        .cloned()
+                },
+            )
+            .unwrap_or_else(|| panic!("no comment on #{number}"));
+        assert!(
+            check(&comment.body),
+            "unexpected comment on #{number}:\n{}",
+            comment.body
+        );
+        comment
+    }
+
+    /// Asserts no workflow was dispatched since the last look.
+    #[track_caller]
+    pub fn expect_no_dispatches(&self) {
+        self.expect_dispatches(&[]);
+    }
+
     /// Asserts the workflow dispatches made since the last look ran on
     /// exactly `git_refs`, in order.
     #[track_caller]
