@@ -14,6 +14,7 @@ use crate::github::{Client, Identity};
 use crate::handlers::{self, Delivery};
 use crate::jobs::analyze::RunFacts;
 use crate::jobs::retry::RetryFacts;
+use crate::permissions::{self, Permissions};
 use crate::plan::{Plan, Sinks};
 use crate::report::markdown::inline;
 use crate::runtime::Env;
@@ -34,6 +35,8 @@ pub struct Ctx {
     store: OnceCell<Store>,
     /// Facts several handlers of one delivery read, gathered once.
     pub memo: Memo,
+    /// Who has which access, asked once per login per run.
+    access: permissions::Cache,
 }
 
 /// Facts shared by the handlers of one delivery (a failed run's analyzed
@@ -60,6 +63,7 @@ impl Ctx {
             format,
             store: OnceCell::new(),
             memo: Memo::default(),
+            access: permissions::Cache::default(),
         }
     }
 
@@ -85,6 +89,12 @@ impl Ctx {
             Some(c) => c.identity().clone(),
             None => Identity::new(self.env.input("bot-login")),
         }
+    }
+
+    /// The permissions service: who may do what, who applied a label. Every
+    /// handler of the run shares what it has looked up.
+    pub fn permissions(&self) -> Result<Permissions<'_>> {
+        Ok(Permissions::new(self.github()?, &self.access))
     }
 
     /// The store settings: the config's `clickhouse` section, overridden by the

@@ -17,6 +17,7 @@ pub mod heal;
 pub mod history;
 pub mod jobs;
 pub mod logs;
+pub mod permissions;
 pub mod plan;
 pub mod report;
 pub mod runtime;

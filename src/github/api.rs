@@ -8,10 +8,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
 use super::marker::has_marker;
-use super::types::{
-    CommentInfo, IssueInfo, JobInfo, Permission, PermissionInfo, RepoInfo, RunInfo,
-};
+use super::types::{CommentInfo, IssueInfo, JobInfo, PermissionInfo, RepoInfo, RunInfo};
 use super::{BoxedCheck, Client, GithubError, Repeat, decode};
+use crate::permissions::Access;
 
 /// Open issues scanned when looking for a marker; a repository with more open
 /// workflow-failure issues than this has bigger problems than a duplicate.
@@ -374,15 +373,15 @@ impl Client {
     }
 
     /// A user's permission on the repository.
-    pub async fn permission(&self, user: &str) -> Result<Permission, GithubError> {
+    pub async fn permission(&self, user: &str) -> Result<Access, GithubError> {
         let path = self.repo_path(&format!(
             "/collaborators/{}/permission",
             encode_segment(user, false)
         ));
         match self.get_json::<PermissionInfo>(&path).await {
-            Ok(info) => Ok(Permission::from_info(&info)),
+            Ok(info) => Ok(Access::from_info(&info)),
             // Not a collaborator.
-            Err(e) if e.is_not_found() => Ok(Permission::None),
+            Err(e) if e.is_not_found() => Ok(Access::None),
             Err(e) => Err(e),
         }
     }

@@ -158,41 +158,11 @@ pub struct CommentInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PermissionInfo {
     /// `admin`, `maintain`, `write`, `triage`, `read` or `none`: kept as text,
-    /// since typed wrappers have rejected the newer values.
+    /// since typed wrappers have rejected the newer values
+    /// ([`crate::permissions::Access`] reads it).
     pub permission: String,
     #[serde(default)]
     pub role_name: Option<String>,
-}
-
-/// Repository permission levels, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Permission {
-    None,
-    Read,
-    Triage,
-    Write,
-    Maintain,
-    Admin,
-}
-
-impl Permission {
-    /// Read `permission`, or the more precise `role_name` when it is known.
-    pub fn from_info(info: &PermissionInfo) -> Permission {
-        let parse = |s: &str| match s {
-            "admin" => Some(Permission::Admin),
-            "maintain" => Some(Permission::Maintain),
-            "write" => Some(Permission::Write),
-            "triage" => Some(Permission::Triage),
-            "read" => Some(Permission::Read),
-            "none" => Some(Permission::None),
-            _ => None,
-        };
-        info.role_name
-            .as_deref()
-            .and_then(parse)
-            .or_else(|| parse(&info.permission))
-            .unwrap_or(Permission::None)
-    }
 }
 
 /// A commit as `GET /repos/{o}/{r}/commits` lists it.

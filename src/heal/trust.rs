@@ -13,8 +13,10 @@
 
 use serde::Deserialize;
 
+use crate::github::Identity;
 use crate::github::marker::marker;
-use crate::github::types::{IssueEvent, Permission, UserInfo};
+use crate::github::types::UserInfo;
+use crate::permissions::{Access, Action, may};
 use crate::report::issue::{IssueAnalysis, KIND_FAILURE};
 
 /// Events whose runs only people with write access can start, on code
@@ -179,24 +181,14 @@ impl Trust {
     }
 }
 
-/// The actor of the latest `labeled` event for `label`.
-pub fn last_labeler<'a>(events: &'a [IssueEvent], label: &str) -> Option<&'a str> {
-    events
-        .iter()
-        .rev()
-        .find(|e| e.event == "labeled" && e.label.as_ref().is_some_and(|l| l.name == label))
-        .and_then(|e| e.actor.as_ref())
-        .map(|a| a.login.as_str())
-}
-
 /// Whether `login` is one the action acts as.
 pub fn is_bot(bots: &[String], login: &str) -> bool {
     bots.iter().any(|b| b.eq_ignore_ascii_case(login))
 }
 
-/// Someone who acted on the issue, with their permission when it was
-/// looked up (the action's own logins need none).
-pub type Actor<'a> = (&'a str, Permission);
+/// Someone who acted on the issue, with their access when it was looked
+/// up (the action's own logins need none).
+pub type Actor<'a> = (&'a str, Access);
 
 /// What heal knows about an issue before trusting its analysis block.
 #[derive(Debug, Clone, Copy)]
@@ -215,15 +207,15 @@ pub struct IssueFacts<'a> {
     pub sender: Option<Actor<'a>>,
 }
 
-/// Decide. `bots` are the logins the action acts as.
+/// Decide. `identity` is the logins the action acts as.
 ///
 /// The analysis is read only from an issue ci-medic filed, whose body is
 /// still exactly as ci-medic wrote it: a writer's `auto-heal` label vouches
 /// for that body, not for what someone wrote into it later. Whoever applied
 /// the label last, and whoever re-triggered heal (re-labelled, reopened),
 /// must be the action itself or have write access.
-pub fn decide(i: &IssueFacts<'_>, bots: &[String]) -> Trust {
-    let bot = |login: &str| is_bot(bots, login);
+pub fn decide(i: &IssueFacts<'_>, identity: &Identity) -> Trust {
+    let bot = |login: &str| identity.is_ours(login);
     let author = i.author;
     if !bot(author) {
         return Trust::Untrusted(format!(
@@ -252,22 +244,20 @@ pub fn decide(i: &IssueFacts<'_>, bots: &[String]) -> Trust {
             );
         }
     }
-    let writer = |(who, p): Actor<'_>| bot(who) || p >= Permission::Write;
-    let access = |p: Permission| format!("{p:?}").to_lowercase();
     if let Some((who, p)) = i.sender
-        && !writer((who, p))
+        && !(bot(who) || may(p, Action::TriggerHeal))
     {
         return Trust::Untrusted(format!(
             "{who}, who triggered this, has {} access; write access is needed",
-            access(p)
+            p.name()
         ));
     }
     match i.labeler {
         Some((who, _)) if bot(who) => Trust::OwnIssue,
-        Some((who, p)) if p >= Permission::Write => Trust::LabeledBy(who.to_string()),
+        Some((who, p)) if may(p, Action::VouchByLabel) => Trust::LabeledBy(who.to_string()),
         Some((who, p)) => Trust::Untrusted(format!(
             "{who}, who applied the `auto-heal` label, has {} access; write access is needed",
-            access(p)
+            p.name()
         )),
         None => Trust::Untrusted("no `auto-heal` label event shows who applied the label".into()),
     }
@@ -276,22 +266,9 @@ pub fn decide(i: &IssueFacts<'_>, bots: &[String]) -> Trust {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::types::{LabelInfo, UserInfo};
 
-    fn ev(event: &str, label: &str, who: &str) -> IssueEvent {
-        IssueEvent {
-            event: event.into(),
-            actor: Some(UserInfo {
-                login: who.into(),
-                kind: None,
-            }),
-            label: Some(LabelInfo { name: label.into() }),
-            created_at: None,
-        }
-    }
-
-    fn bots() -> Vec<String> {
-        vec![ACTIONS_BOT.to_string()]
+    fn bots() -> Identity {
+        Identity::default()
     }
 
     const BODY: &str = "<!-- ci-medic:failure:0123456789abcdef -->\n## x";
@@ -302,8 +279,8 @@ mod tests {
             body: BODY,
             fingerprint: Some("0123456789abcdef"),
             as_written: Some(true),
-            labeler: Some((ACTIONS_BOT, Permission::None)),
-            sender: Some((ACTIONS_BOT, Permission::None)),
+            labeler: Some((ACTIONS_BOT, Access::None)),
+            sender: Some((ACTIONS_BOT, Access::None)),
         }
     }
 
@@ -337,7 +314,7 @@ mod tests {
         // Even a maintainer's label does not vouch for someone else's issue.
         let copied = IssueFacts {
             author: "mallory",
-            labeler: Some(("octocat", Permission::Admin)),
+            labeler: Some(("octocat", Access::Admin)),
             ..own()
         };
         match decide(&copied, &bots()) {
@@ -354,10 +331,10 @@ mod tests {
             ..own()
         };
         assert_eq!(
-            decide(&labeled("octocat", Permission::Admin), &bots()),
+            decide(&labeled("octocat", Access::Admin), &bots()),
             Trust::LabeledBy("octocat".into())
         );
-        assert!(!decide(&labeled("mallory", Permission::Triage), &bots()).trusted());
+        assert!(!decide(&labeled("mallory", Access::Triage), &bots()).trusted());
         let unknown = IssueFacts {
             labeler: None,
             ..own()
@@ -369,7 +346,7 @@ mod tests {
     fn whoever_re_triggers_needs_write_access() {
         // A triager reopens the action's issue, which the action labelled.
         let reopened = IssueFacts {
-            sender: Some(("mallory", Permission::Triage)),
+            sender: Some(("mallory", Access::Triage)),
             ..own()
         };
         match decide(&reopened, &bots()) {
@@ -377,7 +354,7 @@ mod tests {
             t => panic!("{t:?}"),
         }
         let by_writer = IssueFacts {
-            sender: Some(("octocat", Permission::Write)),
+            sender: Some(("octocat", Access::Write)),
             ..own()
         };
         assert_eq!(decide(&by_writer, &bots()), Trust::OwnIssue);
@@ -386,18 +363,6 @@ mod tests {
             ..own()
         };
         assert_eq!(decide(&dispatched, &bots()), Trust::OwnIssue);
-    }
-
-    #[test]
-    fn the_latest_labeling_counts() {
-        let events = vec![
-            ev("labeled", "auto-heal", "octocat"),
-            ev("unlabeled", "auto-heal", "octocat"),
-            ev("labeled", "auto-heal", "mallory"),
-            ev("labeled", "bug", "octocat"),
-        ];
-        assert_eq!(last_labeler(&events, "auto-heal"), Some("mallory"));
-        assert_eq!(last_labeler(&events, "nope"), None);
     }
 
     fn run(event: &str, branch: &str, head_repo: &str) -> RunFacts {

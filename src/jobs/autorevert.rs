@@ -30,8 +30,9 @@ use crate::cli::{AutorevertArgs, Context};
 use crate::config::{AutorevertMode, Config};
 use crate::github::Client;
 use crate::github::api::encode_segment;
-use crate::github::types::{Permission, PullInfo};
+use crate::github::types::PullInfo;
 use crate::history::{History, HistorySource, OnlineSource, Snapshot};
+use crate::permissions::{Action, Permissions};
 use crate::plan::{self, Outcome, Plan, Report, Write};
 use crate::report::markdown::inline;
 use crate::store::{AutorevertAction, AutorevertEvent, TableRows};
@@ -208,7 +209,10 @@ async fn gather_facts(
     if !wants {
         return facts;
     }
-    facts.kill_switch = kill_switch(client).await;
+    facts.kill_switch = match cx.permissions() {
+        Ok(perms) => kill_switch(client, &perms).await,
+        Err(e) => Some(format!("permissions could not be read ({e:#})")),
+    };
     if facts.kill_switch.is_some() || ar.mode == AutorevertMode::Restart {
         return facts;
     }
@@ -247,7 +251,7 @@ fn pick_pull(pulls: &[PullInfo], branch: &str) -> Option<PullFacts> {
 }
 
 /// Is the kill switch on? When it cannot be read, autorevert does not act.
-async fn kill_switch(client: &Client) -> Option<String> {
+async fn kill_switch(client: &Client, perms: &Permissions<'_>) -> Option<String> {
     let issues = match client.open_issues_with_label(LABEL_KILL_SWITCH).await {
         Ok(i) => i,
         Err(e) => {
@@ -257,17 +261,9 @@ async fn kill_switch(client: &Client) -> Option<String> {
         }
     };
     for issue in issues {
-        let labeler = match client.issue_events(issue.number).await {
-            Ok(events) => events
-                .iter()
-                .rev()
-                .find(|e| {
-                    e.event == "labeled"
-                        && e.label
-                            .as_ref()
-                            .is_some_and(|l| l.name == LABEL_KILL_SWITCH)
-                })
-                .and_then(|e| e.actor.as_ref().map(|a| a.login.clone())),
+        // Without a `labeled` event, the issue's author stands for who applied it.
+        let labeler = match perms.labeler(issue.number, LABEL_KILL_SWITCH).await {
+            Ok(who) => who,
             Err(e) => {
                 return Some(format!(
                     "who labelled issue #{} could not be read ({e})",
@@ -276,14 +272,14 @@ async fn kill_switch(client: &Client) -> Option<String> {
             }
         }
         .unwrap_or_else(|| issue.user.login.clone());
-        match client.permission(&labeler).await {
-            Ok(p) if p >= Permission::Write => {
+        match perms.may(&labeler, Action::KillAutorevert).await {
+            Ok(true) => {
                 return Some(format!(
                     "issue #{} is labelled `{LABEL_KILL_SWITCH}` by {labeler}, who has write access",
                     issue.number
                 ));
             }
-            Ok(_) => tracing::info!(
+            Ok(false) => tracing::info!(
                 "issue #{} labelled `{LABEL_KILL_SWITCH}` by {labeler}, who lacks write access: ignored",
                 issue.number
             ),

@@ -21,11 +21,12 @@ use crate::config::{self, Config};
 use crate::github::Client;
 use crate::github::api::encode_segment;
 use crate::github::marker::{find_key, has_marker};
-use crate::github::types::{IssueInfo, Permission, UserInfo};
+use crate::github::types::{IssueInfo, UserInfo};
 use crate::handlers::{Delivery, Request};
 use crate::heal::pr::{self, Verify};
 use crate::heal::trust::{self, IssueFacts, RunFacts, Trust, TrustedRun};
 use crate::heal::{self, Facts, Fix, Input, Unfixable, diff, locate, python};
+use crate::permissions::{Access, Permissions};
 use crate::plan::{self, FileChange, Plan, Write};
 use crate::report::issue::{self, IssueAnalysis};
 use crate::report::markdown;
@@ -409,8 +410,7 @@ enum Gate {
 }
 
 async fn gate(
-    client: &Client,
-    bots: &[String],
+    perms: &Permissions<'_>,
     issue: &IssueInfo,
     fingerprint: Option<&str>,
     sender: Option<&str>,
@@ -446,31 +446,33 @@ async fn gate(
         sender: None,
     };
     // Whatever the labels say, only the action's own, unedited issue is read.
+    let identity = perms.identity();
     if let Trust::Untrusted(why) = trust::decide(
         &IssueFacts {
-            labeler: Some((trust::ACTIONS_BOT, Permission::None)),
+            labeler: Some((trust::ACTIONS_BOT, Access::None)),
             ..facts
         },
-        bots,
+        identity,
     ) {
         return Ok(Gate::Refuse(why));
     }
     // Who applied the label last, and who woke heal, are asked every time:
-    // a re-label or a reopening is a new decision by someone.
-    let permission = async |who: &str| -> Result<Permission> {
-        Ok(if trust::is_bot(bots, who) {
-            Permission::None
+    // a re-label or a reopening is a new decision by someone. The action's
+    // own logins need no lookup.
+    let access = async |who: &str| -> Result<Access> {
+        Ok(if perms.is_ours(who) {
+            Access::None
         } else {
-            client.permission(who).await?
+            perms.access(who).await?
         })
     };
-    let events = client.issue_events(issue.number).await?;
-    let labeler = match trust::last_labeler(&events, config::LABEL_AUTO_HEAL) {
-        Some(who) => Some((who, permission(who).await?)),
+    let labeler = perms.labeler(issue.number, config::LABEL_AUTO_HEAL).await?;
+    let labeler = match labeler.as_deref() {
+        Some(who) => Some((who, access(who).await?)),
         None => None,
     };
     let sender = match sender {
-        Some(who) => Some((who, permission(who).await?)),
+        Some(who) => Some((who, access(who).await?)),
         None => None,
     };
     Ok(
@@ -480,7 +482,7 @@ async fn gate(
                 sender,
                 ..facts
             },
-            bots,
+            identity,
         ) {
             Trust::Untrusted(why) => Gate::Refuse(why),
             t => Gate::Go(t),
@@ -621,7 +623,7 @@ pub async fn heal_issue(cx: &Ctx, number: u64, sender: Option<&str>) -> Result<E
     let issue = client.issue(number).await?;
     let analysis = issue.body.as_deref().and_then(issue::parse_block);
     let fingerprint = analysis.as_ref().map(|a| a.fingerprint.as_str());
-    let trust = match gate(client, cx.identity().logins(), &issue, fingerprint, sender).await? {
+    let trust = match gate(&cx.permissions()?, &issue, fingerprint, sender).await? {
         Gate::Skip(why) => {
             crate::outln!(cx.env, "ci-medic: nothing to do: {why}");
             return Ok(ExitCode::SUCCESS);

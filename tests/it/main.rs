@@ -25,6 +25,7 @@ mod events;
 mod fake_github_selftest;
 mod heal_flow;
 mod heal_offline;
+mod permissions_flow;
 mod rendered;
 mod retry_flow;
 mod support;
