@@ -8,7 +8,7 @@ use super::edit;
 use super::locate::{self, Os};
 use super::pr::code;
 use super::yaml::Node;
-use super::{Change, Cx, Planned, Unfixable, safe_name};
+use super::{Change, Cx, Proposal, Unfixable, safe_name};
 
 /// Longest command name accepted.
 const MAX_COMMAND: usize = 64;
@@ -151,7 +151,7 @@ fn word(cmd: &str) -> Option<Regex> {
     .ok()
 }
 
-pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
+pub fn propose(cx: &Cx<'_>) -> Result<Proposal, Unfixable> {
     let cmd = command(cx)?;
     if let Some((_, how)) = TOOLCHAINS.iter().find(|(c, _)| *c == cmd) {
         return Err(Unfixable::NotApplicable(format!(
@@ -297,7 +297,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         index,
         &new_items,
     )?;
-    Ok(Planned::new(
+    Ok(Proposal::new(
         format!("ci: install {cmd} in job {}", cx.job.id),
         changes,
         patch,

@@ -6,7 +6,7 @@ use regex::Regex;
 use super::edit::{self, NewValue};
 use super::locate;
 use super::pr::code;
-use super::{Change, Cx, Planned, Unfixable, path_chars};
+use super::{Change, Cx, Proposal, Unfixable, path_chars};
 
 /// Longest path accepted.
 const MAX_PATH: usize = 200;
@@ -62,7 +62,7 @@ pub fn workspace_path(raw: &str, dir: Option<&str>) -> Result<String, Unfixable>
     Ok(parts.join("/"))
 }
 
-pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
+pub fn propose(cx: &Cx<'_>) -> Result<Proposal, Unfixable> {
     let raw = cx
         .facts()
         .capture("file")
@@ -132,7 +132,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
             )
         }
     };
-    Ok(Planned::new(
+    Ok(Proposal::new(
         format!("ci: skip step {} when {path} is missing", step.display),
         vec![Change::new(format!(
             "{what} of job {}: {why}.",

@@ -1,9 +1,9 @@
 //! `heal`: turn an analyzed workflow failure into a minimal, safe fix.
 //!
 //! Pure: an analysis and the workflow text in, a [`Fix`] (the new file text
-//! and a line-by-line explanation) or an [`Unfixable`] reason out. One planner
+//! and a line-by-line explanation) or an [`Unfixable`] reason out. One proposer
 //! per kind of failure; [`plan`] finds the failed job and step and dispatches.
-//! Every planner edits through [`edit`], which splices into the original text
+//! Every proposer edits through [`edit`], which splices into the original text
 //! and refuses results that change more than intended or do not parse.
 
 pub mod commands;
@@ -237,7 +237,7 @@ pub struct Input<'a> {
     pub files: &'a BTreeMap<String, String>,
 }
 
-/// What a planner works on.
+/// What a proposer works on.
 pub struct Cx<'a> {
     pub input: &'a Input<'a>,
     pub doc: &'a Doc,
@@ -281,9 +281,9 @@ impl Cx<'_> {
     }
 }
 
-/// What a planner proposes.
+/// What a proposer proposes.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Planned {
+pub struct Proposal {
     pub title: String,
     pub changes: Vec<Change>,
     pub patch: Patch,
@@ -291,10 +291,10 @@ pub struct Planned {
     pub other_files: Vec<FileEdit>,
 }
 
-impl Planned {
+impl Proposal {
     /// A fix that edits the workflow only.
-    pub fn new(title: String, changes: Vec<Change>, patch: Patch) -> Planned {
-        Planned {
+    pub fn new(title: String, changes: Vec<Change>, patch: Patch) -> Proposal {
+        Proposal {
             title,
             changes,
             patch,
@@ -316,20 +316,22 @@ pub fn path_chars(s: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
 }
 
-/// A planner for one category of failure.
-type Planner = fn(&Cx<'_>) -> Result<Planned, Unfixable>;
+/// A proposer for one category of failure.
+type Planner = fn(&Cx<'_>) -> Result<Proposal, Unfixable>;
 
 /// Turn an analysis into a fix of the workflow.
-pub fn plan(input: &Input<'_>) -> Result<Fix, Unfixable> {
+pub fn propose(input: &Input<'_>) -> Result<Fix, Unfixable> {
     let category = input.facts.category;
-    let planner: Option<Planner> = match category {
+    let proposer: Option<Planner> = match category {
         // Works on text that may not parse: no document, no job, no step.
-        Category::WorkflowSyntax => return finish(input, syntax::plan(input)?, None, Vec::new()),
-        Category::Dependency => Some(python::plan),
-        Category::MissingCommand => Some(commands::plan),
-        Category::Timeout => Some(timeout::plan),
-        Category::MissingFile => Some(files::plan),
-        Category::RateLimit => Some(ratelimit::plan),
+        Category::WorkflowSyntax => {
+            return finish(input, syntax::propose(input)?, None, Vec::new());
+        }
+        Category::Dependency => Some(python::propose),
+        Category::MissingCommand => Some(commands::propose),
+        Category::Timeout => Some(timeout::propose),
+        Category::MissingFile => Some(files::propose),
+        Category::RateLimit => Some(ratelimit::propose),
         _ => None,
     };
     let doc = Doc::parse(input.workflow).map_err(|e| Unfixable::BadWorkflow(e.to_string()))?;
@@ -337,8 +339,8 @@ pub fn plan(input: &Input<'_>) -> Result<Fix, Unfixable> {
         serde_yaml::from_str(input.workflow).map_err(|e| Unfixable::BadWorkflow(e.to_string()))?;
     let (job, step, notes) = match target(&doc, input) {
         Ok(t) => t,
-        // Without a planner the job only matters for optional jobs; say what matters more.
-        Err(_) if planner.is_none() => return Err(Unfixable::NoFix(category)),
+        // Without a proposer the job only matters for optional jobs; say what matters more.
+        Err(_) if proposer.is_none() => return Err(Unfixable::NoFix(category)),
         Err(e) => return Err(e),
     };
     let cx = Cx {
@@ -348,10 +350,10 @@ pub fn plan(input: &Input<'_>) -> Result<Fix, Unfixable> {
         job,
         step,
     };
-    let planned = match planner.map_or(Err(Unfixable::NoFix(category)), |p| p(&cx)) {
+    let proposal = match proposer.map_or(Err(Unfixable::NoFix(category)), |p| p(&cx)) {
         Ok(p) => p,
         Err(e) if e.allows_fallback() && optional::applies(&cx) => {
-            let mut p = optional::plan(&cx)?;
+            let mut p = optional::propose(&cx)?;
             p.changes.push(Change::new(format!(
                 "No direct fix was possible ({e}); the job is optional, so its failure no longer fails the run."
             )));
@@ -359,22 +361,22 @@ pub fn plan(input: &Input<'_>) -> Result<Fix, Unfixable> {
         }
         Err(e) => return Err(e),
     };
-    finish(input, planned, Some(&cx), notes)
+    finish(input, proposal, Some(&cx), notes)
 }
 
-/// Apply and validate the planner's patch; assemble the fix. With the
-/// planner's context the data must change exactly as the patch says; the
+/// Apply and validate the proposer's patch; assemble the fix. With the
+/// proposer's context the data must change exactly as the patch says; the
 /// syntax repair (no context: the file may not have parsed) must make the
 /// file parse. Either way, lines outside the splices stay as they were.
 fn finish(
     input: &Input<'_>,
-    planned: Planned,
+    proposal: Proposal,
     cx: Option<&Cx<'_>>,
     notes: Vec<String>,
 ) -> Result<Fix, Unfixable> {
     let mut files = Vec::new();
-    if !planned.patch.splices.is_empty() {
-        let after = edit::apply_checked(input.workflow, &planned.patch, cx.map(|c| c.data))?;
+    if !proposal.patch.splices.is_empty() {
+        let after = edit::apply_checked(input.workflow, &proposal.patch, cx.map(|c| c.data))?;
         if after == input.workflow {
             return Err(Unfixable::NotApplicable("the fix changes nothing".into()));
         }
@@ -384,14 +386,14 @@ fn finish(
             after,
         });
     }
-    files.extend(planned.other_files);
+    files.extend(proposal.other_files);
     if files.is_empty() {
         return Err(Unfixable::NotApplicable("the fix changes nothing".into()));
     }
     Ok(Fix {
         category: input.facts.category,
-        title: planned.title,
-        changes: planned.changes,
+        title: proposal.title,
+        changes: proposal.changes,
         files,
         notes,
         job: cx.map(|c| c.job.id.clone()),

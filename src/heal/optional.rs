@@ -8,7 +8,7 @@ use super::edit::{self, NewValue};
 use super::locate;
 use super::pr::code;
 use super::yaml::Node;
-use super::{Change, Cx, Planned, Unfixable, safe_name};
+use super::{Change, Cx, Proposal, Unfixable, safe_name};
 
 /// Where the optional fragment was seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,7 @@ fn matrix_key(cx: &Cx<'_>, frag: &str) -> Option<String> {
     })
 }
 
-pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
+pub fn propose(cx: &Cx<'_>) -> Result<Proposal, Unfixable> {
     let seen = seen(cx).ok_or_else(|| {
         Unfixable::NotApplicable(format!("job {} is not optional", code(&cx.job.id)))
     })?;
@@ -162,5 +162,5 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         "continue-on-error",
         NewValue::Scalar(value),
     )?;
-    Ok(Planned::new(title, vec![Change::new(why)], patch))
+    Ok(Proposal::new(title, vec![Change::new(why)], patch))
 }

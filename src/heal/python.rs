@@ -12,7 +12,7 @@ use super::edit::{self, Patch, Seg};
 use super::locate::{self, StepRef};
 use super::pr::code;
 use super::yaml::{self, Node};
-use super::{Change, Cx, Facts, FileEdit, Planned, Unfixable, path_chars, safe_name};
+use super::{Change, Cx, Facts, FileEdit, Proposal, Unfixable, path_chars, safe_name};
 
 /// Longest module or distribution name accepted.
 const MAX_NAME: usize = 100;
@@ -701,7 +701,7 @@ fn insert_at(script: &str, line: usize, col: usize, insert: &str) -> Option<Stri
     None
 }
 
-pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
+pub fn propose(cx: &Cx<'_>) -> Result<Proposal, Unfixable> {
     let module = module(cx.facts())?;
     let dist = distribution(&module, cx.input.files)?;
     let mut planned = install(cx, &module, &dist.name)?;
@@ -710,7 +710,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
 }
 
 /// Install `dist`, which provides `module`.
-fn install(cx: &Cx<'_>, module: &str, dist: &str) -> Result<Planned, Unfixable> {
+fn install(cx: &Cx<'_>, module: &str, dist: &str) -> Result<Proposal, Unfixable> {
     let (module, dist) = (module.to_string(), dist.to_string());
     if !safe_name(&dist, MAX_NAME) {
         return Err(Unfixable::Unsafe(format!(
@@ -801,7 +801,7 @@ fn install(cx: &Cx<'_>, module: &str, dist: &str) -> Result<Planned, Unfixable> 
         }
         after.push_str(&dist);
         after.push_str(eol);
-        return Ok(Planned {
+        return Ok(Proposal {
             title: format!("ci: add {dist} to {path}"),
             changes: vec![Change::new(format!(
                 "Added {} to {}, which step {} of job {} installs from: {trigger}.",
@@ -850,7 +850,7 @@ fn install(cx: &Cx<'_>, module: &str, dist: &str) -> Result<Planned, Unfixable> 
         };
         let patch = edit::insert_in_scalar(run, &path, at, &insert, &expected)?;
         let (line, _) = cx.doc.line_col(at);
-        return Ok(Planned::new(
+        return Ok(Proposal::new(
             format!("ci: install {dist} in job {}", cx.job.id),
             vec![Change::new(format!(
                 "Added {} to the install command {} of step {} (line {} of the workflow): {trigger}.",
@@ -890,7 +890,7 @@ fn install(cx: &Cx<'_>, module: &str, dist: &str) -> Result<Planned, Unfixable> 
         failing.index,
         &entries,
     )?;
-    Ok(Planned::new(
+    Ok(Proposal::new(
         format!("ci: install {dist} in job {}", cx.job.id),
         vec![Change::new(format!(
             "Added a step {} running {} right before step {} of job {}: {trigger}, and the job installs no Python packages it could be added to.",

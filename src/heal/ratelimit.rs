@@ -6,7 +6,7 @@ use super::edit::{self, NewValue};
 use super::locate::{self, Os};
 use super::pr::code;
 use super::yaml::Node;
-use super::{Change, Cx, Planned, Unfixable};
+use super::{Change, Cx, Proposal, Unfixable};
 
 /// Attempts of the retry loop, and the back-off step in seconds.
 const ATTEMPTS: u32 = 3;
@@ -29,7 +29,7 @@ fn has_token_env(n: &Node) -> bool {
         .is_some_and(|pairs| pairs.iter().any(|p| TOKEN_VARS.contains(&p.key.as_str())))
 }
 
-pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
+pub fn propose(cx: &Cx<'_>) -> Result<Proposal, Unfixable> {
     let step = cx.need_step()?;
     let with_token = step
         .node
@@ -76,7 +76,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
                 "Added `env: GITHUB_TOKEN: ${{ github.token }}` to step",
             ),
         };
-        return Ok(Planned::new(
+        return Ok(Proposal::new(
             format!("ci: pass GITHUB_TOKEN to step {}", step.display),
             vec![Change::new(format!(
                 "{what} {} of job {}: {why}. Unauthenticated calls share a limit of 60 an hour per IP address; with the workflow's token the limit is the repository's (1,000 an hour or more), and tools such as `gh` read the token from this variable.",
@@ -129,7 +129,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
         "exit 1".to_string(),
     ];
     let patch = edit::replace_with_block(cx.doc, run_pair, &edit::key(&step.path, "run"), &lines)?;
-    Ok(Planned::new(
+    Ok(Proposal::new(
         format!("ci: retry step {} with back-off", step.display),
         vec![Change::new(format!(
             "Wrapped the command {} of step {} of job {} in a loop of at most {ATTEMPTS} attempts, waiting {BACKOFF_SECS}s, then {}s between them: {why}, and the step already has a token, so the limit is a burst that passes.",

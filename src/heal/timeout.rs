@@ -4,7 +4,7 @@ use super::edit::{self, NewValue, Patch};
 use super::locate;
 use super::pr::code;
 use super::yaml::Node;
-use super::{Change, Cx, Planned, Unfixable};
+use super::{Change, Cx, Proposal, Unfixable};
 
 /// GitHub-hosted runners stop any job after 6 hours; `timeout-minutes`
 /// cannot usefully go higher.
@@ -33,7 +33,7 @@ fn minutes(secs: u64) -> u64 {
     secs.div_ceil(60).max(1)
 }
 
-pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
+pub fn propose(cx: &Cx<'_>) -> Result<Proposal, Unfixable> {
     let rule = cx.facts().rule();
     let limit = cx
         .facts()
@@ -51,7 +51,7 @@ pub fn plan(cx: &Cx<'_>) -> Result<Planned, Unfixable> {
     job(cx, limit)
 }
 
-fn job(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
+fn job(cx: &Cx<'_>, limit: Option<u64>) -> Result<Proposal, Unfixable> {
     locate::require_steps(cx.doc, &cx.job)?;
     let current = match cx.job.node.get("timeout-minutes") {
         Some(n) => Some((n, literal(n)?)),
@@ -81,7 +81,7 @@ fn job(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
                 &edit::key(&cx.job.path, "timeout-minutes"),
                 &edit::int(new),
             )?;
-            Ok(Planned::new(
+            Ok(Proposal::new(
                 format!(
                     "ci: raise the timeout of job {} to {new} minutes",
                     cx.job.id
@@ -110,7 +110,7 @@ fn job(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
                 "timeout-minutes",
                 NewValue::Scalar(edit::int(new)),
             )?;
-            Ok(Planned::new(
+            Ok(Proposal::new(
                 format!("ci: set a {new}-minute timeout on job {}", cx.job.id),
                 vec![Change::new(format!(
                     "Added {} to job {}: it had none, {took}, and {new} is twice that (at most {MAX_MINUTES}).",
@@ -123,7 +123,7 @@ fn job(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
     }
 }
 
-fn step(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
+fn step(cx: &Cx<'_>, limit: Option<u64>) -> Result<Proposal, Unfixable> {
     // The log names the step ("The action 'Run tests' has timed out").
     let named = match cx.facts().capture("step") {
         Some(name) => locate::find_step(cx.doc, &cx.job, Some(name), None)?,
@@ -176,7 +176,7 @@ fn step(cx: &Cx<'_>, limit: Option<u64>) -> Result<Planned, Unfixable> {
             code(&cx.job.id)
         )));
     }
-    Ok(Planned::new(
+    Ok(Proposal::new(
         format!(
             "ci: raise the timeout of step {} to {new} minutes",
             step.display

@@ -129,7 +129,7 @@ async fn offline(
         config: &config.heal,
         files: &files,
     };
-    match heal::plan(&input) {
+    match heal::propose(&input) {
         Ok(fix) => {
             if cx.cli.format == Format::Json {
                 cx.env.print_json(&fix_json(&fix, &repo_path, &text))?;
@@ -650,7 +650,7 @@ pub async fn heal_issue(cx: &Ctx, number: u64, sender: Option<&str>) -> Result<E
         Err(why) => Err(why),
     }
     .and_then(|(wf, run)| {
-        let fix = heal::plan(&Input {
+        let fix = heal::propose(&Input {
             facts: &facts,
             workflow_path: &wf.path,
             workflow: &wf.current,
@@ -930,7 +930,7 @@ mod tests {
         };
         let config = Config::default();
         let files = BTreeMap::new();
-        let fix = heal::plan(&Input {
+        let fix = heal::propose(&Input {
             facts: &facts,
             workflow_path: ".github/workflows/ci.yml",
             workflow: wf,
