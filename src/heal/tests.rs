@@ -120,7 +120,7 @@ impl<'a> Run<'a> {
 }
 
 fn fixed(wf: &str, f: &Facts) -> Fix {
-    match Run::new(wf).propose(&f) {
+    match Run::new(wf).propose(f) {
         Ok(fix) => fix,
         Err(e) => panic!("no fix: {e}"),
     }
@@ -985,7 +985,7 @@ proptest::proptest! {
             test_failure("build (arm64)"),
         ];
         for f in &cases {
-            let Ok(fix) = Run::new(&text).propose(&f) else { continue };
+            let Ok(fix) = Run::new(&text).propose(f) else { continue };
             let Some(new) = fix.new_text(".github/workflows/ci.yml") else { continue };
             proptest::prop_assert!(
                 serde_yaml::from_str::<serde_yaml::Value>(new).is_ok(),
