@@ -15,6 +15,7 @@ pub mod github;
 pub mod handlers;
 pub mod heal;
 pub mod history;
+pub mod job_logs;
 pub mod jobs;
 pub mod logs;
 pub mod permissions;

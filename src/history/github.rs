@@ -7,7 +7,7 @@
 //!   `workflow_dispatch` runs on `trunk/{sha}` tags (restarts), two paginated
 //!   lists rather than one query per commit;
 //! - the jobs of every attempt of those runs;
-//! - for each failed job, its log analyzed once (`analyze::read_job`) for the
+//! - for each failed job, its log analyzed once (`job_logs::read_job`) for the
 //!   failure's rule and fingerprint, kept in a JSON cache keyed by job id so a
 //!   re-run downloads nothing again (the workflow can keep the file with
 //!   `actions/cache`).
@@ -319,7 +319,7 @@ async fn classify_failures(
             Some(hit) => Some(hit.clone()),
             None if downloads < MAX_LOGS => {
                 downloads += 1;
-                let facts = crate::jobs::analyze::read_job(client, config, &rules, job).await;
+                let facts = crate::job_logs::read_job(client, config, &rules, job).await;
                 let primary = facts.failures.first();
                 let entry = CachedFailure {
                     rule: primary.map(|f| f.rule.clone()),

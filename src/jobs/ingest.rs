@@ -406,7 +406,7 @@ async fn analyze(
     if !job.failed() {
         return;
     }
-    let facts = crate::jobs::analyze::read_job(client, config, rules, job).await;
+    let facts = crate::job_logs::read_job(client, config, rules, job).await;
     let Some(f) = facts.failures.into_iter().next() else {
         return;
     };
