@@ -85,3 +85,6 @@ pub async fn command(cx: &Context, args: &DrciArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests;
