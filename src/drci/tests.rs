@@ -408,6 +408,24 @@ fn the_second_pass_spreads_flaky_and_unstable_by_fingerprint() {
 }
 
 #[test]
+fn the_second_pass_spreads_flaky_from_a_known_flaky_job() {
+    let mut s = snap(
+        vec![
+            failed("flaky-job", Some(cause("Connection reset by peer", FP))),
+            failed("other-job", Some(cause("Connection reset by peer", FP))),
+        ],
+        vec![passed("flaky-job"), passed("other-job")],
+    );
+    assert_eq!(class_of(&s, "other-job"), Class::New);
+    s.known_flaky = vec!["flaky-job".into()];
+    let v = classify(&s).unwrap();
+    let other = v.iter().find(|x| x.name == "other-job").unwrap();
+    assert_eq!(other.class, Class::Flaky);
+    let ev = other.evidence.as_ref().unwrap();
+    assert_eq!((ev.kind, ev.job.as_deref()), ("same_pr", Some("flaky-job")));
+}
+
+#[test]
 fn the_second_pass_never_spreads_a_generic_fingerprint() {
     let g = generic();
     let mut s = snap(
