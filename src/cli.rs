@@ -53,6 +53,8 @@ pub enum Format {
     Json,
     /// Unified diff (heal only).
     Diff,
+    /// GitHub markdown (drci only; `text` prints the same).
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +71,8 @@ pub enum Command {
     Autorevert(AutorevertArgs),
     /// Write a workflow_job, workflow_run or push event into ClickHouse.
     Ingest(IngestArgs),
+    /// Dr. CI, offline: classify a pull request's failed jobs from a snapshot.
+    Drci(DrciArgs),
     /// ClickHouse schema management.
     Clickhouse {
         #[command(subcommand)]
@@ -123,6 +127,13 @@ pub struct AutorevertArgs {
     /// Write the snapshot the decision was made from to this file.
     #[arg(long)]
     pub dump: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DrciArgs {
+    /// The snapshot (JSON) of a pull request's jobs to classify.
+    #[arg(long)]
+    pub snapshot: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -327,6 +338,7 @@ async fn dispatch(cx: &Context) -> Result<ExitCode> {
         Command::Heal(args) => jobs::heal::command(cx, args).await,
         Command::Autorevert(args) => jobs::autorevert::command(cx, args).await,
         Command::Ingest(args) => jobs::ingest::command(cx, args).await,
+        Command::Drci(args) => crate::drci::command(cx, args).await,
         Command::Clickhouse { command } => jobs::clickhouse::command(cx, command).await,
     }
 }
