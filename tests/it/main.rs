@@ -21,6 +21,7 @@ mod autorevert_clickhouse;
 mod autorevert_flow;
 mod clickhouse;
 mod client;
+mod crcr_allowlist;
 mod events;
 mod fake_github_selftest;
 mod heal_flow;
