@@ -642,13 +642,15 @@ fn quote(text: &str) -> String {
     out
 }
 
-/// A GitHub login: letters, digits and `-`, not starting with `-`.
-/// (Some old logins end with `-` or hold `--`, so those are accepted.)
+/// A GitHub login: letters, digits and `-`, not starting with `-`. Some
+/// old logins end with `-` or hold `--`, and Enterprise Managed Users'
+/// logins end in `_shortcode`, so those are accepted.
 fn valid_login(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_LOGIN
-        && !s.starts_with('-')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !s.starts_with(['-', '_'])
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `owner/repo`, as GitHub spells them.

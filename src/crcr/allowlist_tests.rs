@@ -183,6 +183,10 @@ fn oncalls_are_a_comma_string_or_a_list_with_or_without_at() {
         let l = parse(&format!("L4:\n  - org/repo: {form}\n"));
         assert!(l.oncalls("org/repo").is_empty(), "{form}");
     }
+    // Enterprise Managed Users' logins end in `_shortcode`.
+    let l = parse("L4:\n  - alice_acme/repo: '@bob_acme'\n");
+    assert_eq!(l.oncalls("alice_acme/repo"), ["bob_acme"]);
+    assert!(Allowlist::parse("f", "L4:\n  - a/b: _bob\n").is_err());
     // Teams.
     let l = parse("L3:\n  npu:\n    a/b: '@pytorch/npu-oncall, carol'\n");
     assert_eq!(l.oncalls("a/b"), ["pytorch/npu-oncall", "carol"]);
