@@ -78,6 +78,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ClickhouseCommand,
     },
+    /// Downstream (out-of-tree) CI: the allowlist of repositories that test pull requests.
+    Crcr {
+        #[command(subcommand)]
+        command: CrcrCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +155,19 @@ pub struct IngestArgs {
 pub enum ClickhouseCommand {
     /// Create or upgrade the tables.
     Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CrcrCommand {
+    /// Check an allowlist file offline: its repositories, or every error (exit 1).
+    Allowlist(CrcrAllowlistArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrcrAllowlistArgs {
+    /// The allowlist file to check (PyTorch's `.github/allowlist.yml` format).
+    #[arg(long, value_name = "FILE")]
+    pub check: PathBuf,
 }
 
 /// A secret argument, trimmed and kept out of `Debug` output from the start.
@@ -340,6 +358,7 @@ async fn dispatch(cx: &Context) -> Result<ExitCode> {
         Command::Ingest(args) => jobs::ingest::command(cx, args).await,
         Command::Drci(args) => crate::drci::command(cx, args).await,
         Command::Clickhouse { command } => jobs::clickhouse::command(cx, command).await,
+        Command::Crcr { command } => crate::crcr::command(cx, command).await,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod app;
 pub mod autorevert;
 pub mod cli;
 pub mod config;
+pub mod crcr;
 pub mod drci;
 pub mod event;
 pub mod github;

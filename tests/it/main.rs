@@ -21,6 +21,7 @@ mod autorevert_clickhouse;
 mod autorevert_flow;
 mod clickhouse;
 mod client;
+mod crcr_allowlist;
 mod drci_offline;
 mod events;
 mod fake_github_selftest;
