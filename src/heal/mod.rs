@@ -2,7 +2,7 @@
 //!
 //! Pure: an analysis and the workflow text in, a [`Fix`] (the new file text
 //! and a line-by-line explanation) or an [`Unfixable`] reason out. One proposer
-//! per kind of failure; [`plan`] finds the failed job and step and dispatches.
+//! per kind of failure; [`propose`] finds the failed job and step and dispatches.
 //! Every proposer edits through [`edit`], which splices into the original text
 //! and refuses results that change more than intended or do not parse.
 
@@ -220,7 +220,7 @@ impl From<edit::EditError> for Unfixable {
     }
 }
 
-/// Everything [`plan`] needs.
+/// Everything [`propose`] needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
     pub facts: &'a Facts,

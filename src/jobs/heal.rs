@@ -4,7 +4,7 @@
 //! a request: the issue and its labels, who vouched for it (author, label
 //! events, permission), the analysis block, the workflow file at the failing
 //! commit and on the default branch. The fix itself is planned by the pure
-//! [`crate::heal::plan`]; this module turns it into writes (one commit on a
+//! [`crate::heal::propose`]; this module turns it into writes (one commit on a
 //! branch from the default branch, a pull request, a comment on the issue,
 //! an optional verification dispatch) and hands them to the executor.
 

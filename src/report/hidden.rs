@@ -4,7 +4,7 @@
 //!
 //! The JSON is written by [`comment_safe_json`] (one line, no `-->`, no
 //! markdown or mention that could come alive), and read back only from the
-//! last non-empty line, where [`line`] puts it: text quoted above it (logs,
+//! last non-empty line, where [`line()`] puts it: text quoted above it (logs,
 //! titles) cannot pose as state. Readers also check who wrote the body (see
 //! `github::Identity`); the seal tells whether anyone edited it since.
 
