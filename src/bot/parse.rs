@@ -115,7 +115,7 @@ impl Command {
 /// What went wrong, argparse's words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ErrorKind {
-    /// A quote opened and never closed (or a trailing backslash).
+    /// A quote opened and never closed.
     #[error("unbalanced quote")]
     UnbalancedQuote,
     /// An option that takes a value got none.
@@ -780,5 +780,550 @@ impl fmt::Display for Quoted<'_> {
             write!(f, "'{c}'")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Parsed {
+        parse_comment::<&str>(body, &[])
+    }
+
+    fn cmd(body: &str) -> Command {
+        match parse(body) {
+            Parsed::Command(c) => c,
+            other => panic!("{body:?}: expected a command, got {other:?}"),
+        }
+    }
+
+    fn err(body: &str) -> ParseError {
+        match parse(body) {
+            Parsed::Error(e) => e,
+            other => panic!("{body:?}: expected an error, got {other:?}"),
+        }
+    }
+
+    fn msg(body: &str) -> String {
+        err(body).to_string()
+    }
+
+    fn merge(force: Option<&str>, ignore_current: bool, rebase: Option<RebaseOnto>) -> Command {
+        Command::Merge {
+            force: force.map(str::to_string),
+            ignore_current,
+            rebase,
+        }
+    }
+
+    // Finding the command line.
+
+    #[test]
+    fn the_first_line_starting_with_the_handle_is_the_command() {
+        let body = "Looks good.\n\n@ci-medic merge\n@ci-medic revert -m 'a b' -c weird";
+        assert_eq!(cmd(body), merge(None, false, None));
+        assert_eq!(cmd("   @ci-medic retest"), Command::Retest);
+        assert_eq!(cmd("@ci-medic\tdrci\r\nthanks"), Command::Drci);
+    }
+
+    #[test]
+    fn handles_compare_case_insensitively_and_any_configured_one_works() {
+        assert_eq!(cmd("@CI-Medic retest"), Command::Retest);
+        let handles = ["@pytorchbot", "@ci-medic"];
+        assert_eq!(
+            parse_comment("@PyTorchBot drci", &handles),
+            Parsed::Command(Command::Drci)
+        );
+        // Configured handles replace the default.
+        assert_eq!(
+            parse_comment("@ci-medic drci", &["@pytorchbot"]),
+            Parsed::NoCommand
+        );
+        // The longer of two handles sharing a prefix still matches.
+        assert_eq!(
+            parse_comment("@ci-medic-bot retest", &["@ci-medic", "@ci-medic-bot"]),
+            Parsed::Command(Command::Retest)
+        );
+    }
+
+    #[test]
+    fn quotes_code_html_comments_glued_handles_and_text_before_are_not_commands() {
+        for body in [
+            "> @ci-medic merge",
+            "  > @ci-medic merge",
+            "```\n@ci-medic merge\n```",
+            "~~~~ text\n@ci-medic merge\n~~~\n~~~~",
+            "    @ci-medic merge",
+            "\t@ci-medic merge",
+            "<!-- @ci-medic merge -->",
+            "<!--\n@ci-medic merge\n-->",
+            "@ci-medicbot merge",
+            "@ci-medic's merge is slow",
+            "@ci-medic, merge",
+            "please @ci-medic merge",
+            "- @ci-medic merge",
+            "`@ci-medic merge`",
+            "@ci-medic",
+            "@ci-medic   ",
+            "ci-medic merge",
+            "",
+        ] {
+            assert_eq!(parse(body), Parsed::NoCommand, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn a_command_after_a_closed_block_still_counts() {
+        assert_eq!(
+            cmd("```sh\n@ci-medic merge\n```\n@ci-medic retest"),
+            Command::Retest
+        );
+        assert_eq!(cmd("<!-- a\nb -->\n@ci-medic drci"), Command::Drci);
+        // A shorter fence does not close a longer one.
+        assert_eq!(parse("````\n```\n@ci-medic merge\n"), Parsed::NoCommand);
+    }
+
+    // Grammar.
+
+    #[test]
+    fn merge_takes_force_ignore_current_and_rebase() {
+        assert_eq!(cmd("@ci-medic merge"), merge(None, false, None));
+        assert_eq!(
+            cmd(r#"@ci-medic merge -f "trunk is broken upstream""#),
+            merge(Some("trunk is broken upstream"), false, None)
+        );
+        assert_eq!(
+            cmd("@ci-medic merge --force='known flake'"),
+            merge(Some("known flake"), false, None)
+        );
+        assert_eq!(
+            cmd("@ci-medic merge -f'known flake'"),
+            merge(Some("known flake"), false, None)
+        );
+        assert_eq!(cmd("@ci-medic merge -i"), merge(None, true, None));
+        assert_eq!(
+            cmd("@ci-medic merge --ignore-current -r"),
+            merge(None, true, Some(RebaseOnto::Base))
+        );
+        assert_eq!(
+            cmd("@ci-medic merge -ir"),
+            merge(None, true, Some(RebaseOnto::Base))
+        );
+        assert_eq!(
+            cmd("@ci-medic merge --rebase viable/strict"),
+            merge(
+                None,
+                false,
+                Some(RebaseOnto::Branch("viable/strict".into()))
+            )
+        );
+        assert_eq!(
+            cmd("@ci-medic merge -r -i"),
+            merge(None, true, Some(RebaseOnto::Base))
+        );
+    }
+
+    #[test]
+    fn merge_force_needs_a_two_word_reason_and_excludes_ignore_current() {
+        assert_eq!(
+            msg("@ci-medic merge -f"),
+            "@ci-medic merge: error: argument -f/--force: expected one argument"
+        );
+        assert_eq!(
+            msg("@ci-medic merge -f -i"),
+            "@ci-medic merge: error: argument -f/--force: expected one argument"
+        );
+        assert_eq!(
+            msg("@ci-medic merge -f urgent"),
+            "@ci-medic merge: error: argument -f/--force: the reason must have at least two words"
+        );
+        assert_eq!(
+            err("@ci-medic merge -f '  urgent  '").kind,
+            ErrorKind::ReasonTooShort
+        );
+        assert_eq!(
+            msg("@ci-medic merge -i -f 'known flake'"),
+            "@ci-medic merge: error: argument -f/--force: not allowed with argument -i/--ignore-current"
+        );
+        assert_eq!(
+            msg("@ci-medic merge -f 'known flake' --ignore-current"),
+            "@ci-medic merge: error: argument -i/--ignore-current: not allowed with argument -f/--force"
+        );
+        assert_eq!(
+            msg("@ci-medic merge --ignore-current=yes"),
+            "@ci-medic merge: error: unrecognized arguments: --ignore-current=yes"
+        );
+    }
+
+    #[test]
+    fn revert_needs_a_message_and_a_classification() {
+        assert_eq!(
+            cmd("@ci-medic revert -m 'broke the build' -c landrace"),
+            Command::Revert {
+                message: "broke the build".into(),
+                classification: "landrace".into()
+            }
+        );
+        assert_eq!(
+            cmd("@ci-medic revert --classification=ghfirst --message x"),
+            Command::Revert {
+                message: "x".into(),
+                classification: "ghfirst".into()
+            }
+        );
+        assert_eq!(
+            msg("@ci-medic revert"),
+            "@ci-medic revert: error: the following arguments are required: -m/--message, -c/--classification"
+        );
+        assert_eq!(
+            msg("@ci-medic revert -m 'a b'"),
+            "@ci-medic revert: error: the following arguments are required: -c/--classification"
+        );
+        assert_eq!(
+            msg("@ci-medic revert -m 'a b' -c oops"),
+            "@ci-medic revert: error: argument -c/--classification: invalid choice: 'oops' (choose from 'nosignal', 'ignoredsignal', 'landrace', 'weird', 'ghfirst', 'autorevert')"
+        );
+        // cherry-pick's choices are not revert's.
+        assert!(matches!(
+            err("@ci-medic revert -m x -c docs").kind,
+            ErrorKind::InvalidChoice { .. }
+        ));
+    }
+
+    #[test]
+    fn rebase_takes_an_optional_branch() {
+        assert_eq!(cmd("@ci-medic rebase"), Command::Rebase { branch: None });
+        assert_eq!(
+            cmd("@ci-medic rebase -b release/2.1"),
+            Command::Rebase {
+                branch: Some("release/2.1".into())
+            }
+        );
+        assert_eq!(
+            cmd("@ci-medic rebase --branch=main"),
+            Command::Rebase {
+                branch: Some("main".into())
+            }
+        );
+        assert_eq!(
+            msg("@ci-medic rebase -b"),
+            "@ci-medic rebase: error: argument -b/--branch: expected one argument"
+        );
+        assert_eq!(
+            msg("@ci-medic rebase main"),
+            "@ci-medic rebase: error: unrecognized arguments: main"
+        );
+    }
+
+    #[test]
+    fn cherry_pick_needs_onto_and_a_classification() {
+        let want = Command::CherryPick {
+            onto: "release/2.1".into(),
+            classification: "regression".into(),
+            fixes: Some("https://github.com/o/r/issues/7".into()),
+        };
+        assert_eq!(
+            cmd(
+                "@ci-medic cherry-pick --onto release/2.1 -c regression --fixes https://github.com/o/r/issues/7"
+            ),
+            want
+        );
+        assert_eq!(
+            cmd(
+                "@ci-medic cherry-pick --into=release/2.1 --classification regression --fixes=https://github.com/o/r/issues/7"
+            ),
+            want
+        );
+        assert_eq!(
+            msg("@ci-medic cherry-pick -c docs"),
+            "@ci-medic cherry-pick: error: the following arguments are required: --onto/--into"
+        );
+        assert_eq!(
+            msg("@ci-medic cherry-pick"),
+            "@ci-medic cherry-pick: error: the following arguments are required: --onto/--into, -c/--classification"
+        );
+        assert_eq!(
+            msg("@ci-medic cherry-pick --onto r -c weird"),
+            "@ci-medic cherry-pick: error: argument -c/--classification: invalid choice: 'weird' (choose from 'regression', 'critical', 'fixnewfeature', 'docs', 'release')"
+        );
+        assert_eq!(
+            msg("@ci-medic cherry-pick --onto r -c docs --fixes"),
+            "@ci-medic cherry-pick: error: argument --fixes: expected one argument"
+        );
+    }
+
+    #[test]
+    fn label_takes_one_or_more_labels() {
+        assert_eq!(
+            cmd("@ci-medic label ciflow/trunk 'module: ci' ciflow/trunk"),
+            Command::Label {
+                labels: vec!["ciflow/trunk".into(), "module: ci".into()]
+            }
+        );
+        assert_eq!(
+            cmd("@ci-medic label -- -weird"),
+            Command::Label {
+                labels: vec!["-weird".into()]
+            }
+        );
+        assert_eq!(
+            msg("@ci-medic label"),
+            "@ci-medic label: error: the following arguments are required: labels"
+        );
+        assert_eq!(
+            msg("@ci-medic label x --bogus"),
+            "@ci-medic label: error: unrecognized arguments: --bogus"
+        );
+    }
+
+    #[test]
+    fn retest_drci_and_help_take_nothing() {
+        assert_eq!(cmd("@ci-medic retest"), Command::Retest);
+        assert_eq!(cmd("@ci-medic drci"), Command::Drci);
+        for body in [
+            "@ci-medic help",
+            "@ci-medic -h",
+            "@ci-medic --help",
+            "@ci-medic merge --help",
+        ] {
+            assert_eq!(cmd(body), Command::Help, "{body:?}");
+        }
+        assert_eq!(
+            msg("@ci-medic retest please now"),
+            "@ci-medic retest: error: unrecognized arguments: please now"
+        );
+        assert_eq!(
+            msg("@ci-medic drci -x"),
+            "@ci-medic drci: error: unrecognized arguments: -x"
+        );
+    }
+
+    // Errors.
+
+    #[test]
+    fn an_unknown_command_lists_the_commands_and_suggests_the_closest() {
+        let e = err("@ci-medic mrege");
+        assert_eq!(
+            e.kind,
+            ErrorKind::UnknownCommand {
+                value: "mrege".into(),
+                suggestion: Some("merge")
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "@ci-medic: error: argument command: invalid choice: 'mrege' (choose from 'merge', 'revert', 'rebase', 'cherry-pick', 'label', 'retest', 'drci', 'help'); did you mean 'merge'?"
+        );
+        assert_eq!(
+            err("@ci-medic cherrypick").kind,
+            ErrorKind::UnknownCommand {
+                value: "cherrypick".into(),
+                suggestion: Some("cherry-pick")
+            }
+        );
+        assert_eq!(
+            err("@ci-medic Retest").kind,
+            ErrorKind::UnknownCommand {
+                value: "Retest".into(),
+                suggestion: Some("retest")
+            }
+        );
+        // Nothing close: no suggestion.
+        assert_eq!(
+            err("@ci-medic thanks for the fix!").kind,
+            ErrorKind::UnknownCommand {
+                value: "thanks".into(),
+                suggestion: None
+            }
+        );
+    }
+
+    #[test]
+    fn an_unbalanced_quote_is_an_error() {
+        for body in ["@ci-medic merge -f \"no end", "@ci-medic revert -m 'x"] {
+            assert_eq!(err(body).kind, ErrorKind::UnbalancedQuote, "{body:?}");
+        }
+        assert_eq!(
+            msg("@ci-medic merge 'x"),
+            "@ci-medic: error: unbalanced quote"
+        );
+    }
+
+    #[test]
+    fn an_empty_command_word_is_an_unknown_command() {
+        assert_eq!(
+            err("@ci-medic ''").kind,
+            ErrorKind::UnknownCommand {
+                value: String::new(),
+                suggestion: None
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_handle_as_configured_and_carry_the_usage() {
+        let e = match parse_comment("@PYTORCHBOT merge -f", &["@pytorchbot"]) {
+            Parsed::Error(e) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "@pytorchbot merge: error: argument -f/--force: expected one argument"
+        );
+        assert_eq!(
+            e.usage(),
+            "usage: @pytorchbot merge [-f REASON | -i] [-r [BRANCH]]"
+        );
+        assert!(err("@ci-medic nope").usage().contains("@ci-medic help"));
+        let help = help_text("@ci-medic");
+        for c in COMMANDS {
+            assert!(help.contains(&format!("@ci-medic {c}")), "{c}");
+        }
+    }
+
+    #[test]
+    fn echoed_words_are_cut_short() {
+        let long = "x".repeat(500);
+        let e = err(&format!("@ci-medic {long}"));
+        let ErrorKind::UnknownCommand { value, .. } = &e.kind else {
+            panic!("{e:?}");
+        };
+        assert_eq!(value.chars().count(), MAX_ECHO_CHARS + 1);
+        assert!(value.ends_with('…'));
+        let e = err(&format!("@ci-medic retest {}", "é".repeat(300)));
+        assert!(e.to_string().chars().count() < 200, "{e}");
+    }
+
+    #[test]
+    fn the_contract_json_has_the_documented_shapes() {
+        let j = |body: &str| serde_json::to_value(parse(body)).unwrap();
+        assert_eq!(j("hello"), serde_json::json!({"command": null}));
+        assert_eq!(
+            j("@ci-medic merge -r"),
+            serde_json::json!({"command": "merge", "force": null, "ignore_current": false, "rebase": true})
+        );
+        assert_eq!(
+            j("@ci-medic merge -f 'a b' -r main"),
+            serde_json::json!({"command": "merge", "force": "a b", "ignore_current": false, "rebase": "main"})
+        );
+        assert_eq!(
+            j("@ci-medic cherry-pick --onto r -c docs"),
+            serde_json::json!({"command": "cherry-pick", "onto": "r", "classification": "docs", "fixes": null})
+        );
+        assert_eq!(
+            j("@ci-medic rebase"),
+            serde_json::json!({"command": "rebase", "branch": null})
+        );
+        assert_eq!(j("@ci-medic help"), serde_json::json!({"command": "help"}));
+        assert_eq!(
+            j("@ci-medic merge -f"),
+            serde_json::json!({"error": "@ci-medic merge: error: argument -f/--force: expected one argument"})
+        );
+        // "command" comes first in the text.
+        let text = serde_json::to_string(&parse("@ci-medic revert -m 'a b' -c weird")).unwrap();
+        assert!(text.starts_with(r#"{"command":"revert""#), "{text}");
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, RngSeed};
+
+        fn config() -> Config {
+            Config {
+                cases: 1000,
+                rng_seed: RngSeed::Fixed(0x0b07_7a25e),
+                failure_persistence: None,
+                ..Config::default()
+            }
+        }
+
+        /// Words the grammar knows, and trouble.
+        fn word() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    "@ci-medic",
+                    "@CI-MEDIC",
+                    "merge",
+                    "revert",
+                    "rebase",
+                    "cherry-pick",
+                    "label",
+                    "retest",
+                    "drci",
+                    "help",
+                    "-f",
+                    "--force",
+                    "-i",
+                    "-r",
+                    "-ir",
+                    "-fi",
+                    "-m",
+                    "-c",
+                    "-b",
+                    "--onto",
+                    "--into=",
+                    "--fixes",
+                    "--",
+                    "-",
+                    "-h",
+                    "weird",
+                    "docs",
+                    "'",
+                    "\"",
+                    "\\",
+                    "a b",
+                    ">",
+                    "```",
+                    "    ",
+                    "\t",
+                    "<!--",
+                    "-->",
+                    "\n",
+                    "\r\n",
+                    "##[error]",
+                    "::stop-commands::x",
+                    "é",
+                    "日本",
+                    "\u{200B}",
+                    "-é",
+                    "--é=",
+                    "-1",
+                ])
+                .prop_map(str::to_string),
+                "\\PC{0,8}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn any_text_parses_without_panicking(words in prop::collection::vec(word(), 0..16)) {
+                let body = words.join(" ");
+                let parsed = parse_comment(&body, &["@ci-medic", "@é"]);
+                // Every outcome serializes, and an error has its message and usage.
+                let text = serde_json::to_string(&parsed).unwrap();
+                prop_assert!(!text.is_empty());
+                if let Parsed::Error(e) = &parsed {
+                    prop_assert!(e.to_string().contains(": error: "));
+                    prop_assert!(e.usage().starts_with("usage: "));
+                }
+            }
+
+            #[test]
+            fn a_parsed_command_comes_from_a_line_that_starts_with_the_handle(
+                words in prop::collection::vec(word(), 0..16)
+            ) {
+                let body = words.join(" ");
+                if parse(&body) != Parsed::NoCommand {
+                    prop_assert!(body.split('\n').any(|l| l
+                        .trim_start_matches(' ')
+                        .get(..9)
+                        .is_some_and(|h| h.eq_ignore_ascii_case("@ci-medic"))));
+                }
+            }
+        }
     }
 }
