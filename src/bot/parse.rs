@@ -404,7 +404,34 @@ pub fn parse_line(handle: &str, rest: &str) -> Result<Command, ParseError> {
     if parsed.help {
         return Ok(Command::Help);
     }
+    // argparse's order: missing arguments, then words left over.
+    let missing = missing(name, &parsed);
+    if !missing.is_empty() {
+        return Err(err(ErrorKind::Required(missing)));
+    }
+    if !parsed.unrecognized.is_empty() {
+        let words = echo(&parsed.unrecognized.join(" "));
+        return Err(err(ErrorKind::Unrecognized(words)));
+    }
     build(name, parsed).map_err(err)
+}
+
+/// The required arguments `s` lacks.
+fn missing(name: &str, s: &Scanned) -> Vec<&'static str> {
+    let required: &[&'static str] = match name {
+        "revert" => &[MESSAGE.display, REVERT_CLASS.display],
+        "cherry-pick" => &[ONTO.display, PICK_CLASS.display],
+        _ => &[],
+    };
+    let mut missing: Vec<&'static str> = required
+        .iter()
+        .copied()
+        .filter(|o| s.get(o).is_none())
+        .collect();
+    if name == "label" && s.positionals.is_empty() {
+        missing.push("labels");
+    }
+    missing
 }
 
 /// How an option takes its value.
@@ -516,6 +543,9 @@ fn spec(name: &str) -> Spec {
 struct Scanned {
     values: Vec<(&'static str, Option<String>)>,
     positionals: Vec<String>,
+    /// Words the command does not take.
+    unrecognized: Vec<String>,
+    /// `-h`/`--help` came before any error.
     help: bool,
 }
 
@@ -551,7 +581,6 @@ fn looks_like_option(word: &str) -> bool {
 
 fn scan(args: &[String], spec: Spec) -> Result<Scanned, ErrorKind> {
     let mut out = Scanned::default();
-    let mut unrecognized: Vec<&str> = Vec::new();
     let mut i = 0;
     let mut only_positionals = false;
     while let Some(word) = args.get(i) {
@@ -560,7 +589,7 @@ fn scan(args: &[String], spec: Spec) -> Result<Scanned, ErrorKind> {
             if spec.positionals {
                 out.positionals.push(word.clone());
             } else {
-                unrecognized.push(word);
+                out.unrecognized.push(word.clone());
             }
             continue;
         }
@@ -569,8 +598,9 @@ fn scan(args: &[String], spec: Spec) -> Result<Scanned, ErrorKind> {
             continue;
         }
         if word == "-h" || word == "--help" {
+            // argparse answers help as soon as it reads it.
             out.help = true;
-            continue;
+            return Ok(out);
         }
         if let Some(long) = word.strip_prefix("--") {
             let (name, inline) = match long.split_once('=') {
@@ -578,7 +608,7 @@ fn scan(args: &[String], spec: Spec) -> Result<Scanned, ErrorKind> {
                 None => (long, None),
             };
             let Some(opt) = spec.opts.iter().find(|o| o.long.contains(&name)) else {
-                unrecognized.push(word);
+                out.unrecognized.push(word.clone());
                 continue;
             };
             let value = match (opt.arity, inline) {
@@ -596,7 +626,7 @@ fn scan(args: &[String], spec: Spec) -> Result<Scanned, ErrorKind> {
         let cluster = &word[1..];
         for (at, c) in cluster.char_indices() {
             let Some(opt) = spec.opts.iter().find(|o| o.short == Some(c)) else {
-                unrecognized.push(word);
+                out.unrecognized.push(word.clone());
                 break;
             };
             if opt.arity == Arity::Flag {
@@ -612,9 +642,6 @@ fn scan(args: &[String], spec: Spec) -> Result<Scanned, ErrorKind> {
             record(&mut out, opt, value)?;
             break;
         }
-    }
-    if !unrecognized.is_empty() {
-        return Err(ErrorKind::Unrecognized(echo(&unrecognized.join(" "))));
     }
     Ok(out)
 }
@@ -665,18 +692,8 @@ fn record(out: &mut Scanned, opt: &Opt, value: Option<String>) -> Result<(), Err
     Ok(())
 }
 
+/// The command from checked words (required arguments are present).
 fn build(name: &'static str, mut s: Scanned) -> Result<Command, ErrorKind> {
-    let required = |s: &Scanned, opts: &[&'static str]| -> Result<(), ErrorKind> {
-        let missing: Vec<&'static str> = opts
-            .iter()
-            .copied()
-            .filter(|o| s.get(o).is_none())
-            .collect();
-        match missing.is_empty() {
-            true => Ok(()),
-            false => Err(ErrorKind::Required(missing)),
-        }
-    };
     Ok(match name {
         "merge" => {
             let force = s.take(FORCE.display);
@@ -697,28 +714,19 @@ fn build(name: &'static str, mut s: Scanned) -> Result<Command, ErrorKind> {
                 rebase,
             }
         }
-        "revert" => {
-            required(&s, &[MESSAGE.display, REVERT_CLASS.display])?;
-            Command::Revert {
-                message: s.take(MESSAGE.display).unwrap_or_default(),
-                classification: s.take(REVERT_CLASS.display).unwrap_or_default(),
-            }
-        }
+        "revert" => Command::Revert {
+            message: s.take(MESSAGE.display).unwrap_or_default(),
+            classification: s.take(REVERT_CLASS.display).unwrap_or_default(),
+        },
         "rebase" => Command::Rebase {
             branch: s.take(BRANCH.display),
         },
-        "cherry-pick" => {
-            required(&s, &[ONTO.display, PICK_CLASS.display])?;
-            Command::CherryPick {
-                onto: s.take(ONTO.display).unwrap_or_default(),
-                classification: s.take(PICK_CLASS.display).unwrap_or_default(),
-                fixes: s.take(FIXES.display),
-            }
-        }
+        "cherry-pick" => Command::CherryPick {
+            onto: s.take(ONTO.display).unwrap_or_default(),
+            classification: s.take(PICK_CLASS.display).unwrap_or_default(),
+            fixes: s.take(FIXES.display),
+        },
         "label" => {
-            if s.positionals.is_empty() {
-                return Err(ErrorKind::Required(vec!["labels"]));
-            }
             let mut labels: Vec<String> = Vec::with_capacity(s.positionals.len());
             for l in s.positionals {
                 if !labels.contains(&l) {
@@ -1013,6 +1021,11 @@ mod tests {
         assert_eq!(
             msg("@ci-medic rebase main"),
             "@ci-medic rebase: error: unrecognized arguments: main"
+        );
+        // Missing arguments are named before words left over, as argparse does.
+        assert_eq!(
+            msg("@ci-medic revert now please"),
+            "@ci-medic revert: error: the following arguments are required: -m/--message, -c/--classification"
         );
     }
 
