@@ -12,7 +12,7 @@ use crate::config::{self, Config};
 use crate::event::{self, Event};
 use crate::github::{self, Client, Identity, RepoName, RetryPolicy};
 use crate::runtime::Env;
-use crate::{action, jobs};
+use crate::{action, bot, jobs};
 
 /// Exit code when `heal` finds no safe fix.
 pub const EXIT_UNFIXABLE: u8 = 3;
@@ -73,6 +73,11 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Dr. CI, offline: classify a pull request's failed jobs from a snapshot.
     Drci(DrciArgs),
+    /// Comment commands (`@ci-medic merge`, ...).
+    Bot {
+        #[command(subcommand)]
+        command: BotCommand,
+    },
     /// ClickHouse schema management.
     Clickhouse {
         #[command(subcommand)]
@@ -149,6 +154,25 @@ pub struct IngestArgs {
     /// The event's payload file (default: GITHUB_EVENT_PATH).
     #[arg(long)]
     pub payload: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotCommand {
+    /// Offline: find and parse the command in a comment (`--format json`).
+    Parse(BotParseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BotParseArgs {
+    /// A handle that starts a command (repeatable) [default: @ci-medic].
+    #[arg(long, value_name = "@NAME")]
+    pub handle: Vec<String>,
+    /// The comment body.
+    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    pub text: Option<String>,
+    /// A file holding the comment body.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,6 +381,9 @@ async fn dispatch(cx: &Context) -> Result<ExitCode> {
         Command::Autorevert(args) => jobs::autorevert::command(cx, args).await,
         Command::Ingest(args) => jobs::ingest::command(cx, args).await,
         Command::Drci(args) => crate::drci::command(cx, args).await,
+        Command::Bot {
+            command: BotCommand::Parse(args),
+        } => bot::parse_command(cx, args).await,
         Command::Clickhouse { command } => jobs::clickhouse::command(cx, command).await,
         Command::Crcr { command } => crate::crcr::command(cx, command).await,
     }

@@ -8,6 +8,7 @@ pub mod action;
 pub mod analyze;
 pub mod app;
 pub mod autorevert;
+pub mod bot;
 pub mod cli;
 pub mod config;
 pub mod crcr;
