@@ -164,7 +164,7 @@ pub enum BotCommand {
 
 #[derive(Debug, Args)]
 pub struct BotParseArgs {
-    /// A handle that starts a command (repeatable) [default: @ci-medic].
+    /// A handle that starts a command (repeatable) (default: `@ci-medic`).
     #[arg(long, value_name = "@NAME")]
     pub handle: Vec<String>,
     /// The comment body.
