@@ -174,11 +174,11 @@ pub async fn offer(ctx: &Ctx, delivery: &Delivery) -> Result<ExitCode> {
             Ok(code) if *code == ExitCode::from(crate::cli::EXIT_UNFIXABLE) => unfixable = true,
             Ok(_) => failed.push(format!("{}: a write failed", o.handler)),
             Err(e) => {
-                let msg = format!("{e:#}");
+                let msg = format!("{}: {e:#}", o.handler);
+                // The chain may quote payload values: it goes out inert.
                 ctx.env
-                    .annotate_error(&format!("ci-medic {}", o.handler), &msg);
-                crate::errln!(ctx.env, "error: {}: {msg}", o.handler);
-                failed.push(format!("{}: {msg}", o.handler));
+                    .report_error(&format!("ci-medic {}", o.handler), &msg);
+                failed.push(msg);
             }
         }
     }

@@ -752,3 +752,50 @@ fn completed_trunk_runs_also_wake_autorevert_when_enabled() {
         "not a watched workflow"
     );
 }
+
+/// One handler's failure is reported and does not stop the others: on a
+/// failed trunk run, autorevert cannot reach its ClickHouse source, yet the
+/// failure issue is filed; the run exits 1 and the summary names the
+/// handler that failed.
+#[tokio::test]
+async fn a_failing_handler_does_not_stop_the_others() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            "retry:\n  enabled: false\nautorevert:\n  enabled: true\n  workflows: [CI]\n  source: clickhouse\n",
+        )],
+        "Watch trunk from ClickHouse",
+    );
+    let run = fake.add_run(
+        RunBuilder::new("CI")
+            .path(CI_WORKFLOW_PATH)
+            .job(JobBuilder::failed("test").log("error: boom\n")),
+    );
+    let mut payload = workflow_run_payload(
+        run.id,
+        "CI",
+        CI_WORKFLOW_PATH,
+        "failure",
+        DEFAULT_BRANCH,
+        &fake.head_sha(DEFAULT_BRANCH),
+    );
+    payload["repository"]["default_branch"] = DEFAULT_BRANCH.into();
+    let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(fake.issues().len(), 1, "the failure issue is still filed");
+    fake.expect_labels_created(&["auto-heal", "ci-medic:compilation", "workflow-failure"]);
+    assert!(
+        out.summary.contains("## ci-medic: handlers that failed"),
+        "{}",
+        out.summary
+    );
+    assert!(out.summary.contains("autorevert"), "{}", out.summary);
+    assert!(
+        out.stderr.contains("ClickHouse is not configured"),
+        "{}",
+        out.stderr
+    );
+    fake.assert_clean();
+}
