@@ -111,9 +111,6 @@ impl Ctx {
             .env
             .input("clickhouse-password")
             .or_else(|| self.env.var("CLICKHOUSE_PASSWORD").map(str::to_string));
-        if let Some(p) = &password {
-            self.env.mask(p);
-        }
         Ok(StoreConfig {
             url,
             user: self.env.input("clickhouse-user").or(Some(section.user)),
@@ -139,7 +136,15 @@ impl Ctx {
     /// ClickHouse, connected once per run.
     pub async fn store(&self) -> Result<&Store> {
         self.store
-            .get_or_try_init(|| async { Store::connect(&self.store_config()?).await })
+            .get_or_try_init(|| async {
+                let config = self.store_config()?;
+                // Masked once, when it is first used (the settings are also
+                // read just to ask whether ClickHouse is configured).
+                if let Some(p) = &config.password {
+                    self.env.mask(p);
+                }
+                Store::connect(&config).await
+            })
             .await
     }
 }
