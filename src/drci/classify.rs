@@ -251,6 +251,16 @@ fn outcome(job: &Job) -> Outcome {
     }
 }
 
+/// The evidence an open `UNSTABLE` or `DISABLED` issue gives.
+fn issue_evidence(issue: &IssueRef) -> Evidence {
+    Evidence {
+        kind: "issue",
+        issue: issue.number,
+        detail: Some(issue.title.clone()),
+        ..Evidence::default()
+    }
+}
+
 /// The title of an `UNSTABLE` or `DISABLED` issue without its keyword.
 fn issue_subject<'a>(issue: &'a IssueRef, keyword: &str) -> Option<&'a str> {
     let t = issue.title.trim();
@@ -360,16 +370,10 @@ fn failed(
         if let Some(subject) = issue_subject(issue, "UNSTABLE") {
             let subject_n = norm.normalise(subject);
             if job.name.starts_with(subject) || name.starts_with(&subject_n) {
-                let ev = Evidence {
-                    kind: "issue",
-                    issue: issue.number,
-                    detail: Some(issue.title.clone()),
-                    ..Evidence::default()
-                };
                 return (
                     Class::Unstable,
                     "marked unstable by an open issue".into(),
-                    Some(ev),
+                    Some(issue_evidence(issue)),
                 );
             }
         }
@@ -441,16 +445,10 @@ fn failed(
                 if let Some(test) = issue_subject(issue, "DISABLED")
                     && f.text.contains(test)
                 {
-                    let ev = Evidence {
-                        kind: "issue",
-                        issue: issue.number,
-                        detail: Some(issue.title.clone()),
-                        ..Evidence::default()
-                    };
                     return (
                         Class::Flaky,
                         "the failing test is disabled by an open issue".into(),
-                        Some(ev),
+                        Some(issue_evidence(issue)),
                     );
                 }
             }
