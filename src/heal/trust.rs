@@ -181,11 +181,6 @@ impl Trust {
     }
 }
 
-/// Whether `login` is one the action acts as.
-pub fn is_bot(bots: &[String], login: &str) -> bool {
-    bots.iter().any(|b| b.eq_ignore_ascii_case(login))
-}
-
 /// Someone who acted on the issue, with their access when it was looked
 /// up (the action's own logins need none).
 pub type Actor<'a> = (&'a str, Access);

@@ -18,10 +18,10 @@ use regex::Regex;
 use crate::app::Ctx;
 use crate::cli::{Context, EXIT_UNFIXABLE, Format, HealArgs};
 use crate::config::{self, Config};
-use crate::github::Client;
 use crate::github::api::encode_segment;
 use crate::github::marker::{find_key, has_marker};
 use crate::github::types::{IssueInfo, UserInfo};
+use crate::github::{Client, Identity};
 use crate::handlers::{Delivery, Request};
 use crate::heal::pr::{self, Verify};
 use crate::heal::trust::{self, IssueFacts, RunFacts, Trust, TrustedRun};
@@ -726,12 +726,12 @@ pub struct FixHead {
 /// it is not: only a `workflow_dispatch` of the base repository's own code
 /// that the action itself started counts. Anyone can name a fork's branch
 /// like a heal branch.
-fn not_a_verification(run: &RunFacts, repo: &str, bots: &[String]) -> Option<String> {
+fn not_a_verification(run: &RunFacts, repo: &str, identity: &Identity) -> Option<String> {
     let same = |r: &Option<trust::RepoRef>| {
         r.as_ref()
             .is_some_and(|r| r.full_name.eq_ignore_ascii_case(repo))
     };
-    let by_bot = |u: &Option<UserInfo>| u.as_ref().is_some_and(|u| trust::is_bot(bots, &u.login));
+    let by_bot = |u: &Option<UserInfo>| u.as_ref().is_some_and(|u| identity.is_ours(&u.login));
     if run.event != "workflow_dispatch" {
         return Some(format!("it was started by a {} event", run.event));
     }
@@ -750,14 +750,14 @@ fn not_a_verification(run: &RunFacts, repo: &str, bots: &[String]) -> Option<Str
 }
 
 /// Report a finished run on a heal branch on its pull request. Pure.
-/// `repo` is the repository the action works on, `bots` its logins.
-pub fn decide_verify(run: &RunFacts, pulls: &[FixPull], repo: &str, bots: &[String]) -> Plan {
+/// `repo` is the repository the action works on, `identity` who it acts as.
+pub fn decide_verify(run: &RunFacts, pulls: &[FixPull], repo: &str, identity: &Identity) -> Plan {
     let mut plan = Plan::new("heal");
     let Some(conclusion) = run.conclusion.as_deref() else {
         plan.note(format!("run {} has not finished", run.id));
         return plan;
     };
-    if let Some(why) = not_a_verification(run, repo, bots) {
+    if let Some(why) = not_a_verification(run, repo, identity) {
         plan.note(format!(
             "run {} is not a verification of a fix ({why}): ignored",
             run.id
@@ -767,10 +767,7 @@ pub fn decide_verify(run: &RunFacts, pulls: &[FixPull], repo: &str, bots: &[Stri
     let name = run.name.clone().unwrap_or_else(|| "the workflow".into());
     for p in pulls {
         let body = p.body.as_deref().unwrap_or_default();
-        let by_bot = p
-            .user
-            .as_ref()
-            .is_some_and(|u| trust::is_bot(bots, &u.login));
+        let by_bot = p.user.as_ref().is_some_and(|u| identity.is_ours(&u.login));
         let ours = by_bot && find_key(body, pr::KIND_HEAL).is_some();
         let same_workflow = match run.path.as_deref() {
             Some(path) => has_marker(body, pr::KIND_WORKFLOW, path),
@@ -836,7 +833,7 @@ pub async fn gather_verify(cx: &Ctx, run_id: u64) -> Result<Option<VerifyFacts>>
         run,
         pulls,
         repo: client.repo().full(),
-        identity: cx.identity().logins().to_vec(),
+        identity: cx.identity(),
     }))
 }
 
@@ -846,8 +843,8 @@ pub struct VerifyFacts {
     pub run: RunFacts,
     pub pulls: Vec<FixPull>,
     pub repo: String,
-    /// The logins the action acts as.
-    pub identity: Vec<String>,
+    /// Who the action acts as.
+    pub identity: Identity,
 }
 
 /// The verification report's plan, or nothing when the run is not on a
@@ -1009,7 +1006,7 @@ mod tests {
     #[test]
     fn verification_runs_are_reported_on_their_pull_request() {
         let bot = trust::ACTIONS_BOT;
-        let bots = vec![bot.to_string()];
+        let identity = Identity::default();
         let ours = fix_pull(
             3,
             "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->",
@@ -1023,7 +1020,7 @@ mod tests {
             "a",
         );
         let run = verify_run("workflow_dispatch", "o/r", bot, "a");
-        let plan = decide_verify(&run, &[ours.clone(), other], "o/r", &bots);
+        let plan = decide_verify(&run, &[ours.clone(), other], "o/r", &identity);
         assert_eq!(plan.steps.len(), 1);
         match &plan.steps[0].write {
             Write::Comment { number, body, .. } => {
@@ -1042,7 +1039,7 @@ mod tests {
     #[test]
     fn spoofed_verification_runs_are_ignored() {
         let bot = trust::ACTIONS_BOT;
-        let bots = vec![bot.to_string()];
+        let identity = Identity::default();
         let body =
             "<!-- ci-medic:heal:12 -->\n<!-- ci-medic:heal-workflow:.github/workflows/ci.yml -->";
         let ours = fix_pull(3, body, bot, "a");
@@ -1071,7 +1068,7 @@ mod tests {
                 vec![fix_pull(5, body, "mallory", "a")],
             ),
         ] {
-            let plan = decide_verify(&run, &pulls, "o/r", &bots);
+            let plan = decide_verify(&run, &pulls, "o/r", &identity);
             assert!(plan.steps.is_empty(), "{run:?}: {plan:?}");
             assert_eq!(plan.notes.len(), 1, "{plan:?}");
         }
