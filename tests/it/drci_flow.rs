@@ -523,3 +523,41 @@ async fn the_drci_command_refreshes_and_an_edit_does_nothing() {
     check_on(fake, &s.head);
     fake.assert_clean();
 }
+
+#[tokio::test]
+async fn another_apps_check_run_of_the_same_name_is_left_alone() {
+    let s = setup().await;
+    let fake = &s.fake;
+    let theirs = CheckRun {
+        id: 4242,
+        name: "Dr. CI".into(),
+        head_sha: s.head.clone(),
+        status: "queued".into(),
+        conclusion: None,
+        title: None,
+        summary: None,
+        text: None,
+        details_url: None,
+        external_id: None,
+        app: "other-ci".into(),
+        started_at: chrono::Utc::now(),
+        completed_at: None,
+    };
+    let repo = fake.repo_name().to_owned();
+    fake.with_world(|w| {
+        if let Some((_, r, _)) = w.split(&repo) {
+            r.check_runs.push(theirs.clone());
+        }
+    });
+    fake.add_run(base_run(&s.merge_base).job(JobBuilder::new("test")));
+    let run = fake.add_run(pr_run(&s.head, s.pr).job(JobBuilder::failed("test").log(test_log(1))));
+    on_run(fake, run.id).await;
+    let runs = fake.check_runs();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert!(runs.contains(&theirs), "theirs untouched: {runs:#?}");
+    let ours = runs.iter().find(|c| c.id != 4242).expect("ours");
+    assert_eq!(ours.app, "github-actions");
+    assert_eq!(ours.conclusion.as_deref(), Some("failure"));
+    the_comment(fake, s.pr);
+    fake.assert_clean();
+}
