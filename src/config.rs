@@ -28,6 +28,8 @@ pub struct Config {
     pub autorevert: AutorevertConfig,
     /// Where job history lives when a job's `source`/`history` is `clickhouse`.
     pub clickhouse: Option<ClickhouseConfig>,
+    /// Dr. CI on pull requests; on when the section is present.
+    pub drci: Option<crate::drci::DrciSection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

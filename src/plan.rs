@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::github::Client;
+pub use crate::github::checks::CheckRunSpec;
+use crate::github::checks::Upserted;
 pub use crate::github::git::FileChange;
 use crate::github::marker::has_marker;
 use crate::store::{Store, TableRows};
@@ -100,6 +102,13 @@ pub enum Write {
         database: String,
         migrations: Vec<String>,
     },
+    /// Create the check run of this name on this head SHA, or update ours
+    /// (in JSON, the check run's fields beside the kind). Nothing is written
+    /// when ours already says the same.
+    CheckRun {
+        #[serde(flatten)]
+        check: CheckRunSpec,
+    },
 }
 
 /// Where a write lands.
@@ -129,6 +138,7 @@ impl Write {
             Write::OpenPullRequest { .. } => "open-pull-request",
             Write::InsertRows { .. } => "insert-rows",
             Write::Migrate { .. } => "migrate",
+            Write::CheckRun { .. } => "check-run",
         }
     }
 
@@ -210,6 +220,18 @@ impl Write {
             } => format!(
                 "apply ClickHouse migrations {} to database {database}",
                 migrations.join(", ")
+            ),
+            Write::CheckRun { check } => format!(
+                "check run \"{}\" on {}: {}{} ({})",
+                check.name,
+                check.head_sha.chars().take(12).collect::<String>(),
+                check.status,
+                check
+                    .conclusion
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default(),
+                check.title
             ),
         }
     }
@@ -720,6 +742,11 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             marker_kind,
             marker_key,
         } => open_or_update_pull(c, head, base, title, body, labels, marker_kind, marker_key).await,
+        Write::CheckRun { check } => c.upsert_check_run(check).await.map(|u| match u {
+            Upserted::Created(id) => done(format!("created check run {id}")),
+            Upserted::Updated(id) => done(format!("updated check run {id}")),
+            Upserted::Unchanged(id) => done(format!("check run {id} already up to date")),
+        }),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),
@@ -778,6 +805,7 @@ fn explain(e: &crate::github::GithubError, w: &Write) -> String {
         (Some(403), Write::CommitFiles { .. } | Write::CreateRef { .. }) => {
             " (the token needs `contents: write`)"
         }
+        (Some(403), Write::CheckRun { .. }) => " (the token needs `checks: write`)",
         (Some(403), Write::OpenPullRequest { .. }) => {
             " (the token needs `pull-requests: write`, and the repository must allow Actions to create pull requests)"
         }

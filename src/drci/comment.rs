@@ -42,6 +42,36 @@ pub fn render_within(
     body.chars().take(limit).collect()
 }
 
+/// The comment while no job of the head SHA has reported yet (a push
+/// just happened): it replaces the previous head's verdicts at once.
+pub fn render_waiting(pr: Option<u64>, head_sha: &str, merge_base: &str) -> String {
+    let key = pr.map_or_else(|| "head".to_string(), |n| n.to_string());
+    let mut out = marker(MARKER_KIND, &key);
+    out.push('\n');
+    out.push_str("## ⏳ Waiting for CI\n\n");
+    let base = if merge_base.is_empty() {
+        String::new()
+    } else {
+        format!(" (merge base {})", sha_short(merge_base))
+    };
+    let _ = writeln!(
+        out,
+        "As of head {}{base}: no job has reported yet. This comment is updated as jobs finish.",
+        sha_short(head_sha)
+    );
+    out
+}
+
+/// One line for a check run's title: the counts, in the header's words.
+pub fn headline(counts: &Counts) -> String {
+    format!(
+        "{}, {} pending, {}",
+        plural(counts.new, "new failure"),
+        counts.pending,
+        plural(counts.unrelated, "unrelated failure"),
+    )
+}
+
 fn sha_short(sha: &str) -> String {
     code(&sha.chars().take(12).collect::<String>())
 }

@@ -7,6 +7,7 @@
 
 pub mod classify;
 pub mod comment;
+pub mod settings;
 pub mod snapshot;
 
 use std::path::Path;
@@ -20,6 +21,7 @@ use crate::cli::{Context, DrciArgs, Format};
 use crate::config::Config;
 
 pub use classify::{Class, Counts, Evidence, Verdict};
+pub use settings::DrciSection;
 pub use snapshot::{JobFailure, Snapshot};
 
 /// The offline contract: `drci --snapshot FILE --format json`.

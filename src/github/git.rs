@@ -95,6 +95,8 @@ struct RawPull {
 struct RawBranch {
     #[serde(rename = "ref")]
     name: String,
+    #[serde(default)]
+    sha: String,
 }
 
 impl From<RawPull> for PullInfo {
@@ -107,6 +109,7 @@ impl From<RawPull> for PullInfo {
             labels: p.labels,
             head_ref: p.head.name,
             base_ref: p.base.name,
+            head_sha: p.head.sha,
             merged: p.merged.unwrap_or(false) || p.merged_at.is_some(),
             html_url: p.html_url,
             user: p.user,

@@ -6,6 +6,7 @@
 //! only the fields we use must be present.
 
 pub mod api;
+pub mod checks;
 pub mod git;
 pub mod logs;
 pub mod marker;

@@ -205,6 +205,9 @@ pub struct PullInfo {
     pub labels: Vec<LabelInfo>,
     pub head_ref: String,
     pub base_ref: String,
+    /// The head commit (empty when the answer did not say).
+    #[serde(default)]
+    pub head_sha: String,
     #[serde(default)]
     pub merged: bool,
     #[serde(default)]

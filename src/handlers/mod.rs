@@ -16,6 +16,7 @@ use crate::event::Event;
 use crate::plan::{self, Plan, Report};
 
 pub mod autorevert;
+pub mod drci;
 pub mod failure_issue;
 pub mod heal;
 pub mod heal_verify;
@@ -162,6 +163,7 @@ registry!(
     heal::Heal,
     heal_verify::HealVerify,
     autorevert::Autorevert,
+    drci::Drci,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").

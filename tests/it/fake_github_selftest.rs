@@ -206,6 +206,10 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/repos/{owner}/{repo}/pulls"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("GET", "/repos/{owner}/{repo}/compare/{basehead}"),
+    ("POST", "/repos/{owner}/{repo}/check-runs"),
+    ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
 ];
 
 #[test]
@@ -1272,6 +1276,8 @@ async fn every_operation_answers_in_github_shapes() {
         format!("/repos/{{repo}}/commits/{branch}/pulls"),
         "/repos/{repo}/pulls".to_owned(),
         format!("/repos/{{repo}}/pulls/{pr}"),
+        format!("/repos/{{repo}}/compare/main...{branch}?per_page=1"),
+        format!("/repos/{{repo}}/commits/{branch}/check-runs?check_name=Dr.%20CI"),
     ];
     for path in &gets {
         let r = api.get(path).await;
@@ -1390,6 +1396,34 @@ async fn every_operation_answers_in_github_shapes() {
         )
         .await;
     assert_eq!(r.status, 201);
+
+    let r = api
+        .call(
+            "POST",
+            "/repos/{repo}/check-runs",
+            &json!({"name": "Dr. CI", "head_sha": branch, "status": "in_progress",
+                "output": {"title": "t", "summary": "s"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let check = fake.check_runs()[0].id;
+    let r = api
+        .call(
+            "PATCH",
+            &format!("/repos/{{repo}}/check-runs/{check}"),
+            &json!({"conclusion": "success", "output": {"title": "t", "summary": "s2"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let done = &fake.check_runs()[0];
+    assert_eq!(
+        (
+            done.status.as_str(),
+            done.conclusion.as_deref(),
+            done.summary.as_deref()
+        ),
+        ("completed", Some("success"), Some("s2"))
+    );
 
     let seen: BTreeSet<String> = fake
         .requests()

@@ -244,3 +244,23 @@ pub struct Dispatch {
     pub run_id: Option<u64>,
     pub actor: String,
 }
+
+/// A check run (the fake's own app, `github-actions`, creates them all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckRun {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub text: Option<String>,
+    pub details_url: Option<String>,
+    pub external_id: Option<String>,
+    /// Slug of the app that created it.
+    pub app: String,
+    pub started_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}

@@ -11,7 +11,7 @@ use regex::Regex;
 use super::FakeGithub;
 use super::git::Commit;
 use super::model::{
-    Comment, Dispatch, Issue, IssueEvent, Job, Label, PullRequest, Rerun, Run, Workflow,
+    CheckRun, Comment, Dispatch, Issue, IssueEvent, Job, Label, PullRequest, Rerun, Run, Workflow,
 };
 use super::recorder::{RecordedRequest, WriteKind};
 use super::repo::Repo;
@@ -116,6 +116,14 @@ impl FakeGithub {
                     .get(&number)
                     .map(|p| PullRequest::from_parts(&r.issues[&number], p))
             },
+        )
+    }
+
+    /// Check runs, in creation order.
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.read(
+            |k| matches!(k, WriteKind::CheckRun(_)),
+            |r| r.check_runs.clone(),
         )
     }
 

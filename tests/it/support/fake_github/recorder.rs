@@ -72,6 +72,8 @@ pub enum WriteKind {
     Rerun(u64),
     /// Dispatch of a workflow, by workflow id.
     Dispatch(u64),
+    /// Created or updated check run, by id.
+    CheckRun(u64),
 }
 
 #[derive(Clone, Debug)]

@@ -5,6 +5,8 @@
 //! only implement GitHub's behaviour.
 
 mod actions;
+mod checks;
+mod compare;
 mod git;
 mod issues;
 mod pulls;
@@ -280,6 +282,11 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "pulls/create" => pulls::create(world, ctx),
         "pulls/get" => pulls::get(world, ctx),
         "pulls/update" => pulls::update(world, ctx),
+
+        "repos/compare-commits-with-basehead" => compare::compare(world, ctx),
+        "checks/create" => checks::create(world, ctx),
+        "checks/update" => checks::update(world, ctx),
+        "checks/list-for-ref" => checks::list_for_ref(world, ctx),
 
         other => Err(Reply::error(
             501,

@@ -1,0 +1,844 @@
+//! Dr. CI on pull requests: one comment per pull request, kept up to date,
+//! saying which failed jobs the pull request caused, and a check run on the
+//! head SHA whose conclusion follows the NEW failures.
+//!
+//! Triggers: a `workflow_run` of a pull request completed (a fork's run
+//! names no pull request: the pull requests are found from the head SHA), a
+//! pull request opened, pushed to or reopened (the comment says "waiting"
+//! at once), and the `@ci-medic drci` comment command on a pull request.
+//!
+//! The cost of one update of a pull request whose head has `R` runs, in API
+//! calls: `5 + R` reads when nothing failed (the pull requests of the head,
+//! its runs, `R` job lists, the merge base, our comment, our check run).
+//! With `F` failed jobs, add `1 + R_b` (the merge base's runs and their
+//! jobs), `1` (the open `UNSTABLE` issues), `F + F_b` log downloads (`F_b`
+//! the merge base's failed jobs of the same name, at most `F`) and retry's
+//! flaky memory per failed workflow (one list, plus two job lists per
+//! re-run run with the `github` source; one query with ClickHouse). Each
+//! write costs one list and one write, and is left out when nothing
+//! changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context as _, Result};
+use chrono::Utc;
+
+use super::{Delivery, Handler, Verdict};
+use crate::app::Ctx;
+use crate::bot::normalize_handle;
+use crate::bot::parse::{Command, Parsed, parse_comment};
+use crate::config::Config;
+use crate::drci::classify::{self, Normaliser, is_generic};
+use crate::drci::comment::{self, MARKER_KIND};
+use crate::drci::snapshot::{IssueRef, Job, JobFailure, Snapshot};
+use crate::drci::{Counts, DrciSection, Verdict as JobVerdict};
+use crate::event::Event;
+use crate::github::Client;
+use crate::github::checks::{CheckRunInfo, CheckRunSpec};
+use crate::github::marker::has_marker;
+use crate::github::types::{JobInfo, PullInfo, RunInfo};
+use crate::history::{FlakyScope, History};
+use crate::plan::{Plan, Report, StepOptions, Write};
+use crate::report::markdown::inline;
+
+/// Pull requests updated for one head SHA, at most (a commit in more open
+/// pull requests than this is a stack being rebased; the rest wait).
+pub const MAX_PULLS: usize = 5;
+/// Runs read for one commit.
+pub const MAX_RUNS: usize = 500;
+/// Jobs read for one run (every attempt).
+pub const MAX_JOBS: usize = 2000;
+/// Failed jobs whose logs are read for one update (GitHub's matrix limit is
+/// 256 jobs per workflow; more failures than this are NEW or UNCLASSIFIED
+/// unread, which errs on the safe side).
+pub const MAX_LOGS: usize = 100;
+/// The name of the placeholder job of a run that has no jobs yet.
+pub const QUEUED_RUN_JOB: &str = "(run without jobs yet)";
+
+pub struct Drci;
+
+/// What an event asks Dr. CI to look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A run at this head SHA finished: the open pull requests whose head it
+    /// is.
+    HeadSha { sha: String, trigger: String },
+    /// One pull request; `sha` is the head the event saw (a newer head
+    /// makes the event stale), `None` for a command.
+    Pull {
+        number: u64,
+        sha: Option<String>,
+        trigger: String,
+    },
+}
+
+/// One pull request as gathered.
+#[derive(Debug, Clone)]
+pub struct PullFacts {
+    pub number: u64,
+    pub head_sha: String,
+    /// No run at the head SHA has started yet.
+    pub waiting: bool,
+    /// The snapshot the verdicts were made from (`--dump`-shaped).
+    pub snapshot: Snapshot,
+    pub verdicts: Vec<JobVerdict>,
+    /// The body of our comment, if there is one.
+    pub comment: Option<String>,
+    /// Our check run on the head SHA, if there is one.
+    pub check: Option<CheckRunInfo>,
+}
+
+/// What `decide` decides from.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub trigger: String,
+    pub pulls: Vec<PullFacts>,
+    /// Pull requests left alone, and why (closed, moved on).
+    pub skipped: Vec<String>,
+}
+
+impl Handler for Drci {
+    const NAME: &'static str = "drci";
+    type Input = Input;
+    type Facts = Facts;
+
+    fn subscribe(delivery: &Delivery, config: &Config) -> Option<Input> {
+        let section = config.drci.as_ref().filter(|s| s.enabled)?;
+        let Delivery::Event { event, .. } = delivery else {
+            return None;
+        };
+        match event {
+            Event::WorkflowRun(e) => {
+                let run = &e.workflow_run;
+                (e.action == "completed"
+                    && matches!(run.event.as_str(), "pull_request" | "pull_request_target"))
+                .then(|| Input::HeadSha {
+                    sha: run.head_sha.clone(),
+                    trigger: format!("workflow_run of {}", run.name.as_deref().unwrap_or("?")),
+                })
+            }
+            Event::PullRequest(e) => {
+                let pr = &e.pull_request;
+                (matches!(e.action.as_str(), "opened" | "synchronize" | "reopened")
+                    && pr.state == "open")
+                    .then(|| Input::Pull {
+                        number: pr.number,
+                        sha: Some(pr.head.sha.clone()),
+                        trigger: format!("pull_request {}", e.action),
+                    })
+            }
+            Event::IssueComment(e) => {
+                // Only new comments act; an edit never does. Bots (ours
+                // included) do not command.
+                if e.action != "created"
+                    || e.issue.pull_request.is_none()
+                    || e.comment.user.kind.as_deref() == Some("Bot")
+                {
+                    return None;
+                }
+                let handles: Vec<String> = section
+                    .handles
+                    .iter()
+                    .filter_map(|h| normalize_handle(h))
+                    .collect();
+                let body = e.comment.body.as_deref().unwrap_or_default();
+                (parse_comment(body, &handles) == Parsed::Command(Command::Drci)).then(|| {
+                    Input::Pull {
+                        number: e.issue.number,
+                        sha: None,
+                        trigger: "the drci command".into(),
+                    }
+                })
+            }
+            _ => None,
+        }
+    }
+
+    async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
+        gather(ctx, input).await
+    }
+
+    fn decide(facts: &Facts, config: &Config) -> Plan {
+        decide(facts, &config.drci.clone().unwrap_or_default())
+    }
+
+    fn report(ctx: &Ctx, facts: &Facts, plan: &Plan, report: &Report) -> Result<Verdict> {
+        let mut md = format!("## ci-medic Dr. CI ({})\n\n", inline(&facts.trigger));
+        for p in &facts.pulls {
+            let c = Counts::of(&p.verdicts);
+            md.push_str(&format!(
+                "- #{} at `{}`: {}\n",
+                p.number,
+                p.head_sha.chars().take(12).collect::<String>(),
+                if p.waiting {
+                    "waiting for CI".to_string()
+                } else {
+                    comment::headline(&c)
+                }
+            ));
+        }
+        for s in &facts.skipped {
+            md.push_str(&format!("- {}\n", inline(s)));
+        }
+        for n in &plan.notes {
+            md.push_str(&format!("- {}\n", inline(n)));
+        }
+        if !report.results.is_empty() {
+            md.push_str(&format!(
+                "\n{}\n",
+                crate::report::markdown::fenced(&report.to_text(), "text")
+            ));
+        }
+        ctx.env.append_summary(&md)?;
+        if let Some(p) = facts.pulls.first() {
+            let c = Counts::of(&p.verdicts);
+            ctx.env.set_output("drci-new", &c.new.to_string())?;
+            ctx.env
+                .set_output("drci-unrelated", &c.unrelated.to_string())?;
+        }
+        Ok(if report.failed() {
+            std::process::ExitCode::FAILURE
+        } else {
+            std::process::ExitCode::SUCCESS
+        })
+    }
+}
+
+/// The comment and check run of each gathered pull request. Pure.
+pub fn decide(facts: &Facts, section: &DrciSection) -> Plan {
+    let mut plan = Plan::new("drci");
+    for s in &facts.skipped {
+        plan.note(s.clone());
+    }
+    for p in &facts.pulls {
+        let body = if p.waiting {
+            comment::render_waiting(Some(p.number), &p.head_sha, &p.snapshot.merge_base)
+        } else {
+            comment::render(
+                Some(p.number),
+                &p.head_sha,
+                &p.snapshot.merge_base,
+                &p.verdicts,
+            )
+        };
+        if p.comment.as_deref() == Some(body.as_str()) {
+            plan.note(format!("#{}: the comment is up to date", p.number));
+        } else {
+            plan.push_with(
+                Write::Comment {
+                    number: p.number,
+                    body: body.clone(),
+                    marker: Some((MARKER_KIND.to_string(), p.number.to_string())),
+                },
+                format!(
+                    "Dr. CI's verdict on #{} at {}",
+                    p.number,
+                    short(&p.head_sha)
+                ),
+                StepOptions {
+                    id: Some(format!("comment-{}", p.number)),
+                    ..StepOptions::default()
+                },
+            );
+        }
+        if section.check_name.trim().is_empty() {
+            continue;
+        }
+        let spec = check_run(section, p, &body);
+        if p.check.as_ref().is_some_and(|c| c.matches(&spec)) {
+            plan.note(format!("#{}: the check run is up to date", p.number));
+        } else {
+            plan.push_with(
+                Write::CheckRun { check: spec },
+                format!(
+                    "Dr. CI's verdict on #{} at {}",
+                    p.number,
+                    short(&p.head_sha)
+                ),
+                StepOptions {
+                    id: Some(format!("check-run-{}", p.number)),
+                    ..StepOptions::default()
+                },
+            );
+        }
+    }
+    plan
+}
+
+fn short(sha: &str) -> String {
+    sha.chars().take(12).collect()
+}
+
+/// The check run for one pull request: in progress while jobs run, then a
+/// failure when the pull request caused a failure (or one could not be
+/// classified, unless `fail-on-unclassified: false`), a success otherwise.
+pub fn check_run(section: &DrciSection, p: &PullFacts, body: &str) -> CheckRunSpec {
+    let counts = Counts::of(&p.verdicts);
+    let failing = counts.new > 0 || (section.fail_on_unclassified && counts.unclassified > 0);
+    let (status, conclusion) = if p.waiting || (counts.pending > 0 && !failing) {
+        ("in_progress", None)
+    } else if failing {
+        ("completed", Some("failure"))
+    } else {
+        ("completed", Some("success"))
+    };
+    // The summary is the comment without its marker line.
+    let summary = body.split_once('\n').map_or(body, |(_, rest)| rest);
+    CheckRunSpec {
+        name: section.check_name.trim().to_string(),
+        head_sha: p.head_sha.clone(),
+        status: status.into(),
+        conclusion: conclusion.map(str::to_string),
+        title: if p.waiting {
+            "waiting for CI".into()
+        } else {
+            comment::headline(&counts)
+        },
+        summary: summary.trim_start().to_string(),
+        details_url: None,
+        external_id: None,
+    }
+}
+
+/// A pull request as the API gave it: open, with this head?
+fn stale(pr: &PullInfo, sha: Option<&str>) -> Option<String> {
+    if pr.state != "open" {
+        return Some(format!("#{} is {}; left alone", pr.number, pr.state));
+    }
+    match sha {
+        Some(s) if !pr.head_sha.is_empty() && pr.head_sha != s => Some(format!(
+            "#{} has moved on to {} since {}; a newer update will cover it",
+            pr.number,
+            short(&pr.head_sha),
+            short(s)
+        )),
+        _ => None,
+    }
+}
+
+async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
+    let client = ctx.github()?;
+    let section = ctx.config.drci.clone().unwrap_or_default();
+    let mut facts = Facts::default();
+    let mut pulls: Vec<PullInfo> = Vec::new();
+    match input {
+        Input::HeadSha { sha, trigger } => {
+            facts.trigger = trigger;
+            let found = client
+                .commit_pulls(&sha)
+                .await
+                .context("finding the pull requests of the head SHA")?;
+            for pr in found {
+                match stale(&pr, Some(&sha)) {
+                    Some(why) => facts.skipped.push(why),
+                    // A merged pull request that introduced the commit is
+                    // listed too; only open ones whose head this is count.
+                    None if pr.head_sha == sha => pulls.push(pr),
+                    None => {}
+                }
+            }
+        }
+        Input::Pull {
+            number,
+            sha,
+            trigger,
+        } => {
+            facts.trigger = trigger;
+            let pr = client
+                .pull(number)
+                .await
+                .with_context(|| format!("reading pull request #{number}"))?;
+            match stale(&pr, sha.as_deref()) {
+                Some(why) => facts.skipped.push(why),
+                None => pulls.push(pr),
+            }
+        }
+    }
+    if pulls.len() > MAX_PULLS {
+        facts.skipped.push(format!(
+            "{} more pull requests share this head; only the first {MAX_PULLS} are updated",
+            pulls.len() - MAX_PULLS
+        ));
+        pulls.truncate(MAX_PULLS);
+    }
+    let own_run: Option<u64> = ctx.env.var("GITHUB_RUN_ID").and_then(|s| s.parse().ok());
+    let rules = ctx.config.rules()?;
+    let norm = Normaliser::new(&section.shard_pattern)?;
+    let cls = section.classification();
+    // Pull requests of one head share its runs and logs.
+    let mut heads: BTreeMap<String, (Vec<Job>, Vec<RunInfo>)> = BTreeMap::new();
+    for pr in pulls {
+        let sha = pr.head_sha.clone();
+        if !heads.contains_key(&sha) {
+            let (runs, mut jobs) = jobs_at(client, &sha, own_run).await?;
+            analyse_failed(ctx, client, &rules, &mut jobs, None).await;
+            heads.insert(
+                sha.clone(),
+                (jobs.into_iter().map(|(j, _)| j).collect(), runs),
+            );
+        }
+        let (jobs, runs) = heads.get(&sha).cloned().unwrap_or_default();
+        let waiting = runs.is_empty();
+        let merge_base = client
+            .merge_base(&pr.base_ref, &sha)
+            .await
+            .with_context(|| format!("finding the merge base of #{}", pr.number))?;
+        let failed: Vec<&Job> = classify::latest_attempts(&jobs)
+            .into_iter()
+            .filter(|j| failed_conclusion(j))
+            .collect();
+        let mut snapshot = Snapshot {
+            pr: Some(pr.number),
+            author: pr.user.as_ref().map(|u| u.login.clone()),
+            head_sha: sha.clone(),
+            merge_base: merge_base.clone(),
+            as_of: Some(Utc::now()),
+            jobs: jobs.clone(),
+            config: cls.clone(),
+            ..Snapshot::default()
+        };
+        if !failed.is_empty() {
+            let wanted: BTreeSet<String> = failed.iter().map(|j| norm.normalise(&j.name)).collect();
+            let (_, base_jobs) = jobs_at(client, &merge_base, None).await?;
+            let mut base_jobs = base_jobs;
+            analyse_failed(ctx, client, &rules, &mut base_jobs, Some((&norm, &wanted))).await;
+            snapshot.base_jobs = base_jobs.into_iter().map(|(j, _)| j).collect();
+            snapshot.issues = unstable_issues(client, &section).await?;
+            let worth_memory = failed.iter().any(|j| !is_generic(j.failure.as_ref()));
+            if section.flaky_memory && worth_memory {
+                snapshot.known_flaky = flaky_memory(ctx, client, &section, &runs, &failed).await;
+            }
+        }
+        let verdicts = classify::classify(&snapshot)?;
+        let comment = client
+            .comments(pr.number)
+            .await
+            .with_context(|| format!("reading the comments of #{}", pr.number))?
+            .into_iter()
+            .find(|c| {
+                client.identity().is_ours(&c.user.login)
+                    && c.body
+                        .as_deref()
+                        .is_some_and(|b| has_marker(b, MARKER_KIND, &pr.number.to_string()))
+            })
+            .and_then(|c| c.body);
+        let check = if section.check_name.trim().is_empty() {
+            None
+        } else {
+            client
+                .own_check_run(&sha, section.check_name.trim())
+                .await
+                .context("reading the check run")?
+        };
+        facts.pulls.push(PullFacts {
+            number: pr.number,
+            head_sha: sha,
+            waiting,
+            snapshot,
+            verdicts,
+            comment,
+            check,
+        });
+    }
+    Ok(facts)
+}
+
+fn failed_conclusion(j: &Job) -> bool {
+    j.status.as_deref().unwrap_or("completed") == "completed"
+        && matches!(j.conclusion.as_deref(), Some("failure" | "timed_out"))
+}
+
+/// The runs at `sha` (ours left out) and every attempt of their jobs, named
+/// `workflow / job`; a run without jobs yet is one pending placeholder job.
+async fn jobs_at(
+    client: &Client,
+    sha: &str,
+    own_run: Option<u64>,
+) -> Result<(Vec<RunInfo>, Vec<(Job, Option<JobInfo>)>)> {
+    let mut runs = client
+        .runs(&format!("head_sha={sha}"), MAX_RUNS)
+        .await
+        .with_context(|| format!("listing the runs at {}", short(sha)))?;
+    runs.retain(|r| Some(r.id) != own_run);
+    let mut jobs = Vec::new();
+    for run in &runs {
+        let workflow = run.name.clone().unwrap_or_default();
+        let listed: Vec<JobInfo> = client
+            .get_all(
+                &client.repo_path(&format!("/actions/runs/{}/jobs?filter=all", run.id)),
+                Some("jobs"),
+                MAX_JOBS,
+            )
+            .await
+            .with_context(|| format!("listing the jobs of run {}", run.id))?;
+        if listed.is_empty() {
+            let status = run.status.clone().unwrap_or_else(|| "queued".into());
+            jobs.push((
+                Job {
+                    name: format!("{workflow} / {QUEUED_RUN_JOB}"),
+                    conclusion: (status == "completed")
+                        .then(|| run.conclusion.clone())
+                        .flatten(),
+                    status: Some(status),
+                    attempt: u32::try_from(run.run_attempt).unwrap_or(u32::MAX),
+                    url: Some(run.html_url.clone()).filter(|u| !u.is_empty()),
+                    ..Job::default()
+                },
+                None,
+            ));
+            continue;
+        }
+        for info in listed {
+            let job = Job {
+                name: format!("{workflow} / {}", info.name),
+                status: Some(info.status.clone()).filter(|s| !s.is_empty()),
+                conclusion: info.conclusion.clone(),
+                attempt: u32::try_from(info.run_attempt).unwrap_or(u32::MAX),
+                url: info.html_url.clone(),
+                ..Job::default()
+            };
+            jobs.push((job, Some(info)));
+        }
+    }
+    Ok((runs, jobs))
+}
+
+/// Read the logs of the failed latest attempts (of the jobs whose
+/// normalised name is `wanted`, when given), at most [`MAX_LOGS`].
+async fn analyse_failed(
+    ctx: &Ctx,
+    client: &Client,
+    rules: &crate::analyze::RuleSet,
+    jobs: &mut [(Job, Option<JobInfo>)],
+    wanted: Option<(&Normaliser, &BTreeSet<String>)>,
+) {
+    let plain: Vec<Job> = jobs.iter().map(|(j, _)| j.clone()).collect();
+    let latest: BTreeSet<(String, u32)> = classify::latest_attempts(&plain)
+        .into_iter()
+        .map(|j| (j.name.clone(), j.attempt))
+        .collect();
+    let mut read = 0usize;
+    for (job, info) in jobs.iter_mut() {
+        if !failed_conclusion(job) || !latest.contains(&(job.name.clone(), job.attempt)) {
+            continue;
+        }
+        if let Some((norm, names)) = wanted
+            && !names.contains(&norm.normalise(&job.name))
+        {
+            continue;
+        }
+        let Some(info) = info.take() else { continue };
+        if read >= MAX_LOGS {
+            tracing::warn!("more than {MAX_LOGS} failed jobs; the rest are read unanalysed");
+            break;
+        }
+        read += 1;
+        let facts = crate::job_logs::read_job(client, &ctx.config, rules, info).await;
+        job.failure = facts.failures.into_iter().next().map(|f| JobFailure {
+            category: f.category,
+            rule: f.rule,
+            text: f.text,
+            fingerprint: f.fingerprint,
+        });
+    }
+}
+
+/// The open issues with the unstable label whose titles mark a job unstable
+/// or a test disabled.
+async fn unstable_issues(client: &Client, section: &DrciSection) -> Result<Vec<IssueRef>> {
+    let label = section.unstable_label.trim();
+    if label.is_empty() {
+        return Ok(Vec::new());
+    }
+    let issues = client
+        .open_issues_with_label(label)
+        .await
+        .context("listing the open unstable issues")?;
+    Ok(issues
+        .into_iter()
+        .filter(|i| {
+            let t = i.title.trim_start().to_ascii_uppercase();
+            t.starts_with("UNSTABLE ") || t.starts_with("DISABLED ")
+        })
+        .map(|i| IssueRef {
+            number: Some(i.number),
+            title: i.title,
+        })
+        .collect())
+}
+
+/// Retry's flaky memory for the workflows of the failed jobs, as
+/// `workflow / job` names. A source that cannot be read gives no evidence
+/// (fewer FLAKY verdicts, never more).
+async fn flaky_memory(
+    ctx: &Ctx,
+    client: &Client,
+    section: &DrciSection,
+    runs: &[RunInfo],
+    failed: &[&Job],
+) -> Vec<String> {
+    let workflows: BTreeSet<&str> = failed
+        .iter()
+        .filter_map(|j| j.name.split_once(" / ").map(|(w, _)| w))
+        .collect();
+    let Ok(branch) = client.default_branch().await else {
+        return Vec::new();
+    };
+    let repo = client.repo().full();
+    let since = Utc::now() - chrono::Duration::days(i64::from(section.flaky_window_days));
+    let history = History::new(ctx, ctx.config.retry.history.into());
+    let mut names = Vec::new();
+    let mut seen = BTreeSet::new();
+    for run in runs {
+        let workflow = run.name.clone().unwrap_or_default();
+        if !workflows.contains(workflow.as_str()) || !seen.insert(run.workflow_id) {
+            continue;
+        }
+        let scope = FlakyScope {
+            repo: &repo,
+            branch: &branch,
+            workflow_id: run.workflow_id,
+            workflow: &workflow,
+            since,
+        };
+        match history.flaky_jobs(&scope).await {
+            Ok(found) => names.extend(
+                found
+                    .into_iter()
+                    .filter(|f| f.workflow == workflow || f.workflow.is_empty())
+                    .map(|f| format!("{workflow} / {}", f.name)),
+            ),
+            Err(e) => tracing::warn!("flaky memory of {workflow} not read: {e:#}"),
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::drci::Class;
+
+    fn config() -> Config {
+        Config::parse("ci-medic.yml", "drci: {}\n").expect("config")
+    }
+
+    fn event(name: &str, fixture: &str, edit: impl FnOnce(&mut Value)) -> Delivery {
+        let path = format!(
+            "{}/fixtures/webhooks/{name}/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut v: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("json");
+        edit(&mut v);
+        let bytes = serde_json::to_vec(&v).expect("json");
+        Delivery::Event {
+            event: crate::event::parse(name, "test", &bytes).expect("event"),
+            command: None,
+        }
+    }
+
+    fn comment(action: &str, body: &str, on_pull: bool) -> Delivery {
+        event("issue_comment", "00-created.json", |v| {
+            v["action"] = action.into();
+            v["comment"]["body"] = body.into();
+            v["issue"]["number"] = 7.into();
+            if on_pull {
+                v["issue"]["pull_request"] = json!({"url": "https://api.github.com/x"});
+            }
+        })
+    }
+
+    #[test]
+    fn subscribes_to_pull_request_runs_pushes_and_the_command_only() {
+        let c = config();
+        let run = |event: &str| event_run(event);
+        fn event_run(e: &str) -> Delivery {
+            event("workflow_run", "01-completed.json", |v| {
+                v["workflow_run"]["event"] = e.into();
+                v["workflow_run"]["head_sha"] = "abc".into();
+            })
+        }
+        assert!(matches!(
+            Drci::subscribe(&run("pull_request"), &c),
+            Some(Input::HeadSha { sha, .. }) if sha == "abc"
+        ));
+        assert!(Drci::subscribe(&run("pull_request_target"), &c).is_some());
+        assert_eq!(Drci::subscribe(&run("push"), &c), None);
+        // Off without the section.
+        assert_eq!(
+            Drci::subscribe(&run("pull_request"), &Config::default()),
+            None
+        );
+        let push = event("pull_request", "22-synchronize.json", |v| {
+            v["pull_request"]["state"] = "open".into();
+        });
+        assert!(matches!(
+            Drci::subscribe(&push, &c),
+            Some(Input::Pull { sha: Some(_), .. })
+        ));
+        assert!(matches!(
+            Drci::subscribe(&comment("created", "@ci-medic drci", true), &c),
+            Some(Input::Pull {
+                number: 7,
+                sha: None,
+                ..
+            })
+        ));
+        assert_eq!(
+            Drci::subscribe(&comment("edited", "@ci-medic drci", true), &c),
+            None
+        );
+        assert_eq!(
+            Drci::subscribe(&comment("created", "@ci-medic drci", false), &c),
+            None
+        );
+        assert_eq!(
+            Drci::subscribe(&comment("created", "@ci-medic merge", true), &c),
+            None
+        );
+        assert_eq!(
+            Drci::subscribe(&comment("created", "drci please", true), &c),
+            None
+        );
+    }
+
+    fn verdict(class: Class) -> JobVerdict {
+        JobVerdict {
+            name: "CI / test".into(),
+            class,
+            reason: "r".into(),
+            fingerprint: None,
+            evidence: None,
+            url: None,
+            cause: None,
+            attempt: 1,
+        }
+    }
+
+    fn pull(verdicts: Vec<JobVerdict>) -> PullFacts {
+        PullFacts {
+            number: 7,
+            head_sha: "a".repeat(40),
+            waiting: false,
+            snapshot: Snapshot {
+                merge_base: "b".repeat(40),
+                ..Snapshot::default()
+            },
+            verdicts,
+            comment: None,
+            check: None,
+        }
+    }
+
+    fn conclusion(section: &DrciSection, p: &PullFacts) -> (String, Option<String>) {
+        let c = check_run(section, p, "<!-- m -->\nbody");
+        (c.status, c.conclusion)
+    }
+
+    #[test]
+    fn the_check_fails_on_new_and_unclassified_failures_only() {
+        let s = DrciSection::default();
+        let done = |c: &str| ("completed".to_string(), Some(c.to_string()));
+        assert_eq!(
+            conclusion(&s, &pull(vec![verdict(Class::New)])),
+            done("failure")
+        );
+        assert_eq!(
+            conclusion(
+                &s,
+                &pull(vec![verdict(Class::New), verdict(Class::Pending)])
+            ),
+            done("failure")
+        );
+        assert_eq!(
+            conclusion(&s, &pull(vec![verdict(Class::Unclassified)])),
+            done("failure")
+        );
+        for unrelated in [
+            Class::Flaky,
+            Class::BrokenTrunk,
+            Class::Unstable,
+            Class::Cancelled,
+        ] {
+            assert_eq!(
+                conclusion(&s, &pull(vec![verdict(unrelated)])),
+                done("success")
+            );
+        }
+        assert_eq!(
+            conclusion(
+                &s,
+                &pull(vec![verdict(Class::Flaky), verdict(Class::Pending)])
+            ),
+            ("in_progress".to_string(), None)
+        );
+        let lenient = DrciSection {
+            fail_on_unclassified: false,
+            ..DrciSection::default()
+        };
+        assert_eq!(
+            conclusion(&lenient, &pull(vec![verdict(Class::Unclassified)])),
+            done("success")
+        );
+        let mut waiting = pull(Vec::new());
+        waiting.waiting = true;
+        assert_eq!(conclusion(&s, &waiting), ("in_progress".to_string(), None));
+        // The summary is the comment without its marker.
+        assert_eq!(check_run(&s, &waiting, "<!-- m -->\nbody").summary, "body");
+    }
+
+    #[test]
+    fn nothing_is_written_when_the_comment_and_the_check_say_the_same() {
+        let s = DrciSection::default();
+        let facts = |p: PullFacts| Facts {
+            trigger: "t".into(),
+            pulls: vec![p],
+            skipped: Vec::new(),
+        };
+        let fresh = decide(&facts(pull(vec![verdict(Class::New)])), &s);
+        let kinds: Vec<&str> = fresh.steps.iter().map(|st| st.write.kind()).collect();
+        assert_eq!(kinds, ["comment", "check-run"]);
+        let Write::Comment { body, marker, .. } = &fresh.steps[0].write else {
+            panic!("{:?}", fresh.steps[0]);
+        };
+        assert_eq!(
+            marker.as_ref(),
+            Some(&("drci".to_string(), "7".to_string()))
+        );
+        let Write::CheckRun { check } = &fresh.steps[1].write else {
+            panic!("{:?}", fresh.steps[1]);
+        };
+        let mut same = pull(vec![verdict(Class::New)]);
+        same.comment = Some(body.clone());
+        same.check = Some(CheckRunInfo {
+            id: 1,
+            name: check.name.clone(),
+            head_sha: check.head_sha.clone(),
+            status: check.status.clone(),
+            conclusion: check.conclusion.clone(),
+            output: crate::github::checks::CheckOutput {
+                title: Some(check.title.clone()),
+                summary: Some(check.summary.clone()),
+            },
+            app: None,
+            details_url: None,
+            external_id: None,
+            html_url: None,
+        });
+        let again = decide(&facts(same.clone()), &s);
+        assert!(again.steps.is_empty(), "{:?}", again.steps);
+        // A verdict that changed is written again.
+        same.verdicts = vec![verdict(Class::Flaky)];
+        assert_eq!(decide(&facts(same), &s).steps.len(), 2);
+        // No check run when its name is empty.
+        let no_check = DrciSection {
+            check_name: String::new(),
+            ..DrciSection::default()
+        };
+        let plan = decide(&facts(pull(vec![verdict(Class::New)])), &no_check);
+        assert_eq!(plan.steps.len(), 1);
+    }
+}
