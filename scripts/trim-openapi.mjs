@@ -67,6 +67,12 @@ const OPERATIONS = [
   "POST /repos/{owner}/{repo}/pulls",
   "GET /repos/{owner}/{repo}/pulls/{pull_number}",
   "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
+  // Pull-request automations: files, repository labels, comment deletion, checks.
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/files",
+  "GET /repos/{owner}/{repo}/labels",
+  "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}",
+  "POST /repos/{owner}/{repo}/check-runs",
+  "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
 ];
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);

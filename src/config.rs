@@ -28,6 +28,8 @@ pub struct Config {
     pub autorevert: AutorevertConfig,
     /// Where job history lives when a job's `source`/`history` is `clickhouse`.
     pub clickhouse: Option<ClickhouseConfig>,
+    /// Pull-request and issue labels: auto-label and required labels.
+    pub labels: crate::automations::labels::LabelsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -293,6 +295,13 @@ impl Config {
         }
         if let Err(e) = self.rules() {
             return Err(err("rules", e.to_string()));
+        }
+        if let Err(e) = crate::automations::labels::Rules::compile(&self.labels)
+            .and_then(|_| crate::automations::labels::required_patterns(&self.labels.required))
+        {
+            let last = e.key.rsplit('.').next().unwrap_or_default();
+            let last = last.split('[').next().unwrap_or_default().to_string();
+            return Err(err(&last, e.to_string()));
         }
         if self.autorevert.min_failures < 2 {
             return Err(err(

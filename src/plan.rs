@@ -100,6 +100,21 @@ pub enum Write {
         database: String,
         migrations: Vec<String>,
     },
+    /// Delete comment `comment_id` of issue or pull request `number` (one
+    /// already gone counts as deleted).
+    DeleteComment {
+        number: u64,
+        comment_id: u64,
+    },
+    /// A completed check run `name` on `head_sha`.
+    CreateCheckRun {
+        name: String,
+        head_sha: String,
+        /// `success`, `failure`, `neutral`...
+        conclusion: String,
+        title: String,
+        summary: String,
+    },
 }
 
 /// Where a write lands.
@@ -129,6 +144,8 @@ impl Write {
             Write::OpenPullRequest { .. } => "open-pull-request",
             Write::InsertRows { .. } => "insert-rows",
             Write::Migrate { .. } => "migrate",
+            Write::DeleteComment { .. } => "delete-comment",
+            Write::CreateCheckRun { .. } => "create-check-run",
         }
     }
 
@@ -211,6 +228,15 @@ impl Write {
                 "apply ClickHouse migrations {} to database {database}",
                 migrations.join(", ")
             ),
+            Write::DeleteComment { number, comment_id } => {
+                format!("delete comment {comment_id} on #{number}")
+            }
+            Write::CreateCheckRun {
+                name,
+                head_sha,
+                conclusion,
+                ..
+            } => format!("check run {name} on {head_sha}: {conclusion}"),
         }
     }
 }
@@ -720,6 +746,20 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             marker_kind,
             marker_key,
         } => open_or_update_pull(c, head, base, title, body, labels, marker_kind, marker_key).await,
+        Write::DeleteComment { number, comment_id } => c
+            .delete_comment(*comment_id)
+            .await
+            .map(|_| done(format!("deleted comment {comment_id} on #{number}"))),
+        Write::CreateCheckRun {
+            name,
+            head_sha,
+            conclusion,
+            title,
+            summary,
+        } => c
+            .create_check_run(name, head_sha, conclusion, title, summary)
+            .await
+            .map(|id| done(format!("check run {id}: {name} {conclusion}"))),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

@@ -15,11 +15,13 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::plan::{self, Plan, Report};
 
+pub mod auto_label;
 pub mod autorevert;
 pub mod failure_issue;
 pub mod heal;
 pub mod heal_verify;
 pub mod passed_run;
+pub mod required_labels;
 pub mod retry;
 mod routing;
 
@@ -162,6 +164,8 @@ registry!(
     heal::Heal,
     heal_verify::HealVerify,
     autorevert::Autorevert,
+    auto_label::AutoLabel,
+    required_labels::RequiredLabels,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").

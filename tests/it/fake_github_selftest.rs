@@ -206,6 +206,14 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/repos/{owner}/{repo}/pulls"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
+    ("GET", "/repos/{owner}/{repo}/labels"),
+    (
+        "DELETE",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+    ),
+    ("POST", "/repos/{owner}/{repo}/check-runs"),
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
 ];
 
 #[test]
@@ -1272,6 +1280,9 @@ async fn every_operation_answers_in_github_shapes() {
         format!("/repos/{{repo}}/commits/{branch}/pulls"),
         "/repos/{repo}/pulls".to_owned(),
         format!("/repos/{{repo}}/pulls/{pr}"),
+        format!("/repos/{{repo}}/pulls/{pr}/files"),
+        "/repos/{repo}/labels".to_owned(),
+        format!("/repos/{{repo}}/commits/{branch}/check-runs?check_name=ci"),
     ];
     for path in &gets {
         let r = api.get(path).await;
@@ -1353,6 +1364,11 @@ async fn every_operation_answers_in_github_shapes() {
             format!("/repos/{{repo}}/actions/workflows/{wf}/dispatches"),
             json!({"ref": "main"}),
         ),
+        (
+            "POST",
+            "/repos/{repo}/check-runs".to_owned(),
+            json!({"name": "ci", "head_sha": branch, "status": "completed", "conclusion": "success", "output": {"title": "t", "summary": "s"}}),
+        ),
     ];
     for (method, path, body) in &writes {
         let r = api.call(method, path, body).await;
@@ -1372,6 +1388,14 @@ async fn every_operation_answers_in_github_shapes() {
         )
         .await;
     assert_eq!(r.status, 200);
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/repos/{{repo}}/issues/comments/{comment}"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, 204);
     // Once the job's re-run finished, the failed jobs of the run can be re-run.
     fake.update_run(run.id, |run, jobs| {
         run.status = "completed".to_owned();

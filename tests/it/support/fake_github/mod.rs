@@ -45,8 +45,8 @@ pub use faults::Fault;
 pub use git::{Commit, EntryKind, Signature, TreeEntry};
 #[allow(unused_imports)]
 pub use model::{
-    Comment, Dispatch, Issue, IssueEvent, Job, Label, Logs, PullData, PullRequest, Rerun, Run,
-    Step, User, Workflow,
+    CheckRun, Comment, Dispatch, Issue, IssueEvent, Job, Label, Logs, PullData, PullRequest, Rerun,
+    Run, Step, User, Workflow,
 };
 #[allow(unused_imports)]
 pub use recorder::{Host, RecordedRequest, WriteKind};

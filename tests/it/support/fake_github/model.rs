@@ -125,6 +125,19 @@ pub struct IssueEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// A check run (only the fields ci-medic writes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckRun {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A workflow file registered with Actions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workflow {

@@ -11,7 +11,7 @@ use regex::Regex;
 use super::FakeGithub;
 use super::git::Commit;
 use super::model::{
-    Comment, Dispatch, Issue, IssueEvent, Job, Label, PullRequest, Rerun, Run, Workflow,
+    CheckRun, Comment, Dispatch, Issue, IssueEvent, Job, Label, PullRequest, Rerun, Run, Workflow,
 };
 use super::recorder::{RecordedRequest, WriteKind};
 use super::repo::Repo;
@@ -62,6 +62,14 @@ impl FakeGithub {
                     .cloned()
                     .collect()
             },
+        )
+    }
+
+    /// Check runs, oldest first.
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.read(
+            |k| matches!(k, WriteKind::CheckRun(_)),
+            |r| r.check_runs.clone(),
         )
     }
 

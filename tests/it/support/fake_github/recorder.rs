@@ -72,6 +72,8 @@ pub enum WriteKind {
     Rerun(u64),
     /// Dispatch of a workflow, by workflow id.
     Dispatch(u64),
+    /// Created check run, by head commit.
+    CheckRun(String),
 }
 
 #[derive(Clone, Debug)]

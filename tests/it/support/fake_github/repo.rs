@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::git::{EntryKind, GitStore, MODE_FILE, Signature, TreeEntry};
 use super::model::{
-    Comment, Dispatch, Issue, IssueEvent, Job, Label, PullData, Rerun, Run, Workflow,
+    CheckRun, Comment, Dispatch, Issue, IssueEvent, Job, Label, PullData, Rerun, Run, Workflow,
 };
 use super::world::Env;
 
@@ -36,6 +36,7 @@ pub struct Repo {
     pub jobs: BTreeMap<u64, Job>,
     pub reruns: Vec<Rerun>,
     pub dispatches: Vec<Dispatch>,
+    pub check_runs: Vec<CheckRun>,
     next_number: u64,
     next_run_number: u64,
 }
@@ -61,6 +62,7 @@ impl Repo {
             jobs: BTreeMap::new(),
             reruns: Vec::new(),
             dispatches: Vec::new(),
+            check_runs: Vec::new(),
             next_number: 1,
             next_run_number: 1,
         }

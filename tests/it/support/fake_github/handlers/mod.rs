@@ -7,6 +7,7 @@
 mod actions;
 mod git;
 mod issues;
+mod pr_automations;
 mod pulls;
 mod repos;
 
@@ -280,6 +281,12 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "pulls/create" => pulls::create(world, ctx),
         "pulls/get" => pulls::get(world, ctx),
         "pulls/update" => pulls::update(world, ctx),
+
+        "pulls/list-files" => pr_automations::list_files(world, ctx),
+        "issues/list-labels-for-repo" => pr_automations::list_labels(world, ctx),
+        "issues/delete-comment" => pr_automations::delete_comment(world, ctx),
+        "checks/create" => pr_automations::create_check_run(world, ctx),
+        "checks/list-for-ref" => pr_automations::list_check_runs(world, ctx),
 
         other => Err(Reply::error(
             501,

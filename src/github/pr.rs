@@ -1,0 +1,121 @@
+//! What the pull-request automations read and write: changed files, the
+//! repository's labels, comment deletion and check runs.
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::types::{ChangedFile, LabelInfo};
+use super::{Client, GithubError, Repeat};
+
+/// GitHub lists at most 3000 files of a pull request (REST docs, "List
+/// pull requests files": "Responses include a maximum of 3000 files").
+pub const MAX_PULL_FILES: usize = 3000;
+
+/// Labels read from a repository, at most; a repository with more is not
+/// one ci-medic's label rules were written for.
+pub const MAX_REPO_LABELS: usize = 2000;
+
+#[derive(Deserialize)]
+struct CheckRunCreated {
+    id: u64,
+}
+
+impl Client {
+    /// The paths a pull request changes (a rename counts with both its old
+    /// and new path), up to [`MAX_PULL_FILES`].
+    pub async fn pull_files(&self, number: u64) -> Result<Vec<String>, GithubError> {
+        let files: Vec<ChangedFile> = self
+            .get_all(
+                &self.repo_path(&format!("/pulls/{number}/files")),
+                None,
+                MAX_PULL_FILES,
+            )
+            .await?;
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            if let Some(p) = f.previous_filename {
+                out.push(p);
+            }
+            out.push(f.filename);
+        }
+        Ok(out)
+    }
+
+    /// The names of the repository's labels.
+    pub async fn repo_labels(&self) -> Result<Vec<String>, GithubError> {
+        let labels: Vec<LabelInfo> = self
+            .get_all(&self.repo_path("/labels"), None, MAX_REPO_LABELS)
+            .await?;
+        Ok(labels.into_iter().map(|l| l.name).collect())
+    }
+
+    /// Delete an issue or pull-request comment; one already gone is fine.
+    pub async fn delete_comment(&self, comment_id: u64) -> Result<(), GithubError> {
+        match self
+            .request(
+                Method::DELETE,
+                &self.repo_path(&format!("/issues/comments/{comment_id}")),
+                None,
+                Repeat::Safe,
+            )
+            .await
+        {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Create a completed check run on `head_sha`; returns its id.
+    pub async fn create_check_run(
+        &self,
+        name: &str,
+        head_sha: &str,
+        conclusion: &str,
+        title: &str,
+        summary: &str,
+    ) -> Result<u64, GithubError> {
+        let path = self.repo_path("/check-runs");
+        let reply = self
+            .request(
+                Method::POST,
+                &path,
+                Some(&json!({
+                    "name": name,
+                    "head_sha": head_sha,
+                    "status": "completed",
+                    "conclusion": conclusion,
+                    "output": {"title": title, "summary": summary},
+                })),
+                // A second check run of the same name replaces the first
+                // in GitHub's view, so a retry is harmless.
+                Repeat::Safe,
+            )
+            .await?;
+        let created: CheckRunCreated = super::decode(&Method::POST, &path, &reply.body)?;
+        Ok(created.id)
+    }
+}
+
+#[derive(Deserialize)]
+struct CheckRunItem {
+    #[serde(default)]
+    conclusion: Option<String>,
+}
+
+impl Client {
+    /// The conclusions of the latest check runs named `name` on `git_ref`.
+    pub async fn check_runs_named(
+        &self,
+        git_ref: &str,
+        name: &str,
+    ) -> Result<Vec<Option<String>>, GithubError> {
+        let path = self.repo_path(&format!(
+            "/commits/{}/check-runs?check_name={}&filter=latest",
+            super::api::encode_segment(git_ref, false),
+            super::api::encode_segment(name, false),
+        ));
+        let runs: Vec<CheckRunItem> = self.get_all(&path, Some("check_runs"), 100).await?;
+        Ok(runs.into_iter().map(|r| r.conclusion).collect())
+    }
+}

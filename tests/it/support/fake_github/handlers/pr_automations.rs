@@ -1,0 +1,204 @@
+//! What the pull-request automations need: a pull request's files, the
+//! repository's labels, comment deletion and check runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::{Ctx, Handled, Reply, repo_of, wrote};
+use crate::support::fake_github::git::{EntryKind, TreeEntry};
+use crate::support::fake_github::model::CheckRun;
+use crate::support::fake_github::pagination;
+use crate::support::fake_github::recorder::WriteKind;
+use crate::support::fake_github::repo::Repo;
+use crate::support::fake_github::shapes::issues as issue_shapes;
+use crate::support::fake_github::shapes::{enc, node_id, repo_api, repo_html, ts};
+use crate::support::fake_github::world::{Env, World};
+
+/// Every commit reachable from `sha`.
+fn ancestors(repo: &Repo, sha: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![sha.to_owned()];
+    while let Some(s) = todo.pop() {
+        if !seen.insert(s.clone()) {
+            continue;
+        }
+        if let Some(c) = repo.git.commits.get(&s) {
+            todo.extend(c.parents.iter().cloned());
+        }
+    }
+    seen
+}
+
+/// The files of a commit, by path (blobs only).
+fn files_at(repo: &Repo, sha: &str) -> BTreeMap<String, TreeEntry> {
+    repo.git
+        .commits
+        .get(sha)
+        .map(|c| repo.git.flatten(&c.tree))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, e)| e.kind == EntryKind::Blob)
+        .collect()
+}
+
+/// `GET /repos/{owner}/{repo}/pulls/{pull_number}/files`: the files that
+/// differ between the merge base and the head, as GitHub compares.
+pub fn list_files(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    let (env, repo, _) = repo_of(world, ctx)?;
+    let n = ctx.existing("pull_number", &repo.pulls)?;
+    let pull = &repo.pulls[&n];
+    let base_tip = repo.branch_sha(&pull.base_ref).unwrap_or_default();
+    let base_side = ancestors(repo, &base_tip);
+    // The merge base: the first commit on the head's first-parent chain
+    // that the base branch also has.
+    let mut base = String::new();
+    let mut at = Some(pull.head_sha.clone());
+    while let Some(sha) = at {
+        if base_side.contains(&sha) {
+            base = sha;
+            break;
+        }
+        at = repo
+            .git
+            .commits
+            .get(&sha)
+            .and_then(|c| c.parents.first().cloned());
+    }
+    let before = files_at(repo, &base);
+    let after = files_at(repo, &pull.head_sha);
+    let paths: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    let html = repo_html(repo);
+    let api = repo_api(env, repo);
+    let items = paths
+        .into_iter()
+        .filter_map(|p| {
+            let (status, sha) = match (before.get(p), after.get(p)) {
+                (None, Some(a)) => ("added", a.sha.clone()),
+                (Some(b), None) => ("removed", b.sha.clone()),
+                (Some(b), Some(a)) if a.sha != b.sha => ("modified", a.sha.clone()),
+                _ => return None,
+            };
+            Some(json!({
+                "sha": sha,
+                "filename": p,
+                "status": status,
+                "additions": 1,
+                "deletions": 1,
+                "changes": 2,
+                "blob_url": format!("{html}/blob/{}/{}", pull.head_sha, enc(p)),
+                "raw_url": format!("{html}/raw/{}/{}", pull.head_sha, enc(p)),
+                "contents_url": format!("{api}/contents/{}?ref={}", enc(p), pull.head_sha),
+            }))
+        })
+        .collect();
+    Ok(pagination::array_reply(env, ctx, items))
+}
+
+/// `GET /repos/{owner}/{repo}/labels`.
+pub fn list_labels(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    let (env, repo, _) = repo_of(world, ctx)?;
+    let items = repo
+        .labels
+        .iter()
+        .map(|l| issue_shapes::label(env, repo, l))
+        .collect();
+    Ok(pagination::array_reply(env, ctx, items))
+}
+
+/// `DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}`.
+pub fn delete_comment(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    let (_, repo, log) = repo_of(world, ctx)?;
+    let id = ctx.id("comment_id")?;
+    let at = repo
+        .comments
+        .iter()
+        .position(|c| c.id == id)
+        .ok_or_else(Reply::not_found)?;
+    let gone = repo.comments.remove(at);
+    wrote(log, ctx, WriteKind::Comment(gone.issue_number));
+    Ok(Reply::no_content())
+}
+
+fn check_run(env: &Env, repo: &Repo, c: &CheckRun) -> Value {
+    let api = format!("{}/check-runs/{}", repo_api(env, repo), c.id);
+    json!({
+        "id": c.id,
+        "node_id": node_id("CR", c.id),
+        "head_sha": c.head_sha,
+        "external_id": "",
+        "url": api,
+        "html_url": format!("{}/runs/{}", repo_html(repo), c.id),
+        "details_url": null,
+        "status": c.status,
+        "conclusion": c.conclusion,
+        "started_at": ts(c.created_at),
+        "completed_at": ts(c.created_at),
+        "output": {
+            "title": c.title,
+            "summary": c.summary,
+            "text": null,
+            "annotations_count": 0,
+            "annotations_url": format!("{api}/annotations"),
+        },
+        "name": c.name,
+        "check_suite": null,
+        "app": null,
+        "pull_requests": [],
+    })
+}
+
+/// `POST /repos/{owner}/{repo}/check-runs`.
+pub fn create_check_run(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    let (env, repo, log) = repo_of(world, ctx)?;
+    let head_sha = ctx.str_field("head_sha").unwrap_or_default().to_owned();
+    if !repo.git.commits.contains_key(&head_sha) {
+        return Err(Reply::invalid("CheckRun", "head_sha", "invalid", None));
+    }
+    let output = ctx.field("output");
+    let text = |k: &str| {
+        output
+            .and_then(|o| o.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let run = CheckRun {
+        id: env.next_id(),
+        name: ctx.str_field("name").unwrap_or_default().to_owned(),
+        head_sha: head_sha.clone(),
+        status: ctx.str_field("status").unwrap_or("queued").to_owned(),
+        conclusion: ctx.str_field("conclusion").map(str::to_owned),
+        title: text("title"),
+        summary: text("summary"),
+        created_at: env.tick(),
+    };
+    repo.check_runs.push(run.clone());
+    wrote(log, ctx, WriteKind::CheckRun(head_sha));
+    Ok(Reply::created(check_run(env, repo, &run)))
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{ref}/check-runs` (`check_name`;
+/// `filter=latest`, the default, keeps the newest run of each name).
+pub fn list_check_runs(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    let (env, repo, _) = repo_of(world, ctx)?;
+    let r = ctx.param("ref");
+    let sha = repo
+        .git
+        .commits
+        .contains_key(r)
+        .then(|| r.to_owned())
+        .or_else(|| repo.branch_sha(r))
+        .ok_or_else(Reply::not_found)?;
+    let latest = ctx.query("filter") != Some("all");
+    let mut seen = BTreeSet::new();
+    let items = repo
+        .check_runs
+        .iter()
+        .rev()
+        .filter(|c| c.head_sha == sha)
+        .filter(|c| ctx.query("check_name").is_none_or(|n| c.name == n))
+        .filter(|c| !latest || seen.insert(c.name.clone()))
+        .map(|c| check_run(env, repo, c))
+        .collect();
+    Ok(pagination::wrapped_reply(env, ctx, "check_runs", items))
+}
