@@ -73,6 +73,7 @@ const OPERATIONS = [
   "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}",
   "POST /repos/{owner}/{repo}/check-runs",
   "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+  "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
 ];
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);

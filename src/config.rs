@@ -30,6 +30,8 @@ pub struct Config {
     pub clickhouse: Option<ClickhouseConfig>,
     /// Pull-request and issue labels: auto-label and required labels.
     pub labels: crate::automations::labels::LabelsConfig,
+    /// Cancel the runs of pull requests closed without merging.
+    pub cancel_on_close: Option<crate::automations::cancel::CancelOnCloseConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

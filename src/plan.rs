@@ -115,6 +115,12 @@ pub enum Write {
         title: String,
         summary: String,
     },
+    /// Cancel a queued or in-progress workflow run (one already finished
+    /// counts as done).
+    CancelRun {
+        run_id: u64,
+        name: String,
+    },
 }
 
 /// Where a write lands.
@@ -146,6 +152,7 @@ impl Write {
             Write::Migrate { .. } => "migrate",
             Write::DeleteComment { .. } => "delete-comment",
             Write::CreateCheckRun { .. } => "create-check-run",
+            Write::CancelRun { .. } => "cancel-run",
         }
     }
 
@@ -237,6 +244,7 @@ impl Write {
                 conclusion,
                 ..
             } => format!("check run {name} on {head_sha}: {conclusion}"),
+            Write::CancelRun { run_id, name } => format!("cancel run {run_id} ({name})"),
         }
     }
 }
@@ -760,6 +768,10 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             .create_check_run(name, head_sha, conclusion, title, summary)
             .await
             .map(|id| done(format!("check run {id}: {name} {conclusion}"))),
+        Write::CancelRun { run_id, .. } => c
+            .cancel_run(*run_id)
+            .await
+            .map(|_| done(format!("cancelled run {run_id}"))),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

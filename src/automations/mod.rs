@@ -2,5 +2,6 @@
 //! in `src/handlers/` (auto-label, required labels). No I/O here: each
 //! function takes what was gathered and says what to write.
 
+pub mod cancel;
 pub mod labels;
 pub mod required;

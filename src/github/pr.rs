@@ -119,3 +119,22 @@ impl Client {
         Ok(runs.into_iter().map(|r| r.conclusion).collect())
     }
 }
+
+impl Client {
+    /// Cancel a workflow run; one that already finished (409) is left as
+    /// it is.
+    pub async fn cancel_run(&self, run_id: u64) -> Result<(), GithubError> {
+        match self
+            .request(
+                Method::POST,
+                &self.repo_path(&format!("/actions/runs/{run_id}/cancel")),
+                None,
+                Repeat::Safe,
+            )
+            .await
+        {
+            Err(e) if e.status() == Some(409) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+}

@@ -17,6 +17,7 @@ use crate::plan::{self, Plan, Report};
 
 pub mod auto_label;
 pub mod autorevert;
+pub mod cancel_on_close;
 pub mod failure_issue;
 pub mod heal;
 pub mod heal_verify;
@@ -166,6 +167,7 @@ registry!(
     autorevert::Autorevert,
     auto_label::AutoLabel,
     required_labels::RequiredLabels,
+    cancel_on_close::CancelOnClose,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").

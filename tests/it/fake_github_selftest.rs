@@ -214,6 +214,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ),
     ("POST", "/repos/{owner}/{repo}/check-runs"),
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    ("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"),
 ];
 
 #[test]
@@ -1414,6 +1415,15 @@ async fn every_operation_answers_in_github_shapes() {
         )
         .await;
     assert_eq!(r.status, 201);
+    let live = fake.add_run(RunBuilder::new("CI").status("in_progress"));
+    let r = api
+        .call(
+            "POST",
+            &format!("/repos/{{repo}}/actions/runs/{}/cancel", live.id),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, 202);
 
     let seen: BTreeSet<String> = fake
         .requests()

@@ -148,7 +148,7 @@ impl FakeGithub {
     /// Workflow runs, by id.
     pub fn runs(&self) -> Vec<Run> {
         self.read(
-            |k| matches!(k, WriteKind::Rerun(_)),
+            |k| matches!(k, WriteKind::Rerun(_) | WriteKind::Cancel(_)),
             |r| r.runs.values().cloned().collect(),
         )
     }
@@ -156,7 +156,7 @@ impl FakeGithub {
     /// One workflow run (its latest attempt).
     pub fn run(&self, run_id: u64) -> Option<Run> {
         self.read(
-            |k| *k == WriteKind::Rerun(run_id),
+            |k| *k == WriteKind::Rerun(run_id) || *k == WriteKind::Cancel(run_id),
             |r| r.runs.get(&run_id).cloned(),
         )
     }

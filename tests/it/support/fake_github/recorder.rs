@@ -74,6 +74,8 @@ pub enum WriteKind {
     Dispatch(u64),
     /// Created check run, by head commit.
     CheckRun(String),
+    /// Cancelled workflow run, by run id.
+    Cancel(u64),
 }
 
 #[derive(Clone, Debug)]

@@ -287,6 +287,7 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "issues/delete-comment" => pr_automations::delete_comment(world, ctx),
         "checks/create" => pr_automations::create_check_run(world, ctx),
         "checks/list-for-ref" => pr_automations::list_check_runs(world, ctx),
+        "actions/cancel-workflow-run" => pr_automations::cancel_run(world, ctx),
 
         other => Err(Reply::error(
             501,

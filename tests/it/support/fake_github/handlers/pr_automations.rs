@@ -202,3 +202,35 @@ pub fn list_check_runs(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         .collect();
     Ok(pagination::wrapped_reply(env, ctx, "check_runs", items))
 }
+
+/// `POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel`: a run not
+/// yet completed is cancelled with its unfinished jobs; a completed one
+/// answers 409, as GitHub does.
+pub fn cancel_run(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    let (env, repo, log) = repo_of(world, ctx)?;
+    let run_id = ctx.existing("run_id", &repo.runs)?;
+    let now = env.tick();
+    let Some(run) = repo.runs.get_mut(&run_id) else {
+        return Err(Reply::not_found());
+    };
+    if run.status == "completed" {
+        return Err(Reply::error(
+            409,
+            "Cannot cancel a workflow run that is completed.",
+        ));
+    }
+    run.status = "completed".to_owned();
+    run.conclusion = Some("cancelled".to_owned());
+    run.updated_at = now;
+    let attempt = run.run_attempt;
+    for j in repo
+        .jobs
+        .values_mut()
+        .filter(|j| j.run_id == run_id && j.run_attempt == attempt && j.status != "completed")
+    {
+        j.status = "completed".to_owned();
+        j.conclusion = Some("cancelled".to_owned());
+    }
+    wrote(log, ctx, WriteKind::Cancel(run_id));
+    Ok(Reply::json(202, json!({})))
+}
