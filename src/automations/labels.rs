@@ -441,7 +441,10 @@ fn decide(rules: &Rules, s: &Subject) -> LabelChanges {
             continue;
         }
         match draft {
-            Some(d) if !s.is_pull || *d != s.draft => gated_off.push(label.clone()),
+            // Draft state is a pull request's: on an issue the rule
+            // neither adds nor removes.
+            Some(_) if !s.is_pull => {}
+            Some(d) if *d != s.draft => gated_off.push(label.clone()),
             _ => want(label, &mut wanted),
         }
     }
@@ -581,6 +584,11 @@ rules:
         let c = r.decide(&s);
         assert!(c.add.is_empty());
         assert_eq!(c.remove, ["wip"]);
+        // An issue has no draft state: its `wip` label stays.
+        let r = rules("rules:\n  - label: wip\n    title: '.'\n    draft: false\n");
+        s.is_pull = false;
+        s.labels = vec!["wip".into()];
+        assert!(r.decide(&s).is_empty(), "{:?}", r.decide(&s));
     }
 
     #[test]
