@@ -72,6 +72,11 @@ const OPERATIONS = [
   "POST /repos/{owner}/{repo}/check-runs",
   "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
   "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+  // Pull-request automations: files, repository labels, comment deletion, run cancel.
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/files",
+  "GET /repos/{owner}/{repo}/labels",
+  "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}",
+  "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
 ];
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);

@@ -30,6 +30,10 @@ pub struct Config {
     pub clickhouse: Option<ClickhouseConfig>,
     /// Dr. CI on pull requests; on when the section is present.
     pub drci: Option<crate::drci::DrciSection>,
+    /// Pull-request and issue labels: auto-label and required labels.
+    pub labels: crate::automations::labels::LabelsConfig,
+    /// Cancel the runs of pull requests closed without merging.
+    pub cancel_on_close: Option<crate::automations::cancel::CancelOnCloseConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +299,13 @@ impl Config {
         }
         if let Err(e) = self.rules() {
             return Err(err("rules", e.to_string()));
+        }
+        if let Err(e) = crate::automations::labels::Rules::compile(&self.labels)
+            .and_then(|_| crate::automations::labels::required_patterns(&self.labels.required))
+        {
+            let last = e.key.rsplit('.').next().unwrap_or_default();
+            let last = last.split('[').next().unwrap_or_default().to_string();
+            return Err(err(&last, e.to_string()));
         }
         if self.autorevert.min_failures < 2 {
             return Err(err(

@@ -162,6 +162,8 @@ pub struct PullRequest {
     pub base: Branch,
     #[serde(default)]
     pub merged: Option<bool>,
+    #[serde(default)]
+    pub draft: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

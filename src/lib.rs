@@ -7,6 +7,7 @@
 pub mod action;
 pub mod analyze;
 pub mod app;
+pub mod automations;
 pub mod autorevert;
 pub mod bot;
 pub mod cli;

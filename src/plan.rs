@@ -109,6 +109,18 @@ pub enum Write {
         #[serde(flatten)]
         check: CheckRunSpec,
     },
+    /// Delete comment `comment_id` of issue or pull request `number` (one
+    /// already gone counts as deleted).
+    DeleteComment {
+        number: u64,
+        comment_id: u64,
+    },
+    /// Cancel a queued or in-progress workflow run (one already finished
+    /// counts as done).
+    CancelRun {
+        run_id: u64,
+        name: String,
+    },
 }
 
 /// Where a write lands.
@@ -139,6 +151,8 @@ impl Write {
             Write::InsertRows { .. } => "insert-rows",
             Write::Migrate { .. } => "migrate",
             Write::CheckRun { .. } => "check-run",
+            Write::DeleteComment { .. } => "delete-comment",
+            Write::CancelRun { .. } => "cancel-run",
         }
     }
 
@@ -233,6 +247,10 @@ impl Write {
                     .unwrap_or_default(),
                 check.title
             ),
+            Write::DeleteComment { number, comment_id } => {
+                format!("delete comment {comment_id} on #{number}")
+            }
+            Write::CancelRun { run_id, name } => format!("cancel run {run_id} ({name})"),
         }
     }
 }
@@ -747,6 +765,14 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             Upserted::Updated(id) => done(format!("updated check run {id}")),
             Upserted::Unchanged(id) => done(format!("check run {id} already up to date")),
         }),
+        Write::DeleteComment { number, comment_id } => c
+            .delete_comment(*comment_id)
+            .await
+            .map(|_| done(format!("deleted comment {comment_id} on #{number}"))),
+        Write::CancelRun { run_id, .. } => c
+            .cancel_run(*run_id)
+            .await
+            .map(|_| done(format!("cancelled run {run_id}"))),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod git;
 pub mod logs;
 pub mod marker;
+pub mod pr;
 pub mod retry;
 pub mod types;
 

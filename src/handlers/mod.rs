@@ -15,12 +15,15 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::plan::{self, Plan, Report};
 
+pub mod auto_label;
 pub mod autorevert;
+pub mod cancel_on_close;
 pub mod drci;
 pub mod failure_issue;
 pub mod heal;
 pub mod heal_verify;
 pub mod passed_run;
+pub mod required_labels;
 pub mod retry;
 mod routing;
 
@@ -164,6 +167,9 @@ registry!(
     heal_verify::HealVerify,
     autorevert::Autorevert,
     drci::Drci,
+    auto_label::AutoLabel,
+    required_labels::RequiredLabels,
+    cancel_on_close::CancelOnClose,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").

@@ -210,6 +210,13 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/repos/{owner}/{repo}/check-runs"),
     ("PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}"),
     ("GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs"),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
+    ("GET", "/repos/{owner}/{repo}/labels"),
+    (
+        "DELETE",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+    ),
+    ("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"),
 ];
 
 #[test]
@@ -1278,6 +1285,9 @@ async fn every_operation_answers_in_github_shapes() {
         format!("/repos/{{repo}}/pulls/{pr}"),
         format!("/repos/{{repo}}/compare/main...{branch}?per_page=1"),
         format!("/repos/{{repo}}/commits/{branch}/check-runs?check_name=Dr.%20CI"),
+        format!("/repos/{{repo}}/pulls/{pr}/files"),
+        "/repos/{repo}/labels".to_owned(),
+        format!("/repos/{{repo}}/commits/{branch}/check-runs?check_name=ci"),
     ];
     for path in &gets {
         let r = api.get(path).await;
@@ -1359,6 +1369,11 @@ async fn every_operation_answers_in_github_shapes() {
             format!("/repos/{{repo}}/actions/workflows/{wf}/dispatches"),
             json!({"ref": "main"}),
         ),
+        (
+            "POST",
+            "/repos/{repo}/check-runs".to_owned(),
+            json!({"name": "ci", "head_sha": branch, "status": "completed", "conclusion": "success", "output": {"title": "t", "summary": "s"}}),
+        ),
     ];
     for (method, path, body) in &writes {
         let r = api.call(method, path, body).await;
@@ -1378,6 +1393,14 @@ async fn every_operation_answers_in_github_shapes() {
         )
         .await;
     assert_eq!(r.status, 200);
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/repos/{{repo}}/issues/comments/{comment}"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, 204);
     // Once the job's re-run finished, the failed jobs of the run can be re-run.
     fake.update_run(run.id, |run, jobs| {
         run.status = "completed".to_owned();
@@ -1396,6 +1419,15 @@ async fn every_operation_answers_in_github_shapes() {
         )
         .await;
     assert_eq!(r.status, 201);
+    let live = fake.add_run(RunBuilder::new("CI").status("in_progress"));
+    let r = api
+        .call(
+            "POST",
+            &format!("/repos/{{repo}}/actions/runs/{}/cancel", live.id),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, 202);
 
     let r = api
         .call(

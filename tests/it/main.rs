@@ -30,6 +30,8 @@ mod fake_github_selftest;
 mod heal_flow;
 mod heal_offline;
 mod permissions_flow;
+mod pr_cancel;
+mod pr_labels;
 mod rendered;
 mod retry_flow;
 mod support;

@@ -65,6 +65,14 @@ impl FakeGithub {
         )
     }
 
+    /// Check runs, oldest first.
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.read(
+            |k| matches!(k, WriteKind::CheckRun(_)),
+            |r| r.check_runs.clone(),
+        )
+    }
+
     /// Repository labels.
     pub fn labels(&self) -> Vec<Label> {
         self.read(|k| matches!(k, WriteKind::Label(_)), |r| r.labels.clone())
@@ -119,14 +127,6 @@ impl FakeGithub {
         )
     }
 
-    /// Check runs, in creation order.
-    pub fn check_runs(&self) -> Vec<CheckRun> {
-        self.read(
-            |k| matches!(k, WriteKind::CheckRun(_)),
-            |r| r.check_runs.clone(),
-        )
-    }
-
     /// Re-runs requested, in order.
     pub fn reruns(&self) -> Vec<Rerun> {
         self.read(|k| matches!(k, WriteKind::Rerun(_)), |r| r.reruns.clone())
@@ -148,7 +148,7 @@ impl FakeGithub {
     /// Workflow runs, by id.
     pub fn runs(&self) -> Vec<Run> {
         self.read(
-            |k| matches!(k, WriteKind::Rerun(_)),
+            |k| matches!(k, WriteKind::Rerun(_) | WriteKind::Cancel(_)),
             |r| r.runs.values().cloned().collect(),
         )
     }
@@ -156,7 +156,7 @@ impl FakeGithub {
     /// One workflow run (its latest attempt).
     pub fn run(&self, run_id: u64) -> Option<Run> {
         self.read(
-            |k| *k == WriteKind::Rerun(run_id),
+            |k| *k == WriteKind::Rerun(run_id) || *k == WriteKind::Cancel(run_id),
             |r| r.runs.get(&run_id).cloned(),
         )
     }

@@ -74,6 +74,8 @@ pub enum WriteKind {
     Dispatch(u64),
     /// Created or updated check run, by id.
     CheckRun(u64),
+    /// Cancelled workflow run, by run id.
+    Cancel(u64),
 }
 
 #[derive(Clone, Debug)]

@@ -9,6 +9,7 @@ mod checks;
 mod compare;
 mod git;
 mod issues;
+mod pr_automations;
 mod pulls;
 mod repos;
 
@@ -287,6 +288,10 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "checks/create" => checks::create(world, ctx),
         "checks/update" => checks::update(world, ctx),
         "checks/list-for-ref" => checks::list_for_ref(world, ctx),
+        "pulls/list-files" => pr_automations::list_files(world, ctx),
+        "issues/list-labels-for-repo" => pr_automations::list_labels(world, ctx),
+        "issues/delete-comment" => pr_automations::delete_comment(world, ctx),
+        "actions/cancel-workflow-run" => pr_automations::cancel_run(world, ctx),
 
         other => Err(Reply::error(
             501,

@@ -1,0 +1,7 @@
+//! Pull-request and issue automations: the pure rules behind the handlers
+//! in `src/handlers/` (auto-label, required labels). No I/O here: each
+//! function takes what was gathered and says what to write.
+
+pub mod cancel;
+pub mod labels;
+pub mod required;
