@@ -7,9 +7,13 @@
 //! Builds a large GitHub Actions job log by repeating the corpus' LogSage
 //! failing logs (or, without the corpus, the fixtures in `fixtures/logs`)
 //! into a temporary file, analyzes it on one thread with the full built-in
-//! rule set and prints MB/s. Then it analyzes a 1 GB log in a child process
-//! (this binary with `--child PATH`) and prints that process' peak resident
-//! memory (VmHWM).
+//! rule set and prints MB/s; then two such logs at once on two threads (the
+//! aggregate MB/s, as for the jobs of a run). For scale it times `grep -c`
+//! over the same bytes: once with one fixed string, the floor of any line
+//! scanner, and once (`grep -P`) with every built-in rule's pattern joined
+//! into one, the rule set as a grep would run it. Then it analyzes a 1 GB
+//! log in a child process (this binary with `--child PATH`) and prints that
+//! process' peak resident memory (VmHWM).
 // Benches, examples and tests read their own settings from the environment.
 #![allow(clippy::disallowed_methods)]
 
@@ -86,6 +90,78 @@ fn build_log(seeds: &[PathBuf], target: u64, path: &Path) -> std::io::Result<u64
     }
     w.flush()?;
     Ok(written)
+}
+
+/// Times `grep -c` over the log, best of 3; `None` if grep cannot run it.
+fn time_grep(args: &[&str], path: &Path) -> Option<(f64, String)> {
+    let mut best = f64::MAX;
+    let mut count = String::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let out = Command::new("grep")
+            .env("LC_ALL", "C")
+            .args(args)
+            .arg(path)
+            .output()
+            .ok()?;
+        // grep -c exits 1 when nothing matched, 2 on errors.
+        if out.status.code().is_none_or(|c| c > 1) {
+            eprintln!(
+                "grep {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        best = best.min(started.elapsed().as_secs_f64());
+        count = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    }
+    Some((best, count))
+}
+
+/// The built-in rules' patterns as one PCRE alternation (named groups made
+/// plain, since several rules use the same names).
+fn rules_as_pcre(rules: &RuleSet) -> String {
+    rules
+        .specs()
+        .map(|s| strip_group_names(&format!("(?:{})", s.pattern.replace("(?P<", "(?:<"))))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// `(?:<name>...)` (left by [`rules_as_pcre`]) to `(?:...)`.
+fn strip_group_names(p: &str) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut rest = p;
+    while let Some(i) = rest.find("(?:<") {
+        out.push_str(&rest[..i + 3]);
+        let after = &rest[i + 4..];
+        rest = after.find('>').map_or(after, |j| &after[j + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+fn grep_baselines(path: &Path, rules: &RuleSet, mb: f64, dir: &Path) {
+    match time_grep(&["-c", "-F", "Process completed with exit code"], path) {
+        Some((secs, n)) => println!(
+            "grep -c, one fixed string: {:.0} MB/s ({secs:.2}s, {n} lines)",
+            mb / secs
+        ),
+        None => println!("grep -c, one fixed string: not run"),
+    }
+    let pattern_file = dir.join("rules.pcre");
+    if std::fs::write(&pattern_file, rules_as_pcre(rules)).is_err() {
+        return;
+    }
+    let file = pattern_file.display().to_string();
+    match time_grep(&["-c", "-P", "-f", &file], path) {
+        Some((secs, n)) => println!(
+            "grep -c -P, all {} rule patterns as one: {:.0} MB/s ({secs:.2}s, {n} lines)",
+            rules.len(),
+            mb / secs
+        ),
+        None => println!("grep -c -P with the rule patterns: not run"),
+    }
 }
 
 fn main() -> ExitCode {
@@ -178,6 +254,30 @@ fn main() -> ExitCode {
         size as f64 / MB as f64,
         best
     );
+    let mb = size as f64 / MB as f64;
+
+    // Two logs at once, one per thread.
+    let mut best2 = f64::MAX;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let ok = std::thread::scope(|s| {
+            let a = s.spawn(|| analyze::analyze_file(&path, &rules).is_ok());
+            let b = s.spawn(|| analyze::analyze_file(&path, &rules).is_ok());
+            a.join().unwrap_or(false) && b.join().unwrap_or(false)
+        });
+        if !ok {
+            eprintln!("analysis failed on two threads");
+            return ExitCode::FAILURE;
+        }
+        best2 = best2.min(started.elapsed().as_secs_f64());
+    }
+    println!(
+        "throughput: {:.0} MB/s aggregate on two threads ({:.1} MB twice in {:.2}s, best of 3)",
+        2.0 * mb / best2,
+        mb,
+        best2
+    );
+    grep_baselines(&path, &rules, mb, dir.path());
     let _ = std::fs::remove_file(&path);
 
     // Peak memory on a large log, in a child process.

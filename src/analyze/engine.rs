@@ -49,6 +49,12 @@ const WARNING_PENALTY: i32 = 20;
 /// In a structured log with no failure marker, the last step is only a
 /// guess: report its specific errors, not generic error-looking lines.
 const PRESUMED_MIN_PRIORITY: i32 = 55;
+/// Rules below this priority only say that something else failed (wrapper
+/// lines: `make: *** Error 2`, `exited with code 1`, a container hook's
+/// own failure): they rank after every line that says what failed.
+const WRAPPER_BELOW: i32 = 26;
+/// Tiers a wrapper line is moved down by (below every other tier).
+const WRAPPER_TIERS: u8 = 4;
 /// Error-looking lines reported by the fallback, at most.
 const MAX_FALLBACK_LINES: usize = 3;
 
@@ -75,7 +81,8 @@ fn errorish(text: &[u8]) -> bool {
 /// Where a failure ranks: lower sorts first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct RankKey {
-    /// 0 job-level, 1 the failed step, 2 other failed steps, 3 elsewhere.
+    /// 0 job-level, 1 the failed step, 2 other failed steps, 3 elsewhere;
+    /// wrapper lines 4 more than their step's tier.
     pub tier: u8,
     pub neg_priority: i32,
     pub job: usize,
@@ -332,7 +339,9 @@ impl<'r> JobAnalyzer<'r> {
             } else {
                 None
             };
-            let (mut primary, hinted_name) = pick_primary(segments, &seg_ids, hint);
+            // Travis runs every `script` command whatever the one before
+            // did: there the last failed command is the likeliest cause.
+            let (mut primary, hinted_name) = pick_primary(segments, &seg_ids, hint, !text_format);
             let failed: Vec<usize> = seg_ids
                 .iter()
                 .copied()
@@ -382,9 +391,12 @@ impl<'r> JobAnalyzer<'r> {
                 job_cands.extend(extra);
             }
             for c in job_cands {
-                let Some(tier) = tier_of(c.segment, c.priority) else {
+                let Some(mut tier) = tier_of(c.segment, c.priority) else {
                     continue;
                 };
+                if matches!(c.rule, RuleRef::Rule(_)) && c.priority < WRAPPER_BELOW {
+                    tier += WRAPPER_TIERS;
+                }
                 let seg = &segments[c.segment];
                 // The one segment of a plain text log has no step name.
                 let unnamed =
@@ -675,22 +687,36 @@ fn names_match(hint: &str, name: &str) -> bool {
 }
 
 /// The failed step: the hinted one when the hint maps to a segment, else the
-/// last failed non-post step, else the last failed step. Also returns the
-/// hint's step name when the hint was used.
+/// first failed non-post step (steps that run after a failure, such as
+/// artifact uploads and cleanups, often fail too, because of it), else the
+/// first failed step; with `first_failed` false (Travis, whose commands all
+/// run), the last ones instead. Also returns the hint's step name when the
+/// hint was used.
 fn pick_primary<'h>(
     segments: &[Segment],
     ids: &[usize],
     hint: Option<&'h StepHint>,
+    first_failed: bool,
 ) -> (Option<usize>, Option<&'h str>) {
     let last_where = |pred: &dyn Fn(&Segment) -> bool| -> Option<usize> {
         ids.iter().rev().copied().find(|&i| pred(&segments[i]))
     };
-    let failed_last = last_where(&|s| s.failed() && s.kind != SegmentKind::Post)
-        .or_else(|| last_where(&Segment::failed));
+    let first_where = |pred: &dyn Fn(&Segment) -> bool| -> Option<usize> {
+        ids.iter().copied().find(|&i| pred(&segments[i]))
+    };
+    let pick = |pred: &dyn Fn(&Segment) -> bool| {
+        if first_failed {
+            first_where(pred)
+        } else {
+            last_where(pred)
+        }
+    };
+    let failed_first =
+        pick(&|s| s.failed() && s.kind != SegmentKind::Post).or_else(|| pick(&Segment::failed));
     let Some(h) = hint else {
         // A failed job whose log shows no failure marker (a Docker action
         // that exits non-zero, a truncated log): its last step is the best guess.
-        let presumed = failed_last.or_else(|| last_where(&|s| s.kind == SegmentKind::Step));
+        let presumed = failed_first.or_else(|| last_where(&|s| s.kind == SegmentKind::Step));
         return (presumed, None);
     };
     let hint_name = h.name.as_deref();
@@ -711,17 +737,12 @@ fn pick_primary<'h>(
             .iter()
             .copied()
             .find(|&i| segments[i].ordinal.is_some_and(|o| o as u64 + 1 == n))
-        && (segments[i].failed() || failed_last.is_none())
+        && (segments[i].failed() || failed_first.is_none())
     {
         return (Some(i), hint_name);
     }
-    // 3. The segment holding the last `##[error]`.
-    let last_error = ids
-        .iter()
-        .copied()
-        .filter(|&i| segments[i].last_error_line.is_some())
-        .max_by_key(|&i| (segments[i].source, segments[i].last_error_line));
-    (last_error.or(failed_last), None)
+    // 3. The first failed step, as without a hint.
+    (failed_first, None)
 }
 
 /// The fallback candidates of a failed step from its tail: its first

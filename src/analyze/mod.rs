@@ -162,11 +162,75 @@ pub struct Analysis {
     pub failures: Vec<Failure>,
 }
 
+/// Lines of a group listed one by one under its first line, at most.
+pub const MAX_GROUP_LINES_SHOWN: usize = 10;
+
+/// The category of failures ranked most likely first: the first one's, or,
+/// when a generic line (an exception, an `error:` line) came first, that of
+/// the first line of the same job and step that says more (a test
+/// framework's summary next to the exception it printed).
+pub fn primary_category(failures: &[Failure]) -> Category {
+    let Some(first) = failures.first() else {
+        return Category::Unknown;
+    };
+    if first.category != Category::Unknown {
+        return first.category;
+    }
+    failures
+        .iter()
+        .find(|f| {
+            f.category != Category::Unknown
+                && f.source == first.source
+                && f.job == first.job
+                && f.step == first.step
+        })
+        .map_or(Category::Unknown, |f| f.category)
+}
+
+/// Groups failures that are one cause reported several times: the same
+/// rule in the same job and file (the `file` capture), or, for rules that
+/// capture no file, in the same step. Each group lists indices into
+/// `failures` in order; groups come in the order of their first line, so
+/// the most likely cause stays first.
+pub fn group_failures(failures: &[Failure]) -> Vec<Vec<usize>> {
+    type Key<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    fn key(f: &Failure) -> Key<'_> {
+        let file = f.captures.get("file").map(String::as_str);
+        let step = if file.is_some() {
+            None
+        } else {
+            f.step.as_deref()
+        };
+        (
+            f.source.as_str(),
+            f.job.as_deref(),
+            f.rule.as_str(),
+            file,
+            step,
+        )
+    }
+    let mut groups: Vec<(Key<'_>, Vec<usize>)> = Vec::new();
+    for (i, f) in failures.iter().enumerate() {
+        let k = key(f);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((k, vec![i])),
+        }
+    }
+    groups.into_iter().map(|(_, m)| m).collect()
+}
+
 impl Analysis {
     /// Builds an analysis from failures already ranked.
     pub fn from_failures(failures: Vec<Failure>) -> Analysis {
         Analysis {
-            category: failures.first().map_or(Category::Unknown, |f| f.category),
+            category: primary_category(&failures),
             failures,
         }
     }
@@ -181,13 +245,26 @@ impl Analysis {
         // Writing to a String cannot fail.
         let mut out = String::new();
         let n = self.failures.len();
+        let groups = group_failures(&self.failures);
+        let causes = if groups.len() == n {
+            String::new()
+        } else {
+            format!(
+                ", {} distinct failure{}",
+                groups.len(),
+                if groups.len() == 1 { "" } else { "s" }
+            )
+        };
         let _ = writeln!(
             out,
-            "Failure category: {} ({n} line{} reported)",
+            "Failure category: {} ({n} line{} reported{causes})",
             self.category,
             if n == 1 { "" } else { "s" }
         );
-        for (i, f) in self.failures.iter().enumerate() {
+        for (i, members) in groups.iter().enumerate() {
+            let Some(f) = members.first().and_then(|&m| self.failures.get(m)) else {
+                continue;
+            };
             let mut wher = Vec::new();
             if let Some(j) = &f.job {
                 wher.push(format!("job {j}"));
@@ -200,9 +277,14 @@ impl Analysis {
             } else {
                 format!(" ({})", wher.join(", "))
             };
+            let times = if members.len() > 1 {
+                format!(" (x{})", members.len())
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "\n{}. [{}] {} at {}:{}{wher}",
+                "\n{}. [{}] {}{times} at {}:{}{wher}",
                 i + 1,
                 f.category,
                 f.rule,
@@ -220,6 +302,18 @@ impl Analysis {
                     ' '
                 };
                 let _ = writeln!(out, "   {mark} {n:>6} | {line}");
+            }
+            let more = &members[1..];
+            if !more.is_empty() {
+                let _ = writeln!(out, "   and {} more like it:", more.len());
+            }
+            for &m in more.iter().take(MAX_GROUP_LINES_SHOWN) {
+                if let Some(g) = self.failures.get(m) {
+                    let _ = writeln!(out, "     {:>6} | {}", g.line, g.text);
+                }
+            }
+            if more.len() > MAX_GROUP_LINES_SHOWN {
+                let _ = writeln!(out, "     ({} more)", more.len() - MAX_GROUP_LINES_SHOWN);
             }
         }
         out

@@ -484,11 +484,11 @@ fn step_hints_pick_the_segment() {
         analyze_job_log("j", Some("job"), hint, TWO_FAILING_STEPS.as_bytes(), &rules).unwrap()[0]
             .clone()
     };
-    // Without a hint: the last failed step.
+    // Without a hint: the first failed step (later ones often fail because of it).
     let f = run(None);
     assert_eq!(
         (f.text.as_str(), f.step.as_deref()),
-        ("error: beta broke", Some("Run ./b.sh"))
+        ("error: alpha broke", Some("Run ./a.sh"))
     );
     // Step 2 is the first `Run` step (step 1 is "Set up job").
     let f = run(Some(StepHint {
@@ -505,12 +505,12 @@ fn step_hints_pick_the_segment() {
         name: Some("Run ./a.sh".into()),
     }));
     assert_eq!(f.text, "error: alpha broke");
-    // A number that maps nowhere falls back to the segment of the last `##[error]`.
+    // A hint that maps nowhere falls back to the first failed step.
     let f = run(Some(StepHint {
         number: Some(9),
         name: Some("Deploy".into()),
     }));
-    assert_eq!(f.text, "error: beta broke");
+    assert_eq!(f.text, "error: alpha broke");
     assert_eq!(f.job.as_deref(), Some("job"));
 }
 
@@ -754,4 +754,232 @@ fn run_archives_over_their_limits_are_not_analysed() {
     })
     .unwrap_err();
     assert!(err.contains("analyze.max-archive-bytes"), "{err}");
+}
+
+/// A job log excerpt, a log of another CI system or plain build output has
+/// no step markers: it is one step, and its errors are reported.
+#[test]
+fn logs_without_step_markers_are_one_step() {
+    // An excerpt of a GitHub job log: timestamps, no preamble, no group.
+    let excerpt = "2024-05-06T07:08:09.1000000Z [ 41%] Building CXX object src/CMakeFiles/core.dir/io.cpp.o\n\
+2024-05-06T07:08:09.2000000Z /home/runner/work/proj/proj/src/io.cpp:88:12: error: 'span' is not a member of 'std'\n\
+2024-05-06T07:08:09.3000000Z    88 |   std::span<const char> buf;\n\
+2024-05-06T07:08:09.4000000Z make[2]: *** [src/CMakeFiles/core.dir/build.make:76: src/CMakeFiles/core.dir/io.cpp.o] Error 1\n";
+    let f = expect_first(
+        "excerpt",
+        excerpt.as_bytes(),
+        Category::Compilation,
+        "cc-error",
+    );
+    assert_eq!(f.line, 2);
+    assert_eq!(f.step, None);
+
+    // A Jenkins console log and Buildkite output: no timestamps GitHub's way.
+    let jenkins = "[Pipeline] sh\n+ python -m pytest tests/unit\n\
+ImportError while loading conftest '/var/lib/jenkins/ws/tests/conftest.py'.\n\
+tests/conftest.py:3: in <module>\n    import yaml\n\
+E   ModuleNotFoundError: No module named 'yaml'\n[Pipeline] }\nERROR: script returned exit code 4\nFinished: FAILURE\n";
+    let f = expect_first(
+        "jenkins",
+        jenkins.as_bytes(),
+        Category::Dependency,
+        "py-module-not-found",
+    );
+    assert_eq!(f.captures["package"], "yaml");
+    let buildkite = "~~~ Running tests\n$ python train.py --steps 10\n\
+Traceback (most recent call last):\n  File \"train.py\", line 40, in <module>\n    loss.backward()\n\
+RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 15.78 GiB total capacity)\n\
+\u{1b}[31m🚨 Error: The command exited with status 1\u{1b}[0m\n";
+    expect_first(
+        "buildkite",
+        buildkite.as_bytes(),
+        Category::Resource,
+        "res-memory",
+    );
+    let plain = "  File \"setup.py\", line 7\n    print 'hello'\n          ^\nSyntaxError: Missing parentheses in call to 'print'\n";
+    expect_first(
+        "plain",
+        plain.as_bytes(),
+        Category::Compilation,
+        "py-syntax-error",
+    );
+}
+
+/// A lone `##[error]` right after a `##[group]Run` whose `##[endgroup]`
+/// never came (the runner failed the step before it printed anything).
+#[test]
+fn lone_error_after_an_unclosed_group_is_reported() {
+    let log = "2024-05-06T07:08:09.1000000Z ##[group]Run ./scripts/deploy.sh staging\n\
+2024-05-06T07:08:09.1000000Z \u{1b}[36;1m./scripts/deploy.sh staging\u{1b}[0m\n\
+2024-05-06T07:08:09.1000000Z shell: /usr/bin/bash -e {0}\n\
+2024-05-06T07:08:09.2000000Z ##[error]Unable to locate executable file: ./scripts/deploy.sh. Please verify either the file path exists or the file can be found within a directory specified by the PATH environment variable.\n";
+    let failures = analyze("unclosed", log.as_bytes());
+    let first = failures.first().expect("the error line is reported");
+    assert_eq!(first.line, 4);
+    assert_eq!(
+        first.step.as_deref(),
+        Some("Run ./scripts/deploy.sh staging")
+    );
+}
+
+/// The first failed step holds the cause; a later step that runs anyway
+/// (`if: always()` artifact upload) and fails because of it comes after.
+#[test]
+fn first_failed_step_outranks_later_post_job_errors() {
+    let log = "2024-05-06T07:08:09.1Z ##[group]Run pytest -q\n\
+2024-05-06T07:08:09.1Z ##[endgroup]\n\
+2024-05-06T07:08:10.1Z FAILED tests/test_io.py::test_roundtrip - AssertionError: assert b'' == b'x'\n\
+2024-05-06T07:08:10.2Z ========= 1 failed, 41 passed in 3.20s =========\n\
+2024-05-06T07:08:10.3Z ##[error]Process completed with exit code 1.\n\
+2024-05-06T07:08:11.1Z ##[group]Run actions/upload-artifact@v4\n\
+2024-05-06T07:08:11.1Z with:\n\
+2024-05-06T07:08:11.1Z   path: reports/\n\
+2024-05-06T07:08:11.1Z ##[endgroup]\n\
+2024-05-06T07:08:11.2Z ##[error]No files were found with the provided path: reports/. No artifacts will be uploaded.\n\
+2024-05-06T07:08:12.1Z ##[group]Run rm -rf build/\n\
+2024-05-06T07:08:12.1Z ##[endgroup]\n\
+2024-05-06T07:08:12.2Z rm: cannot remove 'build/cache': Permission denied\n\
+2024-05-06T07:08:12.3Z ##[error]Process completed with exit code 1.\n";
+    let failures = analyze("post", log.as_bytes());
+    let f = assert_first("post", &failures, Category::Test, "pytest-failed");
+    assert_eq!(f.line, 3);
+    assert_eq!(f.step.as_deref(), Some("Run pytest -q"));
+    // The later errors are still listed, after it.
+    assert!(failures.iter().any(|f| f.rule == "gha-no-artifact-files"));
+}
+
+/// Lines that only say that something else failed never come before a
+/// line that says what failed, wherever each is.
+#[test]
+fn wrapper_lines_never_outrank_a_specific_error() {
+    // A self-hosted runner's container hook wraps the step's own error.
+    let log = "2024-05-06T07:08:09.1Z ##[group]Run cargo build --locked\n\
+2024-05-06T07:08:09.1Z ##[endgroup]\n\
+2024-05-06T07:08:10.1Z error: the lock file /__w/app/app/Cargo.lock needs to be updated but --locked was passed to prevent this\n\
+2024-05-06T07:08:10.2Z ##[error][OSDC] Step script exited with code 101\n\
+2024-05-06T07:08:10.3Z ##[error]Executing the custom container implementation failed. Please contact your self hosted runner administrator.\n\
+2024-05-06T07:08:10.4Z ##[error]Process completed with exit code 101.\n";
+    let failures = analyze("container", log.as_bytes());
+    let f = failures.first().expect("reported");
+    assert_eq!(f.line, 3, "{failures:#?}");
+    for wrapper in [4, 5] {
+        let pos = failures.iter().position(|f| f.line == wrapper);
+        assert!(pos.is_none_or(|p| p > 0), "wrapper line {wrapper} first");
+    }
+    // A wrapper in the failed step does not outrank a specific error in a
+    // step that failed with it (a composite action's inner step).
+    let log = "2024-05-06T07:08:09.1Z ##[group]Run ./ci/test.sh\n\
+2024-05-06T07:08:09.1Z ##[endgroup]\n\
+2024-05-06T07:08:10.1Z [OSDC] Step script exited with code 1\n\
+2024-05-06T07:08:10.4Z ##[error]Process completed with exit code 1.\n\
+2024-05-06T07:08:11.1Z ##[group]Run ./ci/collect.sh\n\
+2024-05-06T07:08:11.1Z ##[endgroup]\n\
+2024-05-06T07:08:11.2Z ./ci/collect.sh: line 3: junit2html: command not found\n\
+2024-05-06T07:08:11.3Z ##[error]Process completed with exit code 127.\n";
+    let failures = analyze("wrapped", log.as_bytes());
+    assert_eq!(failures.first().map(|f| f.line), Some(7), "{failures:#?}");
+}
+
+/// Build-policy checks of a Maven build are lint: the enforcer's rules, a
+/// lock file that no longer matches, warnings made errors.
+#[test]
+fn maven_policy_failures_are_lint() {
+    let enforcer = one_step_log(
+        "mvn -B verify",
+        &[
+            "[INFO] --- maven-enforcer-plugin:3.4.1:enforce (enforce) @ app ---",
+            "[WARNING] Rule 2: org.apache.maven.enforcer.rules.dependency.RequireUpperBoundDeps failed with message:",
+            "Require upper bound dependencies error for org.slf4j:slf4j-api:2.0.9 paths to dependency are:",
+            "+-com.example:app:1.0-SNAPSHOT",
+            "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-enforcer-plugin:3.4.1:enforce (enforce) on project app: Some Enforcer rules have failed. Look above for specific messages explaining why the rule failed.",
+        ],
+    );
+    let failures = analyze("enforcer", enforcer.as_bytes());
+    assert_eq!(Analysis::from_failures(failures).category, Category::Lint);
+    let lock = one_step_log(
+        "mvn -B verify",
+        &[
+            "[INFO] --- maven-lockfile:5.3.0:validate (default) @ app ---",
+            "[ERROR] Failed to execute goal io.github.chains-project:maven-lockfile:5.3.0:validate (default) on project app: Failed verifying lock file. Pom checksum mismatch.",
+        ],
+    );
+    expect_first("lock", lock.as_bytes(), Category::Lint, "maven-lockfile");
+    let werror = one_step_log(
+        "mvn -B compile",
+        &[
+            "[WARNING] /home/runner/work/app/app/src/main/java/a/B.java:[12,8] [deprecation] Date(int,int,int) in Date has been deprecated",
+            "[ERROR] warnings found and -Werror specified",
+            "[ERROR] Failed to execute goal org.apache.maven.plugins:maven-compiler-plugin:3.11.0:compile (default-compile) on project app: Compilation failure",
+        ],
+    );
+    expect_first("werror", werror.as_bytes(), Category::Lint, "javac-werror");
+}
+
+/// A test framework's summary decides the category when an exception line
+/// it printed comes first; a test runner's wrapper names the test.
+#[test]
+fn test_summaries_make_the_category_and_wrappers_name_the_test() {
+    let log = one_step_log(
+        "mvn -B test",
+        &[
+            "java.lang.IllegalStateException: connection pool closed",
+            "\tat com.example.db.Pool.get(Pool.java:41)",
+            "[INFO] ",
+            "[ERROR] Tests run: 14, Failures: 1, Errors: 0, Skipped: 0",
+        ],
+    );
+    let failures = analyze("summary", log.as_bytes());
+    assert_eq!(Analysis::from_failures(failures).category, Category::Test);
+    let log = one_step_log(
+        "python test/run_test.py --shard 2 3",
+        &[
+            "Running test_linalg ... [2024-05-06 07:08:09]",
+            "test_linalg 1/1 failed!",
+            "Traceback (most recent call last):",
+            "  File \"test/run_test.py\", line 1510, in main",
+            "RuntimeError: test_linalg failed!",
+        ],
+    );
+    let f = expect_first(
+        "shard",
+        log.as_bytes(),
+        Category::Test,
+        "test-runner-wrapper",
+    );
+    assert_eq!(f.captures["test"], "test_linalg");
+}
+
+/// Near-identical failures (one rule, one file) are one entry with a count
+/// in the text; the list keeps every line.
+#[test]
+fn near_identical_failures_are_grouped() {
+    let mut lines = vec!["[INFO] Compiling 40 source files".to_string()];
+    for n in 0..6 {
+        lines.push(format!(
+            "[ERROR] /home/runner/work/app/app/src/main/java/a/Api.java:[{},9] method get{n}() is already defined in class a.Api",
+            10 + n
+        ));
+        lines.push("[ERROR]   location: class a.Api".to_string());
+    }
+    lines.push(
+        "[ERROR] /home/runner/work/app/app/src/main/java/a/Other.java:[3,1] package b does not exist"
+            .to_string(),
+    );
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let log = one_step_log("mvn -B compile", &refs);
+    let failures = analyze("javac", log.as_bytes());
+    let javac: Vec<&Failure> = failures
+        .iter()
+        .filter(|f| f.rule == "maven-javac-error")
+        .collect();
+    assert_eq!(javac.len(), 7, "{failures:#?}");
+    let groups = group_failures(&failures);
+    assert_eq!(groups[0].len(), 6);
+    assert_eq!(groups[0][0], 0);
+    let text = Analysis::from_failures(failures.clone()).to_text();
+    assert!(text.contains("maven-javac-error (x6)"), "{text}");
+    assert!(text.contains("and 5 more like it:"), "{text}");
+    // One excerpt per group, not one per line.
+    assert_eq!(text.matches("\n1. ").count(), 1, "{text}");
+    assert!(!text.contains("\n8. "), "{text}");
 }

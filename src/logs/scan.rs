@@ -258,11 +258,16 @@ impl Scanner {
         });
     }
 
-    fn ensure_segment(&mut self) {
+    /// Opens the source's first segment. A GitHub job log starts with the
+    /// runner's "Set up job" preamble; an excerpt, or a log of another
+    /// system, that starts anywhere else is output from its first line.
+    fn ensure_segment(&mut self, first_text: &[u8]) {
         let need = self.segments.last().is_none_or(|s| s.source != self.source);
         if need {
             let (kind, name) = match self.format {
-                Some(Format::GithubActions) => (SegmentKind::Preamble, "Set up job"),
+                Some(Format::GithubActions) if runner_preamble_line(first_text) => {
+                    (SegmentKind::Preamble, "Set up job")
+                }
                 _ => (SegmentKind::Step, "log"),
             };
             self.push_segment(kind, name.to_string(), false, None);
@@ -362,11 +367,11 @@ impl Scanner {
                         self.push_segment(kind_for_name(&name), name, true, Some(short_name(job)));
                     }
                 }
-                self.ensure_segment();
+                self.ensure_segment(text);
                 self.github_line(line, text, marker, body, false)
             }
             Format::GithubActions => {
-                self.ensure_segment();
+                self.ensure_segment(text);
                 let mut starts_step = false;
                 let hit = self
                     .step_starts
@@ -386,7 +391,7 @@ impl Scanner {
                 self.github_line(line, text, marker, body, !boundaries_known && !starts_step)
             }
             Format::Text => {
-                self.ensure_segment();
+                self.ensure_segment(text);
                 self.text_line(line, text)
             }
         }
@@ -440,8 +445,12 @@ impl Scanner {
             }
         }
         // A header whose `##[endgroup]` never comes ends at the first line
-        // that is not header material.
-        if self.in_header && marker == Marker::None && !header_like(text, self.echoed) {
+        // that is not header material; a runner annotation is never header
+        // material.
+        if self.in_header
+            && (matches!(marker, Marker::Error | Marker::Warning)
+                || (marker == Marker::None && !header_like(text, self.echoed)))
+        {
             self.in_header = false;
         }
         if self.in_header {
@@ -556,6 +565,27 @@ fn fold_start_name(payload: &[u8]) -> Option<String> {
         .unwrap_or(rest.len());
     let name = short_name(&rest[..end]);
     (!name.is_empty()).then_some(name)
+}
+
+/// Lines the runner prints first in a job log ("Set up job").
+fn runner_preamble_line(text: &[u8]) -> bool {
+    const STARTS: &[&[u8]] = &[
+        b"Requested labels:",
+        b"Current runner version",
+        b"Job defined at:",
+        b"Waiting for a runner",
+        b"Runner name:",
+        b"Runner group name:",
+        b"Machine name:",
+        b"Self-hosted runners in the repository",
+        b"Job is about to start running",
+        b"Job is waiting",
+        b"Complete job name:",
+        b"##[group]Operating System",
+        b"##[group]Runner Image",
+        b"##[group]GITHUB_TOKEN Permissions",
+    ];
+    STARTS.iter().any(|s| text.starts_with(s))
 }
 
 /// What a `##[group]Run` header holds: the echoed script, `shell:`, and the

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{Category, Failure};
+use crate::analyze::{Category, Failure, MAX_GROUP_LINES_SHOWN, group_failures};
 use crate::github::marker::marker;
 
 use super::markdown::{code, fenced, inline, table_code, title as safe_title, truncate};
@@ -205,6 +205,7 @@ pub fn body(a: &IssueAnalysis) -> String {
             f.line,
             fenced(excerpt, "text")
         ));
+        b.push_str(&same_failure_again(&a.failures));
     }
     b.push_str(&format!(
         "### What kind of failure this is\n\n{}\n\n",
@@ -238,6 +239,44 @@ pub fn body(a: &IssueAnalysis) -> String {
         "\n<sub>Filed by ci-medic. Remove the `auto-heal` label to stop automatic fixes; add `needs-manual-fix` to hand it to a human.</sub>\n",
     );
     append_block(b, a)
+}
+
+/// The other lines of the primary failure's group (the same rule in the
+/// same file or step): one cause reported several times, shown once with a
+/// count. Empty when the primary failure stands alone.
+fn same_failure_again(failures: &[Failure]) -> String {
+    let groups = group_failures(failures);
+    let Some(more) = groups
+        .first()
+        .and_then(|g| g.get(1..))
+        .filter(|m| !m.is_empty())
+    else {
+        return String::new();
+    };
+    let mut out = format!(
+        "The same failure is reported {} more time{} in this step or file:\n\n",
+        more.len(),
+        if more.len() == 1 { "" } else { "s" }
+    );
+    for f in more
+        .iter()
+        .take(MAX_GROUP_LINES_SHOWN)
+        .filter_map(|&i| failures.get(i))
+    {
+        out.push_str(&format!(
+            "- line {}: {}\n",
+            f.line,
+            inline(truncate(f.text.trim(), 200))
+        ));
+    }
+    if more.len() > MAX_GROUP_LINES_SHOWN {
+        out.push_str(&format!(
+            "- and {} more\n",
+            more.len() - MAX_GROUP_LINES_SHOWN
+        ));
+    }
+    out.push('\n');
+    out
 }
 
 /// Whether an issue body is byte for byte the one ci-medic wrote (`None`:
@@ -346,6 +385,44 @@ mod tests {
             "head_sha": "a".repeat(40), "run_id": 7, "run_attempt": 1, "jobs": [], "failures": []
         }))
         .expect("block")
+    }
+
+    fn javac(line: u64, text: &str) -> Failure {
+        serde_json::from_value(serde_json::json!({
+            "source": "run.zip!1_build.txt", "job": "build", "step": "Build",
+            "line": line, "end_line": line, "text": text, "category": "compilation",
+            "rule": "maven-javac-error", "captures": {"file": "src/A.java", "message": text},
+            "fingerprint": format!("{line:016x}"), "fixable": false
+        }))
+        .expect("failure")
+    }
+
+    #[test]
+    fn grouped_failures_show_once_with_their_other_lines_escaped() {
+        let mut a = block();
+        a.failures = vec![
+            javac(10, "[ERROR] src/A.java:[1,1] cannot find symbol"),
+            javac(12, "[ERROR] src/A.java:[2,1] ping @octocat <!-- x -->"),
+            javac(14, "[ERROR] src/A.java:[3,1] package b does not exist"),
+        ];
+        let text = body(&a);
+        assert!(
+            text.contains("The same failure is reported 2 more times"),
+            "{text}"
+        );
+        assert!(text.contains("- line 12: "), "{text}");
+        assert!(text.contains("- line 14: "), "{text}");
+        let listed = text
+            .lines()
+            .find(|l| l.starts_with("- line 12: "))
+            .expect("line 12");
+        assert!(
+            !listed.contains("@octocat") && !listed.contains("<!--"),
+            "{listed}"
+        );
+        // A failure that stands alone gets no such list.
+        a.failures.truncate(1);
+        assert!(!body(&a).contains("The same failure is reported"));
     }
 
     #[test]
