@@ -8,7 +8,10 @@
 //!    1,000 commits x 2,000 jobs each, with breakages, flaky jobs, an outage
 //!    and ghstack pushes; times grouping the jobs into signals and detecting,
 //!    best and median of a few runs.
-//! 2. When `CLICKHOUSE_URL` is set: 1,000,000 job rows (and their pushes)
+//! 2. Simulation: autorevert run tick by tick over simulated trunks
+//!    (`autorevert::sim`): precision, recall by kind of break, latency from
+//!    break to revert, restarts per 48 hours.
+//! 3. When `CLICKHOUSE_URL` is set: 1,000,000 job rows (and their pushes)
 //!    generated inside ClickHouse over 96 hours (`INSERT ... SELECT FROM
 //!    numbers()`, so the rows do not travel through the client), then the
 //!    `clickhouse` source reads a 48-hour window with its batched queries;
@@ -269,8 +272,19 @@ async fn clickhouse_in(o: &Options, store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// autorevert in a closed loop over the simulator's fixed scenario set:
+/// precision, recall by kind of break, latency, restarts.
+fn simulation() {
+    let params = autorevert::Params::from_config(&AutorevertConfig::default());
+    let figures = autorevert::sim::measure(&autorevert::sim::scenario_set(1..=8), &params);
+    for line in figures.render().lines() {
+        println!("simulation: {line}");
+    }
+}
+
 fn main() {
     let o = options();
+    simulation();
     detection(&o);
     match std::env::var("CLICKHOUSE_URL") {
         Ok(url) if !url.trim().is_empty() => {

@@ -188,6 +188,10 @@ pub struct AutorevertConfig {
     pub min_successes: usize,
     /// Restarts allowed per (workflow, commit).
     pub max_restarts: u32,
+    /// Restarts dispatched in one run at most (the most useful first).
+    pub max_restarts_per_tick: u32,
+    /// Restarts dispatched in any 24 hours at most.
+    pub max_restarts_per_day: u32,
     /// Minutes to wait after a restart before another one of the same pair.
     pub restart_backoff_minutes: u32,
     /// Extra commit-message patterns (regular expressions) that mark a revert.
@@ -207,6 +211,8 @@ impl Default for AutorevertConfig {
             min_failures: 2,
             min_successes: 1,
             max_restarts: 2,
+            max_restarts_per_tick: 6,
+            max_restarts_per_day: 48,
             restart_backoff_minutes: 30,
             revert_patterns: Vec::new(),
             tracking_issue: None,

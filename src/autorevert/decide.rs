@@ -185,10 +185,14 @@ impl Cx<'_> {
             .get(f.column)
             .map(signal_name)
             .unwrap_or_default();
-        format!(
+        let mut label = format!(
             "{name}: {}",
             self.signals.fingerprint(f.fp).unwrap_or("unclassified")
-        )
+        );
+        if let Some(rate) = &f.rate {
+            label = format!("{label} ({rate})");
+        }
+        label
     }
 
     /// The plan's steps that carry out a finding's restarts.

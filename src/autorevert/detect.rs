@@ -30,6 +30,7 @@ use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 use serde::Serialize;
 
+use super::rate::{self, BREAK_LN, Counts, LOCALIZE_LN, RateTest};
 use super::short;
 use super::signal::{Column, Event, FpId, Signals, UNCLASSIFIED};
 use crate::config::AutorevertConfig;
@@ -55,6 +56,10 @@ pub struct Params {
     pub min_failures: usize,
     pub min_successes: usize,
     pub max_restarts: u32,
+    /// Restarts dispatched by one run at most.
+    pub max_restarts_per_tick: u32,
+    /// Restarts dispatched in any 24 hours at most.
+    pub max_restarts_per_day: u32,
     pub backoff: Duration,
     pub revert_patterns: Vec<Regex>,
 }
@@ -66,6 +71,8 @@ impl Params {
             min_failures: c.min_failures.max(2),
             min_successes: c.min_successes,
             max_restarts: c.max_restarts,
+            max_restarts_per_tick: c.max_restarts_per_tick,
+            max_restarts_per_day: c.max_restarts_per_day,
             backoff: Duration::minutes(i64::from(c.restart_backoff_minutes)),
             // Validated when the config was read; an invalid one is skipped.
             revert_patterns: c
@@ -178,6 +185,9 @@ pub struct Finding {
     pub reason: String,
     /// Commits to restart the signal's workflow on, now.
     pub restarts: Vec<usize>,
+    /// The signal's failure rate before and after the suspect, the test
+    /// statistic and its thresholds.
+    pub rate: Option<RateTest>,
 }
 
 /// One suspect, every signal that points at it.
@@ -210,8 +220,11 @@ pub struct Detection {
     pub patterns: Vec<Pattern>,
     /// Signals with one failing commit and unknown commits below it.
     pub unknown: Vec<Finding>,
-    /// Every restart wanted now, deduplicated.
+    /// Every restart wanted now, deduplicated, within the budget.
     pub restarts: Vec<Restart>,
+    /// Restarts wanted now that the budget (`max-restarts-per-tick`,
+    /// `max-restarts-per-day`) put off.
+    pub deferred: Vec<Restart>,
 }
 
 /// Restarts of one workflow on one commit, as the data shows them.
@@ -259,7 +272,8 @@ pub fn detect(snapshot: &Snapshot, signals: &Signals, params: &Params) -> Detect
             .flat_map(|e| e.fingerprints.iter().copied())
             .collect();
         for fp in fps {
-            if let Some(f) = d.examine(ci, fp) {
+            let pattern = d.examine(ci, fp);
+            if let Some(f) = d.combine(ci, fp, pattern) {
                 findings.push(f);
             }
         }
@@ -401,6 +415,7 @@ impl<'a> Detector<'a> {
             verdict: Verdict::Ineligible,
             reason: String::new(),
             restarts: Vec::new(),
+            rate: None,
         };
         if let Some(why) = self.guard(&finding, top) {
             finding.reason = why;
@@ -789,7 +804,7 @@ impl<'a> Detector<'a> {
         let mut by_suspect: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
         let mut unknown = Vec::new();
         for f in findings {
-            if f.failing.len() >= 2 {
+            if f.failing.len() >= 2 || (f.rate.is_some() && f.verdict != Verdict::Ineligible) {
                 by_suspect.entry(f.suspect).or_default().push(f);
             } else if f.verdict == Verdict::Restart {
                 unknown.push(f);
@@ -886,12 +901,306 @@ impl<'a> Detector<'a> {
                 want(&self.signals.columns[f.column].workflow, c, &f.reason);
             }
         }
+        // The budget: patterns first (they are nearer a verdict), in order.
+        let allowed = self.restart_budget();
+        let deferred = if restarts.len() > allowed {
+            let mut over = restarts.split_off(allowed);
+            let why = format!(
+                "over the restart budget (`max-restarts-per-tick` {}, `max-restarts-per-day` {}, {} used in the last 24 hours)",
+                self.params.max_restarts_per_tick,
+                self.params.max_restarts_per_day,
+                self.restarts_last_day()
+            );
+            for r in &mut over {
+                r.reason = format!("{}; put off: {why}", r.reason);
+            }
+            over
+        } else {
+            Vec::new()
+        };
         restarts.sort_by(|a, b| (a.commit, &a.workflow).cmp(&(b.commit, &b.workflow)));
         Detection {
             patterns,
             unknown,
             restarts,
+            deferred,
         }
+    }
+}
+
+impl Detector<'_> {
+    /// Restarts dispatched in the 24 hours before the snapshot: the
+    /// recorded requests or the restart runs seen, whichever says more.
+    fn restarts_last_day(&self) -> usize {
+        let since = self.snapshot.now - Duration::hours(24);
+        let requested = self
+            .snapshot
+            .restart_requests
+            .iter()
+            .filter(|r| r.at >= since)
+            .count();
+        let runs: BTreeSet<u64> = self
+            .snapshot
+            .jobs
+            .iter()
+            .filter(|j| j.is_restart() && j.started_at.is_some_and(|t| t >= since))
+            .map(|j| j.run_id)
+            .collect();
+        requested.max(runs.len())
+    }
+
+    /// Restarts this run may still dispatch.
+    fn restart_budget(&self) -> usize {
+        let day =
+            (self.params.max_restarts_per_day as usize).saturating_sub(self.restarts_last_day());
+        day.min(self.params.max_restarts_per_tick as usize)
+    }
+
+    /// Samples of a signal per commit (index 0 the newest): each run
+    /// attempt that failed with `fp` or passed.
+    fn counts(&self, ci: usize, fp: FpId) -> Vec<Counts> {
+        let mut counts = vec![Counts::default(); self.snapshot.commits.len()];
+        for e in &self.column(ci).events {
+            let Some(c) = counts.get_mut(e.commit) else {
+                continue;
+            };
+            if e.fails_with(fp) {
+                c.fail += 1;
+            } else if e.outcome == Outcome::Success {
+                c.pass += 1;
+            }
+        }
+        counts
+    }
+
+    /// The pattern's finding and the rate test's, made one.
+    fn combine(&mut self, ci: usize, fp: FpId, pattern: Option<Finding>) -> Option<Finding> {
+        // A failure shared with other jobs is an outage or infrastructure
+        // until the pattern's guards say otherwise: the rate of one job
+        // does not speak for it.
+        let shared = fp != UNCLASSIFIED
+            && self
+                .failures
+                .get(&fp)
+                .is_some_and(|seen| seen.iter().any(|(c, _, _)| *c != ci));
+        if shared {
+            return pattern;
+        }
+        let counts = self.counts(ci, fp);
+        let Some(test) = rate::test(&counts) else {
+            return pattern;
+        };
+        match pattern {
+            Some(mut p) if p.verdict == Verdict::Revert => {
+                // Confirmed by a failing restart; but when the signal has a
+                // flake history to judge by, a break that sometimes passes
+                // may have started below the suspect: place it first.
+                let margin = test.margin_of(p.suspect);
+                if test.before.samples() < rate::MIN_HISTORY || margin >= LOCALIZE_LN {
+                    p.rate = Some(test);
+                    return Some(p);
+                }
+                let why = format!(
+                    "a restart confirmed the failure on {}, but its margin over the other commits is {margin:.2} (needs {LOCALIZE_LN:.2})",
+                    self.sha(p.suspect)
+                );
+                match self.examine_rate(ci, fp, &counts, test) {
+                    Some(mut r) if r.verdict == Verdict::Revert => {
+                        r.reason = format!("{}; {why}", r.reason);
+                        Some(r)
+                    }
+                    Some(mut r) if r.verdict == Verdict::Restart => {
+                        r.reason = format!("{why}; {}", r.reason);
+                        Some(r)
+                    }
+                    other => {
+                        p.verdict = Verdict::Notify;
+                        p.reason = format!("{}; {why}", p.reason);
+                        p.rate = other.and_then(|o| o.rate);
+                        Some(p)
+                    }
+                }
+            }
+            Some(mut p) if p.verdict != Verdict::Ineligible => {
+                match self.examine_rate(ci, fp, &counts, test) {
+                    Some(r) if r.verdict == Verdict::Revert => Some(r),
+                    Some(r) => {
+                        // Sooner: the parent is restarted with the suspect.
+                        if p.verdict == Verdict::Restart && r.verdict == Verdict::Restart {
+                            for c in r.restarts {
+                                if !p.restarts.contains(&c) {
+                                    p.restarts.push(c);
+                                }
+                            }
+                        }
+                        p.rate = r.rate;
+                        Some(p)
+                    }
+                    None => Some(p),
+                }
+            }
+            other => self.examine_rate(ci, fp, &counts, test).or(other),
+        }
+    }
+
+    /// The rate's verdict on one signal: revert, restart for more samples,
+    /// or nothing worth a look.
+    fn examine_rate(
+        &mut self,
+        ci: usize,
+        fp: FpId,
+        counts: &[Counts],
+        test: RateTest,
+    ) -> Option<Finding> {
+        if !test.worth_a_look() {
+            return None;
+        }
+        let s = test.suspect;
+        let mut failing: Vec<usize> = (0..=s)
+            .filter(|&c| counts.get(c).is_some_and(|n| n.fail > 0))
+            .collect();
+        if failing.last() != Some(&s) {
+            failing.push(s);
+        }
+        let older_success = (s + 1..counts.len())
+            .find(|&c| counts[c].pass > 0)
+            .unwrap_or(s);
+        let gap = (s + 1..older_success)
+            .filter(|&c| counts[c].samples() == 0)
+            .collect();
+        let workflow = self.column(ci).workflow.clone();
+        let mut f = Finding {
+            column: ci,
+            fp,
+            suspect: s,
+            older_success,
+            failing,
+            gap,
+            verdict: Verdict::Ineligible,
+            reason: String::new(),
+            restarts: Vec::new(),
+            rate: None,
+        };
+        if let Some(r) = self.reverted_by(s) {
+            f.reason = format!(
+                "already reverted by {} ({})",
+                self.sha(r),
+                self.commit(r).title()
+            );
+            f.rate = Some(test);
+            return Some(f);
+        }
+        if test.decides() {
+            // A revert also needs fresh runs on both sides: a restart of the
+            // suspect that failed and one of the commit below that passed.
+            // Without them, the rate names the culprit to a person.
+            let column = self.column(ci);
+            let restarted = |c: usize, failed: bool| {
+                column.events_on(c).iter().any(|e| {
+                    e.restart
+                        && if failed {
+                            e.fails_with(fp)
+                        } else {
+                            e.outcome == Outcome::Success
+                        }
+                })
+            };
+            let confirmed = restarted(s, true) && restarted(older_success, false);
+            f.verdict = if confirmed {
+                Verdict::Revert
+            } else {
+                Verdict::Notify
+            };
+            f.reason = format!(
+                "rate: {test}: {} broke it, and no other commit explains the failures{}",
+                self.sha(s),
+                if confirmed {
+                    "; restarts of it failed and of the commit below passed"
+                } else {
+                    "; no restart of it failed and of the commit below passed: a person should look"
+                }
+            );
+            f.rate = Some(test);
+            return Some(f);
+        }
+        // More samples: of the suspect while the evidence of a break is
+        // short, and of the commit that best tells the plausible ones apart
+        // while its place is.
+        let mut want: Vec<(usize, &str)> = Vec::new();
+        if test.statistic < BREAK_LN {
+            want.push((s, "more runs of the suspect"));
+        }
+        if test.margin < LOCALIZE_LN {
+            let untested: Vec<usize> = test
+                .plausible
+                .iter()
+                .copied()
+                .filter(|&c| counts.get(c).is_some_and(|n| n.samples() == 0) && c != s)
+                .collect();
+            // The competitor: newer commits compete when the suspect's own
+            // failures are few (restart the suspect), older ones when its
+            // parent's passes are (restart the nearest older candidate).
+            let newer_competes = test.runner_up().is_some_and(|r| r < s);
+            let next = if !untested.is_empty() {
+                Some(untested[untested.len() / 2])
+            } else if newer_competes {
+                Some(s)
+            } else {
+                test.plausible.iter().copied().filter(|&c| c > s).min()
+            };
+            if let Some(c) = next {
+                let why = if !untested.is_empty() {
+                    "the middle of commits no CI tested (bisecting)"
+                } else if c == s {
+                    "more runs of the suspect, against the newer commits"
+                } else {
+                    "an older commit that may be the culprit instead"
+                };
+                if !want.iter().any(|(w, _)| *w == c) {
+                    want.push((c, why));
+                }
+            }
+        }
+        let (mut go, mut waiting, mut spent) = (Vec::new(), Vec::new(), Vec::new());
+        for &(c, why) in &want {
+            match self.restart_now(&workflow, c) {
+                RestartNow::Go => go.push((c, why)),
+                RestartNow::Wait(w) => waiting.push(w),
+                RestartNow::Exhausted(_) => spent.push(c),
+            }
+        }
+        if go.is_empty() && waiting.is_empty() {
+            // The wanted ones are spent: any other plausible commit helps.
+            if let Some(c) = test.plausible.iter().copied().find(|&c| {
+                !spent.contains(&c) && matches!(self.restart_now(&workflow, c), RestartNow::Go)
+            }) {
+                go.push((c, "another commit that may be the culprit"));
+            }
+        }
+        let mut reason = format!("rate: {test}");
+        if go.is_empty() && waiting.is_empty() {
+            let _ = write!(
+                reason,
+                "; restarts (`max-restarts` {} per commit) are spent: inconclusive",
+                self.params.max_restarts
+            );
+        } else {
+            f.verdict = Verdict::Restart;
+            for (c, why) in &go {
+                let _ = write!(
+                    reason,
+                    "; restarting {workflow} on {} ({why})",
+                    self.sha(*c)
+                );
+            }
+            for w in &waiting {
+                let _ = write!(reason, "; waiting: {w}");
+            }
+        }
+        f.reason = reason;
+        f.restarts = go.into_iter().map(|(c, _)| c).collect();
+        f.rate = Some(test);
+        Some(f)
     }
 }
 

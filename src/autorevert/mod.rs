@@ -14,10 +14,12 @@
 pub mod decide;
 pub mod detect;
 pub mod grid;
+pub mod rate;
 pub mod revert;
 #[cfg(test)]
 mod scenarios;
 pub mod signal;
+pub mod sim;
 pub mod synth;
 
 pub use crate::history::Snapshot;

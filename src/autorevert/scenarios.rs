@@ -953,3 +953,68 @@ fn synthetic_histories_precision_and_recall() {
         }
     }
 }
+
+#[test]
+fn the_restart_budget_puts_restarts_off_with_a_reason() {
+    // A ghstack gap wants two restarts; one run may dispatch one.
+    let s = Trunk::new(4).pass(0).fail(3).snapshot();
+    let params = Params {
+        max_restarts_per_tick: 1,
+        ..Params::default()
+    };
+    let d = detect_with(&s, &params);
+    assert_eq!(d.restarts.len(), 1, "{d:#?}");
+    assert_eq!(d.deferred.len(), 1, "{d:#?}");
+    assert!(
+        d.deferred[0].reason.contains("`max-restarts-per-tick` 1"),
+        "{}",
+        d.deferred[0].reason
+    );
+    // A day's budget already spent: nothing is dispatched.
+    let mut t = Trunk::new(4).pass(0).fail(3);
+    t.requests = (0..3)
+        .map(|k| RestartRequest {
+            workflow: "trunk".into(),
+            sha: sha(0),
+            at: t.now - Duration::hours(k + 1),
+        })
+        .collect();
+    let params = Params {
+        max_restarts_per_day: 3,
+        ..Params::default()
+    };
+    let d = detect_with(&t.snapshot(), &params);
+    assert!(d.restarts.is_empty(), "{d:#?}");
+    assert_eq!(d.deferred.len(), 2, "{d:#?}");
+    assert!(d.deferred[0].reason.contains("3 used in the last 24 hours"));
+}
+
+#[test]
+fn an_intermittent_break_is_read_as_a_rate_and_restarted() {
+    // A job that never failed in 40 commits fails on c40, passes on c41
+    // and fails on c42: no pattern (a pass in between), but a rate.
+    let n = 43;
+    let mut t = Trunk::new(n);
+    for i in 0..40 {
+        t = t.pass(i);
+    }
+    let t = t.fail(40).pass(41).fail(42);
+    let s = t.snapshot();
+    let d = run(&s);
+    let p = d
+        .patterns
+        .iter()
+        .find(|p| p.suspect == at(n, 40))
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
+    let rate = p.findings[0].rate.as_ref().expect("a rate");
+    assert_eq!((rate.before.fail, rate.before.samples()), (0, 40));
+    assert_eq!((rate.after.fail, rate.after.samples()), (2, 3));
+    assert!(p.reason.contains("Λ"), "{}", p.reason);
+    // The suspect is restarted at once, not left to the flaky guard.
+    let wanted = restarts(&s, &d);
+    assert!(
+        wanted.contains(&("trunk".to_string(), sha(40))),
+        "{wanted:?}"
+    );
+}

@@ -59,7 +59,8 @@ impl Default for Spec {
 pub struct Synthetic {
     pub snapshot: Snapshot,
     /// Shas of the breakages left in trunk and confirmed by a failing
-    /// restart: what a detector should revert.
+    /// restart (and their parents by passing ones): what a detector should
+    /// revert.
     pub culprits: Vec<String>,
     /// Shas of the breakages that were reverted in the history.
     pub reverted: Vec<String>,
@@ -249,15 +250,30 @@ pub fn generate(spec: &Spec) -> Synthetic {
         if b.culprit + spec.pending_newest >= n {
             continue;
         }
-        run_id += 1;
         let k = b.base * SHARDS + (b.shard - 1);
         let wi = k % workflows.len();
-        let started = commit.time + Duration::hours(2);
-        let mut job = passed(commit, &workflows[wi], b.base, b.shard, run_id, started);
-        job.event = RESTART_EVENT.into();
-        job.head_branch = restart_branch(&commit.sha);
-        fail(&mut job, "pytest failure", &b.fingerprint);
-        jobs.push(job);
+        for r in 0..2 {
+            run_id += 1;
+            let started = commit.time + Duration::hours(2) + Duration::minutes(40 * r);
+            let mut job = passed(commit, &workflows[wi], b.base, b.shard, run_id, started);
+            job.event = RESTART_EVENT.into();
+            job.head_branch = restart_branch(&commit.sha);
+            fail(&mut job, "pytest failure", &b.fingerprint);
+            jobs.push(job);
+        }
+        // And the parent restarted twice, passing: the break starts with
+        // the culprit, not below it.
+        if let Some(parent) = b.culprit.checked_sub(1) {
+            let commit = &commits[parent];
+            for k in 0..2 {
+                run_id += 1;
+                let started = commit.time + Duration::hours(2) + Duration::minutes(40 * k);
+                let mut job = passed(commit, &workflows[wi], b.base, b.shard, run_id, started);
+                job.event = RESTART_EVENT.into();
+                job.head_branch = restart_branch(&commit.sha);
+                jobs.push(job);
+            }
+        }
     }
 
     let now = commits

@@ -533,6 +533,23 @@ fn summary(
         out.push_str(&grid::restarts_list(snapshot, detection));
         out.push('\n');
     }
+    if !detection.deferred.is_empty() {
+        out.push_str("### Restarts put off\n\n");
+        for r in &detection.deferred {
+            let sha = snapshot
+                .commits
+                .get(r.commit)
+                .map(|c| short(&c.sha))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- {} on `{sha}`: {}",
+                inline(&r.workflow),
+                inline(&r.reason)
+            );
+        }
+        out.push('\n');
+    }
     if !report.results.is_empty() {
         out.push_str("### Writes\n\n");
         out.push_str(&inline_lines(&report.to_text()));

@@ -1,0 +1,366 @@
+//! A signal as a failure rate: which commit changed it, and how sure that is.
+//! Pure arithmetic on counts.
+//!
+//! Each run attempt of a job on a commit is one sample: it failed with the
+//! signal's fingerprint, or it passed (failures with other fingerprints and
+//! pending runs say nothing). The model has one change point: commits older
+//! than the culprit fail at the job's flake rate `p0`, the culprit and every
+//! newer commit (which contain it) at an unknown higher rate.
+//!
+//! - `p0`, the flake rate, is the upper 95% (Wilson) bound of the signal's
+//!   failure rate on the commits older than the suspect, and never below
+//!   [`FLAKE_FLOOR`]: a difference the job's own flake history explains is no
+//!   break.
+//! - For each candidate commit `k`, the statistic `Λ(k)` is the log
+//!   likelihood ratio of "`k` and the newer commits fail at an unknown rate"
+//!   (a Beta(½, ½) mixture over the rate, the Krichevsky–Trofimov estimator)
+//!   against "they fail at `p0`". A mixture ratio is a test martingale under
+//!   the null, so by Ville's inequality it crosses `ln(1/α)` with probability
+//!   at most `α` however long one keeps looking: the test is sequential, and
+//!   stops as soon as the evidence is strong enough.
+//! - The suspect is the `k` with the largest `Λ`; its margin is `Λ(suspect)`
+//!   minus the log of the sum of `e^Λ(k)` over every other candidate: the log
+//!   posterior odds, under a uniform prior over commits, that it is the
+//!   suspect and no other (the parent passing again is what moves it).
+//!
+//! A revert needs `Λ ≥ ln(1000)` (α = 0.1%) and a margin of `ln(999)` (99.9%
+//! that no other commit is the culprit). Evidence below that, but worth a
+//! look (`Λ ≥ ln(10)`), asks for restarts: of the suspect while `Λ` is short,
+//! and of the middle of the plausible commits while the margin is short (the
+//! parent, or the middle of a run of commits no CI tested: a bisection).
+
+use std::fmt;
+
+/// The least flake rate assumed of any job.
+pub const FLAKE_FLOOR: f64 = 0.02;
+
+/// `Λ` a revert needs: `ln(1000)`, a false alarm rate of at most 0.1% per
+/// signal.
+pub const BREAK_LN: f64 = 6.907_755_278_982_137;
+
+/// The margin a revert needs: `ln(999)`, 99.9% that no other commit is the
+/// culprit (at 99%, one break in a hundred that passed twice by chance on
+/// its parent would revert the wrong commit: the simulator saw it).
+pub const LOCALIZE_LN: f64 = 6.906_754_778_648_554;
+
+/// Samples below the suspect from which a flake rate is trusted enough to
+/// overrule a pattern confirmed by a restart.
+pub const MIN_HISTORY: u32 = 30;
+
+/// `Λ` that makes a signal worth restarts: `ln(10)`.
+pub const LOOK_LN: f64 = std::f64::consts::LN_10;
+
+/// The z of a one-sided 95% bound.
+const Z95: f64 = 1.644_853_626_951_472_2;
+
+/// Samples of a signal on one commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub fail: u32,
+    pub pass: u32,
+}
+
+impl Counts {
+    pub fn samples(&self) -> u32 {
+        self.fail + self.pass
+    }
+}
+
+/// The result of the test for one signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateTest {
+    /// Index of the most likely first bad commit (0 is the newest).
+    pub suspect: usize,
+    /// Samples on commits older than the suspect.
+    pub before: Counts,
+    /// Samples on the suspect and newer commits.
+    pub after: Counts,
+    /// The flake rate tested against.
+    pub flake_rate: f64,
+    /// `Λ(suspect)`.
+    pub statistic: f64,
+    /// Log posterior odds of the suspect against every other commit.
+    pub margin: f64,
+    /// Candidates within [`LOCALIZE_LN`] of the suspect, newest first.
+    pub plausible: Vec<usize>,
+    /// `Λ` of every candidate, for [`RateTest::margin_of`].
+    scores: Vec<f64>,
+}
+
+// The statistics are finite numbers computed from counts.
+impl Eq for RateTest {}
+
+impl RateTest {
+    /// Enough evidence of a break, and of where it is.
+    pub fn decides(&self) -> bool {
+        self.statistic >= BREAK_LN && self.margin >= LOCALIZE_LN
+    }
+
+    /// Evidence worth restarts.
+    pub fn worth_a_look(&self) -> bool {
+        self.statistic >= LOOK_LN
+    }
+
+    /// The margin of another candidate `k` (what the evidence says of a
+    /// suspect found another way).
+    pub fn margin_of(&self, k: usize) -> f64 {
+        margin(&self.scores, k)
+    }
+
+    /// The most likely candidate after the suspect.
+    pub fn runner_up(&self) -> Option<usize> {
+        self.scores
+            .iter()
+            .enumerate()
+            .filter(|&(i, s)| i != self.suspect && *s > f64::NEG_INFINITY)
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+    }
+
+    /// The commit whose samples would best tell the plausible candidates
+    /// apart: the middle one (the parent when only the suspect and its
+    /// parent are plausible).
+    pub fn bisect(&self) -> Option<usize> {
+        (self.plausible.len() >= 2).then(|| self.plausible[self.plausible.len() / 2])
+    }
+}
+
+impl fmt::Display for RateTest {
+    /// `before 1/80 (flake rate ≤ 3.5%), after 5/6; Λ 8.10 (revert at 6.91),
+    /// margin 3.20 (needs 2.94)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "failed {}/{} before, {}/{} on the suspect and after (flake rate ≤ {:.1}%); Λ {:.2} (revert at {:.2}), margin {:.2} (needs {:.2})",
+            self.before.fail,
+            self.before.samples(),
+            self.after.fail,
+            self.after.samples(),
+            self.flake_rate * 100.0,
+            self.statistic,
+            BREAK_LN,
+            self.margin,
+            LOCALIZE_LN
+        )
+    }
+}
+
+/// Upper one-sided 95% Wilson bound of `fail / n`.
+pub fn wilson_upper(fail: u32, n: u32) -> f64 {
+    if n == 0 {
+        return 1.0;
+    }
+    let n = f64::from(n);
+    let p = f64::from(fail) / n;
+    let z2 = Z95 * Z95;
+    let centre = p + z2 / (2.0 * n);
+    let spread = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre + spread) / (1.0 + z2 / n)).min(1.0)
+}
+
+/// `ln` of the Beta(½, ½) mixture likelihood of `f` failures and `s` passes:
+/// `B(f + ½, s + ½) / B(½, ½)`, exact through half-integer Gamma products.
+fn ln_mixture(f: u32, s: u32) -> f64 {
+    let half = |n: u32| (0..n).map(|i| (f64::from(i) + 0.5).ln()).sum::<f64>();
+    let fact = (1..=f + s).map(|i| f64::from(i).ln()).sum::<f64>();
+    half(f) + half(s) - fact
+}
+
+fn statistic(c: Counts, p0: f64) -> f64 {
+    if c.samples() == 0 {
+        return 0.0;
+    }
+    ln_mixture(c.fail, c.pass) - f64::from(c.fail) * p0.ln() - f64::from(c.pass) * (1.0 - p0).ln()
+}
+
+fn margin(scores: &[f64], k: usize) -> f64 {
+    let Some(&top) = scores.get(k) else {
+        return f64::NEG_INFINITY;
+    };
+    let max = scores
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != k)
+        .map(|(_, &s)| s)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if max == f64::NEG_INFINITY {
+        return f64::INFINITY;
+    }
+    let sum: f64 = scores
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != k)
+        .map(|(_, &s)| (s - max).exp())
+        .sum();
+    top - (max + sum.ln())
+}
+
+/// Test a signal whose samples per commit are `counts` (index 0 is the
+/// newest commit). `None` when it never failed.
+pub fn test(counts: &[Counts]) -> Option<RateTest> {
+    let total = counts.iter().fold(Counts::default(), |a, c| Counts {
+        fail: a.fail + c.fail,
+        pass: a.pass + c.pass,
+    });
+    if total.fail == 0 {
+        return None;
+    }
+    // Samples on each commit and the newer ones.
+    let mut after = Vec::with_capacity(counts.len());
+    let mut acc = Counts::default();
+    for c in counts {
+        acc.fail += c.fail;
+        acc.pass += c.pass;
+        after.push(acc);
+    }
+    let flake = |k: usize| {
+        let before = Counts {
+            fail: total.fail - after[k].fail,
+            pass: total.pass - after[k].pass,
+        };
+        (
+            before,
+            wilson_upper(before.fail, before.samples()).max(FLAKE_FLOOR),
+        )
+    };
+    // The suspect depends on the flake rate and the rate on the suspect:
+    // settle them together (a few rounds suffice).
+    let mut p0 = wilson_upper(total.fail, total.samples()).max(FLAKE_FLOOR);
+    let mut suspect = usize::MAX;
+    let mut scores = Vec::new();
+    for _ in 0..4 {
+        // One-sided: a commit after which the signal fails no more often
+        // than it flakes cannot have broken it.
+        scores = after
+            .iter()
+            .map(|&c| {
+                if c.samples() > 0 && f64::from(c.fail) > p0 * f64::from(c.samples()) {
+                    statistic(c, p0)
+                } else {
+                    f64::NEG_INFINITY
+                }
+            })
+            .collect();
+        let best = scores
+            .iter()
+            .enumerate()
+            // Ties go to the oldest: an untested commit below a failing one
+            // is as likely.
+            .fold(None::<(usize, f64)>, |best, (i, &s)| match best {
+                Some((_, b)) if b > s => best,
+                _ => Some((i, s)),
+            })
+            .filter(|&(_, s)| s > f64::NEG_INFINITY)
+            .map(|(i, _)| i)?;
+        if best == suspect {
+            break;
+        }
+        suspect = best;
+        p0 = flake(suspect).1;
+    }
+    let (before, flake_rate) = flake(suspect);
+    let statistic = scores.get(suspect).copied().unwrap_or(f64::NEG_INFINITY);
+    if statistic == f64::NEG_INFINITY {
+        return None;
+    }
+    let plausible = scores
+        .iter()
+        .enumerate()
+        .filter(|&(_, &s)| s >= statistic - LOCALIZE_LN)
+        .map(|(i, _)| i)
+        .collect();
+    Some(RateTest {
+        suspect,
+        before,
+        after: after[suspect],
+        flake_rate,
+        statistic,
+        margin: margin(&scores, suspect),
+        plausible,
+        scores,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(fail: u32, pass: u32) -> Counts {
+        Counts { fail, pass }
+    }
+
+    /// Newest first: `after` commits above the break, then `before` clean.
+    fn history(newer: &[Counts], clean: usize) -> Vec<Counts> {
+        let mut v = newer.to_vec();
+        v.extend(std::iter::repeat_n(c(0, 1), clean));
+        v
+    }
+
+    #[test]
+    fn the_mixture_is_exact() {
+        // B(1.5, 0.5) / B(0.5, 0.5) = 1/2; B(1.5, 1.5) / B(.5, .5) = 1/8.
+        assert!((ln_mixture(1, 0) - 0.5f64.ln()).abs() < 1e-12);
+        assert!((ln_mixture(1, 1) - 0.125f64.ln()).abs() < 1e-12);
+        assert_eq!(ln_mixture(0, 0), 0.0);
+    }
+
+    #[test]
+    fn wilson_bounds() {
+        assert!(wilson_upper(0, 100) < 0.03);
+        assert!((0.08..0.13).contains(&wilson_upper(5, 100)));
+        assert_eq!(wilson_upper(0, 0), 1.0);
+    }
+
+    #[test]
+    fn an_always_failing_break_is_found_and_placed() {
+        // Twenty failing commits over a parent that passed three times; the
+        // suspect failed again twice (its own failures are what set it
+        // apart from its child).
+        let mut v = history(&[c(1, 0); 19], 0);
+        v.push(c(3, 0));
+        v.push(c(0, 3));
+        v.extend(std::iter::repeat_n(c(0, 1), 60));
+        let t = test(&v).expect("fails");
+        assert_eq!(t.suspect, 19);
+        assert!(t.decides(), "{t}");
+        // With one pass on the parent, it may be a break that passes
+        // sometimes, started one commit lower.
+        let mut v = history(&[c(1, 0); 20], 0);
+        v.extend(std::iter::repeat_n(c(0, 1), 60));
+        let t = test(&v).expect("fails");
+        assert!(!t.decides(), "{t}");
+        assert_eq!(t.runner_up(), Some(18));
+    }
+
+    #[test]
+    fn one_pass_on_the_parent_does_not_place_an_intermittent_break() {
+        // 60%-like: fail, fail, pass, fail over a parent that passed once.
+        let v = history(&[c(1, 0), c(0, 1), c(1, 0), c(1, 0)], 60);
+        let t = test(&v).expect("fails");
+        assert_eq!(t.suspect, 3);
+        assert!(!t.decides(), "{t}");
+        assert!(t.worth_a_look(), "{t}");
+        assert_eq!(t.bisect(), Some(t.plausible[t.plausible.len() / 2]));
+        assert!(t.plausible.contains(&4), "{t:?}");
+    }
+
+    #[test]
+    fn a_rate_the_flake_history_explains_is_no_break() {
+        // A job failing a third of the time, a little more lately.
+        let mut v = Vec::new();
+        for i in 0..90 {
+            v.push(if i % 3 == 0 { c(1, 0) } else { c(0, 1) });
+        }
+        v[0] = c(1, 0);
+        v[1] = c(1, 0);
+        let t = test(&v).expect("fails");
+        assert!(!t.worth_a_look(), "{t}");
+        assert!(!t.decides(), "{t}");
+    }
+
+    #[test]
+    fn never_failing_is_no_test() {
+        assert!(test(&[c(0, 1); 10]).is_none());
+        assert!(test(&[]).is_none());
+    }
+}

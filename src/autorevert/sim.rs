@@ -1,0 +1,686 @@
+//! A closed-loop trunk simulator: autorevert tried as a user would run it.
+//!
+//! Commits land on a schedule, some in stacked pushes where only the head
+//! runs CI. Each job of each run fails at random: at the job's own flake rate,
+//! and at a break's rate once a breaking commit is in (1.0 for a break that
+//! always fails, 0.3/0.6/0.9 for intermittent ones). Failed jobs are retried
+//! once, half the time, as a retry bot would. Every tick, autorevert looks at
+//! the window as its source would show it (running jobs pending), its
+//! restarts are dispatched and run, and its reverts land as revert commits.
+//! A person reverts a break autorevert has not caught after
+//! [`SimSpec::human_revert_hours`].
+//!
+//! The outcome says, per kind of break, what was caught and how fast, every
+//! wrong revert, and how many restarts it cost. Seeded: the same spec gives
+//! the same figures.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::detect::{Params, Verdict};
+use super::synth::Rng;
+use super::{RESTART_EVENT, analyze, restart_branch};
+use crate::history::snapshot::{Commit, JobResult, RestartRequest, Snapshot};
+
+/// What kind of break a culprit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BreakKind {
+    /// The job fails on every run.
+    Always,
+    /// The job fails on this share of runs (per mille).
+    Intermittent(u32),
+    /// Always fails, but the culprit is inside a stacked push: only the
+    /// push's head ran CI.
+    Stacked,
+}
+
+impl BreakKind {
+    pub fn label(self) -> String {
+        match self {
+            BreakKind::Always => "always failing".into(),
+            BreakKind::Intermittent(r) => format!("intermittent {}%", r / 10),
+            BreakKind::Stacked => "stacked push".into(),
+        }
+    }
+
+    fn rate(self) -> u32 {
+        match self {
+            BreakKind::Intermittent(r) => r,
+            BreakKind::Always | BreakKind::Stacked => 1000,
+        }
+    }
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimSpec {
+    pub seed: u64,
+    /// Simulated time.
+    pub hours: u32,
+    pub commit_every_minutes: u32,
+    pub workflows: usize,
+    pub jobs_per_workflow: usize,
+    /// Flake rate (per mille) of each job, cycled over the jobs.
+    pub flake_per_mille: Vec<u32>,
+    /// The breaks, spread evenly over the time, each in a job of its own.
+    pub breaks: Vec<BreakKind>,
+    /// Chance (per mille) that a push carries 2 to 4 commits.
+    pub stacked_per_mille: u32,
+    /// Minutes between two looks of autorevert.
+    pub tick_minutes: u32,
+    /// Minutes a run takes.
+    pub run_minutes: u32,
+    /// Chance (per mille) that a failed job is retried once.
+    pub retry_per_mille: u32,
+    /// A person reverts a break still in trunk this long after it landed.
+    pub human_revert_hours: u32,
+    /// The window autorevert reads.
+    pub lookback_hours: u32,
+}
+
+impl Default for SimSpec {
+    fn default() -> Self {
+        SimSpec {
+            seed: 1,
+            hours: 72,
+            commit_every_minutes: 12,
+            workflows: 2,
+            jobs_per_workflow: 4,
+            flake_per_mille: vec![5, 2, 50, 5, 150, 2, 10, 300],
+            breaks: vec![
+                BreakKind::Always,
+                BreakKind::Intermittent(600),
+                BreakKind::Stacked,
+                BreakKind::Intermittent(900),
+                BreakKind::Intermittent(300),
+                BreakKind::Intermittent(600),
+            ],
+            stacked_per_mille: 100,
+            tick_minutes: 20,
+            run_minutes: 40,
+            retry_per_mille: 500,
+            human_revert_hours: 8,
+            lookback_hours: 24,
+        }
+    }
+}
+
+/// What happened to one break.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakOutcome {
+    pub kind: BreakKind,
+    pub sha: String,
+    /// Time from the culprit landing to autorevert reverting it.
+    pub caught_after: Option<Duration>,
+}
+
+/// Everything one simulation measured.
+#[derive(Debug, Clone, Default)]
+pub struct SimOutcome {
+    pub breaks: Vec<BreakOutcome>,
+    /// Commits autorevert reverted that broke nothing.
+    pub false_reverts: Vec<String>,
+    /// The reason of every revert autorevert made.
+    pub reasons: Vec<String>,
+    pub restarts: usize,
+    pub hours: u32,
+    pub ticks: usize,
+}
+
+struct SimCommit {
+    commit: Commit,
+    /// Breaks (indexes into the spec's) in this commit's tree.
+    active: BTreeSet<usize>,
+}
+
+struct World<'a> {
+    spec: &'a SimSpec,
+    commits: Vec<SimCommit>,
+    jobs: Vec<JobResult>,
+    requests: Vec<RestartRequest>,
+    run_id: u64,
+    rng: Rng,
+    workflow_names: Vec<String>,
+    /// Job index of each break.
+    break_job: Vec<usize>,
+    /// Culprit commit (index into `commits`) of each break, once landed.
+    culprit: Vec<Option<usize>>,
+    /// When each break left trunk, and whether autorevert took it out.
+    removed: Vec<Option<(DateTime<Utc>, bool)>>,
+}
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 6, 3, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+impl World<'_> {
+    fn jobs_total(&self) -> usize {
+        self.spec.workflows.max(1) * self.spec.jobs_per_workflow.max(1)
+    }
+
+    fn job_name(&self, j: usize) -> String {
+        format!("job-{j:02} / test")
+    }
+
+    fn flake(&self, j: usize) -> u32 {
+        if self.spec.flake_per_mille.is_empty() {
+            0
+        } else {
+            self.spec.flake_per_mille[j % self.spec.flake_per_mille.len()]
+        }
+    }
+
+    /// One run of `workflow` on commit `c`, starting at `at`.
+    fn run(&mut self, c: usize, wi: usize, at: DateTime<Utc>, restart: bool) {
+        self.run_id += 1;
+        let run_id = self.run_id;
+        let total = self.jobs_total();
+        let sha = self.commits[c].commit.sha.clone();
+        let workflow = self.workflow_names[wi].clone();
+        for j in (0..total).filter(|j| j % self.workflow_names.len() == wi) {
+            let flake = self.flake(j);
+            let broken: Option<usize> = self.commits[c]
+                .active
+                .iter()
+                .copied()
+                .find(|&b| self.break_job[b] == j);
+            // A racy test made likelier fails like its flakes; a test that
+            // always fails now is a new failure.
+            let break_fp = broken.and_then(|b| match self.spec.breaks[b] {
+                BreakKind::Intermittent(_) => None,
+                BreakKind::Always | BreakKind::Stacked => Some(format!("fp-break-{b:02}")),
+            });
+            let mut attempt = 1;
+            let mut started = at + Duration::seconds(self.rng.below(120) as i64);
+            loop {
+                let rate = broken.map_or(0, |b| self.spec.breaks[b].rate());
+                let by_break = rate > 0 && self.rng.below(1000) < u64::from(rate);
+                let flaked = self.rng.chance(flake);
+                let failed = by_break || flaked;
+                let fingerprint = match &break_fp {
+                    Some(fp) if by_break => fp.clone(),
+                    _ => format!("fp-job-{j:02}"),
+                };
+                let completed = started + Duration::minutes(i64::from(self.spec.run_minutes));
+                let job = JobResult {
+                    sha: sha.clone(),
+                    workflow: workflow.clone(),
+                    name: self.job_name(j),
+                    run_id,
+                    run_attempt: attempt,
+                    event: if restart { RESTART_EVENT } else { "push" }.into(),
+                    head_branch: if restart {
+                        restart_branch(&sha)
+                    } else {
+                        "main".into()
+                    },
+                    status: "completed".into(),
+                    conclusion: Some(if failed { "failure" } else { "success" }.into()),
+                    started_at: Some(started),
+                    completed_at: Some(completed),
+                    rule: failed.then(|| "pytest failure".to_string()),
+                    fingerprint: failed.then_some(fingerprint),
+                    id: None,
+                    url: None,
+                };
+                self.jobs.push(job);
+                if !failed || attempt > 1 || !self.rng.chance(self.spec.retry_per_mille) {
+                    break;
+                }
+                attempt += 1;
+                started = completed + Duration::minutes(2);
+            }
+        }
+    }
+
+    fn land(&mut self, message: String, time: DateTime<Utc>, ran: bool, breaks: &[usize]) {
+        let mut active: BTreeSet<usize> = self
+            .commits
+            .last()
+            .map(|c| c.active.clone())
+            .unwrap_or_default();
+        for (b, r) in self.removed.iter().enumerate() {
+            if r.is_some() {
+                active.remove(&b);
+            }
+        }
+        let i = self.commits.len();
+        for &b in breaks {
+            active.insert(b);
+            self.culprit[b] = Some(i);
+        }
+        let commit = Commit {
+            sha: self.rng.hex(40),
+            time,
+            message,
+        };
+        self.commits.push(SimCommit { commit, active });
+        if ran {
+            for wi in 0..self.workflow_names.len() {
+                self.run(i, wi, time + Duration::minutes(3), false);
+            }
+        }
+    }
+
+    fn revert(&mut self, target: usize, at: DateTime<Utc>, by_autorevert: bool) {
+        let title = self.commits[target].commit.title().to_string();
+        let sha = self.commits[target].commit.sha.clone();
+        let mut fixed = Vec::new();
+        for (b, c) in self.culprit.iter().enumerate() {
+            if *c == Some(target) && self.removed[b].is_none() {
+                fixed.push(b);
+            }
+        }
+        for &b in &fixed {
+            self.removed[b] = Some((at, by_autorevert));
+        }
+        self.land(
+            format!("Revert \"{title}\"\n\nThis reverts commit {sha}."),
+            at,
+            true,
+            &[],
+        );
+    }
+
+    /// What the source shows at `now`: newest first, running jobs pending.
+    fn snapshot(&self, now: DateTime<Utc>) -> Snapshot {
+        let since = now - Duration::hours(i64::from(self.spec.lookback_hours));
+        let commits: Vec<Commit> = self
+            .commits
+            .iter()
+            .rev()
+            .map(|c| &c.commit)
+            .filter(|c| c.time <= now && c.time >= since)
+            .cloned()
+            .collect();
+        let kept: BTreeSet<&str> = commits.iter().map(|c| c.sha.as_str()).collect();
+        let jobs = self
+            .jobs
+            .iter()
+            .filter(|j| kept.contains(j.sha.as_str()) && j.started_at.is_some_and(|s| s <= now))
+            .map(|j| {
+                let mut j = j.clone();
+                if j.completed_at.is_some_and(|t| t > now) {
+                    j.status = "in_progress".into();
+                    j.conclusion = None;
+                    j.rule = None;
+                    j.fingerprint = None;
+                    j.completed_at = None;
+                }
+                j
+            })
+            .collect();
+        Snapshot {
+            repo: "simulated/trunk".into(),
+            now,
+            commits,
+            jobs,
+            restart_requests: self
+                .requests
+                .iter()
+                .filter(|r| r.at >= since && r.at <= now)
+                .cloned()
+                .collect(),
+            workflow_files: self
+                .workflow_names
+                .iter()
+                .map(|w| (w.clone(), format!(".github/workflows/{w}.yml")))
+                .collect(),
+        }
+    }
+}
+
+/// Run the simulation `spec` describes with autorevert's `params`.
+pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
+    let workflow_names: Vec<String> = (0..spec.workflows.max(1))
+        .map(|w| format!("trunk-{w}"))
+        .collect();
+    let total_jobs = spec.workflows.max(1) * spec.jobs_per_workflow.max(1);
+    let mut rng = Rng::new(spec.seed);
+    // Each break in a job of its own when there are enough jobs.
+    let offset = rng.below(total_jobs as u64) as usize;
+    let break_job: Vec<usize> = (0..spec.breaks.len())
+        .map(|b| (offset + b * 3) % total_jobs)
+        .collect();
+    let mut world = World {
+        spec,
+        commits: Vec::new(),
+        jobs: Vec::new(),
+        requests: Vec::new(),
+        run_id: 10_000,
+        rng,
+        workflow_names,
+        break_job,
+        culprit: vec![None; spec.breaks.len()],
+        removed: vec![None; spec.breaks.len()],
+    };
+    let t0 = start();
+    let end = t0 + Duration::hours(i64::from(spec.hours));
+    let every = Duration::minutes(i64::from(spec.commit_every_minutes.max(1)));
+    let tick = Duration::minutes(i64::from(spec.tick_minutes.max(1)));
+    // Breaks land evenly, after a day of history to learn flake rates from.
+    let warmup = Duration::hours(i64::from(spec.lookback_hours.min(spec.hours / 3)));
+    let span = end - t0 - warmup - Duration::hours(i64::from(spec.human_revert_hours));
+    let slot = span / (spec.breaks.len().max(1) as i32);
+    let mut due: Vec<(DateTime<Utc>, usize)> = (0..spec.breaks.len())
+        .map(|b| (t0 + warmup + slot * (b as i32), b))
+        .collect();
+    due.reverse();
+
+    let mut next_commit = t0;
+    let mut next_tick = t0 + tick;
+    let mut number = 0u64;
+    let mut outcome = SimOutcome {
+        hours: spec.hours,
+        ..SimOutcome::default()
+    };
+    let mut reverted: BTreeSet<usize> = BTreeSet::new();
+    while next_commit < end || next_tick < end {
+        if next_commit <= next_tick && next_commit < end {
+            // A push: one commit, or a stack of 2 to 4 where only the head
+            // runs CI.
+            let size = if world.rng.chance(spec.stacked_per_mille) {
+                2 + world.rng.below(3) as usize
+            } else {
+                1
+            };
+            let mut kinds: Vec<usize> = Vec::new();
+            if let Some(&(at, b)) = due.last()
+                && at <= next_commit
+            {
+                due.pop();
+                kinds.push(b);
+            }
+            // A stacked break goes into a stack, below its head.
+            let size = match kinds.first() {
+                Some(&b) if spec.breaks[b] == BreakKind::Stacked => size.max(3),
+                Some(_) => 1,
+                None => size,
+            };
+            for k in 0..size {
+                number += 1;
+                let head = k + 1 == size;
+                let breaks: Vec<usize> = if k == 0 { kinds.clone() } else { Vec::new() };
+                let t = next_commit + Duration::seconds(k as i64);
+                world.land(
+                    format!("Change number {number} (#{})", 5000 + number),
+                    t,
+                    head,
+                    &breaks,
+                );
+            }
+            next_commit += every;
+            continue;
+        }
+        let now = next_tick;
+        next_tick += tick;
+        outcome.ticks += 1;
+        // A person reverts what autorevert left in too long.
+        for b in 0..spec.breaks.len() {
+            if let (Some(c), None) = (world.culprit[b], world.removed[b])
+                && now - world.commits[c].commit.time
+                    >= Duration::hours(i64::from(spec.human_revert_hours))
+            {
+                world.revert(c, now, false);
+            }
+        }
+        let snapshot = world.snapshot(now);
+        let (_, detection) = analyze(&snapshot, params);
+        let index: BTreeMap<&str, usize> = world
+            .commits
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.commit.sha.as_str(), i))
+            .collect();
+        let mut to_revert = Vec::new();
+        for p in &detection.patterns {
+            if p.verdict != Verdict::Revert {
+                continue;
+            }
+            let Some(&c) = snapshot
+                .commits
+                .get(p.suspect)
+                .and_then(|s| index.get(s.sha.as_str()))
+            else {
+                continue;
+            };
+            to_revert.push((c, p.reason.clone()));
+        }
+        let mut runs = Vec::new();
+        for r in &detection.restarts {
+            let Some(&c) = snapshot
+                .commits
+                .get(r.commit)
+                .and_then(|s| index.get(s.sha.as_str()))
+            else {
+                continue;
+            };
+            if let Some(wi) = world.workflow_names.iter().position(|w| *w == r.workflow) {
+                runs.push((c, wi, r.workflow.clone()));
+            }
+        }
+        for (c, wi, workflow) in runs {
+            outcome.restarts += 1;
+            world.requests.push(RestartRequest {
+                workflow,
+                sha: world.commits[c].commit.sha.clone(),
+                at: now,
+            });
+            world.run(c, wi, now + Duration::minutes(2), true);
+        }
+        for (c, reason) in to_revert {
+            if !reverted.insert(c) {
+                continue;
+            }
+            let culprit_of = (0..spec.breaks.len()).any(|b| world.culprit[b] == Some(c));
+            outcome.reasons.push(format!(
+                "{} {}: {reason}",
+                if culprit_of { "right" } else { "WRONG" },
+                world.commits[c].commit.title()
+            ));
+            if !culprit_of {
+                outcome
+                    .false_reverts
+                    .push(world.commits[c].commit.sha.clone());
+            }
+            world.revert(c, now + Duration::minutes(1), true);
+        }
+    }
+    for (b, kind) in spec.breaks.iter().enumerate() {
+        let Some(c) = world.culprit[b] else { continue };
+        let landed = world.commits[c].commit.time;
+        outcome.breaks.push(BreakOutcome {
+            kind: *kind,
+            sha: world.commits[c].commit.sha.clone(),
+            caught_after: match world.removed[b] {
+                Some((at, true)) => Some(at - landed),
+                _ => None,
+            },
+        });
+    }
+    outcome
+}
+
+/// Figures over many simulations.
+#[derive(Debug, Clone, Default)]
+pub struct Figures {
+    /// Per kind: (injected, caught).
+    pub by_kind: BTreeMap<BreakKind, (usize, usize)>,
+    pub caught: usize,
+    pub injected: usize,
+    pub false_reverts: usize,
+    /// Minutes from a break landing to its revert, sorted.
+    pub latencies: Vec<i64>,
+    pub restarts: usize,
+    pub hours: u64,
+}
+
+impl Figures {
+    pub fn add(&mut self, o: &SimOutcome) {
+        for b in &o.breaks {
+            let e = self.by_kind.entry(b.kind).or_default();
+            e.0 += 1;
+            self.injected += 1;
+            if let Some(d) = b.caught_after {
+                e.1 += 1;
+                self.caught += 1;
+                self.latencies.push(d.num_minutes());
+            }
+        }
+        self.latencies.sort_unstable();
+        self.false_reverts += o.false_reverts.len();
+        self.restarts += o.restarts;
+        self.hours += u64::from(o.hours);
+    }
+
+    pub fn precision(&self) -> f64 {
+        let all = self.caught + self.false_reverts;
+        if all == 0 {
+            1.0
+        } else {
+            self.caught as f64 / all as f64
+        }
+    }
+
+    pub fn recall(&self) -> f64 {
+        if self.injected == 0 {
+            1.0
+        } else {
+            self.caught as f64 / self.injected as f64
+        }
+    }
+
+    pub fn recall_of(&self, kind: BreakKind) -> f64 {
+        match self.by_kind.get(&kind) {
+            Some(&(n, c)) if n > 0 => c as f64 / n as f64,
+            _ => 1.0,
+        }
+    }
+
+    /// The `q` quantile (0..=1) of the latencies, in minutes.
+    pub fn latency(&self, q: f64) -> Option<i64> {
+        if self.latencies.is_empty() {
+            return None;
+        }
+        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
+        self.latencies.get(i).copied()
+    }
+
+    pub fn restarts_per_48h(&self) -> f64 {
+        if self.hours == 0 {
+            0.0
+        } else {
+            self.restarts as f64 * 48.0 / self.hours as f64
+        }
+    }
+
+    /// A few lines for the benchmark and the notes.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let hours =
+            |m: Option<i64>| m.map_or("-".to_string(), |m| format!("{:.1} h", m as f64 / 60.0));
+        out.push_str(&format!(
+            "precision {:.3} ({} right, {} wrong reverts); recall {:.3} ({}/{})\n",
+            self.precision(),
+            self.caught,
+            self.false_reverts,
+            self.recall(),
+            self.caught,
+            self.injected
+        ));
+        for (kind, (n, c)) in &self.by_kind {
+            out.push_str(&format!("  recall {}: {c}/{n}\n", kind.label()));
+        }
+        out.push_str(&format!(
+            "latency from break to revert: median {}, p90 {}\n",
+            hours(self.latency(0.5)),
+            hours(self.latency(0.9))
+        ));
+        out.push_str(&format!(
+            "restarts: {} in {} h ({:.1} per 48 h)\n",
+            self.restarts,
+            self.hours,
+            self.restarts_per_48h()
+        ));
+        out
+    }
+}
+
+/// The fixed scenario set the tests and the benchmark measure.
+pub fn scenario_set(seeds: std::ops::RangeInclusive<u64>) -> Vec<SimSpec> {
+    seeds
+        .map(|seed| SimSpec {
+            seed,
+            ..SimSpec::default()
+        })
+        .collect()
+}
+
+/// Run every scenario and sum up.
+pub fn measure(specs: &[SimSpec], params: &Params) -> Figures {
+    let mut f = Figures::default();
+    for s in specs {
+        f.add(&simulate(s, params));
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_figures() {
+        let spec = SimSpec {
+            hours: 36,
+            breaks: vec![BreakKind::Always, BreakKind::Stacked],
+            ..SimSpec::default()
+        };
+        let a = simulate(&spec, &Params::default());
+        let b = simulate(&spec, &Params::default());
+        assert_eq!(a.breaks, b.breaks);
+        assert_eq!(a.restarts, b.restarts);
+        assert_eq!(a.breaks.len(), 2);
+    }
+
+    /// The figures over the fixed scenario set (printed with `--nocapture`).
+    #[test]
+    fn scenario_set_figures() {
+        let mut f = Figures::default();
+        for spec in scenario_set(1..=8) {
+            let o = simulate(&spec, &Params::default());
+            for r in o.reasons.iter().filter(|r| r.starts_with("WRONG")) {
+                println!("seed {}: {r}", spec.seed);
+            }
+            f.add(&o);
+        }
+        println!("{}", f.render());
+        assert_eq!(f.false_reverts, 0, "{}", f.render());
+        assert_eq!(f.recall_of(BreakKind::Always), 1.0, "{}", f.render());
+        assert_eq!(f.recall_of(BreakKind::Stacked), 1.0, "{}", f.render());
+        assert!(f.recall() >= 0.39, "{}", f.render());
+    }
+}
+
+#[cfg(test)]
+mod figures {
+    use super::*;
+
+    /// What `max-restarts` buys (`cargo test --lib sim -- --ignored
+    /// --nocapture`).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn figures_by_max_restarts() {
+        for max in [2, 4, 6] {
+            let params = Params {
+                max_restarts: max,
+                ..Params::default()
+            };
+            let f = measure(&scenario_set(1..=8), &params);
+            println!("max-restarts {max}:\n{}", f.render());
+        }
+    }
+}
