@@ -1,0 +1,49 @@
+//! Where a HUD snapshot comes from.
+
+pub mod file;
+
+use anyhow::{Result, bail};
+
+use super::model::HudSnapshot;
+use crate::cli::Context;
+
+/// `--source`: `github`, `clickhouse` or `file:SNAPSHOT.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HudSource {
+    Github,
+    Clickhouse,
+    File(std::path::PathBuf),
+}
+
+impl HudSource {
+    /// `None` (or blank) means `github`.
+    pub fn parse(text: Option<&str>) -> Result<HudSource> {
+        let text = text.map(str::trim).unwrap_or_default();
+        Ok(match text {
+            "" | "github" => HudSource::Github,
+            "clickhouse" => HudSource::Clickhouse,
+            _ => match text.strip_prefix("file:") {
+                Some(path) if !path.is_empty() => HudSource::File(path.into()),
+                _ => {
+                    bail!("--source must be github, clickhouse or file:SNAPSHOT.json, not {text:?}")
+                }
+            },
+        })
+    }
+}
+
+/// Read a snapshot covering the last `since_days` days.
+pub async fn read(cx: &Context, source: &HudSource, since_days: u32) -> Result<HudSnapshot> {
+    match source {
+        HudSource::File(path) => file::read(path),
+        HudSource::Github => bail!("the github source is not available yet"),
+        HudSource::Clickhouse => bail!("the clickhouse source is not available yet"),
+    }
+    .map(|mut s| {
+        if s.since_days == 0 {
+            s.since_days = since_days;
+        }
+        let _ = cx;
+        s
+    })
+}
