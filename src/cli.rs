@@ -219,6 +219,9 @@ pub struct HudArgs {
     /// Also write the snapshot the site was built from to this file.
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
+    /// Read the window ending at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
 }
 
 /// A secret argument, trimmed and kept out of `Debug` output from the start.

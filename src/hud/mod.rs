@@ -59,7 +59,13 @@ pub async fn command(cx: &Context, command: &HudCommand) -> Result<ExitCode> {
 async fn build(cx: &Context, args: &HudArgs) -> Result<ExitCode> {
     let since = args.since.unwrap_or(DEFAULT_SINCE_DAYS);
     let source = HudSource::parse(args.source.as_deref())?;
-    let snapshot = sources::read(cx, &source, since).await?;
+    let now = match &args.as_of {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .with_context(|| format!("--as-of {t:?} is not an RFC 3339 time"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let snapshot = sources::read(cx, &source, since, now).await?;
     if let Some(dump) = &args.dump {
         let json = serde_json::to_string_pretty(&snapshot)?;
         std::fs::write(dump, json).with_context(|| format!("cannot write {}", dump.display()))?;

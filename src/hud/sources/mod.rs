@@ -1,6 +1,7 @@
 //! Where a HUD snapshot comes from.
 
 pub mod file;
+pub mod github;
 
 use anyhow::{Result, bail};
 
@@ -32,11 +33,32 @@ impl HudSource {
     }
 }
 
-/// Read a snapshot covering the last `since_days` days.
-pub async fn read(cx: &Context, source: &HudSource, since_days: u32) -> Result<HudSnapshot> {
+/// Read a snapshot covering the `since_days` days up to `now`.
+pub async fn read(
+    cx: &Context,
+    source: &HudSource,
+    since_days: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<HudSnapshot> {
     match source {
         HudSource::File(path) => file::read(path),
-        HudSource::Github => bail!("the github source is not available yet"),
+        HudSource::Github => {
+            let client = cx.client()?;
+            let config = cx.load_config(Some(&client)).await?;
+            let ctx = cx.ctx(Some(client), config);
+            let (snap, calls) = github::read(&ctx, since_days, now).await?;
+            cx.env.out(&format!(
+                "ci-medic hud: {} API calls of a budget of {} for runs and jobs{}",
+                calls.made,
+                calls.budget,
+                if calls.runs_skipped > 0 {
+                    format!(" ({} completed runs left out)", calls.runs_skipped)
+                } else {
+                    String::new()
+                }
+            ));
+            Ok(snap)
+        }
         HudSource::Clickhouse => bail!("the clickhouse source is not available yet"),
     }
     .map(|mut s| {
