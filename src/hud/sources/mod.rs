@@ -59,7 +59,9 @@ pub async fn read(
             ));
             Ok(snap)
         }
-        HudSource::Clickhouse => bail!("the clickhouse source is not available yet"),
+        HudSource::Clickhouse => bail!(
+            "hud: the clickhouse source is not built yet; use --source github or file:SNAPSHOT.json"
+        ),
     }
     .map(|mut s| {
         if s.since_days == 0 {
