@@ -28,6 +28,7 @@ mod events;
 mod fake_github_selftest;
 mod heal_flow;
 mod heal_offline;
+mod hud_browser;
 mod hud_github;
 mod hud_site;
 mod permissions_flow;
