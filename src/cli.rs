@@ -88,6 +88,11 @@ pub enum Command {
         #[command(subcommand)]
         command: CrcrCommand,
     },
+    /// The CI health site (static HTML for GitHub Pages).
+    Hud {
+        #[command(subcommand)]
+        command: HudCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +197,31 @@ pub struct CrcrAllowlistArgs {
     /// The allowlist file to check (PyTorch's `.github/allowlist.yml` format).
     #[arg(long, value_name = "FILE")]
     pub check: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HudCommand {
+    /// Build the site into a directory.
+    Build(HudArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HudArgs {
+    /// The directory to write the site to (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Where the data comes from: github, clickhouse, or file:SNAPSHOT.json [default: github].
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Days of history to read [default: 14].
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub since: Option<u32>,
+    /// Also write the snapshot the site was built from to this file.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
+    /// Read the window ending at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<String>,
 }
 
 /// A secret argument, trimmed and kept out of `Debug` output from the start.
@@ -386,6 +416,7 @@ async fn dispatch(cx: &Context) -> Result<ExitCode> {
         } => bot::parse_command(cx, args).await,
         Command::Clickhouse { command } => jobs::clickhouse::command(cx, command).await,
         Command::Crcr { command } => crate::crcr::command(cx, command).await,
+        Command::Hud { command } => crate::hud::command(cx, command).await,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod github;
 pub mod handlers;
 pub mod heal;
 pub mod history;
+pub mod hud;
 pub mod job_logs;
 pub mod jobs;
 pub mod logs;
