@@ -67,6 +67,11 @@ const OPERATIONS = [
   "POST /repos/{owner}/{repo}/pulls",
   "GET /repos/{owner}/{repo}/pulls/{pull_number}",
   "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
+  // Comment commands: reactions, reviews, merging, updating a branch.
+  "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+  "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
 ];
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);

@@ -9,6 +9,7 @@ pub mod api;
 pub mod git;
 pub mod logs;
 pub mod marker;
+pub mod pulls;
 pub mod retry;
 pub mod types;
 

@@ -72,6 +72,10 @@ pub enum WriteKind {
     Rerun(u64),
     /// Dispatch of a workflow, by workflow id.
     Dispatch(u64),
+    /// Reaction to an issue comment, by comment id.
+    Reaction(u64),
+    /// Merge of a pull request (or an update of its branch), by number.
+    Merge(u64),
 }
 
 #[derive(Clone, Debug)]

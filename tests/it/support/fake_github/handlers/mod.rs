@@ -7,7 +7,9 @@
 mod actions;
 mod git;
 mod issues;
+mod merging;
 mod pulls;
+mod reactions;
 mod repos;
 
 use std::collections::BTreeMap;
@@ -280,6 +282,11 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "pulls/create" => pulls::create(world, ctx),
         "pulls/get" => pulls::get(world, ctx),
         "pulls/update" => pulls::update(world, ctx),
+
+        "reactions/create-for-issue-comment" => reactions::create_for_comment(world, ctx),
+        "pulls/list-reviews" => merging::list_reviews(world, ctx),
+        "pulls/merge" => merging::merge(world, ctx),
+        "pulls/update-branch" => merging::update_branch(world, ctx),
 
         other => Err(Reply::error(
             501,
