@@ -26,6 +26,9 @@ pub struct Config {
     pub retry: RetryConfig,
     pub heal: HealConfig,
     pub autorevert: AutorevertConfig,
+    /// Comment commands (`@ci-medic merge`, `label`, `retest`, ...); on
+    /// when the section is present.
+    pub commands: Option<crate::bot::config::CommandsConfig>,
     /// Where job history lives when a job's `source`/`history` is `clickhouse`.
     pub clickhouse: Option<ClickhouseConfig>,
 }
@@ -293,6 +296,9 @@ impl Config {
         }
         if let Err(e) = self.rules() {
             return Err(err("rules", e.to_string()));
+        }
+        if let Some(Err(e)) = self.commands.as_ref().map(|c| c.validate()) {
+            return Err(err("commands", e));
         }
         if self.autorevert.min_failures < 2 {
             return Err(err(

@@ -100,6 +100,29 @@ pub enum Write {
         database: String,
         migrations: Vec<String>,
     },
+    /// React to an issue comment (`+1`, `confused`, `rocket`...).
+    React {
+        comment_id: u64,
+        content: String,
+    },
+    /// Merge pull request `number` only if its head is still `sha`. When
+    /// GitHub refuses (the head moved, branch protection), the refusal is
+    /// explained in `on_refusal`: a comment carrying that marker, headed
+    /// `## Merge failed`, with GitHub's own reason.
+    MergePull {
+        number: u64,
+        sha: String,
+        method: String,
+        title: String,
+        message: String,
+        on_refusal: Option<crate::bot::reply::ReplyTo>,
+    },
+    /// Merge the base into pull request `number`'s branch, if its head is
+    /// still `expected_head_sha`.
+    UpdateBranch {
+        number: u64,
+        expected_head_sha: String,
+    },
 }
 
 /// Where a write lands.
@@ -129,6 +152,9 @@ impl Write {
             Write::OpenPullRequest { .. } => "open-pull-request",
             Write::InsertRows { .. } => "insert-rows",
             Write::Migrate { .. } => "migrate",
+            Write::React { .. } => "react",
+            Write::MergePull { .. } => "merge-pull",
+            Write::UpdateBranch { .. } => "update-branch",
         }
     }
 
@@ -211,6 +237,20 @@ impl Write {
                 "apply ClickHouse migrations {} to database {database}",
                 migrations.join(", ")
             ),
+            Write::React {
+                comment_id,
+                content,
+            } => format!("react {content} to comment {comment_id}"),
+            Write::MergePull {
+                number,
+                sha,
+                method,
+                ..
+            } => format!("merge #{number} at {sha} ({method})"),
+            Write::UpdateBranch {
+                number,
+                expected_head_sha,
+            } => format!("update the branch of #{number} (head {expected_head_sha})"),
         }
     }
 }
@@ -720,6 +760,36 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             marker_kind,
             marker_key,
         } => open_or_update_pull(c, head, base, title, body, labels, marker_kind, marker_key).await,
+        Write::React {
+            comment_id,
+            content,
+        } => c
+            .react_to_comment(*comment_id, content)
+            .await
+            .map(|_| done(format!("reacted {content}"))),
+        Write::MergePull {
+            number,
+            sha,
+            method,
+            title,
+            message,
+            on_refusal,
+        } => match c.merge_pull(*number, sha, method, title, message).await {
+            Ok(merged) => Ok(done(format!("merged #{number} as {merged}"))),
+            Err(e) => {
+                if let Some(r) = on_refusal {
+                    crate::bot::reply::explain_merge_refusal(c, r, &e).await;
+                }
+                Err(e)
+            }
+        },
+        Write::UpdateBranch {
+            number,
+            expected_head_sha,
+        } => c
+            .update_branch(*number, expected_head_sha)
+            .await
+            .map(|_| done(format!("updated the branch of #{number}"))),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

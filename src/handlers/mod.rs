@@ -16,10 +16,12 @@ use crate::event::Event;
 use crate::plan::{self, Plan, Report};
 
 pub mod autorevert;
+pub mod commands;
 pub mod failure_issue;
 pub mod heal;
 pub mod heal_verify;
 pub mod passed_run;
+pub mod pending_merge;
 pub mod retry;
 mod routing;
 
@@ -162,6 +164,8 @@ registry!(
     heal::Heal,
     heal_verify::HealVerify,
     autorevert::Autorevert,
+    commands::Commands,
+    pending_merge::PendingMerge,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").
