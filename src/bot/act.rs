@@ -119,6 +119,9 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
                 .await?;
             facts.pull = Some(pull);
         }
+        Command::Rebase { .. } if facts.trigger.is_pull => {
+            facts.pull = Some(gh.pull_detail(facts.trigger.number).await?);
+        }
         Command::Merge { .. } if facts.trigger.is_pull => {
             facts.default_branch = gh.default_branch().await?;
             let pull = gh.pull_detail(facts.trigger.number).await?;
@@ -178,6 +181,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             Some(pull) => merge::decide(facts, pull, command, access, config),
             None => Err(not_a_pull(command.name())),
         },
+        Command::Rebase { branch } => rebase(facts, branch.as_deref(), access),
         other => Err(Refusal::new(format!(
             "{} is not available yet.",
             code(other.name())
@@ -437,4 +441,43 @@ pub fn report(
     } else {
         std::process::ExitCode::SUCCESS
     })
+}
+
+/// `rebase`: bring the branch up to date with its base through GitHub's
+/// update-branch, pinned to the head seen now (`expected_head_sha`).
+fn rebase(facts: &Facts, branch: Option<&str>, access: Access) -> Result<Accepted, Refusal> {
+    let Some(pull) = &facts.pull else {
+        return Err(not_a_pull("rebase"));
+    };
+    require(facts, access, Action::Rebase, "rebase")?;
+    if pull.state != "open" {
+        return Err(Refusal::new("The pull request is closed."));
+    }
+    if pull.from_fork(&facts.repo) && !pull.maintainer_can_modify {
+        return Err(Refusal::new(
+            "The branch is in a fork that does not allow edits by maintainers; its author can allow them, or update the branch.",
+        ));
+    }
+    if let Some(b) = branch
+        && b != pull.base.name
+    {
+        return Err(Refusal::new(format!(
+            "Rebasing onto another branch than the base ({}) is not available; `rebase` alone brings the branch up to date with {}.",
+            code(b),
+            code(&pull.base.name)
+        )));
+    }
+    let mut accepted = Accepted::new(vec![(
+        Write::UpdateBranch {
+            number: pull.number,
+            expected_head_sha: pull.head.sha.clone(),
+        },
+        format!("{} asked to rebase", facts.trigger.author),
+    )]);
+    accepted.reply = Some(format!(
+        "Bringing {} up to date with {}.",
+        code(&pull.head.sha),
+        code(&pull.base.name)
+    ));
+    Ok(accepted)
 }

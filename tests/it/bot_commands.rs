@@ -697,3 +697,45 @@ async fn a_pending_merge_gives_up_at_its_deadline_and_forged_ones_are_ignored() 
     );
     fake.assert_clean();
 }
+
+// ---------------------------------------------------------------------------
+// rebase
+
+#[tokio::test]
+async fn rebase_updates_the_branch_pinned_to_the_head_it_saw() {
+    let fake = start().await;
+    let (n, head) = pull_by(&fake, STRANGER);
+    let base = fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
+
+    // A reader may not.
+    fake.set_permission(STRANGER, "read");
+    let (id, _) = say(&fake, n, STRANGER, "@ci-medic rebase").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert_eq!(fake.head_sha("feature"), head);
+
+    // Another branch than the base is refused, escaped.
+    let (id, _) = say(&fake, n, MAINTAINER, "@ci-medic rebase -b '@team/`x`'").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[1].contains("is not available"), "{}", r[1]);
+    assert!(!r[1].contains(" @team"), "{}", r[1]);
+
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic rebase").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let calls = fake.requests_to(
+        "PUT",
+        &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/update-branch$"),
+    );
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].json().map(|b| b["expected_head_sha"].clone()),
+        Some(Value::from(head.as_str()))
+    );
+    let updated = fake.commit(&fake.head_sha("feature")).expect("commit");
+    assert_eq!(updated.parents, [head, base]);
+    assert!(fake.merge_commit(n).is_none());
+    let r = replies(&fake, n);
+    assert!(r[2].contains("up to date with `main`"), "{}", r[2]);
+    fake.assert_clean();
+}
