@@ -45,6 +45,9 @@ pub struct Facts {
     pub runs: Vec<RunInfo>,
     /// `merge`: approvals and the pending-merge state.
     pub merge: Option<MergeFacts>,
+    /// `revert`: the default branch's head and the exact revert of the
+    /// merge commit onto it (or why there is none).
+    pub revert: Option<(String, crate::autorevert::revert::RevertChanges)>,
     pub default_branch: String,
     pub repo: String,
     pub now: DateTime<Utc>,
@@ -83,6 +86,7 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
         labels: Vec::new(),
         runs: Vec::new(),
         merge: None,
+        revert: None,
         default_branch: String::new(),
         repo: gh.repo().full(),
         now: Utc::now(),
@@ -117,6 +121,17 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
             facts.runs = gh
                 .runs(&format!("head_sha={}", pull.head.sha), MAX_HEAD_RUNS)
                 .await?;
+            facts.pull = Some(pull);
+        }
+        Command::Revert { .. } if facts.trigger.is_pull => {
+            let pull = gh.pull_detail(facts.trigger.number).await?;
+            if let (true, Some(sha)) = (pull.merged, pull.merge_commit_sha.as_deref()) {
+                facts.default_branch = gh.default_branch().await?;
+                if let Some(head) = gh.branch_sha(&facts.default_branch).await? {
+                    let changes = crate::autorevert::revert::gather(gh, sha, &head).await?;
+                    facts.revert = Some((head, changes));
+                }
+            }
             facts.pull = Some(pull);
         }
         Command::Rebase { .. } if facts.trigger.is_pull => {
@@ -182,6 +197,10 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             None => Err(not_a_pull(command.name())),
         },
         Command::Rebase { branch } => rebase(facts, branch.as_deref(), access),
+        Command::Revert {
+            message,
+            classification,
+        } => revert(facts, message, classification, access),
         other => Err(Refusal::new(format!(
             "{} is not available yet.",
             code(other.name())
@@ -478,6 +497,114 @@ fn rebase(facts: &Facts, branch: Option<&str>, access: Access) -> Result<Accepte
         "Bringing {} up to date with {}.",
         code(&pull.head.sha),
         code(&pull.base.name)
+    ));
+    Ok(accepted)
+}
+
+/// The marker kind of revert pull requests opened by `revert`.
+pub const REVERT_KIND: &str = "revert-pr";
+/// The label put on a pull request `revert` reverted.
+pub const LABEL_REVERTED: &str = "reverted";
+
+/// `revert` (writers): open a pull request with the exact revert of the
+/// merged pull request's merge commit onto the default branch's head (the
+/// tree machinery autorevert uses: every touched file must be as the merge
+/// left it), then tell the original pull request why and label it.
+fn revert(
+    facts: &Facts,
+    message: &str,
+    classification: &str,
+    access: Access,
+) -> Result<Accepted, Refusal> {
+    use crate::autorevert::revert::RevertChanges;
+    use crate::report::markdown::inline;
+    let Some(pull) = &facts.pull else {
+        return Err(not_a_pull("revert"));
+    };
+    require(facts, access, Action::Revert, "revert")?;
+    let (Some(sha), true) = (pull.merge_commit_sha.as_deref(), pull.merged) else {
+        return Err(Refusal::new(
+            "The pull request is not merged; there is nothing to revert.",
+        ));
+    };
+    let (head, changes) = match &facts.revert {
+        Some((head, RevertChanges::Changes(c))) => (head, c),
+        Some((_, RevertChanges::Fallback(why))) => {
+            return Err(Refusal::new(format!("No exact revert is possible: {why}.")));
+        }
+        None => {
+            return Err(Refusal::new("The default branch could not be read."));
+        }
+    };
+    let n = pull.number;
+    let who = &facts.trigger.author;
+    let branch = format!("ci-medic/revert-{n}");
+    let commit_id = format!("revert-commit-{n}");
+    let open_id = format!("revert-pull-{n}");
+    let title = format!("Revert \"{}\" (#{n})", pull.title.trim());
+    let body = format!(
+        "{}\nReverts #{n} (merge commit {}).\n\nAsked for by {}: {}\n\nClassification: {}\n",
+        crate::github::marker::marker(REVERT_KIND, &n.to_string()),
+        code(sha),
+        inline(who),
+        inline(message),
+        code(classification)
+    );
+    let commit_message = format!(
+        "{title}\n\nThis reverts commit {sha}.\n\nReason: {}\nClassification: {classification}\n",
+        message.lines().next().unwrap_or_default()
+    );
+    let mut accepted = Accepted::new(Vec::new());
+    accepted.writes = vec![
+        (
+            Write::CommitFiles {
+                branch: branch.clone(),
+                base_sha: head.clone(),
+                message: commit_message,
+                changes: changes.clone(),
+                force: true,
+            },
+            format!("{who} asked to revert #{n}"),
+            StepOptions {
+                id: Some(commit_id.clone()),
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::OpenPullRequest {
+                head: branch,
+                base: facts.default_branch.clone(),
+                title: crate::report::markdown::title(&title, 256),
+                body,
+                labels: Vec::new(),
+                marker_kind: REVERT_KIND.into(),
+                marker_key: n.to_string(),
+            },
+            format!("{who} asked to revert #{n}"),
+            StepOptions {
+                id: Some(open_id.clone()),
+                depends_on: vec![commit_id],
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::AddLabels {
+                number: n,
+                labels: vec![LABEL_REVERTED.into()],
+            },
+            format!("#{n} is being reverted"),
+            StepOptions {
+                depends_on: vec![open_id],
+                best_effort: true,
+                ..StepOptions::default()
+            },
+        ),
+    ];
+    accepted.reply = Some(format!(
+        "Reverting {} in a pull request from `ci-medic/revert-{n}`.\n\nReason: {}\n\nClassification: {}",
+        code(sha),
+        inline(message),
+        code(classification)
     ));
     Ok(accepted)
 }

@@ -739,3 +739,69 @@ async fn rebase_updates_the_branch_pinned_to_the_head_it_saw() {
     assert!(r[2].contains("up to date with `main`"), "{}", r[2]);
     fake.assert_clean();
 }
+
+// ---------------------------------------------------------------------------
+// revert
+
+#[tokio::test]
+async fn revert_opens_the_exact_revert_of_a_merged_pull_request() {
+    let fake = start().await;
+    let (open, _) = pull_by(&fake, STRANGER);
+    let (id, _) = say(
+        &fake,
+        open,
+        MAINTAINER,
+        "@ci-medic revert -m \"x y\" -c weird",
+    )
+    .await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(replies(&fake, open)[0].contains("not merged"));
+
+    let head = fake.commit_files("landed", &[("src/new.rs", "pub fn n() {}\n")], "feat: n");
+    let n = fake.add_pull(PullBuilder::new("landed", "Add n").user(STRANGER).merged());
+    fake.set_branch(DEFAULT_BRANCH, &head);
+
+    fake.set_permission("reader", "read");
+    let (id, _) = say(&fake, n, "reader", "@ci-medic revert -m \"x y\" -c weird").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic revert -m \"breaks trunk <!-- x --> @everyone\" -c nosignal",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let pulls = fake.pulls();
+    let revert = pulls
+        .iter()
+        .find(|p| p.head_ref == format!("ci-medic/revert-{n}"))
+        .expect("a revert pull request");
+    assert_eq!(revert.base_ref, DEFAULT_BRANCH);
+    assert_eq!(revert.title, "Revert \"Add n\" (#2)");
+    let body = revert.body.clone().unwrap_or_default();
+    assert!(body.contains("nosignal"), "{body}");
+    assert_eq!(body.matches("<!--").count(), 1, "{body}");
+    // The revert removes what the pull request added, and only that.
+    assert_eq!(
+        fake.file(&format!("ci-medic/revert-{n}"), "src/new.rs"),
+        None
+    );
+    assert!(
+        fake.file(&format!("ci-medic/revert-{n}"), "README.md")
+            .is_some()
+    );
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"reverted".to_string())
+    );
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Reverting"), "{}", r[1]);
+    assert_eq!(r[1].matches("<!--").count(), 1, "{}", r[1]);
+    fake.refs();
+    fake.assert_clean();
+}
