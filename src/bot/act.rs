@@ -48,6 +48,9 @@ pub struct Facts {
     /// `revert`: the default branch's head and the exact revert of the
     /// merge commit onto it (or why there is none).
     pub revert: Option<(String, crate::autorevert::revert::RevertChanges)>,
+    /// `cherry-pick`: the target branch's head and the pick onto it; `None`
+    /// inside when the branch does not exist.
+    pub pick: Option<Option<(String, super::cherry_pick::Pick)>>,
     pub default_branch: String,
     pub repo: String,
     pub now: DateTime<Utc>,
@@ -87,6 +90,7 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
         runs: Vec::new(),
         merge: None,
         revert: None,
+        pick: None,
         default_branch: String::new(),
         repo: gh.repo().full(),
         now: Utc::now(),
@@ -131,6 +135,19 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
                     let changes = crate::autorevert::revert::gather(gh, sha, &head).await?;
                     facts.revert = Some((head, changes));
                 }
+            }
+            facts.pull = Some(pull);
+        }
+        Command::CherryPick { onto, .. } if facts.trigger.is_pull => {
+            let pull = gh.pull_detail(facts.trigger.number).await?;
+            if let (true, Some(sha)) = (pull.merged, pull.merge_commit_sha.as_deref()) {
+                facts.pick = Some(match gh.branch_sha(onto).await? {
+                    Some(head) => {
+                        let pick = super::cherry_pick::gather(gh, sha, &head).await?;
+                        Some((head, pick))
+                    }
+                    None => None,
+                });
             }
             facts.pull = Some(pull);
         }
@@ -201,6 +218,11 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             message,
             classification,
         } => revert(facts, message, classification, access),
+        Command::CherryPick {
+            onto,
+            classification,
+            fixes,
+        } => cherry_pick(facts, onto, classification, fixes.as_deref(), access),
         other => Err(Refusal::new(format!(
             "{} is not available yet.",
             code(other.name())
@@ -605,6 +627,117 @@ fn revert(
         code(sha),
         inline(message),
         code(classification)
+    ));
+    Ok(accepted)
+}
+
+/// The marker kind of pull requests opened by `cherry-pick`.
+pub const PICK_KIND: &str = "cherry-pick-pr";
+
+/// `cherry-pick` (writers): a pull request into `onto` applying the merged
+/// pull request's change exactly, or a reply naming the conflicting files.
+fn cherry_pick(
+    facts: &Facts,
+    onto: &str,
+    classification: &str,
+    fixes: Option<&str>,
+    access: Access,
+) -> Result<Accepted, Refusal> {
+    use super::cherry_pick::Pick;
+    use crate::report::markdown::inline;
+    let Some(pull) = &facts.pull else {
+        return Err(not_a_pull("cherry-pick"));
+    };
+    require(facts, access, Action::CherryPick, "cherry-pick")?;
+    let (Some(sha), true) = (pull.merge_commit_sha.as_deref(), pull.merged) else {
+        return Err(Refusal::new(
+            "The pull request is not merged; only a merged change is picked.",
+        ));
+    };
+    let (head, changes) = match &facts.pick {
+        Some(Some((head, Pick::Changes(c)))) => (head, c),
+        Some(Some((_, Pick::Conflicts(files)))) => {
+            return Err(Refusal::new(format!(
+                "The change does not apply to {}: these files differ there from what it was made on: {}.",
+                code(onto),
+                reply::names(files)
+            )));
+        }
+        Some(Some((_, Pick::Refused(why)))) => {
+            return Err(Refusal::new(format!(
+                "No exact cherry-pick is possible: {}.",
+                inline(why)
+            )));
+        }
+        Some(None) | None => {
+            return Err(Refusal::new(format!("There is no branch {}.", code(onto))));
+        }
+    };
+    let n = pull.number;
+    let who = &facts.trigger.author;
+    // The branch name is ours: the number and a slug of the target.
+    let slug: String = onto
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let branch = format!("ci-medic/cherry-pick-{n}-{slug}");
+    let commit_id = format!("pick-commit-{n}");
+    let title = format!("[{onto}] {} (#{n})", pull.title.trim());
+    let mut body = format!(
+        "{}\nCherry-picks #{n} (merge commit {}) onto {}.\n\nAsked for by {}. Classification: {}\n",
+        crate::github::marker::marker(PICK_KIND, &format!("{n}-{slug}")),
+        code(sha),
+        code(onto),
+        inline(who),
+        code(classification)
+    );
+    if let Some(url) = fixes {
+        body.push_str(&format!("\nFixes: {}\n", code(url)));
+    }
+    let mut accepted = Accepted::new(Vec::new());
+    accepted.writes = vec![
+        (
+            Write::CommitFiles {
+                branch: branch.clone(),
+                base_sha: head.clone(),
+                message: format!("{title}\n\nCherry-picked from {sha}.\n"),
+                changes: changes.clone(),
+                force: true,
+            },
+            format!("{who} asked to cherry-pick #{n} onto {onto}"),
+            StepOptions {
+                id: Some(commit_id.clone()),
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::OpenPullRequest {
+                head: branch.clone(),
+                base: onto.to_string(),
+                title: crate::report::markdown::title(&title, 256),
+                body,
+                labels: Vec::new(),
+                marker_kind: PICK_KIND.into(),
+                marker_key: format!("{n}-{slug}"),
+            },
+            format!("{who} asked to cherry-pick #{n} onto {onto}"),
+            StepOptions {
+                depends_on: vec![commit_id],
+                ..StepOptions::default()
+            },
+        ),
+    ];
+    accepted.reply = Some(format!(
+        "Cherry-picking {} onto {} in a pull request from {}.",
+        code(sha),
+        code(onto),
+        code(&branch)
     ));
     Ok(accepted)
 }

@@ -805,3 +805,69 @@ async fn revert_opens_the_exact_revert_of_a_merged_pull_request() {
     fake.refs();
     fake.assert_clean();
 }
+
+// ---------------------------------------------------------------------------
+// cherry-pick
+
+#[tokio::test]
+async fn cherry_pick_opens_a_pull_request_into_the_release_branch_or_names_conflicts() {
+    let fake = start().await;
+    let base = fake.head_sha(DEFAULT_BRANCH);
+    fake.set_branch("release/1.0", &base);
+    fake.set_branch("release/0.9", &base);
+    fake.commit_files("release/0.9", &[("README.md", "# old\n")], "0.9 readme");
+    let head = fake.commit_files(
+        "landed",
+        &[
+            ("src/new.rs", "pub fn n() {}\n"),
+            ("README.md", "# octo-repo, now with n\n"),
+        ],
+        "feat: n",
+    );
+    let n = fake.add_pull(PullBuilder::new("landed", "Add n").user(STRANGER).merged());
+    fake.set_branch(DEFAULT_BRANCH, &head);
+
+    // README.md differs on release/0.9 from what the change was made on.
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic cherry-pick --onto release/0.9 -c regression",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[0].contains("does not apply"), "{}", r[0]);
+    assert!(r[0].contains("`README.md`"), "{}", r[0]);
+    assert!(!r[0].contains("src/new.rs"), "{}", r[0]);
+
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic cherry-pick --onto release/1.0 -c critical --fixes https://github.com/octo-org/octo-repo/issues/9",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let pulls = fake.pulls();
+    let pick = pulls
+        .iter()
+        .find(|p| p.base_ref == "release/1.0")
+        .expect("a cherry-pick pull request");
+    assert_eq!(
+        pick.head_ref,
+        format!("ci-medic/cherry-pick-{n}-release-1.0")
+    );
+    let body = pick.body.clone().unwrap_or_default();
+    assert!(body.contains("critical"), "{body}");
+    assert!(body.contains("issues/9"), "{body}");
+    assert_eq!(
+        fake.file(&pick.head_ref, "src/new.rs").as_deref(),
+        Some("pub fn n() {}\n")
+    );
+    assert!(replies(&fake, n)[1].contains("Cherry-picking"));
+    fake.refs();
+    fake.assert_clean();
+}
