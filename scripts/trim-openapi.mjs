@@ -77,6 +77,11 @@ const OPERATIONS = [
   "GET /repos/{owner}/{repo}/labels",
   "DELETE /repos/{owner}/{repo}/issues/comments/{comment_id}",
   "POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
+  // Comment commands: reactions, reviews, merging, updating a branch.
+  "POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+  "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+  "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
 ];
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);

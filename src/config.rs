@@ -26,6 +26,9 @@ pub struct Config {
     pub retry: RetryConfig,
     pub heal: HealConfig,
     pub autorevert: AutorevertConfig,
+    /// Comment commands (`@ci-medic merge`, `label`, `retest`, ...); on
+    /// when the section is present.
+    pub commands: Option<crate::bot::config::CommandsConfig>,
     /// Where job history lives when a job's `source`/`history` is `clickhouse`.
     pub clickhouse: Option<ClickhouseConfig>,
     /// Dr. CI on pull requests; on when the section is present.
@@ -312,6 +315,9 @@ impl Config {
             let last = e.key.rsplit('.').next().unwrap_or_default();
             let last = last.split('[').next().unwrap_or_default().to_string();
             return Err(err(&last, e.to_string()));
+        }
+        if let Some(Err(e)) = self.commands.as_ref().map(|c| c.validate()) {
+            return Err(err("commands", e));
         }
         if self.autorevert.min_failures < 2 {
             return Err(err(

@@ -177,6 +177,29 @@ pub struct PullRequestEvent {
     pub repository: Repository,
 }
 
+/// A review of a pull request, as `pull_request_review` sends it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Review {
+    pub id: u64,
+    pub body: Option<String>,
+    pub user: User,
+    /// `approved`, `changes_requested`, `commented`, `dismissed` (lower
+    /// case in webhooks, upper case in REST answers).
+    pub state: String,
+    /// The commit the review was made on.
+    #[serde(default)]
+    pub commit_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct PullRequestReviewEvent {
+    pub action: String,
+    pub review: Review,
+    pub pull_request: PullRequest,
+    pub sender: User,
+    pub repository: Repository,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct CheckRun {
     pub id: u64,
@@ -251,6 +274,7 @@ pub enum Event {
     Issues(Box<IssuesEvent>),
     IssueComment(Box<IssueCommentEvent>),
     PullRequest(Box<PullRequestEvent>),
+    PullRequestReview(Box<PullRequestReviewEvent>),
     CheckRun(Box<CheckRunEvent>),
     WorkflowDispatch(Box<WorkflowDispatchEvent>),
     Schedule(Box<ScheduleEvent>),
@@ -267,6 +291,7 @@ impl Event {
             Event::Issues(_) => "issues",
             Event::IssueComment(_) => "issue_comment",
             Event::PullRequest(_) => "pull_request",
+            Event::PullRequestReview(_) => "pull_request_review",
             Event::CheckRun(_) => "check_run",
             Event::WorkflowDispatch(_) => "workflow_dispatch",
             Event::Schedule(_) => "schedule",
@@ -283,6 +308,7 @@ impl Event {
             Event::Issues(e) => &e.repository,
             Event::IssueComment(e) => &e.repository,
             Event::PullRequest(e) => &e.repository,
+            Event::PullRequestReview(e) => &e.repository,
             Event::CheckRun(e) => &e.repository,
             Event::WorkflowDispatch(e) => &e.repository,
             Event::Schedule(e) => e.repository.as_ref()?,
@@ -320,6 +346,7 @@ pub fn parse(name: &str, file: &str, bytes: &[u8]) -> Result<Event, EventError> 
         "pull_request" | "pull_request_target" => {
             Event::PullRequest(Box::new(typed(name, file, bytes)?))
         }
+        "pull_request_review" => Event::PullRequestReview(Box::new(typed(name, file, bytes)?)),
         "check_run" => Event::CheckRun(Box::new(typed(name, file, bytes)?)),
         "workflow_dispatch" => Event::WorkflowDispatch(Box::new(typed(name, file, bytes)?)),
         "schedule" => Event::Schedule(Box::new(typed(name, file, bytes)?)),

@@ -86,20 +86,49 @@ pub enum Action {
     VouchByLabel,
     /// Stop autorevert by applying its kill-switch label to an open issue.
     KillAutorevert,
+    /// `label` with labels anyone who triages may add.
+    AddLabel,
+    /// `label` with a label of `commands.label.restricted` (`ciflow/*`).
+    AddRestrictedLabel,
+    /// `retest` on someone else's pull request (authors may retest their own).
+    Retest,
+    /// `merge`, `merge -f`, `merge -i`.
+    Merge,
+    /// `rebase` (authors with a commit on the default branch may rebase their own).
+    Rebase,
+    /// `revert` a merged pull request.
+    Revert,
+    /// `cherry-pick` a merged pull request onto a release branch.
+    CherryPick,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 3] = [
+    pub const ALL: [Action; 10] = [
         Action::TriggerHeal,
         Action::VouchByLabel,
         Action::KillAutorevert,
+        Action::AddLabel,
+        Action::AddRestrictedLabel,
+        Action::Retest,
+        Action::Merge,
+        Action::Rebase,
+        Action::Revert,
+        Action::CherryPick,
     ];
 
     /// The least access that allows the action.
     pub fn needs(self) -> Access {
         match self {
             Action::TriggerHeal | Action::VouchByLabel | Action::KillAutorevert => Access::Write,
+            // GitHub's own rule for labelling: triage and up.
+            Action::AddLabel => Access::Triage,
+            Action::AddRestrictedLabel
+            | Action::Retest
+            | Action::Merge
+            | Action::Rebase
+            | Action::Revert
+            | Action::CherryPick => Access::Write,
         }
     }
 
@@ -110,6 +139,14 @@ impl Action {
         match self {
             Action::TriggerHeal | Action::VouchByLabel => true,
             Action::KillAutorevert => false,
+            // Commands the action's own identity writes are never acted on.
+            Action::AddLabel
+            | Action::AddRestrictedLabel
+            | Action::Retest
+            | Action::Merge
+            | Action::Rebase
+            | Action::Revert
+            | Action::CherryPick => false,
         }
     }
 }
@@ -233,12 +270,13 @@ mod tests {
     }
 
     #[test]
-    fn write_maintain_and_admin_may_everything_today_the_rest_nothing() {
+    fn write_maintain_and_admin_may_everything_triage_only_labels_the_rest_nothing() {
         for access in Access::ALL {
             let writer = matches!(access, Access::Write | Access::Maintain | Access::Admin);
             assert_eq!(access.can_write(), writer, "{access:?}");
             for action in Action::ALL {
-                assert_eq!(may(access, action), writer, "{access:?} {action:?}");
+                let allowed = writer || (access == Access::Triage && action == Action::AddLabel);
+                assert_eq!(may(access, action), allowed, "{access:?} {action:?}");
             }
         }
     }

@@ -121,6 +121,29 @@ pub enum Write {
         run_id: u64,
         name: String,
     },
+    /// React to an issue comment (`+1`, `confused`, `rocket`...).
+    React {
+        comment_id: u64,
+        content: String,
+    },
+    /// Merge pull request `number` only if its head is still `sha`. When
+    /// GitHub refuses (the head moved, branch protection), the refusal is
+    /// explained in `on_refusal`: a comment carrying that marker, headed
+    /// `## Merge failed`, with GitHub's own reason.
+    MergePull {
+        number: u64,
+        sha: String,
+        method: String,
+        title: String,
+        message: String,
+        on_refusal: Option<crate::bot::reply::ReplyTo>,
+    },
+    /// Merge the base into pull request `number`'s branch, if its head is
+    /// still `expected_head_sha`.
+    UpdateBranch {
+        number: u64,
+        expected_head_sha: String,
+    },
 }
 
 /// Where a write lands.
@@ -153,6 +176,9 @@ impl Write {
             Write::CheckRun { .. } => "check-run",
             Write::DeleteComment { .. } => "delete-comment",
             Write::CancelRun { .. } => "cancel-run",
+            Write::React { .. } => "react",
+            Write::MergePull { .. } => "merge-pull",
+            Write::UpdateBranch { .. } => "update-branch",
         }
     }
 
@@ -251,6 +277,20 @@ impl Write {
                 format!("delete comment {comment_id} on #{number}")
             }
             Write::CancelRun { run_id, name } => format!("cancel run {run_id} ({name})"),
+            Write::React {
+                comment_id,
+                content,
+            } => format!("react {content} to comment {comment_id}"),
+            Write::MergePull {
+                number,
+                sha,
+                method,
+                ..
+            } => format!("merge #{number} at {sha} ({method})"),
+            Write::UpdateBranch {
+                number,
+                expected_head_sha,
+            } => format!("update the branch of #{number} (head {expected_head_sha})"),
         }
     }
 }
@@ -773,6 +813,36 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             .cancel_run(*run_id)
             .await
             .map(|_| done(format!("cancelled run {run_id}"))),
+        Write::React {
+            comment_id,
+            content,
+        } => c
+            .react_to_comment(*comment_id, content)
+            .await
+            .map(|_| done(format!("reacted {content}"))),
+        Write::MergePull {
+            number,
+            sha,
+            method,
+            title,
+            message,
+            on_refusal,
+        } => match c.merge_pull(*number, sha, method, title, message).await {
+            Ok(merged) => Ok(done(format!("merged #{number} as {merged}"))),
+            Err(e) => {
+                if let Some(r) = on_refusal {
+                    crate::bot::reply::explain_merge_refusal(c, r, &e).await;
+                }
+                Err(e)
+            }
+        },
+        Write::UpdateBranch {
+            number,
+            expected_head_sha,
+        } => c
+            .update_branch(*number, expected_head_sha)
+            .await
+            .map(|_| done(format!("updated the branch of #{number}"))),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

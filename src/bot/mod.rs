@@ -1,7 +1,16 @@
-//! Comment commands (`@ci-medic merge`, ...): parsed here; acting on them
-//! comes with their handlers.
+//! Comment commands (`@ci-medic merge`, ...): which deliveries carry one
+//! ([`trigger`]), parsing ([`parse`]), deciding ([`act`], [`merge`]) and
+//! replying ([`reply`]). The handlers are `handlers::commands` and
+//! `handlers::pending_merge`.
 
+pub mod act;
+pub mod cherry_pick;
+pub mod config;
+pub mod merge;
 pub mod parse;
+pub mod pending;
+pub mod reply;
+pub mod trigger;
 
 use std::process::ExitCode;
 

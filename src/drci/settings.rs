@@ -85,7 +85,7 @@ mod tests {
         let block: Vec<&str> = example
             .lines()
             .skip_while(|l| *l != "# drci:")
-            .take_while(|l| l.starts_with('#'))
+            .take_while(|l| l.starts_with('#') && !l.starts_with("# ---"))
             .map(|l| l.strip_prefix("# ").unwrap_or(""))
             .collect();
         assert!(block.len() > 5, "the example has a drci block");

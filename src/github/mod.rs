@@ -11,6 +11,7 @@ pub mod git;
 pub mod logs;
 pub mod marker;
 pub mod pr;
+pub mod pulls;
 pub mod retry;
 pub mod types;
 

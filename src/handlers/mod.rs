@@ -18,11 +18,13 @@ use crate::plan::{self, Plan, Report};
 pub mod auto_label;
 pub mod autorevert;
 pub mod cancel_on_close;
+pub mod commands;
 pub mod drci;
 pub mod failure_issue;
 pub mod heal;
 pub mod heal_verify;
 pub mod passed_run;
+pub mod pending_merge;
 pub mod required_labels;
 pub mod retry;
 mod routing;
@@ -170,6 +172,8 @@ registry!(
     auto_label::AutoLabel,
     required_labels::RequiredLabels,
     cancel_on_close::CancelOnClose,
+    commands::Commands,
+    pending_merge::PendingMerge,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").

@@ -33,12 +33,13 @@ fn load(event: &str, path: &Path) -> Event {
 }
 
 /// The event names whose examples live under `fixtures/webhooks/<name>/`.
-const HANDLED_EVENTS: [&str; 9] = [
+const HANDLED_EVENTS: [&str; 10] = [
     "workflow_run",
     "workflow_job",
     "issues",
     "issue_comment",
     "pull_request",
+    "pull_request_review",
     "check_run",
     "workflow_dispatch",
     "schedule",
@@ -256,6 +257,22 @@ fn expected_routes() -> Vec<(&'static str, Route)> {
         (
             "issue_comment/08-edited.json",
             nothing("event issue_comment is not handled"),
+        ),
+        (
+            "pull_request_review/00-submitted.json",
+            nothing("event pull_request_review is not handled"),
+        ),
+        (
+            "pull_request_review/01-dismissed.json",
+            nothing("event pull_request_review is not handled"),
+        ),
+        (
+            "pull_request_review/02-submitted.json",
+            nothing("event pull_request_review is not handled"),
+        ),
+        (
+            "pull_request_review/03-submitted.json",
+            nothing("event pull_request_review is not handled"),
         ),
         (
             "pull_request/00-opened.json",

@@ -217,6 +217,16 @@ const OPERATIONS: &[(&str, &str)] = &[
         "/repos/{owner}/{repo}/issues/comments/{comment_id}",
     ),
     ("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel"),
+    (
+        "POST",
+        "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+    ),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews"),
+    ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
+    (
+        "PUT",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
+    ),
 ];
 
 #[test]
@@ -1242,7 +1252,8 @@ async fn every_operation_answers_in_github_shapes() {
     let branch = fake.commit_files("feature/x", &[("src/lib.rs", "pub fn f() {}\n")], "feat: f");
     let pr = fake.add_pull(PullBuilder::new("feature/x", "Add f").label("enhancement"));
     let issue = fake.add_issue(IssueBuilder::new("Old failure").label("ci-failure"));
-    fake.add_comment(issue, "octocat", "first");
+    let first_comment = fake.add_comment(issue, "octocat", "first");
+    fake.add_review(pr, "octocat", "APPROVED");
     let run = fake.add_run(
         RunBuilder::new("CI")
             .event("pull_request")
@@ -1288,6 +1299,7 @@ async fn every_operation_answers_in_github_shapes() {
         format!("/repos/{{repo}}/pulls/{pr}/files"),
         "/repos/{repo}/labels".to_owned(),
         format!("/repos/{{repo}}/commits/{branch}/check-runs?check_name=ci"),
+        format!("/repos/{{repo}}/pulls/{pr}/reviews"),
     ];
     for path in &gets {
         let r = api.get(path).await;
@@ -1363,6 +1375,21 @@ async fn every_operation_answers_in_github_shapes() {
             "PATCH",
             format!("/repos/{{repo}}/pulls/{pr}"),
             json!({"body": "edited"}),
+        ),
+        (
+            "POST",
+            format!("/repos/{{repo}}/issues/comments/{first_comment}/reactions"),
+            json!({"content": "+1"}),
+        ),
+        (
+            "PUT",
+            format!("/repos/{{repo}}/pulls/{pr}/update-branch"),
+            json!({"expected_head_sha": branch}),
+        ),
+        (
+            "PUT",
+            format!("/repos/{{repo}}/pulls/{pr}/merge"),
+            json!({"sha": branch, "merge_method": "squash", "commit_title": "Add f (#1)"}),
         ),
         (
             "POST",

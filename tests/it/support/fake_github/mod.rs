@@ -20,6 +20,7 @@
 //! ```
 
 mod blobs;
+mod commands;
 mod faults;
 mod git;
 mod handlers;
@@ -45,8 +46,8 @@ pub use faults::Fault;
 pub use git::{Commit, EntryKind, Signature, TreeEntry};
 #[allow(unused_imports)]
 pub use model::{
-    CheckRun, Comment, Dispatch, Issue, IssueEvent, Job, Label, Logs, PullData, PullRequest, Rerun,
-    Run, Step, User, Workflow,
+    CheckRun, Comment, Dispatch, Issue, IssueEvent, Job, Label, Logs, PullData, PullRequest,
+    Reaction, Rerun, Review, Run, Step, User, Workflow,
 };
 #[allow(unused_imports)]
 pub use recorder::{Host, RecordedRequest, WriteKind};

@@ -264,3 +264,28 @@ pub struct CheckRun {
     pub started_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
+
+/// A reaction to an issue comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reaction {
+    pub id: u64,
+    pub comment_id: u64,
+    /// `+1`, `-1`, `laugh`, `confused`, `heart`, `hooray`, `rocket`, `eyes`.
+    pub content: String,
+    /// Login of whoever reacted.
+    pub user: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A submitted review of a pull request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Review {
+    pub id: u64,
+    pub pull_number: u64,
+    pub user: String,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED`.
+    pub state: String,
+    pub body: String,
+    pub commit_id: String,
+    pub submitted_at: DateTime<Utc>,
+}

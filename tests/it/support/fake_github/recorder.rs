@@ -76,6 +76,10 @@ pub enum WriteKind {
     CheckRun(u64),
     /// Cancelled workflow run, by run id.
     Cancel(u64),
+    /// Reaction to an issue comment, by comment id.
+    Reaction(u64),
+    /// Merge of a pull request (or an update of its branch), by number.
+    Merge(u64),
 }
 
 #[derive(Clone, Debug)]

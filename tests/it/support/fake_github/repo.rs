@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::git::{EntryKind, GitStore, MODE_FILE, Signature, TreeEntry};
 use super::model::{
-    CheckRun, Comment, Dispatch, Issue, IssueEvent, Job, Label, PullData, Rerun, Run, Workflow,
+    CheckRun, Comment, Dispatch, Issue, IssueEvent, Job, Label, PullData, Reaction, Rerun, Review,
+    Run, Workflow,
 };
 use super::world::Env;
 
@@ -37,6 +38,12 @@ pub struct Repo {
     pub reruns: Vec<Rerun>,
     pub dispatches: Vec<Dispatch>,
     pub check_runs: Vec<CheckRun>,
+    /// Reactions to issue comments.
+    pub reactions: Vec<Reaction>,
+    /// Reviews of pull requests, in submission order.
+    pub reviews: Vec<Review>,
+    /// Why branch protection refuses every merge (405), when it does.
+    pub merge_blocked: Option<String>,
     next_number: u64,
     next_run_number: u64,
 }
@@ -63,6 +70,9 @@ impl Repo {
             reruns: Vec::new(),
             dispatches: Vec::new(),
             check_runs: Vec::new(),
+            reactions: Vec::new(),
+            reviews: Vec::new(),
+            merge_blocked: None,
             next_number: 1,
             next_run_number: 1,
         }

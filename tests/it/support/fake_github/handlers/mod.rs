@@ -9,8 +9,10 @@ mod checks;
 mod compare;
 mod git;
 mod issues;
+mod merging;
 mod pr_automations;
 mod pulls;
+mod reactions;
 mod repos;
 
 use std::collections::BTreeMap;
@@ -292,6 +294,10 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "issues/list-labels-for-repo" => pr_automations::list_labels(world, ctx),
         "issues/delete-comment" => pr_automations::delete_comment(world, ctx),
         "actions/cancel-workflow-run" => pr_automations::cancel_run(world, ctx),
+        "reactions/create-for-issue-comment" => reactions::create_for_comment(world, ctx),
+        "pulls/list-reviews" => merging::list_reviews(world, ctx),
+        "pulls/merge" => merging::merge(world, ctx),
+        "pulls/update-branch" => merging::update_branch(world, ctx),
 
         other => Err(Reply::error(
             501,

@@ -1,0 +1,476 @@
+//! `merge`: merge exactly the head commit that was approved, once CI allows.
+//!
+//! The head SHA is pinned when the command is accepted, and every later
+//! step merges that SHA (`sha` on the merge call), so a push after the
+//! command can never be merged by it. When checks are still running, the
+//! request is kept in the command's reply as sealed hidden state (PR, SHA,
+//! requester, mode, ignored checks, deadline) and the pull request is
+//! labelled `merging`; each later completion of a run on that SHA looks
+//! again ([`crate::handlers::pending_merge`]). Nothing waits in a job.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::act::{Accepted, Facts, require};
+use super::config::{CommandsConfig, LABEL_MERGED, LABEL_MERGING};
+use super::parse::{Command, RebaseOnto};
+use super::reply::{Refusal, ReplyTo};
+use crate::app::Ctx;
+use crate::config::Config;
+use crate::github::pulls::PullDetail;
+use crate::github::types::RunInfo;
+use crate::permissions::{Access, Action};
+use crate::plan::{StepOptions, Write};
+use crate::report::hidden;
+use crate::report::markdown::{code, inline};
+
+/// The kind of the hidden state of a pending merge.
+pub const STATE_KIND: &str = "merge";
+
+/// One reviewer's latest word on the pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reviewer {
+    pub login: String,
+    /// `APPROVED` or `CHANGES_REQUESTED`.
+    pub state: String,
+    pub access: Access,
+}
+
+/// What `merge` reads beyond the pull request and its runs.
+#[derive(Debug, Clone, Default)]
+pub struct MergeFacts {
+    pub reviewers: Vec<Reviewer>,
+}
+
+/// The latest approving or change-requesting review of each reviewer
+/// (comments do not change a reviewer's verdict; a dismissal ends it).
+pub fn verdicts(reviews: &[crate::github::pulls::ReviewInfo]) -> BTreeMap<String, String> {
+    let mut latest: BTreeMap<String, String> = BTreeMap::new();
+    for r in reviews {
+        let Some(user) = &r.user else { continue };
+        let key = user.login.clone();
+        match r.state.to_ascii_uppercase().as_str() {
+            s @ ("APPROVED" | "CHANGES_REQUESTED") => {
+                latest.insert(key, s.to_string());
+            }
+            "DISMISSED" => {
+                latest.remove(&key);
+            }
+            _ => {}
+        }
+    }
+    latest
+}
+
+/// Read the reviews, and the access of each reviewer with a verdict.
+pub async fn gather(ctx: &Ctx, pull: &PullDetail) -> Result<MergeFacts> {
+    let gh = ctx.github()?;
+    let reviews = gh.reviews(pull.number).await?;
+    let permissions = ctx.permissions()?;
+    let mut reviewers = Vec::new();
+    for (login, state) in verdicts(&reviews) {
+        let access = permissions.access(&login).await?;
+        reviewers.push(Reviewer {
+            login,
+            state,
+            access,
+        });
+    }
+    Ok(MergeFacts { reviewers })
+}
+
+/// How a merge treats checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Wait for every check to pass.
+    Normal,
+    /// `-i`: ignore the checks failing when the command was given.
+    IgnoreCurrent,
+    /// `-f`: merge without waiting for checks.
+    Force,
+}
+
+/// A merge waiting for checks, hidden in the command's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingMerge {
+    pub pr: u64,
+    pub sha: String,
+    pub requester: String,
+    pub mode: Mode,
+    /// Names of the runs failing when the command was given (`-i`).
+    pub ignored: Vec<String>,
+    /// Who approved, for the merge commit's message.
+    pub approvers: Vec<String>,
+    pub deadline: DateTime<Utc>,
+    /// The seal: the SHA-256 of the reply as written.
+    pub body_sha256: String,
+}
+
+/// The checks of a head commit, by run (workflow) name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    pub failing: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+/// The state of the latest run of each workflow on the commit (a re-run
+/// that passed replaces the failure it re-ran).
+pub fn checks(runs: &[RunInfo]) -> Checks {
+    let mut latest: BTreeMap<String, &RunInfo> = BTreeMap::new();
+    for r in runs {
+        let name = r
+            .name
+            .clone()
+            .or_else(|| r.path.clone())
+            .unwrap_or_else(|| r.workflow_id.to_string());
+        let newer = latest.get(&name).is_none_or(|old| {
+            (old.created_at.as_deref(), old.id) <= (r.created_at.as_deref(), r.id)
+        });
+        if newer {
+            latest.insert(name, r);
+        }
+    }
+    let mut c = Checks::default();
+    for (name, r) in latest {
+        if r.status.as_deref() != Some("completed") {
+            c.pending.push(name);
+        } else if !matches!(
+            r.conclusion.as_deref(),
+            Some("success" | "skipped" | "neutral")
+        ) {
+            c.failing.push(name);
+        }
+    }
+    c
+}
+
+/// The merge commit's title and message.
+pub fn commit_text(pull: &PullDetail, approvers: &[String]) -> (String, String) {
+    let title = format!("{} (#{})", pull.title.trim(), pull.number);
+    let mut message = pull.body.clone().unwrap_or_default().trim().to_string();
+    if !message.is_empty() {
+        message.push_str("\n\n");
+    }
+    message.push_str(&format!("Pull Request resolved: {}\n", pull.html_url));
+    message.push_str(&format!("Approved by: {}", approvers.join(", ")));
+    (title, message)
+}
+
+/// The approvers with write access; the refusal when approval is missing
+/// or a writer asked for changes.
+pub fn approvals(merge: &MergeFacts, pull: &PullDetail) -> Result<Vec<String>, Refusal> {
+    let writers = merge.reviewers.iter().filter(|r| r.access.can_write());
+    let mut approvers = Vec::new();
+    for r in writers {
+        if r.state == "CHANGES_REQUESTED" {
+            return Err(Refusal::new(format!(
+                "{} requested changes; the request is still outstanding.",
+                inline(&r.login)
+            )));
+        }
+        if !r.login.eq_ignore_ascii_case(pull.author()) {
+            approvers.push(r.login.clone());
+        }
+    }
+    if approvers.is_empty() {
+        return Err(Refusal::new(
+            "It needs an approving review from someone with write access to the repository.",
+        ));
+    }
+    Ok(approvers)
+}
+
+/// The merge write of the pinned head, with its refusal explained in the
+/// reply, and the `merged` label once it landed.
+pub fn merge_writes(
+    pull: &PullDetail,
+    sha: &str,
+    approvers: &[String],
+    to: &ReplyTo,
+    config: &Config,
+    why: &str,
+) -> Vec<(Write, String, StepOptions)> {
+    let (title, message) = commit_text(pull, approvers);
+    let merge_id = format!("merge-{}", pull.number);
+    vec![
+        (
+            Write::MergePull {
+                number: pull.number,
+                sha: sha.to_string(),
+                method: CommandsConfig::of(config).merge.method,
+                title,
+                message,
+                on_refusal: Some(to.clone()),
+            },
+            why.to_string(),
+            StepOptions {
+                id: Some(merge_id.clone()),
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::AddLabels {
+                number: pull.number,
+                labels: vec![LABEL_MERGED.to_string()],
+            },
+            "the pull request was merged".to_string(),
+            StepOptions {
+                depends_on: vec![merge_id],
+                best_effort: true,
+                ..StepOptions::default()
+            },
+        ),
+    ]
+}
+
+/// The refusals every merge checks, now and when it is looked at again.
+pub fn refuse_state(
+    pull: &PullDetail,
+    default_branch: &str,
+    config: &Config,
+) -> Result<(), Refusal> {
+    if pull.merged {
+        return Err(Refusal::new("The pull request is merged already."));
+    }
+    if pull.state != "open" {
+        return Err(Refusal::new("The pull request is closed."));
+    }
+    if pull.draft {
+        return Err(Refusal::new(
+            "The pull request is a draft; mark it ready for review first.",
+        ));
+    }
+    if !CommandsConfig::of(config)
+        .merge
+        .allows_base(&pull.base.name, default_branch)
+    {
+        return Err(Refusal::new(format!(
+            "Its base {} is not a branch merges go to (`commands.merge.branches`; the default branch when empty).",
+            code(&pull.base.name)
+        )));
+    }
+    Ok(())
+}
+
+/// Decide an accepted `merge` command.
+pub fn decide(
+    facts: &Facts,
+    pull: &PullDetail,
+    command: &Command,
+    access: Access,
+    config: &Config,
+) -> Result<Accepted, Refusal> {
+    let Command::Merge {
+        force,
+        ignore_current,
+        rebase,
+    } = command
+    else {
+        return Err(Refusal::new("not a merge command"));
+    };
+    require(facts, access, Action::Merge, "merge")?;
+    if let Some(onto) = rebase {
+        let onto = match onto {
+            RebaseOnto::Base => "the base".to_string(),
+            RebaseOnto::Branch(b) => code(b),
+        };
+        return Err(Refusal::new(format!(
+            "`-r` (rebase onto {onto} first) is not available: bring the branch up to date with `rebase`, then merge."
+        )));
+    }
+    refuse_state(pull, &facts.default_branch, config)?;
+    let merge = facts.merge.clone().unwrap_or_default();
+    let approvers = approvals(&merge, pull)?;
+    let sha = pull.head.sha.clone();
+    let to = facts.reply_to();
+    let c = checks(&facts.runs);
+    let mode = if force.is_some() {
+        Mode::Force
+    } else if *ignore_current {
+        Mode::IgnoreCurrent
+    } else {
+        Mode::Normal
+    };
+    let ignored = if mode == Mode::IgnoreCurrent {
+        c.failing.clone()
+    } else {
+        Vec::new()
+    };
+    if mode == Mode::Normal && !c.failing.is_empty() {
+        return Err(Refusal::new(format!(
+            "Checks are failing on {}: {}. Fix them, or give `-i` to ignore the checks failing now, or `-f \"REASON\"` to merge without waiting.",
+            code(&sha),
+            super::reply::names(&c.failing)
+        )));
+    }
+    let who = &facts.trigger.author;
+    if mode == Mode::Force || c.pending.is_empty() {
+        let mut accepted = Accepted::new(Vec::new());
+        accepted.reaction = "rocket";
+        let mut text = format!(
+            "Merging {} (approved by {}).",
+            code(&sha),
+            inline(&approvers.join(", "))
+        );
+        if let Some(reason) = force {
+            text.push_str(&format!(
+                "\n\nForced by {}: {}",
+                inline(who),
+                inline(reason)
+            ));
+        }
+        if !ignored.is_empty() {
+            text.push_str(&format!(
+                "\n\nIgnoring the checks failing when the command was given: {}",
+                super::reply::names(&ignored)
+            ));
+        }
+        accepted.reply = Some(text);
+        accepted.writes = merge_writes(
+            pull,
+            &sha,
+            &approvers,
+            &to,
+            config,
+            &format!("{who} asked to merge"),
+        );
+        return Ok(accepted);
+    }
+    let hours = i64::try_from(CommandsConfig::of(config).merge.deadline_hours).unwrap_or(i64::MAX);
+    let deadline = Duration::try_hours(hours)
+        .and_then(|d| facts.now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let state = PendingMerge {
+        pr: pull.number,
+        sha: sha.clone(),
+        requester: who.clone(),
+        mode,
+        ignored: ignored.clone(),
+        approvers: approvers.clone(),
+        deadline,
+        body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
+    };
+    let mut text = format!(
+        "Merging {} once its checks pass (waiting for {}; giving up at {} UTC).",
+        code(&sha),
+        super::reply::names(&c.pending),
+        deadline.format("%Y-%m-%d %H:%M")
+    );
+    if !ignored.is_empty() {
+        text.push_str(&format!(
+            "\n\nIgnoring the checks failing now: {}",
+            super::reply::names(&ignored)
+        ));
+    }
+    text.push_str("\n\nA push to the pull request cancels this merge.\n\n");
+    text.push_str(&hidden::line(STATE_KIND, &state));
+    let mut accepted = Accepted::new(vec![(
+        Write::AddLabels {
+            number: pull.number,
+            labels: vec![LABEL_MERGING.to_string()],
+        },
+        "the merge waits for checks".to_string(),
+    )]);
+    accepted.reply = Some(text);
+    Ok(accepted)
+}
+
+/// Seal a reply body that carries a pending merge (the digest covers the
+/// whole body, marker included).
+pub fn seal_reply(body: String) -> String {
+    if body.contains(&format!("<!-- ci-medic:{STATE_KIND} ")) {
+        hidden::seal(body)
+    } else {
+        body
+    }
+}
+
+/// The pending merge a reply of ours holds, if its seal is intact.
+pub fn read_pending(body: &str) -> Option<PendingMerge> {
+    let state: PendingMerge = hidden::read(body, STATE_KIND)?;
+    hidden::is_as_sealed(body, &state.body_sha256).then_some(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::pulls::ReviewInfo;
+    use crate::github::types::UserInfo;
+
+    fn review(login: &str, state: &str) -> ReviewInfo {
+        ReviewInfo {
+            id: 1,
+            user: Some(UserInfo {
+                login: login.into(),
+                kind: None,
+            }),
+            state: state.into(),
+            commit_id: None,
+        }
+    }
+
+    fn run(id: u64, name: &str, status: &str, conclusion: Option<&str>) -> RunInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": name, "event": "pull_request", "head_sha": "abc",
+            "status": status, "conclusion": conclusion,
+            "created_at": format!("2026-01-01T00:00:{:02}Z", id % 60),
+        }))
+        .expect("run")
+    }
+
+    #[test]
+    fn the_latest_verdict_of_each_reviewer_counts() {
+        let v = verdicts(&[
+            review("a", "CHANGES_REQUESTED"),
+            review("a", "COMMENTED"),
+            review("b", "APPROVED"),
+            review("a", "APPROVED"),
+            review("c", "APPROVED"),
+            review("c", "DISMISSED"),
+        ]);
+        assert_eq!(v.get("a").map(String::as_str), Some("APPROVED"));
+        assert_eq!(v.get("b").map(String::as_str), Some("APPROVED"));
+        assert_eq!(v.get("c"), None);
+    }
+
+    #[test]
+    fn a_rerun_that_passed_replaces_the_failure() {
+        let c = checks(&[
+            run(1, "CI", "completed", Some("failure")),
+            run(2, "CI", "completed", Some("success")),
+            run(3, "Lint", "in_progress", None),
+            run(4, "Docs", "completed", Some("timed_out")),
+        ]);
+        assert_eq!(c.failing, ["Docs"]);
+        assert_eq!(c.pending, ["Lint"]);
+    }
+
+    #[test]
+    fn pending_state_survives_only_unedited() {
+        let state = PendingMerge {
+            pr: 4,
+            sha: "abc".into(),
+            requester: "octocat".into(),
+            mode: Mode::IgnoreCurrent,
+            ignored: vec!["Docs".into()],
+            approvers: vec!["hubot".into()],
+            deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
+            body_sha256: hidden::DIGEST_PLACEHOLDER.into(),
+        };
+        let body = seal_reply(format!(
+            "<!-- ci-medic:command:comment-1 -->\nwaiting\n\n{}",
+            hidden::line(STATE_KIND, &state)
+        ));
+        let read = read_pending(&body).expect("sealed state");
+        assert_eq!(
+            (read.pr, read.sha.as_str(), read.mode),
+            (4, "abc", Mode::IgnoreCurrent)
+        );
+        let edited = body.replace("waiting", "waiting!");
+        assert_eq!(read_pending(&edited), None);
+    }
+}

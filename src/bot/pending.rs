@@ -1,0 +1,242 @@
+//! Merges waiting for checks: looked at again when a run on their head
+//! completes, cancelled by a push. The request lives in the merge command's
+//! reply (see [`super::merge`]); each look either waits, merges the pinned
+//! SHA, or ends the wait with `## Merge failed` (or `## Merge cancelled`)
+//! and removes the `merging` label. A merged or closed pull request only
+//! loses the label, so a completion delivered twice merges once.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use super::config::LABEL_MERGING;
+use super::merge::{self, PendingMerge, checks, read_pending};
+use super::reply::{self, ReplyTo};
+use crate::app::Ctx;
+use crate::config::Config;
+use crate::github::marker::find_key;
+use crate::github::pulls::PullDetail;
+use crate::github::types::RunInfo;
+use crate::plan::{Plan, StepOptions, Write};
+use crate::report::markdown::code;
+
+/// What woke the pending merges up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// A run on this commit completed.
+    Completed { sha: String },
+    /// Commits were pushed to this pull request.
+    Pushed { number: u64 },
+}
+
+/// One pending merge with what it is decided from.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub state: PendingMerge,
+    pub reply: ReplyTo,
+    pub pull: PullDetail,
+    pub runs: Vec<RunInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub waiting: Vec<Waiting>,
+    pub default_branch: String,
+    pub now: DateTime<Utc>,
+}
+
+/// Read the pending merges `wake` concerns. Writes nothing.
+pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
+    let gh = ctx.github()?;
+    let mut waiting = Vec::new();
+    let labelled = gh.open_pulls_with_label(LABEL_MERGING).await?;
+    for issue in labelled {
+        if let Wake::Pushed { number } = wake
+            && issue.number != number
+        {
+            continue;
+        }
+        // The latest sealed request in a reply of ours.
+        let found = gh
+            .comments(issue.number)
+            .await?
+            .into_iter()
+            .rev()
+            .filter(|c| gh.identity().is_ours(&c.user.login))
+            .filter_map(|c| {
+                let body = c.body?;
+                let key = find_key(&body, reply::KIND)?.to_string();
+                let state = read_pending(&body)?;
+                Some((key, state))
+            })
+            .find(|(_, s)| s.pr == issue.number);
+        let Some((key, state)) = found else { continue };
+        if let Wake::Completed { sha } = &wake
+            && *sha != state.sha
+        {
+            continue;
+        }
+        let pull = gh.pull_detail(issue.number).await?;
+        let runs = gh
+            .runs(
+                &format!("head_sha={}", state.sha),
+                super::act::MAX_HEAD_RUNS,
+            )
+            .await?;
+        waiting.push(Waiting {
+            reply: ReplyTo {
+                number: issue.number,
+                key,
+            },
+            state,
+            pull,
+            runs,
+        });
+    }
+    let default_branch = if waiting.is_empty() {
+        String::new()
+    } else {
+        gh.default_branch().await?
+    };
+    Ok(Facts {
+        waiting,
+        default_branch,
+        now: Utc::now(),
+    })
+}
+
+/// End a wait: the reply says why, and the label goes.
+fn end(plan: &mut Plan, w: &Waiting, heading: &str, why: &str) {
+    let (kind, key) = w.reply.marker();
+    plan.push(
+        Write::Comment {
+            number: w.reply.number,
+            body: w.reply.body(&format!("## {heading}\n\n{why}")),
+            marker: Some((kind, key)),
+        },
+        format!("the merge of #{} ended", w.reply.number),
+    );
+    plan.push_best_effort(
+        Write::RemoveLabel {
+            number: w.reply.number,
+            label: LABEL_MERGING.to_string(),
+        },
+        "the merge no longer waits",
+    );
+}
+
+/// Wait, merge, or end each pending merge. Pure.
+pub fn decide(facts: &Facts, config: &Config) -> Plan {
+    let mut plan = Plan::new("pending-merge");
+    for w in &facts.waiting {
+        let n = w.reply.number;
+        let s = &w.state;
+        if w.pull.merged || w.pull.state != "open" {
+            plan.push_best_effort(
+                Write::RemoveLabel {
+                    number: n,
+                    label: LABEL_MERGING.to_string(),
+                },
+                "the pull request is no longer open",
+            );
+            continue;
+        }
+        if w.pull.head.sha != s.sha {
+            end(
+                &mut plan,
+                w,
+                "Merge cancelled",
+                &format!(
+                    "Commits were pushed after the merge command (head {} is now {}); re-issue the merge command to merge the new head.",
+                    code(&s.sha),
+                    code(&w.pull.head.sha)
+                ),
+            );
+            continue;
+        }
+        if let Err(r) = merge::refuse_state(&w.pull, &facts.default_branch, config) {
+            end(&mut plan, w, "Merge failed", &r.0);
+            continue;
+        }
+        let c = checks(&w.runs);
+        let failing: Vec<String> = c
+            .failing
+            .iter()
+            .filter(|f| !s.ignored.contains(f))
+            .cloned()
+            .collect();
+        if !failing.is_empty() {
+            end(
+                &mut plan,
+                w,
+                "Merge failed",
+                &format!(
+                    "Checks failed on {}: {}.",
+                    code(&s.sha),
+                    reply::names(&failing)
+                ),
+            );
+            continue;
+        }
+        if !c.pending.is_empty() {
+            if facts.now > s.deadline {
+                end(
+                    &mut plan,
+                    w,
+                    "Merge failed",
+                    &format!(
+                        "Checks did not finish by the deadline ({} UTC): {}.",
+                        s.deadline.format("%Y-%m-%d %H:%M"),
+                        reply::names(&c.pending)
+                    ),
+                );
+            } else {
+                plan.note(format!(
+                    "#{n}: the merge waits for {}",
+                    c.pending.join(", ")
+                ));
+            }
+            continue;
+        }
+        let merge_id = format!("merge-{n}");
+        for (write, why, options) in merge::merge_writes(
+            &w.pull,
+            &s.sha,
+            &s.approvers,
+            &w.reply,
+            config,
+            &format!("the checks of {} passed", s.sha),
+        ) {
+            plan.push_with(write, why, options);
+        }
+        let after_merge = StepOptions {
+            depends_on: vec![merge_id],
+            ..StepOptions::default()
+        };
+        let (kind, key) = w.reply.marker();
+        plan.push_with(
+            Write::Comment {
+                number: n,
+                body: w.reply.body(&format!(
+                    "Merged {} once its checks passed (asked for by {}).",
+                    code(&s.sha),
+                    crate::report::markdown::inline(&s.requester)
+                )),
+                marker: Some((kind, key)),
+            },
+            "the merge landed",
+            after_merge.clone(),
+        );
+        plan.push_with(
+            Write::RemoveLabel {
+                number: n,
+                label: LABEL_MERGING.to_string(),
+            },
+            "the merge landed",
+            StepOptions {
+                best_effort: true,
+                ..after_merge
+            },
+        );
+    }
+    plan
+}

@@ -1,0 +1,873 @@
+//! Comment commands end to end: a real `issue_comment` (or
+//! `pull_request_review`) payload through `ci-medic run` against the fake
+//! GitHub, reading back replies, reactions, labels, re-runs and merges.
+
+use serde_json::{Value, json};
+
+use crate::support::action::{ActionRun, Runner};
+use crate::support::fake_github::{
+    ACTIONS_BOT, DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, MAINTAINER, OWNER,
+    PullBuilder, REPO, RunBuilder,
+};
+
+/// The login of a contributor without access to the repository.
+pub const STRANGER: &str = "mallory";
+/// The login of a contributor with write access.
+pub const WRITER: &str = "hubot";
+
+/// A real `issue_comment` `created` payload for a comment `comment_id` by
+/// `login` on issue or pull request `number`.
+pub fn comment_payload(
+    fake: &FakeGithub,
+    number: u64,
+    comment_id: u64,
+    login: &str,
+    body: &str,
+) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/webhooks/issue_comment/00-created.json"
+    ))
+    .expect("fixture");
+    let mut v: Value = serde_json::from_str(&text).expect("fixture json");
+    let issue = fake.issue(number).expect("issue");
+    v["issue"]["number"] = number.into();
+    v["issue"]["title"] = issue.title.into();
+    v["issue"]["user"]["login"] = issue.user.into();
+    v["issue"]["pull_request"] = if issue.is_pull_request {
+        json!({"url": format!("https://api.github.com/repos/{OWNER}/{REPO}/pulls/{number}")})
+    } else {
+        Value::Null
+    };
+    v["comment"]["id"] = comment_id.into();
+    v["comment"]["body"] = body.into();
+    v["comment"]["user"]["login"] = login.into();
+    v["comment"]["user"]["type"] = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    }
+    .into();
+    v["sender"]["login"] = login.into();
+    v["repository"]["full_name"] = format!("{OWNER}/{REPO}").into();
+    v
+}
+
+/// The fake with the command handlers on (`commands: {}` on the default
+/// branch).
+pub async fn start() -> FakeGithub {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(".github/ci-medic.yml", "commands: {}\n")],
+        "ci-medic: answer comment commands",
+    );
+    fake
+}
+
+/// Seed `login`'s comment on `number` and deliver it; the comment's id and
+/// the run.
+pub async fn say(fake: &FakeGithub, number: u64, login: &str, body: &str) -> (u64, ActionRun) {
+    let id = fake.add_comment(number, login, body);
+    let payload = comment_payload(fake, number, id, login, body);
+    let out = Runner::new(fake).run_event("issue_comment", &payload).await;
+    (id, out)
+}
+
+/// An open pull request from `feature` by `author`; its number and head.
+pub fn pull_by(fake: &FakeGithub, author: &str) -> (u64, String) {
+    let head = fake.commit_files("feature", &[("src/lib.rs", "pub fn f() {}\n")], "feat: f");
+    let n = fake.add_pull(PullBuilder::new("feature", "Add f").user(author));
+    (n, head)
+}
+
+/// The replies ci-medic wrote on `number`.
+pub fn replies(fake: &FakeGithub, number: u64) -> Vec<String> {
+    fake.comments(number)
+        .into_iter()
+        .filter(|c| c.user == ACTIONS_BOT)
+        .map(|c| c.body)
+        .collect()
+}
+
+/// API requests made by the last runs, writes and reads alike, as `METHOD path`.
+fn calls(fake: &FakeGithub) -> Vec<String> {
+    fake.requests().iter().map(|r| r.line()).collect()
+}
+
+#[tokio::test]
+async fn help_is_one_reply_listing_every_command_and_nothing_else() {
+    let fake = start().await;
+    fake.set_permission(STRANGER, "read");
+    let n = fake.add_issue(IssueBuilder::new("Question"));
+    let (id, out) = say(&fake, n, STRANGER, "@ci-medic help").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    for c in [
+        "merge",
+        "revert",
+        "rebase",
+        "cherry-pick",
+        "label",
+        "retest",
+        "drci",
+    ] {
+        assert!(r[0].contains(&format!("@ci-medic {c}")), "{c}: {}", r[0]);
+    }
+    assert!(fake.reaction_contents(id).is_empty());
+    // Help needs nobody's permission.
+    assert!(!calls(&fake).iter().any(|c| c.contains("/permission")));
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_parse_error_is_one_reply_with_the_message_and_the_usage() {
+    let fake = start().await;
+    let (n, _) = pull_by(&fake, STRANGER);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge -f").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].contains("@ci-medic merge: error: argument -f/--force: expected one argument"),
+        "{}",
+        r[0]
+    );
+    assert!(r[0].contains("usage: @ci-medic merge"), "{}", r[0]);
+    assert!(fake.reaction_contents(id).is_empty());
+    assert!(fake.merge_commit(n).is_none());
+    // Reads the comments once (to update rather than repeat), writes one.
+    let writes: Vec<String> = calls(&fake)
+        .into_iter()
+        .filter(|c| !c.starts_with("GET"))
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn edited_deleted_bot_and_own_comments_never_act() {
+    let fake = start().await;
+    fake.add_label("bug", "d73a4a", None);
+    let n = fake.add_issue(IssueBuilder::new("Bug"));
+    let before = fake.requests().len();
+
+    for action in ["edited", "deleted"] {
+        let id = fake.add_comment(n, MAINTAINER, "@ci-medic label bug");
+        let mut payload = comment_payload(&fake, n, id, MAINTAINER, "@ci-medic label bug");
+        payload["action"] = action.into();
+        let out = Runner::new(&fake)
+            .run_event("issue_comment", &payload)
+            .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let (_, out) = say(&fake, n, "dependabot[bot]", "@ci-medic label bug").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // The action's own identity (an App's login given as `bot-login`) is
+    // a user as far as the payload goes: it is ignored all the same.
+    let id = fake.add_comment(n, "ci-medic-app", "@ci-medic label bug");
+    let payload = comment_payload(&fake, n, id, "ci-medic-app", "@ci-medic label bug");
+    let out = Runner::new(&fake)
+        .env("INPUT_BOT-LOGIN", "ci-medic-app")
+        .run_event("issue_comment", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    assert!(fake.issue(n).expect("issue").labels.is_empty());
+    assert!(replies(&fake, n).is_empty());
+    // Nothing was asked about anyone, nothing written: the config read only.
+    let later: Vec<String> = calls(&fake).split_off(before);
+    assert!(
+        later
+            .iter()
+            .all(|c| c.starts_with("GET") && !c.contains("/permission")),
+        "{later:?}"
+    );
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn label_adds_the_labels_that_exist_and_lists_the_others_escaped() {
+    let fake = start().await;
+    fake.add_label("bug", "d73a4a", None);
+    let (n, _) = pull_by(&fake, STRANGER);
+    let hostile = "<!-- ci-medic:command:comment-1 --> @everyone [x](http://e.vil)";
+    let (id, out) = say(
+        &fake,
+        n,
+        STRANGER,
+        &format!("@ci-medic label bug \"{hostile}\""),
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The author may label what they opened.
+    assert_eq!(fake.issue(n).expect("pr").labels, ["bug"]);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("were not added"), "{}", r[0]);
+    assert_eq!(r[0].matches("<!--").count(), 1, "only our marker: {}", r[0]);
+    // The unknown label is quoted in one code span, where a mention, a
+    // link or a marker does nothing.
+    let quoted = r[0].lines().last().unwrap_or_default();
+    assert!(quoted.contains("`<!\u{200B}-- ci-medic"), "{quoted}");
+    assert_eq!(quoted.matches('`').count(), 2, "{quoted}");
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_restricted_label_needs_write_access() {
+    let fake = start().await;
+    fake.add_label("ciflow/trunk", "0e8a16", None);
+    fake.set_permission(STRANGER, "triage");
+    let (n, _) = pull_by(&fake, MAINTAINER);
+    let (id, out) = say(&fake, n, STRANGER, "@ci-medic label ciflow/trunk").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.issue(n).expect("pr").labels.is_empty());
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("needs write access"), "{}", r[0]);
+    assert!(r[0].contains("has triage access"), "{}", r[0]);
+
+    // A writer may.
+    fake.set_permission(WRITER, "write");
+    let (id, out) = say(&fake, n, WRITER, "@ci-medic label ciflow/trunk").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.issue(n).expect("pr").labels, ["ciflow/trunk"]);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    assert_eq!(replies(&fake, n).len(), 1);
+    fake.assert_clean();
+}
+
+/// A failed run of the pull request's head.
+fn failed_run(fake: &FakeGithub, n: u64, head: &str, attempt: u32) -> u64 {
+    fake.add_run(
+        RunBuilder::new("CI")
+            .event("pull_request")
+            .head_sha(head)
+            .head_branch("feature")
+            .pull_request(n)
+            .attempt(attempt)
+            .job(JobBuilder::failed("test").log("boom")),
+    )
+    .id
+}
+
+#[tokio::test]
+async fn retest_reruns_the_failed_runs_of_the_head_once_however_often_delivered() {
+    let fake = start().await;
+    let (n, head) = pull_by(&fake, STRANGER);
+    let run = failed_run(&fake, n, &head, 1);
+    let id = fake.add_comment(n, STRANGER, "@ci-medic retest");
+    let payload = comment_payload(&fake, n, id, STRANGER, "@ci-medic retest");
+    let before = fake.requests().len();
+    let out = Runner::new(&fake)
+        .run_event("issue_comment", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    fake.expect_rerun_of_failed_jobs(run);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains(&format!("run {run}")), "{}", r[0]);
+    // API calls of one retest: the repository and the config, comments
+    // (answered already?), permission, pull request, runs of the head; then
+    // the reply (a look for it and a post), the re-run and the reaction.
+    let mine: Vec<String> = calls(&fake).split_off(before);
+    assert_eq!(mine.len(), 10, "{mine:#?}");
+
+    // The same delivery again writes nothing.
+    let out = Runner::new(&fake)
+        .run_event("issue_comment", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reruns().len(), 1);
+    assert_eq!(replies(&fake, n).len(), 1);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn retest_is_the_authors_or_a_writers_and_respects_the_attempt_limit() {
+    let fake = start().await;
+    let (n, head) = pull_by(&fake, MAINTAINER);
+    failed_run(&fake, n, &head, 1);
+    let (id, out) = say(&fake, n, STRANGER, "@ci-medic retest").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    fake.expect_no_reruns();
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[0].contains("needs write access"), "{}", r[0]);
+
+    // A run already re-run as often as `retry.max-attempts` allows is left.
+    let fake = start().await;
+    let (n, head) = pull_by(&fake, STRANGER);
+    failed_run(&fake, n, &head, 2);
+    let (id, out) = say(&fake, n, STRANGER, "@ci-medic retest").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    fake.expect_no_reruns();
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[0].contains("already at attempt 2"), "{}", r[0]);
+    fake.assert_clean();
+}
+
+/// A real `pull_request_review` `submitted` payload for pull request
+/// `number`, by `login`.
+pub fn review_payload(fake: &FakeGithub, number: u64, login: &str, body: &str) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/webhooks/pull_request_review/00-submitted.json"
+    ))
+    .expect("fixture");
+    let mut v: Value = serde_json::from_str(&text).expect("fixture json");
+    let pr = fake.pull(number).expect("pull request");
+    v["pull_request"]["number"] = number.into();
+    v["pull_request"]["user"]["login"] = pr.user.into();
+    v["pull_request"]["head"]["sha"] = pr.head_sha.into();
+    v["review"]["body"] = body.into();
+    v["review"]["user"]["login"] = login.into();
+    v["sender"]["login"] = login.into();
+    v["repository"]["full_name"] = format!("{OWNER}/{REPO}").into();
+    v
+}
+
+#[tokio::test]
+async fn a_command_in_a_review_is_answered_by_a_comment() {
+    let fake = start().await;
+    fake.add_label("bug", "d73a4a", None);
+    let (n, _) = pull_by(&fake, STRANGER);
+    let payload = review_payload(&fake, n, MAINTAINER, "Looks right.\n\n@ci-medic label bug");
+    let out = Runner::new(&fake)
+        .run_event("pull_request_review", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.issue(n).expect("pr").labels, ["bug"]);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("accepted"), "{}", r[0]);
+    // The reviewer's permission counts, not the author's.
+    assert!(
+        calls(&fake)
+            .iter()
+            .any(|c| c.ends_with(&format!("/collaborators/{MAINTAINER}/permission")))
+    );
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------
+// merge
+
+/// A run of `workflow` on the pull request's head: `status` `completed`
+/// with `conclusion`, or still running.
+fn head_run(
+    fake: &FakeGithub,
+    n: u64,
+    head: &str,
+    workflow: &str,
+    conclusion: Option<&str>,
+) -> u64 {
+    let mut run = RunBuilder::new(workflow)
+        .event("pull_request")
+        .head_sha(head)
+        .head_branch("feature")
+        .pull_request(n);
+    run = match conclusion {
+        Some(c) => run.conclusion(c),
+        None => run.status("in_progress"),
+    };
+    fake.add_run(run).id
+}
+
+/// A pull request by STRANGER approved by WRITER; its number and head.
+fn approved_pull(fake: &FakeGithub) -> (u64, String) {
+    fake.set_permission(WRITER, "write");
+    let (n, head) = pull_by(fake, STRANGER);
+    fake.add_review(n, WRITER, "APPROVED");
+    (n, head)
+}
+
+/// The bodies of the merge calls made.
+fn merge_calls(fake: &FakeGithub, n: u64) -> Vec<Value> {
+    fake.requests_to("PUT", &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/merge$"))
+        .iter()
+        .filter_map(|r| r.json())
+        .collect()
+}
+
+#[tokio::test]
+async fn merge_of_an_approved_green_pull_request_merges_the_pinned_head() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "CI", Some("success"));
+    let before = fake.requests().len();
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.merge_commit(n).is_some());
+    let calls_made: Vec<String> = calls(&fake).split_off(before);
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0]["sha"], head.as_str());
+    assert_eq!(merges[0]["merge_method"], "squash");
+    assert_eq!(merges[0]["commit_title"], format!("Add f (#{n})"));
+    let message = merges[0]["commit_message"].as_str().unwrap_or_default();
+    assert!(message.contains("Pull Request resolved: "), "{message}");
+    assert!(
+        message.ends_with(&format!("Approved by: {WRITER}")),
+        "{message}"
+    );
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merged".to_string())
+    );
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains(&head), "{}", r[0]);
+    // Accepted to merged: repository and config, comments (answered?),
+    // permission, default branch is known already, pull request, reviews,
+    // the approver's permission, runs of the head; the reply (look, post),
+    // the merge, the `merged` label and the reaction.
+    assert_eq!(calls_made.len(), 13, "{calls_made:#?}");
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn merge_needs_a_writers_approval_and_green_or_ignored_checks() {
+    let fake = start().await;
+    fake.set_permission(WRITER, "write");
+    let (n, head) = pull_by(&fake, STRANGER);
+    head_run(&fake, n, &head, "CI", Some("failure"));
+
+    // No approval (a reader's does not count).
+    fake.set_permission("reader", "read");
+    fake.add_review(n, "reader", "APPROVED");
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(
+        r[0].contains("approving review from someone with write access"),
+        "{}",
+        r[0]
+    );
+
+    // Approved, but CI fails.
+    fake.add_review(n, WRITER, "APPROVED");
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Checks are failing"), "{}", r[1]);
+    assert!(fake.merge_commit(n).is_none());
+
+    // A reader may not merge, whatever the flags.
+    fake.set_permission(STRANGER, "read");
+    let (id, _) = say(
+        &fake,
+        n,
+        STRANGER,
+        "@ci-medic merge -f \"CI is broken elsewhere\"",
+    )
+    .await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(replies(&fake, n)[2].contains("needs write access"));
+
+    // `-i` ignores the checks failing now.
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge -i").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    assert!(fake.merge_commit(n).is_some());
+    assert_eq!(merge_calls(&fake, n).len(), 1);
+    assert!(replies(&fake, n)[3].contains("Ignoring the checks failing"));
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merged".to_string())
+    );
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_merge_github_refuses_is_explained_with_githubs_reason() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "CI", Some("success"));
+    let why = "At least 2 approving reviews are required by reviewers with write access.";
+    fake.block_merges(why);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_ne!(out.code, 0, "a merge that did not land fails the run");
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    assert!(fake.merge_commit(n).is_none());
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("## Merge failed"), "{}", r[0]);
+    assert!(r[0].contains("405"), "{}", r[0]);
+    assert!(r[0].contains("At least 2 approving reviews"), "{}", r[0]);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merged".to_string())
+    );
+    fake.assert_clean();
+}
+
+/// A `workflow_run` `completed` payload for run `run_id` on `head`.
+fn completed(run_id: u64, head: &str, conclusion: &str) -> Value {
+    crate::support::action::workflow_run_payload(
+        run_id,
+        "CI",
+        crate::support::fake_github::CI_WORKFLOW_PATH,
+        conclusion,
+        "feature",
+        head,
+    )
+}
+
+#[tokio::test]
+async fn a_pending_merge_merges_when_the_checks_pass_once_however_often_told() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    let run = head_run(&fake, n, &head, "CI", None);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.merge_commit(n).is_none());
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+    let r = replies(&fake, n);
+    assert!(r[0].contains("once its checks pass"), "{}", r[0]);
+    assert!(r[0].contains("<!-- ci-medic:merge {"), "{}", r[0]);
+
+    // The run completes green: the pinned head is merged, once.
+    fake.update_run(run, |r, _| {
+        r.status = "completed".into();
+        r.conclusion = Some("success".into());
+    });
+    let payload = completed(run, &head, "success");
+    for _ in 0..2 {
+        let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    assert!(fake.merge_commit(n).is_some());
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0]["sha"], head.as_str());
+    let labels = fake.issue(n).expect("pr").labels;
+    assert!(labels.contains(&"merged".to_string()), "{labels:?}");
+    assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("Merged"), "{}", r[0]);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_push_cancels_a_pending_merge_and_a_failure_ends_one() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    let run = head_run(&fake, n, &head, "CI", None);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let new_head = fake.commit_files("feature", &[("src/lib.rs", "pub fn g() {}\n")], "more");
+    fake.update_run(run, |r, _| {
+        r.status = "completed".into();
+        r.conclusion = Some("success".into());
+    });
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(run, &head, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.merge_commit(n).is_none());
+    let r = replies(&fake, n);
+    assert!(r[0].contains("## Merge cancelled"), "{}", r[0]);
+    assert!(r[0].contains(&new_head), "{}", r[0]);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+
+    // Failing checks end a wait with `## Merge failed`.
+    let run = head_run(&fake, n, &new_head, "CI", None);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    fake.update_run(run, |r, _| {
+        r.status = "completed".into();
+        r.conclusion = Some("failure".into());
+    });
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(run, &new_head, "failure"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.merge_commit(n).is_none());
+    let r = replies(&fake, n);
+    assert!(r[1].contains("## Merge failed"), "{}", r[1]);
+    assert!(r[1].contains("Checks failed"), "{}", r[1]);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+    fake.assert_clean();
+}
+
+/// A sealed pending-merge reply for `n` at `head`, written as `author`.
+fn seed_pending(fake: &FakeGithub, n: u64, head: &str, author: &str, deadline_secs: i64) {
+    use ci_medic::bot::merge::{Mode, PendingMerge, STATE_KIND, seal_reply};
+    use ci_medic::bot::reply::ReplyTo;
+    let state = PendingMerge {
+        pr: n,
+        sha: head.into(),
+        requester: MAINTAINER.into(),
+        mode: Mode::Normal,
+        ignored: Vec::new(),
+        approvers: vec![WRITER.into()],
+        deadline: chrono::DateTime::from_timestamp(deadline_secs, 0).expect("time"),
+        body_sha256: ci_medic::report::hidden::DIGEST_PLACEHOLDER.into(),
+    };
+    let to = ReplyTo {
+        number: n,
+        key: "comment-1".into(),
+    };
+    let body = seal_reply(to.body(&format!(
+        "waiting\n\n{}",
+        ci_medic::report::hidden::line(STATE_KIND, &state)
+    )));
+    fake.add_comment(n, author, &body);
+    fake.with_world(|w| {
+        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        repo.add_issue_labels(env, n, &["merging".to_string()], author);
+    });
+}
+
+#[tokio::test]
+async fn a_pending_merge_gives_up_at_its_deadline_and_forged_ones_are_ignored() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "CI", None);
+    let lint = head_run(&fake, n, &head, "Lint", Some("success"));
+    // A request in someone else's comment is not ours, however well sealed.
+    seed_pending(&fake, n, &head, STRANGER, 1_000_000_000);
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(lint, &head, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(replies(&fake, n).is_empty());
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+
+    // Ours, with its deadline (2001) long gone: given up.
+    seed_pending(&fake, n, &head, ACTIONS_BOT, 1_000_000_000);
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(lint, &head, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.merge_commit(n).is_none());
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("did not finish by the deadline"), "{}", r[0]);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------
+// rebase
+
+#[tokio::test]
+async fn rebase_updates_the_branch_pinned_to_the_head_it_saw() {
+    let fake = start().await;
+    let (n, head) = pull_by(&fake, STRANGER);
+    let base = fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
+
+    // A reader may not.
+    fake.set_permission(STRANGER, "read");
+    let (id, _) = say(&fake, n, STRANGER, "@ci-medic rebase").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert_eq!(fake.head_sha("feature"), head);
+
+    // Another branch than the base is refused, escaped.
+    let (id, _) = say(&fake, n, MAINTAINER, "@ci-medic rebase -b '@team/`x`'").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[1].contains("is not available"), "{}", r[1]);
+    assert!(!r[1].contains(" @team"), "{}", r[1]);
+
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic rebase").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let calls = fake.requests_to(
+        "PUT",
+        &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/update-branch$"),
+    );
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].json().map(|b| b["expected_head_sha"].clone()),
+        Some(Value::from(head.as_str()))
+    );
+    let updated = fake.commit(&fake.head_sha("feature")).expect("commit");
+    assert_eq!(updated.parents, [head, base]);
+    assert!(fake.merge_commit(n).is_none());
+    let r = replies(&fake, n);
+    assert!(r[2].contains("up to date with `main`"), "{}", r[2]);
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------
+// revert
+
+#[tokio::test]
+async fn revert_opens_the_exact_revert_of_a_merged_pull_request() {
+    let fake = start().await;
+    let (open, _) = pull_by(&fake, STRANGER);
+    let (id, _) = say(
+        &fake,
+        open,
+        MAINTAINER,
+        "@ci-medic revert -m \"x y\" -c weird",
+    )
+    .await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(replies(&fake, open)[0].contains("not merged"));
+
+    let head = fake.commit_files("landed", &[("src/new.rs", "pub fn n() {}\n")], "feat: n");
+    let n = fake.add_pull(PullBuilder::new("landed", "Add n").user(STRANGER).merged());
+    fake.set_branch(DEFAULT_BRANCH, &head);
+
+    fake.set_permission("reader", "read");
+    let (id, _) = say(&fake, n, "reader", "@ci-medic revert -m \"x y\" -c weird").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic revert -m \"breaks trunk <!-- x --> @everyone\" -c nosignal",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let pulls = fake.pulls();
+    let revert = pulls
+        .iter()
+        .find(|p| p.head_ref == format!("ci-medic/revert-{n}"))
+        .expect("a revert pull request");
+    assert_eq!(revert.base_ref, DEFAULT_BRANCH);
+    assert_eq!(revert.title, "Revert \"Add n\" (#2)");
+    let body = revert.body.clone().unwrap_or_default();
+    assert!(body.contains("nosignal"), "{body}");
+    assert_eq!(body.matches("<!--").count(), 1, "{body}");
+    // The revert removes what the pull request added, and only that.
+    assert_eq!(
+        fake.file(&format!("ci-medic/revert-{n}"), "src/new.rs"),
+        None
+    );
+    assert!(
+        fake.file(&format!("ci-medic/revert-{n}"), "README.md")
+            .is_some()
+    );
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"reverted".to_string())
+    );
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Reverting"), "{}", r[1]);
+    assert_eq!(r[1].matches("<!--").count(), 1, "{}", r[1]);
+    fake.refs();
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------
+// cherry-pick
+
+#[tokio::test]
+async fn cherry_pick_opens_a_pull_request_into_the_release_branch_or_names_conflicts() {
+    let fake = start().await;
+    let base = fake.head_sha(DEFAULT_BRANCH);
+    fake.set_branch("release/1.0", &base);
+    fake.set_branch("release/0.9", &base);
+    fake.commit_files("release/0.9", &[("README.md", "# old\n")], "0.9 readme");
+    let head = fake.commit_files(
+        "landed",
+        &[
+            ("src/new.rs", "pub fn n() {}\n"),
+            ("README.md", "# octo-repo, now with n\n"),
+        ],
+        "feat: n",
+    );
+    let n = fake.add_pull(PullBuilder::new("landed", "Add n").user(STRANGER).merged());
+    fake.set_branch(DEFAULT_BRANCH, &head);
+
+    // README.md differs on release/0.9 from what the change was made on.
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic cherry-pick --onto release/0.9 -c regression",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[0].contains("does not apply"), "{}", r[0]);
+    assert!(r[0].contains("`README.md`"), "{}", r[0]);
+    assert!(!r[0].contains("src/new.rs"), "{}", r[0]);
+
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic cherry-pick --onto release/1.0 -c critical --fixes https://github.com/octo-org/octo-repo/issues/9",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let pulls = fake.pulls();
+    let pick = pulls
+        .iter()
+        .find(|p| p.base_ref == "release/1.0")
+        .expect("a cherry-pick pull request");
+    assert_eq!(
+        pick.head_ref,
+        format!("ci-medic/cherry-pick-{n}-release-1.0")
+    );
+    let body = pick.body.clone().unwrap_or_default();
+    assert!(body.contains("critical"), "{body}");
+    assert!(body.contains("issues/9"), "{body}");
+    assert_eq!(
+        fake.file(&pick.head_ref, "src/new.rs").as_deref(),
+        Some("pub fn n() {}\n")
+    );
+    assert!(replies(&fake, n)[1].contains("Cherry-picking"));
+    fake.refs();
+    fake.assert_clean();
+}
