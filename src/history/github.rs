@@ -540,4 +540,64 @@ mod tests {
         let failed = [job("test", "failure")];
         assert!(flaky_in_run(&run(2), &failed, &failed).is_empty());
     }
+
+    fn at_run(id: u64, sha: &str, created: &str, conclusion: &str, attempt: u64) -> RunInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": "CI", "event": "push", "head_sha": sha,
+            "head_branch": "main", "status": "completed", "conclusion": conclusion,
+            "run_attempt": attempt, "workflow_id": 3, "created_at": created
+        }))
+        .expect("run")
+    }
+
+    fn attempt_job(name: &str, attempt: u64, conclusion: &str) -> JobInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": attempt * 10, "run_id": 7, "run_attempt": attempt, "name": name,
+            "status": "completed", "conclusion": conclusion
+        }))
+        .expect("job")
+    }
+
+    #[test]
+    fn a_failure_recovers_on_a_re_run_or_a_later_passing_commit_only() {
+        let failed = at_run(7, "a", "2025-01-01T10:00:00Z", "success", 2);
+        let jobs = [
+            attempt_job("test", 1, "failure"),
+            attempt_job("test", 2, "success"),
+            attempt_job("lint", 1, "failure"),
+            attempt_job("lint", 2, "failure"),
+        ];
+        // Alone: only the re-run recovery of `test`.
+        let found = recovered_in_run(std::slice::from_ref(&failed), &failed, &jobs);
+        let got: Vec<(&str, u64, RecoveredBy)> = found
+            .iter()
+            .map(|f| (f.job.name.as_str(), f.job.run_attempt, f.recovered))
+            .collect();
+        assert_eq!(got, [("test", 1, RecoveredBy::Rerun)]);
+        // A passing run of the same commit, or an earlier one, is no later
+        // commit; a failed later one neither.
+        let runs = [
+            failed.clone(),
+            at_run(8, "a", "2025-01-01T11:00:00Z", "success", 1),
+            at_run(9, "z", "2025-01-01T09:00:00Z", "success", 1),
+            at_run(10, "b", "2025-01-01T12:00:00Z", "failure", 1),
+        ];
+        assert_eq!(recovered_in_run(&runs, &failed, &jobs).len(), 1);
+        // A later commit's passing run recovers `lint` too, from its last
+        // failed attempt.
+        let mut runs = runs.to_vec();
+        runs.push(at_run(11, "c", "2025-01-01T13:00:00Z", "success", 1));
+        let found = recovered_in_run(&runs, &failed, &jobs);
+        let got: Vec<(&str, u64, RecoveredBy)> = found
+            .iter()
+            .map(|f| (f.job.name.as_str(), f.job.run_attempt, f.recovered))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("lint", 2, RecoveredBy::LaterCommit),
+                ("test", 1, RecoveredBy::Rerun)
+            ]
+        );
+    }
 }
