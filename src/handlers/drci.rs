@@ -14,7 +14,10 @@
 //! jobs), `1` (the open `UNSTABLE` issues), `F + F_b` log downloads (`F_b`
 //! the merge base's failed jobs of the same name, at most `F`) and retry's
 //! flaky memory per failed workflow (one list, plus two job lists per
-//! re-run run with the `github` source; one query with ClickHouse). Each
+//! re-run run with the `github` source; one query with ClickHouse) and
+//! the default branch's recent failures (`1 + B + L`: one run list, `B` ≤
+//! [`history::github::RECENT_RUNS_READ`] job lists, `L` ≤ [`RECENT_LOGS`]
+//! logs; none when every failure is generic). Each
 //! write costs one list and one write, and is left out when nothing
 //! changed.
 
@@ -30,14 +33,15 @@ use crate::bot::parse::{Command, Parsed, parse_comment};
 use crate::config::Config;
 use crate::drci::classify::{self, Normaliser, is_generic};
 use crate::drci::comment::{self, MARKER_KIND};
-use crate::drci::snapshot::{IssueRef, Job, JobFailure, Snapshot};
+use crate::drci::snapshot::{IssueRef, Job, JobFailure, Place, RecentFailure, Recovery, Snapshot};
 use crate::drci::{Counts, DrciSection, Verdict as JobVerdict};
 use crate::event::Event;
 use crate::github::Client;
 use crate::github::checks::{CheckRunInfo, CheckRunSpec};
 use crate::github::marker::has_marker;
 use crate::github::types::{JobInfo, PullInfo, RunInfo};
-use crate::history::{FlakyScope, History};
+use crate::history::github::RecoveredBy;
+use crate::history::{self, FlakyScope, History};
 use crate::plan::{Plan, Report, StepOptions, Write};
 use crate::report::markdown::inline;
 
@@ -52,6 +56,9 @@ pub const MAX_JOBS: usize = 2000;
 /// 256 jobs per workflow; more failures than this are NEW or UNCLASSIFIED
 /// unread, which errs on the safe side).
 pub const MAX_LOGS: usize = 100;
+/// Logs of the default branch's recovered failures read for one update (the
+/// newest first): the fingerprints that make a failure here FLAKY.
+pub const RECENT_LOGS: usize = 5;
 /// The name of the placeholder job of a run that has no jobs yet.
 pub const QUEUED_RUN_JOB: &str = "(run without jobs yet)";
 
@@ -408,6 +415,10 @@ async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
             if section.flaky_memory && worth_memory {
                 snapshot.known_flaky = flaky_memory(ctx, client, &section, &runs, &failed).await;
             }
+            if worth_memory {
+                snapshot.recent_failures =
+                    recent_failures(ctx, client, &section, &rules, &norm, &failed).await;
+            }
         }
         let verdicts = classify::classify(&snapshot)?;
         let comment = client
@@ -565,6 +576,97 @@ async fn unstable_issues(client: &Client, section: &DrciSection) -> Result<Vec<I
             title: i.title,
         })
         .collect())
+}
+
+/// The recent failures of the default branch, of jobs failing here with a
+/// real cause, that passed again (on a re-run or a later commit), each with
+/// its fingerprint: one list of runs, at most
+/// [`history::github::RECENT_RUNS_READ`] job lists and [`RECENT_LOGS`] log
+/// downloads. A source that cannot be read gives no evidence (fewer FLAKY
+/// verdicts, never more).
+async fn recent_failures(
+    ctx: &Ctx,
+    client: &Client,
+    section: &DrciSection,
+    rules: &crate::analyze::RuleSet,
+    norm: &Normaliser,
+    failed: &[&Job],
+) -> Vec<RecentFailure> {
+    let real: Vec<&&Job> = failed
+        .iter()
+        .filter(|j| !is_generic(j.failure.as_ref()))
+        .collect();
+    let wanted: BTreeSet<String> = real.iter().map(|j| norm.normalise(&j.name)).collect();
+    let workflows: BTreeSet<&str> = real
+        .iter()
+        .filter_map(|j| j.name.split_once(" / ").map(|(w, _)| w))
+        .collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let Ok(branch) = client.default_branch().await else {
+        return Vec::new();
+    };
+    let since = Utc::now() - chrono::Duration::days(i64::from(section.flaky_window_days));
+    let found = match history::github::recovered_failures(client, &branch, since, |w| {
+        workflows.contains(w)
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!("recent failures of {branch} not read: {e:#}");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    let mut read = 0usize;
+    for f in found {
+        let name = format!("{} / {}", f.workflow, f.job.name);
+        if !wanted.contains(&norm.normalise(&name)) {
+            continue;
+        }
+        if read >= RECENT_LOGS {
+            break;
+        }
+        read += 1;
+        let at = f
+            .job
+            .completed_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let url = f.job.html_url.clone();
+        let facts = crate::job_logs::read_job(client, &ctx.config, rules, f.job).await;
+        let Some(primary) = facts.failures.into_iter().next() else {
+            continue;
+        };
+        let failure = JobFailure {
+            category: primary.category,
+            rule: primary.rule,
+            text: primary.text,
+            fingerprint: primary.fingerprint,
+        };
+        // A generic failure elsewhere says nothing about this one.
+        if is_generic(Some(&failure)) {
+            continue;
+        }
+        out.push(RecentFailure {
+            job: name,
+            fingerprint: failure.fingerprint,
+            place: Place::Trunk,
+            pr: None,
+            author: None,
+            sha: Some(f.sha),
+            url,
+            at,
+            recovered: Some(match f.recovered {
+                RecoveredBy::Rerun => Recovery::Rerun,
+                RecoveredBy::LaterCommit => Recovery::LaterCommit,
+            }),
+        });
+    }
+    out
 }
 
 /// Retry's flaky memory for the workflows of the failed jobs, as

@@ -350,6 +350,132 @@ async fn classify_failures(
     }
 }
 
+/// Runs of the default branch read for recent failures: one page.
+pub const RECENT_RUNS_SCANNED: usize = 100;
+/// Of those, the failed or re-run runs whose jobs are listed (newest
+/// first): one call each.
+pub const RECENT_RUNS_READ: usize = 5;
+/// Jobs read for one of those runs, every attempt (GitHub's matrix limit is
+/// 256 jobs per workflow).
+pub const RECENT_JOBS_READ: usize = 2000;
+
+/// How a failed job of the default branch recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveredBy {
+    /// A later attempt of the same run passed.
+    Rerun,
+    /// A later run of the same workflow, on another commit, passed.
+    LaterCommit,
+}
+
+/// A job of the default branch that failed and then passed.
+#[derive(Debug, Clone)]
+pub struct RecoveredFailure {
+    /// The workflow's name.
+    pub workflow: String,
+    /// The failed attempt (its log holds the fingerprint).
+    pub job: JobInfo,
+    pub sha: String,
+    pub recovered: RecoveredBy,
+}
+
+/// The jobs of the default branch `branch` that failed since `since` and
+/// passed again, newest first, of the workflows `wanted` accepts (by name).
+/// Costs one list of runs and at most [`RECENT_RUNS_READ`] job lists; reads
+/// no log.
+pub async fn recovered_failures(
+    client: &Client,
+    branch: &str,
+    since: DateTime<Utc>,
+    wanted: impl Fn(&str) -> bool,
+) -> anyhow::Result<Vec<RecoveredFailure>> {
+    let query = format!(
+        "branch={}&created={}",
+        encode_segment(branch, false),
+        encode_segment(&format!(">={}", since.format("%Y-%m-%dT%H:%M:%SZ")), false)
+    );
+    let mut runs = client
+        .runs(&query, RECENT_RUNS_SCANNED)
+        .await
+        .context("listing the recent runs of the default branch")?;
+    // A fork's pull request from its own default branch carries the same
+    // branch name: only the branch's own runs count.
+    runs.retain(|r| {
+        !matches!(r.event.as_str(), "pull_request" | "pull_request_target")
+            && wanted(r.name.as_deref().unwrap_or_default())
+    });
+    let suspects: Vec<&RunInfo> = runs
+        .iter()
+        .filter(|r| {
+            r.run_attempt > 1 || matches!(r.conclusion.as_deref(), Some("failure" | "timed_out"))
+        })
+        .take(RECENT_RUNS_READ)
+        .collect();
+    let mut out = Vec::new();
+    for run in suspects {
+        let jobs: Vec<JobInfo> = client
+            .get_all(
+                &client.repo_path(&format!("/actions/runs/{}/jobs?filter=all", run.id)),
+                Some("jobs"),
+                RECENT_JOBS_READ,
+            )
+            .await
+            .with_context(|| format!("listing the jobs of run {}", run.id))?;
+        out.extend(recovered_in_run(&runs, run, &jobs));
+    }
+    Ok(out)
+}
+
+/// The jobs of `run` (every attempt in `jobs`) whose last failed attempt was
+/// followed by a passing attempt, or by a passing later run of the same
+/// workflow on another commit (among `runs`). Pure.
+pub fn recovered_in_run(
+    runs: &[RunInfo],
+    run: &RunInfo,
+    jobs: &[JobInfo],
+) -> Vec<RecoveredFailure> {
+    let created = |r: &RunInfo| parse_time(r.created_at.as_deref());
+    let later_pass = created(run).is_some_and(|at| {
+        runs.iter().any(|r| {
+            r.workflow_id == run.workflow_id
+                && r.head_sha != run.head_sha
+                && created(r).is_some_and(|t| t > at)
+                && r.status.as_deref() == Some("completed")
+                && r.conclusion.as_deref() == Some("success")
+        })
+    });
+    let mut last_failed: BTreeMap<&str, &JobInfo> = BTreeMap::new();
+    for job in jobs.iter().filter(|j| j.failed()) {
+        let slot = last_failed.entry(job.name.as_str()).or_insert(job);
+        if job.run_attempt > slot.run_attempt {
+            *slot = job;
+        }
+    }
+    last_failed
+        .into_values()
+        .filter_map(|failed| {
+            let rerun = jobs.iter().any(|j| {
+                j.name == failed.name
+                    && j.run_attempt > failed.run_attempt
+                    && j.conclusion.as_deref() == Some("success")
+            });
+            let recovered = if rerun {
+                RecoveredBy::Rerun
+            } else if later_pass {
+                RecoveredBy::LaterCommit
+            } else {
+                return None;
+            };
+            Some(RecoveredFailure {
+                workflow: run.name.clone().unwrap_or_default(),
+                job: failed.clone(),
+                sha: run.head_sha.clone(),
+                recovered,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,5 +539,65 @@ mod tests {
         // Failed in both attempts: broken, not flaky.
         let failed = [job("test", "failure")];
         assert!(flaky_in_run(&run(2), &failed, &failed).is_empty());
+    }
+
+    fn at_run(id: u64, sha: &str, created: &str, conclusion: &str, attempt: u64) -> RunInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": "CI", "event": "push", "head_sha": sha,
+            "head_branch": "main", "status": "completed", "conclusion": conclusion,
+            "run_attempt": attempt, "workflow_id": 3, "created_at": created
+        }))
+        .expect("run")
+    }
+
+    fn attempt_job(name: &str, attempt: u64, conclusion: &str) -> JobInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": attempt * 10, "run_id": 7, "run_attempt": attempt, "name": name,
+            "status": "completed", "conclusion": conclusion
+        }))
+        .expect("job")
+    }
+
+    #[test]
+    fn a_failure_recovers_on_a_re_run_or_a_later_passing_commit_only() {
+        let failed = at_run(7, "a", "2025-01-01T10:00:00Z", "success", 2);
+        let jobs = [
+            attempt_job("test", 1, "failure"),
+            attempt_job("test", 2, "success"),
+            attempt_job("lint", 1, "failure"),
+            attempt_job("lint", 2, "failure"),
+        ];
+        // Alone: only the re-run recovery of `test`.
+        let found = recovered_in_run(std::slice::from_ref(&failed), &failed, &jobs);
+        let got: Vec<(&str, u64, RecoveredBy)> = found
+            .iter()
+            .map(|f| (f.job.name.as_str(), f.job.run_attempt, f.recovered))
+            .collect();
+        assert_eq!(got, [("test", 1, RecoveredBy::Rerun)]);
+        // A passing run of the same commit, or an earlier one, is no later
+        // commit; a failed later one neither.
+        let runs = [
+            failed.clone(),
+            at_run(8, "a", "2025-01-01T11:00:00Z", "success", 1),
+            at_run(9, "z", "2025-01-01T09:00:00Z", "success", 1),
+            at_run(10, "b", "2025-01-01T12:00:00Z", "failure", 1),
+        ];
+        assert_eq!(recovered_in_run(&runs, &failed, &jobs).len(), 1);
+        // A later commit's passing run recovers `lint` too, from its last
+        // failed attempt.
+        let mut runs = runs.to_vec();
+        runs.push(at_run(11, "c", "2025-01-01T13:00:00Z", "success", 1));
+        let found = recovered_in_run(&runs, &failed, &jobs);
+        let got: Vec<(&str, u64, RecoveredBy)> = found
+            .iter()
+            .map(|f| (f.job.name.as_str(), f.job.run_attempt, f.recovered))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("lint", 2, RecoveredBy::LaterCommit),
+                ("test", 1, RecoveredBy::Rerun)
+            ]
+        );
     }
 }

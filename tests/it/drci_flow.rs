@@ -260,9 +260,10 @@ async fn one_update_costs_a_known_number_of_calls() {
     // the head's pull requests, its runs, R=1 job list, F=1 log, the merge
     // base, its runs, R_b=1 job list (its `test` passed: no log), the
     // unstable issues, the flaky memory of CI (one run list, no re-run
-    // runs), our comment, our check run; then one list and one write each
+    // runs), the default branch's recent runs (none failed: no job list,
+    // no log), our comment, our check run; then one list and one write each
     // for the comment and the check run.
-    let expected = 2 + (1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1) + 4;
+    let expected = 2 + (1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1) + 4;
     assert_eq!(calls.len(), expected, "{calls:#?}");
     the_comment(fake, s.pr);
     check_on(fake, &s.head);
@@ -559,5 +560,110 @@ async fn another_apps_check_run_of_the_same_name_is_left_alone() {
     assert_eq!(ours.app, "github-actions");
     assert_eq!(ours.conclusion.as_deref(), Some("failure"));
     the_comment(fake, s.pr);
+    fake.assert_clean();
+}
+
+/// Another test's failure: a different fingerprint for the same job.
+fn other_test_log(minute: u32) -> String {
+    gha_log(
+        minute,
+        "pytest",
+        &[
+            "FAILED tests/test_db.py::test_connect - ConnectionError: refused",
+            "========================= 1 failed, 41 passed in 3.20s =========================",
+        ],
+    )
+}
+
+/// On the default branch, after the pull request's merge base (which
+/// passed): `test` failed with `log` on one commit, ten hours ago, and
+/// passed on the next commit, five hours ago (no re-run: retry's memory
+/// knows nothing).
+fn seed_trunk_failure_then_pass(s: &Setup, log: String) {
+    let fake = &s.fake;
+    fake.add_run(base_run(&s.merge_base).job(JobBuilder::new("test")));
+    let now = chrono::Utc::now();
+    let broke = fake.commit_files(DEFAULT_BRANCH, &[("a.txt", "a\n")], "A");
+    fake.add_run(
+        base_run(&broke)
+            .created_at(now - chrono::Duration::hours(10))
+            .conclusion("failure")
+            .job(JobBuilder::failed("test").log(log)),
+    );
+    let fixed = fake.commit_files(DEFAULT_BRANCH, &[("b.txt", "b\n")], "B");
+    fake.add_run(
+        base_run(&fixed)
+            .created_at(now - chrono::Duration::hours(5))
+            .conclusion("success")
+            .job(JobBuilder::new("test")),
+    );
+}
+
+#[tokio::test]
+async fn the_same_failure_on_trunk_that_then_passed_is_flaky() {
+    let s = setup().await;
+    let fake = &s.fake;
+    seed_trunk_failure_then_pass(&s, test_log(1));
+    let run = fake.add_run(pr_run(&s.head, s.pr).job(JobBuilder::failed("test").log(test_log(4))));
+    on_run(fake, run.id).await;
+    let body = the_comment(fake, s.pr);
+    assert!(
+        body.contains("## ✅ 0 New Failures, 0 Pending, 1 Unrelated Failure"),
+        "{body}"
+    );
+    assert!(body.contains("FLAKY"), "{body}");
+    assert!(
+        body.contains("failed the same way on the default branch, then passed"),
+        "{body}"
+    );
+    assert!(body.contains("passed on a later commit"), "{body}");
+    assert_eq!(
+        check_on(fake, &s.head).conclusion.as_deref(),
+        Some("success")
+    );
+    fake.assert_clean();
+}
+
+/// The costly error: the same job failing on trunk for another reason is
+/// no evidence that this failure is unrelated.
+#[tokio::test]
+async fn the_same_job_failing_differently_on_trunk_stays_new() {
+    let s = setup().await;
+    let fake = &s.fake;
+    seed_trunk_failure_then_pass(&s, other_test_log(1));
+    let run = fake.add_run(pr_run(&s.head, s.pr).job(JobBuilder::failed("test").log(test_log(4))));
+    on_run(fake, run.id).await;
+    let body = the_comment(fake, s.pr);
+    assert!(
+        body.contains("## ❌ 1 New Failure, 0 Pending, 0 Unrelated Failures"),
+        "{body}"
+    );
+    assert!(!body.contains("FLAKY"), "{body}");
+    assert_eq!(
+        check_on(fake, &s.head).conclusion.as_deref(),
+        Some("failure")
+    );
+    fake.assert_clean();
+}
+
+/// A generic failure seen failing and passing on trunk is never FLAKY.
+#[tokio::test]
+async fn a_generic_failure_seen_on_trunk_is_never_flaky() {
+    let s = setup().await;
+    let fake = &s.fake;
+    seed_trunk_failure_then_pass(&s, generic_log(1));
+    let run =
+        fake.add_run(pr_run(&s.head, s.pr).job(JobBuilder::failed("test").log(generic_log(4))));
+    on_run(fake, run.id).await;
+    let body = the_comment(fake, s.pr);
+    assert!(
+        body.contains("## ❌ 1 New Failure, 0 Pending, 0 Unrelated Failures"),
+        "{body}"
+    );
+    assert!(!body.contains("FLAKY"), "{body}");
+    assert_eq!(
+        check_on(fake, &s.head).conclusion.as_deref(),
+        Some("failure")
+    );
     fake.assert_clean();
 }
