@@ -28,6 +28,8 @@ pub struct Config {
     pub autorevert: AutorevertConfig,
     /// Where job history lives when a job's `source`/`history` is `clickhouse`.
     pub clickhouse: Option<ClickhouseConfig>,
+    /// Downstream (out-of-tree) CI; on when the section is present.
+    pub crcr: Option<crate::crcr::config::CrcrConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

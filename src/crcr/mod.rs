@@ -4,6 +4,12 @@
 //! [`allowlist`] is pure; [`command`] is `ci-medic crcr ...`.
 
 pub mod allowlist;
+pub mod config;
+pub mod dispatch;
+pub mod oidc;
+pub mod receive;
+pub mod result;
+pub mod row;
 
 use std::io::Read as _;
 use std::path::Path;

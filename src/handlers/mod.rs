@@ -16,6 +16,8 @@ use crate::event::Event;
 use crate::plan::{self, Plan, Report};
 
 pub mod autorevert;
+pub mod crcr_dispatch;
+pub mod crcr_result;
 pub mod failure_issue;
 pub mod heal;
 pub mod heal_verify;
@@ -162,6 +164,8 @@ registry!(
     heal::Heal,
     heal_verify::HealVerify,
     autorevert::Autorevert,
+    crcr_dispatch::CrcrDispatch,
+    crcr_result::CrcrResult,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").
