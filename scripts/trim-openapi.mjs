@@ -67,6 +67,8 @@ const OPERATIONS = [
   "POST /repos/{owner}/{repo}/pulls",
   "GET /repos/{owner}/{repo}/pulls/{pull_number}",
   "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
+  // Downstream CI: repository_dispatch across repositories.
+  "POST /repos/{owner}/{repo}/dispatches",
 ];
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);

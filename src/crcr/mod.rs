@@ -6,6 +6,7 @@
 pub mod allowlist;
 pub mod config;
 pub mod dispatch;
+pub mod downstream;
 pub mod oidc;
 pub mod receive;
 pub mod result;
@@ -26,6 +27,7 @@ pub use allowlist::{Allowlist, AllowlistError, AllowlistErrors, Entry, Level, Ta
 pub async fn command(cx: &Context, command: &CrcrCommand) -> Result<ExitCode> {
     match command {
         CrcrCommand::Allowlist(args) => check(cx, &args.check),
+        CrcrCommand::Report(args) => downstream::report(cx, args).await,
     }
 }
 

@@ -206,6 +206,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/repos/{owner}/{repo}/pulls"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("POST", "/repos/{owner}/{repo}/dispatches"),
 ];
 
 #[test]
@@ -1390,6 +1391,19 @@ async fn every_operation_answers_in_github_shapes() {
         )
         .await;
     assert_eq!(r.status, 201);
+    // A repository_dispatch answers 204 and is kept for the test to read.
+    let r = api
+        .call(
+            "POST",
+            "/repos/{repo}/dispatches",
+            &json!({"event_type": "crcr-result", "client_payload": {"crcr": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let sent = fake.repository_dispatches(fake.repo_name());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].event_type, "crcr-result");
+    assert_eq!(sent[0].client_payload, json!({"crcr": 1}));
 
     let seen: BTreeSet<String> = fake
         .requests()

@@ -23,6 +23,7 @@ mod bot_parse;
 mod clickhouse;
 mod client;
 mod crcr_allowlist;
+mod crcr_relay;
 mod drci_offline;
 mod events;
 mod fake_github_selftest;

@@ -72,6 +72,8 @@ pub enum WriteKind {
     Rerun(u64),
     /// Dispatch of a workflow, by workflow id.
     Dispatch(u64),
+    /// A `repository_dispatch`, by the receiving repository's full name.
+    RepositoryDispatch(String),
 }
 
 #[derive(Clone, Debug)]

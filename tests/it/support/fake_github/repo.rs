@@ -36,6 +36,8 @@ pub struct Repo {
     pub jobs: BTreeMap<u64, Job>,
     pub reruns: Vec<Rerun>,
     pub dispatches: Vec<Dispatch>,
+    pub repository_dispatches:
+        Vec<crate::support::fake_github::handlers::repository_dispatch::RepositoryDispatch>,
     next_number: u64,
     next_run_number: u64,
 }
@@ -61,6 +63,7 @@ impl Repo {
             jobs: BTreeMap::new(),
             reruns: Vec::new(),
             dispatches: Vec::new(),
+            repository_dispatches: Vec::new(),
             next_number: 1,
             next_run_number: 1,
         }

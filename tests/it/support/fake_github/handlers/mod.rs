@@ -9,6 +9,7 @@ mod git;
 mod issues;
 mod pulls;
 mod repos;
+pub mod repository_dispatch;
 
 use std::collections::BTreeMap;
 
@@ -280,6 +281,7 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "pulls/create" => pulls::create(world, ctx),
         "pulls/get" => pulls::get(world, ctx),
         "pulls/update" => pulls::update(world, ctx),
+        "repos/create-dispatch-event" => repository_dispatch::create(world, ctx),
 
         other => Err(Reply::error(
             501,
