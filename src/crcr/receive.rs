@@ -219,3 +219,83 @@ pub async fn gather(
         store: ctx.store_config().is_ok(),
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crcr::oidc::Claims;
+    use crate::crcr::result::{ReportedResult, accept};
+
+    fn facts(current_head: bool, shown_on_pr: bool, store: bool) -> ResultFacts {
+        let list = Allowlist::parse("a.yml", "L4:\n  - org/four: [bob]\n").expect("allowlist");
+        let reported = ReportedResult {
+            repository: "org/four".into(),
+            upstream_repo: "up/stream".into(),
+            pr_number: 3,
+            head_sha: "c".repeat(40),
+            workflow_name: "ci".into(),
+            job_name: "test".into(),
+            run_id: 1,
+            run_attempt: 1,
+            status: "completed".into(),
+            conclusion: Some("failure".into()),
+            ..ReportedResult::default()
+        };
+        let claims = Claims {
+            repository: "org/four".into(),
+            repository_owner: None,
+            run_id: None,
+            run_attempt: None,
+            workflow: None,
+            sub: None,
+            iss: "i".into(),
+            exp: 0,
+        };
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let accepted = accept(&reported, Ok(&claims), &list, "up/stream", at).expect("accepted");
+        ResultFacts::Accepted(Box::new(AcceptedFacts {
+            accepted,
+            current_head,
+            shown_on_pr,
+            ping_state: PingState::default(),
+            store,
+        }))
+    }
+
+    fn kinds(d: &ResultDecision) -> Vec<&'static str> {
+        d.plan.steps.iter().map(|s| s.write.kind()).collect()
+    }
+
+    #[test]
+    fn a_failure_on_the_current_head_is_recorded_pinged_and_checked() {
+        let d = decide(&facts(true, true, true), "crcr-result");
+        assert_eq!(kinds(&d), ["insert-rows", "comment"]);
+        let check = d.check_run.expect("check run");
+        assert_eq!(check.name, "crcr/org/four");
+        let out: CheckRunContent =
+            serde_json::from_str(&d.plan.outputs[CHECK_RUN_OUTPUT]).expect("output");
+        assert_eq!(out.conclusion.as_deref(), Some("failure"));
+    }
+
+    #[test]
+    fn a_stale_head_is_recorded_but_not_shown() {
+        let d = decide(&facts(false, true, true), "crcr-result");
+        assert_eq!(kinds(&d), ["insert-rows"]);
+        assert!(d.check_run.is_none());
+        assert!(d.plan.outputs.is_empty());
+    }
+
+    #[test]
+    fn without_clickhouse_nothing_is_recorded_and_it_says_so() {
+        let d = decide(&facts(true, true, false), "crcr-result");
+        assert_eq!(kinds(&d), ["comment"]);
+        assert!(d.plan.notes.iter().any(|n| n.contains("not recorded")));
+    }
+
+    #[test]
+    fn a_rejected_result_writes_nothing() {
+        let d = decide(&ResultFacts::Rejected(Rejection::TooLarge), "crcr-result");
+        assert!(d.plan.steps.is_empty());
+        assert!(d.check_run.is_none());
+    }
+}

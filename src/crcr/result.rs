@@ -377,7 +377,7 @@ impl Accepted {
 }
 
 /// The check run a result puts on the PR head: `crcr/<owner>/<repo>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRunContent {
     pub name: String,
     pub head_sha: String,
