@@ -82,6 +82,8 @@ const OPERATIONS = [
   "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
   "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
   "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
+  // Downstream CI: repository_dispatch across repositories.
+  "POST /repos/{owner}/{repo}/dispatches",
 ];
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "options", "head", "patch", "trace"]);

@@ -37,6 +37,9 @@ pub struct Ctx {
     pub memo: Memo,
     /// Who has which access, asked once per login per run.
     access: permissions::Cache,
+    /// The client for writes to other repositories (downstream CI
+    /// dispatches), from the `crcr-token` input; `None` without it.
+    pub relay: Option<Client>,
 }
 
 /// Facts shared by the handlers of one delivery (a failed run's analyzed
@@ -64,6 +67,7 @@ impl Ctx {
             store: OnceCell::new(),
             memo: Memo::default(),
             access: permissions::Cache::default(),
+            relay: None,
         }
     }
 
@@ -124,6 +128,7 @@ impl Ctx {
     /// its store writes report).
     pub async fn sinks(&self, plan: &Plan) -> Sinks<'_> {
         let mut sinks = Sinks::github(self.github.as_ref());
+        sinks.relay = self.relay.as_ref();
         if plan.writes_to_store() && !self.dry_run {
             match self.store().await {
                 Ok(store) => sinks.store = Some(store),

@@ -190,6 +190,56 @@ pub enum ClickhouseCommand {
 pub enum CrcrCommand {
     /// Check an allowlist file offline: its repositories, or every error (exit 1).
     Allowlist(CrcrAllowlistArgs),
+    /// In a downstream workflow: send this job's result back to the upstream
+    /// repository, with the job's OIDC token as proof of origin.
+    Report(Box<CrcrReportArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct CrcrReportArgs {
+    /// The upstream repository (default: from the `crcr-pull-request` event).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub upstream: Option<String>,
+    /// The upstream pull request (default: from the event).
+    #[arg(long)]
+    pub pr: Option<u64>,
+    /// The upstream head SHA tested (default: from the event).
+    #[arg(long)]
+    pub head_sha: Option<String>,
+    /// The job's name (default: GITHUB_JOB).
+    #[arg(long)]
+    pub job_name: Option<String>,
+    /// `queued`, `in_progress` or `completed`.
+    #[arg(long, default_value = "completed")]
+    pub status: String,
+    /// The job's conclusion (`success`, `failure`, `cancelled`, ...).
+    #[arg(long)]
+    pub conclusion: Option<String>,
+    /// When the job started (RFC 3339).
+    #[arg(long)]
+    pub started_at: Option<String>,
+    /// When the job completed (RFC 3339; default: now, for a completed job).
+    #[arg(long)]
+    pub completed_at: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub tests_total: u32,
+    #[arg(long, default_value_t = 0)]
+    pub tests_passed: u32,
+    #[arg(long, default_value_t = 0)]
+    pub tests_failed: u32,
+    #[arg(long, default_value_t = 0)]
+    pub tests_skipped: u32,
+    /// The log's URL (default: this run's page).
+    #[arg(long)]
+    pub log_url: Option<String>,
+    #[arg(long)]
+    pub artifact_url: Option<String>,
+    /// Free text: hardware, driver, image.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// The audience of the OIDC token (the upstream's `crcr.audience`).
+    #[arg(long, default_value = crate::crcr::config::DEFAULT_AUDIENCE)]
+    pub audience: String,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +318,28 @@ impl Context {
 
     pub fn dry_run(&self) -> bool {
         self.cli.dry_run
+    }
+
+    /// The client for writes to other repositories, from the `crcr-token`
+    /// input (masked at once); `None` without it.
+    pub fn relay_client(&self) -> Result<Option<Client>> {
+        let Some(token) = self
+            .env
+            .input("crcr-token")
+            .filter(|t| !t.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        self.env.mask(token.trim());
+        Ok(Some(Client::new(
+            self.cli
+                .api_url
+                .as_deref()
+                .unwrap_or(github::DEFAULT_API_URL),
+            SecretString::from(token.trim()),
+            self.repo()?,
+            RetryPolicy::default(),
+        )?))
     }
 
     pub fn json(&self) -> bool {
@@ -441,7 +513,8 @@ async fn run(cx: &Context) -> Result<ExitCode> {
     }
     let client = cx.client()?;
     let config = cx.load_config(Some(&client)).await?;
-    let ctx = cx.ctx(Some(client), config);
+    let mut ctx = cx.ctx(Some(client), config);
+    ctx.relay = cx.relay_client()?;
     app::run(&ctx, &event).await
 }
 

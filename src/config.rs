@@ -37,6 +37,8 @@ pub struct Config {
     pub labels: crate::automations::labels::LabelsConfig,
     /// Cancel the runs of pull requests closed without merging.
     pub cancel_on_close: Option<crate::automations::cancel::CancelOnCloseConfig>,
+    /// Downstream (out-of-tree) CI; on when the section is present.
+    pub crcr: Option<crate::crcr::config::CrcrConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -266,6 +266,18 @@ pub struct PushEvent {
     pub repository: Repository,
 }
 
+/// A `repository_dispatch`: `action` is the sender's `event_type`, and
+/// `client_payload` whatever it sent (untrusted: each reader checks it).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct RepositoryDispatchEvent {
+    pub action: String,
+    #[serde(default)]
+    pub client_payload: serde_json::Value,
+    #[serde(default)]
+    pub sender: Option<User>,
+    pub repository: Repository,
+}
+
 /// One parsed event. Events ci-medic has no use for are `Unhandled`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -279,6 +291,7 @@ pub enum Event {
     WorkflowDispatch(Box<WorkflowDispatchEvent>),
     Schedule(Box<ScheduleEvent>),
     Push(Box<PushEvent>),
+    RepositoryDispatch(Box<RepositoryDispatchEvent>),
     Unhandled(String),
 }
 
@@ -296,6 +309,7 @@ impl Event {
             Event::WorkflowDispatch(_) => "workflow_dispatch",
             Event::Schedule(_) => "schedule",
             Event::Push(_) => "push",
+            Event::RepositoryDispatch(_) => "repository_dispatch",
             Event::Unhandled(name) => name,
         }
     }
@@ -313,6 +327,7 @@ impl Event {
             Event::WorkflowDispatch(e) => &e.repository,
             Event::Schedule(e) => e.repository.as_ref()?,
             Event::Push(e) => &e.repository,
+            Event::RepositoryDispatch(e) => &e.repository,
             Event::Unhandled(_) => return None,
         };
         Some(&repo.full_name)
@@ -351,6 +366,7 @@ pub fn parse(name: &str, file: &str, bytes: &[u8]) -> Result<Event, EventError> 
         "workflow_dispatch" => Event::WorkflowDispatch(Box::new(typed(name, file, bytes)?)),
         "schedule" => Event::Schedule(Box::new(typed(name, file, bytes)?)),
         "push" => Event::Push(Box::new(typed(name, file, bytes)?)),
+        "repository_dispatch" => Event::RepositoryDispatch(Box::new(typed(name, file, bytes)?)),
         other => Event::Unhandled(other.to_string()),
     })
 }

@@ -144,6 +144,14 @@ pub enum Write {
         number: u64,
         expected_head_sha: String,
     },
+    /// Send a `repository_dispatch` of `event_type` to another repository
+    /// (`owner/name`), with the cross-repository token (the `crcr-token`
+    /// input), never the workflow's.
+    RepositoryDispatch {
+        repo: String,
+        event_type: String,
+        client_payload: serde_json::Value,
+    },
 }
 
 /// Where a write lands.
@@ -152,6 +160,8 @@ pub enum Sink {
     Github,
     /// The ClickHouse store.
     Store,
+    /// Other repositories, through the cross-repository client.
+    Relay,
 }
 
 impl Write {
@@ -179,6 +189,7 @@ impl Write {
             Write::React { .. } => "react",
             Write::MergePull { .. } => "merge-pull",
             Write::UpdateBranch { .. } => "update-branch",
+            Write::RepositoryDispatch { .. } => "repository-dispatch",
         }
     }
 
@@ -186,6 +197,7 @@ impl Write {
     pub fn sink(&self) -> Sink {
         match self {
             Write::InsertRows { .. } | Write::Migrate { .. } => Sink::Store,
+            Write::RepositoryDispatch { .. } => Sink::Relay,
             _ => Sink::Github,
         }
     }
@@ -291,6 +303,9 @@ impl Write {
                 number,
                 expected_head_sha,
             } => format!("update the branch of #{number} (head {expected_head_sha})"),
+            Write::RepositoryDispatch {
+                repo, event_type, ..
+            } => format!("send {event_type} to {repo} (repository_dispatch)"),
         }
     }
 }
@@ -601,6 +616,8 @@ pub struct Sinks<'a> {
     pub store: Option<&'a Store>,
     /// Why `store` is `None` (the connection error); [`NO_STORE`] otherwise.
     pub store_error: Option<String>,
+    /// The client for writes to other repositories (the `crcr-token` input).
+    pub relay: Option<&'a Client>,
 }
 
 impl<'a> Sinks<'a> {
@@ -648,6 +665,13 @@ pub async fn execute(plan: &Plan, sinks: &Sinks<'_>, dry_run: bool) -> Report {
                         .store_error
                         .clone()
                         .unwrap_or_else(|| NO_STORE.to_string()),
+                },
+                (Sink::Relay, None, _) => Outcome::DryRun,
+                (Sink::Relay, Some(_), _) => match sinks.relay {
+                    Some(relay) => perform_relay(relay, &write).await,
+                    None => Outcome::Failed {
+                        error: NO_RELAY.to_string(),
+                    },
                 },
             },
         };
@@ -848,6 +872,11 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 error: format!("{} is not a GitHub write", w.kind()),
             };
         }
+        Write::RepositoryDispatch { .. } => {
+            return Outcome::Failed {
+                error: format!("{} is a cross-repository write", w.kind()),
+            };
+        }
     };
     result.unwrap_or_else(|e| Outcome::Failed {
         error: explain(&e, w),
@@ -878,6 +907,29 @@ async fn perform_store(store: &Store, w: &Write) -> Outcome {
 }
 
 /// The error, with what to do about the common causes.
+/// Why a cross-repository write found no client.
+pub const NO_RELAY: &str = "no cross-repository token: set the `crcr-token` input (a GitHub App installation token that may dispatch to the downstream repositories)";
+
+async fn perform_relay(c: &Client, w: &Write) -> Outcome {
+    match w {
+        Write::RepositoryDispatch {
+            repo,
+            event_type,
+            client_payload,
+        } => match crate::crcr::dispatch::send(c, repo, event_type, client_payload).await {
+            Ok(()) => Outcome::Done {
+                detail: format!("sent {event_type} to {repo}"),
+            },
+            Err(e) => Outcome::Failed {
+                error: format!("{e}"),
+            },
+        },
+        other => Outcome::Failed {
+            error: format!("{} is not a cross-repository write", other.kind()),
+        },
+    }
+}
+
 fn explain(e: &crate::github::GithubError, w: &Write) -> String {
     let hint = match (e.status(), w) {
         (

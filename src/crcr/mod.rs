@@ -4,6 +4,13 @@
 //! [`allowlist`] is pure; [`command`] is `ci-medic crcr ...`.
 
 pub mod allowlist;
+pub mod config;
+pub mod dispatch;
+pub mod downstream;
+pub mod oidc;
+pub mod receive;
+pub mod result;
+pub mod row;
 
 use std::io::Read as _;
 use std::path::Path;
@@ -20,6 +27,7 @@ pub use allowlist::{Allowlist, AllowlistError, AllowlistErrors, Entry, Level, Ta
 pub async fn command(cx: &Context, command: &CrcrCommand) -> Result<ExitCode> {
     match command {
         CrcrCommand::Allowlist(args) => check(cx, &args.check),
+        CrcrCommand::Report(args) => downstream::report(cx, args).await,
     }
 }
 

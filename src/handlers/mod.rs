@@ -19,6 +19,8 @@ pub mod auto_label;
 pub mod autorevert;
 pub mod cancel_on_close;
 pub mod commands;
+pub mod crcr_dispatch;
+pub mod crcr_result;
 pub mod drci;
 pub mod failure_issue;
 pub mod heal;
@@ -174,6 +176,8 @@ registry!(
     cancel_on_close::CancelOnClose,
     commands::Commands,
     pending_merge::PendingMerge,
+    crcr_dispatch::CrcrDispatch,
+    crcr_result::CrcrResult,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").

@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn the_plan_lists_the_pending_migrations_or_notes_there_are_none() {
-        let pending: Vec<&Migration> = MIGRATIONS.iter().skip(5).collect();
+        let pending: Vec<&Migration> = MIGRATIONS.iter().skip(5).take(2).collect();
         let p = plan("ci_medic", &pending);
         assert_eq!(p.steps.len(), 1);
         assert_eq!(

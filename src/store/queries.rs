@@ -147,6 +147,7 @@ impl Store {
             TableRows::Runs(r) => self.insert_runs(r).await,
             TableRows::Pushes(r) => self.insert_pushes(r).await,
             TableRows::AutorevertEvents(r) => self.insert_autorevert_events(r).await,
+            TableRows::CrcrJobs(r) => self.insert_rows("crcr_workflow_job", r).await,
         }
     }
 

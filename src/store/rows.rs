@@ -301,6 +301,9 @@ pub enum TableRows {
     Pushes(Vec<PushRow>),
     #[serde(rename = "autorevert_events")]
     AutorevertEvents(Vec<AutorevertEvent>),
+    /// Downstream CI results.
+    #[serde(rename = "crcr_workflow_job")]
+    CrcrJobs(Vec<crate::crcr::row::CrcrJobRow>),
 }
 
 impl TableRows {
@@ -311,6 +314,7 @@ impl TableRows {
             TableRows::Runs(_) => "workflow_run",
             TableRows::Pushes(_) => "push",
             TableRows::AutorevertEvents(_) => "autorevert_events",
+            TableRows::CrcrJobs(_) => "crcr_workflow_job",
         }
     }
 
@@ -320,6 +324,7 @@ impl TableRows {
             TableRows::Runs(r) => r.len(),
             TableRows::Pushes(r) => r.len(),
             TableRows::AutorevertEvents(r) => r.len(),
+            TableRows::CrcrJobs(r) => r.len(),
         }
     }
 

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "005", "autorevert_events"),
     migration!(6, "006", "workflow_job_input"),
     migration!(7, "007", "push_input"),
+    migration!(8, "008", "crcr_workflow_job"),
 ];
 
 /// The table that records applied migrations.

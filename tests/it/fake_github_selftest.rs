@@ -227,6 +227,7 @@ const OPERATIONS: &[(&str, &str)] = &[
         "PUT",
         "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
     ),
+    ("POST", "/repos/{owner}/{repo}/dispatches"),
 ];
 
 #[test]
@@ -1483,6 +1484,19 @@ async fn every_operation_answers_in_github_shapes() {
         ),
         ("completed", Some("success"), Some("s2"))
     );
+    // A repository_dispatch answers 204 and is kept for the test to read.
+    let r = api
+        .call(
+            "POST",
+            "/repos/{repo}/dispatches",
+            &json!({"event_type": "crcr-result", "client_payload": {"crcr": 1}}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let sent = fake.repository_dispatches(fake.repo_name());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].event_type, "crcr-result");
+    assert_eq!(sent[0].client_payload, json!({"crcr": 1}));
 
     let seen: BTreeSet<String> = fake
         .requests()

@@ -24,6 +24,7 @@ mod bot_parse;
 mod clickhouse;
 mod client;
 mod crcr_allowlist;
+mod crcr_relay;
 mod drci_flow;
 mod drci_offline;
 mod events;

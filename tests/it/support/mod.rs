@@ -7,5 +7,6 @@
 pub mod action;
 pub mod clickhouse;
 pub mod fake_github;
+pub mod oidc;
 pub mod openapi;
 pub mod snap;

@@ -80,6 +80,8 @@ pub enum WriteKind {
     Reaction(u64),
     /// Merge of a pull request (or an update of its branch), by number.
     Merge(u64),
+    /// A `repository_dispatch`, by the receiving repository's full name.
+    RepositoryDispatch(String),
 }
 
 #[derive(Clone, Debug)]

@@ -44,6 +44,8 @@ pub struct Repo {
     pub reviews: Vec<Review>,
     /// Why branch protection refuses every merge (405), when it does.
     pub merge_blocked: Option<String>,
+    pub repository_dispatches:
+        Vec<crate::support::fake_github::handlers::repository_dispatch::RepositoryDispatch>,
     next_number: u64,
     next_run_number: u64,
 }
@@ -73,6 +75,7 @@ impl Repo {
             reactions: Vec::new(),
             reviews: Vec::new(),
             merge_blocked: None,
+            repository_dispatches: Vec::new(),
             next_number: 1,
             next_run_number: 1,
         }

@@ -14,6 +14,7 @@ mod pr_automations;
 mod pulls;
 mod reactions;
 mod repos;
+pub mod repository_dispatch;
 
 use std::collections::BTreeMap;
 
@@ -285,6 +286,7 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "pulls/create" => pulls::create(world, ctx),
         "pulls/get" => pulls::get(world, ctx),
         "pulls/update" => pulls::update(world, ctx),
+        "repos/create-dispatch-event" => repository_dispatch::create(world, ctx),
 
         "repos/compare-commits-with-basehead" => compare::compare(world, ctx),
         "checks/create" => checks::create(world, ctx),

@@ -1,0 +1,304 @@
+//! The upstream side of a `crcr-result`: gather (keys, allowlist, the PR's
+//! real head, our own on-call comment) and decide (row, ping, check run).
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::allowlist::Allowlist;
+use super::config::CrcrConfig;
+use super::oidc::{self, Expect};
+use super::result::{
+    self, Accepted, CheckRunContent, PING_MARKER, PingState, Rejection, check_run,
+};
+use crate::app::Ctx;
+use crate::github::marker::has_marker;
+use crate::plan::{Plan, Write};
+use crate::store::TableRows;
+
+/// What a result's decision rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResultFacts {
+    /// Refused: nothing is written.
+    Rejected(Rejection),
+    Accepted(Box<AcceptedFacts>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptedFacts {
+    pub accepted: Accepted,
+    /// The PR's head is the one the result is about.
+    pub current_head: bool,
+    /// A check run goes on the PR (L4, or L3 with its label).
+    pub shown_on_pr: bool,
+    /// What ci-medic's own on-call comment on the PR already lists.
+    pub ping_state: PingState,
+    /// ClickHouse is configured, so the row is written.
+    pub store: bool,
+}
+
+/// The writes for a result, and the check run it calls for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultDecision {
+    pub plan: Plan,
+    /// The check run `crcr/<owner>/<repo> / <job>` the plan creates or
+    /// updates on the PR head; branch protection (and the merge command)
+    /// read it, so an L4 failure blocks merging.
+    pub check_run: Option<CheckRunContent>,
+}
+
+/// Decide what an accepted result writes. Pure.
+pub fn decide(facts: &ResultFacts, job: &str) -> ResultDecision {
+    let mut plan = Plan::new(job);
+    let f = match facts {
+        ResultFacts::Rejected(why) => {
+            plan.note(format!("result refused: {why}"));
+            return ResultDecision {
+                plan,
+                check_run: None,
+            };
+        }
+        ResultFacts::Accepted(f) => f,
+    };
+    let a = &f.accepted;
+    if f.store {
+        plan.push(
+            Write::InsertRows {
+                rows: TableRows::CrcrJobs(vec![a.row()]),
+            },
+            format!(
+                "{} ({}) reported job {} of run {} (attempt {})",
+                a.repo, a.level, a.reported.job_name, a.reported.run_id, a.reported.run_attempt
+            ),
+        );
+    } else {
+        plan.note("ClickHouse is not configured: the result is not recorded");
+    }
+    if !f.current_head {
+        plan.note(format!(
+            "the result is about {}, no longer the head of #{}: not shown on the PR",
+            a.head_sha, a.pr_number
+        ));
+        return ResultDecision {
+            plan,
+            check_run: None,
+        };
+    }
+    let check = f.shown_on_pr.then(|| check_run(a));
+    if let Some(c) = &check {
+        plan.push(
+            Write::CheckRun { check: c.spec() },
+            format!(
+                "show {} ({}) on #{}: {}",
+                a.repo,
+                a.level,
+                a.pr_number,
+                c.conclusion.as_deref().unwrap_or(&c.status)
+            ),
+        );
+    }
+    if let Some((body, _)) = result::ping(a, f.shown_on_pr, &f.ping_state) {
+        plan.push_best_effort(
+            Write::Comment {
+                number: a.pr_number,
+                body,
+                marker: Some((PING_MARKER.into(), a.pr_number.to_string())),
+            },
+            format!(
+                "{} ({}) failed on #{}: tell its on-calls",
+                a.repo, a.level, a.pr_number
+            ),
+        );
+    }
+    ResultDecision {
+        plan,
+        check_run: check,
+    }
+}
+
+/// The allowlist from the default branch (an absent file is empty).
+pub async fn load_allowlist(ctx: &Ctx, config: &CrcrConfig) -> Result<Allowlist> {
+    let client = ctx.github()?;
+    let branch = client.default_branch().await?;
+    let text = client
+        .file_text(&config.allowlist, &branch)
+        .await?
+        .unwrap_or_default();
+    Allowlist::parse(&config.allowlist, &text).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[derive(Deserialize)]
+struct PullHead {
+    head: Head,
+    #[serde(default)]
+    labels: Vec<crate::event::Label>,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    sha: String,
+}
+
+/// Gather a result's facts: a payload that fails a check is `Rejected`;
+/// a failure to read what the check needs is an error.
+pub async fn gather(
+    ctx: &Ctx,
+    config: &CrcrConfig,
+    payload: &serde_json::Value,
+    received_at: DateTime<Utc>,
+) -> Result<ResultFacts> {
+    let rejected = |r| Ok(ResultFacts::Rejected(r));
+    if let Err(r) = result::check_size(payload) {
+        return rejected(r);
+    }
+    let parsed = match result::parse_payload(payload) {
+        Ok(p) => p,
+        Err(r) => return rejected(r),
+    };
+    let client = ctx.github()?;
+    let list = load_allowlist(ctx, config).await?;
+    let keys = oidc::fetch_jwks(&config.oidc_issuer)
+        .await
+        .context("cannot read the OIDC issuer's keys")?;
+    let claims = oidc::verify(
+        &parsed.token,
+        &keys,
+        &Expect {
+            issuer: &config.oidc_issuer,
+            audience: &config.audience,
+        },
+    );
+    let this_repo = client.repo().full();
+    let accepted = match result::accept(
+        &parsed.result,
+        claims.as_ref(),
+        &list,
+        &this_repo,
+        received_at,
+    ) {
+        Ok(a) => a,
+        Err(r) => return rejected(r),
+    };
+    let pr: PullHead = client
+        .get_json(&client.repo_path(&format!("/pulls/{}", accepted.pr_number)))
+        .await
+        .with_context(|| format!("cannot read pull request #{}", accepted.pr_number))?;
+    let labels: Vec<String> = pr.labels.into_iter().map(|l| l.name).collect();
+    let shown_on_pr = list
+        .targets_for_pr(&labels)
+        .iter()
+        .any(|t| t.repo.eq_ignore_ascii_case(&accepted.repo) && t.on_pr);
+    let current_head = pr.head.sha.eq_ignore_ascii_case(&accepted.head_sha);
+    let failed = accepted
+        .reported
+        .conclusion
+        .is_some_and(result::Conclusion::is_failure);
+    let mut ping_state = PingState::default();
+    if failed && shown_on_pr && current_head {
+        let key = accepted.pr_number.to_string();
+        let identity = client.identity();
+        // Only the action's own comment counts: a marker pasted by anyone
+        // else mutes nothing.
+        if let Some(own) = client
+            .comments(accepted.pr_number)
+            .await?
+            .into_iter()
+            .find(|c| {
+                identity.is_ours(&c.user.login)
+                    && c.body
+                        .as_deref()
+                        .is_some_and(|b| has_marker(b, PING_MARKER, &key))
+            })
+        {
+            ping_state = result::read_ping_state(own.body.as_deref().unwrap_or_default());
+        }
+    }
+    Ok(ResultFacts::Accepted(Box::new(AcceptedFacts {
+        accepted,
+        current_head,
+        shown_on_pr,
+        ping_state,
+        store: ctx.store_config().is_ok(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crcr::oidc::Claims;
+    use crate::crcr::result::{ReportedResult, accept};
+
+    fn facts(current_head: bool, shown_on_pr: bool, store: bool) -> ResultFacts {
+        let list = Allowlist::parse("a.yml", "L4:\n  - org/four: [bob]\n").expect("allowlist");
+        let reported = ReportedResult {
+            repository: "org/four".into(),
+            upstream_repo: "up/stream".into(),
+            pr_number: 3,
+            head_sha: "c".repeat(40),
+            workflow_name: "ci".into(),
+            job_name: "test".into(),
+            run_id: 1,
+            run_attempt: 1,
+            status: "completed".into(),
+            conclusion: Some("failure".into()),
+            ..ReportedResult::default()
+        };
+        let claims = Claims {
+            repository: "org/four".into(),
+            repository_owner: None,
+            run_id: None,
+            run_attempt: None,
+            workflow: None,
+            sub: None,
+            iss: "i".into(),
+            exp: 0,
+        };
+        let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+        let accepted = accept(&reported, Ok(&claims), &list, "up/stream", at).expect("accepted");
+        ResultFacts::Accepted(Box::new(AcceptedFacts {
+            accepted,
+            current_head,
+            shown_on_pr,
+            ping_state: PingState::default(),
+            store,
+        }))
+    }
+
+    fn kinds(d: &ResultDecision) -> Vec<&'static str> {
+        d.plan.steps.iter().map(|s| s.write.kind()).collect()
+    }
+
+    #[test]
+    fn a_failure_on_the_current_head_is_recorded_pinged_and_checked() {
+        let d = decide(&facts(true, true, true), "crcr-result");
+        assert_eq!(kinds(&d), ["insert-rows", "check-run", "comment"]);
+        let check = d.check_run.expect("check run");
+        assert!(check.name.starts_with("crcr/org/four / "), "{}", check.name);
+        let Write::CheckRun { check: spec } = &d.plan.steps[1].write else {
+            panic!("{:?}", d.plan);
+        };
+        assert_eq!(spec.conclusion.as_deref(), Some("failure"));
+    }
+
+    #[test]
+    fn a_stale_head_is_recorded_but_not_shown() {
+        let d = decide(&facts(false, true, true), "crcr-result");
+        assert_eq!(kinds(&d), ["insert-rows"]);
+        assert!(d.check_run.is_none());
+        assert!(d.plan.outputs.is_empty());
+    }
+
+    #[test]
+    fn without_clickhouse_nothing_is_recorded_and_it_says_so() {
+        let d = decide(&facts(true, true, false), "crcr-result");
+        assert_eq!(kinds(&d), ["check-run", "comment"]);
+        assert!(d.plan.notes.iter().any(|n| n.contains("not recorded")));
+    }
+
+    #[test]
+    fn a_rejected_result_writes_nothing() {
+        let d = decide(&ResultFacts::Rejected(Rejection::TooLarge), "crcr-result");
+        assert!(d.plan.steps.is_empty());
+        assert!(d.check_run.is_none());
+    }
+}

@@ -1,0 +1,396 @@
+//! Downstream CI end to end, against the fake GitHub, a local OIDC issuer
+//! and the real ClickHouse: a pull request is dispatched downstream, the
+//! downstream job reports back with its OIDC token, the upstream verifies
+//! it, records one row however often it is delivered, and pings the
+//! on-calls once. Forged, expired and misaddressed results write nothing.
+
+use serde_json::{Value, json};
+
+use crate::support::action::{ActionRun, Runner};
+use crate::support::clickhouse;
+use crate::support::fake_github::{DEFAULT_BRANCH, FakeGithub, OWNER, PullBuilder, REPO};
+use crate::support::oidc::{self, Issuer};
+
+const DOWNSTREAM: &str = "npu-org/npu-backend";
+const L2_REPO: &str = "quiet-org/recorder";
+const ALLOWLIST: &str = "\
+L1:
+  - l1-org/just-dispatch
+L2:
+  - quiet-org/recorder
+L4:
+  - NPU-Org/NPU-Backend: [npu-oncall, npu-org/npu-team]
+";
+
+struct World {
+    fake: FakeGithub,
+    issuer: Issuer,
+    pr: u64,
+    head: String,
+    database: Option<String>,
+}
+
+async fn world(with_clickhouse: bool) -> World {
+    let fake = FakeGithub::start().await;
+    fake.add_repo("npu-org", "npu-backend", DEFAULT_BRANCH);
+    fake.add_repo("quiet-org", "recorder", DEFAULT_BRANCH);
+    fake.add_repo("l1-org", "just-dispatch", DEFAULT_BRANCH);
+    let issuer = Issuer::start(DOWNSTREAM).await;
+    let database = if with_clickhouse {
+        let url = clickhouse::url();
+        let db = clickhouse::database("crcr");
+        let store = clickhouse::connect(&url, &db).await;
+        store.migrate().await.expect("migrate");
+        Some(db)
+    } else {
+        None
+    };
+    let mut config = format!(
+        "analyze:\n  enabled: false\nretry:\n  enabled: false\ncrcr:\n  oidc-issuer: {}\n",
+        issuer.uri()
+    );
+    if let Some(db) = &database {
+        config.push_str(&format!(
+            "clickhouse:\n  url: {}\n  database: {db}\n",
+            clickhouse::url()
+        ));
+    }
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[
+            (".github/ci-medic.yml", config.as_str()),
+            (".github/crcr-allowlist.yml", ALLOWLIST),
+        ],
+        "Configure downstream CI",
+    );
+    let head = fake.commit_files("feature", &[("src/a.rs", "fn a() {}\n")], "Add a");
+    let pr = fake.add_pull(PullBuilder::new("feature", "Add a"));
+    World {
+        fake,
+        issuer,
+        pr,
+        head,
+        database,
+    }
+}
+
+fn pull_request_event(w: &World, action: &str) -> Value {
+    json!({
+        "action": action,
+        "number": w.pr,
+        "pull_request": {
+            "number": w.pr, "title": "Add a", "body": null, "state": "open", "labels": [],
+            "user": {"login": "contributor"},
+            "head": {"ref": "feature", "sha": w.head},
+            "base": {"ref": DEFAULT_BRANCH, "sha": "0".repeat(40)},
+        },
+        "sender": {"login": "contributor"},
+        "repository": {"full_name": format!("{OWNER}/{REPO}")},
+    })
+}
+
+fn result_event(client_payload: &Value) -> Value {
+    json!({
+        "action": "crcr-result",
+        "branch": DEFAULT_BRANCH,
+        "client_payload": client_payload,
+        "sender": {"login": "npu-bot"},
+        "repository": {"full_name": format!("{OWNER}/{REPO}")},
+    })
+}
+
+/// The downstream job: `crcr report` on the dispatched event.
+async fn downstream_report(w: &World, dispatched: &Value, conclusion: &str) -> ActionRun {
+    let runner = Runner::new(&w.fake)
+        .env("GITHUB_REPOSITORY", DOWNSTREAM)
+        .env("GITHUB_RUN_ID", "9001")
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("GITHUB_WORKFLOW", "npu-ci")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("ACTIONS_ID_TOKEN_REQUEST_URL", &w.issuer.request_url())
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", oidc::REQUEST_TOKEN);
+    let path = runner.path("dispatch.json");
+    std::fs::write(&path, serde_json::to_vec(dispatched).expect("json")).expect("write");
+    runner
+        .exec(
+            &[
+                "crcr",
+                "report",
+                "--job-name",
+                "test (npu, 1/2)",
+                "--conclusion",
+                conclusion,
+                "--tests-total",
+                "10",
+                "--tests-failed",
+                "2",
+                "--tests-passed",
+                "8",
+            ],
+            Some(("repository_dispatch", &path)),
+        )
+        .await
+}
+
+async fn upstream(w: &World, event: &str, payload: &Value) -> ActionRun {
+    Runner::new(&w.fake)
+        .env("INPUT_CRCR-TOKEN", w.fake.token())
+        .run_event(event, payload)
+        .await
+}
+
+#[tokio::test]
+async fn dispatch_result_row_and_one_ping() {
+    let w = world(true).await;
+
+    // Upstream: the PR goes to every allowlisted repository.
+    let run = upstream(&w, "pull_request", &pull_request_event(&w, "opened")).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let sent = w.fake.repository_dispatches(DOWNSTREAM);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].event_type, "crcr-pull-request");
+    let pr = &sent[0].client_payload["pull_request"];
+    assert_eq!(pr["number"], json!(w.pr));
+    assert_eq!(pr["head_sha"], json!(w.head));
+    assert_eq!(pr["upstream_repo"], json!(format!("{OWNER}/{REPO}")));
+    assert_eq!(pr["level"], json!("L4"));
+    assert_eq!(w.fake.repository_dispatches(L2_REPO).len(), 1);
+    assert_eq!(
+        w.fake.repository_dispatches("l1-org/just-dispatch").len(),
+        1
+    );
+
+    // Downstream: the job fails and reports back with its OIDC token.
+    let dispatched = json!({
+        "action": "crcr-pull-request",
+        "client_payload": sent[0].client_payload,
+        "repository": {"full_name": DOWNSTREAM},
+    });
+    let report = downstream_report(&w, &dispatched, "failure").await;
+    assert_eq!(report.code, 0, "{}\n{}", report.stdout, report.stderr);
+    // Secrets appear only in the runner's mask commands.
+    for secret in [oidc::REQUEST_TOKEN, sent_token(&w).as_str()] {
+        assert!(
+            report
+                .stdout
+                .lines()
+                .all(|l| !l.contains(secret) || l.starts_with("::add-mask::")),
+            "{}",
+            report.stdout
+        );
+    }
+    let back = w.fake.repository_dispatches(&format!("{OWNER}/{REPO}"));
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert_eq!(back[0].event_type, "crcr-result");
+    let result = back[0].client_payload.clone();
+    assert_eq!(result["result"]["repository"], json!(DOWNSTREAM));
+    assert_eq!(result["result"]["conclusion"], json!("failure"));
+
+    // Upstream: verified, recorded, the on-calls pinged, the check run computed.
+    let run = upstream(&w, "repository_dispatch", &result_event(&result)).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let ping = w.fake.expect_comment(w.pr, |b| {
+        b.starts_with(&format!("<!-- ci-medic:crcr-oncall:{} -->", w.pr))
+    });
+    assert!(
+        ping.body.contains("@npu-oncall @npu-org/npu-team"),
+        "{}",
+        ping.body
+    );
+    assert!(ping.body.contains("`test (npu, 1/2)`"), "{}", ping.body);
+    let checks = w.fake.check_runs();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0].name, "crcr/NPU-Org/NPU-Backend / test (npu, 1/2)");
+    assert_eq!(checks[0].head_sha, w.head);
+    assert_eq!(checks[0].conclusion.as_deref(), Some("failure"));
+
+    // Delivered again (a re-run failing again): one row, no new ping.
+    let again = upstream(&w, "repository_dispatch", &result_event(&result)).await;
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let comments = w.fake.comments(w.pr);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0].body, ping.body);
+    assert_eq!(
+        w.fake.check_runs().len(),
+        1,
+        "the check run is not duplicated"
+    );
+
+    let db = w.database.as_deref().expect("database");
+    let store = clickhouse::connect(&clickhouse::url(), db).await;
+    let (rows, failed): (u64, i64) = clickhouse::fetch_one(
+        &store,
+        "SELECT count(), sum(tests_failed) FROM crcr_workflow_job FINAL WHERE downstream_repo = 'NPU-Org/NPU-Backend' AND run_id = 9001",
+    )
+    .await;
+    assert_eq!((rows, failed), (1, 2));
+    let (level, trusted, conclusion): (String, bool, String) = clickhouse::fetch_one(
+        &store,
+        "SELECT level, trusted, conclusion FROM crcr_workflow_job FINAL",
+    )
+    .await;
+    assert_eq!(
+        (level.as_str(), trusted, conclusion.as_str()),
+        ("L4", true, "failure")
+    );
+    clickhouse::drop_database(&store).await;
+    w.fake.assert_clean();
+}
+
+/// The token the issuer hands the downstream job.
+fn sent_token(w: &World) -> String {
+    w.fake
+        .with_world(|world| {
+            world
+                .repo(&format!("{OWNER}/{REPO}"))
+                .and_then(|r| r.repository_dispatches.last().cloned())
+        })
+        .and_then(|d| d.client_payload["token"].as_str().map(str::to_string))
+        .expect("a result was sent")
+}
+
+/// A result payload as `crcr report` sends it, with `token`.
+fn payload(w: &World, token: &str, repository: &str) -> Value {
+    json!({
+        "crcr": 1,
+        "token": token,
+        "result": {
+            "repository": repository,
+            "upstream_repo": format!("{OWNER}/{REPO}"),
+            "pr_number": w.pr,
+            "head_sha": w.head,
+            "workflow_name": "npu-ci",
+            "job_name": "test",
+            "run_id": 9001,
+            "run_attempt": 1,
+            "status": "completed",
+            "conclusion": "failure",
+        },
+    })
+}
+
+#[tokio::test]
+async fn results_without_valid_proof_write_nothing() {
+    let w = world(false).await;
+    let good = w.issuer.claims(DOWNSTREAM, 600);
+    let mut wrong_audience = good.clone();
+    wrong_audience["aud"] = json!("someone-else");
+    let cases = [
+        (
+            "forged",
+            payload(&w, &w.issuer.token(oidc::OTHER_KEY, &good), DOWNSTREAM),
+            "signature",
+        ),
+        (
+            "expired",
+            payload(
+                &w,
+                &w.issuer
+                    .token(oidc::KEY, &w.issuer.claims(DOWNSTREAM, -3600)),
+                DOWNSTREAM,
+            ),
+            "expired",
+        ),
+        (
+            "wrong audience",
+            payload(&w, &w.issuer.token(oidc::KEY, &wrong_audience), DOWNSTREAM),
+            "audience",
+        ),
+        (
+            "token of another repository",
+            payload(
+                &w,
+                &w.issuer.token(oidc::KEY, &w.issuer.claims(L2_REPO, 600)),
+                DOWNSTREAM,
+            ),
+            "claims to be from",
+        ),
+        (
+            "not allowlisted",
+            payload(
+                &w,
+                &w.issuer
+                    .token(oidc::KEY, &w.issuer.claims("evil/repo", 600)),
+                "evil/repo",
+            ),
+            "not in the downstream CI allowlist",
+        ),
+        (
+            "L1 repository",
+            payload(
+                &w,
+                &w.issuer
+                    .token(oidc::KEY, &w.issuer.claims("l1-org/just-dispatch", 600)),
+                "l1-org/just-dispatch",
+            ),
+            "L1",
+        ),
+        (
+            "oversized",
+            payload(&w, &"x".repeat(3 * 1024 * 1024), DOWNSTREAM),
+            "larger than",
+        ),
+    ];
+    for (what, client_payload, why) in cases {
+        let run = upstream(&w, "repository_dispatch", &result_event(&client_payload)).await;
+        assert_ne!(run.code, 0, "{what}: {}", run.stdout);
+        let said = format!("{}{}", run.stdout, run.stderr);
+        assert!(said.contains("refused"), "{what}: {said}");
+        assert!(said.contains(why), "{what}: expected {why:?} in {said}");
+    }
+    assert!(w.fake.comments(w.pr).is_empty());
+    w.fake.assert_clean();
+}
+
+#[tokio::test]
+async fn dry_run_report_prints_the_payload_without_a_token() {
+    let w = world(false).await;
+    let runner = Runner::new(&w.fake)
+        .env("GITHUB_REPOSITORY", DOWNSTREAM)
+        .env("GITHUB_RUN_ID", "77")
+        .env("GITHUB_JOB", "build");
+    let run = runner
+        .exec(
+            &[
+                "--dry-run",
+                "--format",
+                "json",
+                "crcr",
+                "report",
+                "--upstream",
+                &format!("{OWNER}/{REPO}"),
+                "--pr",
+                "3",
+                "--head-sha",
+                &w.head,
+                "--conclusion",
+                "success",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: String = run
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let printed: Value = serde_json::from_str(&json)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(printed["event_type"], json!("crcr-result"));
+    assert_eq!(printed["client_payload"]["token"], json!("<redacted>"));
+    assert_eq!(
+        printed["client_payload"]["result"]["job_name"],
+        json!("build")
+    );
+    assert_eq!(
+        printed["client_payload"]["result"]["log_url"],
+        json!(format!("https://github.com/{DOWNSTREAM}/actions/runs/77"))
+    );
+    assert!(
+        w.fake
+            .repository_dispatches(&format!("{OWNER}/{REPO}"))
+            .is_empty()
+    );
+}
