@@ -43,6 +43,8 @@ pub struct Facts {
     pub labels: Vec<(String, bool)>,
     /// Runs of the pull request's head commit.
     pub runs: Vec<RunInfo>,
+    /// `merge`: check runs of the head commit.
+    pub check_runs: Vec<crate::github::checks::CheckRunInfo>,
     /// `merge`: approvals and the pending-merge state.
     pub merge: Option<MergeFacts>,
     /// `revert`: the default branch's head and the exact revert of the
@@ -88,6 +90,7 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
         pull: None,
         labels: Vec::new(),
         runs: Vec::new(),
+        check_runs: Vec::new(),
         merge: None,
         revert: None,
         pick: None,
@@ -161,6 +164,7 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
             facts.runs = gh
                 .runs(&format!("head_sha={}", pull.head.sha), MAX_HEAD_RUNS)
                 .await?;
+            facts.check_runs = gh.check_runs_of(&pull.head.sha).await?;
             facts.pull = Some(pull);
         }
         _ => {}

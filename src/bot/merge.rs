@@ -20,6 +20,7 @@ use super::parse::{Command, RebaseOnto};
 use super::reply::{Refusal, ReplyTo};
 use crate::app::Ctx;
 use crate::config::Config;
+use crate::github::checks::CheckRunInfo;
 use crate::github::pulls::PullDetail;
 use crate::github::types::RunInfo;
 use crate::permissions::{Access, Action};
@@ -118,8 +119,10 @@ pub struct Checks {
 }
 
 /// The state of the latest run of each workflow on the commit (a re-run
-/// that passed replaces the failure it re-ran).
-pub fn checks(runs: &[RunInfo]) -> Checks {
+/// that passed replaces the failure it re-ran), and of each check run
+/// (other CI, Dr. CI, downstream CI): a failing or unfinished check run
+/// holds a merge like a workflow run does.
+pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
     let mut latest: BTreeMap<String, &RunInfo> = BTreeMap::new();
     for r in runs {
         let name = r
@@ -138,14 +141,32 @@ pub fn checks(runs: &[RunInfo]) -> Checks {
     for (name, r) in latest {
         if r.status.as_deref() != Some("completed") {
             c.pending.push(name);
-        } else if !matches!(
-            r.conclusion.as_deref(),
-            Some("success" | "skipped" | "neutral")
-        ) {
+        } else if !passes(r.conclusion.as_deref()) {
             c.failing.push(name);
         }
     }
+    let mut named: BTreeMap<&str, &CheckRunInfo> = BTreeMap::new();
+    for r in check_runs {
+        let newer = named.get(r.name.as_str()).is_none_or(|old| old.id <= r.id);
+        if newer {
+            named.insert(&r.name, r);
+        }
+    }
+    for (name, r) in named {
+        if c.failing.iter().chain(&c.pending).any(|n| n == name) {
+            continue;
+        }
+        if r.status != "completed" {
+            c.pending.push(name.to_string());
+        } else if !passes(r.conclusion.as_deref()) {
+            c.failing.push(name.to_string());
+        }
+    }
     c
+}
+
+fn passes(conclusion: Option<&str>) -> bool {
+    matches!(conclusion, Some("success" | "skipped" | "neutral"))
 }
 
 /// The merge commit's title and message.
@@ -287,7 +308,7 @@ pub fn decide(
     let approvers = approvals(&merge, pull)?;
     let sha = pull.head.sha.clone();
     let to = facts.reply_to();
-    let c = checks(&facts.runs);
+    let c = checks(&facts.runs, &facts.check_runs);
     let mode = if force.is_some() {
         Mode::Force
     } else if *ignore_current {
@@ -439,14 +460,42 @@ mod tests {
 
     #[test]
     fn a_rerun_that_passed_replaces_the_failure() {
-        let c = checks(&[
-            run(1, "CI", "completed", Some("failure")),
-            run(2, "CI", "completed", Some("success")),
-            run(3, "Lint", "in_progress", None),
-            run(4, "Docs", "completed", Some("timed_out")),
-        ]);
+        let c = checks(
+            &[
+                run(1, "CI", "completed", Some("failure")),
+                run(2, "CI", "completed", Some("success")),
+                run(3, "Lint", "in_progress", None),
+                run(4, "Docs", "completed", Some("timed_out")),
+            ],
+            &[],
+        );
         assert_eq!(c.failing, ["Docs"]);
         assert_eq!(c.pending, ["Lint"]);
+    }
+
+    fn check_run(id: u64, name: &str, status: &str, conclusion: Option<&str>) -> CheckRunInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": name, "head_sha": "abc", "status": status,
+            "conclusion": conclusion,
+        }))
+        .expect("check run")
+    }
+
+    #[test]
+    fn a_failing_or_unfinished_check_run_holds_a_merge() {
+        let c = checks(
+            &[run(1, "CI", "completed", Some("success"))],
+            &[
+                check_run(7, "crcr/org/npu / test", "completed", Some("failure")),
+                check_run(8, "Dr. CI", "in_progress", None),
+                check_run(9, "ci-medic / labels", "completed", Some("success")),
+                // An older failure of a name whose newer run passed.
+                check_run(3, "ext", "completed", Some("failure")),
+                check_run(4, "ext", "completed", Some("success")),
+            ],
+        );
+        assert_eq!(c.failing, ["crcr/org/npu / test"]);
+        assert_eq!(c.pending, ["Dr. CI"]);
     }
 
     #[test]

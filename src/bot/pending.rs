@@ -35,6 +35,8 @@ pub struct Waiting {
     pub reply: ReplyTo,
     pub pull: PullDetail,
     pub runs: Vec<RunInfo>,
+    /// Check runs of the pending head (other CI, Dr. CI, downstream CI).
+    pub check_runs: Vec<crate::github::checks::CheckRunInfo>,
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +84,7 @@ pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
                 super::act::MAX_HEAD_RUNS,
             )
             .await?;
+        let check_runs = gh.check_runs_of(&state.sha).await?;
         waiting.push(Waiting {
             reply: ReplyTo {
                 number: issue.number,
@@ -90,6 +93,7 @@ pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
             state,
             pull,
             runs,
+            check_runs,
         });
     }
     let default_branch = if waiting.is_empty() {
@@ -157,7 +161,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             end(&mut plan, w, "Merge failed", &r.0);
             continue;
         }
-        let c = checks(&w.runs);
+        let c = checks(&w.runs, &w.check_runs);
         let failing: Vec<String> = c
             .failing
             .iter()

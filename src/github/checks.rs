@@ -131,6 +131,17 @@ impl Client {
             .await
     }
 
+    /// Every check run on commit `sha` (the latest of each name and app),
+    /// up to 100: what branch protection and the merge command look at.
+    pub async fn check_runs_of(&self, sha: &str) -> Result<Vec<CheckRunInfo>, GithubError> {
+        let path = self.repo_path(&format!(
+            "/commits/{}/check-runs?filter=latest",
+            encode_segment(sha, false)
+        ));
+        self.get_all(&path, Some("check_runs"), MAX_CHECK_RUNS_SCANNED)
+            .await
+    }
+
     /// Whether a check run is ours: created by the app behind one of the
     /// action's logins (`github-actions[bot]` is the `github-actions` app).
     pub fn is_own_check_run(&self, run: &CheckRunInfo) -> bool {

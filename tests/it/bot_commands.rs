@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::support::action::{ActionRun, Runner};
 use crate::support::fake_github::{
-    ACTIONS_BOT, DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, MAINTAINER, OWNER,
+    ACTIONS_BOT, CheckRun, DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, MAINTAINER, OWNER,
     PullBuilder, REPO, RunBuilder,
 };
 
@@ -430,10 +430,48 @@ async fn merge_of_an_approved_green_pull_request_merges_the_pinned_head() {
     assert!(r[0].contains(&head), "{}", r[0]);
     // Accepted to merged: repository and config, comments (answered?),
     // permission, default branch is known already, pull request, reviews,
-    // the approver's permission, runs of the head; the reply (look, post),
-    // the merge, the `merged` label and the reaction.
-    assert_eq!(calls_made.len(), 13, "{calls_made:#?}");
+    // the approver's permission, runs and check runs of the head; the reply
+    // (look, post), the merge, the `merged` label and the reaction.
+    assert_eq!(calls_made.len(), 14, "{calls_made:#?}");
     fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_failing_check_run_from_other_ci_holds_a_merge() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "CI", Some("success"));
+    // A downstream (L4) check run on the head failed.
+    fake.with_world(|w| {
+        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        let now = env.tick();
+        repo.check_runs.push(CheckRun {
+            id: 900_001,
+            name: "crcr/npu-org/npu / test".into(),
+            head_sha: head.clone(),
+            status: "completed".into(),
+            conclusion: Some("failure".into()),
+            title: Some("test: failure".into()),
+            summary: Some("s".into()),
+            text: None,
+            details_url: None,
+            external_id: None,
+            app: "github-actions".into(),
+            started_at: now,
+            completed_at: Some(now),
+        });
+    });
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(
+        fake.merge_commit(n).is_none(),
+        "a failing check run must hold the merge"
+    );
+    assert!(merge_calls(&fake, n).is_empty());
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("crcr/npu-org/npu / test"), "{}", r[0]);
 }
 
 #[tokio::test]
