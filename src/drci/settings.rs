@@ -26,7 +26,7 @@ pub struct DrciSection {
     /// fails the check run, as a NEW one does.
     pub fail_on_unclassified: bool,
     /// The handles that start a comment command (`@ci-medic drci`); empty
-    /// means `@ci-medic`.
+    /// means the `commands` section's handles, else `@ci-medic`.
     pub handles: Vec<String>,
     /// The label of `UNSTABLE …` and `DISABLED …` issues (empty: none read).
     pub unstable_label: String,

@@ -143,11 +143,19 @@ impl Handler for Drci {
                 {
                     return None;
                 }
-                let handles: Vec<String> = section
+                let mut handles: Vec<String> = section
                     .handles
                     .iter()
                     .filter_map(|h| normalize_handle(h))
                     .collect();
+                // Without handles of its own, Dr. CI answers to the comment
+                // commands' handles, so `@pytorchbot drci` works when
+                // `commands.handles` names it.
+                if handles.is_empty()
+                    && let Some(commands) = &config.commands
+                {
+                    handles = commands.handles();
+                }
                 let body = e.comment.body.as_deref().unwrap_or_default();
                 (parse_comment(body, &handles) == Parsed::Command(Command::Drci)).then(|| {
                     Input::Pull {
@@ -803,6 +811,17 @@ mod tests {
         );
         assert_eq!(
             Drci::subscribe(&comment("created", "drci please", true), &c),
+            None
+        );
+    }
+
+    #[test]
+    fn without_handles_of_its_own_the_command_handles_answer() {
+        let c = Config::parse("c.yml", "drci: {}\ncommands:\n  handles: ['@pytorchbot']\n")
+            .expect("config");
+        assert!(Drci::subscribe(&comment("created", "@pytorchbot drci", true), &c).is_some());
+        assert_eq!(
+            Drci::subscribe(&comment("created", "@ci-medic drci", true), &c),
             None
         );
     }
