@@ -10,3 +10,4 @@ pub mod fake_github;
 pub mod oidc;
 pub mod openapi;
 pub mod snap;
+pub mod webdriver;
