@@ -144,6 +144,9 @@ async fn hud_demo_site_in_chromium_at_360px_sorts_and_logs_no_errors() {
     let browser = Browser::start(360).await;
     let all = pages(&site);
     assert!(all.len() >= 4, "{all:?}");
+    // Kept as CI output: what each page looks like on a phone.
+    let shots = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/hud-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
     for page in &all {
         browser.open(page).await;
         let name = page
@@ -151,6 +154,13 @@ async fn hud_demo_site_in_chromium_at_360px_sorts_and_logs_no_errors() {
             .unwrap_or(page)
             .display()
             .to_string();
+        let png = browser.screenshot().await;
+        assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+        std::fs::write(
+            shots.join(name.replace('/', "_").replace(".html", ".png")),
+            png,
+        )
+        .expect("screenshot");
         let errors: Vec<String> = browser
             .console()
             .await

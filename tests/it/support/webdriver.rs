@@ -179,6 +179,21 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// A PNG of the viewport.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let v = self
+            .send(
+                "GET",
+                &format!("/session/{}/screenshot", self.session),
+                None,
+            )
+            .await;
+        base64::engine::general_purpose::STANDARD
+            .decode(v["value"].as_str().unwrap_or_default())
+            .expect("a base64 PNG")
+    }
+
     /// End the session (the driver is stopped on drop).
     pub async fn quit(self) {
         let _ = self
