@@ -280,6 +280,17 @@ fn simulation() {
     for line in figures.render().lines() {
         println!("simulation: {line}");
     }
+    // What a larger per-commit restart budget buys.
+    for max in [4, 6] {
+        let more = autorevert::Params {
+            max_restarts: max,
+            ..params.clone()
+        };
+        let f = autorevert::sim::measure(&autorevert::sim::scenario_set(1..=8), &more);
+        for line in f.render().lines() {
+            println!("simulation (max-restarts {max}): {line}");
+        }
+    }
 }
 
 fn main() {

@@ -664,23 +664,3 @@ mod tests {
         assert!(f.recall() >= 0.39, "{}", f.render());
     }
 }
-
-#[cfg(test)]
-mod figures {
-    use super::*;
-
-    /// What `max-restarts` buys (`cargo test --lib sim -- --ignored
-    /// --nocapture`).
-    #[test]
-    #[ignore = "a measurement, not a check"]
-    fn figures_by_max_restarts() {
-        for max in [2, 4, 6] {
-            let params = Params {
-                max_restarts: max,
-                ..Params::default()
-            };
-            let f = measure(&scenario_set(1..=8), &params);
-            println!("max-restarts {max}:\n{}", f.render());
-        }
-    }
-}
