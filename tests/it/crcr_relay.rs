@@ -187,8 +187,21 @@ async fn dispatch_result_row_and_one_ping() {
     assert_eq!(result["result"]["conclusion"], json!("failure"));
 
     // Upstream: verified, recorded, the on-calls pinged, the check run computed.
+    let before = w.fake.requests().len();
     let run = upstream(&w, "repository_dispatch", &result_event(&result)).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let made: Vec<String> = w
+        .fake
+        .requests()
+        .into_iter()
+        .skip(before)
+        .map(|r| format!("{} {}", r.method, r.operation.unwrap_or(r.path)))
+        .collect();
+    // A failing L4 result, accepted to shown, costs 9 calls: the repository,
+    // the config and the allowlist from the default branch (3), the pull
+    // request (is it still the head?), our ping comment (1), the check run
+    // (look, create), the ping (look, post).
+    assert_eq!(made.len(), 9, "{made:#?}");
     let ping = w.fake.expect_comment(w.pr, |b| {
         b.starts_with(&format!("<!-- ci-medic:crcr-oncall:{} -->", w.pr))
     });
