@@ -1370,6 +1370,16 @@ async fn every_operation_answers_in_github_shapes() {
         ),
         (
             "POST",
+            "/repos/{repo}/git/refs".to_owned(),
+            json!({"ref": "refs/tags/t/1", "sha": main}),
+        ),
+        (
+            "DELETE",
+            "/repos/{repo}/git/refs/tags/t/1".to_owned(),
+            Value::Null,
+        ),
+        (
+            "POST",
             "/repos/{repo}/pulls".to_owned(),
             json!({"title": "y", "head": "y", "base": "main"}),
         ),
