@@ -54,6 +54,7 @@ const OPERATIONS = [
   "GET /repos/{owner}/{repo}/git/ref/{ref}",
   "POST /repos/{owner}/{repo}/git/refs",
   "PATCH /repos/{owner}/{repo}/git/refs/{ref}",
+  "DELETE /repos/{owner}/{repo}/git/refs/{ref}",
   "GET /repos/{owner}/{repo}/git/commits/{commit_sha}",
   "POST /repos/{owner}/{repo}/git/commits",
   "GET /repos/{owner}/{repo}/git/trees/{tree_sha}",

@@ -37,6 +37,8 @@ pub struct Config {
     pub labels: crate::automations::labels::LabelsConfig,
     /// Cancel the runs of pull requests closed without merging.
     pub cancel_on_close: Option<crate::automations::cancel::CancelOnCloseConfig>,
+    /// `ciflow:`: allowed `ciflow/*` labels become tags at the head.
+    pub ciflow: Option<crate::automations::ciflow::CiflowConfig>,
     /// Downstream (out-of-tree) CI; on when the section is present.
     pub crcr: Option<crate::crcr::config::CrcrConfig>,
 }

@@ -152,6 +152,16 @@ pub enum Write {
         event_type: String,
         client_payload: serde_json::Value,
     },
+    /// Point `refs/...` at `sha`: created, or moved there (forced) when it
+    /// points elsewhere.
+    SetRef {
+        git_ref: String,
+        sha: String,
+    },
+    /// Delete `refs/...` (one already gone counts as deleted).
+    DeleteRef {
+        git_ref: String,
+    },
 }
 
 /// Where a write lands.
@@ -190,6 +200,8 @@ impl Write {
             Write::MergePull { .. } => "merge-pull",
             Write::UpdateBranch { .. } => "update-branch",
             Write::RepositoryDispatch { .. } => "repository-dispatch",
+            Write::SetRef { .. } => "set-ref",
+            Write::DeleteRef { .. } => "delete-ref",
         }
     }
 
@@ -306,6 +318,8 @@ impl Write {
             Write::RepositoryDispatch {
                 repo, event_type, ..
             } => format!("send {event_type} to {repo} (repository_dispatch)"),
+            Write::SetRef { git_ref, sha } => format!("point {git_ref} at {sha}"),
+            Write::DeleteRef { git_ref } => format!("delete {git_ref}"),
         }
     }
 }
@@ -867,6 +881,21 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             .update_branch(*number, expected_head_sha)
             .await
             .map(|_| done(format!("updated the branch of #{number}"))),
+        Write::SetRef { git_ref, sha } => match c.create_ref(git_ref, sha).await {
+            Ok(true) => Ok(done(format!("created {git_ref}"))),
+            Ok(false) => c
+                .update_ref(git_ref, sha, true)
+                .await
+                .map(|()| done(format!("moved {git_ref}"))),
+            Err(e) => Err(e),
+        },
+        Write::DeleteRef { git_ref } => c.delete_ref(git_ref).await.map(|deleted| {
+            done(if deleted {
+                format!("deleted {git_ref}")
+            } else {
+                format!("{git_ref} was already gone")
+            })
+        }),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),
@@ -951,6 +980,9 @@ fn explain(e: &crate::github::GithubError, w: &Write) -> String {
             " (changing workflow files needs a token with the `workflows` scope, which GITHUB_TOKEN cannot have: pass a token in the `token` input)"
         }
         (Some(403), Write::CommitFiles { .. } | Write::CreateRef { .. }) => {
+            " (the token needs `contents: write`)"
+        }
+        (Some(403), Write::SetRef { .. } | Write::DeleteRef { .. }) => {
             " (the token needs `contents: write`)"
         }
         (Some(403), Write::CheckRun { .. }) => " (the token needs `checks: write`)",

@@ -3,5 +3,6 @@
 //! function takes what was gathered and says what to write.
 
 pub mod cancel;
+pub mod ciflow;
 pub mod labels;
 pub mod required;

@@ -184,6 +184,25 @@ impl Client {
         .map(drop)
     }
 
+    /// Delete a ref (`tags/ciflow/x/1`); `false` when it was already gone.
+    pub async fn delete_ref(&self, git_ref: &str) -> Result<bool, GithubError> {
+        let r = git_ref.trim_start_matches("refs/");
+        match self
+            .request(
+                Method::DELETE,
+                &self.repo_path(&format!("/git/refs/{}", encode_segment(r, true))),
+                None,
+                Repeat::Safe,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            // GitHub answers 422 "Reference does not exist".
+            Err(e) if matches!(e.status(), Some(404 | 422)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Commits of `branch`, newest first, since an RFC 3339 time.
     pub async fn list_commits(
         &self,

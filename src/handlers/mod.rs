@@ -18,6 +18,7 @@ use crate::plan::{self, Plan, Report};
 pub mod auto_label;
 pub mod autorevert;
 pub mod cancel_on_close;
+pub mod ciflow;
 pub mod commands;
 pub mod crcr_dispatch;
 pub mod crcr_result;
@@ -174,6 +175,7 @@ registry!(
     auto_label::AutoLabel,
     required_labels::RequiredLabels,
     cancel_on_close::CancelOnClose,
+    ciflow::Ciflow,
     commands::Commands,
     pending_merge::PendingMerge,
     crcr_dispatch::CrcrDispatch,

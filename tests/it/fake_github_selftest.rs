@@ -194,6 +194,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/repos/{owner}/{repo}/git/ref/{ref}"),
     ("POST", "/repos/{owner}/{repo}/git/refs"),
     ("PATCH", "/repos/{owner}/{repo}/git/refs/{ref}"),
+    ("DELETE", "/repos/{owner}/{repo}/git/refs/{ref}"),
     ("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}"),
     ("POST", "/repos/{owner}/{repo}/git/commits"),
     ("GET", "/repos/{owner}/{repo}/git/trees/{tree_sha}"),
@@ -1366,6 +1367,16 @@ async fn every_operation_answers_in_github_shapes() {
             "PATCH",
             "/repos/{repo}/git/refs/heads/y".to_owned(),
             json!({"sha": branch}),
+        ),
+        (
+            "POST",
+            "/repos/{repo}/git/refs".to_owned(),
+            json!({"ref": "refs/tags/t/1", "sha": main}),
+        ),
+        (
+            "DELETE",
+            "/repos/{repo}/git/refs/tags/t/1".to_owned(),
+            Value::Null,
         ),
         (
             "POST",

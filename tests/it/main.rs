@@ -36,6 +36,7 @@ mod hud_github;
 mod hud_site;
 mod permissions_flow;
 mod pr_cancel;
+mod pr_ciflow;
 mod pr_labels;
 mod rendered;
 mod retry_flow;

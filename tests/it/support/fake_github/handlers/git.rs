@@ -120,6 +120,18 @@ pub fn update_ref(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     Ok(Reply::ok(shapes::git_ref(env, repo, &name, &sha)))
 }
 
+/// `DELETE /repos/{owner}/{repo}/git/refs/{ref}`: 204, or 422 when the ref
+/// does not exist (GitHub's answer).
+pub fn delete_ref(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    let (_, repo, log) = repo_of(world, ctx)?;
+    let name = full_ref(ctx);
+    if repo.git.refs.remove(&name).is_none() {
+        return Err(Reply::error(422, "Reference does not exist"));
+    }
+    wrote(log, ctx, WriteKind::Ref(name));
+    Ok(Reply::no_content())
+}
+
 /// `GET /repos/{owner}/{repo}/git/commits/{commit_sha}`.
 pub fn get_git_commit(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     let (env, repo, _) = repo_of(world, ctx)?;

@@ -276,6 +276,7 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "git/get-ref" => git::get_ref(world, ctx),
         "git/create-ref" => git::create_ref(world, ctx),
         "git/update-ref" => git::update_ref(world, ctx),
+        "git/delete-ref" => git::delete_ref(world, ctx),
         "git/get-commit" => git::get_git_commit(world, ctx),
         "git/create-commit" => git::create_git_commit(world, ctx),
         "git/get-tree" => git::get_tree(world, ctx),

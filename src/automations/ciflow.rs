@@ -1,0 +1,215 @@
+//! ciflow triggers: allowed `ciflow/*` labels on a pull request become tags
+//! `ciflow/<x>/<number>` at its head, so workflows listening for pushes of
+//! those tags run. Pure: what to write, from what was gathered.
+
+use serde::{Deserialize, Serialize};
+
+/// `.github/ci-medic.yml` `ciflow:`; the section being present turns the
+/// handler on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct CiflowConfig {
+    /// The allowed labels (`ciflow/trunk`); other `ciflow/` labels get a
+    /// comment and no tag.
+    pub labels: Vec<String>,
+}
+
+/// Labels starting with this are ciflow labels.
+pub const PREFIX: &str = "ciflow/";
+
+/// What happened to the pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Labeled(String),
+    Unlabeled(String),
+    /// New commits, or reopened: every tag follows the head.
+    Moved,
+    Closed,
+}
+
+/// One ref write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefWrite {
+    /// Point the tag at the head.
+    Set(String),
+    Delete(String),
+}
+
+/// What the pull request gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decision {
+    pub refs: Vec<RefWrite>,
+    /// Allowed labels whose tags wait for an author with write access.
+    pub waiting: Vec<String>,
+    /// `ciflow/` labels outside the allow-list.
+    pub unknown: Vec<String>,
+}
+
+/// Whether a label is a ciflow label at all.
+pub fn is_ciflow(label: &str) -> bool {
+    label.starts_with(PREFIX)
+}
+
+/// Characters a label may have to name a tag: letters, digits, `-_./`,
+/// with no empty, `.`-led or `.lock` component. Anything else never
+/// becomes a ref, whatever the config says.
+pub fn ref_safe(label: &str) -> bool {
+    !label.is_empty()
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && label
+            .split('/')
+            .all(|p| !p.is_empty() && !p.starts_with('.') && !p.ends_with(".lock"))
+}
+
+/// The tag of `label` on pull request `number`: `tags/ciflow/x/12`.
+pub fn tag(label: &str, number: u64) -> String {
+    format!("tags/{label}/{number}")
+}
+
+fn allowed(config: &CiflowConfig, label: &str) -> bool {
+    is_ciflow(label) && ref_safe(label) && config.labels.iter().any(|l| l == label)
+}
+
+/// The writes for `change` on pull request `number`, whose current labels
+/// are `labels`. `author_may` says whether the author has write access:
+/// without it, no tag is ever set (they stay waiting).
+pub fn decide(
+    config: &CiflowConfig,
+    number: u64,
+    change: &Change,
+    labels: &[String],
+    author_may: bool,
+) -> Decision {
+    let mut d = Decision::default();
+    let set = |d: &mut Decision, label: &str| {
+        if author_may {
+            d.refs.push(RefWrite::Set(tag(label, number)));
+        } else {
+            d.waiting.push(label.to_string());
+        }
+    };
+    match change {
+        Change::Labeled(l) if is_ciflow(l) => {
+            if allowed(config, l) {
+                set(&mut d, l);
+            } else {
+                d.unknown.push(l.clone());
+            }
+        }
+        Change::Unlabeled(l) if allowed(config, l) => {
+            d.refs.push(RefWrite::Delete(tag(l, number)));
+        }
+        Change::Moved => {
+            for l in labels.iter().filter(|l| allowed(config, l)) {
+                set(&mut d, l);
+            }
+        }
+        Change::Closed => {
+            for l in labels.iter().filter(|l| allowed(config, l)) {
+                d.refs.push(RefWrite::Delete(tag(l, number)));
+            }
+        }
+        Change::Labeled(_) | Change::Unlabeled(_) => {}
+    }
+    d
+}
+
+/// Whether the decision needs the author's access (a tag might be set).
+pub fn needs_access(config: &CiflowConfig, change: &Change, labels: &[String]) -> bool {
+    match change {
+        Change::Labeled(l) => allowed(config, l),
+        Change::Moved => labels.iter().any(|l| allowed(config, l)),
+        Change::Unlabeled(_) | Change::Closed => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> CiflowConfig {
+        CiflowConfig {
+            labels: vec!["ciflow/trunk".into(), "ciflow/periodic".into()],
+        }
+    }
+
+    fn labels(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_allowed_label_tags_the_head_only_for_a_writer() {
+        let l = labels(&["ciflow/trunk"]);
+        let ch = Change::Labeled("ciflow/trunk".into());
+        let d = decide(&config(), 7, &ch, &l, true);
+        assert_eq!(d.refs, [RefWrite::Set("tags/ciflow/trunk/7".into())]);
+        let d = decide(&config(), 7, &ch, &l, false);
+        assert!(d.refs.is_empty());
+        assert_eq!(d.waiting, ["ciflow/trunk"]);
+    }
+
+    #[test]
+    fn unknown_ciflow_labels_get_no_tag_and_others_are_ignored() {
+        let d = decide(
+            &config(),
+            7,
+            &Change::Labeled("ciflow/evil".into()),
+            &[],
+            true,
+        );
+        assert!(d.refs.is_empty());
+        assert_eq!(d.unknown, ["ciflow/evil"]);
+        let d = decide(&config(), 7, &Change::Labeled("bug".into()), &[], true);
+        assert_eq!(d, Decision::default());
+    }
+
+    #[test]
+    fn tags_follow_the_head_and_go_with_the_label_or_the_close() {
+        let l = labels(&["ciflow/trunk", "ciflow/periodic", "ciflow/evil", "bug"]);
+        let d = decide(&config(), 3, &Change::Moved, &l, true);
+        assert_eq!(
+            d.refs,
+            [
+                RefWrite::Set("tags/ciflow/trunk/3".into()),
+                RefWrite::Set("tags/ciflow/periodic/3".into())
+            ]
+        );
+        let d = decide(&config(), 3, &Change::Closed, &l, false);
+        assert_eq!(d.refs.len(), 2);
+        assert!(matches!(&d.refs[0], RefWrite::Delete(t) if t == "tags/ciflow/trunk/3"));
+        let d = decide(
+            &config(),
+            3,
+            &Change::Unlabeled("ciflow/periodic".into()),
+            &[],
+            false,
+        );
+        assert_eq!(d.refs, [RefWrite::Delete("tags/ciflow/periodic/3".into())]);
+        assert!(!needs_access(&config(), &Change::Closed, &l));
+        assert!(needs_access(&config(), &Change::Moved, &l));
+        assert!(!needs_access(&config(), &Change::Moved, &labels(&["bug"])));
+    }
+
+    #[test]
+    fn labels_that_cannot_name_a_ref_never_become_one_even_when_allowed() {
+        for bad in [
+            "ciflow/a b",
+            "ciflow/../x",
+            "ciflow/x.lock",
+            "ciflow//x",
+            "ciflow/x/",
+            "ciflow/x~1",
+            "ciflow/ü",
+        ] {
+            assert!(!ref_safe(bad), "{bad}");
+            let c = CiflowConfig {
+                labels: vec![bad.into()],
+            };
+            let d = decide(&c, 1, &Change::Labeled(bad.into()), &[], true);
+            assert!(d.refs.is_empty(), "{bad}");
+        }
+        assert!(ref_safe("ciflow/trunk-2.0_x"));
+    }
+}
