@@ -160,7 +160,8 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
         Command::Merge { .. } if facts.trigger.is_pull => {
             facts.default_branch = gh.default_branch().await?;
             let pull = gh.pull_detail(facts.trigger.number).await?;
-            facts.merge = Some(merge::gather(ctx, &pull).await?);
+            facts.merge =
+                Some(merge::gather(ctx, &pull, &ctx.config, &facts.default_branch).await?);
             facts.runs = gh
                 .runs(&format!("head_sha={}", pull.head.sha), MAX_HEAD_RUNS)
                 .await?;

@@ -73,6 +73,8 @@ impl CommandsConfig {
                 self.merge.method
             ));
         }
+        super::merge_rules::validate(&self.merge.rules)
+            .map_err(|(i, e)| format!("`commands.merge.rules[{i}]`: {e}"))?;
         if self.merge.deadline_hours == 0 {
             return Err("`commands.merge.deadline-hours` must be at least 1".into());
         }
@@ -117,6 +119,9 @@ pub struct MergeCommandConfig {
     pub branches: Vec<String>,
     /// How long a merge waits for pending checks before it gives up.
     pub deadline_hours: u64,
+    /// Merge rules (first match wins); when empty, a
+    /// `.github/merge_rules.yaml` in PyTorch's format is read instead.
+    pub rules: Vec<super::merge_rules::MergeRule>,
 }
 
 impl Default for MergeCommandConfig {
@@ -125,6 +130,7 @@ impl Default for MergeCommandConfig {
             method: "squash".to_string(),
             branches: Vec::new(),
             deadline_hours: 6,
+            rules: Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::act::{Accepted, Facts, require};
 use super::config::{CommandsConfig, LABEL_MERGED, LABEL_MERGING};
+use super::merge_rules::{self, MergeRule};
 use super::parse::{Command, RebaseOnto};
 use super::reply::{Refusal, ReplyTo};
 use crate::app::Ctx;
@@ -44,6 +45,11 @@ pub struct Reviewer {
 #[derive(Debug, Clone, Default)]
 pub struct MergeFacts {
     pub reviewers: Vec<Reviewer>,
+    /// The merge rules from the default branch: `None` without rules, an
+    /// error naming file and line when the rules cannot be read.
+    pub rules: Option<Result<Vec<MergeRule>, String>>,
+    /// The changed files, read only when there are rules.
+    pub files: Vec<String>,
 }
 
 /// The latest approving or change-requesting review of each reviewer
@@ -66,8 +72,16 @@ pub fn verdicts(reviews: &[crate::github::pulls::ReviewInfo]) -> BTreeMap<String
     latest
 }
 
-/// Read the reviews, and the access of each reviewer with a verdict.
-pub async fn gather(ctx: &Ctx, pull: &PullDetail) -> Result<MergeFacts> {
+/// Read the reviews, the access of each reviewer with a verdict, and the
+/// merge rules with the changed files when there are rules: those of
+/// `commands.merge.rules`, or else PyTorch's `.github/merge_rules.yaml` on
+/// the default branch (never the pull request's copy).
+pub async fn gather(
+    ctx: &Ctx,
+    pull: &PullDetail,
+    config: &Config,
+    default_branch: &str,
+) -> Result<MergeFacts> {
     let gh = ctx.github()?;
     let reviews = gh.reviews(pull.number).await?;
     let permissions = ctx.permissions()?;
@@ -80,7 +94,27 @@ pub async fn gather(ctx: &Ctx, pull: &PullDetail) -> Result<MergeFacts> {
             access,
         });
     }
-    Ok(MergeFacts { reviewers })
+    let configured = CommandsConfig::of(config).merge.rules;
+    let rules = if !configured.is_empty() {
+        Some(Ok(configured))
+    } else {
+        gh.file_text(merge_rules::PYTORCH_RULES_PATH, default_branch)
+            .await?
+            .map(|text| {
+                merge_rules::parse_pytorch(merge_rules::PYTORCH_RULES_PATH, &text)
+                    .map_err(|e| e.to_string())
+            })
+    };
+    let files = if rules.is_some() {
+        gh.pull_files(pull.number).await?
+    } else {
+        Vec::new()
+    };
+    Ok(MergeFacts {
+        reviewers,
+        rules,
+        files,
+    })
 }
 
 /// How a merge treats checks.
@@ -165,6 +199,17 @@ pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
     c
 }
 
+/// Every name a check of the head goes by: workflow runs (name and path)
+/// and check runs.
+fn check_names(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for r in runs {
+        names.extend(r.name.iter().chain(r.path.iter()).cloned());
+    }
+    names.extend(check_runs.iter().map(|r| r.name.clone()));
+    names
+}
+
 fn passes(conclusion: Option<&str>) -> bool {
     matches!(conclusion, Some("success" | "skipped" | "neutral"))
 }
@@ -179,6 +224,40 @@ pub fn commit_text(pull: &PullDetail, approvers: &[String]) -> (String, String) 
     message.push_str(&format!("Pull Request resolved: {}\n", pull.html_url));
     message.push_str(&format!("Approved by: {}", approvers.join(", ")));
     (title, message)
+}
+
+/// With merge rules: the approvers the first rule covering every changed
+/// file accepts, and that rule; the refusal when the rules cannot be read
+/// (fail closed), a writer asked for changes, or no rule fits.
+pub fn rule_approvals<'a>(
+    merge: &'a MergeFacts,
+    rules: &'a Result<Vec<MergeRule>, String>,
+    pull: &PullDetail,
+) -> Result<(Vec<String>, &'a MergeRule), Refusal> {
+    let rules = rules.as_ref().map_err(|e| {
+        Refusal::new(format!(
+            "The merge rules cannot be read, so nothing is merged until they are fixed on the default branch: {}",
+            inline(e)
+        ))
+    })?;
+    if let Some(r) = merge
+        .reviewers
+        .iter()
+        .find(|r| r.access.can_write() && r.state == "CHANGES_REQUESTED")
+    {
+        return Err(Refusal::new(format!(
+            "{} requested changes; the request is still outstanding.",
+            inline(&r.login)
+        )));
+    }
+    let approved: Vec<String> = merge
+        .reviewers
+        .iter()
+        .filter(|r| r.state == "APPROVED" && !r.login.eq_ignore_ascii_case(pull.author()))
+        .map(|r| r.login.clone())
+        .collect();
+    let chosen = merge_rules::choose(rules, &merge.files, &approved)?;
+    Ok((chosen.approvers, chosen.rule))
 }
 
 /// The approvers with write access; the refusal when approval is missing
@@ -305,7 +384,6 @@ pub fn decide(
     }
     refuse_state(pull, &facts.default_branch, config)?;
     let merge = facts.merge.clone().unwrap_or_default();
-    let approvers = approvals(&merge, pull)?;
     let sha = pull.head.sha.clone();
     let to = facts.reply_to();
     let c = checks(&facts.runs, &facts.check_runs);
@@ -316,6 +394,29 @@ pub fn decide(
     } else {
         Mode::Normal
     };
+    let (approvers, rule) = match &merge.rules {
+        Some(rules) => {
+            let (approvers, rule) = rule_approvals(&merge, rules, pull)?;
+            (approvers, Some(rule))
+        }
+        None => (approvals(&merge, pull)?, None),
+    };
+    if let (Some(rule), false) = (rule, mode == Mode::Force) {
+        let all: Vec<String> = check_names(&facts.runs, &facts.check_runs);
+        let m = merge_rules::mandatory(rule, &all, &c.failing);
+        let m = merge_rules::Mandatory {
+            // Still running: the wait below covers them.
+            missing: if c.pending.is_empty() {
+                m.missing
+            } else {
+                Vec::new()
+            },
+            ..m
+        };
+        if let Some(refusal) = merge_rules::refuse_mandatory(rule, &m, &sha) {
+            return Err(refusal);
+        }
+    }
     let ignored = if mode == Mode::IgnoreCurrent {
         c.failing.clone()
     } else {

@@ -7,6 +7,7 @@ pub mod act;
 pub mod cherry_pick;
 pub mod config;
 pub mod merge;
+pub mod merge_rules;
 pub mod parse;
 pub mod pending;
 pub mod reply;

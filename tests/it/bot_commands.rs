@@ -430,9 +430,93 @@ async fn merge_of_an_approved_green_pull_request_merges_the_pinned_head() {
     assert!(r[0].contains(&head), "{}", r[0]);
     // Accepted to merged: repository and config, comments (answered?),
     // permission, default branch is known already, pull request, reviews,
-    // the approver's permission, runs and check runs of the head; the reply
-    // (look, post), the merge, the `merged` label and the reaction.
-    assert_eq!(calls_made.len(), 14, "{calls_made:#?}");
+    // the approver's permission, a look for `.github/merge_rules.yaml`, runs
+    // and check runs of the head; the reply (look, post), the merge, the
+    // `merged` label and the reaction.
+    assert_eq!(calls_made.len(), 15, "{calls_made:#?}");
+    fake.assert_clean();
+}
+
+/// PyTorch-format rules on the default branch: `src/**` needs WRITER's
+/// approval and a passing `Lint`.
+const RULES: &str = "- name: Sources\n  patterns:\n  - src/**\n  approved_by:\n  - org/team\n  - WRITER\n  mandatory_checks_name:\n  - Lint\n";
+
+fn with_rules(fake: &FakeGithub, text: &str) {
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(".github/merge_rules.yaml", text)],
+        "merge rules",
+    );
+}
+
+#[tokio::test]
+async fn a_merge_rule_with_a_failed_mandatory_check_refuses_a_satisfied_one_merges() {
+    let fake = start().await;
+    with_rules(&fake, &RULES.replace("WRITER", WRITER));
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "Lint", Some("failure"));
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[0].contains("Merge rule Sources needs"), "{}", r[0]);
+    assert!(r[0].contains("`Lint`"), "{}", r[0]);
+    assert!(merge_calls(&fake, n).is_empty());
+
+    let fake = start().await;
+    with_rules(&fake, &RULES.replace("WRITER", WRITER));
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "Lint", Some("success"));
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    assert_eq!(merge_calls(&fake, n).len(), 1);
+    assert!(fake.merge_commit(n).is_some());
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merged".to_string())
+    );
+    assert_eq!(replies(&fake, n).len(), 1);
+    fake.assert_clean();
+
+    // The listed approver is missing: the team entry approves no one.
+    let fake = start().await;
+    with_rules(&fake, &RULES.replace("WRITER", "someone-else"));
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "Lint", Some("success"));
+    let (id, _) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(
+        replies(&fake, n)[0].contains("No approval"),
+        "{:?}",
+        replies(&fake, n)
+    );
+    assert!(merge_calls(&fake, n).is_empty());
+}
+
+#[tokio::test]
+async fn a_malformed_rules_file_refuses_every_merge_naming_file_and_line() {
+    let fake = start().await;
+    with_rules(
+        &fake,
+        "- name: Sources\n  patterns: ['src/**']\n  aproved_by: [x]\n",
+    );
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "Lint", Some("success"));
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[0].contains("merge rules cannot be read"), "{}", r[0]);
+    assert!(
+        r[0].contains(".github/merge\\_rules.yaml:3:")
+            || r[0].contains(".github/merge_rules.yaml:3:"),
+        "{}",
+        r[0]
+    );
+    assert!(merge_calls(&fake, n).is_empty());
     fake.assert_clean();
 }
 
