@@ -353,7 +353,10 @@ async fn api_calls_per_event_for_a_pr_of_300_files_and_for_a_label() {
     assert_eq!(handlers, 12, "{opened:?}");
     assert_eq!(opened.len(), 14, "{opened:?}");
     fake.expect_comment(n, |b| b.contains("release notes"));
-    let _ = fake.check_runs();
+    let checks = fake.check_runs();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0].name, "ci-medic / labels");
+    assert_eq!(checks[0].conclusion.as_deref(), Some("failure"));
 
     // A maintainer adds the required label.
     fake.with_world(|w| {
