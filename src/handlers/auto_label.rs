@@ -5,17 +5,15 @@
 //! Needs `pull_request_target` (or `pull_request` from the same
 //! repository: a fork's token cannot write labels) and `issues`.
 
-use std::process::ExitCode;
-
 use anyhow::{Context as _, Result};
 
-use super::{Delivery, Handler, Verdict};
+use super::{Delivery, Handler};
 use crate::app::Ctx;
 use crate::automations::labels::{LabelChanges, Rules, Subject};
 use crate::config::Config;
 use crate::event::Event;
 use crate::github::marker::marker;
-use crate::plan::{Plan, Report, StepOptions, Write};
+use crate::plan::{Plan, StepOptions, Write};
 use crate::report::markdown::code;
 
 /// The marker kind of the comment explaining removed labels.
@@ -222,15 +220,6 @@ impl Handler for AutoLabel {
             plan.note(format!("#{n}: labels already as the rules say"));
         }
         plan
-    }
-
-    fn report(ctx: &Ctx, _: &LabelFacts, plan: &Plan, report: &Report) -> Result<Verdict> {
-        crate::jobs::analyze::emit(ctx, plan, report)?;
-        Ok(if report.failed() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        })
     }
 }
 

@@ -2,17 +2,15 @@
 //! merging has the queued and in-progress runs of its head commit
 //! cancelled. Needs `pull_request_target` (closed) with `actions: write`.
 
-use std::process::ExitCode;
-
 use anyhow::{Context as _, Result};
 
-use super::{Delivery, Handler, Verdict};
+use super::{Delivery, Handler};
 use crate::app::Ctx;
 use crate::automations::cancel::{runs_to_cancel, skips_author};
 use crate::config::Config;
 use crate::event::Event;
 use crate::github::types::RunInfo;
-use crate::plan::{Plan, Report, Write};
+use crate::plan::{Plan, Write};
 
 /// Runs of one commit read, at most.
 const MAX_RUNS: usize = 300;
@@ -93,15 +91,6 @@ impl Handler for CancelOnClose {
             plan.note(format!("#{}: no queued or running run to cancel", f.number));
         }
         plan
-    }
-
-    fn report(ctx: &Ctx, _: &CancelFacts, plan: &Plan, report: &Report) -> Result<Verdict> {
-        crate::jobs::analyze::emit(ctx, plan, report)?;
-        Ok(if report.failed() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        })
     }
 }
 

@@ -6,18 +6,16 @@
 //! comment. Needs `pull_request_target` with `contents: write`, and a token
 //! other than the workflow's for the tags to start workflows.
 
-use std::process::ExitCode;
-
 use anyhow::{Context as _, Result};
 
-use super::{Delivery, Handler, Verdict};
+use super::{Delivery, Handler};
 use crate::app::Ctx;
 use crate::automations::ciflow::{self, Change, RefWrite};
 use crate::config::Config;
 use crate::event::Event;
 use crate::github::marker::marker;
 use crate::permissions::Action;
-use crate::plan::{Plan, Report, Write};
+use crate::plan::{Plan, Write};
 use crate::report::markdown::code;
 
 /// The marker kind of the comment about labels that set no tag.
@@ -154,15 +152,6 @@ impl Handler for Ciflow {
             plan.note(format!("#{}: no ciflow tag to change", f.number));
         }
         plan
-    }
-
-    fn report(ctx: &Ctx, _: &CiflowFacts, plan: &Plan, report: &Report) -> Result<Verdict> {
-        crate::jobs::analyze::emit(ctx, plan, report)?;
-        Ok(if report.failed() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        })
     }
 }
 

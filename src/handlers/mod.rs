@@ -81,8 +81,16 @@ pub trait Handler {
     fn decide(facts: &Self::Facts, config: &Config) -> Plan;
 
     /// Tell what happened (stdout, step summary, outputs) from this
-    /// handler's part of the executed plan.
-    fn report(ctx: &Ctx, facts: &Self::Facts, plan: &Plan, report: &Report) -> Result<Verdict>;
+    /// handler's part of the executed plan. By default: the plan and its
+    /// outcome as every job prints them, failing when a write failed.
+    fn report(ctx: &Ctx, _facts: &Self::Facts, plan: &Plan, report: &Report) -> Result<Verdict> {
+        crate::jobs::analyze::emit(ctx, plan, report)?;
+        Ok(if report.failed() {
+            std::process::ExitCode::FAILURE
+        } else {
+            std::process::ExitCode::SUCCESS
+        })
+    }
 }
 
 /// What one handler did with a delivery.

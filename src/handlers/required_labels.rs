@@ -7,12 +7,10 @@
 //! Needs `pull_request_target` (or `pull_request` from the same
 //! repository), with `pull-requests: write` and `checks: write`.
 
-use std::process::ExitCode;
-
 use anyhow::{Context as _, Result};
 
 use super::auto_label::{Target, target};
-use super::{Delivery, Handler, Verdict};
+use super::{Delivery, Handler};
 use crate::app::Ctx;
 use crate::automations::labels::required_patterns;
 use crate::automations::required::{self, CHECK_NAME, MARKER_KIND};
@@ -20,7 +18,7 @@ use crate::bot::parse::DEFAULT_HANDLE;
 use crate::config::Config;
 use crate::github::checks::CheckRunSpec;
 use crate::github::marker::has_marker;
-use crate::plan::{Plan, Report, Write};
+use crate::plan::{Plan, Write};
 
 /// Pull-request actions after which the labels may have to be checked.
 const PR_ACTIONS: &[&str] = &[
@@ -178,15 +176,6 @@ impl Handler for RequiredLabels {
             ));
         }
         plan
-    }
-
-    fn report(ctx: &Ctx, _: &RequiredFacts, plan: &Plan, report: &Report) -> Result<Verdict> {
-        crate::jobs::analyze::emit(ctx, plan, report)?;
-        Ok(if report.failed() {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        })
     }
 }
 
