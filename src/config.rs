@@ -39,6 +39,9 @@ pub struct Config {
     pub cancel_on_close: Option<crate::automations::cancel::CancelOnCloseConfig>,
     /// `ciflow:`: allowed `ciflow/*` labels become tags at the head.
     pub ciflow: Option<crate::automations::ciflow::CiflowConfig>,
+    /// `disabled-jobs:`: `DISABLED`/`UNSTABLE` issues are validated and
+    /// silence the jobs they name.
+    pub disabled_jobs: Option<crate::automations::disabled::DisabledJobsConfig>,
     /// Downstream (out-of-tree) CI; on when the section is present.
     pub crcr: Option<crate::crcr::config::CrcrConfig>,
 }

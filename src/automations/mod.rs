@@ -4,5 +4,6 @@
 
 pub mod cancel;
 pub mod ciflow;
+pub mod disabled;
 pub mod labels;
 pub mod required;

@@ -22,6 +22,7 @@ pub mod ciflow;
 pub mod commands;
 pub mod crcr_dispatch;
 pub mod crcr_result;
+pub mod disabled_jobs;
 pub mod drci;
 pub mod failure_issue;
 pub mod heal;
@@ -188,6 +189,7 @@ registry!(
     pending_merge::PendingMerge,
     crcr_dispatch::CrcrDispatch,
     crcr_result::CrcrResult,
+    disabled_jobs::DisabledJobs,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").
