@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result};
 
 use crate::analyze::{self, Category, Failure, RuleSet};
 use crate::app::Ctx;
+use crate::automations::disabled;
 use crate::cli::{AnalyzeArgs, Context};
 use crate::config::{self, Config};
 use crate::github::Client;
@@ -54,6 +55,9 @@ pub struct RunFacts {
     pub reruns: BTreeMap<u64, String>,
     /// Fingerprints of failures the previous attempt of this run had too.
     pub failed_before: BTreeSet<String>,
+    /// Open `DISABLED`/`UNSTABLE` issues (`disabled-jobs`): their jobs'
+    /// failures are neither re-run nor filed.
+    pub markings: Vec<crate::automations::disabled::Marking>,
 }
 
 pub async fn command(cx: &Context, args: &AnalyzeArgs) -> Result<ExitCode> {
@@ -86,7 +90,12 @@ pub async fn run_facts(cx: &Ctx, run_id: u64) -> Result<Arc<RunFacts>> {
         .run
         .get_or_try_init(|| async {
             let config = &cx.config;
-            let facts = gather(cx.github()?, config, &config.rules()?, run_id).await?;
+            let client = cx.github()?;
+            let mut facts = gather(client, config, &config.rules()?, run_id).await?;
+            if !facts.jobs.is_empty() {
+                facts.markings =
+                    crate::handlers::disabled_jobs::open_markings(client, config).await?;
+            }
             Ok(Arc::new(facts))
         })
         .await
@@ -133,6 +142,7 @@ pub async fn gather(
         open_issues: Vec::new(),
         reruns: BTreeMap::new(),
         failed_before: BTreeSet::new(),
+        markings: Vec::new(),
     };
     for job in jobs.into_iter().filter(JobInfo::failed) {
         facts.jobs.push(read_job(client, config, rules, job).await);
@@ -198,11 +208,11 @@ pub fn decide(facts: &RunFacts, config: &Config) -> Plan {
         plan.note("branch is not in `analyze.branches`");
         return plan;
     }
+    let unmarked = quiet_failures(&mut plan, facts);
     // Jobs a re-run is planned for get their issue only if the re-run is
     // refused; the others are filed now.
-    let (retried, now): (Vec<&JobFacts>, Vec<&JobFacts>) = facts
-        .jobs
-        .iter()
+    let (retried, now): (Vec<&JobFacts>, Vec<&JobFacts>) = unmarked
+        .into_iter()
         .partition(|j| facts.reruns.contains_key(&j.job.id));
     for j in &retried {
         plan.note(format!(
@@ -224,6 +234,62 @@ pub fn decide(facts: &RunFacts, config: &Config) -> Plan {
     issues.file(&mut plan, &now, false);
     issues.file(&mut plan, &retried, true);
     plan
+}
+
+/// Jobs an open `DISABLED`/`UNSTABLE` issue marks get no issue of their
+/// own: one comment per marking issue and run attempt says they failed
+/// again. The other jobs are returned.
+fn quiet_failures<'a>(plan: &mut Plan, facts: &'a RunFacts) -> Vec<&'a JobFacts> {
+    let run = &facts.run;
+    let workflow = run.name.as_deref().unwrap_or_default();
+    let mut quiet: BTreeMap<u64, Vec<disabled::QuietFailure>> = BTreeMap::new();
+    let mut rest = Vec::new();
+    for j in &facts.jobs {
+        let Some(m) = disabled::find(&facts.markings, workflow, &j.job.name) else {
+            rest.push(j);
+            continue;
+        };
+        plan.note(format!(
+            "job {}: {}; no issue of its own",
+            j.job.name,
+            disabled::why_quiet(m)
+        ));
+        quiet
+            .entry(m.number)
+            .or_default()
+            .push(disabled::QuietFailure {
+                job: j.job.name.clone(),
+                url: j.job.html_url.clone(),
+                cause: j.failures.first().map(|f| {
+                    format!(
+                        "{}: {}",
+                        f.category,
+                        f.text.lines().next().unwrap_or("").trim()
+                    )
+                }),
+            });
+    }
+    for (number, failures) in quiet {
+        plan.push(
+            Write::Comment {
+                number,
+                body: disabled::seen_body(
+                    run.id,
+                    run.run_attempt,
+                    &run.html_url,
+                    workflow,
+                    run.head_branch.as_deref().unwrap_or_default(),
+                    &failures,
+                ),
+                marker: Some((
+                    disabled::SEEN_KIND.into(),
+                    disabled::seen_key(run.id, run.run_attempt),
+                )),
+            },
+            format!("the failing jobs are marked by #{number}"),
+        );
+    }
+    rest
 }
 
 /// Files issues for groups of failed jobs, sharing the per-run bounds.

@@ -125,6 +125,12 @@ async fn online(
         None => snapshot,
     }
     .window(ar.lookback_hours);
+    // Jobs an open DISABLED/UNSTABLE issue marks give no signal.
+    let markings = crate::handlers::disabled_jobs::open_markings(client, config).await?;
+    let mut snapshot = snapshot;
+    snapshot
+        .jobs
+        .retain(|j| crate::automations::disabled::find(&markings, &j.workflow, &j.name).is_none());
     if let Some(path) = dump {
         snapshot.save(path)?;
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::analyze::Category;
 use crate::app::Ctx;
+use crate::automations::disabled;
 use crate::cli::{Context, RetryArgs};
 use crate::config::{self, Config};
 use crate::handlers::{Delivery, Request};
@@ -292,15 +293,26 @@ pub fn decide(
         always_retry: config.always_retry(),
         retryable_steps: config.retryable_steps(),
     };
+    // A job an open DISABLED/UNSTABLE issue marks fails for a known reason:
+    // re-running it would treat that failure as a new one.
+    let marked = |j: &JobFacts| disabled::find(&facts.markings, &name, &j.job.name);
     let decisions: Vec<JobDecision> = facts
         .jobs
         .iter()
-        .map(|j| decide_job(j, &rules, on_default, flaky))
+        .map(|j| {
+            let mut d = decide_job(j, &rules, on_default, flaky);
+            if let Some(m) = marked(j) {
+                d.rerun = false;
+                d.reason = format!("{}: a known failure", disabled::why_quiet(m));
+            }
+            d
+        })
         .collect();
-    if facts.jobs.len() > config.retry.max_failed_jobs {
+    let counted = facts.jobs.iter().filter(|j| marked(j).is_none()).count();
+    if counted > config.retry.max_failed_jobs {
         plan.note(format!(
             "{} jobs failed (more than `max-failed-jobs: {}`): a broad failure is not fixed by re-running",
-            facts.jobs.len(),
+            counted,
             config.retry.max_failed_jobs
         ));
         let decisions = decisions
