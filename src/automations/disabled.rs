@@ -412,6 +412,22 @@ mod tests {
         assert_eq!(why_quiet(&m[0]), "marked unstable by #1");
     }
 
+    /// The commented `disabled-jobs:` block of `examples/ci-medic.yml`,
+    /// uncommented, is the defaults it claims to be.
+    #[test]
+    fn the_documented_example_spells_out_the_defaults() {
+        let example = include_str!("../../examples/ci-medic.yml");
+        let block: Vec<&str> = example
+            .lines()
+            .skip_while(|l| *l != "# disabled-jobs:")
+            .take_while(|l| l.starts_with('#') && !l.starts_with("# ---"))
+            .map(|l| l.strip_prefix("# ").unwrap_or(""))
+            .collect();
+        assert!(block.len() > 3, "the example has a disabled-jobs block");
+        let config = crate::config::Config::parse("example", &block.join("\n")).expect("parses");
+        assert_eq!(config.disabled_jobs, Some(DisabledJobsConfig::default()));
+    }
+
     #[test]
     fn replies_escape_the_title_and_the_author() {
         let body = error_body(7, "DISABLED @team `x` *", &TitleError::Wildcard);

@@ -37,6 +37,7 @@ mod hud_site;
 mod permissions_flow;
 mod pr_cancel;
 mod pr_ciflow;
+mod pr_disabled;
 mod pr_labels;
 mod rendered;
 mod retry_flow;
