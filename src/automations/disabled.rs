@@ -181,8 +181,8 @@ pub fn matches(pattern: &str, workflow: &str, job: &str) -> bool {
     prefix_of(pattern, &job) || prefix_of(pattern, &squash(&format!("{workflow} / {job}")))
 }
 
-/// The first marking that matches the job, `UNSTABLE` before `DISABLED`
-/// no matter the order (both silence the job the same way).
+/// The first marking that matches the job (`DISABLED` and `UNSTABLE`
+/// silence a job the same way, so which one is found does not matter).
 pub fn find<'a>(markings: &'a [Marking], workflow: &str, job: &str) -> Option<&'a Marking> {
     markings.iter().find(|m| matches(&m.pattern, workflow, job))
 }
