@@ -162,6 +162,14 @@ pub enum Write {
     DeleteRef {
         git_ref: String,
     },
+    /// Dismiss review `review_id` of pull request `number` with `message`
+    /// (one no longer approving or requesting changes is left alone).
+    DismissReview {
+        number: u64,
+        review_id: u64,
+        reviewer: String,
+        message: String,
+    },
 }
 
 /// Where a write lands.
@@ -202,6 +210,7 @@ impl Write {
             Write::RepositoryDispatch { .. } => "repository-dispatch",
             Write::SetRef { .. } => "set-ref",
             Write::DeleteRef { .. } => "delete-ref",
+            Write::DismissReview { .. } => "dismiss-review",
         }
     }
 
@@ -320,6 +329,12 @@ impl Write {
             } => format!("send {event_type} to {repo} (repository_dispatch)"),
             Write::SetRef { git_ref, sha } => format!("point {git_ref} at {sha}"),
             Write::DeleteRef { git_ref } => format!("delete {git_ref}"),
+            Write::DismissReview {
+                number,
+                review_id,
+                reviewer,
+                ..
+            } => format!("dismiss the review {review_id} by {reviewer} on #{number}"),
         }
     }
 }
@@ -896,6 +911,21 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 format!("{git_ref} was already gone")
             })
         }),
+        Write::DismissReview {
+            number,
+            review_id,
+            message,
+            ..
+        } => c
+            .dismiss_review(*number, *review_id, message)
+            .await
+            .map(|dismissed| {
+                done(if dismissed {
+                    format!("dismissed review {review_id} on #{number}")
+                } else {
+                    format!("review {review_id} on #{number} approves no more")
+                })
+            }),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

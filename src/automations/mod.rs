@@ -1,8 +1,10 @@
 //! Pull-request and issue automations: the pure rules behind the handlers
-//! in `src/handlers/` (auto-label, required labels). No I/O here: each
-//! function takes what was gathered and says what to write.
+//! in `src/handlers/` (auto-label, required labels, auto-cc, ciflow, stale
+//! approvals). No I/O here: each function takes what was gathered and says
+//! what to write.
 
 pub mod cancel;
 pub mod ciflow;
 pub mod labels;
 pub mod required;
+pub mod stale;

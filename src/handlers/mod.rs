@@ -31,6 +31,7 @@ pub mod pending_merge;
 pub mod required_labels;
 pub mod retry;
 mod routing;
+pub mod stale_approvals;
 
 pub use routing::{Route, route, watches_trunk_run};
 
@@ -184,6 +185,7 @@ registry!(
     required_labels::RequiredLabels,
     cancel_on_close::CancelOnClose,
     ciflow::Ciflow,
+    stale_approvals::StaleApprovals,
     commands::Commands,
     pending_merge::PendingMerge,
     crcr_dispatch::CrcrDispatch,

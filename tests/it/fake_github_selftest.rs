@@ -229,6 +229,10 @@ const OPERATIONS: &[(&str, &str)] = &[
         "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
     ),
     ("POST", "/repos/{owner}/{repo}/dispatches"),
+    (
+        "PUT",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals",
+    ),
 ];
 
 #[test]

@@ -38,6 +38,7 @@ mod permissions_flow;
 mod pr_cancel;
 mod pr_ciflow;
 mod pr_labels;
+mod pr_stale;
 mod rendered;
 mod retry_flow;
 mod support;
