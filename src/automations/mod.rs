@@ -4,6 +4,7 @@
 //! what to write.
 
 pub mod cancel;
+pub mod cc;
 pub mod ciflow;
 pub mod labels;
 pub mod required;

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::plan::{self, Plan, Report};
 
+pub mod auto_cc;
 pub mod auto_label;
 pub mod autorevert;
 pub mod cancel_on_close;
@@ -183,6 +184,7 @@ registry!(
     drci::Drci,
     auto_label::AutoLabel,
     required_labels::RequiredLabels,
+    auto_cc::AutoCc,
     cancel_on_close::CancelOnClose,
     ciflow::Ciflow,
     stale_approvals::StaleApprovals,

@@ -36,6 +36,7 @@ mod hud_github;
 mod hud_site;
 mod permissions_flow;
 mod pr_cancel;
+mod pr_cc;
 mod pr_ciflow;
 mod pr_labels;
 mod pr_stale;
