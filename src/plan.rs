@@ -170,6 +170,13 @@ pub enum Write {
         reviewer: String,
         message: String,
     },
+    /// [`Write::CheckRun`] for a caller that already looked for ours:
+    /// update check run `existing`, or create one when it is `None`.
+    PutCheckRun {
+        #[serde(flatten)]
+        check: CheckRunSpec,
+        existing: Option<u64>,
+    },
 }
 
 /// Where a write lands.
@@ -211,6 +218,7 @@ impl Write {
             Write::SetRef { .. } => "set-ref",
             Write::DeleteRef { .. } => "delete-ref",
             Write::DismissReview { .. } => "dismiss-review",
+            Write::PutCheckRun { .. } => "put-check-run",
         }
     }
 
@@ -335,6 +343,23 @@ impl Write {
                 reviewer,
                 ..
             } => format!("dismiss the review {review_id} by {reviewer} on #{number}"),
+            Write::PutCheckRun { check, existing } => format!(
+                "{} check run \"{}\" on {}: {}{} ({})",
+                if existing.is_some() {
+                    "update"
+                } else {
+                    "create"
+                },
+                check.name,
+                check.head_sha.chars().take(12).collect::<String>(),
+                check.status,
+                check
+                    .conclusion
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default(),
+                check.title
+            ),
         }
     }
 }
@@ -926,6 +951,14 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                     format!("review {review_id} on #{number} approves no more")
                 })
             }),
+        Write::PutCheckRun { check, existing } => {
+            c.put_check_run(check, *existing).await.map(|u| match u {
+                Upserted::Created(id) => done(format!("created check run {id}")),
+                Upserted::Updated(id) | Upserted::Unchanged(id) => {
+                    done(format!("updated check run {id}"))
+                }
+            })
+        }
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),
