@@ -38,6 +38,7 @@ mod permissions_flow;
 mod pr_cancel;
 mod pr_cc;
 mod pr_ciflow;
+mod pr_labeled;
 mod pr_labels;
 mod pr_stale;
 mod rendered;
