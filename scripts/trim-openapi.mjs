@@ -83,6 +83,8 @@ const OPERATIONS = [
   "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
   "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
   "PUT /repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
+  // Stale approvals: dismissing a review.
+  "PUT /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals",
   // Downstream CI: repository_dispatch across repositories.
   "POST /repos/{owner}/{repo}/dispatches",
 ];

@@ -44,6 +44,9 @@ pub struct Config {
     pub disabled_jobs: Option<crate::automations::disabled::DisabledJobsConfig>,
     /// Downstream (out-of-tree) CI; on when the section is present.
     pub crcr: Option<crate::crcr::config::CrcrConfig>,
+    /// `stale-approvals:`: dismiss approvals of pull requests whose author
+    /// lacks write access when they are reopened (or get new commits).
+    pub stale_approvals: Option<crate::automations::stale::StaleApprovalsConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -162,6 +162,21 @@ pub enum Write {
     DeleteRef {
         git_ref: String,
     },
+    /// Dismiss review `review_id` of pull request `number` with `message`
+    /// (one no longer approving or requesting changes is left alone).
+    DismissReview {
+        number: u64,
+        review_id: u64,
+        reviewer: String,
+        message: String,
+    },
+    /// [`Write::CheckRun`] for a caller that already looked for ours:
+    /// update check run `existing`, or create one when it is `None`.
+    PutCheckRun {
+        #[serde(flatten)]
+        check: CheckRunSpec,
+        existing: Option<u64>,
+    },
 }
 
 /// Where a write lands.
@@ -202,6 +217,8 @@ impl Write {
             Write::RepositoryDispatch { .. } => "repository-dispatch",
             Write::SetRef { .. } => "set-ref",
             Write::DeleteRef { .. } => "delete-ref",
+            Write::DismissReview { .. } => "dismiss-review",
+            Write::PutCheckRun { .. } => "put-check-run",
         }
     }
 
@@ -320,6 +337,29 @@ impl Write {
             } => format!("send {event_type} to {repo} (repository_dispatch)"),
             Write::SetRef { git_ref, sha } => format!("point {git_ref} at {sha}"),
             Write::DeleteRef { git_ref } => format!("delete {git_ref}"),
+            Write::DismissReview {
+                number,
+                review_id,
+                reviewer,
+                ..
+            } => format!("dismiss the review {review_id} by {reviewer} on #{number}"),
+            Write::PutCheckRun { check, existing } => format!(
+                "{} check run \"{}\" on {}: {}{} ({})",
+                if existing.is_some() {
+                    "update"
+                } else {
+                    "create"
+                },
+                check.name,
+                check.head_sha.chars().take(12).collect::<String>(),
+                check.status,
+                check
+                    .conclusion
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default(),
+                check.title
+            ),
         }
     }
 }
@@ -896,6 +936,29 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 format!("{git_ref} was already gone")
             })
         }),
+        Write::DismissReview {
+            number,
+            review_id,
+            message,
+            ..
+        } => c
+            .dismiss_review(*number, *review_id, message)
+            .await
+            .map(|dismissed| {
+                done(if dismissed {
+                    format!("dismissed review {review_id} on #{number}")
+                } else {
+                    format!("review {review_id} on #{number} approves no more")
+                })
+            }),
+        Write::PutCheckRun { check, existing } => {
+            c.put_check_run(check, *existing).await.map(|u| match u {
+                Upserted::Created(id) => done(format!("created check run {id}")),
+                Upserted::Updated(id) | Upserted::Unchanged(id) => {
+                    done(format!("updated check run {id}"))
+                }
+            })
+        }
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

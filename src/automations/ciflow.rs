@@ -12,6 +12,50 @@ pub struct CiflowConfig {
     /// The allowed labels (`ciflow/trunk`); other `ciflow/` labels get a
     /// comment and no tag.
     pub labels: Vec<String>,
+    /// `tag` (the default): push `ciflow/<x>/<number>` tags; `dispatch`:
+    /// start `workflows` by `workflow_dispatch` instead, which the workflow
+    /// token can do (its tag pushes start no workflow).
+    pub mode: Mode,
+    /// `dispatch` mode: the workflows (file names or ids) to start.
+    pub workflows: Vec<String>,
+    /// `dispatch` mode: the input that receives the head SHA (`sha`).
+    pub sha_input: Option<String>,
+}
+
+/// How a ciflow label starts CI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Tag,
+    Dispatch,
+}
+
+/// The input of a dispatched workflow that receives the head SHA, unless
+/// `ciflow.sha-input` names another.
+pub const DEFAULT_SHA_INPUT: &str = "sha";
+
+impl CiflowConfig {
+    /// The input name for the head SHA.
+    pub fn sha_input(&self) -> &str {
+        self.sha_input.as_deref().unwrap_or(DEFAULT_SHA_INPUT)
+    }
+}
+
+/// Whether the `pull_request` runs of a head commit were approved: there
+/// is at least one, and none waits for approval (`action_required`).
+/// Meaningful where the repository requires approval of outside
+/// contributors' runs (Settings, Actions, "Require approval for all
+/// outside collaborators"): there, a run that is not waiting was approved.
+pub fn runs_approved<'a>(conclusions: impl IntoIterator<Item = Option<&'a str>>) -> bool {
+    let mut any = false;
+    for c in conclusions {
+        if c == Some("action_required") {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// Labels starting with this are ciflow labels.
@@ -25,6 +69,8 @@ pub enum Change {
     /// New commits, or reopened: every tag follows the head.
     Moved,
     Closed,
+    /// The runs of a commit were approved: every tag goes to that commit.
+    Approved,
 }
 
 /// One ref write.
@@ -101,7 +147,7 @@ pub fn decide(
         Change::Unlabeled(l) if allowed(config, l) => {
             d.refs.push(RefWrite::Delete(tag(l, number)));
         }
-        Change::Moved => {
+        Change::Moved | Change::Approved => {
             for l in labels.iter().filter(|l| allowed(config, l)) {
                 set(&mut d, l);
             }
@@ -120,7 +166,7 @@ pub fn decide(
 pub fn needs_access(config: &CiflowConfig, change: &Change, labels: &[String]) -> bool {
     match change {
         Change::Labeled(l) => allowed(config, l),
-        Change::Moved => labels.iter().any(|l| allowed(config, l)),
+        Change::Moved | Change::Approved => labels.iter().any(|l| allowed(config, l)),
         Change::Unlabeled(_) | Change::Closed => false,
     }
 }
@@ -132,7 +178,15 @@ mod tests {
     fn config() -> CiflowConfig {
         CiflowConfig {
             labels: vec!["ciflow/trunk".into(), "ciflow/periodic".into()],
+            ..CiflowConfig::default()
         }
+    }
+
+    #[test]
+    fn runs_are_approved_when_some_exist_and_none_waits() {
+        assert!(!runs_approved([]));
+        assert!(runs_approved([Some("success"), None]));
+        assert!(!runs_approved([Some("success"), Some("action_required")]));
     }
 
     fn labels(names: &[&str]) -> Vec<String> {
@@ -206,6 +260,7 @@ mod tests {
             assert!(!ref_safe(bad), "{bad}");
             let c = CiflowConfig {
                 labels: vec![bad.into()],
+                ..CiflowConfig::default()
             };
             let d = decide(&c, 1, &Change::Labeled(bad.into()), &[], true);
             assert!(d.refs.is_empty(), "{bad}");

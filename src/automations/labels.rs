@@ -34,6 +34,10 @@ pub struct LabelsConfig {
     /// Also report the required labels as a check run, `ci-medic / labels`,
     /// which branch protection can require.
     pub required_check: bool,
+    /// Auto-cc: the issue whose body lists `* label @user @org/team`
+    /// subscriptions; people subscribed to a label added to an issue or
+    /// pull request are cc'd in its body.
+    pub subscriptions_issue: Option<u64>,
 }
 
 impl Default for LabelsConfig {
@@ -44,6 +48,7 @@ impl Default for LabelsConfig {
             issue_only: Vec::new(),
             required: Vec::new(),
             required_check: true,
+            subscriptions_issue: None,
         }
     }
 }

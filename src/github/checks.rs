@@ -105,6 +105,25 @@ struct CommitSha {
     sha: String,
 }
 
+/// The body of a create or update of `spec` (without `head_sha`).
+fn check_body(spec: &CheckRunSpec) -> serde_json::Value {
+    let mut body = json!({
+        "name": spec.name,
+        "status": spec.status,
+        "output": {"title": spec.title, "summary": cut(&spec.summary)},
+    });
+    if let Some(c) = &spec.conclusion {
+        body["conclusion"] = json!(c);
+    }
+    if let Some(u) = &spec.details_url {
+        body["details_url"] = json!(u);
+    }
+    if let Some(x) = &spec.external_id {
+        body["external_id"] = json!(x);
+    }
+    body
+}
+
 /// `text` within [`CHECK_OUTPUT_LIMIT`] characters.
 fn cut(text: &str) -> String {
     if text.chars().count() <= CHECK_OUTPUT_LIMIT {
@@ -172,28 +191,42 @@ impl Client {
     /// app's check run of the same name is left alone (GitHub lets only the
     /// creator change it).
     pub async fn upsert_check_run(&self, spec: &CheckRunSpec) -> Result<Upserted, GithubError> {
-        let mut body = json!({
-            "name": spec.name,
-            "status": spec.status,
-            "output": {"title": spec.title, "summary": cut(&spec.summary)},
-        });
-        if let Some(c) = &spec.conclusion {
-            body["conclusion"] = json!(c);
-        }
-        if let Some(u) = &spec.details_url {
-            body["details_url"] = json!(u);
-        }
-        if let Some(x) = &spec.external_id {
-            body["external_id"] = json!(x);
-        }
+        let mut body = check_body(spec);
         if let Some(existing) = self.own_check_run(&spec.head_sha, &spec.name).await? {
             if existing.matches(spec) {
                 return Ok(Upserted::Unchanged(existing.id));
             }
-            let path = self.repo_path(&format!("/check-runs/{}", existing.id));
+            return self.put_check_run(spec, Some(existing.id)).await;
+        }
+        body["head_sha"] = json!(spec.head_sha);
+        let check = || -> BoxedCheck<'_> {
+            Box::pin(async move {
+                let found = self.own_check_run(&spec.head_sha, &spec.name).await?;
+                Ok(found.and_then(|r| serde_json::to_value(r).ok()))
+            })
+        };
+        let path = self.repo_path("/check-runs");
+        let reply = self
+            .request(Method::POST, &path, Some(&body), Repeat::Check(&check))
+            .await?;
+        let made: CheckRunInfo = decode(&Method::POST, &path, &reply.body)?;
+        Ok(Upserted::Created(made.id))
+    }
+
+    /// Update our check run `existing`, or create the check run when there
+    /// is none: for callers that already looked (no second lookup). A retry
+    /// after a lost create still looks for it first.
+    pub async fn put_check_run(
+        &self,
+        spec: &CheckRunSpec,
+        existing: Option<u64>,
+    ) -> Result<Upserted, GithubError> {
+        let mut body = check_body(spec);
+        if let Some(id) = existing {
+            let path = self.repo_path(&format!("/check-runs/{id}"));
             self.request(Method::PATCH, &path, Some(&body), Repeat::Safe)
                 .await?;
-            return Ok(Upserted::Updated(existing.id));
+            return Ok(Upserted::Updated(id));
         }
         body["head_sha"] = json!(spec.head_sha);
         let check = || -> BoxedCheck<'_> {

@@ -97,6 +97,32 @@ impl Client {
         .await
     }
 
+    /// Dismiss a review with `message`. `false` when GitHub refuses because
+    /// the review no longer approves or requests changes (422): dismissed
+    /// already, which a repeated delivery finds.
+    pub async fn dismiss_review(
+        &self,
+        number: u64,
+        review_id: u64,
+        message: &str,
+    ) -> Result<bool, GithubError> {
+        let path = self.repo_path(&format!("/pulls/{number}/reviews/{review_id}/dismissals"));
+        match self
+            .request(
+                Method::PUT,
+                &path,
+                Some(&json!({"message": message, "event": "DISMISS"})),
+                // Dismissing twice is refused, not doubled.
+                Repeat::Safe,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(422) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Open pull requests with `label` (their issue halves).
     pub async fn open_pulls_with_label(
         &self,

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::plan::{self, Plan, Report};
 
+pub mod auto_cc;
 pub mod auto_label;
 pub mod autorevert;
 pub mod cancel_on_close;
@@ -32,6 +33,7 @@ pub mod pending_merge;
 pub mod required_labels;
 pub mod retry;
 mod routing;
+pub mod stale_approvals;
 
 pub use routing::{Route, route, watches_trunk_run};
 
@@ -183,8 +185,10 @@ registry!(
     drci::Drci,
     auto_label::AutoLabel,
     required_labels::RequiredLabels,
+    auto_cc::AutoCc,
     cancel_on_close::CancelOnClose,
     ciflow::Ciflow,
+    stale_approvals::StaleApprovals,
     commands::Commands,
     pending_merge::PendingMerge,
     crcr_dispatch::CrcrDispatch,

@@ -43,6 +43,8 @@ pub struct RequiredFacts {
     /// The conclusion of the latest `ci-medic / labels` check run on the
     /// head commit, when checks are on.
     pub check: Option<Option<String>>,
+    /// The id of that check run (the write updates it without looking again).
+    pub check_id: Option<u64>,
 }
 
 impl Handler for RequiredLabels {
@@ -85,20 +87,22 @@ impl Handler for RequiredLabels {
         } else {
             None
         };
-        let check = if ctx.config.labels.required_check && !t.head_sha.is_empty() {
+        let (check, check_id) = if ctx.config.labels.required_check && !t.head_sha.is_empty() {
             let ours = c
                 .own_check_run(&t.head_sha, CHECK_NAME)
                 .await
                 .context("reading the check runs")?;
-            Some(ours.and_then(|r| r.conclusion))
+            let id = ours.as_ref().map(|r| r.id);
+            (Some(ours.and_then(|r| r.conclusion)), id)
         } else {
-            None
+            (None, None)
         };
         Ok(RequiredFacts {
             target: t,
             labels,
             comment,
             check,
+            check_id,
         })
     }
 
@@ -155,7 +159,8 @@ impl Handler for RequiredLabels {
                 )
             };
             plan.push(
-                Write::CheckRun {
+                Write::PutCheckRun {
+                    existing: facts.check_id,
                     check: CheckRunSpec {
                         name: CHECK_NAME.into(),
                         head_sha: facts.target.head_sha.clone(),
@@ -203,6 +208,7 @@ mod tests {
             labels: labels.iter().map(|s| s.to_string()).collect(),
             comment,
             check: check.map(|c| c.map(str::to_string)),
+            check_id: check.flatten().map(|_| 41),
         }
     }
 
@@ -229,11 +235,13 @@ mod tests {
     #[test]
     fn missing_comments_and_fails_the_check() {
         let plan = RequiredLabels::decide(&facts(&["bug"], None, Some(None)), &config());
-        assert_eq!(kinds(&plan), ["comment", "check-run"]);
-        let Write::CheckRun { check } = &plan.steps[1].write else {
+        assert_eq!(kinds(&plan), ["comment", "put-check-run"]);
+        let Write::PutCheckRun { check, existing } = &plan.steps[1].write else {
             panic!("{plan:?}");
         };
         assert_eq!(check.conclusion.as_deref(), Some("failure"));
+        // None was found: the write creates one without looking again.
+        assert_eq!(*existing, None);
     }
 
     #[test]
@@ -242,7 +250,15 @@ mod tests {
             &facts(&["release notes: jit"], Some(77), Some(Some("failure"))),
             &config(),
         );
-        assert_eq!(kinds(&plan), ["delete-comment", "check-run"]);
+        assert_eq!(kinds(&plan), ["delete-comment", "put-check-run"]);
+        // The one gather found is updated by its id.
+        assert!(matches!(
+            &plan.steps[1].write,
+            Write::PutCheckRun {
+                existing: Some(41),
+                ..
+            }
+        ));
         // Already reported: nothing.
         let plan = RequiredLabels::decide(
             &facts(&["release notes: jit"], None, Some(Some("success"))),

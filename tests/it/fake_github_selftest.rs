@@ -229,6 +229,10 @@ const OPERATIONS: &[(&str, &str)] = &[
         "/repos/{owner}/{repo}/pulls/{pull_number}/update-branch",
     ),
     ("POST", "/repos/{owner}/{repo}/dispatches"),
+    (
+        "PUT",
+        "/repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/dismissals",
+    ),
 ];
 
 #[test]
@@ -1255,7 +1259,7 @@ async fn every_operation_answers_in_github_shapes() {
     let pr = fake.add_pull(PullBuilder::new("feature/x", "Add f").label("enhancement"));
     let issue = fake.add_issue(IssueBuilder::new("Old failure").label("ci-failure"));
     let first_comment = fake.add_comment(issue, "octocat", "first");
-    fake.add_review(pr, "octocat", "APPROVED");
+    let review = fake.add_review(pr, "octocat", "APPROVED");
     let run = fake.add_run(
         RunBuilder::new("CI")
             .event("pull_request")
@@ -1495,6 +1499,15 @@ async fn every_operation_answers_in_github_shapes() {
         ),
         ("completed", Some("success"), Some("s2"))
     );
+    // An approval can be dismissed once; a second dismissal is refused.
+    let dismiss = format!("/repos/{{repo}}/pulls/{pr}/reviews/{review}/dismissals");
+    let body = json!({"message": "stale", "event": "DISMISS"});
+    let r = api.call("PUT", &dismiss, &body).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(fake.reviews(pr)[0].state, "DISMISSED");
+    let r = api.call("PUT", &dismiss, &body).await;
+    assert_eq!(r.status, 422);
+
     // A repository_dispatch answers 204 and is kept for the test to read.
     let r = api
         .call(

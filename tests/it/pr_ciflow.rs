@@ -6,7 +6,9 @@
 use serde_json::{Value, json};
 
 use crate::support::action::{ActionRun, Runner};
-use crate::support::fake_github::{DEFAULT_BRANCH, FakeGithub, OWNER, PullBuilder, REPO};
+use crate::support::fake_github::{
+    DEFAULT_BRANCH, FakeGithub, OWNER, PullBuilder, REPO, RunBuilder,
+};
 
 const CONFIG: &str = "ciflow:\n  labels: [ciflow/trunk, ciflow/periodic]\n";
 
@@ -38,9 +40,12 @@ fn payload(fake: &FakeGithub, number: u64, action: &str, label: Option<&str>, sh
 }
 
 async fn run(fake: &FakeGithub, payload: &Value) -> ActionRun {
-    let out = Runner::new(fake)
-        .run_event("pull_request_target", payload)
-        .await;
+    let event = if payload.get("workflow_run").is_some() {
+        "workflow_run"
+    } else {
+        "pull_request_target"
+    };
+    let out = Runner::new(fake).run_event(event, payload).await;
     assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
     out
 }
@@ -76,16 +81,17 @@ async fn a_writers_label_tags_the_head_follows_it_and_goes_with_the_label() {
     let labeled = payload(&fake, n, "labeled", Some("ciflow/trunk"), &sha);
     run(&fake, &labeled).await;
     assert_eq!(fake.refs().get(&tag), Some(&sha));
-    // One access lookup and one ref write for a label.
+    // One access lookup, one read of the tag and one ref write for a label.
     assert_eq!(fake.requests_to("GET", r"/permission$").len(), 1);
+    assert_eq!(fake.requests_to("GET", r"/git/ref/").len(), 1);
     assert_eq!(ref_writes(&fake), 1);
     assert!(fake.comments(n).is_empty());
 
-    // The same event again: the tag already points there, nothing moves.
+    // The same event again: the tag already points there, nothing is written.
     run(&fake, &labeled).await;
     assert_eq!(fake.refs().get(&tag), Some(&sha));
-    // (Re-pointed at the same commit: one PATCH, no change.)
-    assert_eq!(fake.requests_to("PATCH", r"/git/refs/").len(), 1);
+    assert_eq!(fake.requests_to("GET", r"/git/ref/").len(), 2);
+    assert_eq!(ref_writes(&fake), 1);
 
     // New commits: the tag moves to the new head.
     let new_sha = fake.commit_files("feature", &[("src/a.rs", "y\n")], "more");
@@ -176,4 +182,121 @@ async fn a_label_outside_the_allow_list_gets_a_comment_and_no_tag() {
         "{}",
         comments[0].body
     );
+}
+
+fn run_payload(run_id: u64, sha: &str) -> Value {
+    let mut v = crate::support::action::workflow_run_payload(
+        run_id,
+        "pull",
+        ".github/workflows/pull.yml",
+        "success",
+        "feature",
+        sha,
+    );
+    v["workflow_run"]["event"] = "pull_request".into();
+    v
+}
+
+#[tokio::test]
+async fn an_outsiders_label_waits_for_approval_then_tags_the_approved_commit_not_a_newer_one() {
+    let (fake, n, sha) = setup("mallory", &["ciflow/trunk"]).await;
+    fake.set_permission("mallory", "read");
+    let waiting = fake.add_run(
+        RunBuilder::new("pull")
+            .event("pull_request")
+            .head_sha(&sha)
+            .head_branch("feature")
+            .conclusion("action_required"),
+    );
+    run(
+        &fake,
+        &payload(&fake, n, "labeled", Some("ciflow/trunk"), &sha),
+    )
+    .await;
+    assert_eq!(ref_writes(&fake), 0);
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].body.contains("waits for approval"),
+        "{}",
+        comments[0].body
+    );
+    // The run waiting for approval says nothing by itself.
+    let mut pending = run_payload(waiting.id, &sha);
+    pending["workflow_run"]["conclusion"] = "action_required".into();
+    run(&fake, &pending).await;
+    assert_eq!(ref_writes(&fake), 0);
+
+    // A maintainer approves the run; meanwhile the author pushed again.
+    fake.update_run(waiting.id, |r, _| {
+        r.conclusion = Some("success".to_owned());
+    });
+    let newer = fake.commit_files("feature", &[("src/a.rs", "evil\n")], "more");
+    run(&fake, &run_payload(waiting.id, &sha)).await;
+    let tag = format!("refs/tags/ciflow/trunk/{n}");
+    assert_eq!(fake.refs().get(&tag), Some(&sha));
+    assert_eq!(ref_writes(&fake), 1);
+
+    // Delivered again: the tag is there, nothing written. The newer head,
+    // not approved, moves nothing.
+    run(&fake, &run_payload(waiting.id, &sha)).await;
+    run(&fake, &payload(&fake, n, "synchronize", None, &newer)).await;
+    assert_eq!(fake.refs().get(&tag), Some(&sha));
+    assert_eq!(ref_writes(&fake), 1);
+    assert_eq!(fake.comments(n).len(), 1);
+}
+
+#[tokio::test]
+async fn an_approved_run_never_moves_a_writers_tag() {
+    let (fake, n, sha) = setup("alice", &["ciflow/trunk"]).await;
+    fake.set_permission("alice", "write");
+    let old = fake.add_run(
+        RunBuilder::new("pull")
+            .event("pull_request")
+            .head_sha(&sha)
+            .head_branch("feature")
+            .conclusion("success"),
+    );
+    let newer = fake.commit_files("feature", &[("src/a.rs", "y\n")], "more");
+    run(&fake, &payload(&fake, n, "synchronize", None, &newer)).await;
+    let tag = format!("refs/tags/ciflow/trunk/{n}");
+    assert_eq!(fake.refs().get(&tag), Some(&newer));
+    run(&fake, &run_payload(old.id, &sha)).await;
+    assert_eq!(fake.refs().get(&tag), Some(&newer));
+    assert_eq!(ref_writes(&fake), 1);
+}
+
+#[tokio::test]
+async fn dispatch_mode_starts_the_workflows_with_the_head_sha_and_pushes_no_tag() {
+    let fake = FakeGithub::start().await;
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            "ciflow:\n  labels: [ciflow/trunk]\n  mode: dispatch\n  workflows: [trunk.yml]\n  sha-input: pr-sha\n",
+        )],
+        "config",
+    );
+    fake.add_workflow("trunk", ".github/workflows/trunk.yml");
+    let sha = fake.commit_files("feature", &[("src/a.rs", "x\n")], "change");
+    let n = fake.add_pull(
+        PullBuilder::new("feature", "Change")
+            .user("alice")
+            .label("ciflow/trunk"),
+    );
+    fake.set_permission("alice", "write");
+    run(
+        &fake,
+        &payload(&fake, n, "labeled", Some("ciflow/trunk"), &sha),
+    )
+    .await;
+    let dispatches = fake.dispatches();
+    assert_eq!(dispatches.len(), 1, "{dispatches:?}");
+    assert_eq!(dispatches[0].workflow, "trunk.yml");
+    assert_eq!(dispatches[0].git_ref, DEFAULT_BRANCH);
+    assert_eq!(dispatches[0].inputs["pr-sha"], sha.as_str());
+    assert_eq!(ref_writes(&fake), 0);
+    // Closing deletes nothing: there is no tag.
+    run(&fake, &payload(&fake, n, "closed", None, &sha)).await;
+    assert_eq!(ref_writes(&fake), 0);
 }

@@ -347,11 +347,12 @@ async fn api_calls_per_event_for_a_pr_of_300_files_and_for_a_label() {
     .map(|w| count(&opened, w))
     .sum();
     // Auto-label: issue, 3 pages of files, labels, add = 6. Required
-    // labels: issue, comments (marker lookup), comment, check runs, then
-    // the check-run write (which looks for ours again before creating) = 6.
+    // labels: issue, comments (marker lookup), comment, check runs, and
+    // the check-run write (creating it: its lookup was the one before) = 5.
     // Loading the config from the default branch: 2.
-    assert_eq!(handlers, 12, "{opened:?}");
-    assert_eq!(opened.len(), 14, "{opened:?}");
+    assert_eq!(count(&opened, "GET checks/list-for-ref"), 1, "{opened:?}");
+    assert_eq!(handlers, 11, "{opened:?}");
+    assert_eq!(opened.len(), 13, "{opened:?}");
     fake.expect_comment(n, |b| b.contains("release notes"));
     let checks = fake.check_runs();
     assert_eq!(checks.len(), 1, "{checks:?}");
@@ -373,8 +374,8 @@ async fn api_calls_per_event_for_a_pr_of_300_files_and_for_a_label() {
     assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
     let labeled = calls(&fake, before);
     // Auto-label: issue and 3 pages of files, nothing to add. Required
-    // labels: issue, comments, delete, check runs, then the check-run
-    // write (looks for ours, updates it) = 6. The config: 2.
+    // labels: issue, comments, delete, check runs, and the update of the
+    // check run found there = 5. The config: 2.
     assert_eq!(
         count(&labeled, "DELETE issues/delete-comment"),
         1,
@@ -382,7 +383,8 @@ async fn api_calls_per_event_for_a_pr_of_300_files_and_for_a_label() {
     );
     assert_eq!(count(&labeled, "PATCH checks/update"), 1);
     assert_eq!(count(&labeled, "GET issues/list-labels-for-repo"), 0);
-    assert_eq!(labeled.len(), 4 + 6 + 2, "{labeled:?}");
+    assert_eq!(count(&labeled, "GET checks/list-for-ref"), 1, "{labeled:?}");
+    assert_eq!(labeled.len(), 4 + 5 + 2, "{labeled:?}");
     assert!(fake.comments(n).is_empty());
     assert_eq!(fake.check_runs().len(), 1);
 }

@@ -34,6 +34,28 @@ impl FakeGithub {
         })
     }
 
+    /// The reviews of pull request `number`, oldest first (marks their
+    /// dismissals as read).
+    pub fn reviews(&self, number: u64) -> Vec<Review> {
+        let name = self.repo_name().to_owned();
+        self.with_world(|w: &mut World| {
+            let reviews: Vec<Review> = w
+                .repo(&name)
+                .map(|r| {
+                    r.reviews
+                        .iter()
+                        .filter(|x| x.pull_number == number)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            w.log.mark_read(
+                |k| matches!(k, WriteKind::Dismissal(id) if reviews.iter().any(|r| r.id == *id)),
+            );
+            reviews
+        })
+    }
+
     /// Makes branch protection refuse every merge with `why` (405).
     pub fn block_merges(&self, why: &str) {
         let name = self.repo_name().to_owned();

@@ -82,6 +82,8 @@ pub enum WriteKind {
     Merge(u64),
     /// A `repository_dispatch`, by the receiving repository's full name.
     RepositoryDispatch(String),
+    /// Dismissed pull-request review, by review id.
+    Dismissal(u64),
 }
 
 #[derive(Clone, Debug)]

@@ -7,6 +7,7 @@
 mod actions;
 mod checks;
 mod compare;
+mod dismissals;
 mod git;
 mod issues;
 mod merging;
@@ -301,6 +302,7 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "pulls/list-reviews" => merging::list_reviews(world, ctx),
         "pulls/merge" => merging::merge(world, ctx),
         "pulls/update-branch" => merging::update_branch(world, ctx),
+        "pulls/dismiss-review" => dismissals::dismiss(world, ctx),
 
         other => Err(Reply::error(
             501,
