@@ -147,8 +147,14 @@ pub struct AutorevertArgs {
 #[derive(Debug, Args)]
 pub struct DrciArgs {
     /// The snapshot (JSON) of a pull request's jobs to classify.
+    #[arg(long, required_unless_present = "dump", conflicts_with = "dump")]
+    pub snapshot: Option<PathBuf>,
+    /// Write the snapshot of a live pull request (`--pr`) to this file.
+    #[arg(long, requires = "pr")]
+    pub dump: Option<PathBuf>,
+    /// The pull request `--dump` reads.
     #[arg(long)]
-    pub snapshot: PathBuf,
+    pub pr: Option<u64>,
 }
 
 #[derive(Debug, Args)]

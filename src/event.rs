@@ -207,6 +207,36 @@ pub struct CheckRun {
     pub head_sha: String,
     pub status: String,
     pub conclusion: Option<String>,
+    /// The app that created it.
+    #[serde(default)]
+    pub app: Option<CheckApp>,
+}
+
+/// The app behind a check run or check suite.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct CheckApp {
+    #[serde(default)]
+    pub slug: Option<String>,
+}
+
+/// A check suite: one app's checks of one commit.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CheckSuite {
+    pub id: u64,
+    pub head_sha: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub app: Option<CheckApp>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CheckSuiteEvent {
+    pub action: String,
+    pub check_suite: CheckSuite,
+    pub repository: Repository,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -292,6 +322,7 @@ pub enum Event {
     Schedule(Box<ScheduleEvent>),
     Push(Box<PushEvent>),
     RepositoryDispatch(Box<RepositoryDispatchEvent>),
+    CheckSuite(Box<CheckSuiteEvent>),
     Unhandled(String),
 }
 
@@ -310,6 +341,7 @@ impl Event {
             Event::Schedule(_) => "schedule",
             Event::Push(_) => "push",
             Event::RepositoryDispatch(_) => "repository_dispatch",
+            Event::CheckSuite(_) => "check_suite",
             Event::Unhandled(name) => name,
         }
     }
@@ -328,6 +360,7 @@ impl Event {
             Event::Schedule(e) => e.repository.as_ref()?,
             Event::Push(e) => &e.repository,
             Event::RepositoryDispatch(e) => &e.repository,
+            Event::CheckSuite(e) => &e.repository,
             Event::Unhandled(_) => return None,
         };
         Some(&repo.full_name)
@@ -363,6 +396,7 @@ pub fn parse(name: &str, file: &str, bytes: &[u8]) -> Result<Event, EventError> 
         }
         "pull_request_review" => Event::PullRequestReview(Box::new(typed(name, file, bytes)?)),
         "check_run" => Event::CheckRun(Box::new(typed(name, file, bytes)?)),
+        "check_suite" => Event::CheckSuite(Box::new(typed(name, file, bytes)?)),
         "workflow_dispatch" => Event::WorkflowDispatch(Box::new(typed(name, file, bytes)?)),
         "schedule" => Event::Schedule(Box::new(typed(name, file, bytes)?)),
         "push" => Event::Push(Box::new(typed(name, file, bytes)?)),

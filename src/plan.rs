@@ -177,6 +177,17 @@ pub enum Write {
         check: CheckRunSpec,
         existing: Option<u64>,
     },
+    /// The one comment of ours carrying `marker` on pull request `number`
+    /// says `body`, written only while the pull request's head is still
+    /// `head_sha` (a stale update never overwrites a newer head's comment).
+    /// Should two updates at once each create one, the oldest is kept and
+    /// the others deleted.
+    PullComment {
+        number: u64,
+        head_sha: String,
+        body: String,
+        marker: (String, String),
+    },
 }
 
 /// Where a write lands.
@@ -219,6 +230,7 @@ impl Write {
             Write::DeleteRef { .. } => "delete-ref",
             Write::DismissReview { .. } => "dismiss-review",
             Write::PutCheckRun { .. } => "put-check-run",
+            Write::PullComment { .. } => "pull-comment",
         }
     }
 
@@ -359,6 +371,12 @@ impl Write {
                     .map(|c| format!(", {c}"))
                     .unwrap_or_default(),
                 check.title
+            ),
+            Write::PullComment {
+                number, head_sha, ..
+            } => format!(
+                "comment on #{number} while its head is {}",
+                head_sha.chars().take(12).collect::<String>()
             ),
         }
     }
@@ -959,6 +977,12 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 }
             })
         }
+        Write::PullComment {
+            number,
+            head_sha,
+            body,
+            marker,
+        } => pull_comment(c, *number, head_sha, body, marker).await,
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),
@@ -996,6 +1020,59 @@ async fn perform_store(store: &Store, w: &Write) -> Outcome {
             error: format!("{e:#}"),
         },
     }
+}
+
+/// [`Write::PullComment`]: skipped when the head moved on; after writing,
+/// any second comment of ours with the marker (two updates that both
+/// found none) is deleted and the oldest holds `body`.
+async fn pull_comment(
+    c: &Client,
+    number: u64,
+    head_sha: &str,
+    body: &str,
+    (kind, key): &(String, String),
+) -> Result<Outcome, crate::github::GithubError> {
+    let pr = c.pull(number).await?;
+    if !pr.head_sha.is_empty() && pr.head_sha != head_sha {
+        return Ok(Outcome::Skipped {
+            why: format!(
+                "#{number} has moved on to {}",
+                pr.head_sha.chars().take(12).collect::<String>()
+            ),
+        });
+    }
+    let written = c.upsert_comment(number, body, Some((kind, key))).await?;
+    let ours: Vec<u64> = c
+        .comments(number)
+        .await?
+        .into_iter()
+        .filter(|cm| {
+            c.identity().is_ours(&cm.user.login)
+                && cm.body.as_deref().is_some_and(|b| has_marker(b, kind, key))
+        })
+        .map(|cm| cm.id)
+        .collect();
+    let Some(&oldest) = ours.iter().min() else {
+        return Ok(Outcome::Done {
+            detail: written.html_url,
+        });
+    };
+    if ours.len() == 1 {
+        return Ok(Outcome::Done {
+            detail: written.html_url,
+        });
+    }
+    for id in ours.iter().filter(|&&id| id != oldest) {
+        c.delete_comment(*id).await?;
+    }
+    let kept = c.upsert_comment(number, body, Some((kind, key))).await?;
+    Ok(Outcome::Done {
+        detail: format!(
+            "{} ({} duplicate(s) deleted)",
+            kept.html_url,
+            ours.len() - 1
+        ),
+    })
 }
 
 /// The error, with what to do about the common causes.

@@ -13,7 +13,7 @@ use chrono::Duration;
 use regex::Regex;
 use serde::Serialize;
 
-use super::snapshot::{IssueRef, Job, JobFailure, Place, Recovery, Snapshot};
+use super::snapshot::{Downstream, IssueRef, Job, JobFailure, Place, Recovery, Snapshot};
 use crate::analyze::Category;
 
 /// A job's class, most urgent first.
@@ -337,7 +337,93 @@ pub fn classify(snap: &Snapshot) -> Result<Vec<Verdict>> {
         out.push(v);
     }
     second_pass(&mut out, snap, &lint);
+    out.extend(
+        snap.downstream
+            .iter()
+            .filter(|d| d.blocks())
+            .filter_map(blocking),
+    );
     Ok(out)
+}
+
+/// The job a downstream result is, for its outcome.
+fn downstream_job(d: &Downstream) -> Job {
+    Job {
+        name: d.name.clone(),
+        status: d.status.clone(),
+        conclusion: d.conclusion.clone(),
+        url: d.url.clone(),
+        ..Job::default()
+    }
+}
+
+fn downstream_evidence(d: &Downstream) -> Evidence {
+    Evidence {
+        kind: "downstream",
+        detail: Some(format!("{} ({})", d.repo, d.level)),
+        ..Evidence::default()
+    }
+}
+
+/// The verdict on an L4 downstream job: its failure blocks merging, as a
+/// NEW failure does (no log of another repository is read, so nothing
+/// makes it unrelated).
+fn blocking(d: &Downstream) -> Option<Verdict> {
+    let (class, reason) = match outcome(&downstream_job(d)) {
+        Outcome::Passed => return None,
+        Outcome::Pending => (Class::Pending, "downstream: not finished"),
+        Outcome::Cancelled => (Class::Cancelled, "downstream: cancelled"),
+        Outcome::AwaitingApproval | Outcome::Failed => (
+            Class::New,
+            "failed downstream, in a repository whose failures block merging",
+        ),
+    };
+    Some(Verdict {
+        name: d.name.clone(),
+        class,
+        reason: reason.into(),
+        fingerprint: None,
+        evidence: Some(downstream_evidence(d)),
+        url: d.url.clone(),
+        cause: None,
+        attempt: 1,
+    })
+}
+
+/// A downstream job that did not pass in a repository whose failures do
+/// not block merging (L3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DownstreamNote {
+    pub name: String,
+    pub repo: String,
+    pub level: String,
+    /// `failed`, `pending` or `cancelled`.
+    pub state: &'static str,
+    #[serde(skip)]
+    pub url: Option<String>,
+}
+
+/// The non-blocking (L3) downstream jobs that did not pass.
+pub fn non_blocking(snap: &Snapshot) -> Vec<DownstreamNote> {
+    snap.downstream
+        .iter()
+        .filter(|d| !d.blocks())
+        .filter_map(|d| {
+            let state = match outcome(&downstream_job(d)) {
+                Outcome::Passed => return None,
+                Outcome::Pending => "pending",
+                Outcome::Cancelled => "cancelled",
+                Outcome::AwaitingApproval | Outcome::Failed => "failed",
+            };
+            Some(DownstreamNote {
+                name: d.name.clone(),
+                repo: d.repo.clone(),
+                level: d.level.clone(),
+                state,
+                url: d.url.clone(),
+            })
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]

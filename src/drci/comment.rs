@@ -3,8 +3,14 @@
 
 use std::fmt::Write as _;
 
-use super::classify::{Class, Counts, Evidence, Verdict};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::classify::{Class, Counts, DownstreamNote, Evidence, Verdict};
+use super::snapshot::JobFailure;
 use crate::github::marker::marker;
+use crate::report::hidden;
 use crate::report::markdown::{code, inline};
 
 /// GitHub's limit on a comment body, in characters.
@@ -21,6 +27,27 @@ pub fn render(pr: Option<u64>, head_sha: &str, merge_base: &str, verdicts: &[Ver
     render_within(pr, head_sha, merge_base, verdicts, COMMENT_LIMIT)
 }
 
+/// [`render`] with the non-blocking downstream jobs in a section of their
+/// own, within `limit` characters.
+pub fn render_with(
+    pr: Option<u64>,
+    head_sha: &str,
+    merge_base: &str,
+    verdicts: &[Verdict],
+    downstream: &[DownstreamNote],
+    limit: usize,
+) -> String {
+    let caps = [usize::MAX, 200, 100, 50, 20, 10, 5, 2, 1, 0];
+    let mut body = String::new();
+    for cap in caps {
+        body = render_capped(pr, head_sha, merge_base, verdicts, downstream, cap);
+        if body.chars().count() <= limit {
+            return body;
+        }
+    }
+    body.chars().take(limit).collect()
+}
+
 /// [`render`] within `limit` characters: long sections show their first
 /// jobs and a count of the rest.
 pub fn render_within(
@@ -33,7 +60,7 @@ pub fn render_within(
     let caps = [usize::MAX, 200, 100, 50, 20, 10, 5, 2, 1, 0];
     let mut body = String::new();
     for cap in caps {
-        body = render_capped(pr, head_sha, merge_base, verdicts, cap);
+        body = render_capped(pr, head_sha, merge_base, verdicts, &[], cap);
         if body.chars().count() <= limit {
             return body;
         }
@@ -142,6 +169,7 @@ fn evidence_line(e: &Evidence) -> String {
             None => s.push_str("an open issue, "),
         },
         "pattern" => s.push_str("the `drci.unstable` pattern "),
+        "downstream" => s.push_str("downstream CI of "),
         _ => {}
     }
     if let Some(job) = &e.job {
@@ -163,10 +191,13 @@ fn item(v: &Verdict) -> String {
         let _ = write!(s, " (attempt {})", v.attempt);
     }
     let _ = write!(s, ": {}", inline(&v.reason));
-    if matches!(
-        v.class,
-        Class::New | Class::Unclassified | Class::Flaky | Class::BrokenTrunk | Class::Unstable
-    ) {
+    let downstream = v.evidence.as_ref().is_some_and(|e| e.kind == "downstream");
+    if !downstream
+        && matches!(
+            v.class,
+            Class::New | Class::Unclassified | Class::Flaky | Class::BrokenTrunk | Class::Unstable
+        )
+    {
         match &v.cause {
             Some(c) if !c.trim().is_empty() => {
                 let _ = write!(s, "\n  {}", code(c));
@@ -185,6 +216,7 @@ fn render_capped(
     head_sha: &str,
     merge_base: &str,
     verdicts: &[Verdict],
+    downstream: &[DownstreamNote],
     cap: usize,
 ) -> String {
     let counts = Counts::of(verdicts);
@@ -260,5 +292,112 @@ fn render_capped(
         }
         out.push_str("\n</details>\n\n");
     }
+    if !downstream.is_empty() {
+        let _ = writeln!(
+            out,
+            "<details><summary><b>DOWNSTREAM (non-blocking): the following downstream jobs did not pass</b> ({})</summary>\n",
+            downstream.len()
+        );
+        for d in downstream.iter().take(cap) {
+            let _ = writeln!(
+                out,
+                "* {}: {} ({}, non-blocking)",
+                job_link(&d.name, d.url.as_deref()),
+                d.state,
+                code(&d.level)
+            );
+        }
+        if downstream.len() > cap {
+            let _ = writeln!(
+                out,
+                "* … and {} more not shown",
+                downstream.len() - cap.min(downstream.len())
+            );
+        }
+        out.push_str("\n</details>\n\n");
+    }
     out.trim_end().to_string() + "\n"
+}
+
+/// The kind of the analysis cache hidden at the end of the comment.
+pub const CACHE_KIND: &str = "drci-cache";
+/// Jobs whose analysis the comment keeps, at most.
+pub const CACHE_MAX_JOBS: usize = 200;
+/// Longest cause line kept in the cache (a longer one is not cached).
+const CACHE_MAX_TEXT: usize = 1_000;
+/// Longest fingerprint or rule kept in the cache.
+const CACHE_MAX_KEY: usize = 200;
+/// Room the hidden cache takes in the comment, at most (the rest of
+/// GitHub's limit is the visible comment's).
+pub const CACHE_MAX_CHARS: usize = 20_000;
+
+/// Each analysed job's failure (`None`: its log explained nothing), by
+/// GitHub's job id, sealed with a digest of the whole comment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisCache {
+    pub jobs: BTreeMap<u64, Option<JobFailure>>,
+    #[serde(default)]
+    pub body_sha256: Option<String>,
+}
+
+impl AnalysisCache {
+    /// Keep this analysis if it fits the bounds.
+    pub fn insert(&mut self, id: u64, failure: Option<&JobFailure>) {
+        if self.jobs.len() >= CACHE_MAX_JOBS && !self.jobs.contains_key(&id) {
+            return;
+        }
+        if let Some(f) = failure
+            && (f.text.chars().count() > CACHE_MAX_TEXT
+                || f.fingerprint.chars().count() > CACHE_MAX_KEY
+                || f.rule.chars().count() > CACHE_MAX_KEY)
+        {
+            return;
+        }
+        self.jobs.insert(id, failure.cloned());
+    }
+}
+
+/// `body` with `cache` hidden on its last line, sealed.
+pub fn with_cache(body: &str, cache: &AnalysisCache) -> String {
+    if cache.jobs.is_empty() {
+        return body.to_string();
+    }
+    let mut sealed = AnalysisCache {
+        jobs: cache.jobs.clone(),
+        body_sha256: Some(hidden::DIGEST_PLACEHOLDER.to_string()),
+    };
+    let mut line = hidden::line(CACHE_KIND, &sealed);
+    // Over its room, the newest jobs (highest ids) are left out.
+    while line.chars().count() > CACHE_MAX_CHARS && sealed.jobs.pop_last().is_some() {
+        line = hidden::line(CACHE_KIND, &sealed);
+    }
+    if sealed.jobs.is_empty() {
+        return body.to_string();
+    }
+    let mut out = body.trim_end().to_string();
+    out.push_str("\n\n");
+    out.push_str(&line);
+    out.push('\n');
+    hidden::seal(out)
+}
+
+/// The cache of a comment of ours, if its last line holds one and the body
+/// is as it was sealed (an edited body, or a block quoted from a log or a
+/// pull request's text, counts for nothing).
+pub fn read_cache(body: &str) -> Option<AnalysisCache> {
+    let cache: AnalysisCache = hidden::read(body, CACHE_KIND)?;
+    let digest = cache.body_sha256.as_deref()?;
+    if !hidden::is_as_sealed(body, digest) || cache.jobs.len() > CACHE_MAX_JOBS {
+        return None;
+    }
+    Some(cache)
+}
+
+/// The comment without its hidden cache (what the check run repeats).
+pub fn visible(body: &str) -> &str {
+    let open = format!("<!-- ci-medic:{CACHE_KIND} ");
+    match body.rfind(&open) {
+        Some(at) if read_cache(body).is_some() => body[..at].trim_end(),
+        _ => body,
+    }
 }

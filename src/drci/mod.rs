@@ -31,6 +31,9 @@ pub struct Output {
     pub merge_base: String,
     pub jobs: Vec<Verdict>,
     pub counts: Counts,
+    /// Non-blocking (L3) downstream jobs that did not pass.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub downstream: Vec<classify::DownstreamNote>,
     pub comment: String,
 }
 
@@ -63,28 +66,76 @@ pub fn load(path: &Path, rules: &RuleSet) -> Result<Snapshot> {
 /// Classify a loaded snapshot and render its comment.
 pub fn evaluate(snap: &Snapshot) -> Result<Output> {
     let jobs = classify::classify(snap)?;
-    let comment = comment::render(snap.pr, &snap.head_sha, &snap.merge_base, &jobs);
+    let downstream = classify::non_blocking(snap);
+    let comment = comment::render_with(
+        snap.pr,
+        &snap.head_sha,
+        &snap.merge_base,
+        &jobs,
+        &downstream,
+        comment::COMMENT_LIMIT,
+    );
     Ok(Output {
         head_sha: snap.head_sha.clone(),
         merge_base: snap.merge_base.clone(),
         counts: Counts::of(&jobs),
         jobs,
+        downstream,
         comment,
     })
 }
 
-/// `ci-medic drci --snapshot FILE`.
+/// `ci-medic drci --snapshot FILE`, or `--dump FILE --pr N`.
 pub async fn command(cx: &Context, args: &DrciArgs) -> Result<ExitCode> {
+    if let (Some(file), Some(pr)) = (&args.dump, args.pr) {
+        return dump(cx, file, pr).await;
+    }
+    let Some(path) = &args.snapshot else {
+        anyhow::bail!("pass --snapshot FILE, or --dump FILE --pr N");
+    };
     let config = match &cx.cli.config {
         Some(_) => cx.load_config(None).await?,
         None => Config::default(),
     };
-    let snap = load(&args.snapshot, &config.rules()?)?;
+    let snap = load(path, &config.rules()?)?;
     let out = evaluate(&snap)?;
     match cx.cli.format {
         Format::Json => cx.env.print_json(&out)?,
         _ => cx.env.echo_untrusted(&out.comment),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ci-medic drci --dump FILE --pr N`: the snapshot Dr. CI classifies
+/// for a live pull request, its logs analysed already (each job's
+/// `failure`), written as JSON. Reads only.
+async fn dump(cx: &Context, file: &Path, pr: u64) -> Result<ExitCode> {
+    let client = cx.client()?;
+    let mut config = cx.load_config(Some(&client)).await?;
+    if config.drci.is_none() {
+        config.drci = Some(DrciSection::default());
+    }
+    let ctx = cx.ctx(Some(client), config);
+    let facts = crate::handlers::drci::gather(
+        &ctx,
+        crate::handlers::drci::Input::Pull {
+            number: pr,
+            sha: None,
+            trigger: "drci --dump".into(),
+        },
+    )
+    .await?;
+    let Some(pull) = facts.pulls.first() else {
+        anyhow::bail!("no snapshot of #{pr}: {}", facts.skipped.join("; "));
+    };
+    let json = serde_json::to_string_pretty(&pull.snapshot)?;
+    std::fs::write(file, json + "\n")
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    cx.env.out(&format!(
+        "wrote the snapshot of #{pr} at {} to {}",
+        pull.head_sha.chars().take(12).collect::<String>(),
+        file.display()
+    ));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -41,7 +41,14 @@ pub struct DrciSection {
     pub shard_pattern: String,
     /// How far back failures elsewhere count as evidence of flakiness.
     pub flaky_window_days: u32,
+    /// On `schedule`: open pull requests (most recently updated first)
+    /// whose comment is looked at for a stale "pending", at most (0: no
+    /// sweep).
+    pub sweep_max_pulls: usize,
 }
+
+/// Default [`DrciSection::sweep_max_pulls`].
+pub const DEFAULT_SWEEP_MAX_PULLS: usize = 20;
 
 impl Default for DrciSection {
     fn default() -> Self {
@@ -57,6 +64,7 @@ impl Default for DrciSection {
             lint: c.lint,
             shard_pattern: DEFAULT_SHARD_PATTERN.into(),
             flaky_window_days: c.flaky_window_days,
+            sweep_max_pulls: DEFAULT_SWEEP_MAX_PULLS,
         }
     }
 }

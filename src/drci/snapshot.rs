@@ -49,6 +49,36 @@ pub struct Snapshot {
     /// The `drci` settings.
     #[serde(default)]
     pub config: DrciConfig,
+    /// Downstream results on the head SHA (check runs
+    /// `crcr/<owner>/<repo> / <job>`) of L3 and L4 repositories.
+    #[serde(default)]
+    pub downstream: Vec<Downstream>,
+}
+
+/// One downstream job's result on the head SHA, at its repository's level
+/// of the allowlist: `L4` blocks merging, `L3` does not.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Downstream {
+    /// The check run's name, `crcr/<owner>/<repo> / <job>`.
+    pub name: String,
+    /// `owner/repo`.
+    pub repo: String,
+    /// `L3` or `L4`.
+    pub level: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl Downstream {
+    /// A failure of this repository blocks merging (L4).
+    pub fn blocks(&self) -> bool {
+        self.level.eq_ignore_ascii_case("L4")
+    }
 }
 
 /// One attempt of one job.
@@ -56,6 +86,9 @@ pub struct Snapshot {
 #[serde(deny_unknown_fields)]
 pub struct Job {
     pub name: String,
+    /// GitHub's job id (keys the cached analysis of its log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
     /// `queued`, `in_progress`, `waiting`, `pending`, `requested` or
     /// `completed` (the default).
     #[serde(default)]

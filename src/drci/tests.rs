@@ -589,3 +589,101 @@ fn a_long_comment_is_truncated_with_a_count() {
     assert!(small.contains("(2000)"), "{small}");
     assert_eq!(marker::find_key(&small, "drci"), Some("7"));
 }
+
+fn downstream(name: &str, level: &str, conclusion: Option<&str>) -> super::snapshot::Downstream {
+    super::snapshot::Downstream {
+        name: name.into(),
+        repo: name
+            .trim_start_matches("crcr/")
+            .split(" / ")
+            .next()
+            .unwrap_or_default()
+            .into(),
+        level: level.into(),
+        status: Some(
+            if conclusion.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            }
+            .into(),
+        ),
+        conclusion: conclusion.map(str::to_string),
+        url: None,
+    }
+}
+
+#[test]
+fn an_l4_downstream_failure_is_new_and_an_l3_one_is_only_listed() {
+    let mut s = snap(vec![passed("CI / test")], vec![passed("CI / test")]);
+    s.downstream = vec![
+        downstream("crcr/o/four / build", "L4", Some("failure")),
+        downstream("crcr/o/four / docs", "L4", None),
+        downstream("crcr/o/four / ok", "L4", Some("success")),
+        downstream("crcr/o/three / test", "L3", Some("failure")),
+        downstream("crcr/o/three / ok", "L3", Some("success")),
+    ];
+    let v = classify(&s).unwrap();
+    let classes: Vec<(&str, Class)> = v.iter().map(|v| (v.name.as_str(), v.class)).collect();
+    assert_eq!(
+        classes,
+        [
+            ("crcr/o/four / build", Class::New),
+            ("crcr/o/four / docs", Class::Pending)
+        ]
+    );
+    assert_eq!(v[0].evidence.as_ref().map(|e| e.kind), Some("downstream"));
+    let notes = super::classify::non_blocking(&s);
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].name, "crcr/o/three / test");
+    assert_eq!(notes[0].state, "failed");
+    let out = super::evaluate(&s).unwrap();
+    assert!(
+        out.comment.contains("DOWNSTREAM (non-blocking)"),
+        "{}",
+        out.comment
+    );
+    assert_eq!(out.counts.new, 1);
+}
+
+#[test]
+fn the_cache_is_read_only_from_a_sealed_body() {
+    use super::comment::{AnalysisCache, read_cache, visible, with_cache};
+    let mut cache = AnalysisCache::default();
+    cache.insert(7, Some(&cause("FAILED t.py::x - `--> @all", FP)));
+    cache.insert(8, None);
+    let body = with_cache("<!-- ci-medic:drci:1 -->\n## ✅ fine\n", &cache);
+    let read = read_cache(&body).expect("sealed cache");
+    assert_eq!(read.jobs, cache.jobs);
+    assert_eq!(visible(&body), "<!-- ci-medic:drci:1 -->\n## ✅ fine");
+    // Any edit breaks the seal.
+    assert_eq!(read_cache(&body.replace("fine", "fine!")), None);
+    // A block quoted from a log or a pull request's text: not the last
+    // line, or not sealed, counts for nothing.
+    let forged_line = body.lines().last().unwrap().to_string();
+    assert_eq!(read_cache(&format!("{forged_line}\nmore text\n")), None);
+    let unsealed = forged_line.replace(
+        &read.body_sha256.clone().unwrap(),
+        crate::report::hidden::DIGEST_PLACEHOLDER,
+    );
+    assert_eq!(read_cache(&format!("text\n{unsealed}\n")), None);
+    // Nothing cached: no block.
+    assert_eq!(with_cache("x\n", &AnalysisCache::default()), "x\n");
+}
+
+#[test]
+fn the_cache_keeps_within_its_bounds() {
+    use super::comment::{AnalysisCache, CACHE_MAX_CHARS, CACHE_MAX_JOBS, with_cache};
+    let mut cache = AnalysisCache::default();
+    for id in 0..(CACHE_MAX_JOBS as u64 + 50) {
+        cache.insert(id, Some(&cause(&"x".repeat(900), FP)));
+    }
+    assert_eq!(cache.jobs.len(), CACHE_MAX_JOBS);
+    // A cause longer than the bound is not kept.
+    let mut small = AnalysisCache::default();
+    small.insert(1, Some(&cause(&"y".repeat(5_000), FP)));
+    assert!(small.jobs.is_empty());
+    let body = with_cache("body\n", &cache);
+    assert!(body.chars().count() <= "body\n\n".len() + CACHE_MAX_CHARS + 1);
+    assert!(super::comment::read_cache(&body).is_some());
+}

@@ -261,6 +261,18 @@ impl Client {
         Ok(raw.into_iter().map(PullInfo::from).collect())
     }
 
+    /// Open pull requests, most recently updated first, at most `max`.
+    pub async fn open_pulls(&self, max: usize) -> Result<Vec<PullInfo>, GithubError> {
+        let raw: Vec<RawPull> = self
+            .get_all(
+                &self.repo_path("/pulls?state=open&sort=updated&direction=desc"),
+                None,
+                max,
+            )
+            .await?;
+        Ok(raw.into_iter().take(max).map(PullInfo::from).collect())
+    }
+
     pub async fn pull(&self, number: u64) -> Result<PullInfo, GithubError> {
         let raw: RawPull = self
             .get_json(&self.repo_path(&format!("/pulls/{number}")))

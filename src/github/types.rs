@@ -51,6 +51,18 @@ pub struct RunInfo {
     /// The repository whose code the run ran (a fork's for a fork's pull request).
     #[serde(default)]
     pub head_repository: Option<RunRepository>,
+    /// Who started the run (for a pull request's run, who pushed).
+    #[serde(default)]
+    pub actor: Option<UserInfo>,
+    /// The pull requests of the run (none for a fork's).
+    #[serde(default)]
+    pub pull_requests: Vec<RunPull>,
+}
+
+/// A pull request as a run names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPull {
+    pub number: u64,
 }
 
 /// A repository as a run names it.

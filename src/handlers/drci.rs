@@ -3,23 +3,30 @@
 //! head SHA whose conclusion follows the NEW failures.
 //!
 //! Triggers: a `workflow_run` of a pull request completed (a fork's run
-//! names no pull request: the pull requests are found from the head SHA), a
-//! pull request opened, pushed to or reopened (the comment says "waiting"
-//! at once), and the `@ci-medic drci` comment command on a pull request.
+//! names no pull request: the pull requests are found from the head SHA),
+//! another app's `check_suite` or `check_run` completed (CI that is not
+//! GitHub Actions; ours never), a pull request opened, pushed to or
+//! reopened (the comment says "waiting" at once), the `@ci-medic drci`
+//! comment command on a pull request, and `schedule` (the sweep of open
+//! pull requests whose comment still says pending).
 //!
 //! The cost of one update of a pull request whose head has `R` runs, in API
-//! calls: `5 + R` reads when nothing failed (the pull requests of the head,
-//! its runs, `R` job lists, the merge base, our comment, our check run).
-//! With `F` failed jobs, add `1 + R_b` (the merge base's runs and their
-//! jobs), `1` (the open `UNSTABLE` issues), `F + F_b` log downloads (`F_b`
-//! the merge base's failed jobs of the same name, at most `F`) and retry's
-//! flaky memory per failed workflow (one list, plus two job lists per
-//! re-run run with the `github` source; one query with ClickHouse) and
-//! the default branch's recent failures (`1 + B + L`: one run list, `B` ≤
+//! calls: `6 + R` reads when nothing failed (the pull requests of the head,
+//! our comment, its runs, `R` job lists, its check runs, the merge base,
+//! our check run), and 2 more (the allowlist) when downstream check runs
+//! are on the head. With `F` failed jobs, add `2 + R_b` (the merge base's
+//! runs, their jobs and its check runs), `1` (the open `UNSTABLE` issues),
+//! `F + F_b` log downloads less those cached in our comment (`F_b` the
+//! merge base's failed jobs of the same name, at most `F`), retry's flaky
+//! memory per failed workflow (one list, plus two job lists per re-run run
+//! with the `github` source; one query with ClickHouse), the default
+//! branch's recent failures (`1 + B + L`: one run list, `B` ≤
 //! [`history::github::RECENT_RUNS_READ`] job lists, `L` ≤ [`RECENT_LOGS`]
-//! logs; none when every failure is generic). Each
-//! write costs one list and one write, and is left out when nothing
-//! changed.
+//! logs) and other authors' pull requests' (`1 + B' + L'`, the same
+//! bounds); none of the last two when every failure is generic. The
+//! comment costs 4 (the pull request's head, a list, a write, a list for
+//! duplicates), the check run 2 (a list and a write); each is left out
+//! when nothing changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,13 +34,16 @@ use anyhow::{Context as _, Result};
 use chrono::Utc;
 
 use super::{Delivery, Handler, Verdict};
+use crate::analyze::RuleSet;
 use crate::app::Ctx;
 use crate::bot::normalize_handle;
 use crate::bot::parse::{Command, Parsed, parse_comment};
 use crate::config::Config;
 use crate::drci::classify::{self, Normaliser, is_generic};
-use crate::drci::comment::{self, MARKER_KIND};
-use crate::drci::snapshot::{IssueRef, Job, JobFailure, Place, RecentFailure, Recovery, Snapshot};
+use crate::drci::comment::{self, AnalysisCache, COMMENT_LIMIT, MARKER_KIND};
+use crate::drci::snapshot::{
+    Downstream, IssueRef, Job, JobFailure, Place, RecentFailure, Recovery, Snapshot,
+};
 use crate::drci::{Counts, DrciSection, Verdict as JobVerdict};
 use crate::event::Event;
 use crate::github::Client;
@@ -77,6 +87,8 @@ pub enum Input {
         sha: Option<String>,
         trigger: String,
     },
+    /// The schedule: open pull requests whose comment still says pending.
+    Sweep { trigger: String },
 }
 
 /// One pull request as gathered.
@@ -93,6 +105,8 @@ pub struct PullFacts {
     pub comment: Option<String>,
     /// Our check run on the head SHA, if there is one.
     pub check: Option<CheckRunInfo>,
+    /// The analyses of failed jobs' logs, kept in the comment.
+    pub cache: AnalysisCache,
 }
 
 /// What `decide` decides from.
@@ -124,6 +138,32 @@ impl Handler for Drci {
                     trigger: format!("workflow_run of {}", run.name.as_deref().unwrap_or("?")),
                 })
             }
+            // CI that is not GitHub Actions finished. Actions' check runs
+            // are covered by `workflow_run`, and our own check run is never
+            // a reason to update it (no loop).
+            Event::CheckRun(e) => {
+                let run = &e.check_run;
+                let actions =
+                    run.app.as_ref().and_then(|a| a.slug.as_deref()) == Some("github-actions");
+                (e.action == "completed"
+                    && !actions
+                    && run.name.trim() != section.check_name.trim())
+                .then(|| Input::HeadSha {
+                    sha: run.head_sha.clone(),
+                    trigger: format!("check_run {}", run.name),
+                })
+            }
+            Event::CheckSuite(e) => {
+                let suite = &e.check_suite;
+                let app = suite.app.as_ref().and_then(|a| a.slug.as_deref());
+                (e.action == "completed" && app != Some("github-actions")).then(|| Input::HeadSha {
+                    sha: suite.head_sha.clone(),
+                    trigger: format!("check_suite of {}", app.unwrap_or("an app")),
+                })
+            }
+            Event::Schedule(_) => (section.sweep_max_pulls > 0).then(|| Input::Sweep {
+                trigger: "schedule".into(),
+            }),
             Event::PullRequest(e) => {
                 let pr = &e.pull_request;
                 (matches!(e.action.as_str(), "opened" | "synchronize" | "reopened")
@@ -226,24 +266,28 @@ pub fn decide(facts: &Facts, section: &DrciSection) -> Plan {
         plan.note(s.clone());
     }
     for p in &facts.pulls {
-        let body = if p.waiting {
+        let visible = if p.waiting {
             comment::render_waiting(Some(p.number), &p.head_sha, &p.snapshot.merge_base)
         } else {
-            comment::render(
+            comment::render_with(
                 Some(p.number),
                 &p.head_sha,
                 &p.snapshot.merge_base,
                 &p.verdicts,
+                &classify::non_blocking(&p.snapshot),
+                COMMENT_LIMIT - comment::CACHE_MAX_CHARS - 2,
             )
         };
+        let body = comment::with_cache(&visible, &p.cache);
         if p.comment.as_deref() == Some(body.as_str()) {
             plan.note(format!("#{}: the comment is up to date", p.number));
         } else {
             plan.push_with(
-                Write::Comment {
+                Write::PullComment {
                     number: p.number,
+                    head_sha: p.head_sha.clone(),
                     body: body.clone(),
-                    marker: Some((MARKER_KIND.to_string(), p.number.to_string())),
+                    marker: (MARKER_KIND.to_string(), p.number.to_string()),
                 },
                 format!(
                     "Dr. CI's verdict on #{} at {}",
@@ -259,7 +303,7 @@ pub fn decide(facts: &Facts, section: &DrciSection) -> Plan {
         if section.check_name.trim().is_empty() {
             continue;
         }
-        let spec = check_run(section, p, &body);
+        let spec = check_run(section, p, &visible);
         if p.check.as_ref().is_some_and(|c| c.matches(&spec)) {
             plan.note(format!("#{}: the check run is up to date", p.number));
         } else {
@@ -331,11 +375,53 @@ fn stale(pr: &PullInfo, sha: Option<&str>) -> Option<String> {
     }
 }
 
-async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
+/// Our Dr. CI comment on `number`: by the action's identity, with the
+/// marker (another user's comment quoting the marker is not it).
+async fn our_comment(client: &Client, number: u64) -> Result<Option<String>> {
+    Ok(client
+        .comments(number)
+        .await
+        .with_context(|| format!("reading the comments of #{number}"))?
+        .into_iter()
+        .find(|c| {
+            client.identity().is_ours(&c.user.login)
+                && c.body
+                    .as_deref()
+                    .is_some_and(|b| has_marker(b, MARKER_KIND, &number.to_string()))
+        })
+        .and_then(|c| c.body))
+}
+
+/// Does our comment say that jobs are still pending (or that none has
+/// reported yet)?
+pub fn says_pending(body: &str) -> bool {
+    comment::visible(body)
+        .lines()
+        .nth(1)
+        .is_some_and(|l| l.starts_with("## ⏳"))
+}
+
+/// What one head SHA has: its runs, jobs (analysed), downstream check runs
+/// and the analyses made or reused for it.
+#[derive(Debug, Clone, Default)]
+struct Head {
+    runs: Vec<RunInfo>,
+    jobs: Vec<Job>,
+    /// Other apps' check runs (CI that is not GitHub Actions).
+    external: usize,
+    downstream: Vec<CheckRunInfo>,
+    analysed: AnalysisCache,
+}
+
+/// Gather the facts of the pull requests `input` names (pub for
+/// `ci-medic drci --dump`).
+pub async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
     let client = ctx.github()?;
     let section = ctx.config.drci.clone().unwrap_or_default();
     let mut facts = Facts::default();
     let mut pulls: Vec<PullInfo> = Vec::new();
+    // Comments read already (by the sweep).
+    let mut read: BTreeMap<u64, Option<String>> = BTreeMap::new();
     match input {
         Input::HeadSha { sha, trigger } => {
             facts.trigger = trigger;
@@ -368,79 +454,146 @@ async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
                 None => pulls.push(pr),
             }
         }
+        Input::Sweep { trigger } => {
+            facts.trigger = trigger;
+            let max = section.sweep_max_pulls;
+            let open = client
+                .open_pulls(max)
+                .await
+                .context("listing the open pull requests")?;
+            for pr in open {
+                let body = our_comment(client, pr.number).await?;
+                if body.as_deref().is_some_and(says_pending) {
+                    read.insert(pr.number, body);
+                    pulls.push(pr);
+                }
+            }
+            if pulls.is_empty() {
+                facts
+                    .skipped
+                    .push("no open pull request's comment says pending".into());
+            }
+        }
     }
-    if pulls.len() > MAX_PULLS {
+    // The sweep updates every pull request it found pending (each is
+    // bounded by its own head); other triggers share one head.
+    let cap = if read.is_empty() {
+        MAX_PULLS
+    } else {
+        usize::MAX
+    };
+    if pulls.len() > cap {
         facts.skipped.push(format!(
             "{} more pull requests share this head; only the first {MAX_PULLS} are updated",
-            pulls.len() - MAX_PULLS
+            pulls.len() - cap
         ));
-        pulls.truncate(MAX_PULLS);
+        pulls.truncate(cap);
     }
     let own_run: Option<u64> = ctx.env.var("GITHUB_RUN_ID").and_then(|s| s.parse().ok());
     let rules = ctx.config.rules()?;
     let norm = Normaliser::new(&section.shard_pattern)?;
     let cls = section.classification();
     // Pull requests of one head share its runs and logs.
-    let mut heads: BTreeMap<String, (Vec<Job>, Vec<RunInfo>)> = BTreeMap::new();
+    let mut heads: BTreeMap<String, Head> = BTreeMap::new();
     for pr in pulls {
         let sha = pr.head_sha.clone();
+        let comment = match read.remove(&pr.number) {
+            Some(body) => body,
+            None => our_comment(client, pr.number).await?,
+        };
+        // The analyses our comment keeps: no log is read twice.
+        let cached = comment
+            .as_deref()
+            .and_then(comment::read_cache)
+            .unwrap_or_default();
         if !heads.contains_key(&sha) {
             let (runs, mut jobs) = jobs_at(client, &sha, own_run).await?;
-            analyse_failed(ctx, client, &rules, &mut jobs, None).await;
+            let mut analysed = AnalysisCache::default();
+            analyse_failed(ctx, client, &rules, &mut jobs, None, &cached, &mut analysed).await;
+            let (external, downstream) = checks_at(client, &sha).await?;
+            let mut jobs: Vec<Job> = jobs.into_iter().map(|(j, _)| j).collect();
+            let n_external = external.len();
+            jobs.extend(external);
             heads.insert(
                 sha.clone(),
-                (jobs.into_iter().map(|(j, _)| j).collect(), runs),
+                Head {
+                    runs,
+                    jobs,
+                    external: n_external,
+                    downstream,
+                    analysed,
+                },
             );
         }
-        let (jobs, runs) = heads.get(&sha).cloned().unwrap_or_default();
-        let waiting = runs.is_empty();
+        let head = heads.get(&sha).cloned().unwrap_or_default();
+        let mut fresh = head.analysed.clone();
+        let waiting = head.runs.is_empty() && head.external == 0;
         let merge_base = client
             .merge_base(&pr.base_ref, &sha)
             .await
             .with_context(|| format!("finding the merge base of #{}", pr.number))?;
-        let failed: Vec<&Job> = classify::latest_attempts(&jobs)
+        let failed: Vec<&Job> = classify::latest_attempts(&head.jobs)
             .into_iter()
             .filter(|j| failed_conclusion(j))
             .collect();
+        let author = pr.user.as_ref().map(|u| u.login.clone());
         let mut snapshot = Snapshot {
             pr: Some(pr.number),
-            author: pr.user.as_ref().map(|u| u.login.clone()),
+            author: author.clone(),
             head_sha: sha.clone(),
             merge_base: merge_base.clone(),
             as_of: Some(Utc::now()),
-            jobs: jobs.clone(),
+            jobs: head.jobs.clone(),
             config: cls.clone(),
+            downstream: downstream(ctx, &head.downstream).await,
             ..Snapshot::default()
         };
         if !failed.is_empty() {
             let wanted: BTreeSet<String> = failed.iter().map(|j| norm.normalise(&j.name)).collect();
-            let (_, base_jobs) = jobs_at(client, &merge_base, None).await?;
-            let mut base_jobs = base_jobs;
-            analyse_failed(ctx, client, &rules, &mut base_jobs, Some((&norm, &wanted))).await;
+            let (_, mut base_jobs) = jobs_at(client, &merge_base, None).await?;
+            analyse_failed(
+                ctx,
+                client,
+                &rules,
+                &mut base_jobs,
+                Some((&norm, &wanted)),
+                &cached,
+                &mut fresh,
+            )
+            .await;
             snapshot.base_jobs = base_jobs.into_iter().map(|(j, _)| j).collect();
+            let (external, _) = checks_at(client, &merge_base).await?;
+            snapshot.base_jobs.extend(external);
             snapshot.issues = unstable_issues(client, &section).await?;
             let worth_memory = failed.iter().any(|j| !is_generic(j.failure.as_ref()));
             if section.flaky_memory && worth_memory {
-                snapshot.known_flaky = flaky_memory(ctx, client, &section, &runs, &failed).await;
+                snapshot.known_flaky =
+                    flaky_memory(ctx, client, &section, &head.runs, &failed).await;
             }
             if worth_memory {
+                let mut lookup = Lookup {
+                    ctx,
+                    client,
+                    rules: &rules,
+                    cached: &cached,
+                    fresh: &mut fresh,
+                };
                 snapshot.recent_failures =
-                    recent_failures(ctx, client, &section, &rules, &norm, &failed).await;
+                    recent_failures(&mut lookup, &section, &norm, &failed).await;
+                snapshot.recent_failures.extend(
+                    other_pulls(
+                        &mut lookup,
+                        &section,
+                        &norm,
+                        &failed,
+                        author.as_deref(),
+                        &pr.head_ref,
+                    )
+                    .await,
+                );
             }
         }
         let verdicts = classify::classify(&snapshot)?;
-        let comment = client
-            .comments(pr.number)
-            .await
-            .with_context(|| format!("reading the comments of #{}", pr.number))?
-            .into_iter()
-            .find(|c| {
-                client.identity().is_ours(&c.user.login)
-                    && c.body
-                        .as_deref()
-                        .is_some_and(|b| has_marker(b, MARKER_KIND, &pr.number.to_string()))
-            })
-            .and_then(|c| c.body);
         let check = if section.check_name.trim().is_empty() {
             None
         } else {
@@ -457,9 +610,86 @@ async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
             verdicts,
             comment,
             check,
+            cache: fresh,
         });
     }
     Ok(facts)
+}
+
+/// The check runs on `sha` that are not GitHub Actions': other apps' (CI
+/// elsewhere) as jobs named `<app> / <check run>`, and our downstream ones
+/// (`crcr/<owner>/<repo> / <job>`). Our other check runs (this one) and
+/// Actions' jobs (read from the runs) are left out.
+async fn checks_at(client: &Client, sha: &str) -> Result<(Vec<Job>, Vec<CheckRunInfo>)> {
+    let runs = client
+        .check_runs_of(sha)
+        .await
+        .with_context(|| format!("listing the check runs of {}", short(sha)))?;
+    let mut external = Vec::new();
+    let mut downstream = Vec::new();
+    for r in runs {
+        let slug = r
+            .app
+            .as_ref()
+            .and_then(|a| a.slug.clone())
+            .unwrap_or_default();
+        if slug == "github-actions" || client.is_own_check_run(&r) {
+            if r.name.starts_with(DOWNSTREAM_PREFIX) {
+                downstream.push(r);
+            }
+            continue;
+        }
+        external.push(Job {
+            name: format!(
+                "{} / {}",
+                if slug.is_empty() { "checks" } else { &slug },
+                r.name
+            ),
+            status: Some(r.status.clone()).filter(|s| !s.is_empty()),
+            conclusion: r.conclusion.clone(),
+            url: r.html_url.clone(),
+            ..Job::default()
+        });
+    }
+    Ok((external, downstream))
+}
+
+/// The prefix of downstream CI's check runs.
+pub const DOWNSTREAM_PREFIX: &str = "crcr/";
+
+/// Our downstream check runs, each at its repository's level in the
+/// allowlist (read only when there is one): L4 and L3 only (L1 and L2
+/// results never show on a pull request). An allowlist that cannot be
+/// read shows none (their own check runs still say it).
+async fn downstream(ctx: &Ctx, runs: &[CheckRunInfo]) -> Vec<Downstream> {
+    if runs.is_empty() {
+        return Vec::new();
+    }
+    let Some(config) = crate::crcr::config::CrcrConfig::of(&ctx.config) else {
+        return Vec::new();
+    };
+    let list = match crate::crcr::receive::load_allowlist(ctx, config).await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::warn!("the downstream allowlist is not read: {e:#}");
+            return Vec::new();
+        }
+    };
+    runs.iter()
+        .filter_map(|r| {
+            let rest = r.name.strip_prefix(DOWNSTREAM_PREFIX)?;
+            let (repo, _) = rest.split_once(" / ")?;
+            let level = list.level_of(repo)?;
+            (level >= crate::crcr::Level::L3).then(|| Downstream {
+                name: r.name.clone(),
+                repo: repo.to_string(),
+                level: level.as_str().to_string(),
+                status: Some(r.status.clone()),
+                conclusion: r.conclusion.clone(),
+                url: r.html_url.clone(),
+            })
+        })
+        .collect()
 }
 
 fn failed_conclusion(j: &Job) -> bool {
@@ -510,6 +740,7 @@ async fn jobs_at(
         for info in listed {
             let job = Job {
                 name: format!("{workflow} / {}", info.name),
+                id: Some(info.id),
                 status: Some(info.status.clone()).filter(|s| !s.is_empty()),
                 conclusion: info.conclusion.clone(),
                 attempt: u32::try_from(info.run_attempt).unwrap_or(u32::MAX),
@@ -522,15 +753,73 @@ async fn jobs_at(
     Ok((runs, jobs))
 }
 
+/// Reads each log once: the analyses our comment keeps, and those made in
+/// this update (kept in the next comment).
+struct Lookup<'a> {
+    ctx: &'a Ctx,
+    client: &'a Client,
+    rules: &'a RuleSet,
+    cached: &'a AnalysisCache,
+    fresh: &'a mut AnalysisCache,
+}
+
+impl Lookup<'_> {
+    fn has(&self, id: u64) -> bool {
+        self.cached.jobs.contains_key(&id) || self.fresh.jobs.contains_key(&id)
+    }
+
+    /// The most likely cause in a job's log: cached, or read and analysed
+    /// (and then cached, unless the log could not be read this time).
+    async fn failure(&mut self, info: JobInfo) -> Option<JobFailure> {
+        let id = info.id;
+        if let Some(hit) = self
+            .cached
+            .jobs
+            .get(&id)
+            .or_else(|| self.fresh.jobs.get(&id))
+            .cloned()
+        {
+            self.fresh.insert(id, hit.as_ref());
+            return hit;
+        }
+        let facts =
+            crate::job_logs::read_job(self.client, &self.ctx.config, self.rules, info).await;
+        let lasting = matches!(
+            facts.finding.status.as_str(),
+            "analysed" | "no-failed-step" | "logs-expired"
+        );
+        let failure = facts.failures.into_iter().next().map(|f| JobFailure {
+            category: f.category,
+            rule: f.rule,
+            text: f.text,
+            fingerprint: f.fingerprint,
+        });
+        if lasting {
+            self.fresh.insert(id, failure.as_ref());
+        }
+        failure
+    }
+}
+
 /// Read the logs of the failed latest attempts (of the jobs whose
-/// normalised name is `wanted`, when given), at most [`MAX_LOGS`].
+/// normalised name is `wanted`, when given), at most [`MAX_LOGS`] not
+/// cached already.
 async fn analyse_failed(
     ctx: &Ctx,
     client: &Client,
-    rules: &crate::analyze::RuleSet,
+    rules: &RuleSet,
     jobs: &mut [(Job, Option<JobInfo>)],
     wanted: Option<(&Normaliser, &BTreeSet<String>)>,
+    cached: &AnalysisCache,
+    fresh: &mut AnalysisCache,
 ) {
+    let mut lookup = Lookup {
+        ctx,
+        client,
+        rules,
+        cached,
+        fresh,
+    };
     let plain: Vec<Job> = jobs.iter().map(|(j, _)| j.clone()).collect();
     let latest: BTreeSet<(String, u32)> = classify::latest_attempts(&plain)
         .into_iter()
@@ -547,18 +836,14 @@ async fn analyse_failed(
             continue;
         }
         let Some(info) = info.take() else { continue };
-        if read >= MAX_LOGS {
-            tracing::warn!("more than {MAX_LOGS} failed jobs; the rest are read unanalysed");
-            break;
+        if !lookup.has(info.id) {
+            if read >= MAX_LOGS {
+                tracing::warn!("more than {MAX_LOGS} failed jobs; the rest are read unanalysed");
+                continue;
+            }
+            read += 1;
         }
-        read += 1;
-        let facts = crate::job_logs::read_job(client, &ctx.config, rules, info).await;
-        job.failure = facts.failures.into_iter().next().map(|f| JobFailure {
-            category: f.category,
-            rule: f.rule,
-            text: f.text,
-            fingerprint: f.fingerprint,
-        });
+        job.failure = lookup.failure(info).await;
     }
 }
 
@@ -586,50 +871,41 @@ async fn unstable_issues(client: &Client, section: &DrciSection) -> Result<Vec<I
         .collect())
 }
 
-/// The recent failures of the default branch, of jobs failing here with a
-/// real cause, that passed again (on a re-run or a later commit), each with
-/// its fingerprint: one list of runs, at most
-/// [`history::github::RECENT_RUNS_READ`] job lists and [`RECENT_LOGS`] log
-/// downloads. A source that cannot be read gives no evidence (fewer FLAKY
-/// verdicts, never more).
-async fn recent_failures(
-    ctx: &Ctx,
-    client: &Client,
-    section: &DrciSection,
-    rules: &crate::analyze::RuleSet,
-    norm: &Normaliser,
-    failed: &[&Job],
-) -> Vec<RecentFailure> {
+/// The normalised names and the workflows of the failed jobs with a real
+/// cause (only those can be FLAKY on evidence from elsewhere).
+fn worth_looking(norm: &Normaliser, failed: &[&Job]) -> (BTreeSet<String>, BTreeSet<String>) {
     let real: Vec<&&Job> = failed
         .iter()
         .filter(|j| !is_generic(j.failure.as_ref()))
         .collect();
-    let wanted: BTreeSet<String> = real.iter().map(|j| norm.normalise(&j.name)).collect();
-    let workflows: BTreeSet<&str> = real
+    let wanted = real.iter().map(|j| norm.normalise(&j.name)).collect();
+    let workflows = real
         .iter()
-        .filter_map(|j| j.name.split_once(" / ").map(|(w, _)| w))
+        .filter_map(|j| j.name.split_once(" / ").map(|(w, _)| w.to_string()))
         .collect();
-    if wanted.is_empty() {
-        return Vec::new();
-    }
-    let Ok(branch) = client.default_branch().await else {
-        return Vec::new();
-    };
-    let since = Utc::now() - chrono::Duration::days(i64::from(section.flaky_window_days));
-    let found = match history::github::recovered_failures(client, &branch, since, |w| {
-        workflows.contains(w)
-    })
-    .await
-    {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::warn!("recent failures of {branch} not read: {e:#}");
-            return Vec::new();
-        }
-    };
+    (wanted, workflows)
+}
+
+/// A failure elsewhere that recovered, before its log is read.
+struct Candidate {
+    failure: history::github::RecoveredFailure,
+    place: Place,
+    pr: Option<u64>,
+    author: Option<String>,
+}
+
+/// The candidates of the wanted jobs, their logs read (at most
+/// [`RECENT_LOGS`]): each with its fingerprint; generic ones left out.
+async fn fingerprinted(
+    lookup: &mut Lookup<'_>,
+    norm: &Normaliser,
+    wanted: &BTreeSet<String>,
+    found: Vec<Candidate>,
+) -> Vec<RecentFailure> {
     let mut out = Vec::new();
     let mut read = 0usize;
-    for f in found {
+    for c in found {
+        let f = c.failure;
         let name = format!("{} / {}", f.workflow, f.job.name);
         if !wanted.contains(&norm.normalise(&name)) {
             continue;
@@ -645,15 +921,8 @@ async fn recent_failures(
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc));
         let url = f.job.html_url.clone();
-        let facts = crate::job_logs::read_job(client, &ctx.config, rules, f.job).await;
-        let Some(primary) = facts.failures.into_iter().next() else {
+        let Some(failure) = lookup.failure(f.job).await else {
             continue;
-        };
-        let failure = JobFailure {
-            category: primary.category,
-            rule: primary.rule,
-            text: primary.text,
-            fingerprint: primary.fingerprint,
         };
         // A generic failure elsewhere says nothing about this one.
         if is_generic(Some(&failure)) {
@@ -662,9 +931,9 @@ async fn recent_failures(
         out.push(RecentFailure {
             job: name,
             fingerprint: failure.fingerprint,
-            place: Place::Trunk,
-            pr: None,
-            author: None,
+            place: c.place,
+            pr: c.pr,
+            author: c.author,
             sha: Some(f.sha),
             url,
             at,
@@ -675,6 +944,97 @@ async fn recent_failures(
         });
     }
     out
+}
+
+/// The recent failures of the default branch, of jobs failing here with a
+/// real cause, that passed again (on a re-run or a later commit), each with
+/// its fingerprint: one list of runs, at most
+/// [`history::github::RECENT_RUNS_READ`] job lists and [`RECENT_LOGS`] log
+/// downloads. A source that cannot be read gives no evidence (fewer FLAKY
+/// verdicts, never more).
+async fn recent_failures(
+    lookup: &mut Lookup<'_>,
+    section: &DrciSection,
+    norm: &Normaliser,
+    failed: &[&Job],
+) -> Vec<RecentFailure> {
+    let (wanted, workflows) = worth_looking(norm, failed);
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let Ok(branch) = lookup.client.default_branch().await else {
+        return Vec::new();
+    };
+    let since = Utc::now() - chrono::Duration::days(i64::from(section.flaky_window_days));
+    let found = match history::github::recovered_failures(lookup.client, &branch, since, |w| {
+        workflows.contains(w)
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!("recent failures of {branch} not read: {e:#}");
+            return Vec::new();
+        }
+    };
+    let found = found
+        .into_iter()
+        .map(|failure| Candidate {
+            failure,
+            place: Place::Trunk,
+            pr: None,
+            author: None,
+        })
+        .collect();
+    fingerprinted(lookup, norm, &wanted, found).await
+}
+
+/// The recent failures of other authors' pull requests, of jobs failing
+/// here with a real cause, that passed again: one list of runs, at most
+/// [`history::github::RECENT_RUNS_READ`] job lists and [`RECENT_LOGS`] log
+/// downloads. Without this pull request's author, none (a failure of the
+/// author's own other pull request is no evidence).
+async fn other_pulls(
+    lookup: &mut Lookup<'_>,
+    section: &DrciSection,
+    norm: &Normaliser,
+    failed: &[&Job],
+    author: Option<&str>,
+    own_branch: &str,
+) -> Vec<RecentFailure> {
+    let Some(author) = author.filter(|a| !a.trim().is_empty()) else {
+        return Vec::new();
+    };
+    let (wanted, workflows) = worth_looking(norm, failed);
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let since = Utc::now() - chrono::Duration::days(i64::from(section.flaky_window_days));
+    let found = match history::github::recovered_pr_failures(
+        lookup.client,
+        since,
+        author,
+        own_branch,
+        |w| workflows.contains(w),
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!("recent failures of other pull requests not read: {e:#}");
+            return Vec::new();
+        }
+    };
+    let found = found
+        .into_iter()
+        .map(|f| Candidate {
+            failure: f.failure,
+            place: Place::Pr,
+            pr: f.pr,
+            author: Some(f.author),
+        })
+        .collect();
+    fingerprinted(lookup, norm, &wanted, found).await
 }
 
 /// Retry's flaky memory for the workflows of the failed jobs, as
@@ -851,6 +1211,7 @@ mod tests {
             verdicts,
             comment: None,
             check: None,
+            cache: AnalysisCache::default(),
         }
     }
 
@@ -921,14 +1282,18 @@ mod tests {
         };
         let fresh = decide(&facts(pull(vec![verdict(Class::New)])), &s);
         let kinds: Vec<&str> = fresh.steps.iter().map(|st| st.write.kind()).collect();
-        assert_eq!(kinds, ["comment", "check-run"]);
-        let Write::Comment { body, marker, .. } = &fresh.steps[0].write else {
+        assert_eq!(kinds, ["pull-comment", "check-run"]);
+        let Write::PullComment {
+            body,
+            marker,
+            head_sha,
+            ..
+        } = &fresh.steps[0].write
+        else {
             panic!("{:?}", fresh.steps[0]);
         };
-        assert_eq!(
-            marker.as_ref(),
-            Some(&("drci".to_string(), "7".to_string()))
-        );
+        assert_eq!(marker, &("drci".to_string(), "7".to_string()));
+        assert_eq!(head_sha, &"a".repeat(40));
         let Write::CheckRun { check } = &fresh.steps[1].write else {
             panic!("{:?}", fresh.steps[1]);
         };

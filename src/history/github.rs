@@ -426,6 +426,92 @@ pub async fn recovered_failures(
     Ok(out)
 }
 
+/// A job of another author's pull request that failed and then passed.
+#[derive(Debug, Clone)]
+pub struct RecoveredPrFailure {
+    pub failure: RecoveredFailure,
+    /// Who pushed the failed run.
+    pub author: String,
+    /// The pull request, when the run names it (a fork's names none).
+    pub pr: Option<u64>,
+}
+
+/// The jobs of pull requests by others than `author` that failed since
+/// `since` and passed again (a re-run, or a later run of the same workflow
+/// on the same branch), newest first, of the workflows `wanted` accepts.
+/// Costs one list of runs and at most [`RECENT_RUNS_READ`] job lists; reads
+/// no log. A run whose author is unknown, or of the branch `own_branch`
+/// (the pull request's own), is left out.
+pub async fn recovered_pr_failures(
+    client: &Client,
+    since: DateTime<Utc>,
+    author: &str,
+    own_branch: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> anyhow::Result<Vec<RecoveredPrFailure>> {
+    let query = format!(
+        "event=pull_request&created={}",
+        encode_segment(&format!(">={}", since.format("%Y-%m-%dT%H:%M:%SZ")), false)
+    );
+    let mut runs = client
+        .runs(&query, RECENT_RUNS_SCANNED)
+        .await
+        .context("listing the recent runs of pull requests")?;
+    let others = |r: &RunInfo| {
+        r.actor
+            .as_ref()
+            .is_some_and(|a| !a.login.trim().is_empty() && !a.login.eq_ignore_ascii_case(author))
+    };
+    runs.retain(|r| {
+        r.event == "pull_request"
+            && others(r)
+            && r.head_branch.as_deref() != Some(own_branch)
+            && wanted(r.name.as_deref().unwrap_or_default())
+    });
+    let suspects: Vec<&RunInfo> = runs
+        .iter()
+        .filter(|r| {
+            r.run_attempt > 1 || matches!(r.conclusion.as_deref(), Some("failure" | "timed_out"))
+        })
+        .take(RECENT_RUNS_READ)
+        .collect();
+    let head_repo = |r: &RunInfo| r.head_repository.as_ref().map(|h| h.full_name.clone());
+    let mut out = Vec::new();
+    for run in suspects {
+        let jobs: Vec<JobInfo> = client
+            .get_all(
+                &client.repo_path(&format!("/actions/runs/{}/jobs?filter=all", run.id)),
+                Some("jobs"),
+                RECENT_JOBS_READ,
+            )
+            .await
+            .with_context(|| format!("listing the jobs of run {}", run.id))?;
+        // A later commit counts only on the same branch of the same
+        // repository: the same pull request.
+        let same_branch: Vec<RunInfo> = runs
+            .iter()
+            .filter(|r| r.head_branch == run.head_branch && head_repo(r) == head_repo(run))
+            .cloned()
+            .collect();
+        let author = run
+            .actor
+            .as_ref()
+            .map(|a| a.login.clone())
+            .unwrap_or_default();
+        let pr = run.pull_requests.first().map(|p| p.number);
+        out.extend(
+            recovered_in_run(&same_branch, run, &jobs)
+                .into_iter()
+                .map(|failure| RecoveredPrFailure {
+                    failure,
+                    author: author.clone(),
+                    pr,
+                }),
+        );
+    }
+    Ok(out)
+}
+
 /// The jobs of `run` (every attempt in `jobs`) whose last failed attempt was
 /// followed by a passing attempt, or by a passing later run of the same
 /// workflow on another commit (among `runs`). Pure.

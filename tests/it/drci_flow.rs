@@ -15,7 +15,7 @@ use crate::support::fake_github::{
     REPO, RunBuilder,
 };
 
-const CONFIG: &str = "\
+pub(crate) const CONFIG: &str = "\
 analyze:
   enabled: false
 retry:
@@ -23,7 +23,7 @@ retry:
 drci: {}
 ";
 
-fn test_log(minute: u32) -> String {
+pub(crate) fn test_log(minute: u32) -> String {
     gha_log(
         minute,
         "pytest",
@@ -35,20 +35,20 @@ fn test_log(minute: u32) -> String {
 }
 
 /// A log that says nothing but that a command failed.
-fn generic_log(minute: u32) -> String {
+pub(crate) fn generic_log(minute: u32) -> String {
     gha_log(minute, "./run-tests.sh", &["running the suite", "done"])
 }
 
 /// The repository configured for Dr. CI, with a pull request from
 /// `feature` (one commit on the default branch's tip) by `alice`.
-struct Setup {
-    fake: FakeGithub,
-    pr: u64,
-    merge_base: String,
-    head: String,
+pub(crate) struct Setup {
+    pub(crate) fake: FakeGithub,
+    pub(crate) pr: u64,
+    pub(crate) merge_base: String,
+    pub(crate) head: String,
 }
 
-async fn setup() -> Setup {
+pub(crate) async fn setup() -> Setup {
     let fake = FakeGithub::start().await;
     let merge_base = fake.commit_files(
         DEFAULT_BRANCH,
@@ -69,7 +69,7 @@ async fn setup() -> Setup {
 }
 
 /// A completed CI run of the pull request at `sha`.
-fn pr_run(sha: &str, pr: u64) -> RunBuilder {
+pub(crate) fn pr_run(sha: &str, pr: u64) -> RunBuilder {
     RunBuilder::new("CI")
         .path(CI_WORKFLOW_PATH)
         .event("pull_request")
@@ -79,7 +79,7 @@ fn pr_run(sha: &str, pr: u64) -> RunBuilder {
 }
 
 /// A completed CI run on the default branch at `sha`.
-fn base_run(sha: &str) -> RunBuilder {
+pub(crate) fn base_run(sha: &str) -> RunBuilder {
     RunBuilder::new("CI")
         .path(CI_WORKFLOW_PATH)
         .event("push")
@@ -87,7 +87,7 @@ fn base_run(sha: &str) -> RunBuilder {
         .head_branch(DEFAULT_BRANCH)
 }
 
-async fn on_run(fake: &FakeGithub, run_id: u64) -> ActionRun {
+pub(crate) async fn on_run(fake: &FakeGithub, run_id: u64) -> ActionRun {
     let run = fake.run(run_id).expect("run");
     let mut payload = workflow_run_payload(
         run_id,
@@ -105,7 +105,7 @@ async fn on_run(fake: &FakeGithub, run_id: u64) -> ActionRun {
     out
 }
 
-fn fixture(path: &str) -> Value {
+pub(crate) fn fixture(path: &str) -> Value {
     let text = std::fs::read_to_string(format!(
         "{}/fixtures/webhooks/{path}",
         env!("CARGO_MANIFEST_DIR")
@@ -114,7 +114,7 @@ fn fixture(path: &str) -> Value {
     serde_json::from_str(&text).expect("fixture json")
 }
 
-async fn on_push(fake: &FakeGithub, pr: u64, sha: &str) -> ActionRun {
+pub(crate) async fn on_push(fake: &FakeGithub, pr: u64, sha: &str) -> ActionRun {
     let mut v = fixture("pull_request/22-synchronize.json");
     v["number"] = pr.into();
     v["pull_request"]["number"] = pr.into();
@@ -126,7 +126,7 @@ async fn on_push(fake: &FakeGithub, pr: u64, sha: &str) -> ActionRun {
     out
 }
 
-async fn on_comment(fake: &FakeGithub, pr: u64, action: &str, body: &str) -> ActionRun {
+pub(crate) async fn on_comment(fake: &FakeGithub, pr: u64, action: &str, body: &str) -> ActionRun {
     let mut v = fixture("issue_comment/00-created.json");
     v["action"] = action.into();
     v["issue"]["number"] = pr.into();
@@ -140,7 +140,7 @@ async fn on_comment(fake: &FakeGithub, pr: u64, action: &str, body: &str) -> Act
 }
 
 /// Our Dr. CI comments on `pr` (all of them: there must be one).
-fn drci_comments(fake: &FakeGithub, pr: u64) -> Vec<String> {
+pub(crate) fn drci_comments(fake: &FakeGithub, pr: u64) -> Vec<String> {
     fake.comments(pr)
         .into_iter()
         .filter(|c| c.user == "github-actions[bot]")
@@ -148,13 +148,13 @@ fn drci_comments(fake: &FakeGithub, pr: u64) -> Vec<String> {
         .collect()
 }
 
-fn the_comment(fake: &FakeGithub, pr: u64) -> String {
+pub(crate) fn the_comment(fake: &FakeGithub, pr: u64) -> String {
     let mut ours = drci_comments(fake, pr);
     assert_eq!(ours.len(), 1, "one Dr. CI comment: {ours:#?}");
     ours.remove(0)
 }
 
-fn check_on(fake: &FakeGithub, sha: &str) -> CheckRun {
+pub(crate) fn check_on(fake: &FakeGithub, sha: &str) -> CheckRun {
     let runs: Vec<CheckRun> = fake
         .check_runs()
         .into_iter()
@@ -165,7 +165,7 @@ fn check_on(fake: &FakeGithub, sha: &str) -> CheckRun {
 }
 
 /// Writes (not reads) the API saw.
-fn writes(fake: &FakeGithub) -> Vec<String> {
+pub(crate) fn writes(fake: &FakeGithub) -> Vec<String> {
     fake.requests()
         .into_iter()
         .filter(|r| r.host == Host::Api && r.method != "GET")
@@ -257,13 +257,15 @@ async fn one_update_costs_a_known_number_of_calls() {
         .map(|r| r.line())
         .collect();
     // Config: the repository (default branch) and the config file. Dr. CI:
-    // the head's pull requests, its runs, R=1 job list, F=1 log, the merge
-    // base, its runs, R_b=1 job list (its `test` passed: no log), the
+    // the head's pull requests, our comment, its runs, R=1 job list, F=1
+    // log, its check runs (other CI, downstream), the merge base, its runs,
+    // R_b=1 job list (its `test` passed: no log), its check runs, the
     // unstable issues, the flaky memory of CI (one run list, no re-run
     // runs), the default branch's recent runs (none failed: no job list,
-    // no log), our comment, our check run; then one list and one write each
-    // for the comment and the check run.
-    let expected = 2 + (1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1) + 4;
+    // no log), other pull requests' recent runs (none failed), our check
+    // run; then the comment (the pull request's head, a list, a write, a
+    // list for duplicates) and the check run (a list and a write).
+    let expected = 2 + (1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1) + 4 + 2;
     assert_eq!(calls.len(), expected, "{calls:#?}");
     the_comment(fake, s.pr);
     check_on(fake, &s.head);
@@ -485,7 +487,14 @@ async fn hostile_job_names_and_log_lines_are_inert() {
     );
     let run = fake.add_run(pr_run(&s.head, s.pr).job(JobBuilder::failed(name).log(log)));
     on_run(fake, run.id).await;
-    let body = the_comment(fake, s.pr);
+    let whole = the_comment(fake, s.pr);
+    // The analyses kept on the last line: one HTML comment, closed only at
+    // its end, nothing in it alive.
+    let (body, cache) = whole.trim_end().rsplit_once('\n').expect("two parts");
+    assert!(cache.starts_with("<!-- ci-medic:drci-cache {"), "{whole}");
+    assert_eq!(cache.matches("-->").count(), 1, "{cache}");
+    assert!(cache.ends_with(" -->"), "{cache}");
+    assert!(!cache.contains('@') && !cache[4..].contains('<'), "{cache}");
     // One marker, where ci-medic writes it; no fence, link, tag or mention
     // lives: what the job name and the log say stays inside code spans.
     assert_eq!(body.matches("<!--").count(), 1, "{body}");
@@ -495,7 +504,7 @@ async fn hostile_job_names_and_log_lines_are_inert() {
             .is_some_and(|l| l.starts_with("<!-- ci-medic:drci:"))
     );
     assert!(!body.contains("```"), "{body}");
-    let outside = outside_code(&body);
+    let outside = outside_code(body);
     for live in ["@everyone", "@octocat", "<img", "](https://evil", "-->"] {
         assert!(!outside.contains(live), "{live} outside code in:\n{body}");
     }
@@ -564,7 +573,7 @@ async fn another_apps_check_run_of_the_same_name_is_left_alone() {
 }
 
 /// Another test's failure: a different fingerprint for the same job.
-fn other_test_log(minute: u32) -> String {
+pub(crate) fn other_test_log(minute: u32) -> String {
     gha_log(
         minute,
         "pytest",
