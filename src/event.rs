@@ -217,6 +217,23 @@ pub struct CheckRunEvent {
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CheckSuite {
+    pub id: u64,
+    pub head_sha: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CheckSuiteEvent {
+    pub action: String,
+    pub check_suite: CheckSuite,
+    pub repository: Repository,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct WorkflowDispatchEvent {
     #[serde(default)]
     pub inputs: Option<BTreeMap<String, serde_json::Value>>,
@@ -292,6 +309,7 @@ pub enum Event {
     Schedule(Box<ScheduleEvent>),
     Push(Box<PushEvent>),
     RepositoryDispatch(Box<RepositoryDispatchEvent>),
+    CheckSuite(Box<CheckSuiteEvent>),
     Unhandled(String),
 }
 
@@ -310,6 +328,7 @@ impl Event {
             Event::Schedule(_) => "schedule",
             Event::Push(_) => "push",
             Event::RepositoryDispatch(_) => "repository_dispatch",
+            Event::CheckSuite(_) => "check_suite",
             Event::Unhandled(name) => name,
         }
     }
@@ -328,6 +347,7 @@ impl Event {
             Event::Schedule(e) => e.repository.as_ref()?,
             Event::Push(e) => &e.repository,
             Event::RepositoryDispatch(e) => &e.repository,
+            Event::CheckSuite(e) => &e.repository,
             Event::Unhandled(_) => return None,
         };
         Some(&repo.full_name)
@@ -367,6 +387,7 @@ pub fn parse(name: &str, file: &str, bytes: &[u8]) -> Result<Event, EventError> 
         "schedule" => Event::Schedule(Box::new(typed(name, file, bytes)?)),
         "push" => Event::Push(Box::new(typed(name, file, bytes)?)),
         "repository_dispatch" => Event::RepositoryDispatch(Box::new(typed(name, file, bytes)?)),
+        "check_suite" => Event::CheckSuite(Box::new(typed(name, file, bytes)?)),
         other => Event::Unhandled(other.to_string()),
     })
 }

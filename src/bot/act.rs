@@ -166,6 +166,17 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
                 .runs(&format!("head_sha={}", pull.head.sha), MAX_HEAD_RUNS)
                 .await?;
             facts.check_runs = gh.check_runs_of(&pull.head.sha).await?;
+            if let Some(m) = facts.merge.as_mut() {
+                let failing = merge::checks(&facts.runs, &facts.check_runs).failing;
+                m.tolerance = super::tolerance::gather(
+                    gh,
+                    &ctx.config,
+                    &facts.runs,
+                    &facts.check_runs,
+                    &failing,
+                )
+                .await?;
+            }
             facts.pull = Some(pull);
         }
         _ => {}

@@ -122,6 +122,10 @@ pub struct MergeCommandConfig {
     /// Merge rules (first match wins); when empty, a
     /// `.github/merge_rules.yaml` in PyTorch's format is read instead.
     pub rules: Vec<super::merge_rules::MergeRule>,
+    /// Failing checks our Dr. CI check run classifies as flaky, broken
+    /// trunk or unstable that a merge tolerates, at most (0: none). With
+    /// merge rules, only a rule with `ignore-flaky-failures` tolerates any.
+    pub ignorable_failures: u32,
 }
 
 impl Default for MergeCommandConfig {
@@ -131,6 +135,7 @@ impl Default for MergeCommandConfig {
             branches: Vec::new(),
             deadline_hours: 6,
             rules: Vec::new(),
+            ignorable_failures: 10,
         }
     }
 }

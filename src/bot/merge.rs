@@ -50,6 +50,8 @@ pub struct MergeFacts {
     pub rules: Option<Result<Vec<MergeRule>, String>>,
     /// The changed files, read only when there are rules.
     pub files: Vec<String>,
+    /// What tolerating unrelated failures of the head is decided from.
+    pub tolerance: super::tolerance::Inputs,
 }
 
 /// The latest approving or change-requesting review of each reviewer
@@ -114,6 +116,7 @@ pub async fn gather(
         reviewers,
         rules,
         files,
+        tolerance: Default::default(),
     })
 }
 
@@ -140,6 +143,9 @@ pub struct PendingMerge {
     pub ignored: Vec<String>,
     /// Who approved, for the merge commit's message.
     pub approvers: Vec<String>,
+    /// Unrelated failures (per Dr. CI) the merge tolerates, at most.
+    #[serde(default)]
+    pub tolerate: u32,
     pub deadline: DateTime<Utc>,
     /// The seal: the SHA-256 of the reply as written.
     pub body_sha256: String,
@@ -201,7 +207,7 @@ pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
 
 /// Every name a check of the head goes by: workflow runs (name and path)
 /// and check runs.
-fn check_names(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Vec<String> {
+pub fn check_names(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for r in runs {
         names.extend(r.name.iter().chain(r.path.iter()).cloned());
@@ -401,9 +407,16 @@ pub fn decide(
         }
         None => (approvals(&merge, pull)?, None),
     };
+    let tolerate = tolerance_of(rule, config);
+    let gate = super::tolerance::gate(
+        &c.failing,
+        &merge.tolerance,
+        tolerate,
+        &super::tolerance::check_name(config),
+    );
     if let (Some(rule), false) = (rule, mode == Mode::Force) {
         let all: Vec<String> = check_names(&facts.runs, &facts.check_runs);
-        let m = merge_rules::mandatory(rule, &all, &c.failing);
+        let m = merge_rules::mandatory(rule, &all, &gate.blocking);
         let m = merge_rules::Mandatory {
             // Still running: the wait below covers them.
             missing: if c.pending.is_empty() {
@@ -422,13 +435,23 @@ pub fn decide(
     } else {
         Vec::new()
     };
-    if mode == Mode::Normal && !c.failing.is_empty() {
-        return Err(Refusal::new(format!(
+    if mode == Mode::Normal && !gate.blocking.is_empty() {
+        let mut why = format!(
             "Checks are failing on {}: {}. Fix them, or give `-i` to ignore the checks failing now, or `-f \"REASON\"` to merge without waiting.",
             code(&sha),
-            super::reply::names(&c.failing)
-        )));
+            super::reply::names(&gate.blocking)
+        );
+        if let Some(over) = &gate.over {
+            why.push_str("\n\n");
+            why.push_str(over);
+        }
+        return Err(Refusal::new(why));
     }
+    let tolerated = if mode == Mode::Normal {
+        gate.tolerated.clone()
+    } else {
+        Vec::new()
+    };
     let who = &facts.trigger.author;
     if mode == Mode::Force || c.pending.is_empty() {
         let mut accepted = Accepted::new(Vec::new());
@@ -450,6 +473,9 @@ pub fn decide(
                 "\n\nIgnoring the checks failing when the command was given: {}",
                 super::reply::names(&ignored)
             ));
+        }
+        if !tolerated.is_empty() {
+            text.push_str(&format!("\n\n{}", tolerated_line(&tolerated)));
         }
         accepted.reply = Some(text);
         accepted.writes = merge_writes(
@@ -473,6 +499,7 @@ pub fn decide(
         mode,
         ignored: ignored.clone(),
         approvers: approvers.clone(),
+        tolerate,
         deadline,
         body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
     };
@@ -499,6 +526,22 @@ pub fn decide(
     )]);
     accepted.reply = Some(text);
     Ok(accepted)
+}
+
+/// Unrelated failures a merge going by `rule` tolerates, at most.
+pub fn tolerance_of(rule: Option<&MergeRule>, config: &Config) -> u32 {
+    match rule {
+        Some(r) if !r.ignore_flaky_failures => 0,
+        _ => CommandsConfig::of(config).merge.ignorable_failures,
+    }
+}
+
+/// The reply's line naming the tolerated failures.
+pub fn tolerated_line(tolerated: &[String]) -> String {
+    format!(
+        "Tolerating failures Dr. CI classifies as flaky, broken trunk or unstable: {}",
+        super::reply::names(tolerated)
+    )
 }
 
 /// Seal a reply body that carries a pending merge (the digest covers the
@@ -608,6 +651,7 @@ mod tests {
             mode: Mode::IgnoreCurrent,
             ignored: vec!["Docs".into()],
             approvers: vec!["hubot".into()],
+            tolerate: 0,
             deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
             body_sha256: hidden::DIGEST_PLACEHOLDER.into(),
         };
