@@ -162,6 +162,16 @@ pub enum Write {
     DeleteRef {
         git_ref: String,
     },
+    /// Update pull request `number`'s branch with its base if its head is
+    /// still `expected_head_sha`, read back the head that update made, and
+    /// pin it: `state` (with that head) is sealed into the reply `to`, where
+    /// the pending merge finds it (`merge -r`).
+    UpdateBranchAndPin {
+        number: u64,
+        expected_head_sha: String,
+        to: crate::bot::reply::ReplyTo,
+        state: crate::bot::merge::PendingMerge,
+    },
 }
 
 /// Where a write lands.
@@ -202,6 +212,7 @@ impl Write {
             Write::RepositoryDispatch { .. } => "repository-dispatch",
             Write::SetRef { .. } => "set-ref",
             Write::DeleteRef { .. } => "delete-ref",
+            Write::UpdateBranchAndPin { .. } => "update-branch-and-pin",
         }
     }
 
@@ -320,6 +331,13 @@ impl Write {
             } => format!("send {event_type} to {repo} (repository_dispatch)"),
             Write::SetRef { git_ref, sha } => format!("point {git_ref} at {sha}"),
             Write::DeleteRef { git_ref } => format!("delete {git_ref}"),
+            Write::UpdateBranchAndPin {
+                number,
+                expected_head_sha,
+                ..
+            } => format!(
+                "update the branch of #{number} (head {expected_head_sha}) and pin the updated head for merging"
+            ),
         }
     }
 }
@@ -896,6 +914,17 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 format!("{git_ref} was already gone")
             })
         }),
+        Write::UpdateBranchAndPin {
+            number,
+            expected_head_sha,
+            to,
+            state,
+        } => crate::bot::merge::update_and_pin(c, *number, expected_head_sha, to, state)
+            .await
+            .map(|pinned| match pinned {
+                Ok(head) => done(format!("updated #{number}; pinned {head}")),
+                Err(why) => Outcome::Failed { error: why },
+            }),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

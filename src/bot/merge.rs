@@ -379,16 +379,28 @@ pub fn decide(
         return Err(Refusal::new("not a merge command"));
     };
     require(facts, access, Action::Merge, "merge")?;
-    if let Some(onto) = rebase {
-        let onto = match onto {
-            RebaseOnto::Base => "the base".to_string(),
-            RebaseOnto::Branch(b) => code(b),
-        };
-        return Err(Refusal::new(format!(
-            "`-r` (rebase onto {onto} first) is not available: bring the branch up to date with `rebase`, then merge."
-        )));
-    }
     refuse_state(pull, &facts.default_branch, config)?;
+    if let Some(onto) = rebase {
+        if let RebaseOnto::Branch(b) = onto
+            && *b != pull.base.name
+        {
+            return Err(Refusal::new(format!(
+                "`-r` updates the branch with its base {} first; rebasing onto another branch ({}) is not available with `merge`.",
+                code(&pull.base.name),
+                code(b)
+            )));
+        }
+        if force.is_some() || *ignore_current {
+            return Err(Refusal::new(
+                "`-r` merges the updated head once its checks pass; it does not go with `-f` or `-i`.",
+            ));
+        }
+        if pull.from_fork(&facts.repo) && !pull.maintainer_can_modify {
+            return Err(Refusal::new(
+                "The branch is in a fork that does not allow edits by maintainers, so it cannot be updated; its author can allow them, or update the branch.",
+            ));
+        }
+    }
     let merge = facts.merge.clone().unwrap_or_default();
     let sha = pull.head.sha.clone();
     let to = facts.reply_to();
@@ -408,6 +420,11 @@ pub fn decide(
         None => (approvals(&merge, pull)?, None),
     };
     let tolerate = tolerance_of(rule, config);
+    if rebase.is_some() {
+        // The checks that count are the updated head's, read when it is
+        // looked at again.
+        return Ok(update_then_wait(facts, pull, approvers, tolerate, config));
+    }
     let gate = super::tolerance::gate(
         &c.failing,
         &merge.tolerance,
@@ -527,6 +544,151 @@ pub fn decide(
     accepted.reply = Some(text);
     Ok(accepted)
 }
+
+/// The deadline of a merge asked for `now`.
+fn deadline(now: DateTime<Utc>, config: &Config) -> DateTime<Utc> {
+    let hours = i64::try_from(CommandsConfig::of(config).merge.deadline_hours).unwrap_or(i64::MAX);
+    Duration::try_hours(hours)
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `merge -r`: update the branch with its base pinned to the head seen now,
+/// then pin the head the update made and wait for its checks like any
+/// pending merge (the reply is rewritten with the new head).
+fn update_then_wait(
+    facts: &Facts,
+    pull: &PullDetail,
+    approvers: Vec<String>,
+    tolerate: u32,
+    config: &Config,
+) -> Accepted {
+    let state = PendingMerge {
+        pr: pull.number,
+        sha: pull.head.sha.clone(),
+        requester: facts.trigger.author.clone(),
+        mode: Mode::Normal,
+        ignored: Vec::new(),
+        approvers,
+        tolerate,
+        deadline: deadline(facts.now, config),
+        body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
+    };
+    let pin_id = format!("update-pin-{}", pull.number);
+    let mut accepted = Accepted::new(Vec::new());
+    accepted.writes = vec![
+        (
+            Write::UpdateBranchAndPin {
+                number: pull.number,
+                expected_head_sha: pull.head.sha.clone(),
+                to: facts.reply_to(),
+                state,
+            },
+            format!(
+                "{} asked to update the branch, then merge",
+                facts.trigger.author
+            ),
+            StepOptions {
+                id: Some(pin_id.clone()),
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::AddLabels {
+                number: pull.number,
+                labels: vec![LABEL_MERGING.to_string()],
+            },
+            "the merge waits for the updated head's checks".to_string(),
+            StepOptions {
+                depends_on: vec![pin_id],
+                ..StepOptions::default()
+            },
+        ),
+    ];
+    accepted.reply = Some(format!(
+        "Updating {} with {}, then merging the updated head once its checks pass.",
+        code(&pull.head.sha),
+        code(&pull.base.name)
+    ));
+    accepted
+}
+
+/// The text of a pending merge's reply, its state sealed in it by
+/// [`seal_reply`].
+fn waiting_text(lead: &str, state: &PendingMerge) -> String {
+    format!(
+        "{lead}\n\nA push to the pull request cancels this merge.\n\n{}",
+        hidden::line(STATE_KIND, state)
+    )
+}
+
+/// Carry out [`Write::UpdateBranchAndPin`]: update the branch, read back the
+/// head our update made (a commit whose parents hold the head we saw;
+/// GitHub may take a moment), and rewrite the reply with that head pinned.
+/// Anything else on the branch ends the merge: the reply says why.
+pub async fn update_and_pin(
+    c: &crate::github::Client,
+    number: u64,
+    expected_head_sha: &str,
+    to: &ReplyTo,
+    state: &PendingMerge,
+) -> Result<Result<String, String>, crate::github::GithubError> {
+    let (kind, key) = to.marker();
+    let (kind_ref, key_ref) = (kind.as_str(), key.as_str());
+    let fail = |why: String| {
+        let body = to.body(&format!("## Merge failed\n\n{why}"));
+        async move {
+            let _ = c
+                .upsert_comment(number, &body, Some((kind_ref, key_ref)))
+                .await;
+        }
+    };
+    if let Err(e) = c.update_branch(number, expected_head_sha).await {
+        fail(format!(
+            "The branch could not be updated: {}",
+            inline(&e.to_string())
+        ))
+        .await;
+        return Err(e);
+    }
+    let mut head = expected_head_sha.to_string();
+    for attempt in 0..UPDATE_READS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        head = c.pull_detail(number).await?.head.sha;
+        if head != expected_head_sha {
+            break;
+        }
+    }
+    if head != expected_head_sha {
+        let parents = c.commit_detail(&head).await?.parents;
+        if !parents.iter().any(|p| p == expected_head_sha) {
+            let why = format!(
+                "The branch moved to {} while it was being updated, and not by the update; re-issue the merge command.",
+                code(&head)
+            );
+            fail(why.clone()).await;
+            return Ok(Err(why));
+        }
+    }
+    let state = PendingMerge {
+        sha: head.clone(),
+        ..state.clone()
+    };
+    let lead = format!(
+        "Updated the branch: merging {} once its checks pass (giving up at {} UTC).",
+        code(&head),
+        state.deadline.format("%Y-%m-%d %H:%M")
+    );
+    let body = seal_reply(to.body(&waiting_text(&lead, &state)));
+    c.upsert_comment(number, &body, Some((&kind, &key))).await?;
+    Ok(Ok(head))
+}
+
+/// Reads of the pull request after an update, at most, waiting for its head
+/// to move.
+const UPDATE_READS: usize = 3;
 
 /// Unrelated failures a merge going by `rule` tolerates, at most.
 pub fn tolerance_of(rule: Option<&MergeRule>, config: &Config) -> u32 {

@@ -1337,3 +1337,72 @@ async fn an_approval_dismissed_while_a_merge_waits_ends_it() {
     );
     fake.assert_clean();
 }
+
+// ---------------------------------------------------------------------------
+// merge -r: update the branch, then merge the head the update made
+
+#[tokio::test]
+async fn merge_r_updates_the_branch_then_merges_the_updated_head_once_green() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "CI", Some("success"));
+    let base = fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
+
+    // Onto another branch than the base: refused, escaped.
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge -r '@team/`x`'").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[0].contains("not available with `merge`"), "{}", r[0]);
+    assert!(!r[0].contains(" @team"), "{}", r[0]);
+
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge -r").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let calls = fake.requests_to(
+        "PUT",
+        &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/update-branch$"),
+    );
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].json().map(|b| b["expected_head_sha"].clone()),
+        Some(Value::from(head.as_str()))
+    );
+    let updated = fake.head_sha("feature");
+    assert_eq!(
+        fake.commit(&updated).expect("commit").parents,
+        [head.clone(), base]
+    );
+    // Nothing merged yet: the updated head has no checks.
+    assert!(merge_calls(&fake, n).is_empty());
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Updated the branch"), "{}", r[1]);
+    assert!(r[1].contains(&updated), "{}", r[1]);
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+
+    // The old head's completion does not merge; the updated head's does.
+    let run = head_run(&fake, n, &updated, "CI", Some("success"));
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(run, &head, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(merge_calls(&fake, n).is_empty());
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(run, &updated, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0]["sha"], updated.as_str());
+    assert!(fake.merge_commit(n).is_some());
+    let labels = fake.issue(n).expect("pr").labels;
+    assert!(labels.contains(&"merged".to_string()), "{labels:?}");
+    assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
+    assert!(replies(&fake, n)[1].contains("Merged"));
+    fake.assert_clean();
+}
