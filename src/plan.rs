@@ -172,6 +172,17 @@ pub enum Write {
         to: crate::bot::reply::ReplyTo,
         state: crate::bot::merge::PendingMerge,
     },
+    /// One commit on `base_sha` writing `changes`, then `refs/heads/<branch>`
+    /// moved to it only as a fast-forward, so only while the branch still
+    /// points at `base_sha` (the commit is built on the scratch branch
+    /// `scratch`, deleted afterwards).
+    CommitOnto {
+        branch: String,
+        base_sha: String,
+        message: String,
+        changes: Vec<FileChange>,
+        scratch: String,
+    },
 }
 
 /// Where a write lands.
@@ -213,6 +224,7 @@ impl Write {
             Write::SetRef { .. } => "set-ref",
             Write::DeleteRef { .. } => "delete-ref",
             Write::UpdateBranchAndPin { .. } => "update-branch-and-pin",
+            Write::CommitOnto { .. } => "commit-onto",
         }
     }
 
@@ -338,6 +350,18 @@ impl Write {
             } => format!(
                 "update the branch of #{number} (head {expected_head_sha}) and pin the updated head for merging"
             ),
+            Write::CommitOnto {
+                branch,
+                base_sha,
+                changes,
+                ..
+            } => {
+                let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+                format!(
+                    "commit {} onto branch {branch} if it is still at {base_sha}",
+                    paths.join(", ")
+                )
+            }
         }
     }
 }
@@ -925,6 +949,15 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 Ok(head) => done(format!("updated #{number}; pinned {head}")),
                 Err(why) => Outcome::Failed { error: why },
             }),
+        Write::CommitOnto {
+            branch,
+            base_sha,
+            message,
+            changes,
+            scratch,
+        } => crate::bot::act::commit_onto(c, branch, base_sha, message, changes, scratch)
+            .await
+            .map(|sha| done(format!("{branch} at {sha}"))),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

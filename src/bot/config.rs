@@ -21,6 +21,7 @@ pub struct CommandsConfig {
     pub handles: Vec<String>,
     pub label: LabelCommandConfig,
     pub merge: MergeCommandConfig,
+    pub revert: RevertCommandConfig,
 }
 
 impl Default for CommandsConfig {
@@ -30,6 +31,7 @@ impl Default for CommandsConfig {
             handles: vec![DEFAULT_HANDLE.to_string()],
             label: LabelCommandConfig::default(),
             merge: MergeCommandConfig::default(),
+            revert: RevertCommandConfig::default(),
         }
     }
 }
@@ -80,6 +82,24 @@ impl CommandsConfig {
         }
         Ok(())
     }
+}
+
+/// How `revert` lands the revert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevertMode {
+    /// A pull request from `ci-medic/revert-N` into the default branch.
+    #[default]
+    PullRequest,
+    /// A commit straight onto the default branch (the token must be allowed
+    /// to push there), only if it still points where it was read.
+    Direct,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct RevertCommandConfig {
+    pub mode: RevertMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1406,3 +1406,106 @@ async fn merge_r_updates_the_branch_then_merges_the_updated_head_once_green() {
     assert!(replies(&fake, n)[1].contains("Merged"));
     fake.assert_clean();
 }
+
+// ---------------------------------------------------------------------------
+// revert, mode direct
+
+/// A merged pull request that added `src/new.rs`, with the default branch
+/// at its head and `commands.revert.mode: direct`; its number and that head.
+fn merged_for_direct_revert(fake: &FakeGithub) -> (u64, String) {
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            "commands:\n  revert:\n    mode: direct\n",
+        )],
+        "ci-medic: revert straight onto the default branch",
+    );
+    let head = fake.commit_files("landed", &[("src/new.rs", "pub fn n() {}\n")], "feat: n");
+    let n = fake.add_pull(PullBuilder::new("landed", "Add n").user(STRANGER).merged());
+    fake.set_branch(DEFAULT_BRANCH, &head);
+    (n, head)
+}
+
+#[tokio::test]
+async fn a_direct_revert_commits_onto_the_default_branch_only_where_it_was_read() {
+    let fake = start().await;
+    let (n, head) = merged_for_direct_revert(&fake);
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic revert -m \"breaks trunk\" -c nosignal",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    // No pull request: the revert is the default branch's new head, on top
+    // of the head that was read, moved as a fast-forward.
+    assert!(fake.pulls().iter().all(|p| !p.head_ref.contains("revert")));
+    let new_head = fake.head_sha(DEFAULT_BRANCH);
+    assert_eq!(fake.commit(&new_head).expect("commit").parents, [head]);
+    assert_eq!(fake.file(DEFAULT_BRANCH, "src/new.rs"), None);
+    assert!(fake.file(DEFAULT_BRANCH, "README.md").is_some());
+    let moves = fake.requests_to(
+        "PATCH",
+        &format!(r"^/repos/{OWNER}/{REPO}/git/refs/heads/{DEFAULT_BRANCH}$"),
+    );
+    assert_eq!(moves.len(), 1);
+    assert_eq!(
+        moves[0].json().map(|b| b["force"].clone()),
+        Some(Value::Bool(false))
+    );
+    // The scratch branch is gone.
+    assert!(
+        !fake
+            .refs()
+            .keys()
+            .any(|r| r.contains(&format!("revert-{n}")))
+    );
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"reverted".to_string())
+    );
+    let r = replies(&fake, n);
+    assert!(r[0].contains("straight onto `main`"), "{}", r[0]);
+
+    // GitHub refusing the move (the branch moved on): nothing lands, the
+    // reply says so, no label.
+    let fake = start().await;
+    let (n, head) = merged_for_direct_revert(&fake);
+    fake.inject(
+        "PATCH",
+        &format!(r"^/repos/{OWNER}/{REPO}/git/refs/heads/{DEFAULT_BRANCH}$"),
+        crate::support::fake_github::Fault::status(422),
+    );
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic revert -m \"breaks trunk\" -c nosignal",
+    )
+    .await;
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    assert_eq!(fake.head_sha(DEFAULT_BRANCH), head);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"reverted".to_string())
+    );
+    let r = replies(&fake, n);
+    assert!(r[0].contains("## Revert failed"), "{}", r[0]);
+    assert!(
+        !fake
+            .refs()
+            .keys()
+            .any(|r| r.contains(&format!("revert-{n}")))
+    );
+    fake.take_violations();
+    fake.assert_clean();
+}
