@@ -188,6 +188,27 @@ pub enum Write {
         body: String,
         marker: (String, String),
     },
+    /// Update pull request `number`'s branch with its base if its head is
+    /// still `expected_head_sha`, read back the head that update made, and
+    /// pin it: `state` (with that head) is sealed into the reply `to`, where
+    /// the pending merge finds it (`merge -r`).
+    UpdateBranchAndPin {
+        number: u64,
+        expected_head_sha: String,
+        to: crate::bot::reply::ReplyTo,
+        state: crate::bot::merge::PendingMerge,
+    },
+    /// One commit on `base_sha` writing `changes`, then `refs/heads/<branch>`
+    /// moved to it only as a fast-forward, so only while the branch still
+    /// points at `base_sha` (the commit is built on the scratch branch
+    /// `scratch`, deleted afterwards).
+    CommitOnto {
+        branch: String,
+        base_sha: String,
+        message: String,
+        changes: Vec<FileChange>,
+        scratch: String,
+    },
 }
 
 /// Where a write lands.
@@ -231,6 +252,8 @@ impl Write {
             Write::DismissReview { .. } => "dismiss-review",
             Write::PutCheckRun { .. } => "put-check-run",
             Write::PullComment { .. } => "pull-comment",
+            Write::UpdateBranchAndPin { .. } => "update-branch-and-pin",
+            Write::CommitOnto { .. } => "commit-onto",
         }
     }
 
@@ -378,6 +401,25 @@ impl Write {
                 "comment on #{number} while its head is {}",
                 head_sha.chars().take(12).collect::<String>()
             ),
+            Write::UpdateBranchAndPin {
+                number,
+                expected_head_sha,
+                ..
+            } => format!(
+                "update the branch of #{number} (head {expected_head_sha}) and pin the updated head for merging"
+            ),
+            Write::CommitOnto {
+                branch,
+                base_sha,
+                changes,
+                ..
+            } => {
+                let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+                format!(
+                    "commit {} onto branch {branch} if it is still at {base_sha}",
+                    paths.join(", ")
+                )
+            }
         }
     }
 }
@@ -983,6 +1025,26 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             body,
             marker,
         } => pull_comment(c, *number, head_sha, body, marker).await,
+        Write::UpdateBranchAndPin {
+            number,
+            expected_head_sha,
+            to,
+            state,
+        } => crate::bot::merge::update_and_pin(c, *number, expected_head_sha, to, state)
+            .await
+            .map(|pinned| match pinned {
+                Ok(head) => done(format!("updated #{number}; pinned {head}")),
+                Err(why) => Outcome::Failed { error: why },
+            }),
+        Write::CommitOnto {
+            branch,
+            base_sha,
+            message,
+            changes,
+            scratch,
+        } => crate::bot::act::commit_onto(c, branch, base_sha, message, changes, scratch)
+            .await
+            .map(|sha| done(format!("{branch} at {sha}"))),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

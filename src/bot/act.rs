@@ -166,6 +166,17 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
                 .runs(&format!("head_sha={}", pull.head.sha), MAX_HEAD_RUNS)
                 .await?;
             facts.check_runs = gh.check_runs_of(&pull.head.sha).await?;
+            if let Some(m) = facts.merge.as_mut() {
+                let failing = merge::checks(&facts.runs, &facts.check_runs).failing;
+                m.tolerance = super::tolerance::gather(
+                    gh,
+                    &ctx.config,
+                    &facts.runs,
+                    &facts.check_runs,
+                    &failing,
+                )
+                .await?;
+            }
             facts.pull = Some(pull);
         }
         _ => {}
@@ -222,7 +233,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
         Command::Revert {
             message,
             classification,
-        } => revert(facts, message, classification, access),
+        } => revert(facts, message, classification, access, config),
         Command::CherryPick {
             onto,
             classification,
@@ -542,6 +553,7 @@ fn revert(
     message: &str,
     classification: &str,
     access: Access,
+    config: &Config,
 ) -> Result<Accepted, Refusal> {
     use crate::autorevert::revert::RevertChanges;
     use crate::report::markdown::inline;
@@ -581,6 +593,18 @@ fn revert(
         "{title}\n\nThis reverts commit {sha}.\n\nReason: {}\nClassification: {classification}\n",
         message.lines().next().unwrap_or_default()
     );
+    if CommandsConfig::of(config).revert.mode == super::config::RevertMode::Direct {
+        return Ok(revert_direct(
+            facts,
+            pull,
+            sha,
+            head,
+            changes,
+            commit_message,
+            message,
+            classification,
+        ));
+    }
     let mut accepted = Accepted::new(Vec::new());
     accepted.writes = vec![
         (
@@ -634,6 +658,100 @@ fn revert(
         code(classification)
     ));
     Ok(accepted)
+}
+
+/// `revert` with `commands.revert.mode: direct`: the exact revert committed
+/// onto the default branch, only while it still points at `head`; then the
+/// `reverted` label. When the branch moved, the reply says so.
+#[allow(clippy::too_many_arguments)]
+fn revert_direct(
+    facts: &Facts,
+    pull: &PullDetail,
+    sha: &str,
+    head: &str,
+    changes: &[crate::plan::FileChange],
+    commit_message: String,
+    message: &str,
+    classification: &str,
+) -> Accepted {
+    use crate::report::markdown::inline;
+    let n = pull.number;
+    let who = &facts.trigger.author;
+    let commit_id = format!("revert-commit-{n}");
+    let to = facts.reply_to();
+    let mut accepted = Accepted::new(Vec::new());
+    accepted.writes = vec![
+        (
+            Write::CommitOnto {
+                branch: facts.default_branch.clone(),
+                base_sha: head.to_string(),
+                message: commit_message,
+                changes: changes.to_vec(),
+                scratch: format!("ci-medic/revert-{n}-direct"),
+            },
+            format!("{who} asked to revert #{n}"),
+            StepOptions {
+                id: Some(commit_id.clone()),
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::AddLabels {
+                number: n,
+                labels: vec![LABEL_REVERTED.into()],
+            },
+            format!("#{n} was reverted"),
+            StepOptions {
+                depends_on: vec![commit_id.clone()],
+                best_effort: true,
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::Comment {
+                number: n,
+                body: to.body(&format!(
+                    "## Revert failed\n\n{} moved on from {} while the revert was being made (or the token may not push to it); nothing was committed. Re-issue the command.",
+                    code(&facts.default_branch),
+                    code(head)
+                )),
+                marker: Some(to.marker()),
+            },
+            "the revert did not land".to_string(),
+            StepOptions {
+                depends_on: vec![commit_id],
+                when: crate::plan::When::AnyFailed,
+                ..StepOptions::default()
+            },
+        ),
+    ];
+    accepted.reply = Some(format!(
+        "Reverting {} with a commit straight onto {}.\n\nReason: {}\n\nClassification: {}",
+        code(sha),
+        code(&facts.default_branch),
+        inline(message),
+        code(classification)
+    ));
+    accepted
+}
+
+/// Carry out [`Write::CommitOnto`]: the commit is made on `scratch`, then
+/// `branch` is fast-forwarded to it (GitHub refuses when `branch` no longer
+/// points at `base_sha`); `scratch` is deleted either way.
+pub async fn commit_onto(
+    c: &crate::github::Client,
+    branch: &str,
+    base_sha: &str,
+    message: &str,
+    changes: &[crate::plan::FileChange],
+    scratch: &str,
+) -> Result<String, crate::github::GithubError> {
+    let sha = c
+        .commit_files(scratch, base_sha, message, changes, true)
+        .await?;
+    let moved = c.update_ref(&format!("heads/{branch}"), &sha, false).await;
+    let _ = c.delete_ref(&format!("heads/{scratch}")).await;
+    moved.map(|()| sha)
 }
 
 /// The marker kind of pull requests opened by `cherry-pick`.

@@ -21,6 +21,7 @@ pub struct CommandsConfig {
     pub handles: Vec<String>,
     pub label: LabelCommandConfig,
     pub merge: MergeCommandConfig,
+    pub revert: RevertCommandConfig,
 }
 
 impl Default for CommandsConfig {
@@ -30,6 +31,7 @@ impl Default for CommandsConfig {
             handles: vec![DEFAULT_HANDLE.to_string()],
             label: LabelCommandConfig::default(),
             merge: MergeCommandConfig::default(),
+            revert: RevertCommandConfig::default(),
         }
     }
 }
@@ -82,6 +84,24 @@ impl CommandsConfig {
     }
 }
 
+/// How `revert` lands the revert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevertMode {
+    /// A pull request from `ci-medic/revert-N` into the default branch.
+    #[default]
+    PullRequest,
+    /// A commit straight onto the default branch (the token must be allowed
+    /// to push there), only if it still points where it was read.
+    Direct,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct RevertCommandConfig {
+    pub mode: RevertMode,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct LabelCommandConfig {
@@ -122,6 +142,10 @@ pub struct MergeCommandConfig {
     /// Merge rules (first match wins); when empty, a
     /// `.github/merge_rules.yaml` in PyTorch's format is read instead.
     pub rules: Vec<super::merge_rules::MergeRule>,
+    /// Failing checks our Dr. CI check run classifies as flaky, broken
+    /// trunk or unstable that a merge tolerates, at most (0: none). With
+    /// merge rules, only a rule with `ignore-flaky-failures` tolerates any.
+    pub ignorable_failures: u32,
 }
 
 impl Default for MergeCommandConfig {
@@ -131,6 +155,7 @@ impl Default for MergeCommandConfig {
             branches: Vec::new(),
             deadline_hours: 6,
             rules: Vec::new(),
+            ignorable_failures: 10,
         }
     }
 }

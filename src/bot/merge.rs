@@ -50,6 +50,8 @@ pub struct MergeFacts {
     pub rules: Option<Result<Vec<MergeRule>, String>>,
     /// The changed files, read only when there are rules.
     pub files: Vec<String>,
+    /// What tolerating unrelated failures of the head is decided from.
+    pub tolerance: super::tolerance::Inputs,
 }
 
 /// The latest approving or change-requesting review of each reviewer
@@ -114,6 +116,7 @@ pub async fn gather(
         reviewers,
         rules,
         files,
+        tolerance: Default::default(),
     })
 }
 
@@ -140,6 +143,9 @@ pub struct PendingMerge {
     pub ignored: Vec<String>,
     /// Who approved, for the merge commit's message.
     pub approvers: Vec<String>,
+    /// Unrelated failures (per Dr. CI) the merge tolerates, at most.
+    #[serde(default)]
+    pub tolerate: u32,
     pub deadline: DateTime<Utc>,
     /// The seal: the SHA-256 of the reply as written.
     pub body_sha256: String,
@@ -201,7 +207,7 @@ pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
 
 /// Every name a check of the head goes by: workflow runs (name and path)
 /// and check runs.
-fn check_names(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Vec<String> {
+pub fn check_names(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for r in runs {
         names.extend(r.name.iter().chain(r.path.iter()).cloned());
@@ -373,16 +379,28 @@ pub fn decide(
         return Err(Refusal::new("not a merge command"));
     };
     require(facts, access, Action::Merge, "merge")?;
-    if let Some(onto) = rebase {
-        let onto = match onto {
-            RebaseOnto::Base => "the base".to_string(),
-            RebaseOnto::Branch(b) => code(b),
-        };
-        return Err(Refusal::new(format!(
-            "`-r` (rebase onto {onto} first) is not available: bring the branch up to date with `rebase`, then merge."
-        )));
-    }
     refuse_state(pull, &facts.default_branch, config)?;
+    if let Some(onto) = rebase {
+        if let RebaseOnto::Branch(b) = onto
+            && *b != pull.base.name
+        {
+            return Err(Refusal::new(format!(
+                "`-r` updates the branch with its base {} first; rebasing onto another branch ({}) is not available with `merge`.",
+                code(&pull.base.name),
+                code(b)
+            )));
+        }
+        if force.is_some() || *ignore_current {
+            return Err(Refusal::new(
+                "`-r` merges the updated head once its checks pass; it does not go with `-f` or `-i`.",
+            ));
+        }
+        if pull.from_fork(&facts.repo) && !pull.maintainer_can_modify {
+            return Err(Refusal::new(
+                "The branch is in a fork that does not allow edits by maintainers, so it cannot be updated; its author can allow them, or update the branch.",
+            ));
+        }
+    }
     let merge = facts.merge.clone().unwrap_or_default();
     let sha = pull.head.sha.clone();
     let to = facts.reply_to();
@@ -401,9 +419,21 @@ pub fn decide(
         }
         None => (approvals(&merge, pull)?, None),
     };
+    let tolerate = tolerance_of(rule, config);
+    if rebase.is_some() {
+        // The checks that count are the updated head's, read when it is
+        // looked at again.
+        return Ok(update_then_wait(facts, pull, approvers, tolerate, config));
+    }
+    let gate = super::tolerance::gate(
+        &c.failing,
+        &merge.tolerance,
+        tolerate,
+        &super::tolerance::check_name(config),
+    );
     if let (Some(rule), false) = (rule, mode == Mode::Force) {
         let all: Vec<String> = check_names(&facts.runs, &facts.check_runs);
-        let m = merge_rules::mandatory(rule, &all, &c.failing);
+        let m = merge_rules::mandatory(rule, &all, &gate.blocking);
         let m = merge_rules::Mandatory {
             // Still running: the wait below covers them.
             missing: if c.pending.is_empty() {
@@ -422,13 +452,23 @@ pub fn decide(
     } else {
         Vec::new()
     };
-    if mode == Mode::Normal && !c.failing.is_empty() {
-        return Err(Refusal::new(format!(
+    if mode == Mode::Normal && !gate.blocking.is_empty() {
+        let mut why = format!(
             "Checks are failing on {}: {}. Fix them, or give `-i` to ignore the checks failing now, or `-f \"REASON\"` to merge without waiting.",
             code(&sha),
-            super::reply::names(&c.failing)
-        )));
+            super::reply::names(&gate.blocking)
+        );
+        if let Some(over) = &gate.over {
+            why.push_str("\n\n");
+            why.push_str(over);
+        }
+        return Err(Refusal::new(why));
     }
+    let tolerated = if mode == Mode::Normal {
+        gate.tolerated.clone()
+    } else {
+        Vec::new()
+    };
     let who = &facts.trigger.author;
     if mode == Mode::Force || c.pending.is_empty() {
         let mut accepted = Accepted::new(Vec::new());
@@ -450,6 +490,9 @@ pub fn decide(
                 "\n\nIgnoring the checks failing when the command was given: {}",
                 super::reply::names(&ignored)
             ));
+        }
+        if !tolerated.is_empty() {
+            text.push_str(&format!("\n\n{}", tolerated_line(&tolerated)));
         }
         accepted.reply = Some(text);
         accepted.writes = merge_writes(
@@ -473,6 +516,7 @@ pub fn decide(
         mode,
         ignored: ignored.clone(),
         approvers: approvers.clone(),
+        tolerate,
         deadline,
         body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
     };
@@ -499,6 +543,167 @@ pub fn decide(
     )]);
     accepted.reply = Some(text);
     Ok(accepted)
+}
+
+/// The deadline of a merge asked for `now`.
+fn deadline(now: DateTime<Utc>, config: &Config) -> DateTime<Utc> {
+    let hours = i64::try_from(CommandsConfig::of(config).merge.deadline_hours).unwrap_or(i64::MAX);
+    Duration::try_hours(hours)
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `merge -r`: update the branch with its base pinned to the head seen now,
+/// then pin the head the update made and wait for its checks like any
+/// pending merge (the reply is rewritten with the new head).
+fn update_then_wait(
+    facts: &Facts,
+    pull: &PullDetail,
+    approvers: Vec<String>,
+    tolerate: u32,
+    config: &Config,
+) -> Accepted {
+    let state = PendingMerge {
+        pr: pull.number,
+        sha: pull.head.sha.clone(),
+        requester: facts.trigger.author.clone(),
+        mode: Mode::Normal,
+        ignored: Vec::new(),
+        approvers,
+        tolerate,
+        deadline: deadline(facts.now, config),
+        body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
+    };
+    let pin_id = format!("update-pin-{}", pull.number);
+    let mut accepted = Accepted::new(Vec::new());
+    accepted.writes = vec![
+        (
+            Write::UpdateBranchAndPin {
+                number: pull.number,
+                expected_head_sha: pull.head.sha.clone(),
+                to: facts.reply_to(),
+                state,
+            },
+            format!(
+                "{} asked to update the branch, then merge",
+                facts.trigger.author
+            ),
+            StepOptions {
+                id: Some(pin_id.clone()),
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::AddLabels {
+                number: pull.number,
+                labels: vec![LABEL_MERGING.to_string()],
+            },
+            "the merge waits for the updated head's checks".to_string(),
+            StepOptions {
+                depends_on: vec![pin_id],
+                ..StepOptions::default()
+            },
+        ),
+    ];
+    accepted.reply = Some(format!(
+        "Updating {} with {}, then merging the updated head once its checks pass.",
+        code(&pull.head.sha),
+        code(&pull.base.name)
+    ));
+    accepted
+}
+
+/// The text of a pending merge's reply, its state sealed in it by
+/// [`seal_reply`].
+fn waiting_text(lead: &str, state: &PendingMerge) -> String {
+    format!(
+        "{lead}\n\nA push to the pull request cancels this merge.\n\n{}",
+        hidden::line(STATE_KIND, state)
+    )
+}
+
+/// Carry out [`Write::UpdateBranchAndPin`]: update the branch, read back the
+/// head our update made (a commit whose parents hold the head we saw;
+/// GitHub may take a moment), and rewrite the reply with that head pinned.
+/// Anything else on the branch ends the merge: the reply says why.
+pub async fn update_and_pin(
+    c: &crate::github::Client,
+    number: u64,
+    expected_head_sha: &str,
+    to: &ReplyTo,
+    state: &PendingMerge,
+) -> Result<Result<String, String>, crate::github::GithubError> {
+    let (kind, key) = to.marker();
+    let (kind_ref, key_ref) = (kind.as_str(), key.as_str());
+    let fail = |why: String| {
+        let body = to.body(&format!("## Merge failed\n\n{why}"));
+        async move {
+            let _ = c
+                .upsert_comment(number, &body, Some((kind_ref, key_ref)))
+                .await;
+        }
+    };
+    if let Err(e) = c.update_branch(number, expected_head_sha).await {
+        fail(format!(
+            "The branch could not be updated: {}",
+            inline(&e.to_string())
+        ))
+        .await;
+        return Err(e);
+    }
+    let mut head = expected_head_sha.to_string();
+    for attempt in 0..UPDATE_READS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+        head = c.pull_detail(number).await?.head.sha;
+        if head != expected_head_sha {
+            break;
+        }
+    }
+    if head != expected_head_sha {
+        let parents = c.commit_detail(&head).await?.parents;
+        if !parents.iter().any(|p| p == expected_head_sha) {
+            let why = format!(
+                "The branch moved to {} while it was being updated, and not by the update; re-issue the merge command.",
+                code(&head)
+            );
+            fail(why.clone()).await;
+            return Ok(Err(why));
+        }
+    }
+    let state = PendingMerge {
+        sha: head.clone(),
+        ..state.clone()
+    };
+    let lead = format!(
+        "Updated the branch: merging {} once its checks pass (giving up at {} UTC).",
+        code(&head),
+        state.deadline.format("%Y-%m-%d %H:%M")
+    );
+    let body = seal_reply(to.body(&waiting_text(&lead, &state)));
+    c.upsert_comment(number, &body, Some((&kind, &key))).await?;
+    Ok(Ok(head))
+}
+
+/// Reads of the pull request after an update, at most, waiting for its head
+/// to move.
+const UPDATE_READS: usize = 3;
+
+/// Unrelated failures a merge going by `rule` tolerates, at most.
+pub fn tolerance_of(rule: Option<&MergeRule>, config: &Config) -> u32 {
+    match rule {
+        Some(r) if !r.ignore_flaky_failures => 0,
+        _ => CommandsConfig::of(config).merge.ignorable_failures,
+    }
+}
+
+/// The reply's line naming the tolerated failures.
+pub fn tolerated_line(tolerated: &[String]) -> String {
+    format!(
+        "Tolerating failures Dr. CI classifies as flaky, broken trunk or unstable: {}",
+        super::reply::names(tolerated)
+    )
 }
 
 /// Seal a reply body that carries a pending merge (the digest covers the
@@ -608,6 +813,7 @@ mod tests {
             mode: Mode::IgnoreCurrent,
             ignored: vec!["Docs".into()],
             approvers: vec!["hubot".into()],
+            tolerate: 0,
             deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
             body_sha256: hidden::DIGEST_PLACEHOLDER.into(),
         };

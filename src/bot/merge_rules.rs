@@ -33,8 +33,9 @@ pub struct MergeRule {
     /// Substrings of check names that must have passed.
     #[serde(rename = "mandatory-checks", alias = "mandatory_checks_name", default)]
     pub mandatory_checks: Vec<String>,
-    /// Whether failures Dr. CI calls flaky may be tolerated; failing checks
-    /// always block a merge today, so `false` is what happens either way.
+    /// Whether failures Dr. CI calls flaky, broken trunk or unstable are
+    /// tolerated (up to `commands.merge.ignorable-failures`) when this rule
+    /// is the one a merge goes by.
     #[serde(
         rename = "ignore-flaky-failures",
         alias = "ignore_flaky_failures",

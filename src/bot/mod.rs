@@ -11,6 +11,7 @@ pub mod merge_rules;
 pub mod parse;
 pub mod pending;
 pub mod reply;
+pub mod tolerance;
 pub mod trigger;
 
 use std::process::ExitCode;

@@ -9,8 +9,9 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::config::LABEL_MERGING;
-use super::merge::{self, PendingMerge, checks, read_pending};
+use super::merge::{self, MergeFacts, PendingMerge, checks, read_pending};
 use super::reply::{self, ReplyTo};
+use super::{merge_rules, tolerance};
 use crate::app::Ctx;
 use crate::config::Config;
 use crate::github::marker::find_key;
@@ -37,6 +38,10 @@ pub struct Waiting {
     pub runs: Vec<RunInfo>,
     /// Check runs of the pending head (other CI, Dr. CI, downstream CI).
     pub check_runs: Vec<crate::github::checks::CheckRunInfo>,
+    /// Read again once nothing is left to wait for: the reviews and merge
+    /// rules as they are now (an approval dismissed while the merge waited
+    /// ends it), and what tolerating unrelated failures is decided from.
+    pub merge: Option<MergeFacts>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +55,7 @@ pub struct Facts {
 pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
     let gh = ctx.github()?;
     let mut waiting = Vec::new();
+    let mut default_branch = String::new();
     let labelled = gh.open_pulls_with_label(LABEL_MERGING).await?;
     for issue in labelled {
         if let Wake::Pushed { number } = wake
@@ -85,6 +91,43 @@ pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
             )
             .await?;
         let check_runs = gh.check_runs_of(&state.sha).await?;
+        if default_branch.is_empty() {
+            default_branch = gh.default_branch().await?;
+        }
+        // About to land (or fail): read the approvals again, and the jobs
+        // of failing runs when Dr. CI may tolerate them.
+        let c = checks(&runs, &check_runs);
+        let merge = if pull.head.sha == state.sha && !pull.merged && pull.state == "open" {
+            let failing: Vec<String> = c
+                .failing
+                .iter()
+                .filter(|f| !state.ignored.contains(f))
+                .cloned()
+                .collect();
+            let tolerance = if state.tolerate > 0 {
+                super::tolerance::gather(gh, &ctx.config, &runs, &check_runs, &failing).await?
+            } else {
+                super::tolerance::Inputs::default()
+            };
+            let gate = super::tolerance::gate(
+                &failing,
+                &tolerance,
+                state.tolerate,
+                &super::tolerance::check_name(&ctx.config),
+            );
+            if gate.blocking.is_empty() && c.pending.is_empty() {
+                let mut m = merge::gather(ctx, &pull, &ctx.config, &default_branch).await?;
+                m.tolerance = tolerance;
+                Some(m)
+            } else {
+                Some(MergeFacts {
+                    tolerance,
+                    ..MergeFacts::default()
+                })
+            }
+        } else {
+            None
+        };
         waiting.push(Waiting {
             reply: ReplyTo {
                 number: issue.number,
@@ -94,13 +137,9 @@ pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
             pull,
             runs,
             check_runs,
+            merge,
         });
     }
-    let default_branch = if waiting.is_empty() {
-        String::new()
-    } else {
-        gh.default_branch().await?
-    };
     Ok(Facts {
         waiting,
         default_branch,
@@ -168,17 +207,24 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             .filter(|f| !s.ignored.contains(f))
             .cloned()
             .collect();
-        if !failing.is_empty() {
-            end(
-                &mut plan,
-                w,
-                "Merge failed",
-                &format!(
-                    "Checks failed on {}: {}.",
-                    code(&s.sha),
-                    reply::names(&failing)
-                ),
+        let merge_facts = w.merge.clone().unwrap_or_default();
+        let gate = tolerance::gate(
+            &failing,
+            &merge_facts.tolerance,
+            s.tolerate,
+            &tolerance::check_name(config),
+        );
+        if !gate.blocking.is_empty() {
+            let mut why = format!(
+                "Checks failed on {}: {}.",
+                code(&s.sha),
+                reply::names(&gate.blocking)
             );
+            if let Some(over) = &gate.over {
+                why.push_str("\n\n");
+                why.push_str(over);
+            }
+            end(&mut plan, w, "Merge failed", &why);
             continue;
         }
         if !c.pending.is_empty() {
@@ -201,11 +247,43 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             }
             continue;
         }
+        // The approvals as they are now, by the rules as they are now.
+        let approved = match &merge_facts.rules {
+            Some(rules) => {
+                merge::rule_approvals(&merge_facts, rules, &w.pull).map(|(a, rule)| (a, Some(rule)))
+            }
+            None => merge::approvals(&merge_facts, &w.pull).map(|a| (a, None)),
+        };
+        let approvers = match approved {
+            Ok((approvers, rule)) => {
+                let refusal = rule
+                    .filter(|_| s.mode != merge::Mode::Force)
+                    .and_then(|rule| {
+                        let all = merge::check_names(&w.runs, &w.check_runs);
+                        let m = merge_rules::mandatory(rule, &all, &gate.blocking);
+                        merge_rules::refuse_mandatory(rule, &m, &s.sha)
+                    });
+                if let Some(r) = refusal {
+                    end(&mut plan, w, "Merge failed", &r.0);
+                    continue;
+                }
+                approvers
+            }
+            Err(r) => {
+                end(
+                    &mut plan,
+                    w,
+                    "Merge failed",
+                    &format!("The approvals changed while the merge waited: {}", r.0),
+                );
+                continue;
+            }
+        };
         let merge_id = format!("merge-{n}");
         for (write, why, options) in merge::merge_writes(
             &w.pull,
             &s.sha,
-            &s.approvers,
+            &approvers,
             &w.reply,
             config,
             &format!("the checks of {} passed", s.sha),
@@ -217,14 +295,18 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             ..StepOptions::default()
         };
         let (kind, key) = w.reply.marker();
+        let mut text = format!(
+            "Merged {} once its checks passed (asked for by {}).",
+            code(&s.sha),
+            crate::report::markdown::inline(&s.requester)
+        );
+        if !gate.tolerated.is_empty() {
+            text.push_str(&format!("\n\n{}", merge::tolerated_line(&gate.tolerated)));
+        }
         plan.push_with(
             Write::Comment {
                 number: n,
-                body: w.reply.body(&format!(
-                    "Merged {} once its checks passed (asked for by {}).",
-                    code(&s.sha),
-                    crate::report::markdown::inline(&s.requester)
-                )),
+                body: w.reply.body(&text),
                 marker: Some((kind, key)),
             },
             "the merge landed",

@@ -1,5 +1,6 @@
 //! Merges waiting for checks (`merge` with checks still running): a
-//! completed `workflow_run` on their head looks again; a push cancels them.
+//! completed `workflow_run`, `check_suite` or `check_run` on their head
+//! looks again; a push cancels them.
 //! See `crate::bot::pending`.
 
 use anyhow::Result;
@@ -27,6 +28,12 @@ impl Handler for PendingMerge {
         match event {
             Event::WorkflowRun(e) if e.action == "completed" => Some(Wake::Completed {
                 sha: e.workflow_run.head_sha.clone(),
+            }),
+            Event::CheckSuite(e) if e.action == "completed" => Some(Wake::Completed {
+                sha: e.check_suite.head_sha.clone(),
+            }),
+            Event::CheckRun(e) if e.action == "completed" => Some(Wake::Completed {
+                sha: e.check_run.head_sha.clone(),
             }),
             Event::PullRequest(e)
                 if e.action == "synchronize"

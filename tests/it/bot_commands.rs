@@ -762,6 +762,7 @@ fn seed_pending(fake: &FakeGithub, n: u64, head: &str, author: &str, deadline_se
         mode: Mode::Normal,
         ignored: Vec::new(),
         approvers: vec![WRITER.into()],
+        tolerate: 0,
         deadline: chrono::DateTime::from_timestamp(deadline_secs, 0).expect("time"),
         body_sha256: ci_medic::report::hidden::DIGEST_PLACEHOLDER.into(),
     };
@@ -991,5 +992,520 @@ async fn cherry_pick_opens_a_pull_request_into_the_release_branch_or_names_confl
     );
     assert!(replies(&fake, n)[1].contains("Cherry-picking"));
     fake.refs();
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------
+// merge: failures Dr. CI says the pull request did not cause
+
+/// A check run on `head` written by `app`, returning its id.
+fn add_check_run(
+    fake: &FakeGithub,
+    head: &str,
+    name: &str,
+    app: &str,
+    conclusion: Option<&str>,
+    summary: Option<String>,
+) -> u64 {
+    fake.with_world(|w| {
+        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        let now = env.tick();
+        let id = env.next_id();
+        repo.check_runs.push(CheckRun {
+            id,
+            name: name.into(),
+            head_sha: head.into(),
+            status: if conclusion.is_some() {
+                "completed"
+            } else {
+                "in_progress"
+            }
+            .into(),
+            conclusion: conclusion.map(str::to_string),
+            title: Some(name.into()),
+            summary,
+            text: None,
+            details_url: None,
+            external_id: None,
+            app: app.into(),
+            started_at: now,
+            completed_at: conclusion.map(|_| now),
+        });
+        id
+    })
+}
+
+/// Our `Dr. CI` check run on `head` classifying `jobs`, as the Dr. CI
+/// handler renders it.
+fn drci_check(fake: &FakeGithub, n: u64, head: &str, jobs: &[(String, ci_medic::drci::Class)]) {
+    use ci_medic::drci::{Class, Verdict};
+    let verdicts: Vec<Verdict> = jobs
+        .iter()
+        .map(|(name, class)| Verdict {
+            name: name.clone(),
+            class: *class,
+            reason: "classified".into(),
+            fingerprint: None,
+            evidence: None,
+            url: None,
+            cause: None,
+            attempt: 1,
+        })
+        .collect();
+    let body = ci_medic::drci::comment::render(Some(n), head, head, &verdicts);
+    let summary = body.split_once('\n').map(|(_, s)| s.to_string());
+    let new = jobs
+        .iter()
+        .any(|(_, c)| matches!(c, Class::New | Class::Unclassified));
+    add_check_run(
+        fake,
+        head,
+        "Dr. CI",
+        "github-actions",
+        Some(if new { "failure" } else { "success" }),
+        summary,
+    );
+}
+
+/// A completed `CI` run on the head whose jobs `failed` failed.
+fn failed_ci(fake: &FakeGithub, n: u64, head: &str, failed: &[String]) -> u64 {
+    let mut run = RunBuilder::new("CI")
+        .event("pull_request")
+        .head_sha(head)
+        .head_branch("feature")
+        .pull_request(n)
+        .job(JobBuilder::new("build").conclusion("success"));
+    for j in failed {
+        run = run.job(JobBuilder::failed(j));
+    }
+    fake.add_run(run).id
+}
+
+#[tokio::test]
+async fn a_failure_dr_ci_calls_flaky_is_tolerated_a_new_one_is_not() {
+    use ci_medic::drci::Class;
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    failed_ci(&fake, n, &head, &["test".into()]);
+    drci_check(&fake, n, &head, &[("CI / test".into(), Class::Flaky)]);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0]["sha"], head.as_str());
+    let r = replies(&fake, n);
+    assert!(
+        r[0].contains("Tolerating failures Dr. CI classifies"),
+        "{}",
+        r[0]
+    );
+    assert!(fake.merge_commit(n).is_some());
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merged".to_string())
+    );
+
+    // The same failure classified NEW blocks.
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    failed_ci(&fake, n, &head, &["test".into()]);
+    drci_check(
+        &fake,
+        n,
+        &head,
+        &[
+            ("CI / test".into(), Class::New),
+            ("CI / other".into(), Class::Flaky),
+        ],
+    );
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(merge_calls(&fake, n).is_empty());
+    let r = replies(&fake, n);
+    assert!(r[0].contains("Checks are failing"), "{}", r[0]);
+
+    // A "Dr. CI" check run someone else wrote is never read.
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    failed_ci(&fake, n, &head, &["test".into()]);
+    let body = ci_medic::drci::comment::render(
+        Some(n),
+        &head,
+        &head,
+        &[ci_medic::drci::Verdict {
+            name: "CI / test".into(),
+            class: Class::Flaky,
+            reason: "r".into(),
+            fingerprint: None,
+            evidence: None,
+            url: None,
+            cause: None,
+            attempt: 1,
+        }],
+    );
+    add_check_run(
+        &fake,
+        &head,
+        "Dr. CI",
+        "forger",
+        Some("success"),
+        Some(body),
+    );
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(merge_calls(&fake, n).is_empty());
+    let r = replies(&fake, n);
+    assert!(r[0].contains("Checks are failing"), "{}", r[0]);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn more_unrelated_failures_than_the_threshold_are_refused() {
+    use ci_medic::drci::Class;
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    let jobs: Vec<String> = (0..11).map(|i| format!("test ({i})")).collect();
+    failed_ci(&fake, n, &head, &jobs);
+    let classified: Vec<(String, Class)> = jobs
+        .iter()
+        .map(|j| (format!("CI / {j}"), Class::Flaky))
+        .collect();
+    drci_check(&fake, n, &head, &classified);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(merge_calls(&fake, n).is_empty());
+    let r = replies(&fake, n);
+    assert!(r[0].contains("Dr. CI classifies 11 failures"), "{}", r[0]);
+    assert!(r[0].contains("more than the 10"), "{}", r[0]);
+
+    // Ten are within the default threshold.
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    failed_ci(&fake, n, &head, &jobs[..10]);
+    drci_check(&fake, n, &head, &classified[..10]);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    assert_eq!(merge_calls(&fake, n).len(), 1);
+    assert!(fake.merge_commit(n).is_some());
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merged".to_string())
+    );
+    assert!(replies(&fake, n)[0].contains("Tolerating"));
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_rule_without_ignore_flaky_failures_tolerates_none() {
+    use ci_medic::drci::Class;
+    let fake = start().await;
+    with_rules(
+        &fake,
+        &format!(
+            "- name: Sources\n  patterns:\n  - src/**\n  approved_by:\n  - {WRITER}\n  ignore_flaky_failures: false\n"
+        ),
+    );
+    let (n, head) = approved_pull(&fake);
+    failed_ci(&fake, n, &head, &["test".into()]);
+    drci_check(&fake, n, &head, &[("CI / test".into(), Class::Flaky)]);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(merge_calls(&fake, n).is_empty());
+    let r = replies(&fake, n);
+    assert!(r[0].contains("Checks are failing"), "{}", r[0]);
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------
+// pending merges: woken by check suites and check runs, approvals read again
+
+/// A `check_suite` (or `check_run`) `completed` payload for `head`, from
+/// GitHub's example payload.
+fn check_completed(event: &str, head: &str, check_run_id: u64) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/webhooks/check_run/01-completed.json"
+    ))
+    .expect("fixture");
+    let mut v: Value = serde_json::from_str(&text).expect("fixture json");
+    v["check_run"]["id"] = check_run_id.into();
+    v["check_run"]["head_sha"] = head.into();
+    v["check_run"]["conclusion"] = "success".into();
+    v["check_run"]["check_suite"]["head_sha"] = head.into();
+    v["check_run"]["check_suite"]["status"] = "completed".into();
+    v["check_run"]["check_suite"]["conclusion"] = "success".into();
+    v["repository"]["full_name"] = format!("{OWNER}/{REPO}").into();
+    if event == "check_suite" {
+        let suite = v["check_run"]["check_suite"].clone();
+        v = json!({
+            "action": "completed",
+            "check_suite": suite,
+            "repository": v["repository"].clone(),
+            "sender": v["sender"].clone(),
+        });
+    }
+    v
+}
+
+/// Complete check run `id` green.
+fn pass_check_run(fake: &FakeGithub, id: u64) {
+    fake.with_world(|w| {
+        let (env, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        let now = env.tick();
+        if let Some(c) = repo.check_runs.iter_mut().find(|c| c.id == id) {
+            c.status = "completed".into();
+            c.conclusion = Some("success".into());
+            c.completed_at = Some(now);
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_pending_merge_wakes_on_a_completed_check_suite_or_check_run() {
+    for event in ["check_suite", "check_run"] {
+        let fake = start().await;
+        let (n, head) = approved_pull(&fake);
+        head_run(&fake, n, &head, "CI", Some("success"));
+        let ext = add_check_run(&fake, &head, "ext-ci / build", "ext-ci", None, None);
+        let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(fake.reaction_contents(id), ["+1"]);
+        assert!(fake.merge_commit(n).is_none());
+        // Another commit's suite completing does not merge this one.
+        let other = Runner::new(&fake)
+            .run_event(event, &check_completed(event, &"0".repeat(40), ext))
+            .await;
+        assert_eq!(other.code, 0, "{}", other.stderr);
+        assert!(merge_calls(&fake, n).is_empty());
+
+        pass_check_run(&fake, ext);
+        let out = Runner::new(&fake)
+            .run_event(event, &check_completed(event, &head, ext))
+            .await;
+        assert_eq!(out.code, 0, "{event}: {}", out.stderr);
+        let merges = merge_calls(&fake, n);
+        assert_eq!(merges.len(), 1, "{event}");
+        assert_eq!(merges[0]["sha"], head.as_str());
+        assert!(fake.merge_commit(n).is_some());
+        let labels = fake.issue(n).expect("pr").labels;
+        assert!(labels.contains(&"merged".to_string()), "{labels:?}");
+        assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
+        assert!(replies(&fake, n)[0].contains("Merged"));
+        fake.assert_clean();
+    }
+}
+
+#[tokio::test]
+async fn an_approval_dismissed_while_a_merge_waits_ends_it() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    let run = head_run(&fake, n, &head, "CI", None);
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    fake.add_review(n, WRITER, "DISMISSED");
+    fake.update_run(run, |r, _| {
+        r.status = "completed".into();
+        r.conclusion = Some("success".into());
+    });
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(run, &head, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.merge_commit(n).is_none());
+    assert!(merge_calls(&fake, n).is_empty());
+    let r = replies(&fake, n);
+    assert!(r[0].contains("## Merge failed"), "{}", r[0]);
+    assert!(r[0].contains("approvals changed"), "{}", r[0]);
+    assert!(r[0].contains("approving review"), "{}", r[0]);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------
+// merge -r: update the branch, then merge the head the update made
+
+#[tokio::test]
+async fn merge_r_updates_the_branch_then_merges_the_updated_head_once_green() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "CI", Some("success"));
+    let base = fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
+
+    // Onto another branch than the base: refused, escaped.
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge -r '@team/`x`'").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert!(r[0].contains("not available with `merge`"), "{}", r[0]);
+    assert!(!r[0].contains(" @team"), "{}", r[0]);
+
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge -r").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let calls = fake.requests_to(
+        "PUT",
+        &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/update-branch$"),
+    );
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].json().map(|b| b["expected_head_sha"].clone()),
+        Some(Value::from(head.as_str()))
+    );
+    let updated = fake.head_sha("feature");
+    assert_eq!(
+        fake.commit(&updated).expect("commit").parents,
+        [head.clone(), base]
+    );
+    // Nothing merged yet: the updated head has no checks.
+    assert!(merge_calls(&fake, n).is_empty());
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Updated the branch"), "{}", r[1]);
+    assert!(r[1].contains(&updated), "{}", r[1]);
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+
+    // The old head's completion does not merge; the updated head's does.
+    let run = head_run(&fake, n, &updated, "CI", Some("success"));
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(run, &head, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(merge_calls(&fake, n).is_empty());
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(run, &updated, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0]["sha"], updated.as_str());
+    assert!(fake.merge_commit(n).is_some());
+    let labels = fake.issue(n).expect("pr").labels;
+    assert!(labels.contains(&"merged".to_string()), "{labels:?}");
+    assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
+    assert!(replies(&fake, n)[1].contains("Merged"));
+    fake.assert_clean();
+}
+
+// ---------------------------------------------------------------------------
+// revert, mode direct
+
+/// A merged pull request that added `src/new.rs`, with the default branch
+/// at its head and `commands.revert.mode: direct`; its number and that head.
+fn merged_for_direct_revert(fake: &FakeGithub) -> (u64, String) {
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            "commands:\n  revert:\n    mode: direct\n",
+        )],
+        "ci-medic: revert straight onto the default branch",
+    );
+    let head = fake.commit_files("landed", &[("src/new.rs", "pub fn n() {}\n")], "feat: n");
+    let n = fake.add_pull(PullBuilder::new("landed", "Add n").user(STRANGER).merged());
+    fake.set_branch(DEFAULT_BRANCH, &head);
+    (n, head)
+}
+
+#[tokio::test]
+async fn a_direct_revert_commits_onto_the_default_branch_only_where_it_was_read() {
+    let fake = start().await;
+    let (n, head) = merged_for_direct_revert(&fake);
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic revert -m \"breaks trunk\" -c nosignal",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    // No pull request: the revert is the default branch's new head, on top
+    // of the head that was read, moved as a fast-forward.
+    assert!(fake.pulls().iter().all(|p| !p.head_ref.contains("revert")));
+    let new_head = fake.head_sha(DEFAULT_BRANCH);
+    assert_eq!(fake.commit(&new_head).expect("commit").parents, [head]);
+    assert_eq!(fake.file(DEFAULT_BRANCH, "src/new.rs"), None);
+    assert!(fake.file(DEFAULT_BRANCH, "README.md").is_some());
+    let moves = fake.requests_to(
+        "PATCH",
+        &format!(r"^/repos/{OWNER}/{REPO}/git/refs/heads/{DEFAULT_BRANCH}$"),
+    );
+    assert_eq!(moves.len(), 1);
+    assert_eq!(
+        moves[0].json().map(|b| b["force"].clone()),
+        Some(Value::Bool(false))
+    );
+    // The scratch branch is gone.
+    assert!(
+        !fake
+            .refs()
+            .keys()
+            .any(|r| r.contains(&format!("revert-{n}")))
+    );
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"reverted".to_string())
+    );
+    let r = replies(&fake, n);
+    assert!(r[0].contains("straight onto `main`"), "{}", r[0]);
+
+    // GitHub refusing the move (the branch moved on): nothing lands, the
+    // reply says so, no label.
+    let fake = start().await;
+    let (n, head) = merged_for_direct_revert(&fake);
+    fake.inject(
+        "PATCH",
+        &format!(r"^/repos/{OWNER}/{REPO}/git/refs/heads/{DEFAULT_BRANCH}$"),
+        crate::support::fake_github::Fault::status(422),
+    );
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic revert -m \"breaks trunk\" -c nosignal",
+    )
+    .await;
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    assert_eq!(fake.head_sha(DEFAULT_BRANCH), head);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"reverted".to_string())
+    );
+    let r = replies(&fake, n);
+    assert!(r[0].contains("## Revert failed"), "{}", r[0]);
+    assert!(
+        !fake
+            .refs()
+            .keys()
+            .any(|r| r.contains(&format!("revert-{n}")))
+    );
+    fake.take_violations();
     fake.assert_clean();
 }
