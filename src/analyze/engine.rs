@@ -14,7 +14,8 @@ use super::{Category, Failure, StepHint};
 use crate::logs::clean::{classify, truncate_chars};
 use crate::logs::scan::exit_code_line;
 use crate::logs::{
-    LineReader, LineRole, Marker, ScannedLine, Scanner, Segment, SegmentKind, StepStart,
+    Format, LineReader, LineRole, Marker, RawLine, ScannedLine, Scanner, Segment, SegmentKind,
+    StepStart,
 };
 
 /// Lines of context kept before a reported line.
@@ -244,24 +245,42 @@ impl<'r> JobAnalyzer<'r> {
         step: Option<&str>,
         reader: R,
     ) -> std::io::Result<()> {
+        self.begin_file(source, step);
+        let mut reader = LineReader::new(reader);
+        while let Some(raw) = reader.next_line()? {
+            self.line(&raw, None);
+        }
+        self.end_file();
+        Ok(())
+    }
+
+    /// Starts one file of this job; its lines follow in order through
+    /// [`JobAnalyzer::line`], then [`JobAnalyzer::end_file`].
+    pub(crate) fn begin_file(&mut self, source: &str, step: Option<&str>) {
         self.lines.close_all_pending();
         self.lines.before.clear();
         self.sources.push(source.to_string());
         self.lines.source = self.sources.len() - 1;
         self.scanner.begin_source(self.lines.source, step);
-        let mut reader = LineReader::new(reader);
-        while let Some(raw) = reader.next_line()? {
-            let scanned = self.scanner.scan(&raw);
-            // Keeping a finished step's tail needs the scanner's segments,
-            // which the scanned line borrows: done once that borrow ends.
-            if let Some((seg, tail)) = self.lines.add_line(&scanned, self.rules) {
-                self.keep_tail(seg, tail);
-            }
-            let current = self.scanner.segments().len().saturating_sub(1);
-            self.evict_slots(current);
+    }
+
+    /// Takes the file's next line. `matched` is the rule that
+    /// [`prematch`] found for it, when that was done ahead (on another
+    /// thread); `None` matches the line here.
+    pub(crate) fn line(&mut self, raw: &RawLine<'_>, matched: Option<Option<usize>>) {
+        let scanned = self.scanner.scan(raw);
+        // Keeping a finished step's tail needs the scanner's segments,
+        // which the scanned line borrows: done once that borrow ends.
+        if let Some((seg, tail)) = self.lines.add_line(&scanned, self.rules, matched) {
+            self.keep_tail(seg, tail);
         }
+        let current = self.scanner.segments().len().saturating_sub(1);
+        self.evict_slots(current);
+    }
+
+    /// Ends the current file.
+    pub(crate) fn end_file(&mut self) {
         self.lines.close_all_pending();
-        Ok(())
     }
 
     fn keep_tail(&mut self, segment: usize, tail: Tail) {
@@ -474,12 +493,17 @@ impl<'r> JobAnalyzer<'r> {
 impl Collector {
     /// Takes one scanned line. Returns the tail of the step that ended just
     /// above it, if the line starts another.
-    fn add_line(&mut self, l: &ScannedLine<'_>, rules: &RuleSet) -> Option<(usize, Tail)> {
+    fn add_line(
+        &mut self,
+        l: &ScannedLine<'_>,
+        rules: &RuleSet,
+        matched: Option<Option<usize>>,
+    ) -> Option<(usize, Tail)> {
         let closed = match self.tail_segment.replace(l.segment) {
             Some(prev) if prev != l.segment => Some((prev, self.tail.take_lossy())),
             _ => None,
         };
-        let new_cand = self.candidate(l, rules);
+        let new_cand = self.candidate(l, rules, matched);
         self.extend_pending(l, new_cand);
         self.before.push(l.number, l.text);
         // Tail of the current segment (for the fallback).
@@ -491,7 +515,12 @@ impl Collector {
 
     /// A candidate for the best rule reporting this line, unless its step
     /// already holds enough better ones.
-    fn candidate(&mut self, l: &ScannedLine<'_>, rules: &RuleSet) -> Option<Cand> {
+    fn candidate(
+        &mut self,
+        l: &ScannedLine<'_>,
+        rules: &RuleSet,
+        matched: Option<Option<usize>>,
+    ) -> Option<Cand> {
         // The scanner trimmed the line: an empty body is a blank line.
         if l.role != LineRole::Content || l.body.is_empty() {
             return None;
@@ -501,7 +530,10 @@ impl Collector {
             Marker::Warning => Some(Annotation::Warning),
             _ => None,
         };
-        let i = rules.best_match(l.body, annotation, &mut self.scratch)?;
+        let i = match matched {
+            Some(m) => m?,
+            None => rules.best_match(l.body, annotation, &mut self.scratch)?,
+        };
         let rule = rules.rule(i)?;
         let mut priority = rule.spec.priority;
         if l.marker == Marker::Warning && rule.spec.annotation != Some(Annotation::Warning) {
@@ -629,6 +661,52 @@ impl Collector {
         {
             *worst = c;
         }
+    }
+}
+
+/// Finds, for one line, the rule [`JobAnalyzer::line`] would find, from
+/// the line alone: what a line says does not depend on the lines around it
+/// (only whether it is read does), so this can run ahead on another thread.
+pub(crate) struct Prematcher<'r> {
+    rules: &'r RuleSet,
+    scratch: Vec<usize>,
+    text: Vec<u8>,
+}
+
+impl<'r> Prematcher<'r> {
+    pub(crate) fn new(rules: &'r RuleSet) -> Self {
+        Self {
+            rules,
+            scratch: Vec::new(),
+            text: Vec::with_capacity(256),
+        }
+    }
+
+    /// The best rule for the line, the log's format being `format` (any
+    /// format will do for the blank lines before the first non-blank one).
+    pub(crate) fn best(&mut self, format: Format, raw: &RawLine<'_>) -> Option<usize> {
+        use crate::logs::clean;
+        use crate::logs::scan::{line_bytes, split_payload};
+
+        let (_, payload) = split_payload(format, line_bytes(raw));
+        let text: &[u8] = match clean::clean_in_place(payload) {
+            Some(t) => t,
+            None => {
+                clean::clean_text(payload, &mut self.text);
+                &self.text
+            }
+        };
+        let (marker, start) = classify(text);
+        let body = text.get(start..).unwrap_or_default();
+        if body.is_empty() {
+            return None;
+        }
+        let annotation = match marker {
+            Marker::Error => Some(Annotation::Error),
+            Marker::Warning => Some(Annotation::Warning),
+            _ => None,
+        };
+        self.rules.best_match(body, annotation, &mut self.scratch)
     }
 }
 

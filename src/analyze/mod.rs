@@ -7,6 +7,7 @@
 
 mod engine;
 pub mod fingerprint;
+mod parallel;
 pub mod rules;
 
 use std::collections::{BTreeMap, HashSet};
@@ -429,12 +430,25 @@ fn is_zip(file: &mut std::fs::File) -> std::io::Result<bool> {
 
 /// Analyses one file: a run zip (under the default [`ArchiveLimits`]) or a
 /// text log.
+/// A large text log is read on two threads when the machine has two.
 pub fn analyze_file(path: &Path, rules: &RuleSet) -> Result<Vec<Failure>> {
     Ok(finalize(file_ranked(
         path,
         rules,
         ArchiveLimits::default(),
         0,
+        true,
+    )?))
+}
+
+/// [`analyze_file`] on the calling thread only, whatever the log's size.
+pub fn analyze_file_one_thread(path: &Path, rules: &RuleSet) -> Result<Vec<Failure>> {
+    Ok(finalize(file_ranked(
+        path,
+        rules,
+        ArchiveLimits::default(),
+        0,
+        false,
     )?))
 }
 
@@ -443,21 +457,45 @@ fn file_ranked(
     rules: &RuleSet,
     limits: ArchiveLimits,
     job_base: usize,
+    may_use_two_threads: bool,
 ) -> Result<Vec<Ranked>> {
     let source = path.display().to_string();
     let mut file = std::fs::File::open(path).with_context(|| format!("opening {source}"))?;
     if is_zip(&mut file).with_context(|| format!("reading {source}"))? {
         zip_ranked(&source, file, &BTreeMap::new(), rules, limits, job_base)
     } else {
-        job_log_ranked(
-            &source,
-            None,
-            None,
-            BufReader::with_capacity(256 * 1024, file),
-            rules,
-            job_base,
-        )
+        let reader = BufReader::with_capacity(256 * 1024, file);
+        let large = reader
+            .get_ref()
+            .metadata()
+            .is_ok_and(|m| m.len() >= parallel::PARALLEL_MIN_BYTES);
+        if large && may_use_two_threads && parallel::two_threads_available() {
+            return parallel::job_log_ranked_parallel(
+                &source,
+                None,
+                None,
+                reader,
+                rules,
+                job_base,
+                parallel::Batching::default(),
+            )
+            .with_context(|| format!("reading {source}"));
+        }
+        job_log_ranked(&source, None, None, reader, rules, job_base)
     }
+}
+
+/// [`analyze_job_log`] with rules matched on two threads, cut into batches
+/// as `batching` says (tests compare it with the one-thread analysis).
+#[cfg(test)]
+pub(crate) fn analyze_job_log_parallel<R: BufRead>(
+    source: &str,
+    reader: R,
+    rules: &RuleSet,
+    batching: parallel::Batching,
+) -> Result<Vec<Failure>> {
+    let ranked = parallel::job_log_ranked_parallel(source, None, None, reader, rules, 0, batching)?;
+    Ok(finalize(ranked))
 }
 
 /// Analyses local files: job logs, `gh run view --log` output, run zips
@@ -470,7 +508,7 @@ pub fn analyze_paths(
     let mut ranked = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         // Jobs of later files rank after those of earlier files at equal priority.
-        ranked.extend(file_ranked(p, rules, limits, i * 100_000)?);
+        ranked.extend(file_ranked(p, rules, limits, i * 100_000, true)?);
     }
     Ok(Analysis::from_failures(finalize(ranked)))
 }
@@ -504,3 +542,6 @@ fn finalize(mut ranked: Vec<Ranked>) -> Vec<Failure> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod parallel_tests;

@@ -79,17 +79,15 @@ fn template(text: &str) -> Option<Regex> {
         .ok()
 }
 
-/// How well a job matches the name GitHub showed: 3 exact, 2 through a
-/// name template, 1 as a matrix leg (`name (values)`), 0 not at all.
+/// How well a job matches the name GitHub showed: 3 exactly (its id or
+/// literal `name:`), 2 as a matrix leg of its literal name or id
+/// (`name (values)`), 1 through a name template (`Test on ${{ ... }}`), 0 not
+/// at all. A literal name is what GitHub shows; a template could render to
+/// many names, so it only counts when nothing literal matches.
 fn job_score(id: &str, job: &Node, shown: &str) -> u8 {
     let name = job.get("name").and_then(Node::str);
     if shown == id || name == Some(shown) {
         return 3;
-    }
-    if let Some(re) = name.and_then(template)
-        && re.is_match(shown)
-    {
-        return 2;
     }
     let has_matrix = job.get("strategy").and_then(|s| s.get("matrix")).is_some();
     let base = name.filter(|n| !n.contains("${{")).unwrap_or(id);
@@ -97,6 +95,11 @@ fn job_score(id: &str, job: &Node, shown: &str) -> u8 {
         && shown
             .strip_prefix(base)
             .is_some_and(|r| r.starts_with(" (") && r.ends_with(')'))
+    {
+        return 2;
+    }
+    if let Some(re) = name.and_then(template)
+        && re.is_match(shown)
     {
         return 1;
     }
@@ -259,9 +262,14 @@ pub fn find_step<'d>(
         .iter()
         .map(|i| step_display(doc.resolve(&i.node)))
         .collect();
-    let mut hits: Vec<usize> = (0..items.len())
-        .filter(|i| display_matches(&displays[*i], shown))
-        .collect();
+    // A step shown under its literal name is that step, whatever a
+    // templated name elsewhere could render to.
+    let mut hits: Vec<usize> = (0..items.len()).filter(|i| displays[*i] == shown).collect();
+    if hits.is_empty() {
+        hits = (0..items.len())
+            .filter(|i| display_matches(&displays[*i], shown))
+            .collect();
+    }
     if hits.is_empty() {
         // GitHub shortens long step names; accept a unique prefix.
         if shown.chars().count() >= 20 {
@@ -535,6 +543,71 @@ jobs:
         let build = find_job(&d, Some("build"), None).expect("build");
         // "Initialize containers" takes number 2.
         let s = find_step(&d, &build, None, Some(3))
+            .expect("ok")
+            .expect("step");
+        assert_eq!(s.index, 0);
+    }
+
+    const WF_TEMPLATES: &str = r#"on: push
+jobs:
+  any:
+    name: ${{ matrix.label }}
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        label: [one, two]
+    steps:
+      - name: Tests on ${{ matrix.os }}
+        run: make check
+      - name: Tests on linux
+        run: make test
+  unit:
+    name: Test
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        arch: [x64, arm64]
+    steps:
+      - run: make test
+  cross:
+    name: Test ${{ matrix.arch }}
+    runs-on: ubuntu-latest
+    steps:
+      - run: make cross
+"#;
+
+    #[test]
+    fn a_literal_name_wins_over_templates_and_ties_are_refused() {
+        let d = match Doc::parse(WF_TEMPLATES) {
+            Ok(d) => d,
+            Err(e) => panic!("{e}"),
+        };
+        // `Test (x64)`: the literal `Test` plus matrix values; the templates
+        // `${{ matrix.label }}` and `Test ${{ matrix.arch }}` render to it too.
+        assert_eq!(
+            find_job(&d, Some("Test (x64)"), None).map(|j| j.id),
+            Ok("unit".into())
+        );
+        assert_eq!(
+            find_job(&d, Some("Test"), None).map(|j| j.id),
+            Ok("unit".into())
+        );
+        // Only templates match, and two of them: refused, not guessed.
+        assert!(matches!(
+            find_job(&d, Some("Test arm64"), None),
+            Err(Unfixable::NotApplicable(_))
+        ));
+        // One template alone is enough.
+        assert_eq!(
+            find_job(&d, Some("nightly"), None).map(|j| j.id),
+            Ok("any".into())
+        );
+        let any = find_job(&d, None, Some("any")).expect("job");
+        let s = find_step(&d, &any, Some("Tests on linux"), None)
+            .expect("ok")
+            .expect("step");
+        assert_eq!(s.index, 1);
+        let s = find_step(&d, &any, Some("Tests on macos-14"), None)
             .expect("ok")
             .expect("step");
         assert_eq!(s.index, 0);

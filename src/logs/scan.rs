@@ -189,6 +189,49 @@ fn travis_exit_line(text: &[u8]) -> Option<i64> {
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
+/// A raw line's bytes as scanned: line 1 without its byte-order mark.
+pub fn line_bytes<'a>(raw: &RawLine<'a>) -> &'a [u8] {
+    if raw.number == 1 {
+        clean::strip_bom(raw.bytes)
+    } else {
+        raw.bytes
+    }
+}
+
+/// The format a log's first non-blank line shows; `None` for a blank line
+/// (lines before the first non-blank one hold no text in any format).
+pub fn detect_format(bytes: &[u8]) -> Option<Format> {
+    if !bytes.iter().any(|c| !c.is_ascii_whitespace()) {
+        return None;
+    }
+    Some(if clean::strip_timestamp(bytes).is_some() {
+        Format::GithubActions
+    } else if clean::split_gh_run_view(bytes).is_some() {
+        Format::GhRunView
+    } else {
+        Format::Text
+    })
+}
+
+/// The job and step a `gh run view` line starts with.
+pub type RunViewIds<'a> = Option<(&'a [u8], &'a [u8])>;
+
+/// The `gh run view` job and step of a line, if it has them, and the text
+/// after the prefixes the format puts before it (timestamp, job, step).
+pub fn split_payload(format: Format, bytes: &[u8]) -> (RunViewIds<'_>, &[u8]) {
+    match format {
+        Format::GithubActions => (None, clean::strip_timestamp(bytes).unwrap_or(bytes)),
+        Format::GhRunView => match clean::split_gh_run_view(bytes) {
+            Some((job, step, rest)) => (
+                Some((job, step)),
+                clean::strip_timestamp(rest).unwrap_or(rest),
+            ),
+            None => (None, bytes),
+        },
+        Format::Text => (None, bytes),
+    }
+}
+
 impl Scanner {
     pub fn new() -> Self {
         Self {
@@ -276,33 +319,12 @@ impl Scanner {
 
     /// Scans one line.
     pub fn scan<'a>(&'a mut self, raw: &RawLine<'a>) -> ScannedLine<'a> {
-        let mut bytes = raw.bytes;
-        if raw.number == 1 {
-            bytes = clean::strip_bom(bytes);
-        }
-        if self.format.is_none() && bytes.iter().any(|c| !c.is_ascii_whitespace()) {
-            self.format = Some(if clean::strip_timestamp(bytes).is_some() {
-                Format::GithubActions
-            } else if clean::split_gh_run_view(bytes).is_some() {
-                Format::GhRunView
-            } else {
-                Format::Text
-            });
+        let bytes = line_bytes(raw);
+        if self.format.is_none() {
+            self.format = detect_format(bytes);
         }
         let format = self.format.unwrap_or(Format::Text);
-
-        let mut run_view_ids: Option<(&[u8], &[u8])> = None;
-        let payload = match format {
-            Format::GithubActions => clean::strip_timestamp(bytes).unwrap_or(bytes),
-            Format::GhRunView => match clean::split_gh_run_view(bytes) {
-                Some((job, step, rest)) => {
-                    run_view_ids = Some((job, step));
-                    clean::strip_timestamp(rest).unwrap_or(rest)
-                }
-                None => bytes,
-            },
-            Format::Text => bytes,
-        };
+        let (run_view_ids, payload) = split_payload(format, bytes);
         // Most lines need no cleaning: they are used in place, not copied.
         let borrowed = clean::clean_in_place(payload);
         let mut owned = std::mem::take(&mut self.text);
