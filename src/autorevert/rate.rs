@@ -117,6 +117,49 @@ impl RateTest {
             .map(|(i, _)| i)
     }
 
+    /// The failure rate on the suspect and after, kept off 0 and 1 (the
+    /// estimate the restarts are planned with).
+    pub fn break_rate(&self) -> f64 {
+        let n = f64::from(self.after.samples());
+        ((f64::from(self.after.fail) + 0.5) / (n + 1.0)).clamp(0.01, 0.99)
+    }
+
+    /// Expected growth of `Λ` per new sample of the suspect, if it broke
+    /// the signal: the Kullback–Leibler divergence of the break rate from
+    /// the flake rate, in nats.
+    pub fn gain_per_suspect_sample(&self) -> f64 {
+        let (q, p) = (self.break_rate(), self.flake_rate.clamp(1e-6, 1.0 - 1e-6));
+        if q <= p {
+            return 0.0;
+        }
+        q * (q / p).ln() + (1.0 - q) * ((1.0 - q) / (1.0 - p)).ln()
+    }
+
+    /// Expected growth of the margin over an older candidate per new sample
+    /// of that candidate, if the suspect is the culprit: it then passes at
+    /// `1 - p0`, each pass worth `ln((1 - p0) / (1 - q))` against it, each
+    /// flake `ln(p0 / q)` for it.
+    pub fn gain_per_parent_sample(&self) -> f64 {
+        let (q, p) = (self.break_rate(), self.flake_rate.clamp(1e-6, 1.0 - 1e-6));
+        if q <= p {
+            return 0.0;
+        }
+        ((1.0 - p) * ((1.0 - p) / (1.0 - q)).ln() + p * (p / q).ln()).max(0.0)
+    }
+
+    /// Samples expected to lift a shortfall of `deficit` nats at `gain` per
+    /// sample; `None` when no number of samples would.
+    pub fn samples_for(deficit: f64, gain: f64) -> Option<u32> {
+        if deficit <= 0.0 {
+            return Some(0);
+        }
+        if gain <= 1e-9 {
+            return None;
+        }
+        let n = (deficit / gain).ceil();
+        (n < 1000.0).then_some(n as u32)
+    }
+
     /// The commit whose samples would best tell the plausible candidates
     /// apart: the middle one (the parent when only the suspect and its
     /// parent are plausible).
@@ -356,6 +399,26 @@ mod tests {
         let t = test(&v).expect("fails");
         assert!(!t.worth_a_look(), "{t}");
         assert!(!t.decides(), "{t}");
+    }
+
+    #[test]
+    fn restarts_are_planned_by_expected_information() {
+        // About 60% failing over a parent that passed once: each further
+        // pass of the parent is worth about ln(0.98 / 0.4) against it.
+        let v = history(&[c(1, 0), c(0, 1), c(1, 0), c(1, 0), c(2, 0)], 60);
+        let t = test(&v).expect("fails");
+        assert_eq!(t.suspect, 4);
+        let parent = t.gain_per_parent_sample();
+        assert!((0.5..1.5).contains(&parent), "{parent}");
+        let n = RateTest::samples_for(LOCALIZE_LN - t.margin, parent).expect("finite");
+        assert!((3..=12).contains(&n), "{n} for {t}");
+        // A break that fails every time needs fewer.
+        let v = history(&[c(1, 0), c(1, 0), c(1, 0), c(2, 0)], 60);
+        let always = test(&v).expect("fails");
+        assert!(always.gain_per_parent_sample() > parent);
+        // Nothing to gain, nothing to restart; nothing short, no restart.
+        assert_eq!(RateTest::samples_for(1.0, 0.0), None);
+        assert_eq!(RateTest::samples_for(-1.0, 1.0), Some(0));
     }
 
     #[test]
