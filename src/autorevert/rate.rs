@@ -43,6 +43,9 @@ pub const BREAK_LN: f64 = 6.907_755_278_982_137;
 /// its parent would revert the wrong commit: the simulator saw it).
 pub const LOCALIZE_LN: f64 = 6.906_754_778_648_554;
 
+/// The least flake rate assumed when placing a break among commits.
+pub const PLACE_FLOOR: f64 = 0.005;
+
 /// Samples below the suspect from which a flake rate is trusted enough to
 /// overrule a pattern confirmed by a restart.
 pub const MIN_HISTORY: u32 = 30;
@@ -209,7 +212,7 @@ fn ln_mixture(f: u32, s: u32) -> f64 {
     half(f) + half(s) - fact
 }
 
-fn statistic(c: Counts, p0: f64) -> f64 {
+fn statistic_of(c: Counts, p0: f64) -> f64 {
     if c.samples() == 0 {
         return 0.0;
     }
@@ -278,7 +281,7 @@ pub fn test(counts: &[Counts]) -> Option<RateTest> {
             .iter()
             .map(|&c| {
                 if c.samples() > 0 && f64::from(c.fail) > p0 * f64::from(c.samples()) {
-                    statistic(c, p0)
+                    statistic_of(c, p0)
                 } else {
                     f64::NEG_INFINITY
                 }
@@ -306,10 +309,43 @@ pub fn test(counts: &[Counts]) -> Option<RateTest> {
     if statistic == f64::NEG_INFINITY {
         return None;
     }
-    let plausible = scores
+    // Placing the break is a comparison of commits, not a test against
+    // flakes: it uses the flake rate's estimate (not its upper bound) from
+    // below every commit the bound leaves plausible, so that the break's
+    // own failures on a candidate are not taken for flakes.
+    let oldest = scores
         .iter()
         .enumerate()
         .filter(|&(_, &s)| s >= statistic - LOCALIZE_LN)
+        .map(|(i, _)| i)
+        .max()
+        .unwrap_or(suspect);
+    let below = Counts {
+        fail: total.fail - after[oldest].fail,
+        pass: total.pass - after[oldest].pass,
+    };
+    let place_rate = ((f64::from(below.fail) + 0.5) / (f64::from(below.samples()) + 1.0))
+        .clamp(PLACE_FLOOR, flake_rate);
+    let placed: Vec<f64> = after
+        .iter()
+        .map(|&c| {
+            if c.samples() > 0 && f64::from(c.fail) > place_rate * f64::from(c.samples()) {
+                statistic_of(c, place_rate)
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
+        .collect();
+    let scores = if placed.get(suspect).is_some_and(|s| *s > f64::NEG_INFINITY) {
+        placed
+    } else {
+        scores
+    };
+    let top = scores[suspect];
+    let plausible = scores
+        .iter()
+        .enumerate()
+        .filter(|&(_, &s)| s >= top - LOCALIZE_LN)
         .map(|(i, _)| i)
         .collect();
     Some(RateTest {
@@ -372,7 +408,7 @@ mod tests {
         v.extend(std::iter::repeat_n(c(0, 1), 60));
         let t = test(&v).expect("fails");
         assert!(!t.decides(), "{t}");
-        assert_eq!(t.runner_up(), Some(18));
+        assert_eq!(t.runner_up(), Some(20));
     }
 
     #[test]
