@@ -223,7 +223,7 @@ impl Default for AutorevertConfig {
             source: OnlineSource::Github,
             min_failures: 2,
             min_successes: 1,
-            max_restarts: 2,
+            max_restarts: 8,
             max_restarts_per_tick: 6,
             max_restarts_per_day: 48,
             restart_backoff_minutes: 30,

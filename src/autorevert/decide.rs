@@ -10,7 +10,7 @@
 //! request for confirmed ones, falling back to a comment when the revert is
 //! not exact.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -200,7 +200,8 @@ impl Cx<'_> {
         let Some(column) = self.signals.columns.get(f.column) else {
             return Vec::new();
         };
-        f.restarts
+        let commits: BTreeSet<usize> = f.restarts.iter().copied().collect();
+        commits
             .iter()
             .filter_map(|&c| self.restart_steps.get(&(column.workflow.clone(), c)))
             .flatten()
@@ -375,7 +376,11 @@ fn plan_restarts(plan: &mut Plan, snapshot: &Snapshot, detection: &Detection) ->
             },
             r.reason.clone(),
         );
-        restart_steps.insert((r.workflow.clone(), r.commit), steps);
+        // Several runs of one pair at once share its entry.
+        restart_steps
+            .entry((r.workflow.clone(), r.commit))
+            .or_default()
+            .extend(steps);
     }
     restart_steps
 }

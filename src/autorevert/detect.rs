@@ -48,6 +48,13 @@ const LISTED_COMMITS: usize = 5;
 /// ghstack gap is covered over several runs instead of all at once).
 pub const MAX_GAP_RESTARTS: usize = 8;
 
+/// Restarts of a suspect dispatched at once for more samples.
+pub const SUSPECT_BATCH: u32 = 3;
+
+/// `Λ` from which the place of a break is worth several restarts of one
+/// commit at once: `ln(100)`.
+pub const LOCATE_LN: f64 = 4.605_170_185_988_091;
+
 /// What detection needs from the config.
 #[derive(Debug, Clone)]
 pub struct Params {
@@ -870,14 +877,24 @@ impl<'a> Detector<'a> {
         }
 
         let mut restarts: Vec<Restart> = Vec::new();
-        let mut seen: HashSet<(String, usize)> = HashSet::new();
-        let mut want = |workflow: &str, commit: usize, reason: &str| {
-            if seen.insert((workflow.to_string(), commit)) {
-                restarts.push(Restart {
-                    workflow: workflow.to_string(),
-                    commit,
-                    reason: reason.to_string(),
-                });
+        // Runs of each (workflow, commit) wanted so far: a finding may ask
+        // for several at once (its commit listed as often), and findings
+        // sharing a commit share its runs.
+        let mut seen: HashMap<(String, usize), usize> = HashMap::new();
+        let mut want = |workflow: &str, wanted: &[usize], reason: &str| {
+            let mut asked: HashMap<usize, usize> = HashMap::new();
+            for &commit in wanted {
+                let n = asked.entry(commit).or_default();
+                *n += 1;
+                let have = seen.entry((workflow.to_string(), commit)).or_default();
+                if *n > *have {
+                    *have += 1;
+                    restarts.push(Restart {
+                        workflow: workflow.to_string(),
+                        commit,
+                        reason: reason.to_string(),
+                    });
+                }
             }
         };
         for p in &patterns {
@@ -885,9 +902,11 @@ impl<'a> Detector<'a> {
                 continue;
             }
             for f in p.findings.iter().filter(|f| f.verdict == Verdict::Restart) {
-                for &c in &f.restarts {
-                    want(&self.signals.columns[f.column].workflow, c, &f.reason);
-                }
+                want(
+                    &self.signals.columns[f.column].workflow,
+                    &f.restarts,
+                    &f.reason,
+                );
             }
         }
         let settled: HashSet<usize> = patterns
@@ -897,9 +916,11 @@ impl<'a> Detector<'a> {
             .collect();
         unknown.retain(|f| !settled.contains(&f.suspect));
         for f in &unknown {
-            for &c in &f.restarts {
-                want(&self.signals.columns[f.column].workflow, c, &f.reason);
-            }
+            want(
+                &self.signals.columns[f.column].workflow,
+                &f.restarts,
+                &f.reason,
+            );
         }
         // The budget: patterns first (they are nearer a verdict), in order.
         let allowed = self.restart_budget();
@@ -1090,107 +1111,108 @@ impl Detector<'_> {
             f.rate = Some(test);
             return Some(f);
         }
+        let column = self.column(ci);
+        let restarted = |c: usize, failed: bool| {
+            column.events_on(c).iter().any(|e| {
+                e.restart
+                    && if failed {
+                        e.fails_with(fp)
+                    } else {
+                        e.outcome == Outcome::Success
+                    }
+            })
+        };
+        // What to restart, how many times at once, and why it is worth it.
+        let mut want: Vec<(usize, u32, String)> = Vec::new();
         if test.decides() {
             // A revert also needs fresh runs on both sides: a restart of the
             // suspect that failed and one of the commit below that passed.
-            // Without them, the rate names the culprit to a person.
-            let column = self.column(ci);
-            let restarted = |c: usize, failed: bool| {
-                column.events_on(c).iter().any(|e| {
-                    e.restart
-                        && if failed {
-                            e.fails_with(fp)
-                        } else {
-                            e.outcome == Outcome::Success
-                        }
-                })
-            };
             let confirmed = restarted(s, true) && restarted(older_success, false);
-            f.verdict = if confirmed {
-                Verdict::Revert
-            } else {
-                Verdict::Notify
-            };
-            f.reason = format!(
-                "rate: {test}: {} broke it, and no other commit explains the failures{}",
-                self.sha(s),
-                if confirmed {
-                    "; restarts of it failed and of the commit below passed"
-                } else {
-                    "; no restart of it failed and of the commit below passed: a person should look"
-                }
-            );
-            f.rate = Some(test);
-            return Some(f);
-        }
-        // More samples: of the suspect while the evidence of a break is
-        // short, and of the commit that best tells the plausible ones apart
-        // while its place is.
-        let mut want: Vec<(usize, &str)> = Vec::new();
-        if test.statistic < BREAK_LN {
-            want.push((s, "more runs of the suspect"));
-        }
-        if test.margin < LOCALIZE_LN {
-            let untested: Vec<usize> = test
-                .plausible
-                .iter()
-                .copied()
-                .filter(|&c| counts.get(c).is_some_and(|n| n.samples() == 0) && c != s)
-                .collect();
-            // The competitor: newer commits compete when the suspect's own
-            // failures are few (restart the suspect), older ones when its
-            // parent's passes are (restart the nearest older candidate).
-            let newer_competes = test.runner_up().is_some_and(|r| r < s);
-            let next = if !untested.is_empty() {
-                Some(untested[untested.len() / 2])
-            } else if newer_competes {
-                Some(s)
-            } else {
-                test.plausible.iter().copied().filter(|&c| c > s).min()
-            };
-            if let Some(c) = next {
-                let why = if !untested.is_empty() {
-                    "the middle of commits no CI tested (bisecting)"
-                } else if c == s {
-                    "more runs of the suspect, against the newer commits"
-                } else {
-                    "an older commit that may be the culprit instead"
-                };
-                if !want.iter().any(|(w, _)| *w == c) {
-                    want.push((c, why));
-                }
+            if confirmed {
+                f.verdict = Verdict::Revert;
+                f.reason = format!(
+                    "rate: {test}: {} broke it, and no other commit explains the failures; restarts of it failed and of the commit below passed",
+                    self.sha(s)
+                );
+                f.rate = Some(test);
+                return Some(f);
             }
+            if !restarted(s, true) {
+                // Each restart of the suspect fails with the break's rate.
+                let n = confirm_batch(test.break_rate());
+                want.push((
+                    s,
+                    n,
+                    format!(
+                        "the rate is decisive, but a revert needs a failing restart of the suspect ({n} at a failure rate of {:.0}%)",
+                        test.break_rate() * 100.0
+                    ),
+                ));
+            }
+            if !restarted(older_success, false) {
+                want.push((
+                    older_success,
+                    1,
+                    "the rate is decisive, but a revert needs a passing restart of the commit below".into(),
+                ));
+            }
+        } else {
+            self.plan_samples(&workflow, &test, counts, &mut want);
         }
         let (mut go, mut waiting, mut spent) = (Vec::new(), Vec::new(), Vec::new());
-        for &(c, why) in &want {
+        let mut notes = Vec::new();
+        for (c, n, why) in want {
+            if n == 0 {
+                notes.push(why);
+                continue;
+            }
             match self.restart_now(&workflow, c) {
-                RestartNow::Go => go.push((c, why)),
+                RestartNow::Go => {
+                    let n = n.clamp(1, self.restarts_left(&workflow, c));
+                    go.push((c, n, why));
+                }
                 RestartNow::Wait(w) => waiting.push(w),
                 RestartNow::Exhausted(_) => spent.push(c),
             }
         }
-        if go.is_empty() && waiting.is_empty() {
-            // The wanted ones are spent: any other plausible commit helps.
-            if let Some(c) = test.plausible.iter().copied().find(|&c| {
-                !spent.contains(&c) && matches!(self.restart_now(&workflow, c), RestartNow::Go)
-            }) {
-                go.push((c, "another commit that may be the culprit"));
-            }
-        }
         let mut reason = format!("rate: {test}");
+        for n in &notes {
+            let _ = write!(reason, "; {n}");
+        }
         if go.is_empty() && waiting.is_empty() {
-            let _ = write!(
-                reason,
-                "; restarts (`max-restarts` {} per commit) are spent: inconclusive",
-                self.params.max_restarts
-            );
-        } else {
-            f.verdict = Verdict::Restart;
-            for (c, why) in &go {
+            if test.decides() {
+                f.verdict = Verdict::Notify;
                 let _ = write!(
                     reason,
-                    "; restarting {workflow} on {} ({why})",
-                    self.sha(*c)
+                    ": {} broke it, and no other commit explains the failures; no restart of it failed and of the commit below passed (`max-restarts` {} per commit): a person should look",
+                    self.sha(s),
+                    self.params.max_restarts
+                );
+            } else if spent.is_empty() {
+                let _ = write!(
+                    reason,
+                    "; no restart would settle it within `max-restarts` ({} per commit): inconclusive",
+                    self.params.max_restarts
+                );
+            } else {
+                let _ = write!(
+                    reason,
+                    "; restarts (`max-restarts` {} per commit) are spent: inconclusive",
+                    self.params.max_restarts
+                );
+            }
+        } else {
+            f.verdict = Verdict::Restart;
+            for (c, n, why) in &go {
+                let _ = write!(
+                    reason,
+                    "; restarting {workflow} on {}{} ({why})",
+                    self.sha(*c),
+                    if *n > 1 {
+                        format!(" {n} times")
+                    } else {
+                        String::new()
+                    }
                 );
             }
             for w in &waiting {
@@ -1198,9 +1220,144 @@ impl Detector<'_> {
             }
         }
         f.reason = reason;
-        f.restarts = go.into_iter().map(|(c, _)| c).collect();
+        f.restarts = go
+            .into_iter()
+            .flat_map(|(c, n, _)| std::iter::repeat_n(c, n as usize))
+            .collect();
         f.rate = Some(test);
         Some(f)
+    }
+}
+
+/// Restarts of the suspect that make a failing one likely (90%) at the
+/// break's failure rate `q`, at most 3.
+fn confirm_batch(q: f64) -> u32 {
+    if q >= 0.9 {
+        return 1;
+    }
+    let n = (0.1f64.ln() / (1.0 - q).ln()).ceil();
+    if n.is_finite() {
+        n.clamp(1.0, 3.0) as u32
+    } else {
+        1
+    }
+}
+
+impl Detector<'_> {
+    /// Restarts of `workflow` on `commit` that `max-restarts` still allows.
+    fn restarts_left(&self, workflow: &str, commit: usize) -> u32 {
+        let used = self
+            .restarts
+            .get(&(workflow, commit))
+            .map_or(0, |s| s.runs.len().max(s.requested));
+        u32::try_from((self.params.max_restarts as usize).saturating_sub(used)).unwrap_or(0)
+    }
+
+    /// The restarts that would move an undecided rate test most, each with
+    /// how many runs at once and why: the suspect while `Λ` is short (as
+    /// many samples as the break's rate says are needed), and while the
+    /// margin is short the commit that best tells the plausible culprits
+    /// apart (the middle of an untested run, or the suspect against newer
+    /// commits, or the nearest older candidate against it). A commit whose
+    /// restarts could not close the gap within `max-restarts` is not
+    /// restarted at all (`n` 0: only the reason is kept).
+    fn plan_samples(
+        &self,
+        workflow: &str,
+        test: &RateTest,
+        counts: &[Counts],
+        want: &mut Vec<(usize, u32, String)>,
+    ) {
+        let s = test.suspect;
+        let mut add = |c: usize, n: u32, why: String| match want.iter_mut().find(|w| w.0 == c) {
+            Some(w) if n > w.1 => *w = (c, n, why),
+            Some(_) => {}
+            None => want.push((c, n, why)),
+        };
+        if test.statistic < BREAK_LN {
+            let gain = test.gain_per_suspect_sample();
+            if let Some(n) = RateTest::samples_for(BREAK_LN - test.statistic, gain) {
+                add(
+                    s,
+                    n.min(SUSPECT_BATCH),
+                    format!(
+                        "Λ is {:.2} short: about {n} more sample(s) of the suspect at {gain:.2} each",
+                        BREAK_LN - test.statistic
+                    ),
+                );
+            }
+        }
+        if test.margin >= LOCALIZE_LN {
+            return;
+        }
+        // An untested suspect ties with the untested commits above it (a
+        // stacked push where only the head ran): bisect that run.
+        let untested = |c: usize| counts.get(c).is_some_and(|n| n.samples() == 0);
+        if untested(s) {
+            let run: Vec<usize> = (0..=s).rev().take_while(|&c| untested(c)).collect();
+            add(
+                run[run.len() / 2],
+                1,
+                format!(
+                    "the middle of {} commit(s) no CI tested (bisecting)",
+                    run.len()
+                ),
+            );
+            return;
+        }
+        let deficit = LOCALIZE_LN - test.margin;
+        // The competitor: newer commits compete when the suspect's own
+        // failures are few (restart the suspect), older ones when its
+        // parent's passes are (restart the nearest older candidate).
+        if test.runner_up().is_some_and(|r| r < s) {
+            let gain = test.gain_per_suspect_sample();
+            if let Some(n) = RateTest::samples_for(deficit, gain) {
+                add(
+                    s,
+                    n.min(SUSPECT_BATCH),
+                    format!(
+                        "the margin is {deficit:.2} short against newer commits: about {n} more sample(s) of the suspect"
+                    ),
+                );
+            }
+            return;
+        }
+        // The older commit with the most posterior mass after the suspect.
+        let Some(c) = test.runner_up().filter(|&c| c > s) else {
+            return;
+        };
+        let gain = test.gain_per_parent_sample();
+        let left = self.restarts_left(workflow, c);
+        match RateTest::samples_for(deficit, gain) {
+            // Worth it while all of `max-restarts` could settle it: the runs
+            // speak either way (a culprit found below fails them).
+            Some(n) if n <= self.params.max_restarts && left > 0 => {
+                // Several at once only once a break is likely: a streak of
+                // flakes gets one.
+                let n = if test.statistic >= LOCATE_LN {
+                    n.min(left)
+                } else {
+                    1
+                };
+                add(
+                    c,
+                    n,
+                    format!(
+                        "the margin is {deficit:.2} short against {}: about {n} pass(es) of it at {gain:.2} each",
+                        self.sha(c)
+                    ),
+                );
+            }
+            need => add(
+                c,
+                0,
+                format!(
+                    "the margin is {deficit:.2} short against {}, and {} pass(es) of it at {gain:.2} each would be needed, {left} restart(s) left",
+                    self.sha(c),
+                    need.map_or("more".to_string(), |n| n.to_string())
+                ),
+            ),
+        }
     }
 }
 

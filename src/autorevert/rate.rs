@@ -43,6 +43,9 @@ pub const BREAK_LN: f64 = 6.907_755_278_982_137;
 /// its parent would revert the wrong commit: the simulator saw it).
 pub const LOCALIZE_LN: f64 = 6.906_754_778_648_554;
 
+/// The least flake rate assumed when placing a break among commits.
+pub const PLACE_FLOOR: f64 = 0.005;
+
 /// Samples below the suspect from which a flake rate is trusted enough to
 /// overrule a pattern confirmed by a restart.
 pub const MIN_HISTORY: u32 = 30;
@@ -117,6 +120,49 @@ impl RateTest {
             .map(|(i, _)| i)
     }
 
+    /// The failure rate on the suspect and after, kept off 0 and 1 (the
+    /// estimate the restarts are planned with).
+    pub fn break_rate(&self) -> f64 {
+        let n = f64::from(self.after.samples());
+        ((f64::from(self.after.fail) + 0.5) / (n + 1.0)).clamp(0.01, 0.99)
+    }
+
+    /// Expected growth of `Λ` per new sample of the suspect, if it broke
+    /// the signal: the Kullback–Leibler divergence of the break rate from
+    /// the flake rate, in nats.
+    pub fn gain_per_suspect_sample(&self) -> f64 {
+        let (q, p) = (self.break_rate(), self.flake_rate.clamp(1e-6, 1.0 - 1e-6));
+        if q <= p {
+            return 0.0;
+        }
+        q * (q / p).ln() + (1.0 - q) * ((1.0 - q) / (1.0 - p)).ln()
+    }
+
+    /// Expected growth of the margin over an older candidate per new sample
+    /// of that candidate, if the suspect is the culprit: it then passes at
+    /// `1 - p0`, each pass worth `ln((1 - p0) / (1 - q))` against it, each
+    /// flake `ln(p0 / q)` for it.
+    pub fn gain_per_parent_sample(&self) -> f64 {
+        let (q, p) = (self.break_rate(), self.flake_rate.clamp(1e-6, 1.0 - 1e-6));
+        if q <= p {
+            return 0.0;
+        }
+        ((1.0 - p) * ((1.0 - p) / (1.0 - q)).ln() + p * (p / q).ln()).max(0.0)
+    }
+
+    /// Samples expected to lift a shortfall of `deficit` nats at `gain` per
+    /// sample; `None` when no number of samples would.
+    pub fn samples_for(deficit: f64, gain: f64) -> Option<u32> {
+        if deficit <= 0.0 {
+            return Some(0);
+        }
+        if gain <= 1e-9 {
+            return None;
+        }
+        let n = (deficit / gain).ceil();
+        (n < 1000.0).then_some(n as u32)
+    }
+
     /// The commit whose samples would best tell the plausible candidates
     /// apart: the middle one (the parent when only the suspect and its
     /// parent are plausible).
@@ -166,7 +212,7 @@ fn ln_mixture(f: u32, s: u32) -> f64 {
     half(f) + half(s) - fact
 }
 
-fn statistic(c: Counts, p0: f64) -> f64 {
+fn statistic_of(c: Counts, p0: f64) -> f64 {
     if c.samples() == 0 {
         return 0.0;
     }
@@ -235,7 +281,7 @@ pub fn test(counts: &[Counts]) -> Option<RateTest> {
             .iter()
             .map(|&c| {
                 if c.samples() > 0 && f64::from(c.fail) > p0 * f64::from(c.samples()) {
-                    statistic(c, p0)
+                    statistic_of(c, p0)
                 } else {
                     f64::NEG_INFINITY
                 }
@@ -263,10 +309,43 @@ pub fn test(counts: &[Counts]) -> Option<RateTest> {
     if statistic == f64::NEG_INFINITY {
         return None;
     }
-    let plausible = scores
+    // Placing the break is a comparison of commits, not a test against
+    // flakes: it uses the flake rate's estimate (not its upper bound) from
+    // below every commit the bound leaves plausible, so that the break's
+    // own failures on a candidate are not taken for flakes.
+    let oldest = scores
         .iter()
         .enumerate()
         .filter(|&(_, &s)| s >= statistic - LOCALIZE_LN)
+        .map(|(i, _)| i)
+        .max()
+        .unwrap_or(suspect);
+    let below = Counts {
+        fail: total.fail - after[oldest].fail,
+        pass: total.pass - after[oldest].pass,
+    };
+    let place_rate = ((f64::from(below.fail) + 0.5) / (f64::from(below.samples()) + 1.0))
+        .clamp(PLACE_FLOOR, flake_rate);
+    let placed: Vec<f64> = after
+        .iter()
+        .map(|&c| {
+            if c.samples() > 0 && f64::from(c.fail) > place_rate * f64::from(c.samples()) {
+                statistic_of(c, place_rate)
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
+        .collect();
+    let scores = if placed.get(suspect).is_some_and(|s| *s > f64::NEG_INFINITY) {
+        placed
+    } else {
+        scores
+    };
+    let top = scores[suspect];
+    let plausible = scores
+        .iter()
+        .enumerate()
+        .filter(|&(_, &s)| s >= top - LOCALIZE_LN)
         .map(|(i, _)| i)
         .collect();
     Some(RateTest {
@@ -329,7 +408,7 @@ mod tests {
         v.extend(std::iter::repeat_n(c(0, 1), 60));
         let t = test(&v).expect("fails");
         assert!(!t.decides(), "{t}");
-        assert_eq!(t.runner_up(), Some(18));
+        assert_eq!(t.runner_up(), Some(20));
     }
 
     #[test]
@@ -356,6 +435,26 @@ mod tests {
         let t = test(&v).expect("fails");
         assert!(!t.worth_a_look(), "{t}");
         assert!(!t.decides(), "{t}");
+    }
+
+    #[test]
+    fn restarts_are_planned_by_expected_information() {
+        // About 60% failing over a parent that passed once: each further
+        // pass of the parent is worth about ln(0.98 / 0.4) against it.
+        let v = history(&[c(1, 0), c(0, 1), c(1, 0), c(1, 0), c(2, 0)], 60);
+        let t = test(&v).expect("fails");
+        assert_eq!(t.suspect, 4);
+        let parent = t.gain_per_parent_sample();
+        assert!((0.5..1.5).contains(&parent), "{parent}");
+        let n = RateTest::samples_for(LOCALIZE_LN - t.margin, parent).expect("finite");
+        assert!((3..=12).contains(&n), "{n} for {t}");
+        // A break that fails every time needs fewer.
+        let v = history(&[c(1, 0), c(1, 0), c(1, 0), c(2, 0)], 60);
+        let always = test(&v).expect("fails");
+        assert!(always.gain_per_parent_sample() > parent);
+        // Nothing to gain, nothing to restart; nothing short, no restart.
+        assert_eq!(RateTest::samples_for(1.0, 0.0), None);
+        assert_eq!(RateTest::samples_for(-1.0, 1.0), Some(0));
     }
 
     #[test]

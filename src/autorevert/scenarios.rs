@@ -555,12 +555,16 @@ fn restarts_wait_for_runs_and_backoff_then_stop() {
         .snapshot();
     assert_eq!(run(&s).restarts.len(), 1);
 
-    // Two restarts spent: a person should look.
+    // Two restarts spent (`max-restarts` 2): a person should look.
     let s = Trunk::broken(4, 2)
         .restart(2, Some("cancelled"), None, 30)
         .restart(2, Some("failure"), Some(FP2), 70)
         .snapshot();
-    let d = run(&s);
+    let two = Params {
+        max_restarts: 2,
+        ..Params::default()
+    };
+    let d = detect_with(&s, &two);
     first(&d, Verdict::Notify, "a person should look");
     assert!(d.restarts.is_empty());
 }
@@ -583,7 +587,14 @@ fn recorded_restart_requests_count() {
         });
     }
     t.requests.remove(0);
-    assert_eq!(run(&t.snapshot()).patterns[0].verdict, Verdict::Notify);
+    let two = Params {
+        max_restarts: 2,
+        ..Params::default()
+    };
+    assert_eq!(
+        detect_with(&t.snapshot(), &two).patterns[0].verdict,
+        Verdict::Notify
+    );
 }
 
 #[test]
