@@ -148,10 +148,7 @@ pub async fn gather(
     received_at: DateTime<Utc>,
 ) -> Result<ResultFacts> {
     let rejected = |r| Ok(ResultFacts::Rejected(r));
-    if let Err(r) = result::check_size(payload) {
-        return rejected(r);
-    }
-    let parsed = match result::parse_payload(payload) {
+    let parsed = match result::screen(payload) {
         Ok(p) => p,
         Err(r) => return rejected(r),
     };
