@@ -407,3 +407,42 @@ async fn dry_run_report_prints_the_payload_without_a_token() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn results_past_the_hourly_cap_are_refused() {
+    let w = world(false).await;
+    w.fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            format!(
+                "analyze:\n  enabled: false\nretry:\n  enabled: false\ncrcr:\n  oidc-issuer: {}\n  max-results-per-hour: 1\n",
+                w.issuer.uri()
+            )
+            .as_str(),
+        )],
+        "Cap downstream results",
+    );
+    // Check runs are started on the fake's clock: make it now.
+    w.fake
+        .with_world(|world| world.env.clock = chrono::Utc::now() - chrono::Duration::minutes(5));
+    let token = w.issuer.token(oidc::KEY, &w.issuer.claims(DOWNSTREAM, 600));
+    let first = payload(&w, &token, DOWNSTREAM);
+    let run = upstream(&w, "repository_dispatch", &result_event(&first)).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The same job again updates its check run: not a new result to cap.
+    let run = upstream(&w, "repository_dispatch", &result_event(&first)).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mut second = first.clone();
+    second["result"]["job_name"] = json!("another job");
+    let run = upstream(&w, "repository_dispatch", &result_event(&second)).await;
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("at most 1 are accepted (crcr.max-results-per-hour)"),
+        "{said}"
+    );
+    assert_eq!(w.fake.check_runs().len(), 1, "{:?}", w.fake.check_runs());
+    w.fake.expect_comment(w.pr, |b| b.contains("crcr-oncall"));
+    w.fake.assert_clean();
+}

@@ -448,3 +448,50 @@ async fn views_without_clickhouse_read_our_check_runs() {
     let _ = pr_b;
     fake.assert_clean();
 }
+
+#[tokio::test]
+async fn ingest_refuses_results_past_the_hourly_cap() {
+    let db = clickhouse::database("crcr_cap");
+    let store = clickhouse::connect(&clickhouse::url(), &db).await;
+    store.migrate().await.expect("migrate");
+    let o = Offline::new(&format!(
+        "clickhouse:\n  url: {}\n  database: {db}\ncrcr:\n  max-results-per-hour: 2\n",
+        clickhouse::url()
+    ))
+    .await;
+    let head = "d".repeat(40);
+    for job in ["one", "two"] {
+        let run = o
+            .ingest(
+                &payload(result(NPU, &head, job, 1, "success")),
+                &["--verified-repo", NPU],
+            )
+            .await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    }
+    let run = o
+        .ingest(
+            &payload(result(NPU, &head, "three", 1, "success")),
+            &["--verified-repo", NPU, "--format", "json"],
+        )
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        printed(&run)["rejected"],
+        json!(
+            "NPU-Org/NPU-Backend reported 2 results in the last hour; at most 2 are accepted (crcr.max-results-per-hour)"
+        )
+    );
+    // Another repository has its own budget.
+    let run = o
+        .ingest(
+            &payload(result("quiet-org/recorder", &head, "one", 1, "success")),
+            &["--verified-repo", "quiet-org/recorder"],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let rows: u64 =
+        clickhouse::fetch_one(&store, "SELECT count() FROM crcr_workflow_job FINAL").await;
+    assert_eq!(rows, 3);
+    clickhouse::drop_database(&store).await;
+}
