@@ -50,6 +50,8 @@ pub struct MergeFacts {
     pub rules: Option<Result<Vec<MergeRule>, String>>,
     /// The changed files, read only when there are rules.
     pub files: Vec<String>,
+    /// The downstream CI gate (`crcr`), when downstream CI is on.
+    pub crcr: Option<crate::crcr::gate::GateFacts>,
 }
 
 /// The latest approving or change-requesting review of each reviewer
@@ -114,6 +116,7 @@ pub async fn gather(
         reviewers,
         rules,
         files,
+        crcr: crate::crcr::gate::gather(ctx).await,
     })
 }
 

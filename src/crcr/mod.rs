@@ -7,6 +7,7 @@ pub mod allowlist;
 pub mod config;
 pub mod dispatch;
 pub mod downstream;
+pub mod gate;
 pub mod ingest;
 pub mod oidc;
 pub mod queries;
