@@ -199,6 +199,46 @@ pub enum CrcrCommand {
     /// In a downstream workflow: send this job's result back to the upstream
     /// repository, with the job's OIDC token as proof of origin.
     Report(Box<CrcrReportArgs>),
+    /// A `crcr-result` payload through the checks a live result passes: the
+    /// row it makes (written to ClickHouse; printed with --dry-run), or why it
+    /// is rejected (exit 1).
+    Ingest(CrcrIngestArgs),
+    /// Downstream repositories by pass rate, average duration and last run.
+    Summary(CrcrViewArgs),
+    /// Pull requests (rows) by downstream jobs (columns), at each PR's head.
+    Matrix(CrcrViewArgs),
+    /// The downstream jobs of one pull request's head.
+    Pr(CrcrPrArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CrcrIngestArgs {
+    /// The payload: a `client_payload`, or a whole `repository_dispatch` event.
+    #[arg(long, value_name = "FILE")]
+    pub payload: PathBuf,
+    /// Take the origin as proven for OWNER/NAME instead of verifying the
+    /// payload's OIDC token (offline checks, replays of verified results).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub verified_repo: Option<String>,
+    /// The allowlist file [default: `crcr.allowlist` from the default branch].
+    #[arg(long, value_name = "FILE")]
+    pub allowlist: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CrcrViewArgs {
+    /// Days of results to read (ClickHouse).
+    #[arg(long, value_name = "DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub days: u32,
+    /// Pull requests to show, most recently reported first.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CrcrPrArgs {
+    /// The pull request.
+    pub number: u64,
 }
 
 #[derive(Debug, Args)]

@@ -226,7 +226,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
         Command::Label { .. } => label(facts, config, access),
         Command::Retest => retest(facts, config, access),
         Command::Merge { .. } => match &facts.pull {
-            Some(pull) => merge::decide(facts, pull, command, access, config),
+            Some(pull) => crate::crcr::gate::decide_merge(facts, pull, command, access, config),
             None => Err(not_a_pull(command.name())),
         },
         Command::Rebase { branch } => rebase(facts, branch.as_deref(), access),

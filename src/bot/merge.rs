@@ -52,6 +52,8 @@ pub struct MergeFacts {
     pub files: Vec<String>,
     /// What tolerating unrelated failures of the head is decided from.
     pub tolerance: super::tolerance::Inputs,
+    /// The downstream CI gate (`crcr`), when downstream CI is on.
+    pub crcr: Option<crate::crcr::gate::GateFacts>,
 }
 
 /// The latest approving or change-requesting review of each reviewer
@@ -117,6 +119,7 @@ pub async fn gather(
         rules,
         files,
         tolerance: Default::default(),
+        crcr: crate::crcr::gate::gather(ctx).await,
     })
 }
 

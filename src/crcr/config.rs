@@ -8,6 +8,23 @@ use super::oidc::GITHUB_ISSUER;
 pub const DEFAULT_ALLOWLIST: &str = ".github/crcr-allowlist.yml";
 /// The audience a downstream job asks its OIDC token for.
 pub const DEFAULT_AUDIENCE: &str = "ci-medic-crcr";
+/// Results one downstream repository may report per hour. A busy backend
+/// runs a few dozen jobs on each of a few dozen pushes an hour; ten a minute
+/// is far above that and far below what would flood ClickHouse or the PRs.
+pub const DEFAULT_MAX_RESULTS_PER_HOUR: u32 = 600;
+
+/// What the merge gate does when it cannot tell the L4 repositories (the
+/// allowlist cannot be read or parsed, or an API call failed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Merge as if no downstream repository blocked (as upstream does), and
+    /// say so in the reply.
+    #[default]
+    Open,
+    /// Refuse the merge, and say why.
+    Closed,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -19,6 +36,11 @@ pub struct CrcrConfig {
     pub oidc_issuer: String,
     /// The audience those tokens must be for.
     pub audience: String,
+    /// The merge gate on an allowlist or API error: `open` or `closed`.
+    pub on_error: OnError,
+    /// Results accepted from one downstream repository per hour; more are
+    /// refused.
+    pub max_results_per_hour: u32,
 }
 
 impl Default for CrcrConfig {
@@ -28,6 +50,8 @@ impl Default for CrcrConfig {
             allowlist: DEFAULT_ALLOWLIST.into(),
             oidc_issuer: GITHUB_ISSUER.into(),
             audience: DEFAULT_AUDIENCE.into(),
+            on_error: OnError::Open,
+            max_results_per_hour: DEFAULT_MAX_RESULTS_PER_HOUR,
         }
     }
 }

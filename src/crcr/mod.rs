@@ -7,10 +7,14 @@ pub mod allowlist;
 pub mod config;
 pub mod dispatch;
 pub mod downstream;
+pub mod gate;
+pub mod ingest;
 pub mod oidc;
+pub mod queries;
 pub mod receive;
 pub mod result;
 pub mod row;
+pub mod views;
 
 use std::io::Read as _;
 use std::path::Path;
@@ -28,6 +32,10 @@ pub async fn command(cx: &Context, command: &CrcrCommand) -> Result<ExitCode> {
     match command {
         CrcrCommand::Allowlist(args) => check(cx, &args.check),
         CrcrCommand::Report(args) => downstream::report(cx, args).await,
+        CrcrCommand::Ingest(args) => ingest::command(cx, args).await,
+        CrcrCommand::Summary(args) => views::summary(cx, args).await,
+        CrcrCommand::Matrix(args) => views::matrix(cx, args).await,
+        CrcrCommand::Pr(args) => views::pr(cx, args).await,
     }
 }
 
@@ -96,7 +104,7 @@ fn check(cx: &Context, path: &Path) -> Result<ExitCode> {
 
 /// The file's text; a file past the YAML reader's bound is not read whole
 /// (the parser then reports it as too large).
-fn read_capped(path: &Path) -> Result<String> {
+pub(crate) fn read_capped(path: &Path) -> Result<String> {
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     file.take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes)?;

@@ -12,9 +12,14 @@ use super::result::{
     self, Accepted, CheckRunContent, PING_MARKER, PingState, Rejection, check_run,
 };
 use crate::app::Ctx;
+use crate::github::checks::CheckRunInfo;
 use crate::github::marker::has_marker;
 use crate::plan::{Plan, Write};
 use crate::store::TableRows;
+
+/// Check runs read to count a repository's recent results without
+/// ClickHouse, at most (GitHub lists 100 a page).
+const MAX_COUNTED_CHECK_RUNS: usize = 1000;
 
 /// What a result's decision rests on.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,10 +153,7 @@ pub async fn gather(
     received_at: DateTime<Utc>,
 ) -> Result<ResultFacts> {
     let rejected = |r| Ok(ResultFacts::Rejected(r));
-    if let Err(r) = result::check_size(payload) {
-        return rejected(r);
-    }
-    let parsed = match result::parse_payload(payload) {
+    let parsed = match result::screen(payload) {
         Ok(p) => p,
         Err(r) => return rejected(r),
     };
@@ -179,6 +181,16 @@ pub async fn gather(
         Ok(a) => a,
         Err(r) => return rejected(r),
     };
+    // The hourly cap, counted in ClickHouse when it is configured.
+    let store = ctx.store_config().is_ok();
+    if store {
+        let count =
+            super::queries::results_in_hour(ctx.store().await?, &accepted.repo, received_at)
+                .await?;
+        if let Err(r) = result::check_rate(&accepted.repo, count, config.max_results_per_hour) {
+            return rejected(r);
+        }
+    }
     let pr: PullHead = client
         .get_json(&client.repo_path(&format!("/pulls/{}", accepted.pr_number)))
         .await
@@ -189,6 +201,15 @@ pub async fn gather(
         .iter()
         .any(|t| t.repo.eq_ignore_ascii_case(&accepted.repo) && t.on_pr);
     let current_head = pr.head.sha.eq_ignore_ascii_case(&accepted.head_sha);
+    if !store && shown_on_pr && current_head {
+        // Without ClickHouse, the cap counts the repository's check runs
+        // of ours on the head started in the last hour (a result updates
+        // its job's check run in place; new jobs add check runs).
+        let count = recent_check_runs(ctx, &accepted, received_at).await?;
+        if let Err(r) = result::check_rate(&accepted.repo, count, config.max_results_per_hour) {
+            return rejected(r);
+        }
+    }
     let failed = accepted
         .reported
         .conclusion
@@ -218,8 +239,47 @@ pub async fn gather(
         current_head,
         shown_on_pr,
         ping_state,
-        store: ctx.store_config().is_ok(),
+        store,
     })))
+}
+
+/// Our `crcr/<repo> / ...` check runs on the result's head started within
+/// the hour before `now`, other than the one this result updates.
+async fn recent_check_runs(ctx: &Ctx, a: &Accepted, now: DateTime<Utc>) -> Result<u64> {
+    #[derive(Deserialize)]
+    struct Started {
+        #[serde(default)]
+        started_at: Option<DateTime<Utc>>,
+    }
+    let client = ctx.github()?;
+    let own = check_run(a).name;
+    let prefix = format!("crcr/{} / ", a.repo).to_ascii_lowercase();
+    let since = now - chrono::Duration::hours(1);
+    let runs: Vec<serde_json::Value> = client
+        .get_all(
+            &client.repo_path(&format!("/commits/{}/check-runs?filter=latest", a.head_sha)),
+            Some("check_runs"),
+            MAX_COUNTED_CHECK_RUNS,
+        )
+        .await?;
+    let mut count = 0;
+    for v in runs {
+        let Ok(info) = serde_json::from_value::<CheckRunInfo>(v.clone()) else {
+            continue;
+        };
+        let recent = serde_json::from_value::<Started>(v)
+            .ok()
+            .and_then(|s| s.started_at)
+            .is_some_and(|t| t > since);
+        if recent
+            && info.name != own
+            && info.name.to_ascii_lowercase().starts_with(&prefix)
+            && client.is_own_check_run(&info)
+        {
+            count += 1;
+        }
+    }
+    Ok(count)
 }
 
 #[cfg(test)]

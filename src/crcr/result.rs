@@ -145,6 +145,31 @@ pub enum Rejection {
     OtherUpstream(String),
     #[error("the result's {field} is invalid: {why}")]
     Invalid { field: &'static str, why: String },
+    #[error(
+        "{repo} reported {count} results in the last hour; at most {cap} are accepted (crcr.max-results-per-hour)"
+    )]
+    TooMany { repo: String, count: u64, cap: u32 },
+}
+
+/// Refuse a result of `repo` once `count` results of it arrived in the last
+/// hour and `cap` is reached.
+pub fn check_rate(repo: &str, count: u64, cap: u32) -> Result<(), Rejection> {
+    if count >= u64::from(cap) {
+        Err(Rejection::TooMany {
+            repo: repo.to_string(),
+            count,
+            cap,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The checks a payload passes before anything is read for it: its size,
+/// then its shape.
+pub fn screen(value: &serde_json::Value) -> Result<ResultPayload, Rejection> {
+    check_size(value)?;
+    parse_payload(value)
 }
 
 /// A result whose origin is verified, split into trusted and reported parts.

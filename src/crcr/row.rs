@@ -51,3 +51,39 @@ pub struct CrcrJobRow {
     #[serde(with = "millis")]
     pub updated_at: DateTime<Utc>,
 }
+
+impl CrcrJobRow {
+    /// The row as JSON for people and scripts: times in RFC 3339 (the
+    /// ClickHouse form is milliseconds).
+    pub fn to_json(&self) -> serde_json::Value {
+        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        serde_json::json!({
+            "downstream_repo": self.downstream_repo,
+            "level": self.level,
+            "upstream_repo": self.upstream_repo,
+            "pr_number": self.pr_number,
+            "head_sha": self.head_sha,
+            "workflow_name": self.workflow_name,
+            "job_name": self.job_name,
+            "run_id": self.run_id,
+            "run_attempt": self.run_attempt,
+            "check_run_id": self.check_run_id,
+            "status": self.status,
+            "conclusion": self.conclusion,
+            "started_at": self.started_at.as_ref().map(time),
+            "completed_at": self.completed_at.as_ref().map(time),
+            "received_at": time(&self.received_at),
+            "queue_time_s": self.queue_time_s,
+            "execution_time_s": self.execution_time_s,
+            "tests_total": self.tests_total,
+            "tests_passed": self.tests_passed,
+            "tests_failed": self.tests_failed,
+            "tests_skipped": self.tests_skipped,
+            "log_url": self.log_url,
+            "artifact_url": self.artifact_url,
+            "environment": self.environment,
+            "trusted": self.trusted,
+            "updated_at": time(&self.updated_at),
+        })
+    }
+}

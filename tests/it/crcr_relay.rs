@@ -407,3 +407,163 @@ async fn dry_run_report_prints_the_payload_without_a_token() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn results_past_the_hourly_cap_are_refused() {
+    let w = world(false).await;
+    w.fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            format!(
+                "analyze:\n  enabled: false\nretry:\n  enabled: false\ncrcr:\n  oidc-issuer: {}\n  max-results-per-hour: 1\n",
+                w.issuer.uri()
+            )
+            .as_str(),
+        )],
+        "Cap downstream results",
+    );
+    // Check runs are started on the fake's clock: make it now.
+    w.fake
+        .with_world(|world| world.env.clock = chrono::Utc::now() - chrono::Duration::minutes(5));
+    let token = w.issuer.token(oidc::KEY, &w.issuer.claims(DOWNSTREAM, 600));
+    let first = payload(&w, &token, DOWNSTREAM);
+    let run = upstream(&w, "repository_dispatch", &result_event(&first)).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The same job again updates its check run: not a new result to cap.
+    let run = upstream(&w, "repository_dispatch", &result_event(&first)).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mut second = first.clone();
+    second["result"]["job_name"] = json!("another job");
+    let run = upstream(&w, "repository_dispatch", &result_event(&second)).await;
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("at most 1 are accepted (crcr.max-results-per-hour)"),
+        "{said}"
+    );
+    assert_eq!(w.fake.check_runs().len(), 1, "{:?}", w.fake.check_runs());
+    w.fake.expect_comment(w.pr, |b| b.contains("crcr-oncall"));
+    w.fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_failing_l4_result_blocks_the_merge_until_forced() {
+    use crate::bot_commands::{replies, say};
+    use crate::support::fake_github::MAINTAINER;
+    let w = world(false).await;
+    w.fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            format!(
+                "analyze:\n  enabled: false\nretry:\n  enabled: false\ncommands: {{}}\ncrcr:\n  oidc-issuer: {}\n",
+                w.issuer.uri()
+            )
+            .as_str(),
+        )],
+        "Answer comment commands",
+    );
+    w.fake.set_permission("hubot", "write");
+    w.fake.add_review(w.pr, "hubot", "APPROVED");
+
+    // Dispatch, the downstream job fails, its result comes back.
+    let run = upstream(&w, "pull_request", &pull_request_event(&w, "opened")).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let sent = w.fake.repository_dispatches(DOWNSTREAM);
+    let dispatched = json!({
+        "action": "crcr-pull-request",
+        "client_payload": sent[0].client_payload,
+        "repository": {"full_name": DOWNSTREAM},
+    });
+    let report = downstream_report(&w, &dispatched, "failure").await;
+    assert_eq!(report.code, 0, "{}\n{}", report.stdout, report.stderr);
+    let back = w.fake.repository_dispatches(&format!("{OWNER}/{REPO}"));
+    let run = upstream(
+        &w,
+        "repository_dispatch",
+        &result_event(&back[0].client_payload),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(w.fake.check_runs().len(), 1);
+    w.fake.expect_comment(w.pr, |b| b.contains("@npu-oncall"));
+
+    // The merge is refused, naming the repository.
+    let (id, out) = say(&w.fake, w.pr, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        w.fake.merge_commit(w.pr).is_none(),
+        "an L4 failure holds the merge"
+    );
+    let _ = w.fake.reaction_contents(id);
+    let r = replies(&w.fake, w.pr);
+    let refusal = r.last().expect("a reply");
+    assert!(
+        refusal.contains("Downstream CI (L4) blocks merging")
+            && refusal.contains("`NPU-Org/NPU-Backend` (failed)"),
+        "{refusal}"
+    );
+
+    // Forced, it merges.
+    let (id, out) = say(
+        &w.fake,
+        w.pr,
+        MAINTAINER,
+        "@ci-medic merge -f \"two words\"",
+    )
+    .await;
+    let _ = (w.fake.reaction_contents(id), w.fake.pull(w.pr));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        w.fake.merge_commit(w.pr).is_some(),
+        "{:?}",
+        replies(&w.fake, w.pr)
+    );
+    let _ = (
+        w.fake.repository_dispatches(L2_REPO),
+        w.fake.repository_dispatches("l1-org/just-dispatch"),
+    );
+    let forced = replies(&w.fake, w.pr);
+    assert!(
+        forced.last().is_some_and(|r| r.contains("two words")),
+        "{forced:?}"
+    );
+    let _ = w.fake.comments(w.pr);
+}
+
+#[tokio::test]
+async fn the_merge_gate_follows_on_error_when_the_allowlist_is_broken() {
+    use crate::bot_commands::{replies, say};
+    use crate::support::fake_github::MAINTAINER;
+    for (on_error, merges) in [("open", true), ("closed", false)] {
+        let w = world(false).await;
+        w.fake.commit_files(
+            DEFAULT_BRANCH,
+            &[
+                (
+                    ".github/ci-medic.yml",
+                    format!(
+                        "analyze:\n  enabled: false\nretry:\n  enabled: false\ncommands: {{}}\ncrcr:\n  oidc-issuer: {}\n  on-error: {on_error}\n",
+                        w.issuer.uri()
+                    )
+                    .as_str(),
+                ),
+                (".github/crcr-allowlist.yml", "L5:\n  - not/a-level\n"),
+            ],
+            "Break the allowlist",
+        );
+        w.fake.set_permission("hubot", "write");
+        w.fake.add_review(w.pr, "hubot", "APPROVED");
+        let (id, out) = say(&w.fake, w.pr, MAINTAINER, "@ci-medic merge").await;
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        assert_eq!(w.fake.merge_commit(w.pr).is_some(), merges, "{on_error}");
+        let _ = (w.fake.reaction_contents(id), w.fake.pull(w.pr));
+        let r = replies(&w.fake, w.pr);
+        let reply = r.last().expect("a reply");
+        assert!(
+            reply.contains(&format!("`crcr.on-error` is `{on_error}`")),
+            "{on_error}: {reply}"
+        );
+    }
+}
