@@ -152,12 +152,18 @@ pub fn backends(current: &[DownstreamJob]) -> Vec<Backend> {
             }
         })
         .collect();
-    out.sort_by(|a, b| {
+    sort(&mut out);
+    out
+}
+
+/// The summary's order: by pass rate (best first; none completed last),
+/// then name.
+pub fn sort(backends: &mut [Backend]) {
+    backends.sort_by(|a, b| {
         let ka = a.pass_rate.unwrap_or(-1.0);
         let kb = b.pass_rate.unwrap_or(-1.0);
         kb.total_cmp(&ka).then_with(|| a.repo.cmp(&b.repo))
     });
-    out
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! - [`chart`]: the inline SVG chart
 //! - [`links`]: which URLs may become links
 //! - [`downstream`]: downstream results summed up per backend
+//! - [`synthetic`]: generated history in ClickHouse, for measuring the build
 
 pub mod aggregate;
 pub mod chart;
@@ -16,6 +17,7 @@ pub mod links;
 pub mod model;
 pub mod pages;
 pub mod sources;
+pub mod synthetic;
 pub mod trunk;
 
 use std::path::{Path, PathBuf};
@@ -65,11 +67,21 @@ async fn build(cx: &Context, args: &HudArgs) -> Result<ExitCode> {
             .with_timezone(&chrono::Utc),
         None => chrono::Utc::now(),
     };
-    let snapshot = sources::read(cx, &source, since, now).await?;
-    if let Some(dump) = &args.dump {
-        let json = serde_json::to_string_pretty(&snapshot)?;
-        std::fs::write(dump, json).with_context(|| format!("cannot write {}", dump.display()))?;
+    if source == HudSource::Clickhouse {
+        let (snapshot, stats) = sources::build_from_clickhouse(cx, since, now, &args.out).await?;
+        dump(args, &snapshot)?;
+        for line in stats.summary().lines() {
+            cx.env.out(&format!("ci-medic hud: {line}"));
+        }
+        cx.env.out(&format!(
+            "ci-medic hud: wrote {} files to {}",
+            stats.files,
+            args.out.display()
+        ));
+        return Ok(ExitCode::SUCCESS);
     }
+    let snapshot = sources::read(cx, &source, since, now).await?;
+    dump(args, &snapshot)?;
     let written = write_site(&snapshot, &args.out)?;
     cx.env.out(&format!(
         "ci-medic hud: wrote {} files to {}",
@@ -77,4 +89,13 @@ async fn build(cx: &Context, args: &HudArgs) -> Result<ExitCode> {
         args.out.display()
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--dump FILE`: the snapshot the site was built from.
+fn dump(args: &HudArgs, snapshot: &HudSnapshot) -> Result<()> {
+    if let Some(dump) = &args.dump {
+        let json = serde_json::to_string_pretty(snapshot)?;
+        std::fs::write(dump, json).with_context(|| format!("cannot write {}", dump.display()))?;
+    }
+    Ok(())
 }

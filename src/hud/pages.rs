@@ -203,15 +203,9 @@ impl<'a> Render<'a> {
     }
 }
 
-/// Every page of the site, with its stylesheet and script.
-pub fn render(snap: &HudSnapshot) -> Result<Vec<Page>> {
-    let r = Render::new(snap)?;
-    let downstream = snap
-        .downstream
-        .as_ref()
-        .map(|jobs| downstream::current(jobs, &snap.prs));
-    let backends = downstream.as_deref().map(downstream::backends);
-    let mut pages = vec![
+/// The stylesheet and the script every page links to.
+pub fn assets() -> Vec<Page> {
+    vec![
         Page {
             path: "style.css".into(),
             body: STYLE.into(),
@@ -220,10 +214,104 @@ pub fn render(snap: &HudSnapshot) -> Result<Vec<Page>> {
             path: "sort.js".into(),
             body: SCRIPT.into(),
         },
+    ]
+}
+
+/// Renders one page at a time, for a build that writes each page as soon
+/// as its rows are read instead of holding every row (the ClickHouse
+/// source). The snapshot it is made with carries what the index, the trunk
+/// grid and the pull request pages show; downstream rows are handed to each
+/// page.
+pub struct Renderer<'a> {
+    r: Render<'a>,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(snap: &'a HudSnapshot) -> Result<Renderer<'a>> {
+        Ok(Renderer {
+            r: Render::new(snap)?,
+        })
+    }
+
+    pub fn index(&self) -> Result<Page> {
+        index(&self.r)
+    }
+
+    pub fn trunk(&self) -> Result<Page> {
+        trunk(&self.r)
+    }
+
+    /// The downstream summary (`None`: the source has no downstream data).
+    pub fn downstream_index(&self, backends: Option<&[Backend]>) -> Result<Page> {
+        downstream_index(&self.r, backends)
+    }
+
+    /// Page `page` (0-based) of `pages` of a backend's matrix: `rows` are the
+    /// current jobs of the pull requests on that page; `columns` the job
+    /// names of the whole matrix, as [`matrix_columns`] gives them.
+    pub fn backend_page(
+        &self,
+        b: &Backend,
+        columns: &[String],
+        rows: &[DownstreamJob],
+        page: usize,
+        pages: usize,
+    ) -> Result<Page> {
+        let mut prs: BTreeMap<std::cmp::Reverse<u64>, Vec<&DownstreamJob>> = BTreeMap::new();
+        for j in rows.iter().filter(|j| j.downstream_repo == b.repo) {
+            prs.entry(std::cmp::Reverse(j.pr_number))
+                .or_default()
+                .push(j);
+        }
+        let rows: Vec<(u64, Vec<&DownstreamJob>)> =
+            prs.into_iter().map(|(k, v)| (k.0, v)).collect();
+        backend_page(&self.r, b, columns, &rows, page, pages.max(1))
+    }
+
+    /// The page of a pull request of the snapshot, with its downstream jobs
+    /// (`None`: the source has no downstream data).
+    pub fn pr(&self, number: u64, downstream: Option<&[DownstreamJob]>) -> Result<Page> {
+        pr_page(&self.r, number, downstream)
+    }
+}
+
+/// A matrix's columns from its job names in order of first appearance:
+/// each cut for display, the same cut name once, at most
+/// [`MAX_MATRIX_COLUMNS`].
+pub fn matrix_columns<'s>(names: impl IntoIterator<Item = &'s str>) -> Vec<String> {
+    let mut columns: Vec<String> = Vec::new();
+    for name in names {
+        let name = t(name);
+        if !columns.contains(&name) && columns.len() < MAX_MATRIX_COLUMNS {
+            columns.push(name);
+        }
+    }
+    columns
+}
+
+/// The file name of page `i` (0-based) of a backend's matrix.
+pub fn backend_page_name(slug: &str, i: usize) -> String {
+    if i == 0 {
+        format!("{slug}.html")
+    } else {
+        format!("{slug}-{}.html", i + 1)
+    }
+}
+
+/// Every page of the site, with its stylesheet and script.
+pub fn render(snap: &HudSnapshot) -> Result<Vec<Page>> {
+    let r = Render::new(snap)?;
+    let downstream = snap
+        .downstream
+        .as_ref()
+        .map(|jobs| downstream::current(jobs, &snap.prs));
+    let backends = downstream.as_deref().map(downstream::backends);
+    let mut pages = assets();
+    pages.extend([
         index(&r)?,
         trunk(&r)?,
         downstream_index(&r, backends.as_deref())?,
-    ];
+    ]);
     if let (Some(jobs), Some(backends)) = (&downstream, &backends) {
         for b in backends {
             pages.extend(backend_pages(&r, b, jobs)?);
@@ -508,20 +596,13 @@ fn backend_pages(r: &Render, b: &Backend, jobs: &[DownstreamJob]) -> Result<Vec<
         .iter()
         .filter(|j| j.downstream_repo == b.repo)
         .collect();
-    let mut columns: Vec<String> = Vec::new();
-    for j in &mine {
-        let name = t(&j.job_name);
-        if !columns.contains(&name) && columns.len() < MAX_MATRIX_COLUMNS {
-            columns.push(name);
-        }
-    }
+    let columns = matrix_columns(mine.iter().map(|j| j.job_name.as_str()));
     let mut prs: BTreeMap<std::cmp::Reverse<u64>, Vec<&DownstreamJob>> = BTreeMap::new();
     for j in &mine {
         prs.entry(std::cmp::Reverse(j.pr_number))
             .or_default()
             .push(j);
     }
-    let known_prs: std::collections::HashSet<u64> = r.snap.prs.iter().map(|p| p.number).collect();
     let rows: Vec<(u64, Vec<&DownstreamJob>)> = prs.into_iter().map(|(k, v)| (k.0, v)).collect();
     let chunks: Vec<&[(u64, Vec<&DownstreamJob>)]> = if rows.is_empty() {
         vec![&rows[..]]
@@ -529,52 +610,58 @@ fn backend_pages(r: &Render, b: &Backend, jobs: &[DownstreamJob]) -> Result<Vec<
         rows.chunks(MATRIX_ROWS_PER_PAGE).collect()
     };
     let pages = chunks.len();
-    let name = |i: usize| {
-        if i == 0 {
-            format!("{}.html", b.slug)
-        } else {
-            format!("{}-{}.html", b.slug, i + 1)
-        }
-    };
-    let mut out = Vec::new();
-    for (i, chunk) in chunks.iter().enumerate() {
-        let rows: Vec<Value> = chunk
-            .iter()
-            .map(|(pr, js)| {
-                let cells: Vec<Value> = columns
-                    .iter()
-                    .map(|c| {
-                        js.iter()
-                            .find(|j| t(&j.job_name) == *c)
-                            .map(|j| job_cell(r, j))
-                            .unwrap_or_else(missing_cell)
-                    })
-                    .collect();
-                context! {
-                    pr => pr,
-                    known => known_prs.contains(pr),
-                    head => js.first().map(|j| short_sha(&j.head_sha)).unwrap_or_default(),
-                    cells => cells,
-                }
-            })
-            .collect();
-        out.push(r.page(
-            &format!("downstream/{}", name(i)),
-            "backend.html",
-            &format!("Downstream: {}", t(&b.repo)),
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| backend_page(r, b, &columns, chunk, i, pages))
+        .collect()
+}
+
+fn backend_page(
+    r: &Render,
+    b: &Backend,
+    columns: &[String],
+    chunk: &[(u64, Vec<&DownstreamJob>)],
+    i: usize,
+    pages: usize,
+) -> Result<Page> {
+    let known_prs: std::collections::HashSet<u64> = r.snap.prs.iter().map(|p| p.number).collect();
+    let name = |i: usize| backend_page_name(&b.slug, i);
+    let rows: Vec<Value> = chunk
+        .iter()
+        .map(|(pr, js)| {
+            let cells: Vec<Value> = columns
+                .iter()
+                .map(|c| {
+                    js.iter()
+                        .find(|j| t(&j.job_name) == *c)
+                        .map(|j| job_cell(r, j))
+                        .unwrap_or_else(missing_cell)
+                })
+                .collect();
             context! {
-                backend => t(&b.repo),
-                pass_rate => pass_rate(b),
-                columns => columns.clone(),
-                rows => rows,
-                page => i + 1,
-                pages => pages,
-                prev => (i > 0).then(|| name(i - 1)),
-                next => (i + 1 < pages).then(|| name(i + 1)),
-            },
-        )?);
-    }
-    Ok(out)
+                pr => pr,
+                known => known_prs.contains(pr),
+                head => js.first().map(|j| short_sha(&j.head_sha)).unwrap_or_default(),
+                cells => cells,
+            }
+        })
+        .collect();
+    r.page(
+        &format!("downstream/{}", name(i)),
+        "backend.html",
+        &format!("Downstream: {}", t(&b.repo)),
+        context! {
+            backend => t(&b.repo),
+            pass_rate => pass_rate(b),
+            columns => columns.to_vec(),
+            rows => rows,
+            page => i + 1,
+            pages => pages,
+            prev => (i > 0).then(|| name(i - 1)),
+            next => (i + 1 < pages).then(|| name(i + 1)),
+        },
+    )
 }
 
 fn pr_page(r: &Render, number: u64, downstream: Option<&[DownstreamJob]>) -> Result<Page> {

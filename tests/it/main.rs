@@ -34,6 +34,7 @@ mod fake_github_selftest;
 mod heal_flow;
 mod heal_offline;
 mod hud_browser;
+mod hud_clickhouse;
 mod hud_github;
 mod hud_site;
 mod permissions_flow;

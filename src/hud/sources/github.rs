@@ -37,6 +37,41 @@ fn parse_time(t: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The open failure issues ci-medic filed (those with its analysis block),
+/// from the issues with the config's failure label; and how many issues
+/// were read.
+pub async fn failure_issues(ctx: &Ctx) -> Result<(Vec<FailureIssue>, usize)> {
+    let client = ctx.github()?;
+    let label = ctx
+        .config
+        .analyze
+        .labels
+        .iter()
+        .find(|l| *l == crate::config::LABEL_WORKFLOW_FAILURE)
+        .or_else(|| ctx.config.analyze.labels.first())
+        .cloned()
+        .unwrap_or_else(|| crate::config::LABEL_WORKFLOW_FAILURE.to_string());
+    let issues = client.own_issues_with_label(&label).await?;
+    let read = issues.len();
+    let mut out = Vec::new();
+    for i in issues {
+        // Only what ci-medic wrote is read as its analysis.
+        let block = i.body.as_deref().and_then(parse_block);
+        let Some(a) = block else { continue };
+        out.push(FailureIssue {
+            number: i.number,
+            title: i.title.clone(),
+            url: i.html_url.clone(),
+            category: a.category.as_str().to_string(),
+            fingerprint: Some(a.fingerprint.clone()),
+            workflow: Some(a.workflow.clone()),
+            opened_at: None,
+            occurrences: a.occurrences.len().max(1) as u64,
+        });
+    }
+    Ok((out, read))
+}
+
 /// The snapshot of the last `since_days` days as of `now`.
 pub async fn read(ctx: &Ctx, since_days: u32, now: DateTime<Utc>) -> Result<(HudSnapshot, Calls)> {
     let client = ctx.github()?;
@@ -54,32 +89,9 @@ pub async fn read(ctx: &Ctx, since_days: u32, now: DateTime<Utc>) -> Result<(Hud
         ..Calls::default()
     };
 
-    let label = ctx
-        .config
-        .analyze
-        .labels
-        .iter()
-        .find(|l| *l == crate::config::LABEL_WORKFLOW_FAILURE)
-        .or_else(|| ctx.config.analyze.labels.first())
-        .cloned()
-        .unwrap_or_else(|| crate::config::LABEL_WORKFLOW_FAILURE.to_string());
-    let issues = client.own_issues_with_label(&label).await?;
-    calls.made += issues.len() / PER_PAGE + 1;
-    for i in issues {
-        // Only what ci-medic wrote is read as its analysis.
-        let block = i.body.as_deref().and_then(parse_block);
-        let Some(a) = block else { continue };
-        snap.issues.push(FailureIssue {
-            number: i.number,
-            title: i.title.clone(),
-            url: i.html_url.clone(),
-            category: a.category.as_str().to_string(),
-            fingerprint: Some(a.fingerprint.clone()),
-            workflow: Some(a.workflow.clone()),
-            opened_at: None,
-            occurrences: a.occurrences.len().max(1) as u64,
-        });
-    }
+    let (issues, read) = failure_issues(ctx).await?;
+    calls.made += read / PER_PAGE + 1;
+    snap.issues = issues;
 
     let since = now - Duration::days(i64::from(since_days));
     let created = encode_segment(&format!(">={}", since.format("%Y-%m-%dT%H:%M:%SZ")), false);

@@ -1,5 +1,6 @@
 //! Where a HUD snapshot comes from.
 
+pub mod clickhouse;
 pub mod file;
 pub mod github;
 
@@ -60,7 +61,7 @@ pub async fn read(
             Ok(snap)
         }
         HudSource::Clickhouse => bail!(
-            "hud: the clickhouse source is not built yet; use --source github or file:SNAPSHOT.json"
+            "hud: the clickhouse source writes its pages as it reads them (see `build_from_clickhouse`)"
         ),
     }
     .map(|mut s| {
@@ -70,4 +71,49 @@ pub async fn read(
         let _ = cx;
         s
     })
+}
+
+/// `--source clickhouse`: read and write the site into `out` page by page;
+/// the snapshot returned holds what the index, trunk and pull request pages
+/// showed (no downstream rows).
+pub async fn build_from_clickhouse(
+    cx: &Context,
+    since_days: u32,
+    now: chrono::DateTime<chrono::Utc>,
+    out: &std::path::Path,
+) -> Result<(HudSnapshot, clickhouse::BuildStats)> {
+    // GitHub is optional here: with a token it names the default branch and
+    // lists the failure issues; without one the trunk is `main`'s.
+    let client = cx.client().ok();
+    let config = cx.load_config(client.as_ref()).await?;
+    let ctx = cx.ctx(client, config);
+    let repo = cx.repo()?.full();
+    let (branch, issues) = match ctx.github() {
+        Ok(client) => (
+            client.default_branch().await?,
+            github::failure_issues(&ctx).await?.0,
+        ),
+        Err(_) => ("main".to_string(), Vec::new()),
+    };
+    let server = ctx
+        .env
+        .var("GITHUB_SERVER_URL")
+        .filter(|s| s.starts_with("https://"))
+        .map(str::to_string)
+        .unwrap_or_else(super::model::default_server_url);
+    let store = ctx.store().await?;
+    clickhouse::build(
+        store,
+        clickhouse::Params {
+            repo: &repo,
+            branch: &branch,
+            autorevert: &ctx.config.autorevert,
+            since_days,
+            now,
+            server_url: &server,
+            issues,
+        },
+        out,
+    )
+    .await
 }
