@@ -25,6 +25,7 @@ mod clickhouse;
 mod client;
 mod crcr_allowlist;
 mod crcr_relay;
+mod drci_clickhouse;
 mod drci_flow;
 mod drci_live;
 mod drci_offline;
