@@ -1,6 +1,6 @@
 //! Dr. CI's evidence from ClickHouse, for repositories whose history the
-//! tables `ci-medic ingest` fills hold: two queries per update of a pull
-//! request, whatever the size of the history.
+//! tables `ci-medic ingest` fills hold: at most three queries per update of
+//! a pull request, whatever the size of the history.
 //!
 //! 1. the merge base's jobs (every attempt, through
 //!    `workflow_job_by_head_sha`), with the analyser's verdict stored on
@@ -8,14 +8,16 @@
 //! 2. the recent failures of the failing jobs' workflows on the default
 //!    branch and on other branches' pull requests, per commit and job: the
 //!    latest attempt's conclusion and the latest failed attempt's
-//!    fingerprint ([`crate::store::Store::drci_recent`]).
+//!    fingerprint ([`crate::store::Store::drci_recent`]);
+//! 3. retry's flaky memory (jobs that failed and passed on one commit), when
+//!    it is on, for every failing workflow at once.
 //!
 //! A failure counts as evidence when its fingerprint is not generic and it
 //! went away: the latest attempt on that commit passed (a re-run), or the
 //! job passed on a later commit of the same branch. A pull request's
 //! failure counts only when that pull request's author is known and is
-//! someone else (its authors come from the caller: the tables do not hold
-//! them).
+//! someone else, and the failing or passing commit is its head now (its
+//! authors come from the caller: the tables do not hold them).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,14 +30,26 @@ use super::snapshot::{Job, JobFailure, Place, RecentFailure, Recovery};
 use crate::store::queries::DrciRecentRow;
 use crate::store::{JobRow, Store};
 
-/// Queries sent for one update, at most (the bound the README states).
-pub const MAX_QUERIES: usize = 2;
+/// Queries sent for one update, at most (the bound the README states):
+/// the merge base's jobs, the recent failures, and retry's flaky memory.
+pub const MAX_QUERIES: usize = 3;
 
 /// The store, counting the queries Dr. CI sends through it.
 pub struct Reader<'a> {
     store: &'a Store,
     repo: String,
     sent: AtomicUsize,
+}
+
+/// An open pull request, as the evidence of its failures needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullAuthor {
+    pub number: u64,
+    pub author: String,
+    /// Its head now: a row of its branch counts only when the failing or
+    /// the passing commit is this one (a fork may name its branch like
+    /// anyone's, but cannot run on another pull request's head).
+    pub head_sha: String,
 }
 
 /// What the recent-failures query looks for.
@@ -49,8 +63,8 @@ pub struct RecentScope<'a> {
     /// The pull request's own head branch.
     pub own_branch: &'a str,
     pub since: DateTime<Utc>,
-    /// Head branch → (pull request, author) of the pull requests known.
-    pub authors: &'a BTreeMap<String, (u64, String)>,
+    /// Head branch → the open pull request of that branch.
+    pub authors: &'a BTreeMap<String, PullAuthor>,
 }
 
 impl<'a> Reader<'a> {
@@ -94,6 +108,30 @@ impl<'a> Reader<'a> {
                 scope.since,
             )
             .await
+    }
+}
+
+impl Reader<'_> {
+    /// Retry's flaky memory, in one query for every workflow: the jobs of
+    /// `workflows` that failed and passed on one commit since `since`, as
+    /// `workflow / job` names.
+    pub async fn flaky_memory(
+        &self,
+        workflows: &BTreeSet<String>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        if workflows.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let found = self.store.flaky_jobs(&self.repo, since).await?;
+        Ok(found
+            .into_iter()
+            .filter(|f| workflows.contains(&f.workflow_name))
+            .map(|f| format!("{} / {}", f.workflow_name, f.name))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect())
     }
 }
 
@@ -158,20 +196,21 @@ pub fn recent_of(
         if is_generic(Some(&failure)) {
             continue;
         }
-        let recovered = if passed(&r.latest) {
-            Some(Recovery::Rerun)
+        let later = rows[i + 1..]
+            .iter()
+            .take_while(|l| {
+                l.head_branch == r.head_branch
+                    && l.workflow_name == r.workflow_name
+                    && l.name == r.name
+            })
+            .find(|l| l.first_at > r.first_at && passed(&l.latest));
+        let (recovered, passing_sha) = if passed(&r.latest) {
+            (Recovery::Rerun, r.head_sha.as_str())
+        } else if let Some(l) = later {
+            (Recovery::LaterCommit, l.head_sha.as_str())
         } else {
-            rows[i + 1..]
-                .iter()
-                .take_while(|l| {
-                    l.head_branch == r.head_branch
-                        && l.workflow_name == r.workflow_name
-                        && l.name == r.name
-                })
-                .any(|l| l.first_at > r.first_at && passed(&l.latest))
-                .then_some(Recovery::LaterCommit)
+            continue;
         };
-        let Some(recovered) = recovered else { continue };
         let (place, pr, author) = if r.workflow_event == "push" {
             if r.head_branch != scope.default_branch {
                 continue;
@@ -181,11 +220,14 @@ pub fn recent_of(
             if r.head_branch == scope.own_branch {
                 continue;
             }
-            let known = scope.authors.get(&r.head_branch);
+            let known = scope
+                .authors
+                .get(&r.head_branch)
+                .filter(|p| p.head_sha == r.head_sha || p.head_sha == passing_sha);
             (
                 Place::Pr,
-                known.map(|(n, _)| *n),
-                known.map(|(_, a)| a.clone()),
+                known.map(|p| p.number),
+                known.map(|p| p.author.clone()),
             )
         };
         out.push(RecentFailure {

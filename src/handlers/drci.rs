@@ -581,7 +581,24 @@ pub async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
             snapshot.base_jobs.extend(external);
             snapshot.issues = unstable_issues(client, &section).await?;
             let worth_memory = failed.iter().any(|j| !is_generic(j.failure.as_ref()));
-            if section.flaky_memory && worth_memory {
+            if section.flaky_memory
+                && worth_memory
+                && let Some(reader) = &reader
+            {
+                let workflows: BTreeSet<String> = failed
+                    .iter()
+                    .filter_map(|j| j.name.split_once(" / ").map(|(w, _)| w.to_string()))
+                    .collect();
+                let since =
+                    Utc::now() - chrono::Duration::days(i64::from(section.flaky_window_days));
+                snapshot.known_flaky = match reader.flaky_memory(&workflows, since).await {
+                    Ok(names) => names,
+                    Err(e) => {
+                        tracing::warn!("flaky memory not read from ClickHouse: {e:#}");
+                        Vec::new()
+                    }
+                };
+            } else if section.flaky_memory && worth_memory {
                 snapshot.known_flaky =
                     flaky_memory(ctx, client, &section, &head.runs, &failed).await;
             }
@@ -1123,7 +1140,14 @@ async fn stored_recent(
                     if let Some(user) = &p.user
                         && branches.contains(&p.head_ref)
                     {
-                        authors.insert(p.head_ref.clone(), (p.number, user.login.clone()));
+                        authors.insert(
+                            p.head_ref.clone(),
+                            crate::drci::clickhouse::PullAuthor {
+                                number: p.number,
+                                author: user.login.clone(),
+                                head_sha: p.head_sha.clone(),
+                            },
+                        );
                     }
                 }
             }

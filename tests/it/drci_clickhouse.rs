@@ -1,12 +1,14 @@
 //! Dr. CI on ClickHouse: the merge base's jobs and the recent failures
-//! elsewhere come from the tables (two queries), and the verdicts follow
+//! elsewhere and retry's flaky memory come from the tables (three queries), and the verdicts follow
 //! the fingerprints stored there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use ci_medic::drci::classify::{self, Normaliser};
-use ci_medic::drci::clickhouse::{MAX_QUERIES, Reader, RecentScope, pull_branches, recent_of};
+use ci_medic::drci::clickhouse::{
+    MAX_QUERIES, PullAuthor, Reader, RecentScope, pull_branches, recent_of,
+};
 use ci_medic::drci::snapshot::{DEFAULT_SHARD_PATTERN, Job, JobFailure as Found, Place};
 use ci_medic::drci::{Class, Snapshot};
 use ci_medic::store::{JobFailure, JobRow};
@@ -87,7 +89,7 @@ fn head_job(name: &str, fingerprint: &str) -> Job {
 }
 
 #[tokio::test]
-async fn drci_clickhouse_flaky_from_stored_failures_in_two_queries() {
+async fn drci_clickhouse_flaky_from_stored_failures_in_three_queries() {
     let url = test_clickhouse::url();
     let store = test_clickhouse::connect(&url, &test_clickhouse::database("drci")).await;
     store.migrate().await.expect("migrate");
@@ -241,15 +243,41 @@ async fn drci_clickhouse_flaky_from_stored_failures_in_two_queries() {
         authors: &BTreeMap::new(),
     };
     let found = reader.recent_rows(&scope).await.expect("recent");
-    assert_eq!(reader.queries(), 2);
+    let memory = reader
+        .flaky_memory(
+            &BTreeSet::from(["pull".to_string()]),
+            now - Duration::days(3),
+        )
+        .await
+        .expect("flaky memory");
+    assert_eq!(reader.queries(), 3);
     assert!(reader.queries() <= MAX_QUERIES);
     assert_eq!(
         pull_branches(&found, "mine"),
         BTreeSet::from(["feature".to_string()])
     );
-    let authors = BTreeMap::from([("feature".to_string(), (7u64, "alice".to_string()))]);
+    let pull = |head: &str| PullAuthor {
+        number: 7,
+        author: "alice".into(),
+        head_sha: head.into(),
+    };
+    // A branch of that name whose pull request is at another head now (a
+    // fork may name its branch like anyone's): no author, no evidence.
+    let elsewhere = BTreeMap::from([("feature".to_string(), pull("other"))]);
+    scope.authors = &elsewhere;
+    let unknown = recent_of(&found, &norm, &scope);
+    assert!(
+        unknown
+            .iter()
+            .filter(|r| r.place == Place::Pr)
+            .all(|r| r.author.is_none()),
+        "{unknown:?}"
+    );
+    let authors = BTreeMap::from([("feature".to_string(), pull("p2"))]);
     scope.authors = &authors;
     let recent = recent_of(&found, &norm, &scope);
+    // Failed and passed on one commit: the re-runs on t1, t2 and m1.
+    assert!(memory.contains(&"pull / lint".to_string()), "{memory:?}");
     let mut seen: Vec<(&str, Place)> = recent
         .iter()
         .map(|r| (r.fingerprint.as_str(), r.place))
