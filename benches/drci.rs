@@ -7,9 +7,10 @@
 //! Generates `--rows` (default 1,000,000) `workflow_job` rows inside
 //! ClickHouse (`INSERT ... SELECT FROM numbers()`): pushes to the default
 //! branch and pull requests of 200 branches over 7 days, one job in 50
-//! failing with one of 13 fingerprints, one in 4 of those re-run. Then times
-//! one update's reads (the merge base's jobs, the recent failures of the
-//! failing jobs' workflows) and prints milliseconds and queries per update.
+//! failing on two commits in three with one of 13 fingerprints (the SQL is
+//! `benches/drci_rows.sql`). Then times one update's reads (the merge
+//! base's jobs, the recent failures of the failing jobs' workflows, retry's
+//! flaky memory) and prints milliseconds and queries per update.
 //! The database is dropped after. Without `CLICKHOUSE_URL` it says so and
 //! stops.
 // Benches, examples and tests read their own settings from the environment.
@@ -26,35 +27,9 @@ use ci_medic::store::{Store, StoreConfig};
 
 const JOBS_PER_COMMIT: u64 = 200;
 
-const GENERATE_JOBS: &str = "
-INSERT INTO workflow_job
-SELECT
-    toInt64(number) AS id,
-    toInt64(intDiv(number, {jobs:UInt64}) * 10 + number % 3) AS run_id,
-    toInt64(if(number % 200 = 1, 2, 1)) AS run_attempt,
-    {repo:String} AS repository_full_name,
-    ['pull', 'trunk', 'inductor'][number % 3 + 1] AS workflow_name,
-    if(intDiv(number, {jobs:UInt64}) % 4 = 0, 'push', 'pull_request') AS workflow_event,
-    lower(hex(sipHash128(intDiv(number, {jobs:UInt64})))) || '00000000' AS head_sha,
-    if(workflow_event = 'push', 'main',
-       concat('pr-', toString(intDiv(number, {jobs:UInt64}) % 200))) AS head_branch,
-    concat('job-', toString(intDiv(number % {jobs:UInt64}, 4)), ' / test (default, ',
-           toString(number % 4 + 1), ', 4)') AS name,
-    ['linux.2xlarge'] AS labels,
-    '' AS runner_name,
-    'completed' AS status,
-    if(number % 50 = 0, 'failure', 'success') AS conclusion,
-    fromUnixTimestamp64Milli({start:Int64} + intDiv(number, {jobs:UInt64}) * {step:Int64}, 'UTC') AS created_at,
-    created_at AS started_at,
-    created_at + toIntervalMinute(30) AS completed_at,
-    CAST([] AS Array(Tuple(Int64, String, String, String, DateTime64(3, 'UTC'), DateTime64(3, 'UTC')))) AS steps,
-    if(number % 50 = 0,
-       tuple('pytest-failure', 'test', concat('FAILED test_ops.py::test_', toString(number % 13)),
-             toInt64(1), CAST([] AS Array(String)), lower(hex(sipHash64(number % 13)))),
-       tuple('', '', '', toInt64(0), CAST([] AS Array(String)), '')) AS failure,
-    '' AS html_url,
-    completed_at AS updated_at
-FROM numbers({rows:UInt64})";
+/// The synthetic history (shared with the tiny-scale test in
+/// `tests/it/drci_clickhouse.rs`).
+const GENERATE_JOBS: &str = include_str!("drci_rows.sql");
 
 struct Options {
     rows: u64,
@@ -175,6 +150,9 @@ async fn bench_in(o: &Options, store: &Store) -> anyhow::Result<()> {
         let base_jobs = reader.jobs_at(&base).await?;
         let rows = reader.recent_rows(&scope).await?;
         let recent = recent_of(&rows, &norm, &scope);
+        reader
+            .flaky_memory(&BTreeSet::from(["pull".to_string()]), scope.since)
+            .await?;
         samples.push(t.elapsed());
         queries = reader.queries();
         found = (base_jobs.len(), recent.len());

@@ -317,3 +317,63 @@ async fn drci_clickhouse_flaky_from_stored_failures_in_three_queries() {
     );
     drop_database(&store).await;
 }
+
+/// The bench's synthetic history at a tiny scale: one update reads it in
+/// at most three queries and finds evidence on the default branch.
+#[tokio::test]
+async fn drci_clickhouse_bench_history_at_tiny_scale() {
+    let url = test_clickhouse::url();
+    let store = test_clickhouse::connect(&url, &test_clickhouse::database("drci_bench")).await;
+    store.migrate().await.expect("migrate");
+    let repo = "bench/drci";
+    let now = Utc::now();
+    let rows: u64 = 4000;
+    let commits = rows / 200;
+    let span_ms: i64 = 2 * 24 * 3600 * 1000;
+    store
+        .client()
+        .query(include_str!("../../benches/drci_rows.sql"))
+        .param("repo", repo)
+        .param("jobs", 200u64)
+        .param("start", now.timestamp_millis() - span_ms)
+        .param("step", span_ms / i64::try_from(commits).expect("small"))
+        .param("rows", rows)
+        .execute()
+        .await
+        .expect("generate");
+    let base: String = test_clickhouse::fetch_one(
+        &store,
+        "SELECT head_sha FROM workflow_job WHERE workflow_event = 'push' \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .await;
+    let norm = Normaliser::new(DEFAULT_SHARD_PATTERN).expect("pattern");
+    let wanted: BTreeSet<String> = ["pull / job-0 / test (default, 1, 4)"]
+        .iter()
+        .map(|n| norm.normalise(n))
+        .collect();
+    let workflows = vec!["pull".to_string()];
+    let scope = RecentScope {
+        workflows: &workflows,
+        wanted: &wanted,
+        default_branch: "main",
+        own_branch: "pr-0",
+        since: now - Duration::days(3),
+        authors: &BTreeMap::new(),
+    };
+    let reader = Reader::new(&store, repo);
+    let base_jobs = reader.jobs_at(&base).await.expect("base jobs");
+    let found = reader.recent_rows(&scope).await.expect("recent");
+    reader
+        .flaky_memory(&BTreeSet::from(["pull".to_string()]), scope.since)
+        .await
+        .expect("memory");
+    let recent = recent_of(&found, &norm, &scope);
+    assert_eq!(reader.queries(), MAX_QUERIES);
+    assert_eq!(base_jobs.len(), 200);
+    assert!(
+        recent.iter().any(|r| r.place == Place::Trunk),
+        "{recent:?} from {found:?}"
+    );
+    drop_database(&store).await;
+}
