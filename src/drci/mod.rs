@@ -6,6 +6,7 @@
 //! request's comment. `ci-medic drci --snapshot FILE` runs both offline.
 
 pub mod classify;
+pub mod clickhouse;
 pub mod comment;
 pub mod settings;
 pub mod snapshot;

@@ -550,27 +550,67 @@ pub async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
         };
         if !failed.is_empty() {
             let wanted: BTreeSet<String> = failed.iter().map(|j| norm.normalise(&j.name)).collect();
-            let (_, mut base_jobs) = jobs_at(client, &merge_base, None).await?;
-            analyse_failed(
-                ctx,
-                client,
-                &rules,
-                &mut base_jobs,
-                Some((&norm, &wanted)),
-                &cached,
-                &mut fresh,
-            )
-            .await;
-            snapshot.base_jobs = base_jobs.into_iter().map(|(j, _)| j).collect();
+            let reader = store_reader(ctx, client).await;
+            let stored = match &reader {
+                Some(r) => match r.jobs_at(&merge_base).await {
+                    Ok(jobs) => Some(jobs),
+                    Err(e) => {
+                        tracing::warn!("merge base jobs not read from ClickHouse: {e:#}");
+                        None
+                    }
+                },
+                None => None,
+            };
+            if let Some(jobs) = stored {
+                snapshot.base_jobs = jobs;
+            } else {
+                let (_, mut base_jobs) = jobs_at(client, &merge_base, None).await?;
+                analyse_failed(
+                    ctx,
+                    client,
+                    &rules,
+                    &mut base_jobs,
+                    Some((&norm, &wanted)),
+                    &cached,
+                    &mut fresh,
+                )
+                .await;
+                snapshot.base_jobs = base_jobs.into_iter().map(|(j, _)| j).collect();
+            }
             let (external, _) = checks_at(client, &merge_base).await?;
             snapshot.base_jobs.extend(external);
             snapshot.issues = unstable_issues(client, &section).await?;
             let worth_memory = failed.iter().any(|j| !is_generic(j.failure.as_ref()));
-            if section.flaky_memory && worth_memory {
+            if section.flaky_memory
+                && worth_memory
+                && let Some(reader) = &reader
+            {
+                let workflows: BTreeSet<String> = failed
+                    .iter()
+                    .filter_map(|j| j.name.split_once(" / ").map(|(w, _)| w.to_string()))
+                    .collect();
+                let since =
+                    Utc::now() - chrono::Duration::days(i64::from(section.flaky_window_days));
+                snapshot.known_flaky = match reader.flaky_memory(&workflows, since).await {
+                    Ok(names) => names,
+                    Err(e) => {
+                        tracing::warn!("flaky memory not read from ClickHouse: {e:#}");
+                        Vec::new()
+                    }
+                };
+            } else if section.flaky_memory && worth_memory {
                 snapshot.known_flaky =
                     flaky_memory(ctx, client, &section, &head.runs, &failed).await;
             }
-            if worth_memory {
+            if worth_memory && let Some(reader) = &reader {
+                snapshot.recent_failures =
+                    stored_recent(reader, client, &section, &norm, &failed, &pr.head_ref).await;
+                tracing::info!(
+                    "Dr. CI read ClickHouse with {} queries for #{}",
+                    reader.queries(),
+                    pr.number
+                );
+            } else if worth_memory {
                 let mut lookup = Lookup {
                     ctx,
                     client,
@@ -1035,6 +1075,87 @@ async fn other_pulls(
         })
         .collect();
     fingerprinted(lookup, norm, &wanted, found).await
+}
+
+/// The ClickHouse reader, when ClickHouse is configured and answers (else
+/// the API is read, as without it).
+async fn store_reader<'a>(
+    ctx: &'a Ctx,
+    client: &Client,
+) -> Option<crate::drci::clickhouse::Reader<'a>> {
+    if ctx.store_config().is_err() {
+        return None;
+    }
+    match ctx.store().await {
+        Ok(store) => Some(crate::drci::clickhouse::Reader::new(
+            store,
+            &client.repo().full(),
+        )),
+        Err(e) => {
+            tracing::warn!("ClickHouse not reached, Dr. CI reads the API: {e:#}");
+            None
+        }
+    }
+}
+
+/// The recent failures of the default branch and of other authors' pull
+/// requests from ClickHouse: one query, and one list of the open pull
+/// requests (their authors) when other pull requests' failures are among
+/// them. A source that cannot be read gives no evidence.
+async fn stored_recent(
+    reader: &crate::drci::clickhouse::Reader<'_>,
+    client: &Client,
+    section: &DrciSection,
+    norm: &Normaliser,
+    failed: &[&Job],
+    own_branch: &str,
+) -> Vec<RecentFailure> {
+    use crate::drci::clickhouse::{RecentScope, pull_branches, recent_of};
+    let (wanted, workflows) = worth_looking(norm, failed);
+    let workflows: Vec<String> = workflows.into_iter().collect();
+    let Ok(branch) = client.default_branch().await else {
+        return Vec::new();
+    };
+    let mut authors = BTreeMap::new();
+    let mut scope = RecentScope {
+        workflows: &workflows,
+        wanted: &wanted,
+        default_branch: &branch,
+        own_branch,
+        since: Utc::now() - chrono::Duration::days(i64::from(section.flaky_window_days)),
+        authors: &BTreeMap::new(),
+    };
+    let rows = match reader.recent_rows(&scope).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!("recent failures not read from ClickHouse: {e:#}");
+            return Vec::new();
+        }
+    };
+    let branches = pull_branches(&rows, own_branch);
+    if !branches.is_empty() {
+        match client.open_pulls(section.sweep_max_pulls).await {
+            Ok(open) => {
+                for p in open {
+                    if let Some(user) = &p.user
+                        && branches.contains(&p.head_ref)
+                    {
+                        authors.insert(
+                            p.head_ref.clone(),
+                            crate::drci::clickhouse::PullAuthor {
+                                number: p.number,
+                                author: user.login.clone(),
+                                head_sha: p.head_sha.clone(),
+                            },
+                        );
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("authors of other pull requests not read: {e}"),
+        }
+    }
+    scope.authors = &authors;
+    recent_of(&rows, norm, &scope)
 }
 
 /// Retry's flaky memory for the workflows of the failed jobs, as

@@ -110,6 +110,64 @@ GROUP BY head_sha, workflow_name, name
 HAVING countIf(conclusion = 'failure') > 0 AND countIf(conclusion = 'success') > 0
 ORDER BY head_sha, workflow_name, name";
 
+/// Dr. CI's evidence: per commit and job of the given workflows, created
+/// since `since`, on the default branch's pushes or on other branches' pull
+/// requests, the conclusion of the latest attempt and the analyser's verdict
+/// on the latest failed one. Only jobs that failed with a fingerprint
+/// somewhere in the window on that branch are returned (with their passing
+/// commits, which say whether a failure went away later).
+const DRCI_RECENT: &str = "\
+SELECT workflow_name, name, workflow_event, head_branch, head_sha,
+  toUnixTimestamp64Milli(min(created_at)) AS first_at,
+  argMax(conclusion, (run_id, run_attempt, id)) AS latest,
+  argMaxIf(tupleElement(failure, 'rule'), (run_id, run_attempt, id), failed) AS rule,
+  argMaxIf(tupleElement(failure, 'category'), (run_id, run_attempt, id), failed) AS category,
+  argMaxIf(tupleElement(failure, 'line'), (run_id, run_attempt, id), failed) AS line,
+  argMaxIf(tupleElement(failure, 'fingerprint'), (run_id, run_attempt, id), failed) AS fingerprint,
+  argMaxIf(html_url, (run_id, run_attempt, id), failed) AS html_url,
+  toUnixTimestamp64Milli(argMaxIf(completed_at, (run_id, run_attempt, id), failed)) AS failed_at
+FROM (
+  SELECT *, conclusion IN ('failure', 'timed_out') AS failed
+  FROM workflow_job FINAL
+  WHERE repository_full_name = {repo:String}
+    AND created_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    AND status = 'completed'
+    AND workflow_name IN {workflows:Array(String)}
+    AND ((workflow_event = 'push' AND head_branch = {branch:String})
+      OR (workflow_event = 'pull_request' AND head_branch != {own:String}))
+    AND (workflow_name, name, head_branch) IN (
+      SELECT workflow_name, name, head_branch FROM workflow_job FINAL
+      WHERE repository_full_name = {repo:String}
+        AND created_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+        AND workflow_name IN {workflows:Array(String)}
+        AND conclusion IN ('failure', 'timed_out')
+        AND tupleElement(failure, 'fingerprint') != ''))
+GROUP BY workflow_name, name, workflow_event, head_branch, head_sha
+ORDER BY head_branch, workflow_name, name, first_at, head_sha";
+
+/// One row of [`Store::drci_recent`].
+#[derive(Debug, Clone, PartialEq, Eq, Row, Serialize, Deserialize)]
+pub struct DrciRecentRow {
+    pub workflow_name: String,
+    pub name: String,
+    pub workflow_event: String,
+    pub head_branch: String,
+    pub head_sha: String,
+    /// When the job first ran on this commit (Unix milliseconds).
+    pub first_at: i64,
+    /// The conclusion of the latest attempt.
+    pub latest: String,
+    /// The analyser's verdict on the latest failed attempt; empty when no
+    /// attempt failed.
+    pub rule: String,
+    pub category: String,
+    pub line: String,
+    pub fingerprint: String,
+    pub html_url: String,
+    /// When the latest failed attempt completed (Unix milliseconds).
+    pub failed_at: i64,
+}
+
 /// A job that both failed and succeeded on one commit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Row, Serialize, Deserialize)]
 pub struct FlakyJob {
@@ -164,6 +222,32 @@ impl Store {
             insert.write(row).await.with_context(context)?;
         }
         insert.end().await.with_context(context)
+    }
+
+    /// Dr. CI's recent failures elsewhere, in one query: see [`DRCI_RECENT`].
+    /// `branch` is the default branch, `own` the pull request's head branch
+    /// (its own failures are no evidence).
+    pub async fn drci_recent(
+        &self,
+        repo: &str,
+        workflows: &[String],
+        branch: &str,
+        own: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<DrciRecentRow>> {
+        if workflows.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.client
+            .query_raw(DRCI_RECENT)
+            .param("repo", repo)
+            .param("workflows", workflows)
+            .param("branch", branch)
+            .param("own", own)
+            .param("since", since.timestamp_millis())
+            .fetch_all::<DrciRecentRow>()
+            .await
+            .with_context(|| format!("reading the recent failures of {repo}"))
     }
 
     /// Every job (latest version of each attempt) of the given commits, in
@@ -264,12 +348,13 @@ impl Store {
 mod tests {
     use super::*;
 
-    const QUERIES: [&str; 5] = [
+    const QUERIES: [&str; 6] = [
         JOBS_FOR_SHAS,
         JOBS_IN_WINDOW,
         PUSHES_IN_WINDOW,
         RESTART_EXISTS,
         FLAKY_JOBS,
+        DRCI_RECENT,
     ];
 
     /// Every value is a server-side parameter: no query has a `?` (they are

@@ -26,6 +26,7 @@ mod client;
 mod crcr_allowlist;
 mod crcr_relay;
 mod crcr_views;
+mod drci_clickhouse;
 mod drci_flow;
 mod drci_live;
 mod drci_offline;

@@ -1,0 +1,28 @@
+INSERT INTO workflow_job
+SELECT
+    toInt64(number) AS id,
+    toInt64(intDiv(number, {jobs:UInt64}) * 10 + number % 3) AS run_id,
+    toInt64(if(number % 200 = 1, 2, 1)) AS run_attempt,
+    {repo:String} AS repository_full_name,
+    ['pull', 'trunk', 'inductor'][(number % {jobs:UInt64}) % 3 + 1] AS workflow_name,
+    if(intDiv(number, {jobs:UInt64}) % 4 = 0, 'push', 'pull_request') AS workflow_event,
+    lower(hex(sipHash128(intDiv(number, {jobs:UInt64})))) || '00000000' AS head_sha,
+    if(workflow_event = 'push', 'main',
+       concat('pr-', toString(intDiv(number, {jobs:UInt64}) % 200))) AS head_branch,
+    concat('job-', toString(intDiv(number % {jobs:UInt64}, 4)), ' / test (default, ',
+           toString(number % 4 + 1), ', 4)') AS name,
+    ['linux.2xlarge'] AS labels,
+    '' AS runner_name,
+    'completed' AS status,
+    if(number % 50 = 0 AND intDiv(number, {jobs:UInt64}) % 3 != 2, 'failure', 'success') AS conclusion,
+    fromUnixTimestamp64Milli({start:Int64} + intDiv(number, {jobs:UInt64}) * {step:Int64}, 'UTC') AS created_at,
+    created_at AS started_at,
+    created_at + toIntervalMinute(30) AS completed_at,
+    CAST([] AS Array(Tuple(Int64, String, String, String, DateTime64(3, 'UTC'), DateTime64(3, 'UTC')))) AS steps,
+    if(conclusion = 'failure',
+       tuple('pytest-failure', 'test', concat('FAILED test_ops.py::test_', toString(number % 13)),
+             toInt64(1), CAST([] AS Array(String)), lower(hex(sipHash64(number % 13)))),
+       tuple('', '', '', toInt64(0), CAST([] AS Array(String)), '')) AS failure,
+    '' AS html_url,
+    completed_at AS updated_at
+FROM numbers({rows:UInt64})

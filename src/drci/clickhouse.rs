@@ -1,0 +1,246 @@
+//! Dr. CI's evidence from ClickHouse, for repositories whose history the
+//! tables `ci-medic ingest` fills hold: at most three queries per update of
+//! a pull request, whatever the size of the history.
+//!
+//! 1. the merge base's jobs (every attempt, through
+//!    `workflow_job_by_head_sha`), with the analyser's verdict stored on
+//!    each failed one, so no log of the merge base is downloaded;
+//! 2. the recent failures of the failing jobs' workflows on the default
+//!    branch and on other branches' pull requests, per commit and job: the
+//!    latest attempt's conclusion and the latest failed attempt's
+//!    fingerprint ([`crate::store::Store::drci_recent`]);
+//! 3. retry's flaky memory (jobs that failed and passed on one commit), when
+//!    it is on, for every failing workflow at once.
+//!
+//! A failure counts as evidence when its fingerprint is not generic and it
+//! went away: the latest attempt on that commit passed (a re-run), or the
+//! job passed on a later commit of the same branch. A pull request's
+//! failure counts only when that pull request's author is known and is
+//! someone else, and the failing or passing commit is its head now (its
+//! authors come from the caller: the tables do not hold them).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use super::classify::{Normaliser, is_generic};
+use super::snapshot::{Job, JobFailure, Place, RecentFailure, Recovery};
+use crate::store::queries::DrciRecentRow;
+use crate::store::{JobRow, Store};
+
+/// Queries sent for one update, at most (the bound the README states):
+/// the merge base's jobs, the recent failures, and retry's flaky memory.
+pub const MAX_QUERIES: usize = 3;
+
+/// The store, counting the queries Dr. CI sends through it.
+pub struct Reader<'a> {
+    store: &'a Store,
+    repo: String,
+    sent: AtomicUsize,
+}
+
+/// An open pull request, as the evidence of its failures needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullAuthor {
+    pub number: u64,
+    pub author: String,
+    /// Its head now: a row of its branch counts only when the failing or
+    /// the passing commit is this one (a fork may name its branch like
+    /// anyone's, but cannot run on another pull request's head).
+    pub head_sha: String,
+}
+
+/// What the recent-failures query looks for.
+#[derive(Debug, Clone)]
+pub struct RecentScope<'a> {
+    /// The workflows of the failed jobs with a real cause.
+    pub workflows: &'a [String],
+    /// Their names, normalised (shards folded).
+    pub wanted: &'a BTreeSet<String>,
+    pub default_branch: &'a str,
+    /// The pull request's own head branch.
+    pub own_branch: &'a str,
+    pub since: DateTime<Utc>,
+    /// Head branch → the open pull request of that branch.
+    pub authors: &'a BTreeMap<String, PullAuthor>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(store: &'a Store, repo: &str) -> Reader<'a> {
+        Reader {
+            store,
+            repo: repo.to_string(),
+            sent: AtomicUsize::new(0),
+        }
+    }
+
+    /// Queries sent so far.
+    pub fn queries(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Every attempt of every job at `sha`, named `workflow / job`, with the
+    /// stored verdict of each failed attempt.
+    pub async fn jobs_at(&self, sha: &str) -> Result<Vec<Job>> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let rows = self
+            .store
+            .jobs_for_shas(&self.repo, &[sha.to_string()])
+            .await?;
+        Ok(rows.into_iter().map(job_of).collect())
+    }
+
+    /// The rows of the recent-failures query for the wanted jobs (none,
+    /// and no query, when nothing is wanted); [`recent_of`] reads them.
+    pub async fn recent_rows(&self, scope: &RecentScope<'_>) -> Result<Vec<DrciRecentRow>> {
+        if scope.wanted.is_empty() || scope.workflows.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.store
+            .drci_recent(
+                &self.repo,
+                scope.workflows,
+                scope.default_branch,
+                scope.own_branch,
+                scope.since,
+            )
+            .await
+    }
+}
+
+impl Reader<'_> {
+    /// Retry's flaky memory, in one query for every workflow: the jobs of
+    /// `workflows` that failed and passed on one commit since `since`, as
+    /// `workflow / job` names.
+    pub async fn flaky_memory(
+        &self,
+        workflows: &BTreeSet<String>,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<String>> {
+        if workflows.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let found = self.store.flaky_jobs(&self.repo, since).await?;
+        Ok(found
+            .into_iter()
+            .filter(|f| workflows.contains(&f.workflow_name))
+            .map(|f| format!("{} / {}", f.workflow_name, f.name))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect())
+    }
+}
+
+/// The head branches of other pull requests among `rows` whose failures
+/// could count (the caller finds their authors).
+pub fn pull_branches(rows: &[DrciRecentRow], own_branch: &str) -> BTreeSet<String> {
+    rows.iter()
+        .filter(|r| r.workflow_event != "push" && r.head_branch != own_branch)
+        .filter(|r| !r.fingerprint.is_empty())
+        .map(|r| r.head_branch.clone())
+        .collect()
+}
+
+fn text(s: String) -> Option<String> {
+    Some(s).filter(|s| !s.is_empty())
+}
+
+/// A stored job attempt as Dr. CI sees it.
+pub fn job_of(r: JobRow) -> Job {
+    let failure = (!r.failure.fingerprint.is_empty()).then(|| JobFailure {
+        category: r.failure.category.parse().unwrap_or_default(),
+        rule: r.failure.rule.clone(),
+        text: r.failure.line.clone(),
+        fingerprint: r.failure.fingerprint.clone(),
+    });
+    Job {
+        name: format!("{} / {}", r.workflow_name, r.name),
+        id: u64::try_from(r.id).ok(),
+        status: text(r.status),
+        conclusion: text(r.conclusion),
+        attempt: u32::try_from(r.run_attempt).unwrap_or(1),
+        url: text(r.html_url),
+        failure,
+        ..Job::default()
+    }
+}
+
+fn passed(conclusion: &str) -> bool {
+    conclusion == "success"
+}
+
+/// The evidence in the rows of the recent-failures query (ordered by
+/// branch, job and time).
+pub fn recent_of(
+    rows: &[DrciRecentRow],
+    norm: &Normaliser,
+    scope: &RecentScope<'_>,
+) -> Vec<RecentFailure> {
+    let mut out = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let name = format!("{} / {}", r.workflow_name, r.name);
+        if r.fingerprint.is_empty() || !scope.wanted.contains(&norm.normalise(&name)) {
+            continue;
+        }
+        let failure = JobFailure {
+            category: r.category.parse().unwrap_or_default(),
+            rule: r.rule.clone(),
+            text: r.line.clone(),
+            fingerprint: r.fingerprint.clone(),
+        };
+        // A generic failure elsewhere says nothing about this one.
+        if is_generic(Some(&failure)) {
+            continue;
+        }
+        let later = rows[i + 1..]
+            .iter()
+            .take_while(|l| {
+                l.head_branch == r.head_branch
+                    && l.workflow_name == r.workflow_name
+                    && l.name == r.name
+            })
+            .find(|l| l.first_at > r.first_at && passed(&l.latest));
+        let (recovered, passing_sha) = if passed(&r.latest) {
+            (Recovery::Rerun, r.head_sha.as_str())
+        } else if let Some(l) = later {
+            (Recovery::LaterCommit, l.head_sha.as_str())
+        } else {
+            continue;
+        };
+        let (place, pr, author) = if r.workflow_event == "push" {
+            if r.head_branch != scope.default_branch {
+                continue;
+            }
+            (Place::Trunk, None, None)
+        } else {
+            if r.head_branch == scope.own_branch {
+                continue;
+            }
+            let known = scope
+                .authors
+                .get(&r.head_branch)
+                .filter(|p| p.head_sha == r.head_sha || p.head_sha == passing_sha);
+            (
+                Place::Pr,
+                known.map(|p| p.number),
+                known.map(|p| p.author.clone()),
+            )
+        };
+        out.push(RecentFailure {
+            job: name,
+            fingerprint: failure.fingerprint,
+            place,
+            pr,
+            author,
+            sha: Some(r.head_sha.clone()),
+            url: text(r.html_url.clone()),
+            at: DateTime::from_timestamp_millis(r.failed_at).filter(|_| r.failed_at > 0),
+            recovered: Some(recovered),
+        });
+    }
+    out
+}
