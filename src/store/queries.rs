@@ -224,7 +224,7 @@ impl Store {
         insert.end().await.with_context(context)
     }
 
-    /// Dr. CI's recent failures elsewhere, in one query: see [`DRCI_RECENT`].
+    /// Dr. CI's recent failures elsewhere, in one query: see `DRCI_RECENT`.
     /// `branch` is the default branch, `own` the pull request's head branch
     /// (its own failures are no evidence).
     pub async fn drci_recent(
