@@ -19,13 +19,16 @@
 // Benches, examples and tests read their own settings from the environment.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "support/scratch_store.rs"]
+mod scratch_store;
+
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use ci_medic::autorevert::{self, synth};
 use ci_medic::config::AutorevertConfig;
 use ci_medic::history;
-use ci_medic::store::{Store, StoreConfig};
+use ci_medic::store::Store;
 
 struct Options {
     commits: usize,
@@ -171,31 +174,10 @@ SELECT
 FROM numbers({commits:UInt64})";
 
 async fn clickhouse(o: &Options, url: String) -> anyhow::Result<()> {
-    let mut random = [0u8; 4];
-    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let db = format!(
-        "ci_medic_bench_{}",
-        random
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let store = Store::connect(&StoreConfig {
-        url,
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-        database: db.clone(),
+    scratch_store::with_scratch_store("autorevert", url, async |store| {
+        clickhouse_in(o, store).await
     })
-    .await?;
-    store.migrate().await?;
-    let result = clickhouse_in(o, &store).await;
-    store
-        .client()
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(&db))
-        .execute()
-        .await?;
-    result
+    .await
 }
 
 async fn clickhouse_in(o: &Options, store: &Store) -> anyhow::Result<()> {

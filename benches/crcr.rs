@@ -17,12 +17,15 @@
 // Benches, examples and tests read their own settings from the environment.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "support/scratch_store.rs"]
+mod scratch_store;
+
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ci_medic::crcr::queries;
 use ci_medic::crcr::row::CrcrJobRow;
-use ci_medic::store::{Store, StoreConfig, TableRows};
+use ci_medic::store::{Store, TableRows};
 
 const REPO: &str = "bench/upstream";
 const BACKENDS: u64 = 50;
@@ -178,31 +181,12 @@ async fn run(store: &Store, rows: u64, singles: u64) -> anyhow::Result<Vec<Strin
 }
 
 async fn bench(url: String) -> anyhow::Result<()> {
-    let mut random = [0u8; 4];
-    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let db = format!(
-        "ci_medic_bench_crcr_{}",
-        random
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let store = Store::connect(&StoreConfig {
-        url,
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-        database: db.clone(),
+    let (rows, singles) = (arg("--rows", 1_000_000), arg("--singles", 2_000));
+    let lines = scratch_store::with_scratch_store("crcr", url, async |store| {
+        run(store, rows, singles).await
     })
     .await?;
-    store.migrate().await?;
-    let result = run(&store, arg("--rows", 1_000_000), arg("--singles", 2_000)).await;
-    store
-        .client()
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(&db))
-        .execute()
-        .await?;
-    for line in result? {
+    for line in lines {
         println!("crcr: {line}");
     }
     Ok(())

@@ -16,6 +16,9 @@
 // Benches, examples and tests read their own settings from the environment.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "support/scratch_store.rs"]
+mod scratch_store;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -23,7 +26,7 @@ use chrono::{TimeZone, Utc};
 use ci_medic::drci::classify::Normaliser;
 use ci_medic::drci::clickhouse::{Reader, RecentScope, recent_of};
 use ci_medic::drci::snapshot::DEFAULT_SHARD_PATTERN;
-use ci_medic::store::{Store, StoreConfig};
+use ci_medic::store::Store;
 
 const JOBS_PER_COMMIT: u64 = 200;
 
@@ -63,31 +66,7 @@ fn ms(d: Duration) -> String {
 }
 
 async fn bench(o: &Options, url: String) -> anyhow::Result<()> {
-    let mut random = [0u8; 4];
-    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let db = format!(
-        "ci_medic_bench_drci_{}",
-        random
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let store = Store::connect(&StoreConfig {
-        url,
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-        database: db.clone(),
-    })
-    .await?;
-    store.migrate().await?;
-    let result = bench_in(o, &store).await;
-    store
-        .client()
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(&db))
-        .execute()
-        .await?;
-    result
+    scratch_store::with_scratch_store("drci", url, async |store| bench_in(o, store).await).await
 }
 
 async fn bench_in(o: &Options, store: &Store) -> anyhow::Result<()> {

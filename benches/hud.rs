@@ -17,6 +17,9 @@
 // Benches, examples and tests read their own settings from the environment.
 #![allow(clippy::disallowed_methods)]
 
+#[path = "support/scratch_store.rs"]
+mod scratch_store;
+
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
@@ -24,7 +27,7 @@ use ci_medic::config::AutorevertConfig;
 use ci_medic::hud::pages::MAX_PAGE_BYTES;
 use ci_medic::hud::sources::clickhouse::{self as hud_clickhouse, Params};
 use ci_medic::hud::synthetic::{self, Scale};
-use ci_medic::store::{Store, StoreConfig};
+use ci_medic::store::Store;
 
 fn scale() -> Scale {
     let mut s = Scale::BENCH;
@@ -103,32 +106,12 @@ async fn run(store: &Store, scale: Scale, out: &std::path::Path) -> anyhow::Resu
 }
 
 async fn bench(url: String, scale: Scale) -> anyhow::Result<()> {
-    let mut random = [0u8; 4];
-    getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let db = format!(
-        "ci_medic_bench_hud_{}",
-        random
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
-    let store = Store::connect(&StoreConfig {
-        url,
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-        database: db.clone(),
+    let out = tempfile::tempdir()?;
+    let lines = scratch_store::with_scratch_store("hud", url, async |store| {
+        run(store, scale, out.path()).await
     })
     .await?;
-    store.migrate().await?;
-    let out = tempfile::tempdir()?;
-    let result = run(&store, scale, out.path()).await;
-    store
-        .client()
-        .query("DROP DATABASE IF EXISTS ?")
-        .bind(clickhouse::sql::Identifier(&db))
-        .execute()
-        .await?;
-    for line in result? {
+    for line in lines {
         println!("hud: {line}");
     }
     Ok(())
