@@ -9,6 +9,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+pub mod status;
+pub use status::{Conclusion, Status};
+
 /// Why a payload could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
