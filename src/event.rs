@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub mod status;
@@ -86,10 +87,11 @@ impl WorkflowRunEvent {
     /// True for a completed run that failed (what `analyze` and `retry` act on).
     pub fn is_failure(&self) -> bool {
         self.action == "completed"
-            && matches!(
-                self.workflow_run.conclusion.as_deref(),
-                Some("failure" | "timed_out")
-            )
+            && self
+                .workflow_run
+                .conclusion
+                .as_ref()
+                .is_some_and(Conclusion::is_failure)
     }
 }
 
@@ -208,8 +210,8 @@ pub struct CheckRun {
     pub id: u64,
     pub name: String,
     pub head_sha: String,
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     /// The app that created it.
     #[serde(default)]
     pub app: Option<CheckApp>,
@@ -228,9 +230,9 @@ pub struct CheckSuite {
     pub id: u64,
     pub head_sha: String,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<Status>,
     #[serde(default)]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
     pub app: Option<CheckApp>,
 }
@@ -285,7 +287,7 @@ pub struct PushCommit {
     pub id: String,
     pub message: String,
     #[serde(default)]
-    pub timestamp: Option<String>,
+    pub timestamp: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -478,6 +480,75 @@ mod tests {
             read_payload(&path, 24),
             Err(EventError::TooLarge { max: 24, .. })
         ));
+    }
+
+    fn run_payload(conclusion: &str, created_at: &str) -> Vec<u8> {
+        format!(
+            r#"{{"action":"completed","repository":{{"full_name":"o/r"}},
+              "workflow_run":{{"id":7,"event":"push","head_sha":"abc","status":"completed",
+              "conclusion":{conclusion},"created_at":{created_at}}}}}"#
+        )
+        .into_bytes()
+    }
+
+    fn run_of(event: Event) -> WorkflowRunEvent {
+        match event {
+            Event::WorkflowRun(e) => *e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn conclusions_and_times_are_typed_once_at_parse() {
+        let e = run_of(
+            parse(
+                "workflow_run",
+                "e.json",
+                &run_payload(r#""timed_out""#, r#""2024-05-01T13:30:00+02:00""#),
+            )
+            .unwrap(),
+        );
+        assert_eq!(e.workflow_run.conclusion, Some(Conclusion::TimedOut));
+        assert_eq!(e.workflow_run.status, Some(Status::Completed));
+        assert!(e.is_failure());
+        // Any offset is read as the same instant in UTC.
+        let at = DateTime::parse_from_rfc3339("2024-05-01T11:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(e.workflow_run.created_at, Some(at));
+
+        let e = run_of(parse("workflow_run", "e.json", &run_payload("null", "null")).unwrap());
+        assert_eq!(e.workflow_run.conclusion, None);
+        assert_eq!(e.workflow_run.created_at, None);
+        assert!(!e.is_failure());
+    }
+
+    #[test]
+    fn a_conclusion_github_adds_later_is_kept_not_refused() {
+        let e = run_of(
+            parse(
+                "workflow_run",
+                "e.json",
+                &run_payload(r#""superseded""#, "null"),
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            e.workflow_run.conclusion,
+            Some(Conclusion::Other("superseded".into()))
+        );
+        assert!(!e.is_failure());
+    }
+
+    #[test]
+    fn a_malformed_timestamp_fails_the_event_and_names_the_field() {
+        for bad in [r#""yesterday""#, r#""""#, r#""2024-13-01T00:00:00Z""#, "17"] {
+            let err = parse("workflow_run", "e.json", &run_payload(r#""failure""#, bad)).err();
+            let Some(EventError::Malformed { path, .. }) = &err else {
+                panic!("{bad}: {err:?}");
+            };
+            assert_eq!(path, "workflow_run.created_at", "{bad}");
+        }
     }
 
     #[test]

@@ -33,9 +33,9 @@ pub async fn read_job(client: &Client, config: &Config, rules: &RuleSet, job: Jo
         // A token stored in the hidden block of issues already filed: its
         // spelling is data, kept so those issues still read.
         status: "analysed".into(),
-        duration_secs: duration_secs(job.started_at.as_deref(), job.completed_at.as_deref()),
+        duration_secs: duration_secs(job.started_at, job.completed_at),
     };
-    if job.conclusion.as_deref() == Some("cancelled") {
+    if job.conclusion == Some(crate::event::Conclusion::Cancelled) {
         finding.status = "cancelled".into();
         return JobFacts {
             job,
@@ -152,8 +152,9 @@ async fn from_run_zip(
     )
 }
 
-fn duration_secs(start: Option<&str>, end: Option<&str>) -> Option<u64> {
-    let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
-    let (s, e) = (parse(start?)?, parse(end?)?);
-    u64::try_from((e - s).num_seconds()).ok()
+fn duration_secs(
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<u64> {
+    u64::try_from((end? - start?).num_seconds()).ok()
 }

@@ -344,7 +344,7 @@ impl Write {
                 check.status,
                 check
                     .conclusion
-                    .as_deref()
+                    .as_ref()
                     .map(|c| format!(", {c}"))
                     .unwrap_or_default(),
                 check.title
@@ -390,7 +390,7 @@ impl Write {
                 check.status,
                 check
                     .conclusion
-                    .as_deref()
+                    .as_ref()
                     .map(|c| format!(", {c}"))
                     .unwrap_or_default(),
                 check.title

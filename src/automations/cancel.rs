@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::workflow_selected;
+use crate::event::Status;
 use crate::github::types::RunInfo;
 
 /// `.github/ci-medic.yml` `cancel-on-close:`; the section being present
@@ -30,7 +31,13 @@ impl Default for CancelOnCloseConfig {
 }
 
 /// Run states that can still be cancelled.
-const ACTIVE: &[&str] = &["queued", "in_progress", "waiting", "requested", "pending"];
+const ACTIVE: &[Status] = &[
+    Status::Queued,
+    Status::InProgress,
+    Status::Waiting,
+    Status::Requested,
+    Status::Pending,
+];
 
 /// Events whose runs belong to a pull request.
 const PR_EVENTS: &[&str] = &["pull_request", "pull_request_target"];
@@ -57,7 +64,7 @@ pub fn runs_to_cancel<'a>(
         .filter(|r| r.head_sha == head_sha)
         .filter(|r| r.head_branch.as_deref() == Some(head_branch))
         .filter(|r| PR_EVENTS.contains(&r.event.as_str()))
-        .filter(|r| r.status.as_deref().is_some_and(|s| ACTIVE.contains(&s)))
+        .filter(|r| r.status.as_ref().is_some_and(|s| ACTIVE.contains(s)))
         .filter(|r| {
             workflow_selected(
                 &config.workflows,

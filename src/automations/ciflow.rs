@@ -47,10 +47,12 @@ impl CiflowConfig {
 /// Meaningful where the repository requires approval of outside
 /// contributors' runs (Settings, Actions, "Require approval for all
 /// outside collaborators"): there, a run that is not waiting was approved.
-pub fn runs_approved<'a>(conclusions: impl IntoIterator<Item = Option<&'a str>>) -> bool {
+pub fn runs_approved<'a>(
+    conclusions: impl IntoIterator<Item = Option<&'a crate::event::Conclusion>>,
+) -> bool {
     let mut any = false;
     for c in conclusions {
-        if c == Some("action_required") {
+        if c == Some(&crate::event::Conclusion::ActionRequired) {
             return false;
         }
         any = true;
@@ -185,8 +187,12 @@ mod tests {
     #[test]
     fn runs_are_approved_when_some_exist_and_none_waits() {
         assert!(!runs_approved([]));
-        assert!(runs_approved([Some("success"), None]));
-        assert!(!runs_approved([Some("success"), Some("action_required")]));
+        use crate::event::Conclusion;
+        assert!(runs_approved([Some(&Conclusion::Success), None]));
+        assert!(!runs_approved([
+            Some(&Conclusion::Success),
+            Some(&Conclusion::ActionRequired)
+        ]));
     }
 
     fn labels(names: &[&str]) -> Vec<String> {

@@ -73,7 +73,7 @@ impl Trunk {
                 "in_progress"
             }
             .into(),
-            conclusion: conclusion.map(str::to_string),
+            conclusion: conclusion.map(Into::into),
             started_at: Some(started),
             completed_at: conclusion.map(|_| started + Duration::minutes(30)),
             rule: fp.map(|_| "pytest failure".to_string()),

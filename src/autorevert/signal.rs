@@ -310,7 +310,7 @@ mod tests {
                 "in_progress"
             }
             .into(),
-            conclusion: conclusion.map(str::to_string),
+            conclusion: conclusion.map(Into::into),
             started_at: None,
             completed_at: None,
             rule: None,

@@ -407,11 +407,12 @@ fn label(facts: &Facts, config: &Config, access: Access) -> Result<Accepted, Ref
 
 /// Conclusions a re-run of failed jobs picks up.
 fn failed(run: &RunInfo) -> bool {
-    run.status.as_deref() == Some("completed")
-        && matches!(
-            run.conclusion.as_deref(),
-            Some("failure" | "timed_out" | "cancelled" | "startup_failure")
-        )
+    use crate::event::{Conclusion, Status};
+    run.status == Some(Status::Completed)
+        && run
+            .conclusion
+            .as_ref()
+            .is_some_and(|c| c.is_failure_or_startup() || *c == Conclusion::Cancelled)
 }
 
 fn retest(facts: &Facts, config: &Config, access: Access) -> Result<Accepted, Refusal> {

@@ -21,6 +21,7 @@ use super::parse::{Command, RebaseOnto};
 use super::reply::{Refusal, ReplyTo};
 use crate::app::Ctx;
 use crate::config::Config;
+use crate::event::{Conclusion, Status};
 use crate::github::checks::CheckRunInfo;
 use crate::github::pulls::PullDetail;
 use crate::github::types::RunInfo;
@@ -173,18 +174,18 @@ pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
             .clone()
             .or_else(|| r.path.clone())
             .unwrap_or_else(|| r.workflow_id.to_string());
-        let newer = latest.get(&name).is_none_or(|old| {
-            (old.created_at.as_deref(), old.id) <= (r.created_at.as_deref(), r.id)
-        });
+        let newer = latest
+            .get(&name)
+            .is_none_or(|old| (old.created_at, old.id) <= (r.created_at, r.id));
         if newer {
             latest.insert(name, r);
         }
     }
     let mut c = Checks::default();
     for (name, r) in latest {
-        if r.status.as_deref() != Some("completed") {
+        if r.status != Some(Status::Completed) {
             c.pending.push(name);
-        } else if !passes(r.conclusion.as_deref()) {
+        } else if !passes(r.conclusion.as_ref()) {
             c.failing.push(name);
         }
     }
@@ -199,9 +200,9 @@ pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
         if c.failing.iter().chain(&c.pending).any(|n| n == name) {
             continue;
         }
-        if r.status != "completed" {
+        if r.status != Status::Completed {
             c.pending.push(name.to_string());
-        } else if !passes(r.conclusion.as_deref()) {
+        } else if !passes(r.conclusion.as_ref()) {
             c.failing.push(name.to_string());
         }
     }
@@ -219,8 +220,8 @@ pub fn check_names(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Vec<String>
     names
 }
 
-fn passes(conclusion: Option<&str>) -> bool {
-    matches!(conclusion, Some("success" | "skipped" | "neutral"))
+fn passes(conclusion: Option<&Conclusion>) -> bool {
+    conclusion.is_some_and(Conclusion::is_passing)
 }
 
 /// The merge commit's title and message.

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use crate::drci::Class;
+use crate::event::{Conclusion, Status};
 use crate::github::Client;
 use crate::github::GithubError;
 use crate::github::checks::CheckRunInfo;
@@ -119,7 +120,7 @@ pub fn read_summary(summary: &str) -> DrciView {
 pub fn own_view(client: &Client, check_runs: &[CheckRunInfo], name: &str) -> Option<DrciView> {
     check_runs
         .iter()
-        .filter(|r| r.name == name && r.status == "completed" && client.is_own_check_run(r))
+        .filter(|r| r.name == name && r.status.is_completed() && client.is_own_check_run(r))
         .max_by_key(|r| r.id)
         .and_then(|r| r.output.summary.as_deref())
         .map(read_summary)
@@ -153,9 +154,9 @@ fn latest_runs(runs: &[RunInfo]) -> BTreeMap<String, &RunInfo> {
             .clone()
             .or_else(|| r.path.clone())
             .unwrap_or_else(|| r.workflow_id.to_string());
-        let newer = latest.get(&name).is_none_or(|old| {
-            (old.created_at.as_deref(), old.id) <= (r.created_at.as_deref(), r.id)
-        });
+        let newer = latest
+            .get(&name)
+            .is_none_or(|old| (old.created_at, old.id) <= (r.created_at, r.id));
         if newer {
             latest.insert(name, r);
         }
@@ -189,11 +190,8 @@ pub async fn gather(
             let failed = jobs
                 .into_iter()
                 .filter(|j| {
-                    j.status == "completed"
-                        && !matches!(
-                            j.conclusion.as_deref(),
-                            Some("success" | "skipped" | "neutral")
-                        )
+                    j.status.as_ref().is_some_and(Status::is_completed)
+                        && !j.conclusion.as_ref().is_some_and(Conclusion::is_passing)
                 })
                 .map(|j| j.name)
                 .collect();

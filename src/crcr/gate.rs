@@ -13,6 +13,7 @@ use crate::bot::merge;
 use crate::bot::parse::Command;
 use crate::bot::reply::Refusal;
 use crate::config::Config;
+use crate::event::Conclusion;
 use crate::github::checks::CheckRunInfo;
 use crate::github::pulls::PullDetail;
 use crate::permissions::Access;
@@ -94,17 +95,16 @@ pub fn blocking(
             .filter(|r| downstream_of(gate, r).is_some_and(|d| d.eq_ignore_ascii_case(repo)))
             .collect();
         let failed = mine.iter().any(|r| {
-            r.status == "completed"
-                && !matches!(
-                    r.conclusion.as_deref(),
-                    Some("success" | "skipped" | "neutral" | "cancelled" | "timed_out")
-                )
+            r.status.is_completed()
+                && !r.conclusion.as_ref().is_some_and(|c| {
+                    c.is_passing() || matches!(c, Conclusion::Cancelled | Conclusion::TimedOut)
+                })
         });
         let why = if failed {
             Some("failed")
         } else if mine.is_empty() {
             Some("no result yet")
-        } else if mine.iter().any(|r| r.status != "completed") {
+        } else if mine.iter().any(|r| !r.status.is_completed()) {
             Some("pending")
         } else {
             None
@@ -208,7 +208,7 @@ mod tests {
             name: name.into(),
             head_sha: "a".repeat(40),
             status: status.into(),
-            conclusion: conclusion.map(str::to_string),
+            conclusion: conclusion.map(Conclusion::parse),
             output: Default::default(),
             app: Some(AppInfo {
                 slug: Some(app.into()),

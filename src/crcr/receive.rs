@@ -337,7 +337,7 @@ mod tests {
         let Write::CheckRun { check: spec } = &d.plan.steps[1].write else {
             panic!("{:?}", d.plan);
         };
-        assert_eq!(spec.conclusion.as_deref(), Some("failure"));
+        assert_eq!(spec.conclusion, Some(crate::event::Conclusion::Failure));
     }
 
     #[test]

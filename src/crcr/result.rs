@@ -91,6 +91,10 @@ pub struct TestCounts {
 }
 
 /// A job conclusion, as GitHub names them.
+///
+/// Not [`crate::event::Conclusion`]: this is the closed set a downstream CI
+/// may report, and a result with any other value (`stale`,
+/// `startup_failure`, one GitHub adds later) is refused, not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Conclusion {
@@ -421,8 +425,11 @@ impl CheckRunContent {
         crate::github::checks::CheckRunSpec {
             name: self.name.clone(),
             head_sha: self.head_sha.clone(),
-            status: self.status.clone(),
-            conclusion: self.conclusion.clone(),
+            status: crate::event::Status::parse(&self.status),
+            conclusion: self
+                .conclusion
+                .as_deref()
+                .map(crate::event::Conclusion::parse),
             title: self.title.clone(),
             summary: self.summary.clone(),
             details_url: self.details_url.clone(),

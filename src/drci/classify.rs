@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::snapshot::{Downstream, IssueRef, Job, JobFailure, Place, Recovery, Snapshot};
 use crate::analyze::Category;
+use crate::event::{Conclusion, Status};
 
 /// A job's class, most urgent first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -237,15 +238,14 @@ enum Outcome {
 }
 
 fn outcome(job: &Job) -> Outcome {
-    let status = job.status.as_deref().unwrap_or("completed");
-    if status != "completed" {
+    if job.status.as_ref().is_some_and(|s| *s != Status::Completed) {
         return Outcome::Pending;
     }
-    match job.conclusion.as_deref() {
+    match &job.conclusion {
         None => Outcome::Pending,
-        Some("success" | "skipped" | "neutral" | "stale") => Outcome::Passed,
-        Some("cancelled") => Outcome::Cancelled,
-        Some("action_required" | "startup_failure") => Outcome::AwaitingApproval,
+        Some(c) if c.is_passing() || *c == Conclusion::Stale => Outcome::Passed,
+        Some(Conclusion::Cancelled) => Outcome::Cancelled,
+        Some(Conclusion::ActionRequired | Conclusion::StartupFailure) => Outcome::AwaitingApproval,
         // `failure`, `timed_out`, and anything unknown: a failure.
         Some(_) => Outcome::Failed,
     }
@@ -312,8 +312,8 @@ pub fn classify(snap: &Snapshot) -> Result<Vec<Verdict>> {
             }
             Outcome::AwaitingApproval => {
                 v.class = Class::AwaitingApproval;
-                v.reason = match job.conclusion.as_deref() {
-                    Some("startup_failure") => "the workflow failed to start".into(),
+                v.reason = match job.conclusion {
+                    Some(Conclusion::StartupFailure) => "the workflow failed to start".into(),
                     _ => "waiting for a maintainer to approve the run".into(),
                 };
             }

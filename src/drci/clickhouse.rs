@@ -160,8 +160,8 @@ pub fn job_of(r: JobRow) -> Job {
     Job {
         name: format!("{} / {}", r.workflow_name, r.name),
         id: u64::try_from(r.id).ok(),
-        status: text(r.status),
-        conclusion: text(r.conclusion),
+        status: text(r.status).map(|s| s.as_str().into()),
+        conclusion: text(r.conclusion).map(|c| c.as_str().into()),
         attempt: u32::try_from(r.run_attempt).unwrap_or(1),
         url: text(r.html_url),
         failure,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::Category;
+use crate::event::{Conclusion, Status};
 
 /// One pull request's CI as Dr. CI sees it.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -67,9 +68,9 @@ pub struct Downstream {
     /// `L3` or `L4`.
     pub level: String,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<Status>,
     #[serde(default)]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
     pub url: Option<String>,
 }
@@ -92,11 +93,11 @@ pub struct Job {
     /// `queued`, `in_progress`, `waiting`, `pending`, `requested` or
     /// `completed` (the default).
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<Status>,
     /// GitHub's conclusion: `success`, `failure`, `timed_out`, `cancelled`,
     /// `skipped`, `neutral`, `action_required`, `startup_failure`, `stale`.
     #[serde(default)]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     /// The run attempt (1 for the first run).
     #[serde(default = "one")]
     pub attempt: u32,

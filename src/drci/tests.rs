@@ -470,8 +470,8 @@ fn the_latest_attempt_counts() {
 fn pending_cancelled_and_awaiting_approval() {
     let job = |name: &str, status: Option<&str>, conclusion: Option<&str>| Job {
         name: name.into(),
-        status: status.map(str::to_string),
-        conclusion: conclusion.map(str::to_string),
+        status: status.map(Into::into),
+        conclusion: conclusion.map(Into::into),
         attempt: 1,
         ..Job::default()
     };
@@ -608,7 +608,7 @@ fn downstream(name: &str, level: &str, conclusion: Option<&str>) -> super::snaps
             }
             .into(),
         ),
-        conclusion: conclusion.map(str::to_string),
+        conclusion: conclusion.map(Into::into),
         url: None,
     }
 }

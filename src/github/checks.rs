@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::api::encode_segment;
 use super::{BoxedCheck, Client, GithubError, Repeat, decode};
+use crate::event::{Conclusion, Status};
 
 /// GitHub's limit on a check run's `output.summary` and `output.text`, in
 /// characters (REST docs, "Create a check run": "Maximum length: 65535
@@ -22,10 +23,10 @@ pub struct CheckRunSpec {
     pub name: String,
     pub head_sha: String,
     /// `queued`, `in_progress` or `completed`.
-    pub status: String,
+    pub status: Status,
     /// With `completed`: `success`, `failure`, `neutral`, `action_required`...
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     pub title: String,
     /// Markdown, cut to [`CHECK_OUTPUT_LIMIT`] characters when sent.
     pub summary: String,
@@ -57,9 +58,9 @@ pub struct CheckRunInfo {
     pub id: u64,
     pub name: String,
     pub head_sha: String,
-    pub status: String,
+    pub status: Status,
     #[serde(default)]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
     pub output: CheckOutput,
     #[serde(default)]

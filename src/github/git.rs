@@ -67,7 +67,7 @@ struct RawCommitInner {
 #[derive(Deserialize)]
 struct RawSignature {
     #[serde(default)]
-    date: Option<String>,
+    date: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -84,7 +84,7 @@ struct RawPull {
     #[serde(default)]
     merged: Option<bool>,
     #[serde(default)]
-    merged_at: Option<String>,
+    merged_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default)]
     html_url: String,
     #[serde(default)]

@@ -1,7 +1,10 @@
 //! The fields of REST answers that ci-medic reads. Everything else GitHub
 //! sends is ignored, so new or renamed fields elsewhere cannot break us.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::event::{Conclusion, Status};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserInfo {
@@ -33,9 +36,9 @@ pub struct RunInfo {
     #[serde(default)]
     pub head_branch: Option<String>,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<Status>,
     #[serde(default)]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     #[serde(default = "one")]
     pub run_attempt: u64,
     #[serde(default)]
@@ -45,9 +48,9 @@ pub struct RunInfo {
     #[serde(default)]
     pub html_url: String,
     #[serde(default)]
-    pub created_at: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
     /// The repository whose code the run ran (a fork's for a fork's pull request).
     #[serde(default)]
     pub head_repository: Option<RunRepository>,
@@ -80,13 +83,13 @@ pub struct StepInfo {
     pub name: String,
     pub number: u64,
     #[serde(default)]
-    pub status: String,
+    pub status: Option<Status>,
     #[serde(default)]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
-    pub started_at: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,13 +102,13 @@ pub struct JobInfo {
     #[serde(default)]
     pub head_sha: String,
     #[serde(default)]
-    pub status: String,
+    pub status: Option<Status>,
     #[serde(default)]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
-    pub started_at: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub completed_at: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub html_url: Option<String>,
     #[serde(default)]
@@ -119,17 +122,16 @@ pub struct JobInfo {
 impl JobInfo {
     /// A job that failed in a way worth explaining.
     pub fn failed(&self) -> bool {
-        matches!(
-            self.conclusion.as_deref(),
-            Some("failure" | "timed_out" | "startup_failure")
-        )
+        self.conclusion
+            .as_ref()
+            .is_some_and(Conclusion::is_failure_or_startup)
     }
 
     /// The first step that failed, if the API says which.
     pub fn failed_step(&self) -> Option<&StepInfo> {
         self.steps
             .iter()
-            .find(|s| matches!(s.conclusion.as_deref(), Some("failure" | "timed_out")))
+            .find(|s| s.conclusion.as_ref().is_some_and(Conclusion::is_failure))
     }
 }
 
@@ -182,8 +184,8 @@ pub struct PermissionInfo {
 pub struct CommitSummary {
     pub sha: String,
     pub message: String,
-    /// Committer date (RFC 3339): when it reached the branch, near enough.
-    pub date: Option<String>,
+    /// Committer date: when it reached the branch, near enough.
+    pub date: Option<DateTime<Utc>>,
     pub parents: Vec<String>,
 }
 
@@ -243,5 +245,5 @@ pub struct IssueEvent {
     #[serde(default)]
     pub label: Option<LabelInfo>,
     #[serde(default)]
-    pub created_at: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
 }

@@ -89,7 +89,7 @@ async fn approved(ctx: &Ctx, sha: &str) -> Result<bool> {
         .await
         .with_context(|| format!("reading the runs of {sha}"))?;
     Ok(ciflow::runs_approved(
-        runs.iter().map(|r| r.conclusion.as_deref()),
+        runs.iter().map(|r| r.conclusion.as_ref()),
     ))
 }
 
@@ -128,7 +128,7 @@ impl Handler for Ciflow {
             Event::WorkflowRun(e) => {
                 let run = &e.workflow_run;
                 return (run.event == "pull_request"
-                    && run.conclusion.as_deref() != Some("action_required"))
+                    && run.conclusion != Some(crate::event::Conclusion::ActionRequired))
                 .then(|| CiflowSubject::Run {
                     sha: run.head_sha.clone(),
                     branch: run.head_branch.clone(),

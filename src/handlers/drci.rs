@@ -45,7 +45,7 @@ use crate::drci::snapshot::{
     Downstream, IssueRef, Job, JobFailure, Place, RecentFailure, Recovery, Snapshot,
 };
 use crate::drci::{Counts, DrciSection, Verdict as JobVerdict};
-use crate::event::Event;
+use crate::event::{Conclusion, Event, Status};
 use crate::github::Client;
 use crate::github::checks::{CheckRunInfo, CheckRunSpec};
 use crate::github::marker::has_marker;
@@ -335,19 +335,19 @@ pub fn check_run(section: &DrciSection, p: &PullFacts, body: &str) -> CheckRunSp
     let counts = Counts::of(&p.verdicts);
     let failing = counts.new > 0 || (section.fail_on_unclassified && counts.unclassified > 0);
     let (status, conclusion) = if p.waiting || (counts.pending > 0 && !failing) {
-        ("in_progress", None)
+        (Status::InProgress, None)
     } else if failing {
-        ("completed", Some("failure"))
+        (Status::Completed, Some(Conclusion::Failure))
     } else {
-        ("completed", Some("success"))
+        (Status::Completed, Some(Conclusion::Success))
     };
     // The summary is the comment without its marker line.
     let summary = body.split_once('\n').map_or(body, |(_, rest)| rest);
     CheckRunSpec {
         name: section.check_name.trim().to_string(),
         head_sha: p.head_sha.clone(),
-        status: status.into(),
-        conclusion: conclusion.map(str::to_string),
+        status,
+        conclusion,
         title: if p.waiting {
             "waiting for CI".into()
         } else {
@@ -685,7 +685,7 @@ async fn checks_at(client: &Client, sha: &str) -> Result<(Vec<Job>, Vec<CheckRun
                 if slug.is_empty() { "checks" } else { &slug },
                 r.name
             ),
-            status: Some(r.status.clone()).filter(|s| !s.is_empty()),
+            status: Some(r.status.clone()).filter(|s| !s.as_str().is_empty()),
             conclusion: r.conclusion.clone(),
             url: r.html_url.clone(),
             ..Job::default()
@@ -733,8 +733,8 @@ async fn downstream(ctx: &Ctx, runs: &[CheckRunInfo]) -> Vec<Downstream> {
 }
 
 fn failed_conclusion(j: &Job) -> bool {
-    j.status.as_deref().unwrap_or("completed") == "completed"
-        && matches!(j.conclusion.as_deref(), Some("failure" | "timed_out"))
+    j.status.as_ref().is_none_or(Status::is_completed)
+        && j.conclusion.as_ref().is_some_and(Conclusion::is_failure)
 }
 
 /// The runs at `sha` (ours left out) and every attempt of their jobs, named
@@ -761,11 +761,12 @@ async fn jobs_at(
             .await
             .with_context(|| format!("listing the jobs of run {}", run.id))?;
         if listed.is_empty() {
-            let status = run.status.clone().unwrap_or_else(|| "queued".into());
+            let status = run.status.clone().unwrap_or(Status::Queued);
             jobs.push((
                 Job {
                     name: format!("{workflow} / {QUEUED_RUN_JOB}"),
-                    conclusion: (status == "completed")
+                    conclusion: status
+                        .is_completed()
                         .then(|| run.conclusion.clone())
                         .flatten(),
                     status: Some(status),
@@ -781,7 +782,7 @@ async fn jobs_at(
             let job = Job {
                 name: format!("{workflow} / {}", info.name),
                 id: Some(info.id),
-                status: Some(info.status.clone()).filter(|s| !s.is_empty()),
+                status: info.status.clone().filter(|s| !s.as_str().is_empty()),
                 conclusion: info.conclusion.clone(),
                 attempt: u32::try_from(info.run_attempt).unwrap_or(u32::MAX),
                 url: info.html_url.clone(),
@@ -954,12 +955,7 @@ async fn fingerprinted(
             break;
         }
         read += 1;
-        let at = f
-            .job
-            .completed_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
+        let at = f.job.completed_at;
         let url = f.job.html_url.clone();
         let Some(failure) = lookup.failure(f.job).await else {
             continue;
@@ -1338,7 +1334,7 @@ mod tests {
 
     fn conclusion(section: &DrciSection, p: &PullFacts) -> (String, Option<String>) {
         let c = check_run(section, p, "<!-- m -->\nbody");
-        (c.status, c.conclusion)
+        (c.status.to_string(), c.conclusion.map(|c| c.to_string()))
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::automations::labels::required_patterns;
 use crate::automations::required::{self, CHECK_NAME, MARKER_KIND};
 use crate::bot::parse::DEFAULT_HANDLE;
 use crate::config::Config;
+use crate::event::{Conclusion, Status};
 use crate::github::checks::CheckRunSpec;
 use crate::github::marker::has_marker;
 use crate::plan::{Plan, Write};
@@ -42,7 +43,7 @@ pub struct RequiredFacts {
     pub comment: Option<u64>,
     /// The conclusion of the latest `ci-medic / labels` check run on the
     /// head commit, when checks are on.
-    pub check: Option<Option<String>>,
+    pub check: Option<Option<Conclusion>>,
     /// The id of that check run (the write updates it without looking again).
     pub check_id: Option<u64>,
 }
@@ -137,9 +138,13 @@ impl Handler for RequiredLabels {
                 "no label matches labels.required",
             );
         }
-        let conclusion = if ok { "success" } else { "failure" };
+        let conclusion = if ok {
+            Conclusion::Success
+        } else {
+            Conclusion::Failure
+        };
         if let Some(latest) = &facts.check
-            && latest.as_deref() != Some(conclusion)
+            && latest.as_ref() != Some(&conclusion)
         {
             let (title, summary) = if ok {
                 (
@@ -164,8 +169,8 @@ impl Handler for RequiredLabels {
                     check: CheckRunSpec {
                         name: CHECK_NAME.into(),
                         head_sha: facts.target.head_sha.clone(),
-                        status: "completed".into(),
-                        conclusion: Some(conclusion.into()),
+                        status: Status::Completed,
+                        conclusion: Some(conclusion.clone()),
                         title,
                         summary,
                         details_url: None,
@@ -207,7 +212,7 @@ mod tests {
             },
             labels: labels.iter().map(|s| s.to_string()).collect(),
             comment,
-            check: check.map(|c| c.map(str::to_string)),
+            check: check.map(|c| c.map(Conclusion::parse)),
             check_id: check.flatten().map(|_| 41),
         }
     }
@@ -239,7 +244,7 @@ mod tests {
         let Write::PutCheckRun { check, existing } = &plan.steps[1].write else {
             panic!("{plan:?}");
         };
-        assert_eq!(check.conclusion.as_deref(), Some("failure"));
+        assert_eq!(check.conclusion, Some(Conclusion::Failure));
         // None was found: the write creates one without looking again.
         assert_eq!(*existing, None);
     }

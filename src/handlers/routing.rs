@@ -89,13 +89,15 @@ pub fn route(event: &Event, command: Option<&str>, config: &Config) -> Route {
                     return Route::Nothing(format!("workflow {name:?} is not watched"));
                 }
                 Route::FailedRun { run_id: run.id }
-            } else if run.conclusion.as_deref() == Some("success") {
+            } else if run.conclusion == Some(crate::event::Conclusion::Success) {
                 Route::PassedRun { run_id: run.id }
             } else {
                 Route::Nothing(format!(
                     "run {} concluded {}",
                     run.id,
-                    run.conclusion.as_deref().unwrap_or("without a conclusion")
+                    run.conclusion
+                        .as_ref()
+                        .map_or("without a conclusion", |c| c.as_str())
                 ))
             }
         }

@@ -30,6 +30,7 @@ use super::snapshot::{Commit, JobResult, Snapshot};
 use crate::analyze::RuleSet;
 use crate::autorevert::{RESTART_EVENT, RESTART_PREFIX};
 use crate::config::{Config, workflow_selected};
+use crate::event::{Conclusion, Status};
 use crate::github::Client;
 use crate::github::api::encode_segment;
 use crate::github::types::{JobInfo, RunInfo};
@@ -100,11 +101,6 @@ pub fn cache_path(env: &crate::runtime::Env) -> Option<PathBuf> {
     }
 }
 
-fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.with_timezone(&Utc))
-}
-
 /// Read the trunk snapshot of `branch` for the window ending at `now`.
 pub async fn trunk_snapshot(
     client: &Client,
@@ -124,7 +120,7 @@ pub async fn trunk_snapshot(
     let commits: Vec<Commit> = listed
         .into_iter()
         .map(|c| Commit {
-            time: parse_time(c.date.as_deref()).unwrap_or(now),
+            time: c.date.unwrap_or(now),
             sha: c.sha,
             message: c.message,
         })
@@ -188,7 +184,7 @@ pub async fn trunk_snapshot(
                 jobs.push((result, failed.then_some(job)));
             }
         }
-        if !any && base.status != "completed" {
+        if !any && !base.status.is_completed() {
             // Jobs not created yet: the commit's workflow is under way.
             jobs.push((base, None));
         }
@@ -216,9 +212,9 @@ fn run_result(run: &RunInfo) -> JobResult {
         run_attempt: run.run_attempt,
         event: run.event.clone(),
         head_branch: run.head_branch.clone().unwrap_or_default(),
-        status: run.status.clone().unwrap_or_else(|| "queued".into()),
+        status: run.status.clone().unwrap_or(Status::Queued),
         conclusion: None,
-        started_at: parse_time(run.created_at.as_deref()),
+        started_at: run.created_at,
         completed_at: None,
         rule: None,
         fingerprint: None,
@@ -232,10 +228,13 @@ fn job_result(run: &JobResult, job: &JobInfo) -> JobResult {
     JobResult {
         name: job.name.clone(),
         run_attempt: job.run_attempt,
-        status: job.status.clone(),
+        status: job
+            .status
+            .clone()
+            .unwrap_or_else(|| Status::Other(String::new())),
         conclusion: job.conclusion.clone(),
-        started_at: parse_time(job.started_at.as_deref()),
-        completed_at: parse_time(job.completed_at.as_deref()),
+        started_at: job.started_at,
+        completed_at: job.completed_at,
         id: Some(job.id),
         url: job.html_url.clone().or_else(|| run.url.clone()),
         ..run.clone()
@@ -406,9 +405,7 @@ pub async fn recovered_failures(
     });
     let suspects: Vec<&RunInfo> = runs
         .iter()
-        .filter(|r| {
-            r.run_attempt > 1 || matches!(r.conclusion.as_deref(), Some("failure" | "timed_out"))
-        })
+        .filter(|r| r.run_attempt > 1 || r.conclusion.as_ref().is_some_and(Conclusion::is_failure))
         .take(RECENT_RUNS_READ)
         .collect();
     let mut out = Vec::new();
@@ -470,9 +467,7 @@ pub async fn recovered_pr_failures(
     });
     let suspects: Vec<&RunInfo> = runs
         .iter()
-        .filter(|r| {
-            r.run_attempt > 1 || matches!(r.conclusion.as_deref(), Some("failure" | "timed_out"))
-        })
+        .filter(|r| r.run_attempt > 1 || r.conclusion.as_ref().is_some_and(Conclusion::is_failure))
         .take(RECENT_RUNS_READ)
         .collect();
     let head_repo = |r: &RunInfo| r.head_repository.as_ref().map(|h| h.full_name.clone());
@@ -520,14 +515,14 @@ pub fn recovered_in_run(
     run: &RunInfo,
     jobs: &[JobInfo],
 ) -> Vec<RecoveredFailure> {
-    let created = |r: &RunInfo| parse_time(r.created_at.as_deref());
+    let created = |r: &RunInfo| r.created_at;
     let later_pass = created(run).is_some_and(|at| {
         runs.iter().any(|r| {
             r.workflow_id == run.workflow_id
                 && r.head_sha != run.head_sha
                 && created(r).is_some_and(|t| t > at)
-                && r.status.as_deref() == Some("completed")
-                && r.conclusion.as_deref() == Some("success")
+                && r.status == Some(Status::Completed)
+                && r.conclusion == Some(Conclusion::Success)
         })
     });
     let mut last_failed: BTreeMap<&str, &JobInfo> = BTreeMap::new();
@@ -543,7 +538,7 @@ pub fn recovered_in_run(
             let rerun = jobs.iter().any(|j| {
                 j.name == failed.name
                     && j.run_attempt > failed.run_attempt
-                    && j.conclusion.as_deref() == Some("success")
+                    && j.conclusion == Some(Conclusion::Success)
             });
             let recovered = if rerun {
                 RecoveredBy::Rerun

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::autorevert::{RESTART_EVENT, is_restart_branch};
 use crate::config::workflow_selected;
+use crate::event::{Conclusion, Status};
 
 /// What a source saw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,8 +75,8 @@ pub struct JobResult {
     #[serde(default)]
     pub head_branch: String,
     /// `queued`, `in_progress`, `completed`...
-    pub status: String,
-    pub conclusion: Option<String>,
+    pub status: Status,
+    pub conclusion: Option<Conclusion>,
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
@@ -111,14 +112,15 @@ impl JobResult {
     /// Success, failure, still running, or `None` for results that say
     /// nothing about the code (cancelled, skipped, neutral...).
     pub fn outcome(&self) -> Option<Outcome> {
-        if self.status != "completed" {
+        if !self.status.is_completed() {
             return Some(Outcome::Pending);
         }
-        match self.conclusion.as_deref() {
-            Some("success") => Some(Outcome::Success),
-            Some("failure" | "timed_out" | "startup_failure") => Some(Outcome::Failure),
+        match &self.conclusion {
+            Some(Conclusion::Success) => Some(Outcome::Success),
+            Some(c) if c.is_failure_or_startup() => Some(Outcome::Failure),
             // Completed without a conclusion yet: GitHub fills it shortly.
-            None | Some("") => Some(Outcome::Pending),
+            None => Some(Outcome::Pending),
+            Some(Conclusion::Other(c)) if c.is_empty() => Some(Outcome::Pending),
             Some(_) => None,
         }
     }
@@ -308,7 +310,7 @@ mod tests {
         let past = s.as_of(t);
         assert_eq!(past.now, t);
         assert_eq!(past.commits.len(), 2);
-        assert_eq!(past.jobs[0].status, "in_progress");
+        assert_eq!(past.jobs[0].status, Status::InProgress);
         assert_eq!(past.jobs[0].fingerprint, None);
         let earlier = s.as_of(t - Duration::hours(1));
         assert_eq!(earlier.commits.len(), 1);
@@ -332,6 +334,8 @@ mod tests {
             ("timed_out", Some(Outcome::Failure)),
             ("cancelled", None),
             ("skipped", None),
+            ("", Some(Outcome::Pending)),
+            ("superseded", None),
         ] {
             j.conclusion = Some(c.into());
             assert_eq!(j.outcome(), o, "{c}");

@@ -28,6 +28,8 @@ use crate::analyze::RuleSet;
 use crate::autorevert::{RESTART_EVENT, is_restart_branch};
 use crate::cli::{Context, IngestArgs};
 use crate::config::Config;
+use crate::event::status::{conclusion_str, status_str};
+use crate::event::{Conclusion, Status};
 use crate::github::Client;
 use crate::github::types::JobInfo;
 use crate::plan::{self, Outcome, Plan, Sinks, StepOptions, Write};
@@ -39,7 +41,16 @@ use crate::store::{
 struct Repository {
     full_name: String,
     #[serde(default)]
-    pushed_at: Option<Value>,
+    pushed_at: Option<PushedAt>,
+}
+
+/// `repository.pushed_at`: seconds since the epoch in `push` payloads, a
+/// timestamp elsewhere.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PushedAt {
+    Epoch(i64),
+    Time(DateTime<Utc>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,13 +66,13 @@ struct WebhookStep {
     #[serde(default)]
     name: String,
     #[serde(default)]
-    status: String,
+    status: Option<Status>,
     #[serde(default)]
-    conclusion: Option<String>,
+    conclusion: Option<Conclusion>,
     #[serde(default)]
-    started_at: Option<String>,
+    started_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    completed_at: Option<String>,
+    completed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,15 +91,15 @@ struct WebhookJob {
     labels: Vec<String>,
     #[serde(default)]
     runner_name: Option<String>,
-    status: String,
+    status: Status,
     #[serde(default)]
-    conclusion: Option<String>,
+    conclusion: Option<Conclusion>,
     #[serde(default)]
-    created_at: Option<String>,
+    created_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    started_at: Option<String>,
+    started_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    completed_at: Option<String>,
+    completed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     steps: Vec<WebhookStep>,
     #[serde(default)]
@@ -128,13 +139,13 @@ struct WebhookRun {
     #[serde(default)]
     head_branch: Option<String>,
     #[serde(default)]
-    status: Option<String>,
+    status: Option<Status>,
     #[serde(default)]
-    conclusion: Option<String>,
+    conclusion: Option<Conclusion>,
     #[serde(default)]
-    created_at: Option<String>,
+    created_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    updated_at: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
     #[serde(default)]
     html_url: String,
 }
@@ -157,7 +168,7 @@ struct PushPayload {
 struct PushCommitPayload {
     id: String,
     #[serde(default)]
-    timestamp: Option<String>,
+    timestamp: Option<DateTime<Utc>>,
     #[serde(default)]
     message: String,
     #[serde(default)]
@@ -180,18 +191,12 @@ pub struct Rows {
     pub pushes: Vec<PushRow>,
 }
 
-fn time(s: Option<&str>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// A later status must win over an earlier one with the same timestamp.
-fn status_rank(status: &str) -> i64 {
+fn status_rank(status: Option<&Status>) -> i64 {
     match status {
-        "requested" | "queued" | "pending" => 0,
-        "waiting" => 1,
-        "in_progress" => 2,
-        "completed" => 3,
+        Some(Status::Waiting) => 1,
+        Some(Status::InProgress) => 2,
+        Some(Status::Completed) => 3,
         _ => 0,
     }
 }
@@ -247,9 +252,7 @@ pub fn rows(event: &str, payload: &Value, now: DateTime<Utc>) -> Result<Rows> {
 }
 
 fn job_row(j: &WebhookJob, repo: &str, now: DateTime<Utc>) -> JobRow {
-    let created = time(j.created_at.as_deref());
-    let started = time(j.started_at.as_deref());
-    let completed = time(j.completed_at.as_deref());
+    let (created, started, completed) = (j.created_at, j.started_at, j.completed_at);
     let latest = [created, started, completed]
         .into_iter()
         .flatten()
@@ -268,8 +271,8 @@ fn job_row(j: &WebhookJob, repo: &str, now: DateTime<Utc>) -> JobRow {
         name: j.name.clone(),
         labels: j.labels.clone(),
         runner_name: j.runner_name.clone().unwrap_or_default(),
-        status: j.status.clone(),
-        conclusion: j.conclusion.clone().unwrap_or_default(),
+        status: j.status.to_string(),
+        conclusion: conclusion_str(j.conclusion.as_ref()).to_string(),
         created_at: created.or(started).unwrap_or(now),
         started_at: started,
         completed_at: completed,
@@ -279,22 +282,21 @@ fn job_row(j: &WebhookJob, repo: &str, now: DateTime<Utc>) -> JobRow {
             .map(|s| JobStep {
                 number: s.number,
                 name: s.name.clone(),
-                status: s.status.clone(),
-                conclusion: s.conclusion.clone().unwrap_or_default(),
-                started_at: time(s.started_at.as_deref()),
-                completed_at: time(s.completed_at.as_deref()),
+                status: status_str(s.status.as_ref()).to_string(),
+                conclusion: conclusion_str(s.conclusion.as_ref()).to_string(),
+                started_at: s.started_at,
+                completed_at: s.completed_at,
             })
             .collect(),
         failure: JobFailure::default(),
         html_url: j.html_url.clone().unwrap_or_default(),
-        updated_at: latest + Duration::milliseconds(status_rank(&j.status)),
+        updated_at: latest + Duration::milliseconds(status_rank(Some(&j.status))),
     }
 }
 
 fn run_row(r: &WebhookRun, path: &str, repo: &str, now: DateTime<Utc>) -> WorkflowRunRow {
-    let status = r.status.clone().unwrap_or_default();
-    let created = time(r.created_at.as_deref()).unwrap_or(now);
-    let updated = time(r.updated_at.as_deref()).unwrap_or(created);
+    let created = r.created_at.unwrap_or(now);
+    let updated = r.updated_at.unwrap_or(created);
     WorkflowRunRow {
         id: r.id,
         run_attempt: r.run_attempt,
@@ -304,10 +306,10 @@ fn run_row(r: &WebhookRun, path: &str, repo: &str, now: DateTime<Utc>) -> Workfl
         event: r.event.clone(),
         head_sha: r.head_sha.clone(),
         head_branch: r.head_branch.clone().unwrap_or_default(),
-        status: status.clone(),
-        conclusion: r.conclusion.clone().unwrap_or_default(),
+        status: status_str(r.status.as_ref()).to_string(),
+        conclusion: conclusion_str(r.conclusion.as_ref()).to_string(),
         created_at: created,
-        updated_at: updated + Duration::milliseconds(status_rank(&status)),
+        updated_at: updated + Duration::milliseconds(status_rank(r.status.as_ref())),
         html_url: r.html_url.clone(),
     }
 }
@@ -317,15 +319,11 @@ fn push_row(p: &PushPayload, now: DateTime<Utc>) -> Option<PushRow> {
         return None;
     }
     let pushed_at = match &p.repository.pushed_at {
-        Some(Value::Number(n)) => n.as_i64().and_then(|s| DateTime::from_timestamp(s, 0)),
-        Some(Value::String(s)) => time(Some(s)),
-        _ => None,
+        Some(PushedAt::Epoch(s)) => DateTime::from_timestamp(*s, 0),
+        Some(PushedAt::Time(t)) => Some(*t),
+        None => None,
     }
-    .or_else(|| {
-        p.head_commit
-            .as_ref()
-            .and_then(|c| time(c.timestamp.as_deref()))
-    })
+    .or_else(|| p.head_commit.as_ref().and_then(|c| c.timestamp))
     .unwrap_or(now);
     let mut commits: Vec<&PushCommitPayload> = p.commits.iter().collect();
     if commits.is_empty()
@@ -342,7 +340,7 @@ fn push_row(p: &PushPayload, now: DateTime<Utc>) -> Option<PushRow> {
             .into_iter()
             .map(|c| PushCommit {
                 id: c.id.clone(),
-                timestamp: time(c.timestamp.as_deref()).unwrap_or(pushed_at),
+                timestamp: c.timestamp.unwrap_or(pushed_at),
                 message: c.message.clone(),
                 author: c
                     .author
@@ -370,11 +368,15 @@ fn api_job_row(job: &JobInfo, run: &WorkflowRunRow, now: DateTime<Utc>) -> JobRo
         name: job.name.clone(),
         labels: job.labels.clone(),
         runner_name: job.runner_name.clone(),
-        status: job.status.clone(),
+        // A job the API listed without a status keeps the empty one.
+        status: job
+            .status
+            .clone()
+            .unwrap_or_else(|| Status::Other(String::new())),
         conclusion: job.conclusion.clone(),
-        created_at: job.started_at.clone(),
-        started_at: job.started_at.clone(),
-        completed_at: job.completed_at.clone(),
+        created_at: job.started_at,
+        started_at: job.started_at,
+        completed_at: job.completed_at,
         steps: job
             .steps
             .iter()
@@ -383,8 +385,8 @@ fn api_job_row(job: &JobInfo, run: &WorkflowRunRow, now: DateTime<Utc>) -> JobRo
                 name: s.name.clone(),
                 status: s.status.clone(),
                 conclusion: s.conclusion.clone(),
-                started_at: s.started_at.clone(),
-                completed_at: s.completed_at.clone(),
+                started_at: s.started_at,
+                completed_at: s.completed_at,
             })
             .collect(),
         html_url: job.html_url.clone(),
@@ -719,6 +721,6 @@ mod tests {
         assert_eq!(inferred_event("trunk/abc", "abc"), "workflow_dispatch");
         assert_eq!(inferred_event("trunk/abd", "abc"), "");
         assert_eq!(inferred_event("main", "abc"), "");
-        assert!(status_rank("completed") > status_rank("in_progress"));
+        assert!(status_rank(Some(&Status::Completed)) > status_rank(Some(&Status::InProgress)));
     }
 }

@@ -284,7 +284,7 @@ pub fn decide(
         plan.note(format!("workflow {name:?} is not in `retry.workflows`"));
         return (plan, Vec::new());
     }
-    if run.conclusion.as_deref() == Some("cancelled") && !on_default {
+    if run.conclusion == Some(crate::event::Conclusion::Cancelled) && !on_default {
         plan.note("the run was cancelled off the default branch: not re-run");
         return (plan, Vec::new());
     }

@@ -248,7 +248,7 @@ async fn autorevert_clickhouse_ingests_and_detects_with_batched_queries() {
     assert!(
         snap.jobs
             .iter()
-            .filter(|j| j.conclusion.as_deref() == Some("failure"))
+            .filter(|j| j.conclusion == Some(ci_medic::event::Conclusion::Failure))
             .all(|j| j.fingerprint.is_some())
     );
     let (_, d) = autorevert::analyze(&snap, &autorevert::Params::from_config(&cfg));

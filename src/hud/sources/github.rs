@@ -32,11 +32,6 @@ pub struct Calls {
     pub runs_skipped: usize,
 }
 
-fn parse_time(t: Option<&str>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// The open failure issues ci-medic filed (those with its analysis block),
 /// from the issues with the config's failure label; and how many issues
 /// were read.
@@ -101,7 +96,7 @@ pub async fn read(ctx: &Ctx, since_days: u32, now: DateTime<Utc>) -> Result<(Hud
     calls.made += runs.len() / PER_PAGE + 1;
     let mut agg = Aggregate::default();
     for run in &runs {
-        if run.status.as_deref() != Some("completed") {
+        if run.status != Some(crate::event::Status::Completed) {
             continue;
         }
         if calls.made >= calls.budget {
@@ -116,9 +111,9 @@ pub async fn read(ctx: &Ctx, since_days: u32, now: DateTime<Utc>) -> Result<(Hud
                 workflow: &workflow,
                 name: &j.name,
                 sha: &j.head_sha,
-                status: &j.status,
-                conclusion: j.conclusion.as_deref(),
-                completed_at: parse_time(j.completed_at.as_deref()),
+                status: crate::event::status::status_str(j.status.as_ref()),
+                conclusion: j.conclusion.as_ref().map(crate::event::Conclusion::as_str),
+                completed_at: j.completed_at,
                 url: j.html_url.as_deref(),
                 ..JobRow::default()
             });
