@@ -482,11 +482,12 @@ impl Client {
                 Some(k) => value.get(k).cloned().unwrap_or(Value::Null),
                 None => value,
             };
-            let batch: Vec<T> = serde_json::from_value(list).map_err(|e| GithubError::Decode {
-                method: "GET".into(),
-                path: page.clone(),
-                message: e.to_string(),
-            })?;
+            let batch: Vec<T> =
+                serde_path_to_error::deserialize(list).map_err(|e| GithubError::Decode {
+                    method: "GET".into(),
+                    path: page.clone(),
+                    message: located(e),
+                })?;
             let got = batch.len();
             items.extend(batch);
             if items.len() >= max_items || got == 0 {
@@ -609,11 +610,23 @@ pub fn decode<T: DeserializeOwned>(
     path: &str,
     body: &[u8],
 ) -> Result<T, GithubError> {
-    serde_json::from_slice(body).map_err(|e| GithubError::Decode {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| GithubError::Decode {
         method: method.to_string(),
         path: path.to_string(),
-        message: e.to_string(),
+        message: located(e),
     })
+}
+
+/// A decoding error with the field it is about (`[2].started_at: ...`), so
+/// a value GitHub sent in an unexpected shape is named, not just refused.
+fn located(e: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let at = e.path().to_string();
+    if at.is_empty() || at == "." {
+        e.into_inner().to_string()
+    } else {
+        format!("at `{at}`: {}", e.into_inner())
+    }
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -655,6 +668,24 @@ fn transport_message(e: &octocrab::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_timestamp_in_an_answer_is_an_error_naming_the_field() {
+        let good = br#"[{"id":1,"run_id":2,"name":"build","status":"completed",
+            "conclusion":"success","started_at":"2024-05-01T11:30:00Z"}]"#;
+        let jobs: Vec<types::JobInfo> = decode(&Method::GET, "/jobs", good).unwrap();
+        assert_eq!(
+            jobs[0].started_at.map(|t| t.timestamp()),
+            Some(1_714_563_000)
+        );
+        let bad = br#"[{"id":1,"run_id":2,"name":"build","status":"completed",
+            "conclusion":"success","started_at":"yesterday"}]"#;
+        let err = decode::<Vec<types::JobInfo>>(&Method::GET, "/jobs", bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GET /jobs"), "{err}");
+        assert!(err.contains("at `[0].started_at`"), "{err}");
+    }
 
     #[test]
     fn repo_names() {
