@@ -51,6 +51,10 @@ pub const MAX_GAP_RESTARTS: usize = 8;
 /// Restarts of a suspect dispatched at once for more samples.
 pub const SUSPECT_BATCH: u32 = 3;
 
+/// Restarts of the commit below a first failure dispatched at once, with
+/// the suspect's, before a break is likely.
+pub const PARENT_BATCH: u32 = 2;
+
 /// `Λ` from which the place of a break is worth several restarts of one
 /// commit at once: `ln(100)`.
 pub const LOCATE_LN: f64 = 4.605_170_185_988_091;
@@ -296,7 +300,11 @@ impl<'a> Detector<'a> {
         let mut restarts: HashMap<(&str, usize), RestartState> = HashMap::new();
         for job in &snapshot.jobs {
             let restart = job.is_restart();
-            let running = job.outcome() == Some(Outcome::Pending);
+            // A re-run attempt of a push run still running is a sample on
+            // its way, not a reason to hold a restart back: a first attempt
+            // or a restart still running is.
+            let running =
+                job.outcome() == Some(Outcome::Pending) && (restart || job.run_attempt <= 1);
             if !restart && !running {
                 continue;
             }
@@ -876,12 +884,22 @@ impl<'a> Detector<'a> {
             });
         }
 
-        let mut restarts: Vec<Restart> = Vec::new();
+        // Each restart with the weight of the evidence that asked for it:
+        // a pattern of failing commits or a gap under a failure (a break
+        // that fails every time) first, then by the rate test's `Λ`, so
+        // that a streak of flakes is what the budget puts off.
+        let mut restarts: Vec<(f64, Restart)> = Vec::new();
+        let weight = |f: &Finding| {
+            f.rate
+                .as_ref()
+                .filter(|_| f.failing.len() < 2 || f.verdict != Verdict::Restart)
+                .map_or(f64::INFINITY, |r| r.statistic)
+        };
         // Runs of each (workflow, commit) wanted so far: a finding may ask
         // for several at once (its commit listed as often), and findings
         // sharing a commit share its runs.
         let mut seen: HashMap<(String, usize), usize> = HashMap::new();
-        let mut want = |workflow: &str, wanted: &[usize], reason: &str| {
+        let mut want = |workflow: &str, wanted: &[usize], reason: &str, weight: f64| {
             let mut asked: HashMap<usize, usize> = HashMap::new();
             for &commit in wanted {
                 let n = asked.entry(commit).or_default();
@@ -889,11 +907,14 @@ impl<'a> Detector<'a> {
                 let have = seen.entry((workflow.to_string(), commit)).or_default();
                 if *n > *have {
                     *have += 1;
-                    restarts.push(Restart {
-                        workflow: workflow.to_string(),
-                        commit,
-                        reason: reason.to_string(),
-                    });
+                    restarts.push((
+                        weight,
+                        Restart {
+                            workflow: workflow.to_string(),
+                            commit,
+                            reason: reason.to_string(),
+                        },
+                    ));
                 }
             }
         };
@@ -906,6 +927,7 @@ impl<'a> Detector<'a> {
                     &self.signals.columns[f.column].workflow,
                     &f.restarts,
                     &f.reason,
+                    weight(f),
                 );
             }
         }
@@ -920,9 +942,13 @@ impl<'a> Detector<'a> {
                 &self.signals.columns[f.column].workflow,
                 &f.restarts,
                 &f.reason,
+                f64::INFINITY,
             );
         }
-        // The budget: patterns first (they are nearer a verdict), in order.
+        // The budget: the strongest evidence first; patterns before gaps
+        // at equal weight (they are nearer a verdict), in order.
+        restarts.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut restarts: Vec<Restart> = restarts.into_iter().map(|(_, r)| r).collect();
         let allowed = self.restart_budget();
         let deferred = if restarts.len() > allowed {
             let mut over = restarts.split_off(allowed);
@@ -1337,7 +1363,7 @@ impl Detector<'_> {
                 let n = if test.statistic >= LOCATE_LN {
                     n.min(left)
                 } else {
-                    1
+                    n.min(PARENT_BATCH).min(left)
                 };
                 add(
                     c,

@@ -194,6 +194,32 @@ fn base_pattern_asks_for_a_confirming_restart() {
 }
 
 #[test]
+fn a_retry_still_running_does_not_hold_the_confirming_restart_back() {
+    let t = Trunk::broken(5, 2);
+    let mut retry = t.base(2, "trunk", JOB, None, None);
+    retry.run_attempt = 2;
+    retry.started_at = retry.started_at.map(|s| s + Duration::minutes(32));
+    let s = t.job(retry).snapshot();
+    let d = run(&s);
+    first(&d, Verdict::Restart, "to confirm");
+    assert!(
+        restarts(&s, &d).contains(&("trunk".to_string(), sha(2))),
+        "{d:#?}"
+    );
+    // A first attempt still running is a result on its way: wait for it.
+    let t = Trunk::broken(5, 2);
+    let mut pending = t.base(2, "trunk", "linux / build", None, None);
+    pending.run_id += 7;
+    let s = t.job(pending).snapshot();
+    let d = run(&s);
+    first(&d, Verdict::Restart, "still running");
+    assert!(
+        !restarts(&s, &d).contains(&("trunk".to_string(), sha(2))),
+        "{d:#?}"
+    );
+}
+
+#[test]
 fn one_failing_commit_is_not_a_pattern() {
     let s = Trunk::broken(3, 2).snapshot();
     let d = run(&s);

@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::detect::{Params, Verdict};
+use super::detect::{Detection, Params, Verdict};
+use super::signal::Signals;
 use super::synth::Rng;
 use super::{RESTART_EVENT, analyze, restart_branch};
 use crate::history::snapshot::{Commit, JobResult, RestartRequest, Snapshot};
@@ -113,6 +114,29 @@ pub struct BreakOutcome {
     pub sha: String,
     /// Time from the culprit landing to autorevert reverting it.
     pub caught_after: Option<Duration>,
+    /// Where the time went, and what autorevert last said of it.
+    pub trace: BreakTrace,
+}
+
+/// One break as autorevert saw it, tick by tick: times from the culprit
+/// landing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BreakTrace {
+    /// The first tick that saw a failure of the break's job on a commit
+    /// carrying the break (waiting for CI and for the tick).
+    pub seen: Option<Duration>,
+    /// The first restart of the break's workflow on the culprit or the
+    /// commit below it.
+    pub restarted: Option<Duration>,
+    /// The first tick whose rate test on the break's job was decisive.
+    pub decisive: Option<Duration>,
+    /// Restarts of the break's workflow while the break was in trunk.
+    pub restarts: usize,
+    /// The last finding on the break's job: verdict, suspect (is it the
+    /// culprit?) and reason.
+    pub last: String,
+    /// Every finding on the break's job that changed, with its time.
+    pub log: Vec<String>,
 }
 
 /// Everything one simulation measured.
@@ -333,6 +357,77 @@ impl World<'_> {
     }
 }
 
+impl World<'_> {
+    /// Note what this tick saw of each break still in trunk.
+    fn trace(
+        &self,
+        now: DateTime<Utc>,
+        snapshot: &Snapshot,
+        signals: &Signals,
+        detection: &Detection,
+        index: &BTreeMap<&str, usize>,
+        traces: &mut [BreakTrace],
+    ) {
+        for (b, t) in traces.iter_mut().enumerate() {
+            let Some(culprit) = self.culprit[b] else {
+                continue;
+            };
+            if self.removed[b].is_some() {
+                continue;
+            }
+            let since = now - self.commits[culprit].commit.time;
+            let job = self.job_name(self.break_job[b]);
+            let broken = |sha: &str| {
+                index
+                    .get(sha)
+                    .is_some_and(|&c| self.commits[c].active.contains(&b))
+            };
+            if t.seen.is_none()
+                && snapshot.jobs.iter().any(|j| {
+                    j.name == job
+                        && j.conclusion.as_deref() == Some("failure")
+                        && broken(j.sha.as_str())
+                })
+            {
+                t.seen = Some(since);
+            }
+            let findings = detection
+                .patterns
+                .iter()
+                .flat_map(|p| p.findings.iter())
+                .chain(detection.unknown.iter());
+            for f in findings {
+                if signals.columns.get(f.column).is_none_or(|c| c.job != job) {
+                    continue;
+                }
+                let suspect = snapshot
+                    .commits
+                    .get(f.suspect)
+                    .and_then(|c| index.get(c.sha.as_str()))
+                    .copied();
+                if t.decisive.is_none() && f.rate.as_ref().is_some_and(|r| r.decides()) {
+                    t.decisive = Some(since);
+                }
+                let last = format!(
+                    "{} {} suspect: {}",
+                    f.verdict.as_str(),
+                    match suspect {
+                        Some(s) if s == culprit => "culprit".to_string(),
+                        Some(s) if s > culprit => format!("{} newer", s - culprit),
+                        Some(s) => format!("{} older", culprit - s),
+                        None => "?".into(),
+                    },
+                    f.reason
+                );
+                if last != t.last {
+                    t.log.push(format!("{}m {last}", since.num_minutes()));
+                    t.last = last;
+                }
+            }
+        }
+    }
+}
+
 /// Run the simulation `spec` describes with autorevert's `params`.
 pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
     let workflow_names: Vec<String> = (0..spec.workflows.max(1))
@@ -378,6 +473,7 @@ pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
         ..SimOutcome::default()
     };
     let mut reverted: BTreeSet<usize> = BTreeSet::new();
+    let mut traces = vec![BreakTrace::default(); spec.breaks.len()];
     while next_commit < end || next_tick < end {
         if next_commit <= next_tick && next_commit < end {
             // A push: one commit, or a stack of 2 to 4 where only the head
@@ -428,13 +524,14 @@ pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
             }
         }
         let snapshot = world.snapshot(now);
-        let (_, detection) = analyze(&snapshot, params);
+        let (signals, detection) = analyze(&snapshot, params);
         let index: BTreeMap<&str, usize> = world
             .commits
             .iter()
             .enumerate()
             .map(|(i, c)| (c.commit.sha.as_str(), i))
             .collect();
+        world.trace(now, &snapshot, &signals, &detection, &index, &mut traces);
         let mut to_revert = Vec::new();
         for p in &detection.patterns {
             if p.verdict != Verdict::Revert {
@@ -464,6 +561,19 @@ pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
         }
         for (c, wi, workflow) in runs {
             outcome.restarts += 1;
+            for (b, t) in traces.iter_mut().enumerate() {
+                let Some(culprit) = world.culprit[b] else {
+                    continue;
+                };
+                let job_wf = world.break_job[b] % world.workflow_names.len();
+                if world.removed[b].is_some() || job_wf != wi {
+                    continue;
+                }
+                t.restarts += 1;
+                if t.restarted.is_none() && (c == culprit || c + 1 == culprit) {
+                    t.restarted = Some(now - world.commits[culprit].commit.time);
+                }
+            }
             world.requests.push(RestartRequest {
                 workflow,
                 sha: world.commits[c].commit.sha.clone(),
@@ -499,6 +609,7 @@ pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
                 Some((at, true)) => Some(at - landed),
                 _ => None,
             },
+            trace: traces[b].clone(),
         });
     }
     outcome
@@ -655,12 +766,33 @@ mod tests {
             for r in o.reasons.iter().filter(|r| r.starts_with("WRONG")) {
                 println!("seed {}: {r}", spec.seed);
             }
+            for b in &o.breaks {
+                let m =
+                    |d: Option<Duration>| d.map_or("-".into(), |d| format!("{}m", d.num_minutes()));
+                println!(
+                    "seed {} {}: caught {} seen {} restarted {} decisive {} restarts {}\n    {}",
+                    spec.seed,
+                    b.kind.label(),
+                    m(b.caught_after),
+                    m(b.trace.seen),
+                    m(b.trace.restarted),
+                    m(b.trace.decisive),
+                    b.trace.restarts,
+                    b.trace.last
+                );
+            }
             f.add(&o);
         }
         println!("{}", f.render());
         assert_eq!(f.false_reverts, 0, "{}", f.render());
         assert_eq!(f.recall_of(BreakKind::Always), 1.0, "{}", f.render());
-        assert_eq!(f.recall_of(BreakKind::Stacked), 1.0, "{}", f.render());
-        assert!(f.recall() >= 0.56, "{}", f.render());
+        assert!(f.recall_of(BreakKind::Stacked) >= 0.85, "{}", f.render());
+        assert!(f.recall() >= 0.64, "{}", f.render());
+        assert!(
+            f.recall_of(BreakKind::Intermittent(600)) >= 0.55,
+            "{}",
+            f.render()
+        );
+        assert!(f.restarts_per_48h() <= 51.8, "{}", f.render());
     }
 }
