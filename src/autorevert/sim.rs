@@ -385,7 +385,7 @@ impl World<'_> {
             if t.seen.is_none()
                 && snapshot.jobs.iter().any(|j| {
                     j.name == job
-                        && j.conclusion.as_deref() == Some("failure")
+                        && j.conclusion == Some(crate::event::status::Conclusion::Failure)
                         && broken(j.sha.as_str())
                 })
             {
