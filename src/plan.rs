@@ -278,6 +278,16 @@ impl Write {
         }
     }
 
+    /// Replace the body of a write that has one.
+    fn rebody(&mut self, text: String) {
+        match self {
+            Write::UpdateIssueBody { body, .. }
+            | Write::Comment { body, .. }
+            | Write::PullComment { body, .. } => *body = text,
+            _ => {}
+        }
+    }
+
     /// One line for humans (titles and bodies are untrusted; callers echo
     /// this through `action::echo_untrusted`).
     pub fn describe(&self) -> String {
@@ -445,6 +455,57 @@ pub struct Step {
     /// outcome of that earlier step (a comment on the PR a step opened).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number_from: Option<String>,
+    /// Take the body from these texts, naming the issue or pull request an
+    /// earlier step opened or updated (the write's own body stands in a dry
+    /// run, when that step wrote nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_from: Option<TextFrom>,
+}
+
+/// A body that names the issue or pull request an earlier step produced:
+/// the number goes between the two parts of `created` (the step opened it)
+/// or `updated` (it found one and updated it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextFrom {
+    pub step: String,
+    pub created: (String, String),
+    pub updated: (String, String),
+}
+
+impl TextFrom {
+    /// A stand-in number no issue or pull request has.
+    const STAND_IN: u64 = u64::MAX;
+
+    /// The texts `render(number, created)` gives for the number `step`
+    /// produces. `render` must name the number once as `#N` ahead of any
+    /// untrusted text (the first `#N` is where the number goes); `None`
+    /// when it does not name it.
+    pub fn rendered(step: &str, render: impl Fn(u64, bool) -> String) -> Option<TextFrom> {
+        let split = |created: bool| {
+            let text = render(Self::STAND_IN, created);
+            let slot = format!("#{}", Self::STAND_IN);
+            let at = text.find(&slot)?;
+            Some((
+                text[..at + 1].to_string(),
+                text[at + slot.len()..].to_string(),
+            ))
+        };
+        Some(TextFrom {
+            step: step.to_string(),
+            created: split(true)?,
+            updated: split(false)?,
+        })
+    }
+
+    /// The text for what the step produced.
+    fn text(&self, number: u64, created: bool) -> String {
+        let (before, after) = if created {
+            &self.created
+        } else {
+            &self.updated
+        };
+        format!("{before}{number}{after}")
+    }
 }
 
 /// When a step with dependencies runs.
@@ -474,6 +535,7 @@ pub struct StepOptions {
     pub depends_on: Vec<String>,
     pub when: When,
     pub number_from: Option<String>,
+    pub text_from: Option<TextFrom>,
 }
 
 /// What one job intends.
@@ -529,6 +591,7 @@ impl Plan {
             depends_on: options.depends_on,
             when: options.when,
             number_from: options.number_from,
+            text_from: options.text_from,
         });
         id
     }
@@ -556,6 +619,9 @@ impl Plan {
             s.id = scoped(&s.id);
             s.depends_on = s.depends_on.iter().map(|d| scoped(d)).collect();
             s.number_from = s.number_from.as_deref().map(scoped);
+            if let Some(t) = &mut s.text_from {
+                t.step = scoped(&t.step);
+            }
             self.steps.push(s);
         }
         self.notes.extend(other.notes.iter().cloned());
@@ -580,6 +646,9 @@ impl Plan {
                     When::AllDone => format!("     after {deps}\n"),
                     When::AnyFailed => format!("     only if {deps} fails\n"),
                 });
+            }
+            if let Some(t) = &s.text_from {
+                out.push_str(&format!("     naming what {} opens or updates\n", t.step));
             }
         }
         for n in &self.notes {
@@ -838,6 +907,16 @@ fn gate(step: &Step, done: &BTreeMap<String, Outcome>) -> Result<Write, String> 
                 None => return Err(format!("{from} produced no issue or pull request")),
             },
             None => return Err(format!("{from} has not run")),
+        }
+    }
+    if let Some(t) = &step.text_from {
+        match done.get(&t.step) {
+            Some(Outcome::DryRun) => {}
+            Some(Outcome::Issue { number, created } | Outcome::Pull { number, created }) => {
+                write.rebody(t.text(*number, *created));
+            }
+            Some(_) => return Err(format!("{} produced no issue or pull request", t.step)),
+            None => return Err(format!("{} has not run", t.step)),
         }
     }
     Ok(write)
@@ -1390,6 +1469,69 @@ mod tests {
             },
         )]);
         assert!(gate(&step(&plan, &c), &nothing).is_err());
+    }
+
+    #[test]
+    fn texts_name_what_an_earlier_step_opened_or_updated() {
+        let render = |n: u64, created: bool| {
+            let verb = if created { "Opened" } else { "Updated" };
+            format!("<!-- m -->\n{verb} #{n}: fix `#{n}` @x\n")
+        };
+        let mut plan = Plan::new("t");
+        let open = plan.push(Write::RerunFailedJobs { run_id: 1 }, "a");
+        let text = TextFrom::rendered(&open, render).expect("names the number");
+        let c = plan.push_with(
+            Write::Comment {
+                number: 7,
+                body: "planned".into(),
+                marker: None,
+            },
+            "b",
+            StepOptions {
+                text_from: Some(text),
+                ..StepOptions::default()
+            },
+        );
+        let body = |o: Outcome| match gate(&step(&plan, &c), &done(&[(open.as_str(), o)])) {
+            Ok(Write::Comment { number, body, .. }) => Ok((number, body)),
+            other => Err(format!("{other:?}")),
+        };
+        // Only the first `#N` is the slot: the rest of the text is kept.
+        let stand_in = u64::MAX;
+        assert_eq!(
+            body(Outcome::Pull {
+                number: 42,
+                created: true
+            }),
+            Ok((7, format!("<!-- m -->\nOpened #42: fix `#{stand_in}` @x\n")))
+        );
+        assert_eq!(
+            body(Outcome::Issue {
+                number: 3,
+                created: false
+            }),
+            Ok((7, format!("<!-- m -->\nUpdated #3: fix `#{stand_in}` @x\n")))
+        );
+        assert_eq!(body(Outcome::DryRun), Ok((7, "planned".into())));
+        assert!(
+            body(Outcome::Done {
+                detail: String::new()
+            })
+            .is_err()
+        );
+        assert!(TextFrom::rendered("a", |_, _| "no number".into()).is_none());
+        let mut merged = Plan::new("run");
+        merged.merge_as("heal", &plan);
+        let step = &merged.steps[1];
+        assert_eq!(
+            step.text_from.as_ref().map(|t| t.step.as_str()),
+            Some("heal/rerun-failed-jobs-1")
+        );
+        assert!(
+            merged
+                .to_text()
+                .contains("naming what heal/rerun-failed-jobs-1 opens or updates")
+        );
     }
 
     #[test]

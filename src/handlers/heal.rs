@@ -7,13 +7,14 @@ use super::{Delivery, Handler, Request, Route, Verdict, route};
 use crate::app::Ctx;
 use crate::config::Config;
 use crate::event::Event;
+use crate::jobs::heal::{self, HealFacts};
 use crate::plan::{Plan, Report};
 
 pub struct Heal;
 
 impl Handler for Heal {
     const NAME: &'static str = "heal";
-    type Facts = Verdict;
+    type Facts = HealFacts;
     /// The issue, and who sent the `issues` event (re-triggers re-check
     /// who acted).
     type Input = (u64, Option<String>);
@@ -38,17 +39,21 @@ impl Handler for Heal {
         }
     }
 
-    /// Acts while gathering: its plans depend on each other's outcomes
-    /// (the pull request a comment names), so it executes them itself.
-    async fn gather(ctx: &Ctx, (issue, sender): (u64, Option<String>)) -> Result<Verdict> {
-        crate::jobs::heal::heal_issue(ctx, issue, sender.as_deref()).await
+    /// The issue, who vouched for it, the failed run, the workflow and the
+    /// fix branch, each read only when the facts before it leave the
+    /// decision open.
+    async fn gather(ctx: &Ctx, (issue, sender): (u64, Option<String>)) -> Result<HealFacts> {
+        heal::gather_heal(ctx, issue, sender).await
     }
 
-    fn decide(_: &Verdict, _: &Config) -> Plan {
-        Plan::new(Self::NAME)
+    /// One plan: the fix's branch, commit and pull request, then the issue
+    /// comment naming that pull request and the verification dispatch; or
+    /// the refusal or the manual-fix comment.
+    fn decide(facts: &HealFacts, config: &Config) -> Plan {
+        heal::decide_heal(facts, config)
     }
 
-    fn report(_: &Ctx, verdict: &Verdict, _: &Plan, _: &Report) -> Result<Verdict> {
-        Ok(*verdict)
+    fn report(ctx: &Ctx, facts: &HealFacts, plan: &Plan, report: &Report) -> Result<Verdict> {
+        heal::report_heal(ctx, facts, plan, report)
     }
 }

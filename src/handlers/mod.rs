@@ -28,6 +28,7 @@ pub mod drci;
 pub mod failure_issue;
 pub mod heal;
 pub mod heal_verify;
+pub mod ingest;
 pub mod passed_run;
 pub mod pending_merge;
 pub mod required_labels;
@@ -50,7 +51,7 @@ pub enum Delivery {
 }
 
 /// Command-line requests that reach the handlers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// `analyze --run-id N`: re-run what a re-run fixes, then report.
     FailedRun(u64),
@@ -58,6 +59,8 @@ pub enum Request {
     Retry(u64),
     /// `heal --issue N`.
     Heal(u64),
+    /// `ingest --event NAME --payload FILE`: the payload's text.
+    Ingest { event: String, payload: String },
 }
 
 /// How a handler's work ended, when it did not fail outright.
@@ -194,6 +197,7 @@ registry!(
     crcr_dispatch::CrcrDispatch,
     crcr_result::CrcrResult,
     disabled_jobs::DisabledJobs,
+    ingest::Ingest,
 );
 
 /// Why no handler took a delivery (printed as "nothing to do: ...").

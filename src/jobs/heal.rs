@@ -27,7 +27,7 @@ use crate::heal::pr::{self, Verify};
 use crate::heal::trust::{self, IssueFacts, RunFacts, Trust, TrustedRun};
 use crate::heal::{self, Facts, Fix, Input, Unfixable, diff, locate, python};
 use crate::permissions::{Access, Permissions};
-use crate::plan::{self, FileChange, Plan, Write};
+use crate::plan::{self, FileChange, Plan, StepOptions, TextFrom, Write};
 use crate::report::issue::{self, IssueAnalysis};
 use crate::report::markdown;
 
@@ -358,28 +358,41 @@ pub fn fix_plan(number: u64, fix: &Fix, facts: &Facts, workflow_path: &str, t: &
     plan
 }
 
-/// After the pull request exists: point the issue at it, and dispatch the
-/// workflow on the branch to verify. Pure.
-pub fn follow_up_plan(
-    number: u64,
-    fix: &Fix,
-    pull: Option<u64>,
-    created: bool,
-    workflow_path: &str,
-    t: &Target,
-) -> Plan {
-    let mut plan = Plan::new("heal");
-    plan.push(
+/// The whole heal of a fixable issue: the branch, commit and pull request,
+/// then, once those landed, the issue comment naming the pull request (its
+/// number taken from the step that opened or updated it) and the
+/// verification dispatch. Pure.
+pub fn heal_plan(number: u64, fix: &Fix, facts: &Facts, workflow_path: &str, t: &Target) -> Plan {
+    let mut plan = fix_plan(number, fix, facts, workflow_path, t);
+    let first: Vec<String> = plan.steps.iter().map(|s| s.id.clone()).collect();
+    let pull = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.write, Write::OpenPullRequest { .. }))
+        .map(|s| s.id.clone());
+    let after = || StepOptions {
+        depends_on: first.clone(),
+        ..StepOptions::default()
+    };
+    plan.push_with(
         Write::Comment {
             number,
-            body: pr::opened_comment(number, pull, created, fix),
+            body: pr::opened_comment(number, None, false, fix),
             marker: Some((pr::KIND_HEAL.into(), number.to_string())),
         },
         "link the pull request from the issue",
+        StepOptions {
+            text_from: pull.and_then(|p| {
+                TextFrom::rendered(&p, |n, created| {
+                    pr::opened_comment(number, Some(n), created, fix)
+                })
+            }),
+            ..after()
+        },
     );
     match (&t.verify, t.up_to_date) {
         (Verify::Dispatch, false) => {
-            plan.push_best_effort(
+            plan.push_with(
                 Write::DispatchWorkflow {
                     workflow: workflow_path
                         .rsplit('/')
@@ -390,144 +403,361 @@ pub fn follow_up_plan(
                     inputs: serde_json::Map::new(),
                 },
                 "run the fixed workflow on its branch to see whether it heals",
+                StepOptions {
+                    best_effort: true,
+                    ..after()
+                },
             );
         }
         (Verify::Dispatch, true) => plan.note("the branch did not change: no new verification run"),
         (Verify::Skip(why), _) => plan.note(format!("not verified by dispatch: {why}")),
     }
-    if let Some(n) = pull {
-        plan.outputs.insert("pr-number".into(), n.to_string());
-    }
     plan
 }
 
-/// What a trigger on this issue should lead to, before any fix is planned.
-enum Gate {
-    /// Nothing to do (and why).
-    Skip(String),
-    Refuse(String),
-    Go(Trust),
+/// Who vouched for the issue: who applied `auto-heal` last and who sent the
+/// event, each with their access (the action's own logins are not looked
+/// up). Both are asked every time: a re-label or a reopening is a new
+/// decision by someone.
+#[derive(Debug, Clone, Default)]
+pub struct Vouchers {
+    pub labeler: Option<(String, Access)>,
+    pub sender: Option<(String, Access)>,
 }
 
-async fn gate(
-    perms: &Permissions<'_>,
-    issue: &IssueInfo,
-    fingerprint: Option<&str>,
-    sender: Option<&str>,
-) -> Result<Gate> {
+/// The failed run as the API tells it (`None`: it no longer exists), and
+/// the default branch.
+#[derive(Debug, Clone)]
+pub struct RunRead {
+    pub run: Option<RunFacts>,
+    pub default_branch: String,
+}
+
+/// The issue's workflow on the default branch, at the failing commit, and
+/// the requirements and dependency files a fix may need.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub path: String,
+    pub default_branch: String,
+    pub base_sha: String,
+    /// `None`: the file no longer exists on the default branch.
+    pub current: Option<String>,
+    pub failing: Option<String>,
+    pub files: BTreeMap<String, String>,
+}
+
+/// The fix branch as it is: whether a pull request from it is open, and
+/// then its version of each file the fix writes (`None`: absent).
+#[derive(Debug, Clone)]
+pub struct BranchRead {
+    pub open_pull: bool,
+    pub files: BTreeMap<String, Option<String>>,
+}
+
+/// Everything heal decides from. Read in stages: each read is made only when
+/// the facts before it leave the decision open (see [`gather_heal`]), so
+/// nothing is fetched for an issue or a run that cannot be trusted.
+#[derive(Debug, Clone)]
+pub struct HealFacts {
+    pub number: u64,
+    /// The repository the action works on.
+    pub repo: String,
+    /// Who the action acts as.
+    pub identity: Identity,
+    /// Who sent the `issues` event (a dispatch needs write access already).
+    pub sender: Option<String>,
+    pub issue: IssueInfo,
+    pub vouchers: Option<Vouchers>,
+    pub run: Option<RunRead>,
+    pub workflow: Option<Workflow>,
+    pub branch: Option<BranchRead>,
+}
+
+/// Where the facts gathered so far lead.
+enum Stage {
+    /// Nothing to do (and why).
+    Skip(String),
+    /// Not trusted (and why, shown on the issue).
+    Refuse(String),
+    Manual(Facts, Unfixable),
+    Fix(Box<Proposal>),
+    /// The decision needs another read.
+    Need(Need),
+    /// The config cannot be acted on.
+    Invalid(String),
+}
+
+/// The next read a decision needs.
+enum Need {
+    Vouchers,
+    Run(u64),
+    Workflow(Box<(IssueAnalysis, Facts)>),
+    Branch { branch: String, paths: Vec<String> },
+}
+
+/// A fix and where it goes.
+struct Proposal {
+    fix: Fix,
+    facts: Facts,
+    workflow_path: String,
+    target: Target,
+}
+
+/// Walk the decision as far as `f` allows. Pure; shared by [`gather_heal`]
+/// (which reads what it [`Need`]s next) and [`decide_heal`].
+fn stage(f: &HealFacts, config: &Config) -> Stage {
+    fn actor(a: &Option<(String, Access)>) -> Option<trust::Actor<'_>> {
+        a.as_ref().map(|(who, p)| (who.as_str(), *p))
+    }
+    let issue = &f.issue;
+    let number = f.number;
     if issue.pull_request.is_some() {
-        return Ok(Gate::Skip(format!("#{} is a pull request", issue.number)));
+        return Stage::Skip(format!("#{number} is a pull request"));
     }
     if issue.state != "open" {
-        return Ok(Gate::Skip(format!("issue #{} is closed", issue.number)));
+        return Stage::Skip(format!("issue #{number} is closed"));
     }
     if !issue.has_label(config::LABEL_AUTO_HEAL) || !issue.has_label(config::LABEL_WORKFLOW_FAILURE)
     {
-        return Ok(Gate::Skip(format!(
-            "issue #{} lacks the `{}` and `{}` labels",
-            issue.number,
+        return Stage::Skip(format!(
+            "issue #{number} lacks the `{}` and `{}` labels",
             config::LABEL_AUTO_HEAL,
             config::LABEL_WORKFLOW_FAILURE
-        )));
+        ));
     }
     if issue.has_label(config::LABEL_NEEDS_MANUAL_FIX) {
-        return Ok(Gate::Skip(format!(
-            "issue #{} needs a manual fix",
-            issue.number
-        )));
+        return Stage::Skip(format!("issue #{number} needs a manual fix"));
     }
     let body = issue.body.as_deref().unwrap_or_default();
-    let facts = IssueFacts {
+    let analysis = issue::parse_block(body);
+    let trust_facts = IssueFacts {
         author: &issue.user.login,
         body,
-        fingerprint,
+        fingerprint: analysis.as_ref().map(|a| a.fingerprint.as_str()),
         as_written: issue::body_is_as_written(body),
         labeler: None,
         sender: None,
     };
     // Whatever the labels say, only the action's own, unedited issue is read.
-    let identity = perms.identity();
     if let Trust::Untrusted(why) = trust::decide(
         &IssueFacts {
             labeler: Some((trust::ACTIONS_BOT, Access::None)),
-            ..facts
+            ..trust_facts
         },
-        identity,
+        &f.identity,
     ) {
-        return Ok(Gate::Refuse(why));
+        return Stage::Refuse(why);
     }
-    // Who applied the label last, and who woke heal, are asked every time:
-    // a re-label or a reopening is a new decision by someone. The action's
-    // own logins need no lookup.
-    let access = async |who: &str| -> Result<Access> {
-        Ok(if perms.is_ours(who) {
+    let Some(v) = &f.vouchers else {
+        return Stage::Need(Need::Vouchers);
+    };
+    if let Trust::Untrusted(why) = trust::decide(
+        &IssueFacts {
+            labeler: actor(&v.labeler),
+            sender: actor(&v.sender),
+            ..trust_facts
+        },
+        &f.identity,
+    ) {
+        return Stage::Refuse(why);
+    }
+    let Some(analysis) = analysis else {
+        let why = Unfixable::NotApplicable("the issue has no ci-medic analysis block".into());
+        return Stage::Manual(Facts::default(), why);
+    };
+    let facts = Facts::from_issue(&analysis);
+    // Nothing is fetched for a block that fails its checks, nor for a run
+    // that cannot be trusted.
+    if let Err(why) = check_block(&analysis, &f.repo) {
+        return Stage::Manual(facts, why);
+    }
+    let Some(read) = &f.run else {
+        return Stage::Need(Need::Run(analysis.run_id));
+    };
+    let Some(run) = &read.run else {
+        let why = Unfixable::Untrusted(format!(
+            "run {} no longer exists, so ci-medic cannot check where it came from",
+            analysis.run_id
+        ));
+        return Stage::Manual(facts, why);
+    };
+    let run = match trust::check_run(
+        run,
+        &analysis,
+        &f.repo,
+        &read.default_branch,
+        &config.heal.trusted_branches,
+    ) {
+        Ok(run) => run,
+        Err(why) => return Stage::Manual(facts, Unfixable::Untrusted(why)),
+    };
+    let Some(wf) = &f.workflow else {
+        return Stage::Need(Need::Workflow(Box::new((analysis, facts))));
+    };
+    let Some(current) = &wf.current else {
+        let why = Unfixable::NotApplicable(format!(
+            "{} no longer exists on {}",
+            pr::code(&wf.path),
+            wf.default_branch
+        ));
+        return Stage::Manual(facts, why);
+    };
+    let fix = match heal::propose(&Input {
+        facts: &facts,
+        workflow_path: &wf.path,
+        workflow: current,
+        failing: wf.failing.as_deref(),
+        job: None,
+        config: &config.heal,
+        files: &wf.files,
+    }) {
+        Ok(fix) => fix,
+        Err(why) => return Stage::Manual(facts, why),
+    };
+    let branch = match branch_name(&config.heal.branch_prefix, number, &analysis.fingerprint) {
+        Ok(b) => b,
+        Err(e) => return Stage::Invalid(format!("{e:#}")),
+    };
+    let Some(b) = &f.branch else {
+        let paths = fix.files.iter().map(|x| x.path.clone()).collect();
+        return Stage::Need(Need::Branch { branch, paths });
+    };
+    let up_to_date = b.open_pull
+        && fix
+            .files
+            .iter()
+            .all(|x| b.files.get(&x.path).and_then(Option::as_deref) == Some(x.after.as_str()));
+    let new_workflow = fix.new_text(&wf.path).unwrap_or(current);
+    let verify = verification(config, new_workflow, &run);
+    Stage::Fix(Box::new(Proposal {
+        target: Target {
+            default_branch: wf.default_branch.clone(),
+            base_sha: wf.base_sha.clone(),
+            branch,
+            up_to_date,
+            verify,
+        },
+        workflow_path: wf.path.clone(),
+        fix,
+        facts,
+    }))
+}
+
+/// Reads a heal makes at most, a bound on [`gather_heal`]'s stages.
+const MAX_STAGES: usize = 8;
+
+/// Read what healing issue `number` needs, stage by stage, writing nothing.
+/// `sender` is who sent an `issues` event.
+pub async fn gather_heal(cx: &Ctx, number: u64, sender: Option<String>) -> Result<HealFacts> {
+    let client = cx.github()?;
+    let mut f = HealFacts {
+        number,
+        repo: client.repo().full(),
+        identity: cx.identity(),
+        sender,
+        issue: client.issue(number).await?,
+        vouchers: None,
+        run: None,
+        workflow: None,
+        branch: None,
+    };
+    for _ in 0..MAX_STAGES {
+        let need = match stage(&f, &cx.config) {
+            Stage::Need(need) => need,
+            Stage::Invalid(why) => anyhow::bail!(why),
+            _ => return Ok(f),
+        };
+        match need {
+            Need::Vouchers => {
+                f.vouchers = Some(vouchers(&cx.permissions()?, number, f.sender.as_deref()).await?);
+            }
+            Need::Run(run_id) => f.run = Some(read_run(client, run_id).await?),
+            Need::Workflow(a) => {
+                let (analysis, facts) = *a;
+                f.workflow = Some(fetch_workflow(client, &analysis, &facts).await?);
+            }
+            Need::Branch { branch, paths } => {
+                f.branch = Some(read_branch(client, &branch, &paths).await?);
+            }
+        }
+    }
+    anyhow::bail!("heal of #{number} read more than {MAX_STAGES} times without deciding")
+}
+
+/// The plan for the gathered facts. Pure.
+pub fn decide_heal(f: &HealFacts, config: &Config) -> Plan {
+    match stage(f, config) {
+        Stage::Refuse(why) => refused_plan(f.number, &why),
+        Stage::Manual(facts, why) => manual_plan(f.number, &facts, &why),
+        Stage::Fix(p) => heal_plan(f.number, &p.fix, &p.facts, &p.workflow_path, &p.target),
+        Stage::Skip(why) | Stage::Invalid(why) => {
+            let mut plan = Plan::new("heal");
+            plan.note(format!("nothing to do: {why}"));
+            plan
+        }
+        Stage::Need(_) => {
+            let mut plan = Plan::new("heal");
+            plan.note("the facts were not all read: nothing to do");
+            plan
+        }
+    }
+}
+
+/// After the plan ran: outputs, summary and stdout; or, when there was
+/// nothing to do, one line saying why.
+pub fn report_heal(
+    cx: &Ctx,
+    f: &HealFacts,
+    plan: &Plan,
+    report: &plan::Report,
+) -> Result<ExitCode> {
+    if let Stage::Skip(why) = stage(f, &cx.config) {
+        crate::outln!(cx.env, "ci-medic: nothing to do: {why}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    report_verification(cx, plan, report)
+}
+
+async fn vouchers(perms: &Permissions<'_>, number: u64, sender: Option<&str>) -> Result<Vouchers> {
+    // The action's own logins need no lookup.
+    let access = async |who: &str| -> Result<(String, Access)> {
+        let p = if perms.is_ours(who) {
             Access::None
         } else {
             perms.access(who).await?
-        })
+        };
+        Ok((who.to_string(), p))
     };
-    let labeler = perms.labeler(issue.number, config::LABEL_AUTO_HEAL).await?;
-    let labeler = match labeler.as_deref() {
-        Some(who) => Some((who, access(who).await?)),
+    let labeler = match perms.labeler(number, config::LABEL_AUTO_HEAL).await? {
+        Some(who) => Some(access(&who).await?),
         None => None,
     };
     let sender = match sender {
-        Some(who) => Some((who, access(who).await?)),
+        Some(who) => Some(access(who).await?),
         None => None,
     };
-    Ok(
-        match trust::decide(
-            &IssueFacts {
-                labeler,
-                sender,
-                ..facts
-            },
-            identity,
-        ) {
-            Trust::Untrusted(why) => Gate::Refuse(why),
-            t => Gate::Go(t),
-        },
-    )
+    Ok(Vouchers { labeler, sender })
 }
 
-/// Re-read the failed run through the API and decide whether heal may act
-/// on it: the issue body says which run, never whether to trust it.
-async fn trusted_run(
-    client: &Client,
-    config: &Config,
-    a: &IssueAnalysis,
-) -> Result<Result<TrustedRun, Unfixable>> {
+/// The failed run through the API: the issue body says which run, never
+/// whether to trust it.
+async fn read_run(client: &Client, run_id: u64) -> Result<RunRead> {
     let default_branch = client.default_branch().await?;
-    let path = client.repo_path(&format!("/actions/runs/{}", a.run_id));
-    let run: RunFacts = match client.get_json(&path).await {
-        Ok(run) => run,
-        Err(e) if e.is_not_found() => {
-            return Ok(Err(Unfixable::Untrusted(format!(
-                "run {} no longer exists, so ci-medic cannot check where it came from",
-                a.run_id
-            ))));
-        }
+    let path = client.repo_path(&format!("/actions/runs/{run_id}"));
+    let run = match client.get_json::<RunFacts>(&path).await {
+        Ok(run) => Some(run),
+        Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e.into()),
     };
-    Ok(trust::check_run(
-        &run,
-        a,
-        &client.repo().full(),
-        &default_branch,
-        &config.heal.trusted_branches,
-    )
-    .map_err(Unfixable::Untrusted))
+    Ok(RunRead {
+        run,
+        default_branch,
+    })
 }
 
 /// How the fix is verified. A dispatch runs the fixed workflow with the
 /// repository's secrets, so it needs a fix made for a trusted run.
-fn verification(config: &Config, new_workflow: &str, run: &TrustedRun) -> Verify {
-    tracing::info!(
-        "the fix is for run {} ({} on {})",
-        run.id(),
-        run.event(),
-        run.branch()
-    );
+fn verification(config: &Config, new_workflow: &str, _trusted: &TrustedRun) -> Verify {
     if !config.heal.verify {
         Verify::Skip("`heal.verify` is off".into())
     } else if crate::heal::yaml::Doc::parse(new_workflow).is_ok_and(|d| locate::dispatchable(&d)) {
@@ -539,169 +769,60 @@ fn verification(config: &Config, new_workflow: &str, run: &TrustedRun) -> Verify
     }
 }
 
-/// The issue's workflow, at the failing commit and on the default branch.
-struct Workflow {
-    path: String,
-    current: String,
-    failing: Option<String>,
-    default_branch: String,
-    base_sha: String,
-    files: BTreeMap<String, String>,
-}
-
-async fn fetch_workflow(
-    client: &Client,
-    a: &IssueAnalysis,
-    facts: &Facts,
-) -> Result<Result<Workflow, Unfixable>> {
+async fn fetch_workflow(client: &Client, a: &IssueAnalysis, facts: &Facts) -> Result<Workflow> {
     let path = a.workflow_path.clone().unwrap_or_default();
     let default_branch = client.default_branch().await?;
     let base_sha = client
         .branch_sha(&default_branch)
         .await?
         .with_context(|| format!("the default branch {default_branch} has no head"))?;
-    let Some(current) = client.file_text(&path, &base_sha).await? else {
-        return Ok(Err(Unfixable::NotApplicable(format!(
-            "{} no longer exists on {default_branch}",
-            pr::code(&path)
-        ))));
+    let mut wf = Workflow {
+        path,
+        default_branch,
+        base_sha,
+        current: None,
+        failing: None,
+        files: BTreeMap::new(),
+    };
+    let Some(current) = client.file_text(&wf.path, &wf.base_sha).await? else {
+        return Ok(wf);
     };
     // An unknown commit (force-pushed away) answers 404 or 422: fix the current version.
-    let failing = client.file_text(&path, &a.head_sha).await.ok().flatten();
-    let mut files = BTreeMap::new();
+    wf.failing = client.file_text(&wf.path, &a.head_sha).await.ok().flatten();
     for p in python::requirement_files(&current)
         .into_iter()
         .take(MAX_EXTRA_FILES)
     {
-        if let Some(text) = client.file_text(&p, &base_sha).await? {
-            files.insert(p, text);
+        if let Some(text) = client.file_text(&p, &wf.base_sha).await? {
+            wf.files.insert(p, text);
         }
     }
     // Only a module ci-medic's table does not know needs the repository to
     // name its distribution.
     if python::wants_dependency_files(facts) {
         for p in python::DEPENDENCY_FILES.iter().take(MAX_DEPENDENCY_FILES) {
-            if !files.contains_key(*p)
-                && let Some(text) = client.file_text(p, &base_sha).await?
+            if !wf.files.contains_key(*p)
+                && let Some(text) = client.file_text(p, &wf.base_sha).await?
             {
-                files.insert((*p).to_string(), text);
+                wf.files.insert((*p).to_string(), text);
             }
         }
     }
-    Ok(Ok(Workflow {
-        path,
-        current,
-        failing,
-        default_branch,
-        base_sha,
-        files,
-    }))
+    wf.current = Some(current);
+    Ok(wf)
 }
 
-async fn run_plan(cx: &Ctx, client: &Client, plan: &Plan) -> Result<plan::Report> {
-    let report = plan::execute(plan, &plan::Sinks::github(Some(client)), cx.dry_run()).await;
-    emit(cx, plan, &report)?;
-    Ok(report)
-}
-
-/// Carry out a plan that ends the job: it fails when a write that matters failed.
-async fn run_last(cx: &Ctx, client: &Client, plan: &Plan) -> Result<ExitCode> {
-    let report = run_plan(cx, client, plan).await?;
-    Ok(if report.failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// Heal issue `number`: the `issues` and `workflow_dispatch` entry point.
-/// `sender` is who sent an `issues` event (a dispatch needs write access
-/// already).
-pub async fn heal_issue(cx: &Ctx, number: u64, sender: Option<&str>) -> Result<ExitCode> {
-    let client = cx.github()?;
-    let config = &cx.config;
-    let issue = client.issue(number).await?;
-    let analysis = issue.body.as_deref().and_then(issue::parse_block);
-    let fingerprint = analysis.as_ref().map(|a| a.fingerprint.as_str());
-    let trust = match gate(&cx.permissions()?, &issue, fingerprint, sender).await? {
-        Gate::Skip(why) => {
-            crate::outln!(cx.env, "ci-medic: nothing to do: {why}");
-            return Ok(ExitCode::SUCCESS);
-        }
-        Gate::Refuse(why) => return run_last(cx, client, &refused_plan(number, &why)).await,
-        Gate::Go(t) => t,
-    };
-    tracing::info!(?trust, "healing #{number}");
-    let Some(analysis) = analysis else {
-        let why = Unfixable::NotApplicable("the issue has no ci-medic analysis block".into());
-        return run_last(cx, client, &manual_plan(number, &Facts::default(), &why)).await;
-    };
-    let facts = Facts::from_issue(&analysis);
-    // Nothing is fetched for a block that fails its checks, nor for a run
-    // that cannot be trusted.
-    let run = match check_block(&analysis, &client.repo().full()) {
-        Ok(()) => trusted_run(client, config, &analysis).await?,
-        Err(why) => Err(why),
-    };
-    let fixed = match run {
-        Ok(run) => fetch_workflow(client, &analysis, &facts)
-            .await?
-            .map(|wf| (wf, run)),
-        Err(why) => Err(why),
-    }
-    .and_then(|(wf, run)| {
-        let fix = heal::propose(&Input {
-            facts: &facts,
-            workflow_path: &wf.path,
-            workflow: &wf.current,
-            failing: wf.failing.as_deref(),
-            job: None,
-            config: &config.heal,
-            files: &wf.files,
-        })?;
-        Ok((wf, fix, run))
-    });
-    let (wf, fix, run) = match fixed {
-        Ok(f) => f,
-        Err(why) => return run_last(cx, client, &manual_plan(number, &facts, &why)).await,
-    };
-    let branch = branch_name(&config.heal.branch_prefix, number, &analysis.fingerprint)?;
-    let open = client.pulls_from(&branch).await?;
-    let up_to_date = !open.is_empty() && branch_holds(client, &branch, &fix).await?;
-    let new_workflow = fix.new_text(&wf.path).unwrap_or(&wf.current);
-    let verify = verification(config, new_workflow, &run);
-    let target = Target {
-        default_branch: wf.default_branch.clone(),
-        base_sha: wf.base_sha.clone(),
-        branch,
-        up_to_date,
-        verify,
-    };
-    let first = fix_plan(number, &fix, &facts, &wf.path, &target);
-    let report = run_plan(cx, client, &first).await?;
-    if report.failed() {
-        return Ok(ExitCode::FAILURE);
-    }
-    let (pull, created) = report
-        .results
-        .iter()
-        .find_map(|(_, o)| match o {
-            plan::Outcome::Pull { number, created } => Some((Some(*number), *created)),
-            _ => None,
-        })
-        .unwrap_or((None, false));
-    let second = follow_up_plan(number, &fix, pull, created, &wf.path, &target);
-    run_last(cx, client, &second).await
-}
-
-/// Whether the fix branch already has every file of the fix as proposed.
-async fn branch_holds(client: &Client, branch: &str, fix: &Fix) -> Result<bool> {
-    for f in &fix.files {
-        if client.file_text(&f.path, branch).await?.as_deref() != Some(f.after.as_str()) {
-            return Ok(false);
+/// Whether a pull request from `branch` is open and, if so, the branch's
+/// version of `paths`.
+async fn read_branch(client: &Client, branch: &str, paths: &[String]) -> Result<BranchRead> {
+    let open_pull = !client.pulls_from(branch).await?.is_empty();
+    let mut files = BTreeMap::new();
+    if open_pull {
+        for p in paths {
+            files.insert(p.clone(), client.file_text(p, branch).await?);
         }
     }
-    Ok(true)
+    Ok(BranchRead { open_pull, files })
 }
 
 // --- verification ------------------------------------------------------------

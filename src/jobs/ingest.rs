@@ -16,6 +16,7 @@
 //! plus a few milliseconds by status), so a late `in_progress` never
 //! replaces a `completed`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,7 +25,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use clickhouse::Row;
+
 use crate::analyze::RuleSet;
+use crate::app::Ctx;
 use crate::autorevert::{RESTART_EVENT, is_restart_branch};
 use crate::cli::{Context, IngestArgs};
 use crate::config::Config;
@@ -32,7 +36,8 @@ use crate::event::status::{conclusion_str, status_str};
 use crate::event::{Conclusion, Status};
 use crate::github::Client;
 use crate::github::types::JobInfo;
-use crate::plan::{self, Outcome, Plan, Sinks, StepOptions, Write};
+use crate::handlers::{Delivery, Request};
+use crate::plan::{self, Outcome, Plan, StepOptions, Write};
 use crate::store::{
     JobFailure, JobRow, JobStep, PushCommit, PushRow, Store, TableRows, WorkflowRunRow,
 };
@@ -423,6 +428,8 @@ async fn analyze(
     row.updated_at += Duration::milliseconds(8);
 }
 
+/// `ingest`: the payload of `--event`/`--payload` (or the runner's event),
+/// through the ingest handler like a delivered event.
 pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     let event = args
         .event
@@ -435,79 +442,280 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
         .clone()
         .or_else(|| cx.env.var("GITHUB_EVENT_PATH").map(PathBuf::from))
         .context("no payload: pass --payload FILE or set GITHUB_EVENT_PATH")?;
-    let bytes = crate::event::read_payload(&path, crate::event::MAX_PAYLOAD_BYTES)?;
-    let payload: Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("payload {} is not JSON", path.display()))?;
-    let now = Utc::now();
-    let mut rows = rows(&event, &payload, now)?;
-    if rows == Rows::default() {
-        crate::outln!(cx.env, "ci-medic: nothing to ingest from a {event} event");
-        return Ok(ExitCode::SUCCESS);
-    }
+    let (payload, text) = read(&path)?;
     // The API is optional: without a token (or for another repository than
     // the token's), rows carry what the payload says.
-    let payload_repo = payload
+    let client = cx.client().ok().filter(|c| {
+        c.repo()
+            .full()
+            .eq_ignore_ascii_case(&payload_repo(&payload))
+    });
+    let config = cx.load_config(client.as_ref()).await?;
+    let ctx = cx.ctx(client, config);
+    let request = Request::Ingest {
+        event,
+        payload: text,
+    };
+    crate::app::offer(&ctx, &Delivery::Request(request)).await
+}
+
+/// A payload file, parsed, and its text.
+fn read(path: &std::path::Path) -> Result<(Value, String)> {
+    let bytes = crate::event::read_payload(path, crate::event::MAX_PAYLOAD_BYTES)?;
+    let payload: Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("payload {} is not JSON", path.display()))?;
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("payload {} is not UTF-8", path.display()))?;
+    Ok((payload, text))
+}
+
+fn payload_repo(payload: &Value) -> String {
+    payload
         .pointer("/repository/full_name")
         .and_then(Value::as_str)
         .unwrap_or_default()
-        .to_string();
+        .to_string()
+}
+
+/// What ingesting one payload decides from: its rows, completed from the
+/// store and the API, and the versions of those rows already stored.
+#[derive(Debug, Clone, Default)]
+pub struct IngestFacts {
+    pub event: String,
+    pub rows: Rows,
+    pub stored: Stored,
+}
+
+/// The versions of a payload's rows the store already holds: runs by
+/// (id, attempt) and jobs by (id, run), with their latest `updated_at` in
+/// milliseconds; pushes by (ref, after, pushed_at in milliseconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub runs: BTreeMap<(i64, i64), i64>,
+    pub jobs: BTreeMap<(i64, i64), i64>,
+    pub pushes: BTreeSet<(String, String, i64)>,
+}
+
+/// Read the rows of `event`'s payload (`text`, or else the runner's event
+/// file), complete them, and read which of them the store already has.
+/// Writes nothing: under `--dry-run` without a store, nothing is read from
+/// one either.
+pub async fn gather(cx: &Ctx, event: &str, text: Option<&str>) -> Result<IngestFacts> {
+    let payload: Value = match text {
+        Some(t) => serde_json::from_str(t).context("the payload is not JSON")?,
+        None => {
+            let path = cx
+                .env
+                .var("GITHUB_EVENT_PATH")
+                .map(PathBuf::from)
+                .context("GITHUB_EVENT_PATH is not set")?;
+            read(&path)?.0
+        }
+    };
+    let now = Utc::now();
+    let mut rows = rows(event, &payload, now)?;
+    let mut facts = IngestFacts {
+        event: event.to_string(),
+        ..IngestFacts::default()
+    };
+    if rows == Rows::default() {
+        return Ok(facts);
+    }
+    let repo = payload_repo(&payload);
     let client = cx
-        .client()
-        .ok()
-        .filter(|c| c.repo().full().eq_ignore_ascii_case(&payload_repo));
-    let config = cx.load_config(client.as_ref()).await?;
-    let ctx = cx.ctx(None, config.clone());
+        .github
+        .as_ref()
+        .filter(|c| c.repo().full().eq_ignore_ascii_case(&repo));
+    let config = &cx.config;
     // Reading is fine under --dry-run, and a dry run needs no store at all.
-    let store = if ctx.dry_run() && ctx.store_config().is_err() {
+    let store = if cx.dry_run() && cx.store_config().is_err() {
         None
     } else {
-        Some(ctx.store().await?)
+        Some(cx.store().await?)
     };
     let rules = config.rules()?;
 
     if event == "workflow_job" {
         for row in &mut rows.jobs {
-            complete_job(store, client.as_ref(), &config, &rules, row, &payload).await?;
+            complete_job(store, client, config, &rules, row, &payload).await?;
         }
     }
     if event == "workflow_run"
-        && let Some(client) = &client
+        && let Some(client) = client
+        && payload.get("action").and_then(Value::as_str) == Some("completed")
+        && let Some(run) = rows.runs.first().cloned()
     {
-        let completed = payload.get("action").and_then(Value::as_str) == Some("completed");
-        if completed {
-            let run = rows.runs.first().cloned();
-            if let Some(run) = run {
-                let attempt = u64::try_from(run.run_attempt).unwrap_or(1);
-                let run_id = u64::try_from(run.id).unwrap_or_default();
-                let jobs = match client.run_jobs(run_id, attempt).await {
-                    Ok(jobs) => jobs,
-                    Err(e) => {
-                        let msg = format!("the jobs of run {run_id} were not read: {e}");
-                        tracing::warn!("{msg}");
-                        cx.env.annotate_warning(&msg);
-                        Vec::new()
-                    }
-                };
-                for job in jobs {
-                    let mut row = api_job_row(&job, &run, now);
-                    analyze(client, &config, &rules, job, &mut row).await;
-                    rows.jobs.push(row);
-                }
+        let attempt = u64::try_from(run.run_attempt).unwrap_or(1);
+        let run_id = u64::try_from(run.id).unwrap_or_default();
+        let jobs = match client.run_jobs(run_id, attempt).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                let msg = format!("the jobs of run {run_id} were not read: {e}");
+                tracing::warn!("{msg}");
+                cx.env.annotate_warning(&msg);
+                Vec::new()
             }
+        };
+        for job in jobs {
+            let mut row = api_job_row(&job, &run, now);
+            analyze(client, config, &rules, job, &mut row).await;
+            rows.jobs.push(row);
         }
     }
+    if let Some(store) = store {
+        facts.stored = stored(store, &repo, &rows).await?;
+    }
+    facts.rows = rows;
+    Ok(facts)
+}
 
-    let plan = plan(&event, rows);
-    let report = plan::execute(&plan, &Sinks::store(store), ctx.dry_run()).await;
-    if ctx.json() {
+#[derive(Debug, Row, Deserialize)]
+struct Version {
+    id: i64,
+    other: i64,
+    version: i64,
+}
+
+#[derive(Debug, Row, Deserialize)]
+struct PushKey {
+    git_ref: String,
+    after: String,
+    at: i64,
+}
+
+const STORED_RUNS: &str = "\
+SELECT id, run_attempt AS other, toUnixTimestamp64Milli(max(updated_at)) AS version
+FROM workflow_run
+WHERE repository_full_name = {repo:String} AND id IN {ids:Array(Int64)}
+GROUP BY id, run_attempt";
+
+const STORED_JOBS: &str = "\
+SELECT id, run_id AS other, toUnixTimestamp64Milli(max(updated_at)) AS version
+FROM workflow_job
+WHERE repository_full_name = {repo:String} AND id IN {ids:Array(Int64)}
+GROUP BY id, run_id";
+
+const STORED_PUSHES: &str = "\
+SELECT ref AS git_ref, after, toUnixTimestamp64Milli(pushed_at) AS at
+FROM push
+WHERE repository_full_name = {repo:String} AND after IN {afters:Array(String)}";
+
+/// The versions the store holds of `rows` (one query per table with rows).
+async fn stored(store: &Store, repo: &str, rows: &Rows) -> Result<Stored> {
+    let mut out = Stored::default();
+    let versions = |sql: &'static str, ids: Vec<i64>| async move {
+        store
+            .client()
+            .query_raw(sql)
+            .param("repo", repo)
+            .param("ids", ids)
+            .fetch_all::<Version>()
+            .await
+            .context("reading the rows already stored")
+    };
+    if !rows.runs.is_empty() {
+        let ids = rows.runs.iter().map(|r| r.id).collect();
+        for v in versions(STORED_RUNS, ids).await? {
+            out.runs.insert((v.id, v.other), v.version);
+        }
+    }
+    if !rows.jobs.is_empty() {
+        let ids = rows.jobs.iter().map(|r| r.id).collect();
+        for v in versions(STORED_JOBS, ids).await? {
+            out.jobs.insert((v.id, v.other), v.version);
+        }
+    }
+    if !rows.pushes.is_empty() {
+        let afters: Vec<String> = rows.pushes.iter().map(|p| p.after.clone()).collect();
+        let keys = store
+            .client()
+            .query_raw(STORED_PUSHES)
+            .param("repo", repo)
+            .param("afters", afters)
+            .fetch_all::<PushKey>()
+            .await
+            .context("reading the pushes already stored")?;
+        out.pushes = keys
+            .into_iter()
+            .map(|k| (k.git_ref, k.after, k.at))
+            .collect();
+    }
+    Ok(out)
+}
+
+/// The rows the store lacks: a row whose version (or, for a push, whose
+/// key) is already stored is not written again, so the same event
+/// delivered twice writes once.
+pub fn unstored(rows: &Rows, stored: &Stored) -> Rows {
+    let newer = |have: Option<&i64>, version: DateTime<Utc>| {
+        have.is_none_or(|&v| v < version.timestamp_millis())
+    };
+    Rows {
+        runs: rows
+            .runs
+            .iter()
+            .filter(|r| newer(stored.runs.get(&(r.id, r.run_attempt)), r.updated_at))
+            .cloned()
+            .collect(),
+        jobs: rows
+            .jobs
+            .iter()
+            .filter(|j| newer(stored.jobs.get(&(j.id, j.run_id)), j.updated_at))
+            .cloned()
+            .collect(),
+        pushes: rows
+            .pushes
+            .iter()
+            .filter(|p| {
+                !stored.pushes.contains(&(
+                    p.git_ref.clone(),
+                    p.after.clone(),
+                    p.pushed_at.timestamp_millis(),
+                ))
+            })
+            .cloned()
+            .collect(),
+    }
+}
+
+/// The inserts for the rows the store lacks. Pure.
+pub fn decide(f: &IngestFacts) -> Plan {
+    let fresh = unstored(&f.rows, &f.stored);
+    let known = |all: usize, new: usize, table: &str| {
+        (all > new).then(|| format!("{} {table} row(s) already stored", all - new))
+    };
+    let notes: Vec<String> = [
+        known(f.rows.runs.len(), fresh.runs.len(), "workflow_run"),
+        known(f.rows.pushes.len(), fresh.pushes.len(), "push"),
+        known(f.rows.jobs.len(), fresh.jobs.len(), "workflow_job"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut plan = plan(&f.event, fresh);
+    for n in notes {
+        plan.note(n);
+    }
+    plan
+}
+
+/// Print what was ingested (or, in a dry run, the plan); a failed insert
+/// fails the handler.
+pub fn report(cx: &Ctx, f: &IngestFacts, plan: &Plan, report: &plan::Report) -> Result<ExitCode> {
+    let event = &f.event;
+    if f.rows == Rows::default() {
+        crate::outln!(cx.env, "ci-medic: nothing to ingest from a {event} event");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cx.json() {
         crate::outln!(
-            ctx.env,
+            cx.env,
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({"plan": plan, "report": report}))?
         );
     } else if report.dry_run {
-        ctx.env.echo_untrusted(&plan.to_text());
-        ctx.env.echo_untrusted(&report.to_text());
+        cx.env.echo_untrusted(&plan.to_text());
+        cx.env.echo_untrusted(&report.to_text());
     }
     if let Some(error) = report.results.iter().find_map(|(_, o)| match o {
         Outcome::Failed { error } => Some(error),
@@ -515,7 +723,7 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
     }) {
         anyhow::bail!("{error}");
     }
-    if !report.dry_run && !ctx.json() {
+    if !report.dry_run && !cx.json() {
         let count = |table: &str| {
             plan.steps
                 .iter()
@@ -525,9 +733,10 @@ pub async fn command(cx: &Context, args: &IngestArgs) -> Result<ExitCode> {
                 })
                 .unwrap_or_default()
         };
+        let known: String = plan.notes.iter().map(|n| format!("; {n}")).collect();
         crate::outln!(
-            ctx.env,
-            "ci-medic: ingested {} job(s), {} run(s), {} push(es) from a {event} event",
+            cx.env,
+            "ci-medic: ingested {} job(s), {} run(s), {} push(es) from a {event} event{known}",
             count("workflow_job"),
             count("workflow_run"),
             count("push")
@@ -714,6 +923,59 @@ mod tests {
         // A failed insert stops the ones after it.
         assert!(plan.steps[0].depends_on.is_empty());
         assert_eq!(plan.steps[1].depends_on, [plan.steps[0].id.clone()]);
+    }
+
+    #[test]
+    fn rows_already_stored_are_not_planned_again() {
+        let now = Utc::now();
+        let mut r = rows(
+            "workflow_run",
+            &fixture("workflow_run/01-completed.json"),
+            now,
+        )
+        .expect("run");
+        r.jobs = rows(
+            "workflow_job",
+            &fixture("workflow_job/01-completed.json"),
+            now,
+        )
+        .expect("job")
+        .jobs;
+        r.pushes = rows("push", &fixture("push/04-event.json"), now)
+            .expect("push")
+            .pushes;
+        let (run, job, push) = (&r.runs[0], &r.jobs[0], &r.pushes[0]);
+        let facts = |stored: Stored| IngestFacts {
+            event: "workflow_run".into(),
+            rows: r.clone(),
+            stored,
+        };
+        assert_eq!(decide(&facts(Stored::default())).steps.len(), 3);
+        // The same versions stored: nothing to write, and the plan says why.
+        let same = Stored {
+            runs: [((run.id, run.run_attempt), run.updated_at.timestamp_millis())].into(),
+            jobs: [((job.id, job.run_id), job.updated_at.timestamp_millis())].into(),
+            pushes: [(
+                push.git_ref.clone(),
+                push.after.clone(),
+                push.pushed_at.timestamp_millis(),
+            )]
+            .into(),
+        };
+        let plan = decide(&facts(same.clone()));
+        assert!(plan.steps.is_empty(), "{plan:?}");
+        assert_eq!(plan.notes.len(), 3, "{plan:?}");
+        // An older stored version of the job: the newer one is written.
+        let mut older = same;
+        older
+            .jobs
+            .insert((job.id, job.run_id), job.updated_at.timestamp_millis() - 1);
+        let plan = decide(&facts(older));
+        let described: Vec<String> = plan.steps.iter().map(|s| s.write.describe()).collect();
+        assert_eq!(
+            described,
+            ["insert 1 row(s) into ClickHouse table workflow_job"]
+        );
     }
 
     #[test]

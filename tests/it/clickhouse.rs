@@ -799,3 +799,72 @@ async fn ingest_dry_run_needs_no_store_and_a_real_run_names_the_missing_setting(
     assert!(out.stderr.contains("clickhouse.url"), "{}", out.stderr);
     fake.assert_clean();
 }
+
+/// `run` with a `clickhouse` section in the repository's config records
+/// the events it is given; the same delivery twice writes its rows once,
+/// and a dry run writes none.
+#[tokio::test]
+async fn ingest_handler_writes_a_redelivered_event_once() {
+    let store = migrated_store("ingest_twice").await;
+    let url = test_clickhouse::url();
+    let fake = FakeGithub::start().await;
+    let user = std::env::var("CLICKHOUSE_USER").unwrap_or_else(|_| "default".into());
+    // Only ingest acts on these events: the runs they name are not the
+    // fake's, so the failure issue and its closing are off.
+    let config = format!(
+        "analyze:\n  enabled: false\n  close-on-success: false\nclickhouse:\n  url: {url}\n  user: {user}\n  database: {}\n",
+        store.database()
+    );
+    fake.commit_files(
+        crate::support::fake_github::DEFAULT_BRANCH,
+        &[(".github/ci-medic.yml", config.as_str())],
+        "Record CI in ClickHouse",
+    );
+    let runner = || {
+        let mut r = Runner::new(&fake);
+        for var in ["CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"] {
+            if let Ok(v) = std::env::var(var) {
+                r = r.env(var, &v);
+            }
+        }
+        r
+    };
+    let payload = |path: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(webhook(path)).expect("fixture");
+        serde_json::from_str(&text).expect("json")
+    };
+    // Every row written, not only the latest version of each.
+    let count = |table: &'static str| {
+        let store = store.clone();
+        async move { fetch_one::<u64>(&store, &format!("SELECT count() FROM {table}")).await }
+    };
+    let events = [
+        ("push", payload("push/04-event.json")),
+        ("workflow_job", payload("workflow_job/01-completed.json")),
+        ("workflow_run", payload("workflow_run/01-completed.json")),
+    ];
+    for (event, p) in &events {
+        let out = runner()
+            .env("INPUT_DRY-RUN", "true")
+            .run_event(event, p)
+            .await;
+        ok(&out);
+        assert!(out.stdout.contains("insert 1 row(s)"), "{}", out.stdout);
+    }
+    for table in ["push", "workflow_job", "workflow_run"] {
+        assert_eq!(count(table).await, 0, "a dry run wrote to {table}");
+    }
+    for (event, p) in &events {
+        let out = runner().run_event(event, p).await;
+        ok(&out);
+        assert!(out.stdout.contains("ci-medic: ingested"), "{}", out.stdout);
+        let again = runner().run_event(event, p).await;
+        ok(&again);
+        assert!(again.stdout.contains("already stored"), "{}", again.stdout);
+    }
+    for table in ["push", "workflow_job", "workflow_run"] {
+        assert_eq!(count(table).await, 1, "{table}");
+    }
+    drop_database(&store).await;
+    fake.assert_clean();
+}

@@ -753,6 +753,50 @@ async fn dry_run_plans_the_pull_request_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_dry_run_heal_prints_every_write_in_one_plan() {
+    let fake = FakeGithub::start().await;
+    let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;
+    let fp = block_fingerprint(&fake.issue(n).and_then(|i| i.body).unwrap_or_default());
+    let branch = format!("ci-medic/heal-{n}-{}", &fp[..8]);
+    let payload = issues_payload(&fake, n, "labeled", "auto-heal", MAINTAINER);
+    let out = Runner::new(&fake)
+        .env("INPUT_DRY-RUN", "true")
+        .run_event("issues", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // One plan: the writes after the pull request are shown with it, each
+    // waiting for what it needs, not left to a second plan.
+    assert_eq!(
+        out.stdout.matches("write(s) planned").count(),
+        1,
+        "{}",
+        out.stdout
+    );
+    let expected = [
+        "heal: 5 write(s) planned".to_string(),
+        format!("1. commit .github/workflows/ci.yml to branch {branch}"),
+        "2. ensure label `auto-heal` exists".into(),
+        "3. open pull request \"".into(),
+        format!("4. comment on #{n}: A pull request to fix this is planned (dry run)"),
+        "after commit-files-1, ensure-label-2, open-pull-request-3".into(),
+        "naming what open-pull-request-3 opens or updates".into(),
+        format!("5. dispatch workflow ci.yml on {branch}"),
+    ];
+    let mut at = 0;
+    for line in &expected {
+        let found = out.stdout[at..]
+            .find(line.as_str())
+            .unwrap_or_else(|| panic!("missing {line:?} after byte {at} in\n{}", out.stdout));
+        at += found + line.len();
+    }
+    assert!(fake.pulls().is_empty());
+    assert!(fake.comments(n).is_empty());
+    assert!(fake.dispatches().is_empty());
+    assert!(fake.requests_to("POST", r"/git/").is_empty());
+    fake.assert_clean();
+}
+
+#[tokio::test]
 async fn a_verification_run_is_reported_on_the_pull_request() {
     let fake = FakeGithub::start().await;
     let n = analysed_issue(&fake, missing_module_log(1, "tmpa1b2c3")).await;

@@ -231,10 +231,10 @@ async fn dry_run_plan_of_heal_as_text_and_json() {
         )
         .await;
     assert_eq!(json.code, 0, "{}", json.stderr);
-    // Heal carries out two plans (the pull request, then what needs its
-    // number) and prints one JSON document for each.
+    // One plan: what needs the pull request's number takes it from the
+    // step that opens it.
     let docs = json_documents(&json.stdout);
-    assert_eq!(docs.len(), 2, "{}", json.stdout);
+    assert_eq!(docs.len(), 1, "{}", json.stdout);
     assert_json_snap!("dry_run_heal_json", docs);
     assert!(fake.pulls().is_empty());
     assert!(fake.comments(n).is_empty());
