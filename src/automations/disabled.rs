@@ -181,6 +181,17 @@ pub fn matches(pattern: &str, workflow: &str, job: &str) -> bool {
     prefix_of(pattern, &job) || prefix_of(pattern, &squash(&format!("{workflow} / {job}")))
 }
 
+/// Does `pattern` match the job called `name`, the way Dr. CI names jobs
+/// (`<workflow> / <job>`) or a snapshot may (the job alone)? The same
+/// grammar as [`matches`]: the whole name or the job part after the first
+/// ` / `.
+pub fn matches_qualified(pattern: &str, name: &str) -> bool {
+    match name.split_once(" / ") {
+        Some((workflow, job)) => matches(pattern, workflow, job),
+        None => prefix_of(pattern, &squash(name)),
+    }
+}
+
 /// The first marking that matches the job (`DISABLED` and `UNSTABLE`
 /// silence a job the same way, so which one is found does not matter).
 pub fn find<'a>(markings: &'a [Marking], workflow: &str, job: &str) -> Option<&'a Marking> {
@@ -333,6 +344,26 @@ mod tests {
 
     fn ok(title: &str) -> Parsed {
         parse_title(title).expect("a marking title").expect("valid")
+    }
+
+    #[test]
+    fn qualified_names_match_like_workflow_and_job() {
+        for (pattern, name, want) in [
+            ("trunk / test", "trunk / test (default, 1, 2)", true),
+            ("test", "trunk / test (default, 1, 2)", true),
+            ("test", "trunk / tests", false),
+            ("trunk / test", "trunk / tests", false),
+            ("test", "test", true),
+            ("test", "tests", false),
+            ("trunk", "trunk / test", true),
+            ("CI / outer / inner", "CI / outer / inner (x)", true),
+            ("outer / inner", "CI / outer / inner (x)", true),
+        ] {
+            assert_eq!(matches_qualified(pattern, name), want, "{pattern} ~ {name}");
+            if let Some((w, j)) = name.split_once(" / ") {
+                assert_eq!(matches(pattern, w, j), want, "{pattern} ~ {name}");
+            }
+        }
     }
 
     #[test]

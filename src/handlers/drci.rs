@@ -888,7 +888,7 @@ async fn analyse_failed(
 }
 
 /// The open issues with the unstable label whose titles mark a job unstable
-/// or a test disabled.
+/// or disabled (the title grammar of `automations::disabled`).
 async fn unstable_issues(client: &Client, section: &DrciSection) -> Result<Vec<IssueRef>> {
     let label = section.unstable_label.trim();
     if label.is_empty() {
@@ -901,8 +901,10 @@ async fn unstable_issues(client: &Client, section: &DrciSection) -> Result<Vec<I
     Ok(issues
         .into_iter()
         .filter(|i| {
-            let t = i.title.trim_start().to_ascii_uppercase();
-            t.starts_with("UNSTABLE ") || t.starts_with("DISABLED ")
+            matches!(
+                crate::automations::disabled::parse_title(&i.title),
+                Some(Ok(_))
+            )
         })
         .map(|i| IssueRef {
             number: Some(i.number),
