@@ -279,6 +279,18 @@ pub fn error_body(number: u64, title: &str, error: &TitleError) -> String {
     )
 }
 
+/// The validation comment once the title no longer starts with a keyword:
+/// the issue marks no job until it is edited back.
+pub fn retired_body(number: u64, title: &str) -> String {
+    format!(
+        "{}\nThis issue's title, {}, no longer names a job: it does not start with \
+         `DISABLED` or `UNSTABLE`, so the issue marks no job now and lost its label. \
+         Edit the title back to `DISABLED <job>` or `UNSTABLE <job>` to mark jobs again.\n",
+        marker(MARKER_KIND, &number.to_string()),
+        code(title),
+    )
+}
+
 /// The comment closing an issue by someone without write access.
 pub fn refusal_body(number: u64, author: &str) -> String {
     format!(
