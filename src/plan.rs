@@ -209,6 +209,14 @@ pub enum Write {
         changes: Vec<FileChange>,
         scratch: String,
     },
+    /// [`Write::Comment`] with a marker, for a caller that already looked
+    /// for ours: edit comment `existing`, or create one when it is `None`.
+    PutComment {
+        number: u64,
+        existing: Option<u64>,
+        body: String,
+        marker: (String, String),
+    },
 }
 
 /// Where a write lands.
@@ -254,6 +262,7 @@ impl Write {
             Write::PullComment { .. } => "pull-comment",
             Write::UpdateBranchAndPin { .. } => "update-branch-and-pin",
             Write::CommitOnto { .. } => "commit-onto",
+            Write::PutComment { .. } => "put-comment",
         }
     }
 
@@ -430,6 +439,12 @@ impl Write {
                     paths.join(", ")
                 )
             }
+            Write::PutComment {
+                number, existing, ..
+            } => match existing {
+                Some(id) => format!("edit comment {id} on #{number}"),
+                None => format!("comment on #{number}"),
+            },
         }
     }
 }
@@ -1124,6 +1139,17 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
         } => crate::bot::act::commit_onto(c, branch, base_sha, message, changes, scratch)
             .await
             .map(|sha| done(format!("{branch} at {sha}"))),
+        Write::PutComment {
+            number,
+            existing,
+            body,
+            marker: (kind, key),
+        } => {
+            debug_assert!(has_marker(body, kind, key));
+            c.put_comment(*number, *existing, body, (kind, key))
+                .await
+                .map(|cm| done(cm.html_url))
+        }
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

@@ -173,6 +173,53 @@ pub fn needs_access(config: &CiflowConfig, change: &Change, labels: &[String]) -
     }
 }
 
+/// The hidden kind of the `dispatch` mode record, on the last line of the
+/// pull request's ciflow comment.
+pub const DISPATCHED_KIND: &str = "ciflow-dispatched";
+
+/// Dispatches remembered per pull request: the newest are kept. Each push
+/// dispatches every configured workflow once, so this is dozens of pushes
+/// for a handful of workflows; only a delivery older than all of them could
+/// dispatch again.
+pub const MAX_DISPATCHES_KEPT: usize = 100;
+
+/// `dispatch` mode: the workflows already started for a pull request, as
+/// `(head SHA, workflow)` pairs, oldest first. Kept hidden in ci-medic's own
+/// ciflow comment, so a delivery seen twice dispatches once. (The runs API
+/// cannot tell: a dispatched run's `head_sha` is the tip of the branch it
+/// runs on, not the pull request's head passed as input, and the run shows
+/// up only some seconds after the dispatch.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispatched {
+    pub runs: Vec<(String, String)>,
+}
+
+impl Dispatched {
+    /// The record hidden in `body` (a comment of ours); empty when none.
+    pub fn read(body: &str) -> Dispatched {
+        crate::report::hidden::read(body, DISPATCHED_KIND).unwrap_or_default()
+    }
+
+    pub fn contains(&self, sha: &str, workflow: &str) -> bool {
+        self.runs.iter().any(|(s, w)| s == sha && w == workflow)
+    }
+
+    /// Remember `workflow` started for `sha`, dropping the oldest beyond
+    /// [`MAX_DISPATCHES_KEPT`].
+    pub fn add(&mut self, sha: &str, workflow: &str) {
+        if !self.contains(sha, workflow) {
+            self.runs.push((sha.to_string(), workflow.to_string()));
+        }
+        let over = self.runs.len().saturating_sub(MAX_DISPATCHES_KEPT);
+        self.runs.drain(..over);
+    }
+
+    /// The hidden line that carries the record.
+    pub fn line(&self) -> String {
+        crate::report::hidden::line(DISPATCHED_KIND, self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +229,28 @@ mod tests {
             labels: vec!["ciflow/trunk".into(), "ciflow/periodic".into()],
             ..CiflowConfig::default()
         }
+    }
+
+    #[test]
+    fn the_dispatch_record_round_trips_stays_bounded_and_only_from_the_last_line() {
+        let mut d = Dispatched::default();
+        d.add("abc", "trunk.yml");
+        d.add("abc", "trunk.yml");
+        assert_eq!(d.runs.len(), 1);
+        let body = format!("<!-- ci-medic:ciflow:5 -->\ntext\n{}\n", d.line());
+        let back = Dispatched::read(&body);
+        assert!(back.contains("abc", "trunk.yml"));
+        assert!(!back.contains("abc", "slow.yml"));
+        assert!(!back.contains("def", "trunk.yml"));
+        // Quoted above other text, it is not the record.
+        let quoted = format!("{}\nmore\n", d.line());
+        assert_eq!(Dispatched::read(&quoted), Dispatched::default());
+        for i in 0..MAX_DISPATCHES_KEPT + 5 {
+            d.add(&format!("sha{i}"), "trunk.yml");
+        }
+        assert_eq!(d.runs.len(), MAX_DISPATCHES_KEPT);
+        assert!(!d.contains("abc", "trunk.yml"));
+        assert!(d.contains(&format!("sha{}", MAX_DISPATCHES_KEPT + 4), "trunk.yml"));
     }
 
     #[test]

@@ -181,6 +181,17 @@ pub fn matches(pattern: &str, workflow: &str, job: &str) -> bool {
     prefix_of(pattern, &job) || prefix_of(pattern, &squash(&format!("{workflow} / {job}")))
 }
 
+/// Does `pattern` match the job called `name`, the way Dr. CI names jobs
+/// (`<workflow> / <job>`) or a snapshot may (the job alone)? The same
+/// grammar as [`matches`]: the whole name or the job part after the first
+/// ` / `.
+pub fn matches_qualified(pattern: &str, name: &str) -> bool {
+    match name.split_once(" / ") {
+        Some((workflow, job)) => matches(pattern, workflow, job),
+        None => prefix_of(pattern, &squash(name)),
+    }
+}
+
 /// The first marking that matches the job (`DISABLED` and `UNSTABLE`
 /// silence a job the same way, so which one is found does not matter).
 pub fn find<'a>(markings: &'a [Marking], workflow: &str, job: &str) -> Option<&'a Marking> {
@@ -268,6 +279,18 @@ pub fn error_body(number: u64, title: &str, error: &TitleError) -> String {
     )
 }
 
+/// The validation comment once the title no longer starts with a keyword:
+/// the issue marks no job until it is edited back.
+pub fn retired_body(number: u64, title: &str) -> String {
+    format!(
+        "{}\nThis issue's title, {}, no longer names a job: it does not start with \
+         `DISABLED` or `UNSTABLE`, so the issue marks no job now and lost its label. \
+         Edit the title back to `DISABLED <job>` or `UNSTABLE <job>` to mark jobs again.\n",
+        marker(MARKER_KIND, &number.to_string()),
+        code(title),
+    )
+}
+
 /// The comment closing an issue by someone without write access.
 pub fn refusal_body(number: u64, author: &str) -> String {
     format!(
@@ -333,6 +356,26 @@ mod tests {
 
     fn ok(title: &str) -> Parsed {
         parse_title(title).expect("a marking title").expect("valid")
+    }
+
+    #[test]
+    fn qualified_names_match_like_workflow_and_job() {
+        for (pattern, name, want) in [
+            ("trunk / test", "trunk / test (default, 1, 2)", true),
+            ("test", "trunk / test (default, 1, 2)", true),
+            ("test", "trunk / tests", false),
+            ("trunk / test", "trunk / tests", false),
+            ("test", "test", true),
+            ("test", "tests", false),
+            ("trunk", "trunk / test", true),
+            ("CI / outer / inner", "CI / outer / inner (x)", true),
+            ("outer / inner", "CI / outer / inner (x)", true),
+        ] {
+            assert_eq!(matches_qualified(pattern, name), want, "{pattern} ~ {name}");
+            if let Some((w, j)) = name.split_once(" / ") {
+                assert_eq!(matches(pattern, w, j), want, "{pattern} ~ {name}");
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::snapshot::{Downstream, IssueRef, Job, JobFailure, Place, Recovery, Snapshot};
 use crate::analyze::Category;
+use crate::automations::disabled;
 use crate::event::{Conclusion, Status};
 
 /// A job's class, most urgent first.
@@ -261,15 +262,22 @@ fn issue_evidence(issue: &IssueRef) -> Evidence {
     }
 }
 
-/// The title of an `UNSTABLE` or `DISABLED` issue without its keyword.
-fn issue_subject<'a>(issue: &'a IssueRef, keyword: &str) -> Option<&'a str> {
-    let t = issue.title.trim();
-    let head = t.get(..keyword.len())?;
-    if !head.eq_ignore_ascii_case(keyword) {
-        return None;
-    }
-    let rest = t[keyword.len()..].trim();
-    (!rest.is_empty() && t[keyword.len()..].starts_with(char::is_whitespace)).then_some(rest)
+/// The open `UNSTABLE` or `DISABLED` issue whose title names the job
+/// `name` (or its normalised form `normalised`), in the one title grammar
+/// of `automations::disabled`: a job name prefix ending on a word boundary,
+/// `workflow / job` or the job alone. Both keywords mark a job, never a
+/// test: a `DISABLED` job still running is listed like an unstable one.
+fn marking_issue<'a>(
+    issues: &'a [IssueRef],
+    name: &str,
+    normalised: &str,
+) -> Option<(&'a IssueRef, disabled::Kind)> {
+    issues.iter().find_map(|issue| {
+        let parsed = disabled::parse_title(&issue.title)?.ok()?;
+        (disabled::matches_qualified(&parsed.pattern, name)
+            || disabled::matches_qualified(&parsed.pattern, normalised))
+        .then_some((issue, parsed.kind))
+    })
 }
 
 /// Classify every job of the head SHA (latest attempt per job).
@@ -451,18 +459,13 @@ fn failed(
         );
     }
 
-    // UNSTABLE: an open issue or a configured pattern.
-    for issue in &snap.issues {
-        if let Some(subject) = issue_subject(issue, "UNSTABLE") {
-            let subject_n = norm.normalise(subject);
-            if job.name.starts_with(subject) || name.starts_with(&subject_n) {
-                return (
-                    Class::Unstable,
-                    "marked unstable by an open issue".into(),
-                    Some(issue_evidence(issue)),
-                );
-            }
-        }
+    // UNSTABLE: an open UNSTABLE or DISABLED issue, or a configured pattern.
+    if let Some((issue, kind)) = marking_issue(&snap.issues, &job.name, &name) {
+        let reason = match kind {
+            disabled::Kind::Unstable => "marked unstable by an open issue",
+            disabled::Kind::Disabled => "marked disabled by an open issue",
+        };
+        return (Class::Unstable, reason.into(), Some(issue_evidence(issue)));
     }
     if let Some(re) = unstable.iter().find(|re| re.is_match(&job.name)) {
         let ev = Evidence {
@@ -524,20 +527,6 @@ fn failed(
                 ..Evidence::default()
             };
             return (Class::Flaky, "known flaky job".into(), Some(ev));
-        }
-        // ...a disabled test is the one failing...
-        if let Some(f) = failure {
-            for issue in &snap.issues {
-                if let Some(test) = issue_subject(issue, "DISABLED")
-                    && f.text.contains(test)
-                {
-                    return (
-                        Class::Flaky,
-                        "the failing test is disabled by an open issue".into(),
-                        Some(issue_evidence(issue)),
-                    );
-                }
-            }
         }
         // ...or the same failure happened elsewhere, recently, and went away.
         if let Some(as_of) = as_of {

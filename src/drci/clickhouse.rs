@@ -41,6 +41,22 @@ pub struct Reader<'a> {
     sent: AtomicUsize,
 }
 
+/// The stored jobs of a pull request's head and of its merge base.
+#[derive(Debug, Clone, Default)]
+pub struct HeadAndBase {
+    pub head: Vec<Job>,
+    pub base: Vec<Job>,
+}
+
+/// The analysed failure stored for the job attempt `id`, when the failure
+/// analysis wrote one (a non-empty fingerprint) for a failed attempt.
+pub fn stored_failure(stored: &[Job], id: u64) -> Option<&JobFailure> {
+    stored
+        .iter()
+        .find(|j| j.id == Some(id))
+        .and_then(|j| j.failure.as_ref())
+}
+
 /// An open pull request, as the evidence of its failures needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullAuthor {
@@ -90,6 +106,30 @@ impl<'a> Reader<'a> {
             .jobs_for_shas(&self.repo, &[sha.to_string()])
             .await?;
         Ok(rows.into_iter().map(job_of).collect())
+    }
+
+    /// Every attempt of every job at the head `head` and at the merge base
+    /// `base`, in one query (the merge base's jobs are query 1 either way):
+    /// the head's stored verdicts spare downloading their logs.
+    pub async fn jobs_at_head_and_base(&self, head: &str, base: &str) -> Result<HeadAndBase> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let rows = self
+            .store
+            .jobs_for_shas(&self.repo, &[head.to_string(), base.to_string()])
+            .await?;
+        let mut out = HeadAndBase::default();
+        for r in rows {
+            let at_head = r.head_sha == head;
+            let at_base = r.head_sha == base;
+            let job = job_of(r);
+            if at_base {
+                out.base.push(job.clone());
+            }
+            if at_head {
+                out.head.push(job);
+            }
+        }
+        Ok(out)
     }
 
     /// The rows of the recent-failures query for the wanted jobs (none,

@@ -9,7 +9,7 @@ use super::snapshot::{DEFAULT_SHARD_PATTERN, DrciConfig};
 pub const DEFAULT_CHECK_NAME: &str = "Dr. CI";
 
 /// The label of the open issues that mark jobs unstable (`UNSTABLE <job>`)
-/// or tests disabled (`DISABLED <test>`). Only people who may triage can
+/// or disabled (`DISABLED <job>`). Only people who may triage can
 /// label an issue, so a title alone (anyone can open an issue) counts for
 /// nothing.
 pub const DEFAULT_UNSTABLE_LABEL: &str = "unstable";

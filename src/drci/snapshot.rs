@@ -179,7 +179,7 @@ pub struct RecentFailure {
 pub struct IssueRef {
     #[serde(default)]
     pub number: Option<u64>,
-    /// `UNSTABLE <job name prefix>` or `DISABLED <test name>`.
+    /// `UNSTABLE <job name prefix>` or `DISABLED <job name prefix>`.
     pub title: String,
 }
 

@@ -361,19 +361,55 @@ fn unstable_by_issue_or_pattern() {
 }
 
 #[test]
-fn a_disabled_test_failing_is_flaky() {
+fn a_disabled_job_is_listed_unstable_and_a_title_naming_a_test_hides_no_job() {
     let mut s = snap(
-        vec![failed(
-            "test",
-            Some(cause("FAILED test_ops.py::test_add - AssertionError", FP)),
-        )],
-        vec![passed("test")],
+        vec![
+            failed(
+                "test",
+                Some(cause("FAILED test_ops.py::test_add - AssertionError", FP)),
+            ),
+            failed(
+                "trunk / build (linux, 1, 2)",
+                Some(cause("E", "6666666666666666")),
+            ),
+            failed("trunk / builder", Some(cause("E", "7777777777777777"))),
+        ],
+        vec![
+            passed("test"),
+            passed("trunk / build"),
+            passed("trunk / builder"),
+        ],
     );
-    s.issues = vec![IssueRef {
-        number: Some(9),
-        title: "DISABLED test_ops.py::test_add".into(),
-    }];
-    assert_eq!(class_of(&s, "test"), Class::Flaky);
+    s.issues = vec![
+        // A test, not a job: the failing job stays the change's.
+        IssueRef {
+            number: Some(9),
+            title: "DISABLED test_ops.py::test_add".into(),
+        },
+        // A job, by the job name alone, ending on a word boundary.
+        IssueRef {
+            number: Some(10),
+            title: "disabled  build".into(),
+        },
+    ];
+    let v = classify(&s).unwrap();
+    let get = |n: &str| v.iter().find(|x| x.name == n).unwrap();
+    assert_eq!(get("test").class, Class::New, "{}", get("test").reason);
+    let build = get("trunk / build (linux, 1, 2)");
+    assert_eq!(build.class, Class::Unstable);
+    assert_eq!(build.reason, "marked disabled by an open issue");
+    assert_eq!(build.evidence.as_ref().unwrap().issue, Some(10));
+    assert_eq!(get("trunk / builder").class, Class::New);
+    // The same words after UNSTABLE: the same jobs.
+    s.issues[1].title = "UNSTABLE trunk / build".into();
+    let v = classify(&s).unwrap();
+    let build = v
+        .iter()
+        .find(|x| x.name.starts_with("trunk / build ("))
+        .unwrap();
+    assert_eq!(build.reason, "marked unstable by an open issue");
+    assert_eq!(class_of(&s, "trunk / builder"), Class::New);
+    assert_eq!(class_of(&s, "test"), Class::New);
 }
 
 #[test]

@@ -410,6 +410,50 @@ impl Client {
         .await
         .map(drop)
     }
+
+    /// [`Client::upsert_comment`] for a caller that already found ours:
+    /// edit comment `existing`, or create one carrying `marker` when it is
+    /// `None` (a retry after a server failure looks for it first).
+    pub async fn put_comment(
+        &self,
+        number: u64,
+        existing: Option<u64>,
+        body: &str,
+        marker: (&str, &str),
+    ) -> Result<CommentInfo, GithubError> {
+        if let Some(id) = existing {
+            let path = self.repo_path(&format!("/issues/comments/{id}"));
+            let reply = self
+                .request(
+                    Method::PATCH,
+                    &path,
+                    Some(&json!({"body": body})),
+                    Repeat::Safe,
+                )
+                .await?;
+            return decode(&Method::PATCH, &path, &reply.body);
+        }
+        let (kind, key) = marker;
+        let check = || -> BoxedCheck<'_> {
+            Box::pin(async move {
+                let found = self.comments(number).await?.into_iter().find(|c| {
+                    self.identity.is_ours(&c.user.login)
+                        && c.body.as_deref().is_some_and(|b| has_marker(b, kind, key))
+                });
+                Ok(found.and_then(|c| serde_json::to_value(c).ok()))
+            })
+        };
+        let path = self.repo_path(&format!("/issues/{number}/comments"));
+        let reply = self
+            .request(
+                Method::POST,
+                &path,
+                Some(&json!({"body": body})),
+                Repeat::Check(&check),
+            )
+            .await?;
+        decode(&Method::POST, &path, &reply.body)
+    }
 }
 
 /// Standard base64 with line breaks, as the contents API sends it.

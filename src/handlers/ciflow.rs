@@ -20,9 +20,9 @@ use crate::app::Ctx;
 use crate::automations::ciflow::{self, Change, Mode, RefWrite};
 use crate::config::Config;
 use crate::event::Event;
-use crate::github::marker::marker;
+use crate::github::marker::{has_marker, marker};
 use crate::permissions::Action;
-use crate::plan::{Plan, Write};
+use crate::plan::{Plan, StepOptions, Write};
 use crate::report::markdown::code;
 
 /// The marker kind of the comment about labels that set no tag.
@@ -68,6 +68,10 @@ pub struct CiflowFacts {
     pub may: bool,
     /// Where each tag that may be set points now (`tag` mode).
     pub tags: BTreeMap<String, Option<String>>,
+    /// `dispatch` mode: our ciflow comment on the pull request (id and
+    /// body), read when something may be dispatched or said; it records
+    /// what was dispatched.
+    pub comment: Option<(u64, String)>,
 }
 
 impl CiflowFacts {
@@ -77,6 +81,7 @@ impl CiflowFacts {
             note: Some(note),
             may: false,
             tags: BTreeMap::new(),
+            comment: None,
         }
     }
 }
@@ -110,6 +115,93 @@ async fn pull_of_run(ctx: &Ctx, sha: &str, branch: Option<&str>) -> Result<Optio
             base_ref: p.base_ref,
             labels: p.labels.into_iter().map(|l| l.name).collect(),
             change: Change::Approved,
+        }))
+}
+
+/// Reads for the ref decision: the pull request, the author's access or
+/// the commit's approval, and where the tags point.
+async fn gather_refs(
+    ctx: &Ctx,
+    c: &ciflow::CiflowConfig,
+    subject: CiflowSubject,
+) -> Result<CiflowFacts> {
+    let c = c.clone();
+
+    let input = match subject {
+        CiflowSubject::Pull(input) => input,
+        CiflowSubject::Run { sha, branch } => {
+            match pull_of_run(ctx, &sha, branch.as_deref()).await? {
+                Some(input) => input,
+                None => {
+                    return Ok(CiflowFacts::nothing(format!(
+                        "no open pull request has run commit {sha} as its head"
+                    )));
+                }
+            }
+        }
+    };
+    if !ciflow::needs_access(&c, &input.change, &input.labels) {
+        return Ok(CiflowFacts {
+            input: Some(input),
+            note: None,
+            may: false,
+            tags: BTreeMap::new(),
+            comment: None,
+        });
+    }
+    let p = ctx.permissions()?;
+    // The action's own pull requests are no writer's: `ours_may` is
+    // false for restricted labels, so they are asked like anyone's.
+    let author_may = p
+        .may(&input.author, Action::AddRestrictedLabel)
+        .await
+        .with_context(|| format!("reading the access of {}", input.author))?;
+    if input.change == Change::Approved && author_may {
+        // A writer's tags follow the head with every push; an approved
+        // run of an older commit must not move them back.
+        return Ok(CiflowFacts::nothing(format!(
+            "#{}: its author has write access; its tags follow the head",
+            input.number
+        )));
+    }
+    let may = author_may || approved(ctx, &input.head_sha).await?;
+    let mut tags = BTreeMap::new();
+    if may && c.mode == Mode::Tag {
+        let d = ciflow::decide(&c, input.number, &input.change, &input.labels, true);
+        for w in d.refs {
+            if let RefWrite::Set(tag) = w {
+                let now = ctx
+                    .github()?
+                    .get_ref(&format!("refs/{tag}"))
+                    .await
+                    .with_context(|| format!("reading {tag}"))?;
+                tags.insert(tag, now);
+            }
+        }
+    }
+    Ok(CiflowFacts {
+        input: Some(input),
+        note: None,
+        may,
+        tags,
+        comment: None,
+    })
+}
+
+/// Our ciflow comment on pull request `number`: only one the action's
+/// identity wrote counts.
+async fn own_comment(ctx: &Ctx, number: u64) -> Result<Option<(u64, String)>> {
+    let client = ctx.github()?;
+    let key = number.to_string();
+    Ok(client
+        .comments(number)
+        .await
+        .with_context(|| format!("reading the comments of #{number}"))?
+        .into_iter()
+        .find_map(|cm| {
+            let body = cm.body?;
+            (client.identity().is_ours(&cm.user.login) && has_marker(&body, MARKER_KIND, &key))
+                .then_some((cm.id, body))
         }))
 }
 
@@ -166,63 +258,17 @@ impl Handler for Ciflow {
 
     async fn gather(ctx: &Ctx, subject: CiflowSubject) -> Result<CiflowFacts> {
         let c = ctx.config.ciflow.clone().unwrap_or_default();
-        let input = match subject {
-            CiflowSubject::Pull(input) => input,
-            CiflowSubject::Run { sha, branch } => {
-                match pull_of_run(ctx, &sha, branch.as_deref()).await? {
-                    Some(input) => input,
-                    None => {
-                        return Ok(CiflowFacts::nothing(format!(
-                            "no open pull request has run commit {sha} as its head"
-                        )));
-                    }
-                }
-            }
-        };
-        if !ciflow::needs_access(&c, &input.change, &input.labels) {
-            return Ok(CiflowFacts {
-                input: Some(input),
-                note: None,
-                may: false,
-                tags: BTreeMap::new(),
-            });
-        }
-        let p = ctx.permissions()?;
-        // The action's own pull requests are no writer's: `ours_may` is
-        // false for restricted labels, so they are asked like anyone's.
-        let author_may = p
-            .may(&input.author, Action::AddRestrictedLabel)
-            .await
-            .with_context(|| format!("reading the access of {}", input.author))?;
-        if input.change == Change::Approved && author_may {
-            // A writer's tags follow the head with every push; an approved
-            // run of an older commit must not move them back.
-            return Ok(CiflowFacts::nothing(format!(
-                "#{}: its author has write access; its tags follow the head",
-                input.number
-            )));
-        }
-        let may = author_may || approved(ctx, &input.head_sha).await?;
-        let mut tags = BTreeMap::new();
-        if may && c.mode == Mode::Tag {
-            let d = ciflow::decide(&c, input.number, &input.change, &input.labels, true);
-            for w in d.refs {
-                if let RefWrite::Set(tag) = w {
-                    let now = ctx
-                        .github()?
-                        .get_ref(&format!("refs/{tag}"))
-                        .await
-                        .with_context(|| format!("reading {tag}"))?;
-                    tags.insert(tag, now);
-                }
+        let mut facts = gather_refs(ctx, &c, subject).await?;
+        if c.mode == Mode::Dispatch
+            && let Some(f) = &facts.input
+        {
+            let d = ciflow::decide(&c, f.number, &f.change, &f.labels, facts.may);
+            let sets = d.refs.iter().any(|w| matches!(w, RefWrite::Set(_)));
+            if sets || !d.waiting.is_empty() || !d.unknown.is_empty() {
+                facts.comment = own_comment(ctx, f.number).await?;
             }
         }
-        Ok(CiflowFacts {
-            input: Some(input),
-            note: None,
-            may,
-            tags,
-        })
+        Ok(facts)
     }
 
     fn decide(facts: &CiflowFacts, config: &Config) -> Plan {
@@ -270,21 +316,39 @@ impl Handler for Ciflow {
                 }
             }
         }
+        // `dispatch` mode: what our comment records as already started.
+        let mut record = facts
+            .comment
+            .as_ref()
+            .map(|(_, body)| ciflow::Dispatched::read(body))
+            .unwrap_or_default();
+        let before = record.clone();
+        let mut started = Vec::new();
+        let mut dispatch_ids = Vec::new();
         if dispatch {
             if c.workflows.is_empty() {
                 plan.note("ciflow.mode is dispatch but ciflow.workflows names no workflow");
             }
             for wf in &c.workflows {
+                if record.contains(&f.head_sha, wf) {
+                    plan.note(format!(
+                        "#{}: {wf} was already dispatched for {}",
+                        f.number, f.head_sha
+                    ));
+                    continue;
+                }
                 let mut inputs = serde_json::Map::new();
                 inputs.insert(c.sha_input().to_string(), f.head_sha.clone().into());
-                plan.push(
+                dispatch_ids.push(plan.push(
                     Write::DispatchWorkflow {
                         workflow: wf.clone(),
                         git_ref: f.base_ref.clone(),
                         inputs,
                     },
                     format!("#{}: a ciflow label asks for this workflow", f.number),
-                );
+                ));
+                record.add(&f.head_sha, wf);
+                started.push(code(wf));
             }
         }
         let mut lines = Vec::new();
@@ -308,8 +372,47 @@ impl Handler for Ciflow {
                 }
             ));
         }
-        if !lines.is_empty() {
-            let key = f.number.to_string();
+        let key = f.number.to_string();
+        if c.mode == Mode::Dispatch {
+            if !started.is_empty() {
+                lines.push(format!(
+                    "Started {} for commit {} (from {}).",
+                    started.join(", "),
+                    code(&f.head_sha),
+                    code(&f.base_ref)
+                ));
+            }
+            if !lines.is_empty() || record != before {
+                let body = format!(
+                    "{}\n{}\n\n{}\n",
+                    marker(MARKER_KIND, &key),
+                    lines.join("\n\n"),
+                    record.line()
+                );
+                let existing = facts.comment.as_ref().map(|(id, _)| *id);
+                if facts.comment.as_ref().map(|(_, b)| b.as_str()) != Some(body.as_str()) {
+                    // Written once the dispatches landed: a failed dispatch
+                    // is not recorded, so the next delivery tries it again.
+                    plan.push_with(
+                        Write::PutComment {
+                            number: f.number,
+                            existing,
+                            body,
+                            marker: (MARKER_KIND.into(), key),
+                        },
+                        if dispatch_ids.is_empty() {
+                            "say why a ciflow label started nothing"
+                        } else {
+                            "record the dispatches, so a delivery seen twice starts them once"
+                        },
+                        StepOptions {
+                            depends_on: dispatch_ids,
+                            ..StepOptions::default()
+                        },
+                    );
+                }
+            }
+        } else if !lines.is_empty() {
             plan.push(
                 Write::Comment {
                     number: f.number,
@@ -405,6 +508,7 @@ mod tests {
             note: None,
             may: true,
             tags: BTreeMap::new(),
+            comment: None,
         };
         let plan = Ciflow::decide(&facts, &on());
         assert_eq!(plan.steps.len(), 1);
@@ -440,6 +544,7 @@ mod tests {
             note: None,
             may: true,
             tags: tags.clone(),
+            comment: None,
         };
         assert!(Ciflow::decide(&facts, &on()).steps.is_empty());
         tags.insert("tags/ciflow/trunk/5".to_string(), Some("old".to_string()));
@@ -460,6 +565,7 @@ mod tests {
             note: None,
             may: false,
             tags: BTreeMap::new(),
+            comment: None,
         };
         let plan = Ciflow::decide(&waiting, &on());
         let Write::Comment { body, .. } = &plan.steps[0].write else {
@@ -494,18 +600,19 @@ mod tests {
             note: None,
             may: true,
             tags: BTreeMap::new(),
+            comment: None,
         };
         let plan = Ciflow::decide(&facts, &config);
         let got: Vec<(String, String, String)> = plan
             .steps
             .iter()
-            .map(|s| match &s.write {
+            .filter_map(|s| match &s.write {
                 Write::DispatchWorkflow {
                     workflow,
                     git_ref,
                     inputs,
-                } => (workflow.clone(), git_ref.clone(), inputs["sha"].to_string()),
-                other => panic!("{other:?}"),
+                } => Some((workflow.clone(), git_ref.clone(), inputs["sha"].to_string())),
+                _ => None,
             })
             .collect();
         assert_eq!(
@@ -515,6 +622,45 @@ mod tests {
                 ("slow.yml".into(), "main".into(), "\"abc\"".into())
             ]
         );
+        // The record comes last, once both dispatches landed.
+        let [.., last] = &plan.steps[..] else {
+            panic!("{plan:?}");
+        };
+        let Write::PutComment { body, existing, .. } = &last.write else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(*existing, None);
+        assert_eq!(
+            last.depends_on,
+            [plan.steps[0].id.clone(), plan.steps[1].id.clone()]
+        );
+        assert!(
+            body.contains("Started `trunk.yml`, `slow.yml` for commit `abc`"),
+            "{body}"
+        );
+
+        // Delivered again, with that comment on the pull request: nothing.
+        let again = CiflowFacts {
+            comment: Some((9, body.clone())),
+            ..facts.clone()
+        };
+        let plan = Ciflow::decide(&again, &config);
+        assert!(plan.steps.is_empty(), "{plan:?}");
+        // A new head is dispatched again, and the record edited in place.
+        let mut moved = again.clone();
+        if let Some(i) = moved.input.as_mut() {
+            i.head_sha = "def".into();
+        }
+        let plan = Ciflow::decide(&moved, &config);
+        assert_eq!(plan.steps.len(), 3, "{plan:?}");
+        assert!(matches!(
+            &plan.steps[2].write,
+            Write::PutComment {
+                existing: Some(9),
+                ..
+            }
+        ));
+
         let closed = CiflowFacts {
             input: Some(input(Change::Closed, &["ciflow/trunk"])),
             ..facts

@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::event::Event;
 use crate::github::Client;
 use crate::github::api::encode_segment;
+use crate::github::marker::has_marker;
 use crate::github::types::{IssueInfo, RunInfo};
 use crate::plan::{Plan, Write};
 
@@ -52,6 +53,9 @@ pub struct DisabledFacts {
     pub seen: Vec<SeenJob>,
     /// How many workflows `seen` covers.
     pub workflows: usize,
+    /// Our validation comment (id and body), read only when the title no
+    /// longer parses: it is corrected, never created.
+    pub comment: Option<(u64, String)>,
 }
 
 impl Handler for DisabledJobs {
@@ -71,9 +75,13 @@ impl Handler for DisabledJobs {
         if !ACTIONS.contains(&e.action.as_str()) || e.issue.pull_request.is_some() {
             return None;
         }
-        // Other titles cost nothing; one edited away from the keyword keeps
-        // its label, but an issue marks jobs only while its title parses.
-        disabled::parse_title(&e.issue.title).map(|_| e.issue.number)
+        // Other titles cost nothing, unless the issue carries the label: its
+        // title was edited away from the keyword, and the label and the
+        // validation comment must say it marks no job any more.
+        let section = disabled::enabled(config)?;
+        let label = section.label.trim();
+        let labelled = !label.is_empty() && e.issue.labels.iter().any(|l| l.name == label);
+        (disabled::parse_title(&e.issue.title).is_some() || labelled).then_some(e.issue.number)
     }
 
     async fn gather(ctx: &Ctx, number: u64) -> Result<DisabledFacts> {
@@ -97,6 +105,20 @@ impl Handler for DisabledJobs {
                 .with_context(|| format!("reading the access of {author}"))?
                 .can_write()
         };
+        let comment = if open && parsed.is_none() {
+            let key = number.to_string();
+            c.comments(number)
+                .await
+                .with_context(|| format!("reading the comments of #{number}"))?
+                .into_iter()
+                .find_map(|cm| {
+                    let body = cm.body?;
+                    (c.identity().is_ours(&cm.user.login) && has_marker(&body, MARKER_KIND, &key))
+                        .then_some((cm.id, body))
+                })
+        } else {
+            None
+        };
         let (seen, workflows) = if allowed && matches!(parsed, Some(Ok(_))) {
             recent_jobs(c, section.recent_workflows).await?
         } else {
@@ -112,6 +134,7 @@ impl Handler for DisabledJobs {
             parsed,
             seen,
             workflows,
+            comment,
         })
     }
 
@@ -141,6 +164,20 @@ impl Handler for DisabledJobs {
         }
         let Some(parsed) = &facts.parsed else {
             unlabel(&mut plan, "the title no longer marks jobs");
+            if let Some((id, body)) = &facts.comment {
+                let now = disabled::retired_body(n, &facts.title);
+                if *body != now {
+                    plan.push(
+                        Write::PutComment {
+                            number: n,
+                            existing: Some(*id),
+                            body: now,
+                            marker: (MARKER_KIND.to_string(), n.to_string()),
+                        },
+                        "the validation comment must not confirm a title that is gone",
+                    );
+                }
+            }
             if plan.steps.is_empty() {
                 plan.note(format!("#{n} does not mark jobs"));
             }
@@ -289,6 +326,7 @@ mod tests {
                 job: "test (windows-latest)".into(),
             }],
             workflows: 1,
+            comment: None,
         }
     }
 
@@ -344,6 +382,69 @@ mod tests {
             panic!("{plan:?}");
         };
         assert!(body.contains("not wildcards"), "{body}");
+    }
+
+    #[test]
+    fn a_title_edited_away_loses_the_label_and_the_comment_says_so() {
+        // A labelled issue concerns it whatever its title now.
+        let d = payload("Flaky builds on Windows", "edited");
+        assert!(DisabledJobs::subscribe(&d, &config()).is_none());
+        let d = labelled_payload("Flaky builds on Windows", "edited", "unstable");
+        assert!(DisabledJobs::subscribe(&d, &config()).is_some());
+        let d = labelled_payload("Flaky builds on Windows", "edited", "bug");
+        assert!(DisabledJobs::subscribe(&d, &config()).is_none());
+
+        let confirmed = disabled::confirm_body(
+            12,
+            &disabled::parse_title("UNSTABLE CI / test")
+                .expect("title")
+                .expect("valid"),
+            &[],
+            1,
+        );
+        let mut f = facts("Flaky builds on <b>Windows</b> @team", true, &["unstable"]);
+        f.comment = Some((77, confirmed));
+        let plan = DisabledJobs::decide(&f, &config());
+        assert_eq!(kinds(&plan), ["remove-label", "put-comment"]);
+        let Write::PutComment { body, existing, .. } = &plan.steps[1].write else {
+            panic!("{plan:?}");
+        };
+        assert_eq!(*existing, Some(77));
+        assert!(body.contains("no longer names a job"), "{body}");
+        assert!(
+            body.contains("`Flaky builds on <b>Windows</b> @team`"),
+            "{body}"
+        );
+        // Done already: nothing more.
+        let done = DisabledFacts {
+            labels: vec![],
+            comment: Some((77, body.clone())),
+            ..f.clone()
+        };
+        assert!(DisabledJobs::decide(&done, &config()).steps.is_empty());
+        // No comment of ours: none is created for an issue that never was one.
+        let plain = DisabledFacts { comment: None, ..f };
+        assert_eq!(
+            kinds(&DisabledJobs::decide(&plain, &config())),
+            ["remove-label"]
+        );
+    }
+
+    fn labelled_payload(title: &str, action: &str, label: &str) -> Delivery {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/webhooks/issues/15-opened.json"
+        );
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("json");
+        v["issue"]["title"] = title.into();
+        v["issue"]["labels"] = serde_json::json!([{"name": label}]);
+        v["action"] = action.into();
+        let bytes = serde_json::to_vec(&v).expect("bytes");
+        Delivery::Event {
+            event: crate::event::parse("issues", path, &bytes).expect("event"),
+            command: None,
+        }
     }
 
     #[test]

@@ -17,7 +17,10 @@
 //! are on the head. With `F` failed jobs, add `2 + R_b` (the merge base's
 //! runs, their jobs and its check runs), `1` (the open `UNSTABLE` issues),
 //! `F + F_b` log downloads less those cached in our comment (`F_b` the
-//! merge base's failed jobs of the same name, at most `F`), retry's flaky
+//! merge base's failed jobs of the same name, at most `F`; with ClickHouse,
+//! `F_b` is 0 and the head's failed jobs whose analysis the store holds
+//! are not downloaded either: one query reads the head's and the merge
+//! base's jobs together, so the three queries stay three), retry's flaky
 //! memory per failed workflow (one list, plus two job lists per re-run run
 //! with the `github` source; one query with ClickHouse), the default
 //! branch's recent failures (`1 + B + L`: one run list, `B` ≤
@@ -116,6 +119,8 @@ pub struct Facts {
     pub pulls: Vec<PullFacts>,
     /// Pull requests left alone, and why (closed, moved on).
     pub skipped: Vec<String>,
+    /// What was read from ClickHouse, per pull request (for the summary).
+    pub read: Vec<String>,
 }
 
 impl Handler for Drci {
@@ -233,6 +238,9 @@ impl Handler for Drci {
             ));
         }
         for s in &facts.skipped {
+            md.push_str(&format!("- {}\n", inline(s)));
+        }
+        for s in &facts.read {
             md.push_str(&format!("- {}\n", inline(s)));
         }
         for n in &plan.notes {
@@ -411,6 +419,8 @@ struct Head {
     external: usize,
     downstream: Vec<CheckRunInfo>,
     analysed: AnalysisCache,
+    /// Failed jobs whose analysis came from ClickHouse (no log read).
+    from_store: usize,
 }
 
 /// Gather the facts of the pull requests `input` names (pub for
@@ -506,9 +516,33 @@ pub async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
             .as_deref()
             .and_then(comment::read_cache)
             .unwrap_or_default();
+        let merge_base = client
+            .merge_base(&pr.base_ref, &sha)
+            .await
+            .with_context(|| format!("finding the merge base of #{}", pr.number))?;
+        // With ClickHouse, the head's failures the analysis stored there
+        // and the merge base's jobs come in one query (made only when the
+        // head has failures).
+        let mut reader = None;
+        let mut base_stored: Option<Vec<Job>> = None;
         if !heads.contains_key(&sha) {
             let (runs, mut jobs) = jobs_at(client, &sha, own_run).await?;
             let mut analysed = AnalysisCache::default();
+            let mut from_store = 0;
+            if any_failed(&jobs) {
+                reader = store_reader(ctx, client).await;
+                if let Some(r) = &reader {
+                    match r.jobs_at_head_and_base(&sha, &merge_base).await {
+                        Ok(stored) => {
+                            from_store = use_stored(&mut jobs, &stored.head, &mut analysed);
+                            base_stored = Some(stored.base);
+                        }
+                        Err(e) => {
+                            tracing::warn!("the head's jobs not read from ClickHouse: {e:#}");
+                        }
+                    }
+                }
+            }
             analyse_failed(ctx, client, &rules, &mut jobs, None, &cached, &mut analysed).await;
             let (external, downstream) = checks_at(client, &sha).await?;
             let mut jobs: Vec<Job> = jobs.into_iter().map(|(j, _)| j).collect();
@@ -522,16 +556,13 @@ pub async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
                     external: n_external,
                     downstream,
                     analysed,
+                    from_store,
                 },
             );
         }
         let head = heads.get(&sha).cloned().unwrap_or_default();
         let mut fresh = head.analysed.clone();
         let waiting = head.runs.is_empty() && head.external == 0;
-        let merge_base = client
-            .merge_base(&pr.base_ref, &sha)
-            .await
-            .with_context(|| format!("finding the merge base of #{}", pr.number))?;
         let failed: Vec<&Job> = classify::latest_attempts(&head.jobs)
             .into_iter()
             .filter(|j| failed_conclusion(j))
@@ -550,16 +581,20 @@ pub async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
         };
         if !failed.is_empty() {
             let wanted: BTreeSet<String> = failed.iter().map(|j| norm.normalise(&j.name)).collect();
-            let reader = store_reader(ctx, client).await;
-            let stored = match &reader {
-                Some(r) => match r.jobs_at(&merge_base).await {
+            let reader = match reader {
+                Some(r) => Some(r),
+                None => store_reader(ctx, client).await,
+            };
+            let stored = match (&reader, base_stored) {
+                (_, Some(jobs)) => Some(jobs),
+                (Some(r), None) => match r.jobs_at(&merge_base).await {
                     Ok(jobs) => Some(jobs),
                     Err(e) => {
                         tracing::warn!("merge base jobs not read from ClickHouse: {e:#}");
                         None
                     }
                 },
-                None => None,
+                (None, None) => None,
             };
             if let Some(jobs) = stored {
                 snapshot.base_jobs = jobs;
@@ -631,6 +666,14 @@ pub async fn gather(ctx: &Ctx, input: Input) -> Result<Facts> {
                     )
                     .await,
                 );
+            }
+            if let Some(r) = &reader {
+                facts.read.push(format!(
+                    "#{}: ClickHouse read in {} queries; the analyses of {} failed jobs of the head taken from it, their logs not downloaded",
+                    pr.number,
+                    r.queries(),
+                    head.from_store
+                ));
             }
         }
         let verdicts = classify::classify(&snapshot)?;
@@ -794,6 +837,41 @@ async fn jobs_at(
     Ok((runs, jobs))
 }
 
+/// Whether the latest attempt of some job failed.
+fn any_failed(jobs: &[(Job, Option<JobInfo>)]) -> bool {
+    let plain: Vec<Job> = jobs.iter().map(|(j, _)| j.clone()).collect();
+    classify::latest_attempts(&plain)
+        .into_iter()
+        .any(failed_conclusion)
+}
+
+/// The failed jobs whose analysis ClickHouse holds (the failure analysis
+/// stores its cause line and fingerprint on each failed `workflow_job`
+/// row) take it from there, and their logs are not downloaded; the rest
+/// are left to [`analyse_failed`].
+fn use_stored(
+    jobs: &mut [(Job, Option<JobInfo>)],
+    stored: &[Job],
+    analysed: &mut AnalysisCache,
+) -> usize {
+    let mut used = 0;
+    for (job, info) in jobs.iter_mut() {
+        if !failed_conclusion(job) {
+            continue;
+        }
+        let Some(id) = info.as_ref().map(|i| i.id) else {
+            continue;
+        };
+        if let Some(found) = crate::drci::clickhouse::stored_failure(stored, id) {
+            job.failure = Some(found.clone());
+            analysed.insert(id, Some(found));
+            *info = None;
+            used += 1;
+        }
+    }
+    used
+}
+
 /// Reads each log once: the analyses our comment keeps, and those made in
 /// this update (kept in the next comment).
 struct Lookup<'a> {
@@ -889,7 +967,7 @@ async fn analyse_failed(
 }
 
 /// The open issues with the unstable label whose titles mark a job unstable
-/// or a test disabled.
+/// or disabled (the title grammar of `automations::disabled`).
 async fn unstable_issues(client: &Client, section: &DrciSection) -> Result<Vec<IssueRef>> {
     let label = section.unstable_label.trim();
     if label.is_empty() {
@@ -902,8 +980,10 @@ async fn unstable_issues(client: &Client, section: &DrciSection) -> Result<Vec<I
     Ok(issues
         .into_iter()
         .filter(|i| {
-            let t = i.title.trim_start().to_ascii_uppercase();
-            t.starts_with("UNSTABLE ") || t.starts_with("DISABLED ")
+            matches!(
+                crate::automations::disabled::parse_title(&i.title),
+                Some(Ok(_))
+            )
         })
         .map(|i| IssueRef {
             number: Some(i.number),
@@ -1396,6 +1476,7 @@ mod tests {
             trigger: "t".into(),
             pulls: vec![p],
             skipped: Vec::new(),
+            read: Vec::new(),
         };
         let fresh = decide(&facts(pull(vec![verdict(Class::New)])), &s);
         let kinds: Vec<&str> = fresh.steps.iter().map(|st| st.write.kind()).collect();

@@ -377,3 +377,262 @@ async fn drci_clickhouse_bench_history_at_tiny_scale() {
     );
     drop_database(&store).await;
 }
+
+/// The Dr. CI handler itself, run on a `workflow_run` against the fake
+/// GitHub with its store on the test ClickHouse: the head's analyses, the
+/// merge base's jobs and other pull requests' failures come from the
+/// tables, and the comment classifies by them.
+mod end_to_end {
+    use chrono::{DateTime, Duration, Utc};
+    use ci_medic::store::{JobFailure, JobRow};
+
+    use crate::drci_flow::{check_on, on_run, pr_run, test_log, the_comment};
+    use crate::support::clickhouse::{self as test_clickhouse, drop_database};
+    use crate::support::fake_github::{
+        DEFAULT_BRANCH, FakeGithub, Host, JobBuilder, OWNER, PullBuilder, REPO,
+    };
+
+    /// One stored attempt of a `CI` job, as `ci-medic ingest` writes it:
+    /// a failed one carries the analysis (cause line and fingerprint).
+    struct Stored<'a> {
+        id: u64,
+        attempt: i64,
+        event: &'a str,
+        branch: &'a str,
+        sha: &'a str,
+        name: &'a str,
+        conclusion: &'a str,
+        cause: Option<(&'a str, &'a str)>,
+        at: DateTime<Utc>,
+    }
+
+    fn row(s: Stored<'_>) -> JobRow {
+        let id = i64::try_from(s.id).expect("job id");
+        JobRow {
+            id,
+            run_id: 5000 + id,
+            run_attempt: s.attempt,
+            repository_full_name: format!("{OWNER}/{REPO}"),
+            workflow_name: "CI".into(),
+            workflow_event: s.event.into(),
+            head_sha: s.sha.into(),
+            head_branch: s.branch.into(),
+            name: s.name.into(),
+            labels: Vec::new(),
+            runner_name: String::new(),
+            status: "completed".into(),
+            conclusion: s.conclusion.into(),
+            created_at: s.at,
+            started_at: Some(s.at),
+            completed_at: Some(s.at + Duration::minutes(5)),
+            steps: Vec::new(),
+            failure: s
+                .cause
+                .map(|(line, fingerprint)| JobFailure {
+                    rule: "pytest-failure".into(),
+                    category: "test".into(),
+                    line: line.into(),
+                    line_num: 12,
+                    captures: Vec::new(),
+                    fingerprint: fingerprint.into(),
+                })
+                .unwrap_or_default(),
+            html_url: format!("https://github.com/{OWNER}/{REPO}/actions/runs/1/job/{id}"),
+            updated_at: s.at + Duration::minutes(5),
+        }
+    }
+
+    const BROKEN: (&str, &str) = ("error: linker `cc` not found", "fp-broken-trunk");
+    const FLAKY: (&str, &str) = (
+        "FAILED tests/test_net.py::test_fetch - ConnectionResetError",
+        "fp-flaky-elsewhere",
+    );
+
+    #[tokio::test]
+    async fn drci_handler_on_clickhouse_classifies_from_the_tables_and_downloads_only_unanalysed_logs()
+     {
+        let url = test_clickhouse::url();
+        let db = test_clickhouse::database("drci_flow");
+        let store = test_clickhouse::connect(&url, &db).await;
+        store.migrate().await.expect("migrate");
+
+        let fake = FakeGithub::start().await;
+        let user = std::env::var("CLICKHOUSE_USER").unwrap_or_else(|_| "default".into());
+        let config = format!(
+            "analyze:\n  enabled: false\nretry:\n  enabled: false\ndrci: {{}}\n\
+             clickhouse:\n  url: {url}\n  user: {user}\n  database: {db}\n"
+        );
+        let merge_base = fake.commit_files(
+            DEFAULT_BRANCH,
+            &[(".github/ci-medic.yml", config.as_str())],
+            "Configure ci-medic",
+        );
+        let head = fake.commit_files("feature", &[("src/lib.rs", "fn f() {}\n")], "Add f");
+        let pr = fake.add_pull(PullBuilder::new("feature", "Add f").user("alice"));
+        // Another author's open pull request, whose failure went away on a
+        // re-run of its head.
+        let other = fake.commit_files("other", &[("src/net.rs", "fn g() {}\n")], "Add g");
+        fake.add_pull(PullBuilder::new("other", "Add g").user("bob"));
+        fake.commit_files(DEFAULT_BRANCH, &[("NEWS.md", "news\n")], "News");
+
+        let run = fake.add_run(
+            pr_run(&head, pr)
+                .job(JobBuilder::failed("build").log(test_log(1)))
+                .job(JobBuilder::failed("test").log(test_log(2)))
+                .job(JobBuilder::failed("docs").log(test_log(3))),
+        );
+        let [build_id, test_id, _docs_id] = run.jobs[..] else {
+            panic!("three jobs: {run:?}");
+        };
+        let now = Utc::now();
+        let h = |hours: i64| now - Duration::hours(hours);
+        let rows = [
+            // The head: the analysis of `build` and `test` is stored; that
+            // of `docs` is not (ingested before its log was read).
+            Stored {
+                id: build_id,
+                attempt: 1,
+                event: "pull_request",
+                branch: "feature",
+                sha: &head,
+                name: "build",
+                conclusion: "failure",
+                cause: Some(BROKEN),
+                at: h(1),
+            },
+            Stored {
+                id: test_id,
+                attempt: 1,
+                event: "pull_request",
+                branch: "feature",
+                sha: &head,
+                name: "test",
+                conclusion: "failure",
+                cause: Some(FLAKY),
+                at: h(1),
+            },
+            // The merge base: `build` failed the same way, the rest passed.
+            Stored {
+                id: 900_001,
+                attempt: 1,
+                event: "push",
+                branch: DEFAULT_BRANCH,
+                sha: &merge_base,
+                name: "build",
+                conclusion: "failure",
+                cause: Some(BROKEN),
+                at: h(20),
+            },
+            Stored {
+                id: 900_002,
+                attempt: 1,
+                event: "push",
+                branch: DEFAULT_BRANCH,
+                sha: &merge_base,
+                name: "test",
+                conclusion: "success",
+                cause: None,
+                at: h(20),
+            },
+            Stored {
+                id: 900_003,
+                attempt: 1,
+                event: "push",
+                branch: DEFAULT_BRANCH,
+                sha: &merge_base,
+                name: "docs",
+                conclusion: "success",
+                cause: None,
+                at: h(20),
+            },
+            // Bob's pull request: `test` failed with the same cause, then
+            // passed on a re-run of that commit.
+            Stored {
+                id: 900_010,
+                attempt: 1,
+                event: "pull_request",
+                branch: "other",
+                sha: &other,
+                name: "test",
+                conclusion: "failure",
+                cause: Some(FLAKY),
+                at: h(10),
+            },
+            Stored {
+                id: 900_011,
+                attempt: 2,
+                event: "pull_request",
+                branch: "other",
+                sha: &other,
+                name: "test",
+                conclusion: "success",
+                cause: None,
+                at: h(9),
+            },
+        ];
+        let rows: Vec<JobRow> = rows.into_iter().map(row).collect();
+        store.insert_jobs(&rows).await.expect("insert");
+
+        let before = fake.requests().len();
+        let out = on_run(&fake, run.id).await;
+        let calls: Vec<String> = fake.requests()[before..]
+            .iter()
+            .filter(|r| r.host == Host::Api)
+            .map(|r| r.line())
+            .collect();
+
+        let body = the_comment(&fake, pr);
+        assert!(
+            body.contains("## ❌ 1 New Failure, 0 Pending, 2 Unrelated Failures"),
+            "{body}"
+        );
+        let section = |title: &str| -> String {
+            let at = body
+                .find(title)
+                .unwrap_or_else(|| panic!("no {title} section:\n{body}"));
+            let rest = &body[at..];
+            rest[..rest.find("</details>").unwrap_or(rest.len())].to_string()
+        };
+        let broken = section("BROKEN TRUNK:");
+        assert!(broken.contains("`CI / build`"), "{broken}");
+        assert!(broken.contains("linker"), "{broken}");
+        let flaky = section("FLAKY:");
+        assert!(flaky.contains("`CI / test`"), "{flaky}");
+        assert!(flaky.contains("test_fetch"), "{flaky}");
+        let new = section("NEW FAILURES");
+        assert!(new.contains("`CI / docs`"), "{new}");
+        assert!(
+            !new.contains("`CI / build`") && !new.contains("`CI / test`"),
+            "{new}"
+        );
+        assert_eq!(
+            check_on(&fake, &head).conclusion.as_deref(),
+            Some("failure")
+        );
+
+        // Logs: only `docs`, whose analysis the store lacks.
+        let logs: Vec<&String> = calls.iter().filter(|c| c.contains("/logs")).collect();
+        assert_eq!(logs.len(), 1, "{calls:#?}");
+        // ClickHouse: the head and the merge base in one query, the recent
+        // failures in one, retry's flaky memory in one.
+        assert!(
+            out.summary.contains("ClickHouse read in 3 queries")
+                && out
+                    .summary
+                    .contains("the analyses of 2 failed jobs of the head taken from it"),
+            "{}",
+            out.summary
+        );
+        // API: the config (2); the head's pull requests, our comment, the
+        // runs at the head, R=1 job list, the merge base, F=1 log (`docs`),
+        // the head's check runs, the merge base's check runs, the unstable
+        // issues, the open pull requests (Bob's branch is among the
+        // failures), our check run (11); the comment (4) and the check run
+        // (2). Without the store: the merge base's runs and jobs, two more
+        // logs, and the recent runs of the default branch and of pull
+        // requests on top.
+        assert_eq!(calls.len(), 2 + 11 + 4 + 2, "{calls:#?}");
+        fake.assert_clean();
+        drop_database(&store).await;
+    }
+}

@@ -285,17 +285,42 @@ async fn dispatch_mode_starts_the_workflows_with_the_head_sha_and_pushes_no_tag(
             .label("ciflow/trunk"),
     );
     fake.set_permission("alice", "write");
-    run(
-        &fake,
-        &payload(&fake, n, "labeled", Some("ciflow/trunk"), &sha),
-    )
-    .await;
+    let labeled = payload(&fake, n, "labeled", Some("ciflow/trunk"), &sha);
+    run(&fake, &labeled).await;
     let dispatches = fake.dispatches();
     assert_eq!(dispatches.len(), 1, "{dispatches:?}");
     assert_eq!(dispatches[0].workflow, "trunk.yml");
     assert_eq!(dispatches[0].git_ref, DEFAULT_BRANCH);
     assert_eq!(dispatches[0].inputs["pr-sha"], sha.as_str());
     assert_eq!(ref_writes(&fake), 0);
+    // The dispatch is recorded in one comment, which says what started.
+    let comments = fake.comments(n);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].body.contains("Started `trunk.yml` for commit"),
+        "{}",
+        comments[0].body
+    );
+
+    // The same delivery again (a redelivery, a re-run of the action): the
+    // comment says it was started, nothing is dispatched or written.
+    let calls = fake.requests_to("GET", r"/comments$").len();
+    run(&fake, &labeled).await;
+    assert_eq!(fake.dispatches().len(), 1);
+    assert_eq!(fake.requests_to("GET", r"/comments$").len(), calls + 1);
+    assert!(fake.requests_to("PATCH", r"/issues/comments/").is_empty());
+    assert_eq!(fake.comments(n).len(), 1);
+
+    // A new head is started once more, the record edited in place.
+    let newer = fake.commit_files("feature", &[("src/a.rs", "y\n")], "more");
+    let sync = payload(&fake, n, "synchronize", None, &newer);
+    run(&fake, &sync).await;
+    run(&fake, &sync).await;
+    let dispatches = fake.dispatches();
+    assert_eq!(dispatches.len(), 2, "{dispatches:?}");
+    assert_eq!(dispatches[1].inputs["pr-sha"], newer.as_str());
+    assert_eq!(fake.requests_to("PATCH", r"/issues/comments/").len(), 1);
+    assert_eq!(fake.comments(n).len(), 1);
     // Closing deletes nothing: there is no tag.
     run(&fake, &payload(&fake, n, "closed", None, &sha)).await;
     assert_eq!(ref_writes(&fake), 0);

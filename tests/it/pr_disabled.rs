@@ -143,6 +143,54 @@ async fn a_writers_unstable_issue_is_confirmed_and_labelled_once() {
     fake.assert_clean();
 }
 
+fn retitle(fake: &FakeGithub, n: u64, title: &str) {
+    fake.with_world(|w| {
+        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        repo.issues.get_mut(&n).expect("issue").title = title.into();
+    });
+}
+
+#[tokio::test]
+async fn a_title_edited_away_from_the_keyword_loses_the_label_and_edited_back_regains_it() {
+    let fake = FakeGithub::start().await;
+    configure(&fake, "disabled-jobs: {}\n");
+    fake.add_run(
+        RunBuilder::new("CI")
+            .path(CI_WORKFLOW_PATH)
+            .job(JobBuilder::new("build")),
+    );
+    let n = fake.add_issue(IssueBuilder::new("DISABLED CI / build").user(MAINTAINER));
+    on_issue(&fake, n, "opened").await;
+    let first = fake.expect_comment(n, |b| b.contains("It matches 1 job"));
+    assert_eq!(fake.issue(n).expect("issue").labels, ["unstable"]);
+    fake.expect_labels_created(&["unstable"]);
+
+    // No keyword any more: the label goes, the same comment says why.
+    retitle(&fake, n, "CI / build fails on <b>Windows</b> @everyone");
+    on_issue(&fake, n, "edited").await;
+    assert!(fake.issue(n).expect("issue").labels.is_empty());
+    let retired = fake.expect_comment(n, |b| {
+        b.contains("no longer names a job")
+            && b.contains("`CI / build fails on <b>Windows</b> @everyone`")
+            && !b.contains("It matches")
+    });
+    assert_eq!(retired.id, first.id);
+    // The same edit delivered again: no label to remove, the comment says
+    // it already, nothing is written (and unlabelled, nothing is read).
+    let before = fake.requests().len();
+    on_issue(&fake, n, "edited").await;
+    let again = calls(&fake, before);
+    assert!(again.iter().all(|c| c.starts_with("GET ")), "{again:?}");
+
+    // Edited back: confirmed and labelled again, in the same comment.
+    retitle(&fake, n, "DISABLED CI / build");
+    on_issue(&fake, n, "edited").await;
+    let back = fake.expect_comment(n, |b| b.contains("It matches 1 job"));
+    assert_eq!(back.id, first.id);
+    assert_eq!(fake.issue(n).expect("issue").labels, ["unstable"]);
+    fake.assert_clean();
+}
+
 #[tokio::test]
 async fn someone_elses_disabled_issue_is_closed_with_a_reason() {
     let fake = FakeGithub::start().await;
