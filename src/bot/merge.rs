@@ -625,16 +625,16 @@ fn waiting_text(lead: &str, state: &PendingMerge) -> String {
     )
 }
 
-/// Carry out [`Write::UpdateBranchAndPin`]: update the branch, read back the
-/// head our update made (a commit whose parents hold the head we saw;
-/// GitHub may take a moment), and rewrite the reply with that head pinned.
-/// Anything else on the branch ends the merge: the reply says why.
-pub async fn update_and_pin(
+/// Update pull request `number`'s branch with its base while its head is
+/// `expected_head_sha`, and read back the head our update made (a commit
+/// whose parents hold the head we saw; GitHub may take a moment).
+/// `Ok(Err(why))` when anything else is on the branch; the reply `to` says
+/// why the update failed either way.
+async fn update_and_read_back(
     c: &crate::github::Client,
     number: u64,
     expected_head_sha: &str,
     to: &ReplyTo,
-    state: &PendingMerge,
 ) -> Result<Result<String, String>, crate::github::GithubError> {
     let (kind, key) = to.marker();
     let (kind_ref, key_ref) = (kind.as_str(), key.as_str());
@@ -675,6 +675,24 @@ pub async fn update_and_pin(
             return Ok(Err(why));
         }
     }
+    Ok(Ok(head))
+}
+
+/// Carry out [`Write::UpdateBranchAndPin`]: update the branch, read back the
+/// head the update made, and rewrite the reply with that head pinned.
+/// Anything else on the branch ends the merge: the reply says why.
+pub async fn update_and_pin(
+    c: &crate::github::Client,
+    number: u64,
+    expected_head_sha: &str,
+    to: &ReplyTo,
+    state: &PendingMerge,
+) -> Result<Result<String, String>, crate::github::GithubError> {
+    let head = match update_and_read_back(c, number, expected_head_sha, to).await? {
+        Ok(head) => head,
+        Err(why) => return Ok(Err(why)),
+    };
+    let (kind, key) = to.marker();
     let state = PendingMerge {
         sha: head.clone(),
         ..state.clone()
@@ -687,6 +705,33 @@ pub async fn update_and_pin(
     let body = seal_reply(to.body(&waiting_text(&lead, &state)));
     c.upsert_comment(number, &body, Some((&kind, &key))).await?;
     Ok(Ok(head))
+}
+
+/// Carry out [`Write::UpdateBranchAndMerge`] (`merge -r -f`): update the
+/// branch, read back the head the update made, and merge exactly that
+/// head (the merge call carries its `sha`). `Ok(Ok(merge commit))`, or
+/// `Ok(Err(why))` when the branch moved otherwise; a refused merge is
+/// explained in the reply.
+pub async fn update_and_merge(
+    c: &crate::github::Client,
+    number: u64,
+    expected_head_sha: &str,
+    method: &str,
+    title: &str,
+    message: &str,
+    to: &ReplyTo,
+) -> Result<Result<String, String>, crate::github::GithubError> {
+    let head = match update_and_read_back(c, number, expected_head_sha, to).await? {
+        Ok(head) => head,
+        Err(why) => return Ok(Err(why)),
+    };
+    match c.merge_pull(number, &head, method, title, message).await {
+        Ok(merged) => Ok(Ok(merged)),
+        Err(e) => {
+            super::reply::explain_merge_refusal(c, to, &e).await;
+            Err(e)
+        }
+    }
 }
 
 /// Reads of the pull request after an update, at most, waiting for its head

@@ -10,6 +10,7 @@ pub mod merge;
 pub mod merge_rules;
 pub mod parse;
 pub mod pending;
+pub mod rebase;
 pub mod reply;
 pub mod tolerance;
 pub mod trigger;

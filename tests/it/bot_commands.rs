@@ -836,11 +836,11 @@ async fn rebase_updates_the_branch_pinned_to_the_head_it_saw() {
     assert_eq!(fake.reaction_contents(id), ["confused"]);
     assert_eq!(fake.head_sha("feature"), head);
 
-    // Another branch than the base is refused, escaped.
+    // A branch that does not exist is refused, escaped.
     let (id, _) = say(&fake, n, MAINTAINER, "@ci-medic rebase -b '@team/`x`'").await;
     assert_eq!(fake.reaction_contents(id), ["confused"]);
     let r = replies(&fake, n);
-    assert!(r[1].contains("is not available"), "{}", r[1]);
+    assert!(r[1].contains("There is no branch"), "{}", r[1]);
     assert!(!r[1].contains(" @team"), "{}", r[1]);
 
     let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic rebase").await;

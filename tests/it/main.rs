@@ -21,6 +21,7 @@ mod autorevert_clickhouse;
 mod autorevert_flow;
 mod bot_commands;
 mod bot_parse;
+mod bot_rebase;
 mod clickhouse;
 mod client;
 mod crcr_allowlist;
