@@ -393,9 +393,9 @@ pub fn decide(
                 code(b)
             )));
         }
-        if force.is_some() || *ignore_current {
+        if *ignore_current {
             return Err(Refusal::new(
-                "`-r` merges the updated head once its checks pass; it does not go with `-f` or `-i`.",
+                "`-r` merges the updated head once its checks pass; it does not go with `-i` (the checks failing now are the old head's).",
             ));
         }
         if pull.from_fork(&facts.repo) && !pull.maintainer_can_modify {
@@ -423,6 +423,9 @@ pub fn decide(
         None => (approvals(&merge, pull)?, None),
     };
     let tolerate = tolerance_of(rule, config);
+    if let (Some(_), Some(reason)) = (rebase, force) {
+        return Ok(update_then_merge(facts, pull, &approvers, reason, config));
+    }
     if rebase.is_some() {
         // The checks that count are the updated head's, read when it is
         // looked at again.
@@ -612,6 +615,61 @@ fn update_then_wait(
         "Updating {} with {}, then merging the updated head once its checks pass.",
         code(&pull.head.sha),
         code(&pull.base.name)
+    ));
+    accepted
+}
+
+/// `merge -r -f`: update the branch with its base pinned to the head seen
+/// now, then merge at once exactly the head that update made (approvals
+/// still apply; checks are not waited for).
+fn update_then_merge(
+    facts: &Facts,
+    pull: &PullDetail,
+    approvers: &[String],
+    reason: &str,
+    config: &Config,
+) -> Accepted {
+    let (title, message) = commit_text(pull, approvers);
+    let who = &facts.trigger.author;
+    let id = format!("update-merge-{}", pull.number);
+    let mut accepted = Accepted::new(Vec::new());
+    accepted.reaction = "rocket";
+    accepted.writes = vec![
+        (
+            Write::UpdateBranchAndMerge {
+                number: pull.number,
+                expected_head_sha: pull.head.sha.clone(),
+                method: CommandsConfig::of(config).merge.method,
+                title,
+                message,
+                to: facts.reply_to(),
+            },
+            format!("{who} asked to update the branch, then merge it (forced)"),
+            StepOptions {
+                id: Some(id.clone()),
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::AddLabels {
+                number: pull.number,
+                labels: vec![LABEL_MERGED.to_string()],
+            },
+            "the pull request was merged".to_string(),
+            StepOptions {
+                depends_on: vec![id],
+                best_effort: true,
+                ..StepOptions::default()
+            },
+        ),
+    ];
+    accepted.reply = Some(format!(
+        "Updating {} with {}, then merging the head that update makes at once (approved by {}); nothing else pushed to the branch is merged.\n\nForced by {}: {}",
+        code(&pull.head.sha),
+        code(&pull.base.name),
+        inline(&approvers.join(", ")),
+        inline(who),
+        inline(reason)
     ));
     accepted
 }

@@ -1407,6 +1407,56 @@ async fn merge_r_updates_the_branch_then_merges_the_updated_head_once_green() {
     fake.assert_clean();
 }
 
+#[tokio::test]
+async fn merge_r_f_updates_the_branch_then_merges_exactly_the_updated_head_at_once() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    // A failing check: `-f` does not wait for checks.
+    head_run(&fake, n, &head, "CI", Some("failure"));
+    let base = fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
+
+    // `-i` still does not go with `-r`.
+    let (id, _) = say(&fake, n, MAINTAINER, "@ci-medic merge -r -i").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(merge_calls(&fake, n).is_empty());
+
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic merge -r -f \"release blocker @everyone\"",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    let updates = fake.requests_to(
+        "PUT",
+        &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/update-branch$"),
+    );
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        updates[0].json().map(|b| b["expected_head_sha"].clone()),
+        Some(Value::from(head.as_str()))
+    );
+    // The merge carries the head the update made, not the one seen.
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    let updated = merges[0]["sha"].as_str().expect("sha").to_string();
+    assert_ne!(updated, head);
+    assert_eq!(
+        fake.commit(&updated).expect("commit").parents,
+        [head.clone(), base]
+    );
+    assert!(fake.merge_commit(n).is_some());
+    let labels = fake.issue(n).expect("pr").labels;
+    assert!(labels.contains(&"merged".to_string()), "{labels:?}");
+    assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Forced by"), "{}", r[1]);
+    assert!(!r[1].contains(" @everyone"), "{}", r[1]);
+    fake.assert_clean();
+}
+
 // ---------------------------------------------------------------------------
 // revert, mode direct
 
