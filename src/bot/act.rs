@@ -59,6 +59,8 @@ pub struct Facts {
     /// `rebase`: the commenter without write access authored the pull
     /// request and a commit on the default branch.
     pub author_with_commit: bool,
+    /// A ClickHouse store is configured: merges and reverts are recorded.
+    pub audit: bool,
     pub default_branch: String,
     pub repo: String,
     pub now: DateTime<Utc>,
@@ -102,6 +104,7 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
         pick: None,
         rebase: None,
         author_with_commit: false,
+        audit: ctx.store_config().is_ok(),
         default_branch: String::new(),
         repo: gh.repo().full(),
         now: Utc::now(),
@@ -509,6 +512,7 @@ pub fn report(
     md.push_str("\n\n");
     md.push_str(&fenced(&report.to_text(), "text"));
     md.push('\n');
+    md.push_str(&super::audit::summary(report));
     ctx.env.append_summary(&md)?;
     if ctx.json() {
         ctx.env
@@ -761,12 +765,21 @@ fn revert(
             },
             format!("#{n} is being reverted"),
             StepOptions {
-                depends_on: vec![open_id],
+                depends_on: vec![open_id.clone()],
                 best_effort: true,
                 ..StepOptions::default()
             },
         ),
     ];
+    if facts.audit {
+        accepted.writes.push(super::audit::step(
+            revert_entry(facts, n, sha, message, classification, Vec::new()),
+            &facts.repo,
+            facts.now,
+            "revert-pull-request",
+            &open_id,
+        ));
+    }
     accepted.reply = Some(format!(
         "Reverting {} in a pull request from `ci-medic/revert-{n}`.\n\nReason: {}\n\nClassification: {}",
         code(sha),
@@ -774,6 +787,26 @@ fn revert(
         code(classification)
     ));
     Ok(accepted)
+}
+
+/// The audit entry of a revert of merge commit `sha` of #`n`.
+fn revert_entry(
+    facts: &Facts,
+    n: u64,
+    sha: &str,
+    message: &str,
+    classification: &str,
+    flags: Vec<String>,
+) -> super::audit::Entry {
+    super::audit::Entry {
+        pr: n,
+        action: "revert",
+        sha: sha.to_string(),
+        actor: facts.trigger.author.clone(),
+        reason: message.to_string(),
+        classification: classification.to_string(),
+        flags,
+    }
 }
 
 /// `revert` with `commands.revert.mode: direct`: the exact revert committed
@@ -835,12 +868,28 @@ fn revert_direct(
             },
             "the revert did not land".to_string(),
             StepOptions {
-                depends_on: vec![commit_id],
+                depends_on: vec![commit_id.clone()],
                 when: crate::plan::When::AnyFailed,
                 ..StepOptions::default()
             },
         ),
     ];
+    if facts.audit {
+        accepted.writes.push(super::audit::step(
+            revert_entry(
+                facts,
+                n,
+                sha,
+                message,
+                classification,
+                vec!["direct".into()],
+            ),
+            &facts.repo,
+            facts.now,
+            "reverted",
+            &commit_id,
+        ));
+    }
     accepted.reply = Some(format!(
         "Reverting {} with a commit straight onto {}.\n\nReason: {}\n\nClassification: {}",
         code(sha),

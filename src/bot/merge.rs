@@ -509,6 +509,23 @@ pub fn decide(
             config,
             &format!("{who} asked to merge"),
         );
+        if facts.audit {
+            accepted.writes.push(super::audit::step(
+                super::audit::Entry {
+                    pr: pull.number,
+                    action: "merge",
+                    sha: sha.clone(),
+                    actor: who.clone(),
+                    reason: force.clone().unwrap_or_default(),
+                    classification: String::new(),
+                    flags: flags(mode),
+                },
+                &facts.repo,
+                facts.now,
+                "merged",
+                &format!("merge-{}", pull.number),
+            ));
+        }
         return Ok(accepted);
     }
     let hours = i64::try_from(CommandsConfig::of(config).merge.deadline_hours).unwrap_or(i64::MAX);
@@ -549,6 +566,15 @@ pub fn decide(
     )]);
     accepted.reply = Some(text);
     Ok(accepted)
+}
+
+/// The audit flags of a merge in `mode`.
+pub fn flags(mode: Mode) -> Vec<String> {
+    match mode {
+        Mode::Normal => Vec::new(),
+        Mode::IgnoreCurrent => vec!["ignore-current".into()],
+        Mode::Force => vec!["force".into()],
+    }
 }
 
 /// The deadline of a merge asked for `now`.
@@ -663,6 +689,23 @@ fn update_then_merge(
             },
         ),
     ];
+    if facts.audit {
+        accepted.writes.push(super::audit::step(
+            super::audit::Entry {
+                pr: pull.number,
+                action: "merge",
+                sha: pull.head.sha.clone(),
+                actor: who.clone(),
+                reason: reason.to_string(),
+                classification: String::new(),
+                flags: vec!["rebase".into(), "force".into()],
+            },
+            &facts.repo,
+            facts.now,
+            "merged",
+            &format!("update-merge-{}", pull.number),
+        ));
+    }
     accepted.reply = Some(format!(
         "Updating {} with {}, then merging the head that update makes at once (approved by {}); nothing else pushed to the branch is merged.\n\nForced by {}: {}",
         code(&pull.head.sha),

@@ -4,6 +4,7 @@
 //! `handlers::pending_merge`.
 
 pub mod act;
+pub mod audit;
 pub mod cherry_pick;
 pub mod config;
 pub mod merge;

@@ -362,7 +362,7 @@ async fn a_command_in_a_review_is_answered_by_a_comment() {
 
 /// A run of `workflow` on the pull request's head: `status` `completed`
 /// with `conclusion`, or still running.
-fn head_run(
+pub fn head_run(
     fake: &FakeGithub,
     n: u64,
     head: &str,
@@ -382,7 +382,7 @@ fn head_run(
 }
 
 /// A pull request by STRANGER approved by WRITER; its number and head.
-fn approved_pull(fake: &FakeGithub) -> (u64, String) {
+pub fn approved_pull(fake: &FakeGithub) -> (u64, String) {
     fake.set_permission(WRITER, "write");
     let (n, head) = pull_by(fake, STRANGER);
     fake.add_review(n, WRITER, "APPROVED");
