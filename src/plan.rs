@@ -217,6 +217,33 @@ pub enum Write {
         body: String,
         marker: (String, String),
     },
+    /// `rebase -b`: make `commits` one by one on `onto_sha` (whose tree is
+    /// `onto_tree`), then point `refs/heads/<branch>` (pull request
+    /// `number`'s head) at the last one, forced, only if the branch still
+    /// points at `expected_head_sha`; otherwise nothing moves and the reply
+    /// `to` says why.
+    RebaseBranch {
+        number: u64,
+        branch: String,
+        expected_head_sha: String,
+        onto: String,
+        onto_sha: String,
+        onto_tree: String,
+        commits: Vec<crate::bot::rebase::Replayed>,
+        to: crate::bot::reply::ReplyTo,
+    },
+    /// `merge -r -f`: [`Write::UpdateBranchAndPin`] without the wait: update
+    /// the branch if its head is still `expected_head_sha`, read back the
+    /// head that update made, and merge exactly that head at once (GitHub's
+    /// refusal is explained in the reply `to`).
+    UpdateBranchAndMerge {
+        number: u64,
+        expected_head_sha: String,
+        method: String,
+        title: String,
+        message: String,
+        to: crate::bot::reply::ReplyTo,
+    },
 }
 
 /// Where a write lands.
@@ -263,6 +290,8 @@ impl Write {
             Write::UpdateBranchAndPin { .. } => "update-branch-and-pin",
             Write::CommitOnto { .. } => "commit-onto",
             Write::PutComment { .. } => "put-comment",
+            Write::RebaseBranch { .. } => "rebase-branch",
+            Write::UpdateBranchAndMerge { .. } => "update-branch-and-merge",
         }
     }
 
@@ -445,6 +474,25 @@ impl Write {
                 Some(id) => format!("edit comment {id} on #{number}"),
                 None => format!("comment on #{number}"),
             },
+            Write::RebaseBranch {
+                number,
+                branch,
+                expected_head_sha,
+                onto,
+                commits,
+                ..
+            } => format!(
+                "rebase {} commit(s) of #{number} ({branch} at {expected_head_sha}) onto {onto}, if the branch has not moved",
+                commits.len()
+            ),
+            Write::UpdateBranchAndMerge {
+                number,
+                expected_head_sha,
+                method,
+                ..
+            } => format!(
+                "update the branch of #{number} (head {expected_head_sha}), then merge the updated head ({method})"
+            ),
         }
     }
 }
@@ -1150,6 +1198,51 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 .await
                 .map(|cm| done(cm.html_url))
         }
+        Write::RebaseBranch {
+            number,
+            branch,
+            expected_head_sha,
+            onto_sha,
+            onto_tree,
+            commits,
+            to,
+            ..
+        } => crate::bot::rebase::carry_out(
+            c,
+            *number,
+            branch,
+            expected_head_sha,
+            onto_sha,
+            onto_tree,
+            commits,
+            to,
+        )
+        .await
+        .map(|moved| match moved {
+            Ok(head) => done(format!("rebased #{number}: {branch} at {head}")),
+            Err(why) => Outcome::Failed { error: why },
+        }),
+        Write::UpdateBranchAndMerge {
+            number,
+            expected_head_sha,
+            method,
+            title,
+            message,
+            to,
+        } => crate::bot::merge::update_and_merge(
+            c,
+            *number,
+            expected_head_sha,
+            method,
+            title,
+            message,
+            to,
+        )
+        .await
+        .map(|merged| match merged {
+            Ok(sha) => done(format!("updated and merged #{number} as {sha}")),
+            Err(why) => Outcome::Failed { error: why },
+        }),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),

@@ -53,6 +53,14 @@ pub struct Facts {
     /// `cherry-pick`: the target branch's head and the pick onto it; `None`
     /// inside when the branch does not exist.
     pub pick: Option<Option<(String, super::cherry_pick::Pick)>>,
+    /// `rebase -b BRANCH` onto another branch than the base: the rebase
+    /// worked out; `None` inside when the branch does not exist.
+    pub rebase: Option<Option<super::rebase::Gathered>>,
+    /// `rebase`: the commenter without write access authored the pull
+    /// request and a commit on the default branch.
+    pub author_with_commit: bool,
+    /// A ClickHouse store is configured: merges and reverts are recorded.
+    pub audit: bool,
     pub default_branch: String,
     pub repo: String,
     pub now: DateTime<Utc>,
@@ -94,6 +102,9 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
         merge: None,
         revert: None,
         pick: None,
+        rebase: None,
+        author_with_commit: false,
+        audit: ctx.store_config().is_ok(),
         default_branch: String::new(),
         repo: gh.repo().full(),
         now: Utc::now(),
@@ -154,8 +165,24 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
             }
             facts.pull = Some(pull);
         }
-        Command::Rebase { .. } if facts.trigger.is_pull => {
-            facts.pull = Some(gh.pull_detail(facts.trigger.number).await?);
+        Command::Rebase { branch } if facts.trigger.is_pull => {
+            let pull = gh.pull_detail(facts.trigger.number).await?;
+            let access = facts.access.unwrap_or(Access::None);
+            if !access.can_write() && pull.author().eq_ignore_ascii_case(&facts.trigger.author) {
+                facts.default_branch = gh.default_branch().await?;
+                facts.author_with_commit =
+                    super::rebase::has_commit_on(gh, &facts.default_branch, &facts.trigger.author)
+                        .await?;
+            }
+            let may = access.can_write() || facts.author_with_commit;
+            let onto = branch.as_deref().filter(|b| *b != pull.base.name);
+            if let (true, Some(onto), "open", false) =
+                (may, onto, pull.state.as_str(), pull.from_fork(&facts.repo))
+            {
+                facts.rebase =
+                    Some(super::rebase::gather(gh, &pull.base.name, &pull.head.sha, onto).await?);
+            }
+            facts.pull = Some(pull);
         }
         Command::Merge { .. } if facts.trigger.is_pull => {
             facts.default_branch = gh.default_branch().await?;
@@ -486,6 +513,7 @@ pub fn report(
     md.push_str("\n\n");
     md.push_str(&fenced(&report.to_text(), "text"));
     md.push('\n');
+    md.push_str(&super::audit::summary(report));
     ctx.env.append_summary(&md)?;
     if ctx.json() {
         ctx.env
@@ -502,16 +530,27 @@ pub fn report(
 }
 
 /// `rebase`: bring the branch up to date with its base through GitHub's
-/// update-branch, pinned to the head seen now (`expected_head_sha`).
+/// update-branch, pinned to the head seen now (`expected_head_sha`); with
+/// `-b` another branch than the base, replay the pull request's commits
+/// onto that branch (see [`super::rebase`]). Writers may, and the pull
+/// request's author when they have a commit on the default branch.
 fn rebase(facts: &Facts, branch: Option<&str>, access: Access) -> Result<Accepted, Refusal> {
     let Some(pull) = &facts.pull else {
         return Err(not_a_pull("rebase"));
     };
-    require(facts, access, Action::Rebase, "rebase")?;
+    if !facts.author_with_commit {
+        require(facts, access, Action::Rebase, "rebase").map_err(|r| {
+            Refusal::new(format!(
+                "{} (The pull request's author may also rebase it once they have a commit on the default branch.)",
+                r.0
+            ))
+        })?;
+    }
     if pull.state != "open" {
         return Err(Refusal::new("The pull request is closed."));
     }
-    if pull.from_fork(&facts.repo) && !pull.maintainer_can_modify {
+    let fork = pull.from_fork(&facts.repo);
+    if fork && !pull.maintainer_can_modify {
         return Err(Refusal::new(
             "The branch is in a fork that does not allow edits by maintainers; its author can allow them, or update the branch.",
         ));
@@ -519,11 +558,14 @@ fn rebase(facts: &Facts, branch: Option<&str>, access: Access) -> Result<Accepte
     if let Some(b) = branch
         && b != pull.base.name
     {
-        return Err(Refusal::new(format!(
-            "Rebasing onto another branch than the base ({}) is not available; `rebase` alone brings the branch up to date with {}.",
-            code(b),
-            code(&pull.base.name)
-        )));
+        if fork {
+            return Err(Refusal::new(format!(
+                "Rebasing a fork's branch onto another branch ({}) is not available: the new commits would have to be made in the fork. `rebase` alone brings it up to date with {}.",
+                code(b),
+                code(&pull.base.name)
+            )));
+        }
+        return rebase_onto(facts, pull, b);
     }
     let mut accepted = Accepted::new(vec![(
         Write::UpdateBranch {
@@ -537,6 +579,84 @@ fn rebase(facts: &Facts, branch: Option<&str>, access: Access) -> Result<Accepte
         code(&pull.head.sha),
         code(&pull.base.name)
     ));
+    Ok(accepted)
+}
+
+/// `rebase -b BRANCH`: the pull request's own commits replayed onto
+/// `onto`, or the refusal naming the conflicting files.
+fn rebase_onto(facts: &Facts, pull: &PullDetail, onto: &str) -> Result<Accepted, Refusal> {
+    use super::rebase::Plan as Rebase;
+    use crate::report::markdown::inline;
+    let gathered = match &facts.rebase {
+        Some(Some(g)) => g,
+        Some(None) | None => {
+            return Err(Refusal::new(format!("There is no branch {}.", code(onto))));
+        }
+    };
+    let (commits, merges, empty) = match &gathered.plan {
+        Rebase::Commits {
+            commits,
+            merges_dropped,
+            empty_dropped,
+        } => (commits, *merges_dropped, *empty_dropped),
+        Rebase::Conflicts {
+            commit,
+            subject,
+            paths,
+        } => {
+            return Err(Refusal::new(format!(
+                "The commits do not apply to {}: commit {} ({}) changes files that {} changed differently: {}. Nothing was changed; rebase by hand, or merge {} in.",
+                code(onto),
+                code(commit),
+                inline(subject),
+                code(onto),
+                reply::names(paths),
+                code(onto)
+            )));
+        }
+        Rebase::Refused(why) => {
+            return Err(Refusal::new(format!(
+                "No rebase onto {} is possible: {}.",
+                code(onto),
+                inline(why)
+            )));
+        }
+    };
+    let mut accepted = Accepted::new(vec![(
+        Write::RebaseBranch {
+            number: pull.number,
+            branch: pull.head.name.clone(),
+            expected_head_sha: pull.head.sha.clone(),
+            onto: onto.to_string(),
+            onto_sha: gathered.onto_sha.clone(),
+            onto_tree: gathered.onto_tree.clone(),
+            commits: commits.clone(),
+            to: facts.reply_to(),
+        },
+        format!("{} asked to rebase onto {onto}", facts.trigger.author),
+    )]);
+    let mut text = format!(
+        "Rebasing {} commit{} of {} onto {} ({}).",
+        commits.len(),
+        if commits.len() == 1 { "" } else { "s" },
+        code(&pull.head.sha),
+        code(onto),
+        code(&gathered.onto_sha)
+    );
+    if merges > 0 {
+        text.push_str(&format!(
+            " {merges} merge commit{} dropped, as `git rebase` drops them.",
+            if merges == 1 { "" } else { "s" }
+        ));
+    }
+    if empty > 0 {
+        text.push_str(&format!(
+            " {empty} commit{} already on {} dropped.",
+            if empty == 1 { "" } else { "s" },
+            code(onto)
+        ));
+    }
+    accepted.reply = Some(text);
     Ok(accepted)
 }
 
@@ -646,12 +766,21 @@ fn revert(
             },
             format!("#{n} is being reverted"),
             StepOptions {
-                depends_on: vec![open_id],
+                depends_on: vec![open_id.clone()],
                 best_effort: true,
                 ..StepOptions::default()
             },
         ),
     ];
+    if facts.audit {
+        accepted.writes.push(super::audit::step(
+            revert_entry(facts, n, sha, message, classification, Vec::new()),
+            &facts.repo,
+            facts.now,
+            "revert-pull-request",
+            &open_id,
+        ));
+    }
     accepted.reply = Some(format!(
         "Reverting {} in a pull request from `ci-medic/revert-{n}`.\n\nReason: {}\n\nClassification: {}",
         code(sha),
@@ -659,6 +788,26 @@ fn revert(
         code(classification)
     ));
     Ok(accepted)
+}
+
+/// The audit entry of a revert of merge commit `sha` of #`n`.
+fn revert_entry(
+    facts: &Facts,
+    n: u64,
+    sha: &str,
+    message: &str,
+    classification: &str,
+    flags: Vec<String>,
+) -> super::audit::Entry {
+    super::audit::Entry {
+        pr: n,
+        action: "revert",
+        sha: sha.to_string(),
+        actor: facts.trigger.author.clone(),
+        reason: message.to_string(),
+        classification: classification.to_string(),
+        flags,
+    }
 }
 
 /// `revert` with `commands.revert.mode: direct`: the exact revert committed
@@ -720,12 +869,28 @@ fn revert_direct(
             },
             "the revert did not land".to_string(),
             StepOptions {
-                depends_on: vec![commit_id],
+                depends_on: vec![commit_id.clone()],
                 when: crate::plan::When::AnyFailed,
                 ..StepOptions::default()
             },
         ),
     ];
+    if facts.audit {
+        accepted.writes.push(super::audit::step(
+            revert_entry(
+                facts,
+                n,
+                sha,
+                message,
+                classification,
+                vec!["direct".into()],
+            ),
+            &facts.repo,
+            facts.now,
+            "reverted",
+            &commit_id,
+        ));
+    }
     accepted.reply = Some(format!(
         "Reverting {} with a commit straight onto {}.\n\nReason: {}\n\nClassification: {}",
         code(sha),

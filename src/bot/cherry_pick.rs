@@ -20,34 +20,49 @@ pub enum Pick {
 }
 
 /// One path: as the merge's parent had it, as the merge left it, and on
-/// the target branch (`None`: absent).
+/// the target branch (`None`: absent). `T` is what a side is compared by:
+/// the file's text for a pick, its tree entry for a rebase.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Versions {
+pub struct Versions<T = String> {
     pub path: String,
-    pub parent: Option<String>,
-    pub merged: Option<String>,
-    pub target: Option<String>,
+    pub parent: Option<T>,
+    pub merged: Option<T>,
+    pub target: Option<T>,
 }
 
-/// The pick's changes, when every path on the target is as the parent had
-/// it. Pure.
-pub fn pick(files: &[Versions]) -> Pick {
+/// The three-way rule shared by `cherry-pick` and `rebase -b`: a change
+/// applies only onto a target that has each touched path as the change's
+/// parent had it (or already as the change left it). The paths to write
+/// (`None`: delete), or the paths that conflict. Pure; never guesses.
+#[allow(clippy::type_complexity)]
+pub fn three_way<T: Eq + Clone>(
+    files: &[Versions<T>],
+) -> Result<Vec<(String, Option<T>)>, Vec<String>> {
     let conflicts: Vec<String> = files
         .iter()
         .filter(|f| f.target != f.parent && f.target != f.merged)
         .map(|f| f.path.clone())
         .collect();
     if !conflicts.is_empty() {
-        return Pick::Conflicts(conflicts);
+        return Err(conflicts);
     }
-    let changes: Vec<FileChange> = files
+    Ok(files
         .iter()
         .filter(|f| f.target != f.merged)
-        .map(|f| FileChange {
-            path: f.path.clone(),
-            content: f.merged.clone(),
-        })
-        .collect();
+        .map(|f| (f.path.clone(), f.merged.clone()))
+        .collect())
+}
+
+/// The pick's changes, when every path on the target is as the parent had
+/// it. Pure.
+pub fn pick(files: &[Versions]) -> Pick {
+    let changes: Vec<FileChange> = match three_way(files) {
+        Err(conflicts) => return Pick::Conflicts(conflicts),
+        Ok(writes) => writes
+            .into_iter()
+            .map(|(path, content)| FileChange { path, content })
+            .collect(),
+    };
     if changes.is_empty() {
         return Pick::Refused("the target branch already has this change".into());
     }

@@ -394,9 +394,9 @@ pub fn decide(
                 code(b)
             )));
         }
-        if force.is_some() || *ignore_current {
+        if *ignore_current {
             return Err(Refusal::new(
-                "`-r` merges the updated head once its checks pass; it does not go with `-f` or `-i`.",
+                "`-r` merges the updated head once its checks pass; it does not go with `-i` (the checks failing now are the old head's).",
             ));
         }
         if pull.from_fork(&facts.repo) && !pull.maintainer_can_modify {
@@ -424,6 +424,9 @@ pub fn decide(
         None => (approvals(&merge, pull)?, None),
     };
     let tolerate = tolerance_of(rule, config);
+    if let (Some(_), Some(reason)) = (rebase, force) {
+        return Ok(update_then_merge(facts, pull, &approvers, reason, config));
+    }
     if rebase.is_some() {
         // The checks that count are the updated head's, read when it is
         // looked at again.
@@ -507,6 +510,23 @@ pub fn decide(
             config,
             &format!("{who} asked to merge"),
         );
+        if facts.audit {
+            accepted.writes.push(super::audit::step(
+                super::audit::Entry {
+                    pr: pull.number,
+                    action: "merge",
+                    sha: sha.clone(),
+                    actor: who.clone(),
+                    reason: force.clone().unwrap_or_default(),
+                    classification: String::new(),
+                    flags: flags(mode),
+                },
+                &facts.repo,
+                facts.now,
+                "merged",
+                &format!("merge-{}", pull.number),
+            ));
+        }
         return Ok(accepted);
     }
     let hours = i64::try_from(CommandsConfig::of(config).merge.deadline_hours).unwrap_or(i64::MAX);
@@ -547,6 +567,15 @@ pub fn decide(
     )]);
     accepted.reply = Some(text);
     Ok(accepted)
+}
+
+/// The audit flags of a merge in `mode`.
+pub fn flags(mode: Mode) -> Vec<String> {
+    match mode {
+        Mode::Normal => Vec::new(),
+        Mode::IgnoreCurrent => vec!["ignore-current".into()],
+        Mode::Force => vec!["force".into()],
+    }
 }
 
 /// The deadline of a merge asked for `now`.
@@ -617,6 +646,78 @@ fn update_then_wait(
     accepted
 }
 
+/// `merge -r -f`: update the branch with its base pinned to the head seen
+/// now, then merge at once exactly the head that update made (approvals
+/// still apply; checks are not waited for).
+fn update_then_merge(
+    facts: &Facts,
+    pull: &PullDetail,
+    approvers: &[String],
+    reason: &str,
+    config: &Config,
+) -> Accepted {
+    let (title, message) = commit_text(pull, approvers);
+    let who = &facts.trigger.author;
+    let id = format!("update-merge-{}", pull.number);
+    let mut accepted = Accepted::new(Vec::new());
+    accepted.reaction = "rocket";
+    accepted.writes = vec![
+        (
+            Write::UpdateBranchAndMerge {
+                number: pull.number,
+                expected_head_sha: pull.head.sha.clone(),
+                method: CommandsConfig::of(config).merge.method,
+                title,
+                message,
+                to: facts.reply_to(),
+            },
+            format!("{who} asked to update the branch, then merge it (forced)"),
+            StepOptions {
+                id: Some(id.clone()),
+                ..StepOptions::default()
+            },
+        ),
+        (
+            Write::AddLabels {
+                number: pull.number,
+                labels: vec![LABEL_MERGED.to_string()],
+            },
+            "the pull request was merged".to_string(),
+            StepOptions {
+                depends_on: vec![id],
+                best_effort: true,
+                ..StepOptions::default()
+            },
+        ),
+    ];
+    if facts.audit {
+        accepted.writes.push(super::audit::step(
+            super::audit::Entry {
+                pr: pull.number,
+                action: "merge",
+                sha: pull.head.sha.clone(),
+                actor: who.clone(),
+                reason: reason.to_string(),
+                classification: String::new(),
+                flags: vec!["rebase".into(), "force".into()],
+            },
+            &facts.repo,
+            facts.now,
+            "merged",
+            &format!("update-merge-{}", pull.number),
+        ));
+    }
+    accepted.reply = Some(format!(
+        "Updating {} with {}, then merging the head that update makes at once (approved by {}); nothing else pushed to the branch is merged.\n\nForced by {}: {}",
+        code(&pull.head.sha),
+        code(&pull.base.name),
+        inline(&approvers.join(", ")),
+        inline(who),
+        inline(reason)
+    ));
+    accepted
+}
+
 /// The text of a pending merge's reply, its state sealed in it by
 /// [`seal_reply`].
 fn waiting_text(lead: &str, state: &PendingMerge) -> String {
@@ -626,16 +727,16 @@ fn waiting_text(lead: &str, state: &PendingMerge) -> String {
     )
 }
 
-/// Carry out [`Write::UpdateBranchAndPin`]: update the branch, read back the
-/// head our update made (a commit whose parents hold the head we saw;
-/// GitHub may take a moment), and rewrite the reply with that head pinned.
-/// Anything else on the branch ends the merge: the reply says why.
-pub async fn update_and_pin(
+/// Update pull request `number`'s branch with its base while its head is
+/// `expected_head_sha`, and read back the head our update made (a commit
+/// whose parents hold the head we saw; GitHub may take a moment).
+/// `Ok(Err(why))` when anything else is on the branch; the reply `to` says
+/// why the update failed either way.
+async fn update_and_read_back(
     c: &crate::github::Client,
     number: u64,
     expected_head_sha: &str,
     to: &ReplyTo,
-    state: &PendingMerge,
 ) -> Result<Result<String, String>, crate::github::GithubError> {
     let (kind, key) = to.marker();
     let (kind_ref, key_ref) = (kind.as_str(), key.as_str());
@@ -676,6 +777,24 @@ pub async fn update_and_pin(
             return Ok(Err(why));
         }
     }
+    Ok(Ok(head))
+}
+
+/// Carry out [`Write::UpdateBranchAndPin`]: update the branch, read back the
+/// head the update made, and rewrite the reply with that head pinned.
+/// Anything else on the branch ends the merge: the reply says why.
+pub async fn update_and_pin(
+    c: &crate::github::Client,
+    number: u64,
+    expected_head_sha: &str,
+    to: &ReplyTo,
+    state: &PendingMerge,
+) -> Result<Result<String, String>, crate::github::GithubError> {
+    let head = match update_and_read_back(c, number, expected_head_sha, to).await? {
+        Ok(head) => head,
+        Err(why) => return Ok(Err(why)),
+    };
+    let (kind, key) = to.marker();
     let state = PendingMerge {
         sha: head.clone(),
         ..state.clone()
@@ -688,6 +807,33 @@ pub async fn update_and_pin(
     let body = seal_reply(to.body(&waiting_text(&lead, &state)));
     c.upsert_comment(number, &body, Some((&kind, &key))).await?;
     Ok(Ok(head))
+}
+
+/// Carry out [`Write::UpdateBranchAndMerge`] (`merge -r -f`): update the
+/// branch, read back the head the update made, and merge exactly that
+/// head (the merge call carries its `sha`). `Ok(Ok(merge commit))`, or
+/// `Ok(Err(why))` when the branch moved otherwise; a refused merge is
+/// explained in the reply.
+pub async fn update_and_merge(
+    c: &crate::github::Client,
+    number: u64,
+    expected_head_sha: &str,
+    method: &str,
+    title: &str,
+    message: &str,
+    to: &ReplyTo,
+) -> Result<Result<String, String>, crate::github::GithubError> {
+    let head = match update_and_read_back(c, number, expected_head_sha, to).await? {
+        Ok(head) => head,
+        Err(why) => return Ok(Err(why)),
+    };
+    match c.merge_pull(number, &head, method, title, message).await {
+        Ok(merged) => Ok(Ok(merged)),
+        Err(e) => {
+            super::reply::explain_merge_refusal(c, to, &e).await;
+            Err(e)
+        }
+    }
 }
 
 /// Reads of the pull request after an update, at most, waiting for its head

@@ -4,12 +4,14 @@
 //! `handlers::pending_merge`.
 
 pub mod act;
+pub mod audit;
 pub mod cherry_pick;
 pub mod config;
 pub mod merge;
 pub mod merge_rules;
 pub mod parse;
 pub mod pending;
+pub mod rebase;
 pub mod reply;
 pub mod tolerance;
 pub mod trigger;

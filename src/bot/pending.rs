@@ -49,6 +49,10 @@ pub struct Facts {
     pub waiting: Vec<Waiting>,
     pub default_branch: String,
     pub now: DateTime<Utc>,
+    /// A ClickHouse store is configured: merges are recorded.
+    pub audit: bool,
+    /// `owner/name`.
+    pub repo: String,
 }
 
 /// Read the pending merges `wake` concerns. Writes nothing.
@@ -144,6 +148,8 @@ pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
         waiting,
         default_branch,
         now: Utc::now(),
+        audit: ctx.store_config().is_ok(),
+        repo: gh.repo().full(),
     })
 }
 
@@ -288,6 +294,24 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             config,
             &format!("the checks of {} passed", s.sha),
         ) {
+            plan.push_with(write, why, options);
+        }
+        if facts.audit {
+            let (write, why, options) = super::audit::step(
+                super::audit::Entry {
+                    pr: n,
+                    action: "merge",
+                    sha: s.sha.clone(),
+                    actor: s.requester.clone(),
+                    reason: String::new(),
+                    classification: String::new(),
+                    flags: merge::flags(s.mode),
+                },
+                &facts.repo,
+                facts.now,
+                "merged",
+                &merge_id,
+            );
             plan.push_with(write, why, options);
         }
         let after_merge = StepOptions {

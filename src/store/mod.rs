@@ -16,6 +16,7 @@ use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
 pub mod autorevert;
+pub mod bot_audit;
 pub mod queries;
 pub mod rows;
 pub mod schema;

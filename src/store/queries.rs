@@ -206,6 +206,7 @@ impl Store {
             TableRows::Pushes(r) => self.insert_pushes(r).await,
             TableRows::AutorevertEvents(r) => self.insert_autorevert_events(r).await,
             TableRows::CrcrJobs(r) => self.insert_rows("crcr_workflow_job", r).await,
+            TableRows::BotAudit(r) => self.insert_rows("bot_audit", r).await,
         }
     }
 

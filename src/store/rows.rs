@@ -304,6 +304,9 @@ pub enum TableRows {
     /// Downstream CI results.
     #[serde(rename = "crcr_workflow_job")]
     CrcrJobs(Vec<crate::crcr::row::CrcrJobRow>),
+    /// The comment commands' merges and reverts.
+    #[serde(rename = "bot_audit")]
+    BotAudit(Vec<super::bot_audit::BotAuditRow>),
 }
 
 impl TableRows {
@@ -315,6 +318,7 @@ impl TableRows {
             TableRows::Pushes(_) => "push",
             TableRows::AutorevertEvents(_) => "autorevert_events",
             TableRows::CrcrJobs(_) => "crcr_workflow_job",
+            TableRows::BotAudit(_) => "bot_audit",
         }
     }
 
@@ -325,6 +329,7 @@ impl TableRows {
             TableRows::Pushes(r) => r.len(),
             TableRows::AutorevertEvents(r) => r.len(),
             TableRows::CrcrJobs(r) => r.len(),
+            TableRows::BotAudit(r) => r.len(),
         }
     }
 

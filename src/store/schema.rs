@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "006", "workflow_job_input"),
     migration!(7, "007", "push_input"),
     migration!(8, "008", "crcr_workflow_job"),
+    migration!(9, "009", "bot_audit"),
 ];
 
 /// The table that records applied migrations.

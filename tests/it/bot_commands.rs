@@ -362,7 +362,7 @@ async fn a_command_in_a_review_is_answered_by_a_comment() {
 
 /// A run of `workflow` on the pull request's head: `status` `completed`
 /// with `conclusion`, or still running.
-fn head_run(
+pub fn head_run(
     fake: &FakeGithub,
     n: u64,
     head: &str,
@@ -382,7 +382,7 @@ fn head_run(
 }
 
 /// A pull request by STRANGER approved by WRITER; its number and head.
-fn approved_pull(fake: &FakeGithub) -> (u64, String) {
+pub fn approved_pull(fake: &FakeGithub) -> (u64, String) {
     fake.set_permission(WRITER, "write");
     let (n, head) = pull_by(fake, STRANGER);
     fake.add_review(n, WRITER, "APPROVED");
@@ -836,11 +836,11 @@ async fn rebase_updates_the_branch_pinned_to_the_head_it_saw() {
     assert_eq!(fake.reaction_contents(id), ["confused"]);
     assert_eq!(fake.head_sha("feature"), head);
 
-    // Another branch than the base is refused, escaped.
+    // A branch that does not exist is refused, escaped.
     let (id, _) = say(&fake, n, MAINTAINER, "@ci-medic rebase -b '@team/`x`'").await;
     assert_eq!(fake.reaction_contents(id), ["confused"]);
     let r = replies(&fake, n);
-    assert!(r[1].contains("is not available"), "{}", r[1]);
+    assert!(r[1].contains("There is no branch"), "{}", r[1]);
     assert!(!r[1].contains(" @team"), "{}", r[1]);
 
     let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic rebase").await;
@@ -1404,6 +1404,56 @@ async fn merge_r_updates_the_branch_then_merges_the_updated_head_once_green() {
     assert!(labels.contains(&"merged".to_string()), "{labels:?}");
     assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
     assert!(replies(&fake, n)[1].contains("Merged"));
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn merge_r_f_updates_the_branch_then_merges_exactly_the_updated_head_at_once() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    // A failing check: `-f` does not wait for checks.
+    head_run(&fake, n, &head, "CI", Some("failure"));
+    let base = fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
+
+    // `-i` still does not go with `-r`.
+    let (id, _) = say(&fake, n, MAINTAINER, "@ci-medic merge -r -i").await;
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(merge_calls(&fake, n).is_empty());
+
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic merge -r -f \"release blocker @everyone\"",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    let updates = fake.requests_to(
+        "PUT",
+        &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/update-branch$"),
+    );
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        updates[0].json().map(|b| b["expected_head_sha"].clone()),
+        Some(Value::from(head.as_str()))
+    );
+    // The merge carries the head the update made, not the one seen.
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    let updated = merges[0]["sha"].as_str().expect("sha").to_string();
+    assert_ne!(updated, head);
+    assert_eq!(
+        fake.commit(&updated).expect("commit").parents,
+        [head.clone(), base]
+    );
+    assert!(fake.merge_commit(n).is_some());
+    let labels = fake.issue(n).expect("pr").labels;
+    assert!(labels.contains(&"merged".to_string()), "{labels:?}");
+    assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Forced by"), "{}", r[1]);
+    assert!(!r[1].contains(" @everyone"), "{}", r[1]);
     fake.assert_clean();
 }
 

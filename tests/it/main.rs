@@ -19,8 +19,10 @@ macro_rules! assert_json_snap {
 mod analyze_flow;
 mod autorevert_clickhouse;
 mod autorevert_flow;
+mod bot_audit;
 mod bot_commands;
 mod bot_parse;
+mod bot_rebase;
 mod clickhouse;
 mod client;
 mod crcr_allowlist;

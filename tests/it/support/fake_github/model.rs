@@ -55,6 +55,10 @@ pub struct PullData {
     pub maintainer_can_modify: bool,
     pub merged: bool,
     pub merge_commit_sha: Option<String>,
+    /// The owner of the fork the head branch lives in (`None`: this
+    /// repository). The fake keeps the fork's commits in this repository,
+    /// as GitHub shows a fork's pull request's commits in its base.
+    pub fork_owner: Option<String>,
 }
 
 /// A pull request as tests read it: issue and pull-request halves together.

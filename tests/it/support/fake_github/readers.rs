@@ -216,6 +216,32 @@ impl FakeGithub {
         )
     }
 
+    /// Every file (UTF-8, lossy) at a branch, tag or commit, by path.
+    pub fn files(&self, git_ref: &str) -> BTreeMap<String, String> {
+        let refs = [
+            format!("refs/heads/{git_ref}"),
+            format!("refs/tags/{git_ref}"),
+            git_ref.to_owned(),
+        ];
+        self.read(
+            |k| matches!(k, WriteKind::Ref(r) if refs.contains(r)),
+            |r| {
+                let Some(commit) = r.git.resolve(git_ref) else {
+                    return BTreeMap::new();
+                };
+                let tree = r.git.commits[&commit].tree.clone();
+                r.git
+                    .flatten(&tree)
+                    .into_iter()
+                    .filter_map(|(path, e)| {
+                        let bytes = r.git.blobs.get(&e.sha)?;
+                        Some((path, String::from_utf8_lossy(bytes).into_owned()))
+                    })
+                    .collect()
+            },
+        )
+    }
+
     /// Every request received (API and blob host), in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.with_world(|w| w.log.requests.clone())

@@ -442,6 +442,7 @@ pub struct PullBuilder {
     issue: IssueBuilder,
     draft: bool,
     merged: bool,
+    fork: Option<(String, bool)>,
 }
 
 impl PullBuilder {
@@ -453,7 +454,14 @@ impl PullBuilder {
             issue: IssueBuilder::new(title),
             draft: false,
             merged: false,
+            fork: None,
         }
+    }
+
+    /// From `owner`'s fork, allowing edits by maintainers or not.
+    pub fn fork(mut self, owner: &str, maintainer_can_modify: bool) -> PullBuilder {
+        self.fork = Some((owner.to_owned(), maintainer_can_modify));
+        self
     }
 
     pub fn base(mut self, base: &str) -> PullBuilder {
@@ -512,6 +520,17 @@ impl FakeGithub {
     /// branch if needed); returns the commit id.
     pub fn commit_files(&self, branch: &str, files: &[(&str, &str)], message: &str) -> String {
         self.seed(|env, repo| repo.commit_files(env, branch, files, message, MAINTAINER))
+    }
+
+    /// [`FakeGithub::commit_files`] authored by `author` (a login).
+    pub fn commit_files_as(
+        &self,
+        branch: &str,
+        files: &[(&str, &str)],
+        message: &str,
+        author: &str,
+    ) -> String {
+        self.seed(|env, repo| repo.commit_files(env, branch, files, message, author))
     }
 
     /// Creates (or moves) a branch to a commit.
@@ -612,9 +631,10 @@ impl FakeGithub {
                     head_sha: head_sha.clone(),
                     base_ref: base,
                     draft: pull.draft,
-                    maintainer_can_modify: true,
+                    maintainer_can_modify: pull.fork.as_ref().is_none_or(|(_, m)| *m),
                     merged: pull.merged,
                     merge_commit_sha: pull.merged.then_some(head_sha),
+                    fork_owner: pull.fork.map(|(owner, _)| owner),
                 },
             );
             number

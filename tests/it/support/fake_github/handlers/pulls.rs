@@ -130,6 +130,7 @@ pub fn create(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 .unwrap_or(true),
             merged: false,
             merge_commit_sha: None,
+            fork_owner: None,
         },
     );
     wrote(log, ctx, WriteKind::Pull(number));

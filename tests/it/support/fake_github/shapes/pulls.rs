@@ -92,6 +92,14 @@ pub fn pull(env: &Env, repo: &Repo, i: &Issue, p: &PullData, full: bool) -> Valu
         "auto_merge": null,
         "draft": p.draft
     });
+    if let Some(owner) = &p.fork_owner {
+        let head = &mut v["head"];
+        head["label"] = json!(format!("{owner}:{}", p.head_ref));
+        head["user"] = user(env, owner);
+        head["repo"]["full_name"] = json!(format!("{owner}/{}", repo.name));
+        head["repo"]["owner"] = user(env, owner);
+        head["repo"]["fork"] = json!(true);
+    }
     if full && let Some(obj) = v.as_object_mut() {
         let in_base: HashSet<&str> = repo
             .git
