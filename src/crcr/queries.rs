@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
+use super::row::CrcrJobRow;
 use crate::store::Store;
 use crate::store::rows::millis;
 
@@ -153,6 +154,30 @@ pub async fn jobs_at_heads(
         .fetch_all::<JobAtHead>()
         .await
         .with_context(|| format!("reading downstream CI jobs of {repo}"))
+}
+
+/// The row stored for one attempt of one downstream job (its key), to lay
+/// a partial update over: one point query on the table's sorting key.
+pub async fn stored_row(store: &Store, row: &CrcrJobRow) -> anyhow::Result<Option<CrcrJobRow>> {
+    store
+        .client()
+        .query(
+            "SELECT ?fields FROM crcr_workflow_job FINAL
+WHERE downstream_repo = ? AND run_id = ? AND job_name = ? AND run_attempt = ?
+LIMIT 1",
+        )
+        .bind(row.downstream_repo.as_str())
+        .bind(row.run_id)
+        .bind(row.job_name.as_str())
+        .bind(row.run_attempt)
+        .fetch_optional::<CrcrJobRow>()
+        .await
+        .with_context(|| {
+            format!(
+                "reading the stored result of {} run {} job {}",
+                row.downstream_repo, row.run_id, row.job_name
+            )
+        })
 }
 
 /// How many results of `downstream` arrived in the hour up to `now`.

@@ -495,3 +495,83 @@ async fn ingest_refuses_results_past_the_hourly_cap() {
     assert_eq!(rows, 3);
     clickhouse::drop_database(&store).await;
 }
+
+#[tokio::test]
+async fn a_partial_update_never_blanks_what_an_earlier_result_reported() {
+    let db = clickhouse::database("crcr_partial");
+    let store = clickhouse::connect(&clickhouse::url(), &db).await;
+    store.migrate().await.expect("migrate");
+    let o = Offline::new(&format!(
+        "clickhouse:\n  url: {}\n  database: {db}\n",
+        clickhouse::url()
+    ))
+    .await;
+    let head = "e".repeat(40);
+    let base = result(NPU, &head, "test", 1, "success");
+    let drop = |r: &mut Value, keys: &[&str]| {
+        for k in keys {
+            r.as_object_mut().expect("object").remove(*k);
+        }
+    };
+    // Queued, with the log URL and environment.
+    let mut queued = base.clone();
+    queued["status"] = json!("queued");
+    drop(
+        &mut queued,
+        &["conclusion", "started_at", "completed_at", "tests"],
+    );
+    // Started: no URL this time.
+    let mut started = base.clone();
+    started["status"] = json!("in_progress");
+    drop(
+        &mut started,
+        &[
+            "conclusion",
+            "completed_at",
+            "tests",
+            "log_url",
+            "environment",
+        ],
+    );
+    // Completed: neither the URL nor when it started.
+    let mut completed = base.clone();
+    drop(&mut completed, &["started_at", "log_url", "environment"]);
+    for r in [queued, started, completed] {
+        let run = o.ingest(&payload(r), &["--verified-repo", NPU]).await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let all: u64 =
+        clickhouse::fetch_one(&store, "SELECT count() FROM crcr_workflow_job FINAL").await;
+    assert_eq!(all, 1, "one row per attempt");
+    let (status, conclusion, started, completed, execution, failed): (
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+    ) = clickhouse::fetch_one(
+        &store,
+        "SELECT toString(status), toString(conclusion), toInt64(toUnixTimestamp(started_at)),
+                toInt64(toUnixTimestamp(completed_at)), execution_time_s, tests_failed
+         FROM crcr_workflow_job FINAL",
+    )
+    .await;
+    let (log_url, environment): (String, String) = clickhouse::fetch_one(
+        &store,
+        "SELECT log_url, environment FROM crcr_workflow_job FINAL",
+    )
+    .await;
+    assert_eq!(
+        (status.as_str(), conclusion.as_str()),
+        ("completed", "success")
+    );
+    assert_eq!(log_url, "https://ci.npu.example/runs/9001");
+    assert_eq!(environment, "npu-910b");
+    // 2026-03-01T10:00:00Z and 10:12:30Z.
+    assert_eq!((started, completed), (1_772_359_200, 1_772_359_950));
+    assert_eq!(execution, Some(750));
+    assert_eq!(failed, 2);
+    clickhouse::drop_database(&store).await;
+}
