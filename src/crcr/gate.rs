@@ -11,6 +11,7 @@ use crate::app::Ctx;
 use crate::bot::act::{Accepted, Facts};
 use crate::bot::merge;
 use crate::bot::parse::Command;
+use crate::bot::pending;
 use crate::bot::reply::Refusal;
 use crate::config::Config;
 use crate::event::Conclusion;
@@ -197,6 +198,152 @@ pub fn decide_merge(
     )))
 }
 
+/// A pending merge's wake-up through the same gate as the merge command:
+/// allowlisted repositories' check runs are taken out of what the wait
+/// judges as ordinary checks; while an L4 repository's run on the pinned
+/// head failed, the wait ends (`## Merge failed`, listing them); while one
+/// is pending or has no result, the wait goes on (until the deadline).
+/// Cancelled and timed out do not block; a forced merge is not held.
+/// Returns the waits left to the ordinary decision, and the plan of those
+/// the gate decided. `None` (downstream CI off) changes nothing.
+pub fn hold_pending(
+    facts: &pending::Facts,
+    gate: Option<&GateFacts>,
+) -> (pending::Facts, crate::plan::Plan) {
+    let mut plan = crate::plan::Plan::new("pending-merge");
+    let Some(gate) = gate else {
+        return (facts.clone(), plan);
+    };
+    let mut rest = facts.clone();
+    rest.waiting.clear();
+    for w in &facts.waiting {
+        let s = &w.state;
+        let live = !w.pull.merged && w.pull.state == "open" && w.pull.head.sha == s.sha;
+        if !live || s.mode == merge::Mode::Force {
+            rest.waiting.push(w.clone());
+            continue;
+        }
+        let repos = match &gate.repos {
+            Ok(repos) => repos,
+            Err(why) => {
+                if gate.on_error == OnError::Closed {
+                    end_wait(
+                        &mut plan,
+                        w,
+                        &format!(
+                            "The downstream CI gate could not be checked ({}), and `crcr.on-error` is `closed`: not merging.",
+                            code(why)
+                        ),
+                    );
+                } else {
+                    plan.note(format!(
+                        "#{}: the downstream CI gate could not be checked; `crcr.on-error` is `open`",
+                        w.reply.number
+                    ));
+                    rest.waiting.push(w.clone());
+                }
+                continue;
+            }
+        };
+        let allowlisted = |repo: &str| repos.iter().any(|(r, _)| r.eq_ignore_ascii_case(repo));
+        let l4: Vec<String> = repos
+            .iter()
+            .filter(|(_, l)| l.blocks_merge())
+            .map(|(r, _)| r.clone())
+            .collect();
+        let blocked = blocking(gate, &l4, &w.check_runs, &s.sha);
+        let list = || {
+            blocked
+                .iter()
+                .map(|(repo, why)| format!("{} ({why})", code(repo)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if blocked.iter().any(|(_, why)| *why == "failed") {
+            end_wait(
+                &mut plan,
+                w,
+                &format!(
+                    "Downstream CI (L4) blocks merging {}: {}.",
+                    code(&s.sha),
+                    list()
+                ),
+            );
+            continue;
+        }
+        if !blocked.is_empty() {
+            if facts.now > s.deadline {
+                end_wait(
+                    &mut plan,
+                    w,
+                    &format!(
+                        "Downstream CI (L4) did not report by the deadline ({} UTC): {}.",
+                        s.deadline.format("%Y-%m-%d %H:%M"),
+                        list()
+                    ),
+                );
+            } else {
+                plan.note(format!(
+                    "#{}: the merge waits for downstream CI: {}",
+                    w.reply.number,
+                    list()
+                ));
+            }
+            continue;
+        }
+        let mut judged = w.clone();
+        judged
+            .check_runs
+            .retain(|r| downstream_of(gate, r).is_none_or(|repo| !allowlisted(repo)));
+        rest.waiting.push(judged);
+    }
+    (rest, plan)
+}
+
+/// End a pending merge: the reply says why, and the label goes.
+fn end_wait(plan: &mut crate::plan::Plan, w: &pending::Waiting, why: &str) {
+    use crate::plan::Write;
+    let (kind, key) = w.reply.marker();
+    plan.push(
+        Write::Comment {
+            number: w.reply.number,
+            body: w.reply.body(&format!("## Merge failed\n\n{why}")),
+            marker: Some((kind, key)),
+        },
+        format!("the merge of #{} ended", w.reply.number),
+    );
+    plan.push_best_effort(
+        Write::RemoveLabel {
+            number: w.reply.number,
+            label: crate::bot::config::LABEL_MERGING.to_string(),
+        },
+        "the merge no longer waits",
+    );
+}
+
+/// The merge facts of the waits the gate left whose ordinary checks are
+/// clear only without the downstream ones: the wait's own gathering skipped
+/// them (it saw those check runs as failing or pending), so read them now.
+pub async fn regather_pending(ctx: &Ctx, facts: &mut pending::Facts) -> anyhow::Result<()> {
+    for w in &mut facts.waiting {
+        let live = !w.pull.merged && w.pull.state == "open" && w.pull.head.sha == w.state.sha;
+        // Gathered merge facts carry the gate's (downstream CI is on here).
+        let gathered = w.merge.as_ref().is_some_and(|m| m.crcr.is_some());
+        if !live || gathered {
+            continue;
+        }
+        let c = merge::checks(&w.runs, &w.check_runs);
+        let clear = c.pending.is_empty() && c.failing.iter().all(|f| w.state.ignored.contains(f));
+        if clear {
+            let tolerance = w.merge.take().unwrap_or_default().tolerance;
+            let mut m = merge::gather(ctx, &w.pull, &ctx.config, &facts.default_branch).await?;
+            m.tolerance = tolerance;
+            w.merge = Some(m);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +429,111 @@ mod tests {
                 ("o/forged".to_string(), "no result yet"),
             ]
         );
+    }
+
+    fn waiting(runs: Vec<CheckRunInfo>) -> pending::Facts {
+        let sha = "a".repeat(40);
+        let pull: PullDetail = serde_json::from_value(serde_json::json!({
+            "number": 5, "state": "open", "title": "t",
+            "head": {"ref": "f", "sha": sha}, "base": {"ref": "main", "sha": "b".repeat(40)},
+        }))
+        .expect("pull");
+        let now = chrono::DateTime::from_timestamp(1_772_000_000, 0).expect("time");
+        pending::Facts {
+            waiting: vec![pending::Waiting {
+                state: merge::PendingMerge {
+                    pr: 5,
+                    sha,
+                    requester: "alice".into(),
+                    mode: merge::Mode::Normal,
+                    ignored: Vec::new(),
+                    approvers: Vec::new(),
+                    tolerate: 0,
+                    deadline: now + chrono::Duration::hours(1),
+                    body_sha256: String::new(),
+                },
+                reply: crate::bot::reply::ReplyTo {
+                    number: 5,
+                    key: "k".into(),
+                },
+                pull,
+                runs: Vec::new(),
+                check_runs: runs,
+                merge: None,
+            }],
+            default_branch: "main".into(),
+            now,
+        }
+    }
+
+    fn gate() -> GateFacts {
+        GateFacts {
+            repos: Ok(vec![
+                ("o/four".into(), Level::L4),
+                ("o/three".into(), Level::L3),
+            ]),
+            on_error: OnError::Open,
+            own_apps: vec!["github-actions".into()],
+        }
+    }
+
+    #[test]
+    fn a_waiting_merge_passes_the_l4_gate_when_it_wakes() {
+        let l3_failed = run(
+            "crcr/o/three / a",
+            "completed",
+            Some("failure"),
+            "github-actions",
+        );
+        let unit = run("unit", "completed", Some("success"), "github-actions");
+        // L4 failed: the wait ends, saying which repository.
+        let facts = waiting(vec![
+            run(
+                "crcr/o/four / a",
+                "completed",
+                Some("failure"),
+                "github-actions",
+            ),
+            unit.clone(),
+        ]);
+        let (left, plan) = hold_pending(&facts, Some(&gate()));
+        assert!(left.waiting.is_empty());
+        let crate::plan::Write::Comment { body, .. } = &plan.steps[0].write else {
+            panic!("{plan:?}");
+        };
+        assert!(body.contains("## Merge failed"), "{body}");
+        assert!(body.contains("`o/four` (failed)"), "{body}");
+        // L4 timed out and L3 failed: neither holds it; the ordinary
+        // decision no longer sees them as failing checks.
+        let facts = waiting(vec![
+            run(
+                "crcr/o/four / a",
+                "completed",
+                Some("timed_out"),
+                "github-actions",
+            ),
+            l3_failed.clone(),
+            unit.clone(),
+        ]);
+        let (left, plan) = hold_pending(&facts, Some(&gate()));
+        assert!(plan.steps.is_empty(), "{plan:?}");
+        let names: Vec<&str> = left.waiting[0]
+            .check_runs
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["unit"]);
+        // No L4 result yet: it waits.
+        let facts = waiting(vec![l3_failed, unit]);
+        let (left, plan) = hold_pending(&facts, Some(&gate()));
+        assert!(left.waiting.is_empty() && plan.steps.is_empty(), "{plan:?}");
+        assert!(
+            plan.notes[0].contains("waits for downstream CI"),
+            "{plan:?}"
+        );
+        // Downstream CI off: nothing changes.
+        let (left, plan) = hold_pending(&facts, None);
+        assert_eq!(left.waiting.len(), 1);
+        assert!(plan.steps.is_empty());
     }
 }

@@ -91,6 +91,14 @@ pub async fn command(cx: &Context, args: &CrcrIngestArgs) -> Result<ExitCode> {
         }
         Outcome::Row(row) => row,
     };
+    // A partial update is laid over the row stored for the attempt (one
+    // point query), so it never blanks what an earlier result reported.
+    let row = if store {
+        let stored = super::queries::stored_row(ctx.store().await?, &row).await?;
+        Box::new((*row).merged_onto(stored.as_ref()))
+    } else {
+        row
+    };
     if !cx.dry_run() {
         let store = ctx.store().await?;
         store

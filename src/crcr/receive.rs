@@ -11,15 +11,20 @@ use super::oidc::{self, Expect};
 use super::result::{
     self, Accepted, CheckRunContent, PING_MARKER, PingState, Rejection, check_run,
 };
+use super::row::CrcrJobRow;
 use crate::app::Ctx;
 use crate::github::checks::CheckRunInfo;
 use crate::github::marker::has_marker;
 use crate::plan::{Plan, Write};
 use crate::store::TableRows;
 
-/// Check runs read to count a repository's recent results without
-/// ClickHouse, at most (GitHub lists 100 a page).
+/// Check runs read on one head to count a repository's recent results
+/// without ClickHouse, at most (GitHub lists 100 a page).
 const MAX_COUNTED_CHECK_RUNS: usize = 1000;
+/// Open pull requests whose heads are read to count a repository's recent
+/// results without ClickHouse, at most: one page, and one call per head
+/// after it. With more, results are refused until ClickHouse counts them.
+const MAX_COUNTED_PULLS: usize = 100;
 
 /// What a result's decision rests on.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +45,9 @@ pub struct AcceptedFacts {
     pub ping_state: PingState,
     /// ClickHouse is configured, so the row is written.
     pub store: bool,
+    /// The row already stored for this attempt: a partial update is laid
+    /// over it, so nothing it knew is lost.
+    pub stored: Option<CrcrJobRow>,
 }
 
 /// The writes for a result, and the check run it calls for.
@@ -69,7 +77,7 @@ pub fn decide(facts: &ResultFacts, job: &str) -> ResultDecision {
     if f.store {
         plan.push(
             Write::InsertRows {
-                rows: TableRows::CrcrJobs(vec![a.row()]),
+                rows: TableRows::CrcrJobs(vec![a.row().merged_onto(f.stored.as_ref())]),
             },
             format!(
                 "{} ({}) reported job {} of run {} (attempt {})",
@@ -182,14 +190,17 @@ pub async fn gather(
         Err(r) => return rejected(r),
     };
     // The hourly cap, counted in ClickHouse when it is configured.
+    // Then the row stored for this attempt, if any, to merge with: two
+    // ClickHouse queries per result.
     let store = ctx.store_config().is_ok();
+    let mut stored = None;
     if store {
-        let count =
-            super::queries::results_in_hour(ctx.store().await?, &accepted.repo, received_at)
-                .await?;
+        let db = ctx.store().await?;
+        let count = super::queries::results_in_hour(db, &accepted.repo, received_at).await?;
         if let Err(r) = result::check_rate(&accepted.repo, count, config.max_results_per_hour) {
             return rejected(r);
         }
+        stored = super::queries::stored_row(db, &accepted.row()).await?;
     }
     let pr: PullHead = client
         .get_json(&client.repo_path(&format!("/pulls/{}", accepted.pr_number)))
@@ -203,9 +214,13 @@ pub async fn gather(
     let current_head = pr.head.sha.eq_ignore_ascii_case(&accepted.head_sha);
     if !store && shown_on_pr && current_head {
         // Without ClickHouse, the cap counts the repository's check runs
-        // of ours on the head started in the last hour (a result updates
-        // its job's check run in place; new jobs add check runs).
-        let count = recent_check_runs(ctx, &accepted, received_at).await?;
+        // of ours started in the last hour on the heads of every open pull
+        // request (a result updates its job's check run in place; new jobs
+        // add check runs). Only such results write anything here.
+        let count = match recent_check_runs(ctx, &accepted, received_at).await? {
+            Ok(count) => count,
+            Err(r) => return rejected(r),
+        };
         if let Err(r) = result::check_rate(&accepted.repo, count, config.max_results_per_hour) {
             return rejected(r);
         }
@@ -240,46 +255,87 @@ pub async fn gather(
         shown_on_pr,
         ping_state,
         store,
+        stored,
     })))
 }
 
-/// Our `crcr/<repo> / ...` check runs on the result's head started within
-/// the hour before `now`, other than the one this result updates.
-async fn recent_check_runs(ctx: &Ctx, a: &Accepted, now: DateTime<Utc>) -> Result<u64> {
+/// Our `crcr/<repo> / ...` check runs started within the hour before
+/// `now` on the heads of all open pull requests (other than the one this
+/// result updates): without ClickHouse, what the repository's results of
+/// the last hour left. `Err` when there are too many open pull requests to
+/// read them all: the result is then refused, never let through uncounted.
+async fn recent_check_runs(
+    ctx: &Ctx,
+    a: &Accepted,
+    now: DateTime<Utc>,
+) -> Result<Result<u64, Rejection>> {
     #[derive(Deserialize)]
     struct Started {
         #[serde(default)]
         started_at: Option<DateTime<Utc>>,
     }
+    #[derive(Deserialize)]
+    struct OpenPull {
+        head: Head,
+    }
     let client = ctx.github()?;
     let own = check_run(a).name;
     let prefix = format!("crcr/{} / ", a.repo).to_ascii_lowercase();
     let since = now - chrono::Duration::hours(1);
-    let runs: Vec<serde_json::Value> = client
+    let pulls: Vec<OpenPull> = client
         .get_all(
-            &client.repo_path(&format!("/commits/{}/check-runs?filter=latest", a.head_sha)),
-            Some("check_runs"),
-            MAX_COUNTED_CHECK_RUNS,
+            &client.repo_path("/pulls?state=open"),
+            None,
+            MAX_COUNTED_PULLS + 1,
         )
         .await?;
+    if pulls.len() > MAX_COUNTED_PULLS {
+        return Ok(Err(Rejection::Uncounted {
+            repo: a.repo.clone(),
+            max: MAX_COUNTED_PULLS,
+        }));
+    }
+    let mut heads: Vec<String> = pulls
+        .into_iter()
+        .map(|p| p.head.sha.to_ascii_lowercase())
+        .collect();
+    heads.sort();
+    heads.dedup();
     let mut count = 0;
-    for v in runs {
-        let Ok(info) = serde_json::from_value::<CheckRunInfo>(v.clone()) else {
-            continue;
-        };
-        let recent = serde_json::from_value::<Started>(v)
-            .ok()
-            .and_then(|s| s.started_at)
-            .is_some_and(|t| t > since);
-        if recent
-            && info.name != own
-            && info.name.to_ascii_lowercase().starts_with(&prefix)
-            && client.is_own_check_run(&info)
-        {
-            count += 1;
+    for head in heads {
+        let runs: Vec<serde_json::Value> = client
+            .get_all(
+                &client.repo_path(&format!(
+                    "/commits/{}/check-runs?filter=latest",
+                    percent_encoding::utf8_percent_encode(
+                        &head,
+                        percent_encoding::NON_ALPHANUMERIC
+                    )
+                )),
+                Some("check_runs"),
+                MAX_COUNTED_CHECK_RUNS,
+            )
+            .await?;
+        for v in runs {
+            let Ok(info) = serde_json::from_value::<CheckRunInfo>(v.clone()) else {
+                continue;
+            };
+            let recent = serde_json::from_value::<Started>(v)
+                .ok()
+                .and_then(|s| s.started_at)
+                .is_some_and(|t| t > since);
+            let updated_by_this =
+                info.name == own && info.head_sha.eq_ignore_ascii_case(&a.head_sha);
+            if recent
+                && !updated_by_this
+                && info.name.to_ascii_lowercase().starts_with(&prefix)
+                && client.is_own_check_run(&info)
+            {
+                count += 1;
+            }
         }
     }
-    Ok(count)
+    Ok(Ok(count))
 }
 
 #[cfg(test)]
@@ -321,6 +377,7 @@ mod tests {
             shown_on_pr,
             ping_state: PingState::default(),
             store,
+            stored: None,
         }))
     }
 

@@ -153,6 +153,10 @@ pub enum Rejection {
         "{repo} reported {count} results in the last hour; at most {cap} are accepted (crcr.max-results-per-hour)"
     )]
     TooMany { repo: String, count: u64, cap: u32 },
+    #[error(
+        "{repo}'s results of the last hour cannot be counted without ClickHouse over more than {max} open pull requests, so none is accepted (crcr.max-results-per-hour): configure ClickHouse"
+    )]
+    Uncounted { repo: String, max: usize },
 }
 
 /// Refuse a result of `repo` once `count` results of it arrived in the last

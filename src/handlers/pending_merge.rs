@@ -15,10 +15,17 @@ use crate::plan::{Plan, Report};
 
 pub struct PendingMerge;
 
+/// The pending merges, and the downstream CI gate they pass through.
+#[derive(Debug, Clone)]
+pub struct PendingFacts {
+    pub pending: Facts,
+    pub gate: Option<crate::crcr::gate::GateFacts>,
+}
+
 impl Handler for PendingMerge {
     const NAME: &'static str = "pending-merge";
     type Input = Wake;
-    type Facts = Facts;
+    type Facts = PendingFacts;
 
     fn subscribe(delivery: &Delivery, config: &Config) -> Option<Wake> {
         CommandsConfig::enabled_in(config)?;
@@ -48,16 +55,36 @@ impl Handler for PendingMerge {
         }
     }
 
-    async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
-        pending::gather(ctx, wake).await
+    async fn gather(ctx: &Ctx, wake: Wake) -> Result<PendingFacts> {
+        let mut pending = pending::gather(ctx, wake).await?;
+        let gate = if pending.waiting.is_empty() {
+            None
+        } else {
+            crate::crcr::gate::gather(ctx).await
+        };
+        if gate.is_some() {
+            // Downstream CI's check runs are the gate's, not ordinary
+            // checks: what the merge reads is read for the waits they held.
+            let (mut left, _) = crate::crcr::gate::hold_pending(&pending, gate.as_ref());
+            crate::crcr::gate::regather_pending(ctx, &mut left).await?;
+            for w in &mut pending.waiting {
+                if let Some(l) = left.waiting.iter().find(|l| l.reply == w.reply) {
+                    w.merge = l.merge.clone();
+                }
+            }
+        }
+        Ok(PendingFacts { pending, gate })
     }
 
-    fn decide(facts: &Facts, config: &Config) -> Plan {
-        pending::decide(facts, config)
+    fn decide(facts: &PendingFacts, config: &Config) -> Plan {
+        let (left, held) = crate::crcr::gate::hold_pending(&facts.pending, facts.gate.as_ref());
+        let mut plan = pending::decide(&left, config);
+        plan.merge_as("crcr-gate", &held);
+        plan
     }
 
-    fn report(ctx: &Ctx, facts: &Facts, plan: &Plan, report: &Report) -> Result<Verdict> {
-        if facts.waiting.is_empty() {
+    fn report(ctx: &Ctx, facts: &PendingFacts, plan: &Plan, report: &Report) -> Result<Verdict> {
+        if facts.pending.waiting.is_empty() {
             return Ok(Verdict::SUCCESS);
         }
         crate::bot::act::report(ctx, "pending merges", plan, report)

@@ -448,6 +448,66 @@ async fn results_past_the_hourly_cap_are_refused() {
 }
 
 #[tokio::test]
+async fn without_clickhouse_the_hourly_cap_counts_every_pull_request() {
+    let w = world(false).await;
+    w.fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            format!(
+                "analyze:\n  enabled: false\nretry:\n  enabled: false\ncrcr:\n  oidc-issuer: {}\n  max-results-per-hour: 1\n",
+                w.issuer.uri()
+            )
+            .as_str(),
+        )],
+        "Cap downstream results",
+    );
+    let other_head = w
+        .fake
+        .commit_files("other", &[("src/b.rs", "fn b() {}\n")], "Add b");
+    let other_pr = w.fake.add_pull(PullBuilder::new("other", "Add b"));
+    w.fake
+        .with_world(|world| world.env.clock = chrono::Utc::now() - chrono::Duration::minutes(5));
+    let token = w.issuer.token(oidc::KEY, &w.issuer.claims(DOWNSTREAM, 600));
+    let first = payload(&w, &token, DOWNSTREAM);
+    let run = upstream(&w, "repository_dispatch", &result_event(&first)).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The same job on another pull request: the repository's second
+    // result of the hour, refused although that head has none yet.
+    let mut second = first.clone();
+    second["result"]["pr_number"] = json!(other_pr);
+    second["result"]["head_sha"] = json!(other_head);
+    let run = upstream(&w, "repository_dispatch", &result_event(&second)).await;
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("reported 1 results in the last hour; at most 1 are accepted"),
+        "{said}"
+    );
+    let checks = w.fake.check_runs();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0].head_sha, w.head);
+    w.fake.expect_comment(w.pr, |b| b.contains("crcr-oncall"));
+    // Past 100 open pull requests they cannot all be read: refused, not
+    // let through uncounted.
+    for n in 0..100 {
+        let branch = format!("many-{n}");
+        w.fake
+            .commit_files(&branch, &[("src/c.rs", "fn c() {}\n")], "Add c");
+        w.fake.add_pull(PullBuilder::new(&branch, "Add c"));
+    }
+    let run = upstream(&w, "repository_dispatch", &result_event(&first)).await;
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("cannot be counted without ClickHouse over more than 100 open pull requests"),
+        "{said}"
+    );
+    assert_eq!(w.fake.check_runs().len(), 1);
+    w.fake.assert_clean();
+}
+
+#[tokio::test]
 async fn a_failing_l4_result_blocks_the_merge_until_forced() {
     use crate::bot_commands::{replies, say};
     use crate::support::fake_github::MAINTAINER;

@@ -495,3 +495,200 @@ async fn ingest_refuses_results_past_the_hourly_cap() {
     assert_eq!(rows, 3);
     clickhouse::drop_database(&store).await;
 }
+
+#[tokio::test]
+async fn a_partial_update_never_blanks_what_an_earlier_result_reported() {
+    let db = clickhouse::database("crcr_partial");
+    let store = clickhouse::connect(&clickhouse::url(), &db).await;
+    store.migrate().await.expect("migrate");
+    let o = Offline::new(&format!(
+        "clickhouse:\n  url: {}\n  database: {db}\n",
+        clickhouse::url()
+    ))
+    .await;
+    let head = "e".repeat(40);
+    let base = result(NPU, &head, "test", 1, "success");
+    let drop = |r: &mut Value, keys: &[&str]| {
+        for k in keys {
+            r.as_object_mut().expect("object").remove(*k);
+        }
+    };
+    // Queued, with the log URL and environment.
+    let mut queued = base.clone();
+    queued["status"] = json!("queued");
+    drop(
+        &mut queued,
+        &["conclusion", "started_at", "completed_at", "tests"],
+    );
+    // Started: no URL this time.
+    let mut started = base.clone();
+    started["status"] = json!("in_progress");
+    drop(
+        &mut started,
+        &[
+            "conclusion",
+            "completed_at",
+            "tests",
+            "log_url",
+            "environment",
+        ],
+    );
+    // Completed: neither the URL nor when it started.
+    let mut completed = base.clone();
+    drop(&mut completed, &["started_at", "log_url", "environment"]);
+    for r in [queued, started, completed] {
+        let run = o.ingest(&payload(r), &["--verified-repo", NPU]).await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let all: u64 =
+        clickhouse::fetch_one(&store, "SELECT count() FROM crcr_workflow_job FINAL").await;
+    assert_eq!(all, 1, "one row per attempt");
+    let (status, conclusion, started, completed, execution, failed): (
+        String,
+        String,
+        i64,
+        i64,
+        Option<i64>,
+        i64,
+    ) = clickhouse::fetch_one(
+        &store,
+        "SELECT toString(status), toString(conclusion), toInt64(toUnixTimestamp(started_at)),
+                toInt64(toUnixTimestamp(completed_at)), execution_time_s, tests_failed
+         FROM crcr_workflow_job FINAL",
+    )
+    .await;
+    let (log_url, environment): (String, String) = clickhouse::fetch_one(
+        &store,
+        "SELECT log_url, environment FROM crcr_workflow_job FINAL",
+    )
+    .await;
+    assert_eq!(
+        (status.as_str(), conclusion.as_str()),
+        ("completed", "success")
+    );
+    assert_eq!(log_url, "https://ci.npu.example/runs/9001");
+    assert_eq!(environment, "npu-910b");
+    // 2026-03-01T10:00:00Z and 10:12:30Z.
+    assert_eq!((started, completed), (1_772_359_200, 1_772_359_950));
+    assert_eq!(execution, Some(750));
+    assert_eq!(failed, 2);
+    clickhouse::drop_database(&store).await;
+}
+
+/// The summary query as it was (deduplicating every attempt in the window
+/// with `FINAL`, then filtering by head): the faster one must agree.
+const BACKENDS_BEFORE: &str = "WITH heads AS (
+    SELECT pr_number, argMax(head_sha, received_at) AS head
+    FROM crcr_workflow_job FINAL
+    WHERE upstream_repo = {repo:String}
+      AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    GROUP BY pr_number)
+SELECT downstream_repo, argMax(j_level, j_received) AS level, count() AS jobs,
+       countIf(j_conclusion = 'success') AS passed,
+       countIf(j_conclusion IN ('failure', 'timed_out')) AS failed,
+       countIf(j_status != 'completed') AS pending,
+       avgOrNull(j_duration) AS avg_duration_s,
+       max(j_received) AS last_run
+FROM (SELECT downstream_repo, pr_number, head_sha, workflow_name, job_name,
+       argMax(toString(level), (run_id, run_attempt, updated_at)) AS j_level,
+       argMax(run_id, (run_id, run_attempt, updated_at)) AS j_run_id,
+       argMax(run_attempt, (run_id, run_attempt, updated_at)) AS j_run_attempt,
+       argMax(toString(status), (run_id, run_attempt, updated_at)) AS j_status,
+       argMax(toString(conclusion), (run_id, run_attempt, updated_at)) AS j_conclusion,
+       argMax(tuple(execution_time_s), (run_id, run_attempt, updated_at)).1 AS j_duration,
+       argMax(log_url, (run_id, run_attempt, updated_at)) AS j_log_url,
+       max(received_at) AS j_received
+FROM crcr_workflow_job FINAL
+WHERE upstream_repo = {repo:String}
+  AND received_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+GROUP BY downstream_repo, pr_number, head_sha, workflow_name, job_name)
+WHERE (pr_number, head_sha) IN (SELECT pr_number, head FROM heads)
+GROUP BY downstream_repo
+ORDER BY downstream_repo";
+
+#[tokio::test]
+async fn the_summary_query_agrees_with_the_deduplicating_one() {
+    use ci_medic::crcr::queries::{self, BackendRow};
+    use ci_medic::crcr::row::CrcrJobRow;
+    use ci_medic::store::TableRows;
+
+    let db = clickhouse::database("crcr_summary_same");
+    let store = clickhouse::connect(&clickhouse::url(), &db).await;
+    store.migrate().await.expect("migrate");
+    let repo = format!("{OWNER}/{REPO}");
+    let now = chrono::Utc::now();
+    let row = |i: u64, version: i64| {
+        let backend = i % 5;
+        let pr = i / 20 + 1;
+        let old_head = pr.is_multiple_of(3) && backend.is_multiple_of(2);
+        let at = now - chrono::Duration::seconds((i * 37 % 5000) as i64 + 10 * version);
+        let (status, conclusion) = match (i + pr + version as u64) % 7 {
+            0 => ("in_progress", ""),
+            1 | 2 => ("completed", "failure"),
+            3 => ("completed", "timed_out"),
+            _ => ("completed", "success"),
+        };
+        CrcrJobRow {
+            downstream_repo: format!("org-{backend}/backend"),
+            level: format!("L{}", 2 + backend % 3),
+            upstream_repo: repo.clone(),
+            pr_number: pr,
+            head_sha: format!("{:040x}", pr * 2 + u64::from(old_head)),
+            workflow_name: "ci".into(),
+            job_name: format!("job-{}", (i / 5) % 4),
+            run_id: (i / 5) as i64,
+            run_attempt: if i.is_multiple_of(6) { 2 } else { 1 },
+            check_run_id: 0,
+            status: status.into(),
+            conclusion: conclusion.into(),
+            started_at: Some(at - chrono::Duration::seconds(60)),
+            completed_at: (status == "completed").then_some(at),
+            received_at: at,
+            queue_time_s: None,
+            execution_time_s: (status == "completed").then_some(60 + (i % 11) as i64),
+            tests_total: 0,
+            tests_passed: 0,
+            tests_failed: 0,
+            tests_skipped: 0,
+            log_url: format!("https://ci.example/{i}"),
+            artifact_url: String::new(),
+            environment: String::new(),
+            trusted: true,
+            updated_at: at + chrono::Duration::milliseconds(version),
+        }
+    };
+    // Two versions of some rows (the later replaces), in separate parts.
+    let first: Vec<CrcrJobRow> = (0..200).map(|i| row(i, 0)).collect();
+    let second: Vec<CrcrJobRow> = (0..200)
+        .filter(|i: &u64| i.is_multiple_of(4))
+        .map(|i| row(i, 1))
+        .collect();
+    store
+        .insert(&TableRows::CrcrJobs(first))
+        .await
+        .expect("insert");
+    store
+        .insert(&TableRows::CrcrJobs(second))
+        .await
+        .expect("insert");
+    let since = now - chrono::Duration::days(7);
+    let before: Vec<BackendRow> = store
+        .client()
+        .query_raw(BACKENDS_BEFORE)
+        .param("repo", repo.as_str())
+        .param("since", since.timestamp_millis())
+        .fetch_all()
+        .await
+        .expect("the deduplicating query");
+    let now_rows = queries::backends(&store, &repo, since)
+        .await
+        .expect("summary");
+    assert_eq!(before.len(), 5, "{before:?}");
+    assert!(
+        before.iter().any(|b| b.pending > 0 && b.failed > 0),
+        "{before:?}"
+    );
+    assert_eq!(now_rows, before);
+    clickhouse::drop_database(&store).await;
+}
