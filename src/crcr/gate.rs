@@ -463,6 +463,8 @@ mod tests {
             }],
             default_branch: "main".into(),
             now,
+            audit: false,
+            repo: "o/r".into(),
         }
     }
 
