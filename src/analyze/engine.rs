@@ -56,6 +56,9 @@ const PRESUMED_MIN_PRIORITY: i32 = 55;
 const WRAPPER_BELOW: i32 = 26;
 /// Tiers a wrapper line is moved down by (below every other tier).
 const WRAPPER_TIERS: u8 = 4;
+/// Tier of a generic error line in a failed step whose tests passed: after
+/// the specific lines of every failed step, before wrapper lines.
+const EXPECTED_ERROR_TIER: u8 = 3;
 /// Error-looking lines reported by the fallback, at most.
 const MAX_FALLBACK_LINES: usize = 3;
 
@@ -417,6 +420,16 @@ impl<'r> JobAnalyzer<'r> {
                     tier += WRAPPER_TIERS;
                 }
                 let seg = &segments[c.segment];
+                // A step whose test run passed prints error lines on purpose
+                // (tests of error handling): a generic one is no failure there
+                // unless the step failed, and then ranks after every line
+                // that names what failed.
+                if self.expected_error(seg, &c) {
+                    if !seg.failed() {
+                        continue;
+                    }
+                    tier = tier.max(EXPECTED_ERROR_TIER);
+                }
                 // The one segment of a plain text log has no step name.
                 let unnamed =
                     seg.kind == SegmentKind::Step && seg.name == "log" && !seg.name_is_real;
@@ -442,7 +455,10 @@ impl<'r> JobAnalyzer<'r> {
     /// candidate there: the error-looking lines among its last lines, else its last line,
     /// else (a step that printed nothing) its command.
     fn fallbacks(&self, p: usize, seg: &Segment, job_cands: &[Cand]) -> Vec<Cand> {
-        let mut own = job_cands.iter().filter(|c| c.segment == p).peekable();
+        let mut own = job_cands
+            .iter()
+            .filter(|c| c.segment == p && !self.expected_error(seg, c))
+            .peekable();
         let have_any = own.peek().is_some();
         if own.any(|c| c.priority >= FALLBACK_BELOW) {
             return Vec::new();
@@ -455,6 +471,25 @@ impl<'r> JobAnalyzer<'r> {
             return header_cand(seg, p).into_iter().collect();
         }
         added
+    }
+
+    /// A line printed by a test run that then passed, which only a
+    /// tool-independent rule found (an `Error:` prefix, an exception name,
+    /// an error-looking fallback line; not a wrapper).
+    fn expected_error(&self, seg: &Segment, c: &Cand) -> bool {
+        let before_summary = seg.tests_passed()
+            && c.source == seg.source
+            && seg.last_passing_summary.is_some_and(|l| c.line < l);
+        if !before_summary {
+            return false;
+        }
+        match c.rule {
+            RuleRef::Rule(i) => self.rules.rule(i).is_some_and(|r| {
+                r.spec.category == Category::Unknown
+                    && (WRAPPER_BELOW..JOB_LEVEL_PRIORITY).contains(&r.spec.priority)
+            }),
+            RuleRef::Fallback(id) => id == FALLBACK_RULE,
+        }
     }
 
     fn to_failure(&self, c: Cand, step: Option<String>, job: Option<String>) -> Option<Failure> {

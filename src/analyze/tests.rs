@@ -983,3 +983,57 @@ fn near_identical_failures_are_grouped() {
     assert_eq!(text.matches("\n1. ").count(), 1, "{text}");
     assert!(!text.contains("\n8. "), "{text}");
 }
+
+#[test]
+fn expected_errors_of_a_passing_test_run_are_not_the_failure() {
+    // Tests of error handling log the errors they provoke; the run passes.
+    let tests = [
+        "ERROR: could not connect to db (expected by test_retry)",
+        "ValueError: bad input",
+        "============ 12 passed, 1 warning in 3.21s ============",
+    ];
+    // Then the step fails for another reason.
+    let mut output = tests.to_vec();
+    output.push("Coverage failure: total of 71 is less than fail-under=80");
+    let log = one_step_log("pytest --cov", &output);
+    let failures = analyze("cov", log.as_bytes());
+    assert!(
+        failures
+            .first()
+            .is_some_and(|f| f.text.starts_with("Coverage failure")),
+        "{failures:#?}"
+    );
+    // A generic error line of the passing test run is still there, after.
+    assert!(failures.iter().any(|f| f.text.contains("ValueError")));
+
+    // The same lines in a step that did not fail are nothing at all, even
+    // when the job's last step is presumed to be the failed one.
+    let mut log = String::from(
+        "2024-01-01T00:00:01.0Z ##[group]Run pytest\n2024-01-01T00:00:01.0Z ##[endgroup]\n",
+    );
+    for line in tests {
+        log.push_str(&format!("2024-01-01T00:00:02.0Z {line}\n"));
+    }
+    log.push_str(
+        "2024-01-01T00:00:03.0Z ##[group]Run ./deploy.sh\n2024-01-01T00:00:03.0Z ##[endgroup]\n",
+    );
+    log.push_str("2024-01-01T00:00:04.0Z ##[error]Process completed with exit code 3.\n");
+    let failures = analyze("deploy", log.as_bytes());
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.step.as_deref() == Some("Run ./deploy.sh")),
+        "{failures:#?}"
+    );
+
+    // When the test run itself fails, its error lines count in full.
+    let failing = one_step_log(
+        "pytest",
+        &[
+            "ValueError: bad input",
+            "============ 1 failed, 11 passed in 3.21s ============",
+        ],
+    );
+    let failures = analyze("fail", failing.as_bytes());
+    assert_eq!(failures[0].text, "ValueError: bad input", "{failures:#?}");
+}

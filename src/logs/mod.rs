@@ -7,6 +7,7 @@
 pub mod clean;
 pub mod reader;
 pub mod scan;
+pub mod summary;
 pub mod zip;
 
 pub use clean::Marker;

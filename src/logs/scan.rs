@@ -14,6 +14,7 @@
 
 use super::clean::{self, Marker};
 use super::reader::RawLine;
+use super::summary::{self, TestOutcome};
 
 /// How a log is laid out; detected from its first non-empty line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +58,24 @@ pub struct Segment {
     /// The line that started the step (`##[group]Run ...`, Travis `$ ...`)
     /// and its cleaned text.
     pub header: Option<(u64, String)>,
+    /// Test framework summaries in this segment saying the tests passed,
+    /// and saying some failed.
+    pub passing_summaries: u32,
+    pub failing_summaries: u32,
+    /// The line of the last summary saying the tests passed.
+    pub last_passing_summary: Option<u64>,
 }
 
 impl Segment {
     /// True when the segment shows that its step failed.
     pub fn failed(&self) -> bool {
         self.errors > 0 || self.exit_code.is_some_and(|c| c != 0)
+    }
+
+    /// True when a test framework reported passing tests in this segment
+    /// and none reported a failure.
+    pub fn tests_passed(&self) -> bool {
+        self.passing_summaries > 0 && self.failing_summaries == 0
     }
 }
 
@@ -298,6 +311,9 @@ impl Scanner {
             last_error_line: None,
             exit_code: None,
             header: None,
+            passing_summaries: 0,
+            failing_summaries: 0,
+            last_passing_summary: None,
         });
     }
 
@@ -346,6 +362,20 @@ impl Scanner {
             };
         }
         let role = self.structure(raw.number, format, run_view_ids, text, marker, body_start);
+        if role == LineRole::Content
+            && let Some(outcome) = summary::test_summary(&text[body_start.min(text.len())..])
+            && let Some(seg) = self.segments.last_mut()
+        {
+            match outcome {
+                TestOutcome::Passed => {
+                    seg.passing_summaries = seg.passing_summaries.saturating_add(1);
+                    seg.last_passing_summary = Some(raw.number);
+                }
+                TestOutcome::Failed => {
+                    seg.failing_summaries = seg.failing_summaries.saturating_add(1)
+                }
+            }
+        }
         self.text = owned;
         let segment = self.segments.len().saturating_sub(1);
         let text: &'a [u8] = match borrowed {
