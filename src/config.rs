@@ -241,6 +241,11 @@ pub struct ClickhouseConfig {
     pub url: String,
     pub user: String,
     pub database: String,
+    /// `run` records the `workflow_run`, `workflow_job` and `push` events
+    /// it is given (as `ci-medic ingest` does). Off by default: a
+    /// repository that already runs `ingest` in its own workflow would read
+    /// every failed job's log twice.
+    pub record_events: bool,
 }
 
 impl Default for ClickhouseConfig {
@@ -249,6 +254,7 @@ impl Default for ClickhouseConfig {
             url: String::new(),
             user: "default".into(),
             database: "ci_medic".into(),
+            record_events: false,
         }
     }
 }

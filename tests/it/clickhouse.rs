@@ -813,7 +813,7 @@ async fn ingest_handler_writes_a_redelivered_event_once() {
     // Only ingest acts on these events: the runs they name are not the
     // fake's, so the failure issue and its closing are off.
     let config = format!(
-        "analyze:\n  enabled: false\n  close-on-success: false\nclickhouse:\n  url: {url}\n  user: {user}\n  database: {}\n",
+        "analyze:\n  enabled: false\n  close-on-success: false\nclickhouse:\n  url: {url}\n  user: {user}\n  database: {}\n  record-events: true\n",
         store.database()
     );
     fake.commit_files(
