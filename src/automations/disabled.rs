@@ -183,7 +183,7 @@ pub fn matches(pattern: &str, workflow: &str, job: &str) -> bool {
 
 /// Does `pattern` match the job called `name`, the way Dr. CI names jobs
 /// (`<workflow> / <job>`) or a snapshot may (the job alone)? The same
-/// grammar as [`matches`]: the whole name or the job part after the first
+/// grammar as [`matches()`]: the whole name or the job part after the first
 /// ` / `.
 pub fn matches_qualified(pattern: &str, name: &str) -> bool {
     match name.split_once(" / ") {
