@@ -322,19 +322,24 @@ pub fn merge_writes(
                 ..StepOptions::default()
             },
         ),
-        (
-            Write::AddLabels {
-                number: pull.number,
-                labels: vec![LABEL_MERGED.to_string()],
-            },
-            "the pull request was merged".to_string(),
-            StepOptions {
-                depends_on: vec![merge_id],
-                best_effort: true,
-                ..StepOptions::default()
-            },
-        ),
+        merged_label(pull.number, merge_id),
     ]
+}
+
+/// The `merged` label, once step `merge_id` merged pull request `number`.
+fn merged_label(number: u64, merge_id: String) -> (Write, String, StepOptions) {
+    (
+        Write::AddLabels {
+            number,
+            labels: vec![LABEL_MERGED.to_string()],
+        },
+        "the pull request was merged".to_string(),
+        StepOptions {
+            depends_on: vec![merge_id],
+            best_effort: true,
+            ..StepOptions::default()
+        },
+    )
 }
 
 /// The refusals every merge checks, now and when it is looked at again.
@@ -677,18 +682,7 @@ fn update_then_merge(
                 ..StepOptions::default()
             },
         ),
-        (
-            Write::AddLabels {
-                number: pull.number,
-                labels: vec![LABEL_MERGED.to_string()],
-            },
-            "the pull request was merged".to_string(),
-            StepOptions {
-                depends_on: vec![id],
-                best_effort: true,
-                ..StepOptions::default()
-            },
-        ),
+        merged_label(pull.number, id),
     ];
     if facts.audit {
         accepted.writes.push(super::audit::step(

@@ -288,16 +288,7 @@ impl Client {
             if existing.body.as_deref() == Some(body) {
                 return Ok(existing);
             }
-            let path = self.repo_path(&format!("/issues/comments/{}", existing.id));
-            let reply = self
-                .request(
-                    Method::PATCH,
-                    &path,
-                    Some(&json!({"body": body})),
-                    Repeat::Safe,
-                )
-                .await?;
-            return decode(&Method::PATCH, &path, &reply.body);
+            return self.edit_comment(existing.id, body).await;
         }
         let check = || -> BoxedCheck<'_> {
             Box::pin(async move { Ok(find().await?.and_then(|c| serde_json::to_value(c).ok())) })
@@ -411,6 +402,20 @@ impl Client {
         .map(drop)
     }
 
+    /// Replace the body of comment `id` (repeating it is harmless).
+    async fn edit_comment(&self, id: u64, body: &str) -> Result<CommentInfo, GithubError> {
+        let path = self.repo_path(&format!("/issues/comments/{id}"));
+        let reply = self
+            .request(
+                Method::PATCH,
+                &path,
+                Some(&json!({"body": body})),
+                Repeat::Safe,
+            )
+            .await?;
+        decode(&Method::PATCH, &path, &reply.body)
+    }
+
     /// [`Client::upsert_comment`] for a caller that already found ours:
     /// edit comment `existing`, or create one carrying `marker` when it is
     /// `None` (a retry after a server failure looks for it first).
@@ -422,16 +427,7 @@ impl Client {
         marker: (&str, &str),
     ) -> Result<CommentInfo, GithubError> {
         if let Some(id) = existing {
-            let path = self.repo_path(&format!("/issues/comments/{id}"));
-            let reply = self
-                .request(
-                    Method::PATCH,
-                    &path,
-                    Some(&json!({"body": body})),
-                    Repeat::Safe,
-                )
-                .await?;
-            return decode(&Method::PATCH, &path, &reply.body);
+            return self.edit_comment(id, body).await;
         }
         let (kind, key) = marker;
         let check = || -> BoxedCheck<'_> {
