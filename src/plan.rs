@@ -244,6 +244,16 @@ pub enum Write {
         message: String,
         to: crate::bot::reply::ReplyTo,
     },
+    /// [`Write::InsertRows`] of rows that each record earlier steps of the
+    /// plan (in JSON, `table` and `rows` beside the kind): row `i` is marked
+    /// failed before the insert when a step of `outcome_of[i]` failed or was
+    /// skipped, so one insert at the end of a plan records how every action
+    /// went. Under `--dry-run` nothing is inserted.
+    InsertRecords {
+        #[serde(flatten)]
+        rows: TableRows,
+        outcome_of: Vec<Vec<String>>,
+    },
 }
 
 /// Where a write lands.
@@ -292,6 +302,7 @@ impl Write {
             Write::PutComment { .. } => "put-comment",
             Write::RebaseBranch { .. } => "rebase-branch",
             Write::UpdateBranchAndMerge { .. } => "update-branch-and-merge",
+            Write::InsertRecords { .. } => "insert-records",
         }
     }
 
@@ -300,6 +311,7 @@ impl Write {
         match self {
             Write::InsertRows { .. } | Write::Migrate { .. } => Sink::Store,
             Write::RepositoryDispatch { .. } => Sink::Relay,
+            Write::InsertRecords { .. } => Sink::Store,
             _ => Sink::Github,
         }
     }
@@ -493,6 +505,11 @@ impl Write {
             } => format!(
                 "update the branch of #{number} (head {expected_head_sha}), then merge the updated head ({method})"
             ),
+            Write::InsertRecords { rows, .. } => format!(
+                "insert {} row(s) into ClickHouse table {}, each saying whether the writes it records landed",
+                rows.len(),
+                rows.table()
+            ),
         }
     }
 }
@@ -684,6 +701,11 @@ impl Plan {
             s.number_from = s.number_from.as_deref().map(scoped);
             if let Some(t) = &mut s.text_from {
                 t.step = scoped(&t.step);
+            }
+            if let Write::InsertRecords { outcome_of, .. } = &mut s.write {
+                for id in outcome_of.iter_mut().flatten() {
+                    *id = scoped(id);
+                }
             }
             self.steps.push(s);
         }
@@ -982,6 +1004,19 @@ fn gate(step: &Step, done: &BTreeMap<String, Outcome>) -> Result<Write, String> 
             None => return Err(format!("{} has not run", t.step)),
         }
     }
+    if let Write::InsertRecords { rows, outcome_of } = &mut write {
+        for (row, ids) in outcome_of.iter().enumerate() {
+            let missed = ids.iter().any(|id| {
+                matches!(
+                    done.get(id),
+                    Some(Outcome::Failed { .. } | Outcome::Skipped { .. })
+                )
+            });
+            if missed {
+                rows.mark_failed(row);
+            }
+        }
+    }
     Ok(write)
 }
 
@@ -1248,6 +1283,11 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 error: format!("{} is not a GitHub write", w.kind()),
             };
         }
+        Write::InsertRecords { .. } => {
+            return Outcome::Failed {
+                error: format!("{} is not a GitHub write", w.kind()),
+            };
+        }
         Write::RepositoryDispatch { .. } => {
             return Outcome::Failed {
                 error: format!("{} is a cross-repository write", w.kind()),
@@ -1262,6 +1302,10 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
 async fn perform_store(store: &Store, w: &Write) -> Outcome {
     let result = match w {
         Write::InsertRows { rows } => store
+            .insert(rows)
+            .await
+            .map(|()| format!("{} row(s) into {}", rows.len(), rows.table())),
+        Write::InsertRecords { rows, .. } => store
             .insert(rows)
             .await
             .map(|()| format!("{} row(s) into {}", rows.len(), rows.table())),
@@ -1786,5 +1830,99 @@ mod tests {
         let report = execute(&plan, &Sinks::default(), true).await;
         assert!(!report.failed() && report.dry_run);
         assert!(report.results.iter().all(|(_, o)| *o == Outcome::DryRun));
+    }
+
+    fn audit_row(sha: &str) -> crate::store::AutorevertEvent {
+        crate::store::AutorevertEvent {
+            ts: chrono::DateTime::from_timestamp_millis(1_700_000_000_000).expect("test value"),
+            repository_full_name: "o/r".into(),
+            action: crate::store::AutorevertAction::Restart,
+            commit_sha: sha.into(),
+            workflows: vec!["trunk".into()],
+            signals: Vec::new(),
+            verdict: "dispatch".into(),
+            reason: "r".into(),
+            dry_run: false,
+            failed: false,
+            notes: String::new(),
+        }
+    }
+
+    /// Rows that record earlier steps say whether those steps landed: one
+    /// failed or skipped step marks its row failed, the others stay as
+    /// planned, and a merged plan keeps the references pointing at its own
+    /// steps.
+    #[test]
+    fn records_say_whether_the_steps_they_record_landed() {
+        let mut plan = Plan::new("autorevert");
+        let tag = plan.push(
+            Write::CreateRef {
+                git_ref: "refs/tags/trunk/a".into(),
+                sha: "a".into(),
+            },
+            "tag",
+        );
+        let dispatch = plan.push(
+            Write::DispatchWorkflow {
+                workflow: "trunk.yml".into(),
+                git_ref: "trunk/a".into(),
+                inputs: serde_json::Map::new(),
+            },
+            "dispatch",
+        );
+        let record = Write::InsertRecords {
+            rows: TableRows::AutorevertEvents(vec![audit_row("a"), audit_row("b"), audit_row("c")]),
+            outcome_of: vec![
+                vec![tag.clone(), dispatch.clone()],
+                vec![tag.clone()],
+                vec![],
+            ],
+        };
+        assert_eq!(record.sink(), Sink::Store);
+        assert!(
+            record
+                .describe()
+                .starts_with("insert 3 row(s) into ClickHouse table autorevert_events")
+        );
+        let audit = plan.push_best_effort(record, "audit");
+        let failed = |w: &Write| match w {
+            Write::InsertRecords {
+                rows: TableRows::AutorevertEvents(rows),
+                ..
+            } => rows.iter().map(|r| r.failed).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        let landed = Outcome::Done {
+            detail: String::new(),
+        };
+        let refused = Outcome::Failed {
+            error: "403".into(),
+        };
+        let all_landed = done(&[
+            (tag.as_str(), landed.clone()),
+            (dispatch.as_str(), landed.clone()),
+        ]);
+        let w = gate(&step(&plan, &audit), &all_landed).expect("runs");
+        assert_eq!(failed(&w), [false, false, false]);
+        let dispatch_refused = done(&[
+            (tag.as_str(), landed.clone()),
+            (dispatch.as_str(), refused.clone()),
+        ]);
+        let w = gate(&step(&plan, &audit), &dispatch_refused).expect("runs");
+        assert_eq!(failed(&w), [true, false, false]);
+        let skipped = Outcome::Skipped { why: "x".into() };
+        let tag_skipped = done(&[(tag.as_str(), skipped), (dispatch.as_str(), landed)]);
+        let w = gate(&step(&plan, &audit), &tag_skipped).expect("runs");
+        assert_eq!(failed(&w), [true, true, false]);
+
+        let mut merged = Plan::new("run");
+        merged.merge_as("autorevert", &plan);
+        match &merged.steps[2].write {
+            Write::InsertRecords { outcome_of, .. } => assert_eq!(
+                outcome_of[0],
+                ["autorevert/create-ref-1", "autorevert/dispatch-workflow-2"]
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -166,6 +166,18 @@ impl Store {
     }
 }
 
+impl super::TableRows {
+    /// Mark row `i` as recording a write that did not land. Only tables
+    /// with a `failed` column have such rows; the others are left alone.
+    pub fn mark_failed(&mut self, i: usize) {
+        if let super::TableRows::AutorevertEvents(rows) = self
+            && let Some(row) = rows.get_mut(i)
+        {
+            row.failed = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
