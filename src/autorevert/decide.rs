@@ -10,7 +10,7 @@
 //! request for confirmed ones, falling back to a comment when the revert is
 //! not exact.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -26,7 +26,7 @@ use super::{
 use crate::config::AutorevertMode;
 use crate::github::marker::marker;
 use crate::history::snapshot::{Commit, Snapshot};
-use crate::plan::{Plan, Write};
+use crate::plan::{Plan, StepOptions, Write};
 use crate::report::markdown::{code, inline, title as flat_title};
 use crate::store::AutorevertAction;
 
@@ -343,19 +343,21 @@ pub fn decide(
 /// Tag each restarted commit once and dispatch each restart on its tag.
 fn plan_restarts(plan: &mut Plan, snapshot: &Snapshot, detection: &Detection) -> RestartSteps {
     let mut restart_steps = RestartSteps::new();
-    let mut tagged: HashSet<String> = HashSet::new();
+    // The tag step of each commit: its dispatches run only once it landed.
+    let mut tagged: HashMap<String, String> = HashMap::new();
     for r in &detection.restarts {
         let target = commit_sha(snapshot, r.commit);
         let mut steps = Vec::new();
-        if tagged.insert(target.clone()) {
+        if !tagged.contains_key(&target) {
             steps.push(plan.steps.len());
-            plan.push(
+            let tag = plan.push(
                 Write::CreateRef {
                     git_ref: restart_tag_ref(&target),
                     sha: target.clone(),
                 },
                 format!("restarts of {} run on this tag", short(&target)),
             );
+            tagged.insert(target.clone(), tag);
         }
         let workflow = match snapshot.workflow_file(&r.workflow) {
             Some(file) => file.to_string(),
@@ -368,13 +370,14 @@ fn plan_restarts(plan: &mut Plan, snapshot: &Snapshot, detection: &Detection) ->
             }
         };
         steps.push(plan.steps.len());
-        plan.push(
+        plan.push_with(
             Write::DispatchWorkflow {
                 workflow,
                 git_ref: restart_branch(&target),
                 inputs: serde_json::Map::new(),
             },
             r.reason.clone(),
+            after(tagged.get(&target)),
         );
         // Several runs of one pair at once share its entry.
         restart_steps
@@ -383,6 +386,14 @@ fn plan_restarts(plan: &mut Plan, snapshot: &Snapshot, detection: &Detection) ->
             .extend(steps);
     }
     restart_steps
+}
+
+/// A step that runs only once step `id` (when there is one) landed.
+fn after(id: Option<&String>) -> StepOptions {
+    StepOptions {
+        depends_on: id.into_iter().cloned().collect(),
+        ..StepOptions::default()
+    }
 }
 
 /// The verdict once what GitHub knows is taken into account.
@@ -458,13 +469,14 @@ fn act(plan: &mut Plan, d: &mut Decision, cx: &Cx, p: &Pattern, sf: &SuspectFact
                 return;
             };
             let branch = revert_branch(&commit.sha);
+            let mut pushed = None;
             if rf.branch_exists {
                 d.notes.push(format!(
                     "branch {branch} exists from an earlier run; its pull request is updated"
                 ));
             } else {
                 d.steps.push(plan.steps.len());
-                plan.push(
+                pushed = Some(plan.push(
                     Write::CommitFiles {
                         branch: branch.clone(),
                         base_sha: rf.head_sha.clone(),
@@ -473,10 +485,10 @@ fn act(plan: &mut Plan, d: &mut Decision, cx: &Cx, p: &Pattern, sf: &SuspectFact
                         force: true,
                     },
                     format!("revert {}: {}", short(&commit.sha), d.reason),
-                );
+                ));
             }
             d.steps.push(plan.steps.len());
-            plan.push(
+            let opened = plan.push_with(
                 Write::OpenPullRequest {
                     head: branch.clone(),
                     base: cx.facts.default_branch.clone(),
@@ -487,11 +499,12 @@ fn act(plan: &mut Plan, d: &mut Decision, cx: &Cx, p: &Pattern, sf: &SuspectFact
                     marker_key: commit.sha.clone(),
                 },
                 format!("revert {}: {}", short(&commit.sha), d.reason),
+                after(pushed.as_ref()),
             );
             d.action = AutorevertAction::Revert;
             if let Some(number) = target {
                 d.steps.push(plan.steps.len());
-                plan.push(
+                plan.push_with(
                     Write::Comment {
                         number,
                         body: comment_body(cx, p, d, commit, Some(&branch)),
@@ -501,6 +514,7 @@ fn act(plan: &mut Plan, d: &mut Decision, cx: &Cx, p: &Pattern, sf: &SuspectFact
                         "tell #{number} that {} is being reverted",
                         short(&commit.sha)
                     ),
+                    after(Some(&opened)),
                 );
             }
         }
