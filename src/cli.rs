@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -137,8 +138,8 @@ pub struct AutorevertArgs {
     #[arg(long)]
     pub source: Option<String>,
     /// Replay the decision as of this time (RFC 3339).
-    #[arg(long)]
-    pub as_of: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub as_of: Option<DateTime<Utc>>,
     /// Write the snapshot the decision was made from to this file.
     #[arg(long)]
     pub dump: Option<PathBuf>,
@@ -262,11 +263,11 @@ pub struct CrcrReportArgs {
     #[arg(long)]
     pub conclusion: Option<String>,
     /// When the job started (RFC 3339).
-    #[arg(long)]
-    pub started_at: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub started_at: Option<DateTime<Utc>>,
     /// When the job completed (RFC 3339; default: now, for a completed job).
-    #[arg(long)]
-    pub completed_at: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub completed_at: Option<DateTime<Utc>>,
     #[arg(long, default_value_t = 0)]
     pub tests_total: u32,
     #[arg(long, default_value_t = 0)]
@@ -316,8 +317,18 @@ pub struct HudArgs {
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
     /// Read the window ending at this time (RFC 3339) instead of now.
-    #[arg(long, value_name = "TIME")]
-    pub as_of: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+/// What every time flag (`--as-of`, `--started-at`, `--completed-at`)
+/// takes: an RFC 3339 time, with its offset, read as UTC. The one parser of
+/// times given on the command line; clap names the flag and the value in
+/// its error.
+pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("not an RFC 3339 time such as 2024-05-01T12:00:00Z ({e})"))
 }
 
 /// A secret argument, trimmed and kept out of `Debug` output from the start.
@@ -591,5 +602,51 @@ mod tests {
         let token = resolve_token(cli.token.as_ref(), &Env::default()).unwrap();
         assert_eq!(token.expose_secret(), "ghs_s3cr3t");
         assert!(!format!("{token:?}").contains("s3cr3t"));
+    }
+
+    /// Every time flag of every subcommand goes through [`parse_time`]:
+    /// the same times are accepted and the same refusal is given.
+    #[test]
+    fn every_time_flag_takes_one_rfc3339_parser() {
+        let want = parse_time(" 2024-05-01T14:00:00+02:00 ").unwrap();
+        assert_eq!(want.to_rfc3339(), "2024-05-01T12:00:00+00:00");
+        let invocations: [&[&str]; 4] = [
+            &["autorevert", "--as-of"],
+            &["hud", "build", "--out", "site", "--as-of"],
+            &["crcr", "report", "--started-at"],
+            &["crcr", "report", "--completed-at"],
+        ];
+        for args in invocations {
+            let flag = args.last().copied().unwrap();
+            let parse = |value: &str| {
+                let mut argv = vec!["ci-medic"];
+                argv.extend_from_slice(args);
+                argv.push(value);
+                Cli::try_parse_from(argv)
+            };
+            let cli = parse("2024-05-01T14:00:00+02:00").unwrap();
+            let got = match cli.command {
+                Command::Autorevert(a) => a.as_of,
+                Command::Hud {
+                    command: HudCommand::Build(a),
+                } => a.as_of,
+                Command::Crcr {
+                    command: CrcrCommand::Report(a),
+                } if flag == "--started-at" => a.started_at,
+                Command::Crcr {
+                    command: CrcrCommand::Report(a),
+                } => a.completed_at,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got, Some(want), "{flag}");
+            for bad in ["yesterday", "2024-05-01", "2024-05-01T12:00:00"] {
+                let err = parse(bad).unwrap_err().to_string();
+                assert!(
+                    err.contains(&format!("invalid value '{bad}' for '{flag} <TIME>'"))
+                        && err.contains("not an RFC 3339 time such as 2024-05-01T12:00:00Z"),
+                    "{flag} {bad}: {err}"
+                );
+            }
+        }
     }
 }

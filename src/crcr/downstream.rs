@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
@@ -54,7 +54,7 @@ pub async fn report(cx: &Context, args: &CrcrReportArgs) -> Result<ExitCode> {
         .context("no job name: pass --job-name")?;
     let server = env.var("GITHUB_SERVER_URL").unwrap_or("https://github.com");
     let completed_at = match (&args.completed_at, args.status.as_str()) {
-        (Some(t), _) => Some(time(t, "--completed-at")?),
+        (Some(t), _) => Some(*t),
         (None, "completed") => Some(Utc::now()),
         (None, _) => None,
     };
@@ -71,11 +71,7 @@ pub async fn report(cx: &Context, args: &CrcrReportArgs) -> Result<ExitCode> {
         status: args.status.clone(),
         conclusion: args.conclusion.clone(),
         created_at: None,
-        started_at: args
-            .started_at
-            .as_deref()
-            .map(|t| time(t, "--started-at"))
-            .transpose()?,
+        started_at: args.started_at,
         completed_at,
         tests: TestCounts {
             total: args.tests_total,
@@ -131,12 +127,6 @@ pub async fn report(cx: &Context, args: &CrcrReportArgs) -> Result<ExitCode> {
         "ci-medic: result sent to {upstream_name} (pull request #{pr_number})"
     ));
     Ok(ExitCode::SUCCESS)
-}
-
-fn time(text: &str, flag: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .with_context(|| format!("{flag} is not an RFC 3339 time"))
 }
 
 /// The pull request of the `crcr-pull-request` dispatch this workflow runs
