@@ -230,4 +230,112 @@ mod tests {
         assert_eq!(names.len(), NAMES.len());
         assert!(NAMES.contains(&"heal"));
     }
+
+    /// The GitHub client's and the store's writes, as called.
+    const WRITES: &[&str] = &[
+        ".rerun_job(",
+        ".rerun_failed_jobs(",
+        ".create_issue(",
+        ".update_issue(",
+        ".upsert_comment(",
+        ".put_comment(",
+        ".ensure_label(",
+        ".add_labels(",
+        ".remove_label(",
+        ".dispatch_workflow(",
+        ".upsert_check_run(",
+        ".put_check_run(",
+        ".create_ref(",
+        ".update_ref(",
+        ".delete_ref(",
+        ".create_pull(",
+        ".update_pull(",
+        ".commit_files(",
+        ".delete_comment(",
+        ".cancel_run(",
+        ".dismiss_review(",
+        ".react_to_comment(",
+        ".merge_pull(",
+        ".update_branch(",
+        ".insert(&TableRows",
+        ".insert_rows(",
+        ".insert_jobs(",
+        ".insert_pushes(",
+        ".insert_autorevert_events(",
+        ".migrate(",
+    ];
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("source dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Handlers, and the jobs, services and decision cores they gather and
+    /// decide with, write only through plans: no GitHub or ClickHouse
+    /// write is called outside the executor (`plan.rs` and the composite
+    /// writes it calls), and only `offer` and the command-line entry points
+    /// execute a plan.
+    #[test]
+    fn handlers_write_only_through_the_executor() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        for dir in [
+            "handlers",
+            "jobs",
+            "history",
+            "autorevert",
+            "heal",
+            "drci",
+            "analyze",
+        ] {
+            sources(&root.join(dir), &mut files);
+        }
+        files.push(root.join("permissions.rs"));
+        // `offer`, and the command-line entry points that run their own
+        // plan: once each.
+        let executes = [
+            "handlers/mod.rs",
+            "jobs/autorevert.rs",
+            "jobs/clickhouse.rs",
+        ];
+        let mut found = Vec::new();
+        let mut runs = Vec::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).expect("source");
+            // The code, not its tests.
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let name = file
+                .strip_prefix(&root)
+                .expect("under src")
+                .to_string_lossy()
+                .replace('\\', "/");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for w in WRITES {
+                    if code.contains(w) {
+                        found.push(format!("{name}:{}: {}", n + 1, line.trim()));
+                    }
+                }
+                if code.contains("plan::execute(") {
+                    runs.push(format!("{name}:{}: {}", n + 1, line.trim()));
+                }
+            }
+            if runs.len() > usize::from(executes.contains(&name.as_str())) {
+                found.append(&mut runs);
+            }
+            runs.clear();
+        }
+        assert!(files.len() > 30, "{files:?}");
+        assert!(
+            found.is_empty(),
+            "writes outside the executor:\n{}",
+            found.join("\n")
+        );
+    }
 }

@@ -1,26 +1,28 @@
 //! `autorevert`: find the commit that broke trunk, confirm it, revert or notify.
 //!
+//! In three parts, as every handler: [`gather`] reads (the trunk snapshot
+//! from the source, what detection makes of it, and what GitHub knows about
+//! the suspects), [`decide`] turns that into one plan (restarts, the revert
+//! pull request or the notification, and the audit rows for ClickHouse's
+//! `autorevert_events`), and the executor carries the plan out (or prints
+//! it, under `--dry-run`) before [`report`] tells what happened: stdout
+//! (text or the stable JSON), the step summary and the step outputs.
+//!
 //! `command` is the CLI (`ci-medic autorevert [--source github|clickhouse|
-//! file:SNAPSHOT.json] [--as-of TIME] [--dump FILE]`); `scheduled` is what
-//! `run` calls on `schedule` and `workflow_dispatch`. Both read a snapshot
-//! from the source, detect, gather what GitHub knows about the suspects,
-//! decide, act (unless `--dry-run`, a replay, or the file source), and record
-//! every decision: stdout (text or the stable JSON), the step summary, step
-//! outputs, and ClickHouse's `autorevert_events` when ClickHouse is
-//! configured.
+//! file:SNAPSHOT.json] [--as-of TIME] [--dump FILE]`); the handler in
+//! `handlers::autorevert` is what `run` calls on `schedule`,
+//! `workflow_dispatch` and a completed trunk run. A replay (`--as-of`) and
+//! the file source decide without writing anything.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use crate::app::Ctx;
-use crate::autorevert::decide::{
-    self, Decided, Decision, Facts, PullFacts, RevertFacts, SuspectFacts,
-};
+use crate::autorevert::decide::{self, Decided, Facts, PullFacts, RevertFacts, SuspectFacts};
 use crate::autorevert::detect::{Detection, Params, Verdict};
 use crate::autorevert::revert::{self, RevertChanges};
 use crate::autorevert::{
@@ -33,7 +35,7 @@ use crate::github::api::encode_segment;
 use crate::github::types::PullInfo;
 use crate::history::{History, HistorySource, OnlineSource, Snapshot};
 use crate::permissions::{Action, Permissions};
-use crate::plan::{self, Outcome, Plan, Report, Write};
+use crate::plan::{self, Outcome, Report, StepOptions, Write};
 use crate::report::markdown::inline;
 use crate::store::{AutorevertAction, AutorevertEvent, TableRows};
 
@@ -50,64 +52,93 @@ pub async fn command(cx: &Context, args: &AutorevertArgs) -> Result<ExitCode> {
             snapshot.save(dump)?;
         }
         let ctx = cx.ctx(None, config);
-        return offline(&ctx, &snapshot);
+        let gathered = gather_offline(&ctx.config, snapshot);
+        let decided = decide(&gathered);
+        let report = Report {
+            job: decided.plan.job.clone(),
+            dry_run: true,
+            results: Vec::new(),
+        };
+        return report_run(&ctx, &gathered, &decided, &report);
     }
     let client = cx.client()?;
     let config = cx.load_config(Some(&client)).await?;
     let source = HistorySource::parse(args.source.as_deref(), config.autorevert.source)?;
     let ctx = cx.ctx(Some(client), config);
-    online(&ctx, &source, as_of, args.dump.as_deref()).await
+    let gathered = gather(&ctx, &source, as_of).await?;
+    if let Some(path) = &args.dump {
+        gathered.snapshot.save(path)?;
+    }
+    let decided = decide(&gathered);
+    // A replay never acts on the present (its plan holds no write anyway).
+    let dry_run = ctx.dry_run() || as_of.is_some();
+    let sinks = ctx.sinks(&decided.plan).await;
+    let report = plan::execute(&decided.plan, &sinks, dry_run).await;
+    report_run(&ctx, &gathered, &decided, &report)
 }
 
-pub async fn scheduled(cx: &Ctx) -> Result<ExitCode> {
-    let config = &cx.config;
-    if !config.autorevert.enabled {
-        crate::outln!(
-            cx.env,
-            "ci-medic: autorevert is not enabled (set `autorevert.enabled: true`)"
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
+/// What `run` reads on `schedule`, `workflow_dispatch` and a completed
+/// trunk run: the source the `autorevert-source` input or the config names.
+pub async fn gather_scheduled(cx: &Ctx) -> Result<Gathered> {
     let source = HistorySource::parse(
         cx.env.input("autorevert-source").as_deref(),
-        config.autorevert.source,
+        cx.config.autorevert.source,
     )?;
     if let HistorySource::File(_) = source {
         anyhow::bail!(
             "the file source is for the command line; the action reads github or clickhouse"
         );
     }
-    online(cx, &source, None, None).await
+    gather(cx, &source, None).await
 }
 
-/// Decide from a snapshot file: nothing is written anywhere.
-fn offline(cx: &Ctx, snapshot: &Snapshot) -> Result<ExitCode> {
-    let config = &cx.config;
+/// Everything autorevert decides from.
+pub struct Gathered {
+    /// The trunk as the decision sees it (window applied, marked jobs out).
+    pub snapshot: Snapshot,
+    pub signals: signal::Signals,
+    pub detection: Detection,
+    /// What GitHub knows about the suspects.
+    pub facts: Facts,
+    /// How to record the decisions in `autorevert_events`; `None` when they
+    /// are not recorded (no ClickHouse configured, a replay, a file).
+    pub audit: Option<Audit>,
+}
+
+/// How the audit rows are stamped.
+#[derive(Debug, Clone, Copy)]
+pub struct Audit {
+    /// When the decisions were made (the clock read while gathering).
+    pub at: DateTime<Utc>,
+    /// The run is a dry run: the rows a plan shows say so.
+    pub dry_run: bool,
+}
+
+/// Decide from a snapshot file: nothing is ever written.
+fn gather_offline(config: &Config, snapshot: Snapshot) -> Gathered {
     let (signals, detection) =
-        autorevert::analyze(snapshot, &Params::from_config(&config.autorevert));
-    let facts = Facts::offline(config.autorevert.mode);
-    let decided = decide::decide(snapshot, &signals, &detection, &facts);
-    let report = Report {
-        job: decided.plan.job.clone(),
-        dry_run: true,
-        results: Vec::new(),
-    };
-    publish(
-        cx, snapshot, &signals, &detection, &decided, &report, &facts,
-    )?;
-    Ok(ExitCode::SUCCESS)
+        autorevert::analyze(&snapshot, &Params::from_config(&config.autorevert));
+    Gathered {
+        snapshot,
+        signals,
+        detection,
+        facts: Facts::offline(config.autorevert.mode),
+        audit: None,
+    }
 }
 
-async fn online(
+/// Read the trunk from `source`, detect, and read what GitHub knows about
+/// the suspects (only what the mode could act on). Writes nothing.
+pub async fn gather(
     cx: &Ctx,
     source: &HistorySource,
     as_of: Option<DateTime<Utc>>,
-    dump: Option<&Path>,
-) -> Result<ExitCode> {
+) -> Result<Gathered> {
     let client = cx.github()?;
     let config = &cx.config;
     let ar = &config.autorevert;
-    let now = as_of.unwrap_or_else(Utc::now);
+    let clock = Utc::now();
+    let now = as_of.unwrap_or(clock);
     let branch = client.default_branch().await?;
     let snapshot = History::new(cx, source.clone())
         .trunk_snapshot(&branch, now)
@@ -125,43 +156,51 @@ async fn online(
     snapshot
         .jobs
         .retain(|j| crate::automations::disabled::find(&markings, &j.workflow, &j.name).is_none());
-    if let Some(path) = dump {
-        snapshot.save(path)?;
-    }
     let (signals, detection) = autorevert::analyze(&snapshot, &Params::from_config(ar));
 
-    // A replay never acts on the present.
+    // A replay never acts on the present, nor records anything.
     let replay = as_of.is_some();
     let facts = gather_facts(cx, client, config, &snapshot, &detection, &branch, !replay).await;
-    let decided = decide::decide(&snapshot, &signals, &detection, &facts);
-    let dry_run = cx.dry_run() || replay;
-    let report = plan::execute(&decided.plan, &plan::Sinks::github(Some(client)), dry_run).await;
+    let audit = (!replay && cx.store_config().is_ok()).then_some(Audit {
+        at: clock,
+        dry_run: cx.dry_run(),
+    });
+    Ok(Gathered {
+        snapshot,
+        signals,
+        detection,
+        facts,
+        audit,
+    })
+}
 
-    // The audit log, when ClickHouse is configured: one insert, which a
-    // dry run shows and does not write.
-    let rows = events(&snapshot, &detection, &decided, &report, dry_run);
-    if !replay && cx.store_config().is_ok() && !rows.is_empty() {
-        let mut audit = Plan::new("autorevert-audit");
-        audit.push_best_effort(
-            Write::InsertRows {
-                rows: TableRows::AutorevertEvents(rows),
-            },
-            "the audit log of autorevert's decisions",
-        );
-        let recorded = plan::execute(&audit, &cx.sinks(&audit).await, dry_run).await;
-        for (_, outcome) in &recorded.results {
-            if let Outcome::Failed { error } = outcome {
-                let msg = format!("autorevert decisions not recorded in ClickHouse: {error}");
-                tracing::warn!("{msg}");
-                cx.env.annotate_warning(&msg);
-            }
-        }
-        if recorded.dry_run && !cx.json() {
-            cx.env.echo_untrusted(&audit.to_text());
+/// The plan: the decision core's writes, then the audit rows. Pure.
+pub fn decide(g: &Gathered) -> Decided {
+    let mut decided = decide::decide(&g.snapshot, &g.signals, &g.detection, &g.facts);
+    if let Some(audit) = g.audit {
+        record(&mut decided, g, audit);
+    }
+    decided
+}
+
+/// Tell what happened: a warning when the decisions were not recorded, then
+/// stdout, the step summary and the outputs. Fails when a write failed.
+pub fn report_run(cx: &Ctx, g: &Gathered, decided: &Decided, report: &Report) -> Result<ExitCode> {
+    for (step, outcome) in &report.results {
+        if let (Write::InsertRecords { .. }, Outcome::Failed { error }) = (&step.write, outcome) {
+            let msg = format!("autorevert decisions not recorded in ClickHouse: {error}");
+            tracing::warn!("{msg}");
+            cx.env.annotate_warning(&msg);
         }
     }
     publish(
-        cx, &snapshot, &signals, &detection, &decided, &report, &facts,
+        cx,
+        &g.snapshot,
+        &g.signals,
+        &g.detection,
+        decided,
+        report,
+        &g.facts,
     )?;
     Ok(if report.failed() {
         ExitCode::FAILURE
@@ -359,63 +398,75 @@ async fn closed_revert_pull(
         .map(|p| p.number))
 }
 
-/// The audit rows: one per decision, and one per restart dispatched (which
-/// the ClickHouse source counts against `max-restarts`).
-fn events(
-    snapshot: &Snapshot,
-    detection: &Detection,
-    decided: &Decided,
-    report: &Report,
-    dry_run: bool,
-) -> Vec<AutorevertEvent> {
-    let now = Utc::now();
-    let failed = |steps: &[usize]| {
-        steps.iter().any(|&i| {
-            report
-                .results
-                .get(i)
-                .is_some_and(|(_, o)| matches!(o, Outcome::Failed { .. }))
-        })
+/// The audit rows, as the plan's last step: one per decision, and one per
+/// restart dispatched (which the ClickHouse source counts against
+/// `max-restarts`). Each row names the steps that carry its action out, and
+/// is marked failed when one of them did not land.
+///
+/// Every record of autorevert's actions is planned here: a row for another
+/// table is one more store step pushed beside this one.
+fn record(decided: &mut Decided, g: &Gathered, audit: Audit) {
+    let ids = |steps: &[usize]| -> Vec<String> {
+        steps
+            .iter()
+            .filter_map(|&i| decided.plan.steps.get(i).map(|s| s.id.clone()))
+            .collect()
     };
-    let mut rows: Vec<AutorevertEvent> = decided
-        .decisions
-        .iter()
-        .map(|d: &Decision| AutorevertEvent {
-            ts: now,
-            repository_full_name: snapshot.repo.clone(),
+    let mut rows = Vec::new();
+    let mut outcome_of = Vec::new();
+    for d in &decided.decisions {
+        rows.push(AutorevertEvent {
+            ts: audit.at,
+            repository_full_name: g.snapshot.repo.clone(),
             action: d.action,
             commit_sha: d.sha.clone(),
             workflows: d.workflows.clone(),
             signals: d.signals.clone(),
             verdict: d.verdict.as_str().into(),
             reason: d.reason.clone(),
-            dry_run,
-            failed: failed(&d.steps),
+            dry_run: audit.dry_run,
+            failed: false,
             notes: d.notes.join("\n"),
-        })
-        .collect();
-    for r in &detection.restarts {
-        let Some(commit) = snapshot.commits.get(r.commit) else {
+        });
+        outcome_of.push(ids(&d.steps));
+    }
+    for r in &g.detection.restarts {
+        let Some(commit) = g.snapshot.commits.get(r.commit) else {
             continue;
         };
         let Some(steps) = decided.restart_steps.get(&(r.workflow.clone(), r.commit)) else {
             continue;
         };
         rows.push(AutorevertEvent {
-            ts: now,
-            repository_full_name: snapshot.repo.clone(),
+            ts: audit.at,
+            repository_full_name: g.snapshot.repo.clone(),
             action: AutorevertAction::Restart,
             commit_sha: commit.sha.clone(),
             workflows: vec![r.workflow.clone()],
             signals: Vec::new(),
             verdict: "dispatch".into(),
             reason: r.reason.clone(),
-            dry_run,
-            failed: failed(steps),
+            dry_run: audit.dry_run,
+            failed: false,
             notes: String::new(),
         });
+        outcome_of.push(ids(steps));
     }
-    rows
+    if rows.is_empty() {
+        return;
+    }
+    decided.plan.push_with(
+        Write::InsertRecords {
+            rows: TableRows::AutorevertEvents(rows),
+            outcome_of,
+        },
+        "the audit log of autorevert's decisions",
+        StepOptions {
+            id: Some("audit".into()),
+            best_effort: true,
+            ..StepOptions::default()
+        },
+    );
 }
 
 /// Everything the run tells: stdout (text or JSON), summary, outputs.
@@ -561,4 +612,140 @@ fn inline_lines(text: &str) -> String {
     text.lines()
         .map(|l| format!("- {}\n", inline(l.trim_start_matches("- "))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::autorevert::decide::{PullFacts, RevertFacts, SuspectFacts};
+    use crate::plan::{Step, When};
+
+    fn fixture(name: &str, mode: AutorevertMode, audit: Option<Audit>) -> Gathered {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/autorevert")
+            .join(format!("{name}.json"));
+        let snapshot = Snapshot::load(&path).expect("fixture");
+        let mut g = gather_offline(&Config::default(), snapshot);
+        g.facts.mode = mode;
+        g.facts.can_act = true;
+        g.audit = audit;
+        g
+    }
+
+    fn audit() -> Option<Audit> {
+        Some(Audit {
+            at: DateTime::from_timestamp_millis(1_700_000_000_000).expect("test value"),
+            dry_run: false,
+        })
+    }
+
+    fn kinds(steps: &[Step]) -> Vec<&str> {
+        steps.iter().map(|s| s.write.kind()).collect()
+    }
+
+    /// The restarts, the dispatches waiting for their tags, and the audit
+    /// rows naming the steps they record: all in one plan, the audit last.
+    #[test]
+    fn restarts_and_their_audit_rows_are_one_plan() {
+        let g = fixture("base-pattern", AutorevertMode::Restart, audit());
+        let plan = decide(&g).plan;
+        // Two restarts of the suspect: one tag, two dispatches waiting for it.
+        assert_eq!(
+            kinds(&plan.steps),
+            [
+                "create-ref",
+                "dispatch-workflow",
+                "dispatch-workflow",
+                "insert-records"
+            ]
+        );
+        let tag = plan.steps[0].id.clone();
+        assert_eq!(plan.steps[1].depends_on, vec![tag.clone()]);
+        assert_eq!(plan.steps[2].depends_on, vec![tag]);
+        let audit = plan.steps.last().expect("audit");
+        assert!(audit.best_effort && audit.depends_on.is_empty() && audit.when == When::AllDone);
+        let Write::InsertRecords {
+            rows: TableRows::AutorevertEvents(rows),
+            outcome_of,
+        } = &audit.write
+        else {
+            panic!("{:?}", audit.write);
+        };
+        assert_eq!(rows.len(), outcome_of.len());
+        let dispatches: Vec<_> = rows
+            .iter()
+            .zip(outcome_of)
+            .filter(|(r, _)| r.verdict == "dispatch")
+            .collect();
+        assert_eq!(dispatches.len(), 2);
+        for (row, ids) in dispatches {
+            assert_eq!(row.action, AutorevertAction::Restart);
+            assert!(!row.failed && !row.dry_run);
+            // Its dispatch, and the tag when this restart made it.
+            assert!(
+                ids.iter().any(|id| id.starts_with("dispatch-workflow")),
+                "{ids:?}"
+            );
+        }
+        let decision = &outcome_of[0];
+        assert_eq!(rows[0].verdict, "restart");
+        assert_eq!(
+            decision,
+            &plan.steps[..3]
+                .iter()
+                .map(|s| s.id.clone())
+                .collect::<Vec<_>>()
+        );
+
+        // Not recorded (no ClickHouse, a replay): the same writes, no rows.
+        let unrecorded = decide(&fixture("base-pattern", AutorevertMode::Restart, None)).plan;
+        assert_eq!(unrecorded.steps[..], plan.steps[..3]);
+    }
+
+    /// The revert chain: the pull request waits for its branch, and the
+    /// comment saying it is being reverted waits for the pull request.
+    #[test]
+    fn the_revert_comment_waits_for_the_revert_pull_request() {
+        let mut g = fixture("confirmed", AutorevertMode::Revert, audit());
+        let suspect = g.snapshot.commits[g.detection.patterns[0].suspect]
+            .sha
+            .clone();
+        g.facts.suspects.insert(
+            suspect,
+            SuspectFacts {
+                pull: Some(PullFacts {
+                    number: 12,
+                    labels: Vec::new(),
+                }),
+                revert: Some(RevertFacts {
+                    changes: RevertChanges::Changes(vec![crate::plan::FileChange {
+                        path: "src/lib.rs".into(),
+                        content: Some("pub fn answer() -> u32 {\n    42\n}\n".into()),
+                    }]),
+                    head_sha: "f".repeat(40),
+                    branch_exists: false,
+                    closed_pull: None,
+                }),
+            },
+        );
+        let plan = decide(&g).plan;
+        assert_eq!(
+            kinds(&plan.steps),
+            [
+                "commit-files",
+                "open-pull-request",
+                "comment",
+                "insert-records"
+            ]
+        );
+        assert_eq!(plan.steps[1].depends_on, [plan.steps[0].id.clone()]);
+        assert_eq!(plan.steps[2].depends_on, [plan.steps[1].id.clone()]);
+        let Write::InsertRecords { rows, outcome_of } = &plan.steps[3].write else {
+            panic!("{:?}", plan.steps[3].write);
+        };
+        assert_eq!(rows.len(), 1);
+        assert_eq!(outcome_of[0].len(), 3);
+    }
 }
