@@ -2,10 +2,10 @@
 //!
 //! In three parts, as every handler: [`gather`] reads (the trunk snapshot
 //! from the source, what detection makes of it, and what GitHub knows about
-//! the suspects), [`decide`] turns that into one plan (restarts, the revert
+//! the suspects), [`decide()`] turns that into one plan (restarts, the revert
 //! pull request or the notification, and the audit rows for ClickHouse's
 //! `autorevert_events`), and the executor carries the plan out (or prints
-//! it, under `--dry-run`) before [`report`] tells what happened: stdout
+//! it, under `--dry-run`) before [`report_run`] tells what happened: stdout
 //! (text or the stable JSON), the step summary and the step outputs.
 //!
 //! `command` is the CLI (`ci-medic autorevert [--source github|clickhouse|
