@@ -305,11 +305,11 @@ impl<'a> Detector<'a> {
         let mut restarts: HashMap<(&str, usize), RestartState> = HashMap::new();
         for job in &snapshot.jobs {
             let restart = job.is_restart();
-            // A re-run attempt of a push run still running is a sample on
-            // its way, not a reason to hold a restart back: a first attempt
-            // or a restart still running is.
-            let running =
-                job.outcome() == Some(Outcome::Pending) && (restart || job.run_attempt <= 1);
+            // A re-run attempt still running (of a push run or of a
+            // restart) is a sample on its way, not a reason to hold a
+            // restart back: its first attempt already said what it says. A
+            // first attempt still running is.
+            let running = job.outcome() == Some(Outcome::Pending) && job.run_attempt <= 1;
             if !restart && !running {
                 continue;
             }
@@ -689,6 +689,20 @@ impl<'a> Detector<'a> {
             self.sha(f.suspect),
             self.sha(f.older_success)
         );
+        // A revert needs a fresh pass below the culprit too: the commit
+        // below the gap runs with it, once, so that the round that finds
+        // the culprit can also confirm it.
+        let below = f.older_success;
+        let fresh_below = self
+            .restarts
+            .get(&(workflow.as_str(), below))
+            .is_none_or(|r| r.runs.is_empty() && r.requested == 0 && !r.running);
+        if !restart.is_empty()
+            && fresh_below
+            && matches!(self.restart_now(&workflow, below), RestartNow::Go)
+        {
+            restart.push(below);
+        }
         if !restart.is_empty() {
             let _ = write!(reason, "; restarting {workflow} on {}", self.shas(&restart));
         }
@@ -1389,10 +1403,15 @@ impl Detector<'_> {
             Some(n) if n <= self.params.max_restarts && left > 0 => {
                 // Several at once only once a break is likely: a streak of
                 // flakes gets one.
-                let n = if test.statistic >= LOCATE_LN {
-                    n.min(left)
-                } else {
+                let n = if test.statistic < LOCATE_LN {
                     n.min(PARENT_BATCH).min(left)
+                } else if carries >= SPLIT_WORTH / 2.0 {
+                    // Fairly likely broken itself: a few runs show a
+                    // failure if so, before all the passes are paid for.
+                    n.min(confirm_batch(test.break_rate()).max(PARENT_BATCH))
+                        .min(left)
+                } else {
+                    n.min(left)
                 };
                 add(
                     c,
