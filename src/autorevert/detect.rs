@@ -55,6 +55,11 @@ pub const SUSPECT_BATCH: u32 = 3;
 /// the suspect's, before a break is likely.
 pub const PARENT_BATCH: u32 = 2;
 
+/// The least chance that an older commit carries the break for its runs to
+/// be worth restarts even when its passes alone could not settle the place
+/// within `max-restarts`: its failures would.
+pub const SPLIT_WORTH: f64 = 0.25;
+
 /// `Λ` from which the place of a break is worth several restarts of one
 /// commit at once: `ln(100)`.
 pub const LOCATE_LN: f64 = 4.605_170_185_988_091;
@@ -300,11 +305,11 @@ impl<'a> Detector<'a> {
         let mut restarts: HashMap<(&str, usize), RestartState> = HashMap::new();
         for job in &snapshot.jobs {
             let restart = job.is_restart();
-            // A re-run attempt of a push run still running is a sample on
-            // its way, not a reason to hold a restart back: a first attempt
-            // or a restart still running is.
-            let running =
-                job.outcome() == Some(Outcome::Pending) && (restart || job.run_attempt <= 1);
+            // A re-run attempt still running (of a push run or of a
+            // restart) is a sample on its way, not a reason to hold a
+            // restart back: its first attempt already said what it says. A
+            // first attempt still running is.
+            let running = job.outcome() == Some(Outcome::Pending) && job.run_attempt <= 1;
             if !restart && !running {
                 continue;
             }
@@ -684,6 +689,20 @@ impl<'a> Detector<'a> {
             self.sha(f.suspect),
             self.sha(f.older_success)
         );
+        // A revert needs a fresh pass below the culprit too: the commit
+        // below the gap runs with it, once, so that the round that finds
+        // the culprit can also confirm it.
+        let below = f.older_success;
+        let fresh_below = self
+            .restarts
+            .get(&(workflow.as_str(), below))
+            .is_none_or(|r| r.runs.is_empty() && r.requested == 0 && !r.running);
+        if !restart.is_empty()
+            && fresh_below
+            && matches!(self.restart_now(&workflow, below), RestartNow::Go)
+        {
+            restart.push(below);
+        }
         if !restart.is_empty() {
             let _ = write!(reason, "; restarting {workflow} on {}", self.shas(&restart));
         }
@@ -888,7 +907,7 @@ impl<'a> Detector<'a> {
         // a pattern of failing commits or a gap under a failure (a break
         // that fails every time) first, then by the rate test's `Λ`, so
         // that a streak of flakes is what the budget puts off.
-        let mut restarts: Vec<(f64, Restart)> = Vec::new();
+        let mut restarts: Vec<(usize, f64, Restart)> = Vec::new();
         let weight = |f: &Finding| {
             f.rate
                 .as_ref()
@@ -901,6 +920,7 @@ impl<'a> Detector<'a> {
         let mut seen: HashMap<(String, usize), usize> = HashMap::new();
         let mut want = |workflow: &str, wanted: &[usize], reason: &str, weight: f64| {
             let mut asked: HashMap<usize, usize> = HashMap::new();
+            let mut rank = 0;
             for &commit in wanted {
                 let n = asked.entry(commit).or_default();
                 *n += 1;
@@ -908,6 +928,7 @@ impl<'a> Detector<'a> {
                 if *n > *have {
                     *have += 1;
                     restarts.push((
+                        rank,
                         weight,
                         Restart {
                             workflow: workflow.to_string(),
@@ -915,6 +936,7 @@ impl<'a> Detector<'a> {
                             reason: reason.to_string(),
                         },
                     ));
+                    rank += 1;
                 }
             }
         };
@@ -945,10 +967,12 @@ impl<'a> Detector<'a> {
                 f64::INFINITY,
             );
         }
-        // The budget: the strongest evidence first; patterns before gaps
-        // at equal weight (they are nearer a verdict), in order.
-        restarts.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut restarts: Vec<Restart> = restarts.into_iter().map(|(_, r)| r).collect();
+        // The budget: every signal's first restart before any signal's
+        // second (a batch of one cannot eat a tick's budget), then the
+        // strongest evidence first; patterns before gaps at equal weight
+        // (they are nearer a verdict), in order.
+        restarts.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        let mut restarts: Vec<Restart> = restarts.into_iter().map(|(_, _, r)| r).collect();
         let allowed = self.restart_budget();
         let deferred = if restarts.len() > allowed {
             let mut over = restarts.split_off(allowed);
@@ -1300,6 +1324,22 @@ impl Detector<'_> {
             Some(_) => {}
             None => want.push((c, n, why)),
         };
+        let untested = |c: usize| counts.get(c).is_some_and(|n| n.samples() == 0);
+        // A break failing this rarely could not be placed within
+        // `max-restarts` passes of its parent: no revert would come of the
+        // restarts, whatever they showed.
+        if !untested(s) && !test.placeable(self.params.max_restarts) {
+            add(
+                s,
+                0,
+                format!(
+                    "at a failure rate of {:.0}% on the suspect and after, even {} passes of its parent (`max-restarts`) could not place the break",
+                    test.break_rate() * 100.0,
+                    self.params.max_restarts
+                ),
+            );
+            return;
+        }
         if test.statistic < BREAK_LN {
             let gain = test.gain_per_suspect_sample();
             if let Some(n) = RateTest::samples_for(BREAK_LN - test.statistic, gain) {
@@ -1318,7 +1358,6 @@ impl Detector<'_> {
         }
         // An untested suspect ties with the untested commits above it (a
         // stacked push where only the head ran): bisect that run.
-        let untested = |c: usize| counts.get(c).is_some_and(|n| n.samples() == 0);
         if untested(s) {
             let run: Vec<usize> = (0..=s).rev().take_while(|&c| untested(c)).collect();
             add(
@@ -1348,22 +1387,31 @@ impl Detector<'_> {
             }
             return;
         }
-        // The older commit with the most posterior mass after the suspect.
-        let Some(c) = test.runner_up().filter(|&c| c > s) else {
+        // The older commit whose runs split the posterior best: the parent
+        // while the suspect holds half of it (its passes clear every older
+        // commit at once, an untested run below included), lower when the
+        // evidence points lower.
+        let Some(c) = test.split_older() else {
             return;
         };
         let gain = test.gain_per_parent_sample();
         let left = self.restarts_left(workflow, c);
+        let carries = test.carries_break(c);
         match RateTest::samples_for(deficit, gain) {
             // Worth it while all of `max-restarts` could settle it: the runs
             // speak either way (a culprit found below fails them).
             Some(n) if n <= self.params.max_restarts && left > 0 => {
                 // Several at once only once a break is likely: a streak of
                 // flakes gets one.
-                let n = if test.statistic >= LOCATE_LN {
-                    n.min(left)
-                } else {
+                let n = if test.statistic < LOCATE_LN {
                     n.min(PARENT_BATCH).min(left)
+                } else if carries >= SPLIT_WORTH / 2.0 {
+                    // Fairly likely broken itself: a few runs show a
+                    // failure if so, before all the passes are paid for.
+                    n.min(confirm_batch(test.break_rate()).max(PARENT_BATCH))
+                        .min(left)
+                } else {
+                    n.min(left)
                 };
                 add(
                     c,
@@ -1371,6 +1419,21 @@ impl Detector<'_> {
                     format!(
                         "the margin is {deficit:.2} short against {}: about {n} pass(es) of it at {gain:.2} each",
                         self.sha(c)
+                    ),
+                );
+            }
+            // Too many passes to clear it, but as likely as not broken
+            // itself: its runs fail at the break's rate if so, and move the
+            // suspect to it.
+            _ if left > 0 && carries >= SPLIT_WORTH && test.statistic >= LOCATE_LN => {
+                let n = PARENT_BATCH.min(left);
+                add(
+                    c,
+                    n,
+                    format!(
+                        "{} carries the break with probability {:.0}%: {n} run(s) of it tell which side it is on (bisecting)",
+                        self.sha(c),
+                        carries * 100.0
                     ),
                 );
             }

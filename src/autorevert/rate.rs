@@ -23,9 +23,12 @@
 //!   posterior odds, under a uniform prior over commits, that it is the
 //!   suspect and no other (the parent passing again is what moves it).
 //!
-//! A revert needs `Λ ≥ ln(1000)` (α = 0.1%) and a margin of `ln(199)` (99.5%
-//! that no other commit is the culprit): together a revert is right at least
-//! 99.4% of the time when the model holds, within a precision of 0.99. Evidence below that, but worth a
+//! The thresholds come from the precision asked, 0.99: a revert is wrong
+//! when the signal never broke (at most α = 0.1% per signal, Ville's bound
+//! for `Λ ≥ ln(1000)`) or broke at another commit (at most the posterior
+//! left to the others, `1 / (1 + e^margin)`). α + 1/(1 + 111) = 0.99% ≤ 1%,
+//! so a revert needs `Λ ≥ ln(1000)` and a margin of `ln(111)`: right at
+//! least 99.0% of the time when the model holds. Evidence below that, but worth a
 //! look (`Λ ≥ ln(10)`), asks for restarts: of the suspect while `Λ` is short,
 //! and of the middle of the plausible commits while the margin is short (the
 //! parent, or the middle of a run of commits no CI tested: a bisection).
@@ -39,11 +42,10 @@ pub const FLAKE_FLOOR: f64 = 0.02;
 /// signal.
 pub const BREAK_LN: f64 = 6.907_755_278_982_137;
 
-/// The margin a revert needs: `ln(199)`, 99.5% that no other commit is the
-/// culprit. At 99.9% an intermittent break needed more passes of its parent
-/// than `max-restarts` allows (nine at 60%); at 99% the simulator once saw a
-/// break that passed twice by chance on its parent revert the wrong commit.
-pub const LOCALIZE_LN: f64 = 5.293_304_824_724_492;
+/// The margin a revert needs: `ln(111)`, 99.1% that no other commit is the
+/// culprit; with the 0.1% false alarm rate of [`BREAK_LN`], a revert is
+/// wrong at most 1% of the time.
+pub const LOCALIZE_LN: f64 = 4.709_530_201_312_334;
 
 /// The least flake rate assumed when placing a break among commits.
 pub const PLACE_FLOOR: f64 = 0.005;
@@ -152,6 +154,21 @@ impl RateTest {
         ((1.0 - p) * ((1.0 - p) / (1.0 - q)).ln() + p * (p / q).ln()).max(0.0)
     }
 
+    /// Whether `runs` passes of the parent could place the break at all,
+    /// even at the upper 95% bound of its failure rate: each is worth
+    /// `ln((1 - p0) / (1 - q))`, and a break that fails rarely is hard to
+    /// tell from a parent that passed by chance. A break that cannot be
+    /// placed is not worth restarts.
+    pub fn placeable(&self, runs: u32) -> bool {
+        let q = wilson_upper(self.after.fail, self.after.samples()).clamp(0.01, 0.99);
+        let p = self.flake_rate.clamp(1e-6, 1.0 - 1e-6);
+        if q <= p {
+            return false;
+        }
+        let gain = (1.0 - p) * ((1.0 - p) / (1.0 - q)).ln() + p * (p / q).ln();
+        gain * f64::from(runs) >= LOCALIZE_LN
+    }
+
     /// Samples expected to lift a shortfall of `deficit` nats at `gain` per
     /// sample; `None` when no number of samples would.
     pub fn samples_for(deficit: f64, gain: f64) -> Option<u32> {
@@ -163,6 +180,45 @@ impl RateTest {
         }
         let n = (deficit / gain).ceil();
         (n < 1000.0).then_some(n as u32)
+    }
+
+    /// The posterior probability, under a uniform prior over commits, that
+    /// commit `c` carries the break: that the culprit is `c` or older.
+    pub fn carries_break(&self, c: usize) -> f64 {
+        let max = self
+            .scores
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        if max == f64::NEG_INFINITY {
+            return 0.0;
+        }
+        let total: f64 = self.scores.iter().map(|s| (s - max).exp()).sum();
+        let older: f64 = self.scores.iter().skip(c).map(|s| (s - max).exp()).sum();
+        if total > 0.0 { older / total } else { 0.0 }
+    }
+
+    /// The commit older than the suspect whose runs would best tell where
+    /// the break is: the one whose chance of carrying it is nearest an even
+    /// split (a run of it fails at the break's rate if it carries it, at the
+    /// flake rate if not). That is the parent, whose passes clear every
+    /// older commit at once, while the suspect holds at least half the
+    /// posterior; further down when the evidence points lower (a bisection).
+    /// `None` when no older commit is plausible.
+    pub fn split_older(&self) -> Option<usize> {
+        let s = self.suspect;
+        let mut best: Option<(usize, f64)> = None;
+        for c in s + 1..self.scores.len() {
+            let p = self.carries_break(c);
+            if p < 1e-3 {
+                break;
+            }
+            let even = p.min(1.0 - p);
+            if best.is_none_or(|(_, b)| even > b) {
+                best = Some((c, even));
+            }
+        }
+        best.map(|(c, _)| c)
     }
 
     /// The commit whose samples would best tell the plausible candidates
@@ -457,6 +513,76 @@ mod tests {
         // Nothing to gain, nothing to restart; nothing short, no restart.
         assert_eq!(RateTest::samples_for(1.0, 0.0), None);
         assert_eq!(RateTest::samples_for(-1.0, 1.0), Some(0));
+    }
+
+    #[test]
+    fn the_parent_is_restarted_before_an_untested_run_below_it() {
+        // A break failing about 60% over its parent (passed once) and two
+        // commits no CI tested: the oldest of the tied untested commits is
+        // the runner-up, but passes of the parent clear all three at once.
+        let mut v = vec![
+            c(1, 0),
+            c(1, 0),
+            c(0, 1),
+            c(1, 0),
+            c(4, 1),
+            c(0, 1),
+            c(0, 0),
+            c(0, 0),
+        ];
+        v.extend(std::iter::repeat_n(c(0, 1), 60));
+        let t = test(&v).expect("fails");
+        assert_eq!(t.suspect, 4, "{t}");
+        assert!(!t.decides(), "{t}");
+        assert_eq!(t.runner_up(), Some(7), "{t:?}");
+        assert!(t.carries_break(5) < 0.5, "{t:?}");
+        assert_eq!(t.split_older(), Some(5), "{t:?}");
+        // With the evidence pointing lower, the split moves down.
+        let mut v = vec![
+            c(1, 0),
+            c(0, 1),
+            c(1, 0),
+            c(2, 1),
+            c(0, 1),
+            c(0, 0),
+            c(0, 0),
+        ];
+        v.extend(std::iter::repeat_n(c(0, 1), 60));
+        let t = test(&v).expect("fails");
+        assert!(t.carries_break(4) > 0.5, "{t:?}");
+        assert!(t.split_older() > Some(4), "{t:?}");
+        assert!((t.carries_break(0) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_break_too_rare_to_place_is_not_worth_restarts() {
+        // 30%: 6 of 20 runs on the suspect and after, over a clean history.
+        let newer: Vec<Counts> = (0..20)
+            .map(|i| {
+                if [0, 3, 6].contains(&((19 - i) % 10)) {
+                    c(1, 0)
+                } else {
+                    c(0, 1)
+                }
+            })
+            .collect();
+        let t = test(&history(&newer, 60)).expect("fails");
+        assert_eq!(t.suspect, 19, "{t}");
+        assert!(t.worth_a_look(), "{t}");
+        assert!(!t.placeable(8), "{t}");
+        // 60%: 12 of 20.
+        let newer: Vec<Counts> = (0..20)
+            .map(|i| {
+                if [0, 2, 3].contains(&((19 - i) % 5)) {
+                    c(1, 0)
+                } else {
+                    c(0, 1)
+                }
+            })
+            .collect();
+        let t = test(&history(&newer, 60)).expect("fails");
+        assert!(t.placeable(8), "{t}");
+        assert!(!t.placeable(2), "{t}");
     }
 
     #[test]

@@ -220,6 +220,38 @@ fn a_retry_still_running_does_not_hold_the_confirming_restart_back() {
 }
 
 #[test]
+fn a_restart_being_re_run_does_not_hold_the_next_restart_back() {
+    // c01..c03 pushed together, only c03 ran; the restart of c02 failed
+    // (and is being re-run), the one of c01 passed: c02 is the suspect and
+    // needs a second failure of its own.
+    let t = Trunk::new(4)
+        .pass(0)
+        .fail(3)
+        .restart(1, Some("success"), None, 60)
+        .restart(2, Some("failure"), Some(FP), 60);
+    let mut rerun = t.jobs[t.jobs.len() - 1].clone();
+    rerun.run_attempt = 2;
+    rerun.status = "in_progress".into();
+    rerun.conclusion = None;
+    rerun.rule = None;
+    rerun.fingerprint = None;
+    rerun.completed_at = None;
+    rerun.started_at = rerun.started_at.map(|s| s + Duration::minutes(35));
+    let s = t.job(rerun).snapshot();
+    let d = run(&s);
+    let p = d
+        .patterns
+        .iter()
+        .find(|p| p.suspect == at(4, 2))
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
+    assert!(
+        restarts(&s, &d).contains(&("trunk".to_string(), sha(2))),
+        "{d:#?}"
+    );
+}
+
+#[test]
 fn one_failing_commit_is_not_a_pattern() {
     let s = Trunk::broken(3, 2).snapshot();
     let d = run(&s);
@@ -358,21 +390,36 @@ fn pending_results_below_the_suspect_are_unknown() {
 
 #[test]
 fn ghstack_push_where_only_the_head_ran_restarts_the_others() {
-    // c01..c03 were pushed together; only c03 ran CI.
+    // c01..c03 were pushed together; only c03 ran CI. The passing c00
+    // below runs again with them: a fresh pass on the culprit's other side
+    // is what a revert needs, in the same round.
     let s = Trunk::new(4).pass(0).fail(3).snapshot();
     let d = run(&s);
     assert!(d.patterns.is_empty());
     assert_eq!(d.unknown.len(), 1);
     assert_eq!(
         restarts(&s, &d),
-        vec![("trunk".to_string(), sha(2)), ("trunk".to_string(), sha(1))]
+        vec![
+            ("trunk".to_string(), sha(2)),
+            ("trunk".to_string(), sha(1)),
+            ("trunk".to_string(), sha(0))
+        ]
     );
+    // Once restarted, c00 is not restarted again for the gap.
+    let mut t = Trunk::new(4).pass(0).fail(3);
+    t.requests = vec![RestartRequest {
+        workflow: "trunk".into(),
+        sha: sha(0),
+        at: t.now - Duration::hours(2),
+    }];
+    let s = t.snapshot();
+    assert_eq!(restarts(&s, &run(&s)).len(), 2);
     // With two failing pushes it is a pattern, still unknown below.
     let s = Trunk::new(5).pass(0).fail(3).fail(4).snapshot();
     let d = run(&s);
     assert_eq!(d.patterns[0].verdict, Verdict::Restart);
     assert_eq!(d.patterns[0].suspect, at(5, 3));
-    assert_eq!(restarts(&s, &d).len(), 2);
+    assert_eq!(restarts(&s, &d).len(), 3);
 }
 
 #[test]
@@ -993,7 +1040,8 @@ fn synthetic_histories_precision_and_recall() {
 
 #[test]
 fn the_restart_budget_puts_restarts_off_with_a_reason() {
-    // A ghstack gap wants two restarts; one run may dispatch one.
+    // A ghstack gap wants three restarts (two untested commits and the
+    // one below); one run may dispatch one.
     let s = Trunk::new(4).pass(0).fail(3).snapshot();
     let params = Params {
         max_restarts_per_tick: 1,
@@ -1001,7 +1049,7 @@ fn the_restart_budget_puts_restarts_off_with_a_reason() {
     };
     let d = detect_with(&s, &params);
     assert_eq!(d.restarts.len(), 1, "{d:#?}");
-    assert_eq!(d.deferred.len(), 1, "{d:#?}");
+    assert_eq!(d.deferred.len(), 2, "{d:#?}");
     assert!(
         d.deferred[0].reason.contains("`max-restarts-per-tick` 1"),
         "{}",

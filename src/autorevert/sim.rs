@@ -148,6 +148,10 @@ pub struct SimOutcome {
     /// The reason of every revert autorevert made.
     pub reasons: Vec<String>,
     pub restarts: usize,
+    /// Restarts wanted that the budget (`max-restarts-per-tick`,
+    /// `max-restarts-per-day`) put off, counted at every tick that wanted
+    /// them.
+    pub deferred: usize,
     pub hours: u32,
     pub ticks: usize,
 }
@@ -396,6 +400,25 @@ impl World<'_> {
                 .iter()
                 .flat_map(|p| p.findings.iter())
                 .chain(detection.unknown.iter());
+            let put_off = detection
+                .deferred
+                .iter()
+                .filter(|r| {
+                    r.workflow == self.workflow_names[self.break_job[b] % self.workflow_names.len()]
+                })
+                .filter_map(|r| snapshot.commits.get(r.commit))
+                .filter(|c| {
+                    index
+                        .get(c.sha.as_str())
+                        .is_some_and(|&i| (i + 1 >= culprit && i <= culprit + 4) || broken(&c.sha))
+                })
+                .count();
+            if put_off > 0 {
+                t.log.push(format!(
+                    "{}m {put_off} restart(s) near it put off by the budget",
+                    since.num_minutes()
+                ));
+            }
             for f in findings {
                 if signals.columns.get(f.column).is_none_or(|c| c.job != job) {
                     continue;
@@ -420,7 +443,41 @@ impl World<'_> {
                     f.reason
                 );
                 if last != t.last {
-                    t.log.push(format!("{}m {last}", since.num_minutes()));
+                    // Samples of the job per commit around the culprit
+                    // (newest first, `*` the culprit), and the runner-up.
+                    let around: Vec<String> = (culprit.saturating_sub(3)..=culprit + 6)
+                        .rev()
+                        .filter_map(|i| self.commits.get(i).map(|c| (i, c)))
+                        .map(|(i, c)| {
+                            let (mut fail, mut pass) = (0, 0);
+                            for j in snapshot
+                                .jobs
+                                .iter()
+                                .filter(|j| j.sha == c.commit.sha && j.name == job)
+                            {
+                                match j.conclusion {
+                                    Some(crate::event::status::Conclusion::Failure) => fail += 1,
+                                    Some(crate::event::status::Conclusion::Success) => pass += 1,
+                                    _ => {}
+                                }
+                            }
+                            format!("{}{fail}/{pass}", if i == culprit { "*" } else { "" })
+                        })
+                        .collect();
+                    let runner = f
+                        .rate
+                        .as_ref()
+                        .and_then(|r| r.runner_up())
+                        .and_then(|r| snapshot.commits.get(r))
+                        .and_then(|c| index.get(c.sha.as_str()))
+                        .map_or("-".to_string(), |&r| {
+                            format!("{}", r as i64 - culprit as i64)
+                        });
+                    t.log.push(format!(
+                        "{}m {last} [around {} runner-up {runner}]",
+                        since.num_minutes(),
+                        around.join(" ")
+                    ));
                     t.last = last;
                 }
             }
@@ -532,6 +589,7 @@ pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
             .map(|(i, c)| (c.commit.sha.as_str(), i))
             .collect();
         world.trace(now, &snapshot, &signals, &detection, &index, &mut traces);
+        outcome.deferred += detection.deferred.len();
         let mut to_revert = Vec::new();
         for p in &detection.patterns {
             if p.verdict != Verdict::Revert {
@@ -780,19 +838,35 @@ mod tests {
                     b.trace.restarts,
                     b.trace.last
                 );
+                if b.caught_after.is_none_or(|d| d > Duration::minutes(150)) {
+                    for l in &b.trace.log {
+                        println!("      {l}");
+                    }
+                }
             }
+            println!(
+                "seed {}: {} restarts, {} put off",
+                spec.seed, o.restarts, o.deferred
+            );
             f.add(&o);
         }
         println!("{}", f.render());
         assert_eq!(f.false_reverts, 0, "{}", f.render());
         assert_eq!(f.recall_of(BreakKind::Always), 1.0, "{}", f.render());
-        assert!(f.recall_of(BreakKind::Stacked) >= 0.85, "{}", f.render());
-        assert!(f.recall() >= 0.64, "{}", f.render());
+        assert_eq!(f.recall_of(BreakKind::Stacked), 1.0, "{}", f.render());
         assert!(
-            f.recall_of(BreakKind::Intermittent(600)) >= 0.55,
+            f.recall_of(BreakKind::Intermittent(900)) >= 0.85,
             "{}",
             f.render()
         );
+        assert!(f.recall() >= 0.64, "{}", f.render());
+        assert!(
+            f.recall_of(BreakKind::Intermittent(600)) >= 0.5,
+            "{}",
+            f.render()
+        );
+        // Simulated minutes from a break landing to its revert.
+        assert!(f.latency(0.5).is_some_and(|m| m <= 160), "{}", f.render());
         assert!(f.restarts_per_48h() <= 51.8, "{}", f.render());
     }
 }
