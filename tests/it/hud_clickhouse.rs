@@ -58,6 +58,7 @@ async fn build(
     issues: Vec<FailureIssue>,
 ) -> (ci_medic::hud::HudSnapshot, BuildStats) {
     let autorevert = AutorevertConfig::default();
+    let drci = ci_medic::drci::DrciSection::default();
     hud_clickhouse::build(
         store,
         Params {
@@ -68,6 +69,9 @@ async fn build(
             now: now(),
             server_url: "https://github.com",
             issues,
+            drci: &drci,
+            pulls: None,
+            unstable: Vec::new(),
         },
         out,
     )

@@ -38,6 +38,7 @@ mod heal_flow;
 mod heal_offline;
 mod hud_browser;
 mod hud_clickhouse;
+mod hud_drci;
 mod hud_github;
 mod hud_site;
 mod permissions_flow;

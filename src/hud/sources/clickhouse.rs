@@ -7,15 +7,22 @@
 //! one page of pull requests at a time.
 //!
 //! Queries per page (each counted in [`BuildStats`]):
-//! - index: 6 — jobs and failures per day, fingerprints, flaky jobs,
-//!   autorevert's actions, the pull requests with downstream results, and
-//!   the upstream jobs of their heads (the last two also serve every pull
-//!   request page);
+//! - index: 5 to 8 — jobs and failures per day, fingerprints, flaky jobs,
+//!   autorevert's actions; the pull requests with downstream results when
+//!   GitHub did not list the open ones; and Dr. CI's reads for every open
+//!   pull request at once (the jobs of all heads and merge bases; when some
+//!   failure has a real cause, the recent failures elsewhere and retry's
+//!   flaky memory), which also serve every pull request page;
 //! - trunk: 4 — the trunk history autorevert reads (pushes, jobs of their
 //!   commits, recorded restarts, workflow files);
 //! - downstream summary: 1 — every backend's totals and matrix columns;
 //! - each page of a backend's matrix: 1;
 //! - each pull request page: 1 — its downstream jobs.
+//!
+//! A pull request page shows the verdicts its Dr. CI comment gives, by the
+//! same rules over the same rows ([`crate::drci::clickhouse::Reader::classify_pulls`]);
+//! the merge base is GitHub's (read when the build has a token), and
+//! without one a failure is UNCLASSIFIED, never a guessed FLAKY.
 //!
 //! Downstream results count as autorevert's and Dr. CI's do: the latest
 //! attempt of each job on the pull request's current head, which is the
@@ -24,7 +31,7 @@
 //! The failure issues are GitHub's, not ClickHouse's: they are listed when
 //! the build has a token (one API call), and the index says none otherwise.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -35,10 +42,13 @@ use serde::Deserialize;
 use crate::autorevert::detect::Params as DetectParams;
 use crate::config::AutorevertConfig;
 use crate::crcr::row::CrcrJobRow;
+use crate::drci::DrciSection;
+use crate::drci::clickhouse::{Batch, Classified, OpenPull, PullAuthor};
+use crate::drci::snapshot::IssueRef;
 use crate::hud::downstream::{self, Backend};
 use crate::hud::model::{
     Action, ActionKind, DayCount, DownstreamJob, FailureIssue, FingerprintCount, FlakyJob,
-    HudSnapshot, JobClass, Outcome, PullJob, PullView,
+    HudSnapshot, JobClass, PullJob, PullView,
 };
 use crate::hud::pages::{self, MATRIX_ROWS_PER_PAGE, MAX_MATRIX_COLUMNS, Page, Renderer};
 use crate::store::Store;
@@ -333,6 +343,14 @@ pub struct Params<'a> {
     pub server_url: &'a str,
     /// The open failure issues, when GitHub was asked.
     pub issues: Vec<FailureIssue>,
+    /// Dr. CI's settings: the pull request pages classify as the comment.
+    pub drci: &'a DrciSection,
+    /// The open pull requests with their merge bases, when GitHub was
+    /// asked; otherwise the pull requests with downstream results, whose
+    /// merge bases are unknown.
+    pub pulls: Option<Vec<OpenPull>>,
+    /// The open `UNSTABLE …` and `DISABLED …` issues, when GitHub was asked.
+    pub unstable: Vec<IssueRef>,
 }
 
 /// What a build cost and gave.
@@ -442,49 +460,29 @@ impl From<CrcrJobRow> for DownstreamJob {
     }
 }
 
-/// The upstream jobs of a pull request's head as the page lists them: the
-/// latest attempt of each, a failure flaky when the same job failed and
-/// passed on one commit in the window, otherwise not classified (the trunk
-/// comparison is the Dr. CI comment's).
-fn pull_jobs(rows: &[crate::store::JobRow], flaky: &HashSet<(String, String)>) -> Vec<PullJob> {
-    let mut latest: BTreeMap<(&str, &str), &crate::store::JobRow> = BTreeMap::new();
-    for r in rows {
-        let key = (r.workflow_name.as_str(), r.name.as_str());
-        match latest.get(&key) {
-            Some(b) if (b.run_id, b.run_attempt, b.id) >= (r.run_id, r.run_attempt, r.id) => {}
-            _ => {
-                latest.insert(key, r);
-            }
+/// A pull request's page: Dr. CI's verdicts (the comment's), then the
+/// jobs of its head that passed (latest attempt).
+fn pull_view(c: &Classified, server: &str, repo: &str) -> PullView {
+    let mut view = PullView::from_drci(
+        c.pull.number,
+        &c.pull.title,
+        Some(format!("{server}/{repo}/pull/{}", c.pull.number)),
+        &c.pull.head_sha,
+        &c.verdicts,
+    );
+    for j in crate::drci::classify::latest_attempts(&c.snapshot.jobs) {
+        let done = j.status.as_ref().is_none_or(|s| s.is_completed());
+        if done && j.conclusion.as_ref().is_some_and(|c| c.is_passing()) {
+            view.jobs.push(PullJob {
+                name: j.name.clone(),
+                class: JobClass::Success,
+                reason: String::new(),
+                cause: None,
+                url: j.url.clone(),
+            });
         }
     }
-    latest
-        .into_values()
-        .map(|r| {
-            let outcome = Outcome::of(&r.status, some(r.conclusion.clone()).as_deref());
-            let is_flaky = flaky.contains(&(r.workflow_name.clone(), r.name.clone()));
-            let class = match outcome {
-                Outcome::Success => JobClass::Success,
-                Outcome::Pending => JobClass::Pending,
-                Outcome::Cancelled | Outcome::Missing => JobClass::Cancelled,
-                Outcome::Failure if is_flaky => JobClass::Flaky,
-                Outcome::Failure => JobClass::Unclassified,
-            };
-            let reason = match (outcome, is_flaky) {
-                (Outcome::Failure, true) => "failed and passed on one commit lately".to_string(),
-                (Outcome::Failure, false) if !r.failure.category.is_empty() => {
-                    format!("{} ({})", r.failure.category, r.failure.rule)
-                }
-                _ => String::new(),
-            };
-            PullJob {
-                name: format!("{} / {}", r.workflow_name, r.name),
-                class,
-                reason,
-                cause: some(r.failure.line.clone()),
-                url: some(r.html_url.clone()),
-            }
-        })
-        .collect()
+    view
 }
 
 /// Build the whole site from `store` into `out`.
@@ -596,39 +594,61 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
             })
         })
         .collect();
-    let prs = q(PRS)
-        .param("limit", MAX_PRS)
-        .fetch_all::<PrRow>()
-        .await
-        .context("reading pull requests with downstream results")?;
-    let heads: Vec<String> = prs.iter().map(|p| p.head.clone()).collect();
-    let upstream = store.jobs_for_shas(repo, &heads).await?;
-    let flaky_jobs: HashSet<(String, String)> = snap
-        .flaky
-        .iter()
-        .map(|f| (f.workflow.clone(), f.name.clone()))
-        .collect();
-    let mut by_sha: HashMap<&str, Vec<crate::store::JobRow>> = HashMap::new();
-    for j in upstream {
-        if let Some(sha) = heads.iter().find(|h| **h == j.head_sha) {
-            by_sha.entry(sha.as_str()).or_default().push(j);
+    let pulls = match p.pulls {
+        Some(pulls) => pulls,
+        None => {
+            let prs = q(PRS)
+                .param("limit", MAX_PRS)
+                .fetch_all::<PrRow>()
+                .await
+                .context("reading pull requests with downstream results")?;
+            w.queried("index", 1);
+            prs.into_iter()
+                .map(|pr| OpenPull {
+                    number: pr.pr_number,
+                    head_sha: pr.head,
+                    ..OpenPull::default()
+                })
+                .collect()
         }
-    }
-    snap.prs = prs
+    };
+    // Dr. CI's verdicts on every pull request at once; the authors whose
+    // failures count are those the comment reads.
+    let authors: BTreeMap<String, PullAuthor> = pulls
         .iter()
-        .map(|pr| PullView {
-            number: pr.pr_number,
-            title: String::new(),
-            head_sha: pr.head.clone(),
-            url: Some(format!("{}/{repo}/pull/{}", snap.server_url, pr.pr_number)),
-            jobs: by_sha
-                .get(pr.head.as_str())
-                .map(|rows| pull_jobs(rows, &flaky_jobs))
-                .unwrap_or_default(),
+        .take(p.drci.sweep_max_pulls)
+        .filter_map(|pr| {
+            Some((
+                pr.head_ref.clone(),
+                PullAuthor {
+                    number: pr.number,
+                    author: pr.author.clone()?,
+                    head_sha: pr.head_sha.clone(),
+                },
+            ))
         })
+        .filter(|(branch, _)| !branch.is_empty())
         .collect();
-    drop(by_sha);
-    w.queried("index", 6);
+    let reader = crate::drci::clickhouse::Reader::new(store, repo);
+    let classified = reader
+        .classify_pulls(
+            &pulls,
+            &Batch {
+                section: p.drci,
+                default_branch: p.branch,
+                issues: &p.unstable,
+                authors: &authors,
+                now: p.now,
+            },
+        )
+        .await
+        .context("classifying the open pull requests' failures")?;
+    snap.prs = classified
+        .iter()
+        .map(|c| pull_view(c, &snap.server_url, repo))
+        .collect();
+    drop(classified);
+    w.queried("index", 4 + reader.queries());
 
     // The trunk grid.
     let trunk =
