@@ -8,6 +8,7 @@
 //! source reads a bounded window. Every string in it came from outside
 //! (titles, job names, log lines, downstream payloads) and is untrusted.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
@@ -51,6 +52,11 @@ pub struct HudSnapshot {
     /// What ci-medic did: re-runs, heals, restarts, reverts, notifications.
     #[serde(default)]
     pub actions: Vec<Action>,
+    /// How many of each kind ci-medic did in the window, when the source
+    /// counts them (ClickHouse's `actions`, `bot_audit` and
+    /// `autorevert_events`); otherwise the index counts `actions`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub action_totals: BTreeMap<ActionKind, u64>,
     /// The autorevert grid of each watched workflow.
     #[serde(default)]
     pub trunk: Vec<TrunkGrid>,
@@ -418,6 +424,7 @@ impl HudSnapshot {
             fingerprints: Vec::new(),
             flaky: Vec::new(),
             actions: Vec::new(),
+            action_totals: BTreeMap::new(),
             trunk: Vec::new(),
             prs: Vec::new(),
             downstream: None,

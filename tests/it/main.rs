@@ -36,6 +36,7 @@ mod events;
 mod fake_github_selftest;
 mod heal_flow;
 mod heal_offline;
+mod hud_actions;
 mod hud_browser;
 mod hud_clickhouse;
 mod hud_drci;

@@ -7,8 +7,8 @@
 //! one page of pull requests at a time.
 //!
 //! Queries per page (each counted in [`BuildStats`]):
-//! - index: 5 to 8 — jobs and failures per day, fingerprints, flaky jobs,
-//!   autorevert's actions; the pull requests with downstream results when
+//! - index: 6 to 9 — jobs and failures per day, fingerprints, flaky jobs,
+//!   autorevert's actions, ci-medic's actions counted per kind; the pull requests with downstream results when
 //!   GitHub did not list the open ones; and Dr. CI's reads for every open
 //!   pull request at once (the jobs of all heads and merge bases; when some
 //!   failure has a real cause, the recent failures elsewhere and retry's
@@ -153,6 +153,42 @@ WHERE repository_full_name = {repo:String}
   AND action != 'none'
 ORDER BY ts DESC
 LIMIT {limit:UInt64}";
+
+/// What ci-medic did in the window, per kind: re-runs and heals from
+/// `actions`, the revert commands' reverts from `bot_audit` (which records
+/// every merge and revert), autorevert's restarts, reverts and
+/// notifications (not under dry run) from `autorevert_events` (which
+/// records every decision): the `actions` rows of those kinds are left
+/// out, not to count one revert twice.
+const ACTION_TOTALS: &str = "\
+SELECT kind, toUInt64(sum(n)) AS n FROM (
+  SELECT CAST(kind AS String) AS kind, count() AS n FROM actions FINAL
+  WHERE repository_full_name = {repo:String}
+    AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
+    AND kind IN ('rerun', 'heal')
+  GROUP BY kind
+  UNION ALL
+  SELECT 'revert' AS kind, count() AS n FROM bot_audit FINAL
+  WHERE repository_full_name = {repo:String}
+    AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
+    AND action = 'revert'
+  UNION ALL
+  SELECT CAST(action AS String) AS kind, count() AS n FROM autorevert_events
+  WHERE repository_full_name = {repo:String}
+    AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
+    AND action IN ('restart', 'revert', 'notify') AND NOT dry_run
+  GROUP BY kind)
+GROUP BY kind
+ORDER BY kind";
+
+#[derive(Debug, Row, Deserialize)]
+struct TotalRow {
+    kind: String,
+    n: u64,
+}
 
 /// When a downstream job last did something.
 macro_rules! when {
@@ -594,6 +630,26 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
             })
         })
         .collect();
+    let totals = q(ACTION_TOTALS)
+        .fetch_all::<TotalRow>()
+        .await
+        .context("counting ci-medic's actions")?;
+    for t in totals {
+        let kind = match t.kind.as_str() {
+            "rerun" => ActionKind::Rerun,
+            "heal" => ActionKind::Heal,
+            "revert" => ActionKind::Revert,
+            "restart" => ActionKind::Restart,
+            "notify" => ActionKind::Notify,
+            _ => continue,
+        };
+        *snap.action_totals.entry(kind).or_default() += t.n;
+    }
+    // Zero counts too: the index shows the counted figures, not the
+    // decisions listed.
+    for k in ActionKind::ALL {
+        snap.action_totals.entry(k).or_default();
+    }
     let pulls = match p.pulls {
         Some(pulls) => pulls,
         None => {
@@ -648,7 +704,7 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
         .map(|c| pull_view(c, &snap.server_url, repo))
         .collect();
     drop(classified);
-    w.queried("index", 4 + reader.queries());
+    w.queried("index", 5 + reader.queries());
 
     // The trunk grid.
     let trunk =
@@ -757,6 +813,7 @@ mod tests {
             FINGERPRINTS,
             FLAKY,
             ACTIONS,
+            ACTION_TOTALS,
             BACKENDS,
             MATRIX_PAGE,
             PR_DOWNSTREAM,
