@@ -185,8 +185,7 @@ struct Recorded {
 
 impl Store {
     /// Writes the action rows not recorded yet (by repository, event, kind
-    /// and target), each stamped with the time it is written; returns how
-    /// many were written.
+    /// and target), each stamped with the time it is written.
     pub async fn insert_actions(&self, rows: &[ActionRow]) -> anyhow::Result<()> {
         if rows.is_empty() {
             return Ok(());

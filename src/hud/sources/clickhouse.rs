@@ -45,6 +45,7 @@ use crate::crcr::row::CrcrJobRow;
 use crate::drci::DrciSection;
 use crate::drci::clickhouse::{Batch, Classified, OpenPull, PullAuthor};
 use crate::drci::snapshot::IssueRef;
+use crate::event::{Conclusion, Status};
 use crate::hud::downstream::{self, Backend};
 use crate::hud::model::{
     Action, ActionKind, DayCount, DownstreamJob, FailureIssue, FingerprintCount, FlakyJob,
@@ -460,10 +461,15 @@ impl SiteWriter {
     }
 }
 
-fn at(ms: i64) -> Option<DateTime<Utc>> {
-    (ms != 0)
-        .then(|| DateTime::<Utc>::from_timestamp_millis(ms))
-        .flatten()
+/// A time column read as Unix milliseconds: `None` for the epoch (unset),
+/// an error naming `row` for one out of range.
+fn time_of(ms: i64, row: impl FnOnce() -> String) -> Result<Option<DateTime<Utc>>> {
+    if ms == 0 {
+        return Ok(None);
+    }
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(Some)
+        .ok_or_else(|| anyhow::anyhow!("{}: time {ms} ms is out of range", row()))
 }
 
 fn some(s: String) -> Option<String> {
@@ -481,8 +487,8 @@ impl From<CrcrJobRow> for DownstreamJob {
             job_name: r.job_name,
             run_id: u64::try_from(r.run_id).unwrap_or_default(),
             run_attempt: u64::try_from(r.run_attempt).unwrap_or(1),
-            status: r.status,
-            conclusion: some(r.conclusion),
+            status: some(r.status).map(|s| Status::parse(&s)),
+            conclusion: some(r.conclusion).map(|c| Conclusion::parse(&c)),
             started_at: r.started_at,
             completed_at: r.completed_at,
             execution_time_s: r.execution_time_s.map(|s| s as f64),
@@ -550,14 +556,15 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
         .context("reading jobs per day")?;
     snap.daily = days
         .into_iter()
-        .filter_map(|d| {
-            Some(DayCount {
-                day: NaiveDate::parse_from_str(&d.day, "%Y-%m-%d").ok()?,
+        .map(|d| {
+            Ok(DayCount {
+                day: NaiveDate::parse_from_str(&d.day, "%Y-%m-%d")
+                    .with_context(|| format!("jobs per day: the day {:?}", d.day))?,
                 jobs: d.jobs,
                 failed: d.failed,
             })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let issue_of: HashMap<&str, u64> = snap
         .issues
         .iter()
@@ -570,17 +577,21 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
         .context("reading failure fingerprints")?;
     snap.fingerprints = fingerprints
         .into_iter()
-        .map(|f| FingerprintCount {
-            issue: issue_of.get(f.fingerprint.as_str()).copied(),
-            fingerprint: f.fingerprint,
-            category: f.category,
-            rule: some(f.rule),
-            line: some(f.line),
-            count: f.count,
-            last_seen: at(f.last_seen),
-            example_url: some(f.example_url),
+        .map(|f| {
+            Ok(FingerprintCount {
+                issue: issue_of.get(f.fingerprint.as_str()).copied(),
+                last_seen: time_of(f.last_seen, || {
+                    format!("the fingerprint {:?}'s last failure", f.fingerprint)
+                })?,
+                fingerprint: f.fingerprint,
+                category: f.category,
+                rule: some(f.rule),
+                line: some(f.line),
+                count: f.count,
+                example_url: some(f.example_url),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let flaky = q(FLAKY)
         .param("limit", MAX_FLAKY)
         .fetch_all::<FlakyRow>()
@@ -605,12 +616,18 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
     let commit_url = |sha: &str| format!("{server}/{repo}/commit/{sha}");
     snap.actions = actions
         .into_iter()
-        .filter_map(|a| {
+        .map(|a| {
             let kind = match a.kind.as_str() {
                 "restart" => ActionKind::Restart,
                 "revert" => ActionKind::Revert,
                 "notify" => ActionKind::Notify,
-                _ => return None,
+                _ => return Ok(None),
+            };
+            let Some(ts) = time_of(a.ts_ms, || {
+                format!("autorevert's {} decision on {:?}", a.kind, a.commit_sha)
+            })?
+            else {
+                return Ok(None);
             };
             let mut reason = if a.reason.is_empty() {
                 a.verdict
@@ -620,16 +637,17 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
             if a.failed {
                 reason = format!("failed: {reason}");
             }
-            Some(Action {
-                ts: at(a.ts_ms)?,
+            Ok(Some(Action {
+                ts,
                 kind,
                 url: Some(commit_url(&a.commit_sha)),
                 subject: a.commit_sha,
                 reason,
                 dry_run: a.dry_run,
-            })
+            }))
         })
-        .collect();
+        .filter_map(Result::transpose)
+        .collect::<Result<_>>()?;
     let totals = q(ACTION_TOTALS)
         .fetch_all::<TotalRow>()
         .await
@@ -728,6 +746,9 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
     let mut summary: Vec<(Backend, usize, Vec<String>)> = backends
         .into_iter()
         .map(|b| {
+            let last_run = time_of(b.last_run, || {
+                format!("the backend {:?}'s last run", b.repo)
+            })?;
             let completed = b.passed + b.failed;
             let backend = Backend {
                 slug: downstream::slug(&b.repo),
@@ -739,12 +760,12 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
                 failed: b.failed as usize,
                 pass_rate: (completed > 0).then(|| b.passed as f64 / completed as f64),
                 avg_duration_s: b.avg_duration_s.filter(|s| s.is_finite()),
-                last_run: at(b.last_run),
+                last_run,
             };
             let columns = pages::matrix_columns(b.columns.iter().map(String::as_str));
-            (backend, b.prs as usize, columns)
+            Ok((backend, b.prs as usize, columns))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut order: Vec<Backend> = summary.iter().map(|s| s.0.clone()).collect();
     downstream::sort(&mut order);
     let r = Renderer::new(&snap)?;
@@ -825,6 +846,20 @@ mod tests {
         }
         assert!(MATRIX_PAGE.contains("LIMIT {rows:UInt64}"));
         assert!(PR_DOWNSTREAM.contains("pr_number = {pr:UInt64}"));
+    }
+
+    #[test]
+    fn a_time_out_of_range_is_an_error_naming_its_row() {
+        assert_eq!(time_of(0, || "row".into()).unwrap(), None);
+        assert_eq!(
+            time_of(1_000, || "row".into()).unwrap(),
+            DateTime::<Utc>::from_timestamp_millis(1_000)
+        );
+        let err = time_of(i64::MAX, || "the backend \"o/r\"'s last run".into()).unwrap_err();
+        assert!(
+            err.to_string().contains("the backend \"o/r\"'s last run"),
+            "{err}"
+        );
     }
 
     #[test]
