@@ -74,6 +74,7 @@ async fn run(store: &Store, scale: Scale, out: &std::path::Path) -> anyhow::Resu
     ));
     let autorevert = AutorevertConfig::default();
     let t = Instant::now();
+    let drci = ci_medic::drci::DrciSection::default();
     let (_, stats) = hud_clickhouse::build(
         store,
         Params {
@@ -84,6 +85,9 @@ async fn run(store: &Store, scale: Scale, out: &std::path::Path) -> anyhow::Resu
             now,
             server_url: "https://github.com",
             issues: Vec::new(),
+            drci: &drci,
+            pulls: None,
+            unstable: Vec::new(),
         },
         out,
     )

@@ -284,3 +284,243 @@ pub fn recent_of(
     }
     out
 }
+
+/// An open pull request classified in a batch with others (the HUD's
+/// pages): what the comment's update knows of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenPull {
+    pub number: u64,
+    pub title: String,
+    pub author: Option<String>,
+    pub head_sha: String,
+    /// Its head branch; empty: the branch its head's stored jobs ran on.
+    pub head_ref: String,
+    /// The merge base the comment compares with (GitHub's compare
+    /// endpoint); `None` when unknown, and then no failure is called
+    /// unrelated on the strength of a comparison never made.
+    pub merge_base: Option<String>,
+}
+
+/// What a batch classification takes besides the tables.
+#[derive(Debug, Clone)]
+pub struct Batch<'a> {
+    pub section: &'a super::DrciSection,
+    pub default_branch: &'a str,
+    /// The open `UNSTABLE …` and `DISABLED …` issues.
+    pub issues: &'a [super::snapshot::IssueRef],
+    /// Head branch → open pull request, for other pull requests' failures
+    /// (the comment reads the `sweep_max_pulls` most recently updated).
+    pub authors: &'a BTreeMap<String, PullAuthor>,
+    /// The classification's clock: the flaky window ends here.
+    pub now: DateTime<Utc>,
+}
+
+/// One pull request of a batch: the snapshot the comment would classify,
+/// and its verdicts.
+#[derive(Debug, Clone)]
+pub struct Classified {
+    pub pull: OpenPull,
+    pub snapshot: super::Snapshot,
+    pub verdicts: Vec<super::Verdict>,
+}
+
+/// The reason an unknown merge base gives.
+pub const NO_MERGE_BASE: &str = "merge base unknown: not compared with the default branch";
+
+fn failed_conclusion(j: &Job) -> bool {
+    j.status
+        .as_ref()
+        .is_none_or(crate::event::Status::is_completed)
+        && j.conclusion
+            .as_ref()
+            .is_some_and(crate::event::Conclusion::is_failure)
+}
+
+impl Reader<'_> {
+    /// Dr. CI's verdicts on many pull requests from the same rows and by the
+    /// same rules as each one's comment, in at most [`MAX_QUERIES`]
+    /// queries for all of them: every attempt of every job of their heads
+    /// and merge bases in one, the recent failures of every workflow that
+    /// failed with a real cause in one (each pull request's own branch is
+    /// left out when its evidence is read), retry's flaky memory in one.
+    pub async fn classify_pulls(
+        &self,
+        pulls: &[OpenPull],
+        b: &Batch<'_>,
+    ) -> Result<Vec<Classified>> {
+        let norm = Normaliser::new(&b.section.shard_pattern)?;
+        let cls = b.section.classification();
+        let lint: Vec<regex::Regex> = cls
+            .lint
+            .iter()
+            .filter_map(|p| regex::Regex::new(p).ok())
+            .collect();
+        let mut shas: BTreeSet<String> = BTreeSet::new();
+        for p in pulls {
+            shas.insert(p.head_sha.clone());
+            shas.extend(p.merge_base.clone());
+        }
+        let shas: Vec<String> = shas.into_iter().filter(|s| !s.is_empty()).collect();
+        let rows = if shas.is_empty() {
+            Vec::new()
+        } else {
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            self.store.jobs_for_shas(&self.repo, &shas).await?
+        };
+        let mut by_sha: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+        let mut branch_of: BTreeMap<String, String> = BTreeMap::new();
+        for r in rows {
+            if r.workflow_event != "push" && !r.head_branch.is_empty() {
+                branch_of
+                    .entry(r.head_sha.clone())
+                    .or_insert_with(|| r.head_branch.clone());
+            }
+            by_sha
+                .entry(r.head_sha.clone())
+                .or_default()
+                .push(job_of(r));
+        }
+        // What each pull request's failures need, and the union the two
+        // evidence queries read.
+        struct Need {
+            wanted: BTreeSet<String>,
+            memory_workflows: BTreeSet<String>,
+            worth: bool,
+            any_failed: bool,
+        }
+        let mut needs = Vec::with_capacity(pulls.len());
+        let mut all_workflows: BTreeSet<String> = BTreeSet::new();
+        for p in pulls {
+            let jobs = by_sha
+                .get(&p.head_sha)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let failed: Vec<&Job> = super::classify::latest_attempts(jobs)
+                .into_iter()
+                .filter(|j| failed_conclusion(j))
+                .collect();
+            let real: Vec<&&Job> = failed
+                .iter()
+                .filter(|j| !is_generic(j.failure.as_ref()))
+                .collect();
+            all_workflows.extend(
+                real.iter()
+                    .filter_map(|j| j.name.split_once(" / ").map(|(w, _)| w.to_string())),
+            );
+            needs.push(Need {
+                wanted: real.iter().map(|j| norm.normalise(&j.name)).collect(),
+                memory_workflows: failed
+                    .iter()
+                    .filter_map(|j| j.name.split_once(" / ").map(|(w, _)| w.to_string()))
+                    .collect(),
+                worth: !real.is_empty(),
+                any_failed: !failed.is_empty(),
+            });
+        }
+        let since = b.now - chrono::Duration::days(i64::from(b.section.flaky_window_days));
+        let workflows: Vec<String> = all_workflows.into_iter().collect();
+        let all_wanted: BTreeSet<String> = needs
+            .iter()
+            .flat_map(|n| n.wanted.iter().cloned())
+            .collect();
+        // Every branch's rows (none is a pull request's own here); each
+        // pull request's own are left out below, as its comment's query
+        // leaves them out.
+        let recent = self
+            .recent_rows(&RecentScope {
+                workflows: &workflows,
+                wanted: &all_wanted,
+                default_branch: b.default_branch,
+                own_branch: "",
+                since,
+                authors: b.authors,
+            })
+            .await?;
+        let memory: Vec<crate::store::queries::FlakyJob> =
+            if b.section.flaky_memory && needs.iter().any(|n| n.worth) {
+                self.sent.fetch_add(1, Ordering::Relaxed);
+                self.store.flaky_jobs(&self.repo, since).await?
+            } else {
+                Vec::new()
+            };
+        let mut out = Vec::with_capacity(pulls.len());
+        for (p, need) in pulls.iter().zip(needs) {
+            let head_ref = if p.head_ref.is_empty() {
+                branch_of.get(&p.head_sha).cloned().unwrap_or_default()
+            } else {
+                p.head_ref.clone()
+            };
+            let mut snapshot = super::Snapshot {
+                pr: Some(p.number),
+                author: p.author.clone(),
+                head_sha: p.head_sha.clone(),
+                merge_base: p.merge_base.clone().unwrap_or_default(),
+                as_of: Some(b.now),
+                jobs: by_sha.get(&p.head_sha).cloned().unwrap_or_default(),
+                config: cls.clone(),
+                ..super::Snapshot::default()
+            };
+            if need.any_failed {
+                if let Some(base) = &p.merge_base {
+                    snapshot.base_jobs = by_sha.get(base).cloned().unwrap_or_default();
+                }
+                snapshot.issues = b.issues.to_vec();
+                if need.worth {
+                    if b.section.flaky_memory {
+                        snapshot.known_flaky = memory
+                            .iter()
+                            .filter(|f| need.memory_workflows.contains(&f.workflow_name))
+                            .map(|f| format!("{} / {}", f.workflow_name, f.name))
+                            .collect::<BTreeSet<_>>()
+                            .into_iter()
+                            .collect();
+                    }
+                    let scope = RecentScope {
+                        workflows: &workflows,
+                        wanted: &need.wanted,
+                        default_branch: b.default_branch,
+                        own_branch: &head_ref,
+                        since,
+                        authors: b.authors,
+                    };
+                    snapshot.recent_failures = recent_of(&recent, &norm, &scope);
+                }
+            }
+            let mut verdicts = super::classify::classify(&snapshot)?;
+            if p.merge_base.is_none() {
+                unknown_base(&mut verdicts, &lint);
+            }
+            out.push(Classified {
+                pull: OpenPull {
+                    head_ref,
+                    ..p.clone()
+                },
+                snapshot,
+                verdicts,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Without a merge base nothing was compared: a failure is UNCLASSIFIED
+/// unless an open issue or a pattern marks its job unstable, or it is a
+/// lint-like job's (always the change's). Never a guessed FLAKY.
+pub fn unknown_base(verdicts: &mut [super::Verdict], lint: &[regex::Regex]) {
+    use super::Class;
+    for v in verdicts.iter_mut() {
+        let demote = match v.class {
+            Class::Flaky | Class::BrokenTrunk => true,
+            Class::New => {
+                !lint.iter().any(|re| re.is_match(&v.name))
+                    && v.evidence.as_ref().is_none_or(|e| e.kind != "downstream")
+            }
+            _ => false,
+        };
+        if demote {
+            v.class = Class::Unclassified;
+            v.reason = NO_MERGE_BASE.into();
+            v.evidence = None;
+        }
+    }
+}

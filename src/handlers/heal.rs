@@ -8,7 +8,8 @@ use crate::app::Ctx;
 use crate::config::Config;
 use crate::event::Event;
 use crate::jobs::heal::{self, HealFacts};
-use crate::plan::{Plan, Report};
+use crate::plan::{Plan, Report, Write};
+use crate::store::actions::ActionKind;
 
 pub struct Heal;
 
@@ -50,7 +51,12 @@ impl Handler for Heal {
     /// comment naming that pull request and the verification dispatch; or
     /// the refusal or the manual-fix comment.
     fn decide(facts: &HealFacts, config: &Config) -> Plan {
-        heal::decide_heal(facts, config)
+        let mut plan = heal::decide_heal(facts, config);
+        let delivery = format!("issue/{}", facts.number);
+        crate::store::actions::record(&mut plan, config, &facts.repo, &delivery, |w| {
+            matches!(w, Write::OpenPullRequest { .. }).then_some(ActionKind::Heal)
+        });
+        plan
     }
 
     fn report(ctx: &Ctx, facts: &HealFacts, plan: &Plan, report: &Report) -> Result<Verdict> {

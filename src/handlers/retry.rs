@@ -10,7 +10,8 @@ use super::{Delivery, Handler, Request, Route, Verdict, route};
 use crate::app::Ctx;
 use crate::config::Config;
 use crate::jobs::retry::{self, RetryFacts};
-use crate::plan::{Plan, Report};
+use crate::plan::{Plan, Report, Write};
+use crate::store::actions::ActionKind;
 
 pub struct Retry;
 
@@ -38,7 +39,14 @@ impl Handler for Retry {
     }
 
     fn decide(facts: &Arc<RetryFacts>, config: &Config) -> Plan {
-        retry::decide_all(facts, config).0
+        let mut plan = retry::decide_all(facts, config).0;
+        let (run, repo) = (&facts.run.run, &facts.run.repo);
+        let delivery = format!("workflow_run/{}/{}", run.id, run.run_attempt);
+        crate::store::actions::record(&mut plan, config, repo, &delivery, |w| {
+            matches!(w, Write::RerunJob { .. } | Write::RerunFailedJobs { .. })
+                .then_some(ActionKind::Rerun)
+        });
+        plan
     }
 
     fn report(ctx: &Ctx, facts: &Arc<RetryFacts>, _: &Plan, report: &Report) -> Result<Verdict> {

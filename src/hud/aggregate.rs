@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::model::{DayCount, FingerprintCount, FlakyJob, Outcome};
+use crate::event::{Conclusion, Status};
 
 /// Fingerprints kept (the most frequent).
 pub const MAX_FINGERPRINTS: usize = 50;
@@ -20,8 +21,8 @@ pub struct JobRow<'a> {
     pub workflow: &'a str,
     pub name: &'a str,
     pub sha: &'a str,
-    pub status: &'a str,
-    pub conclusion: Option<&'a str>,
+    pub status: Option<&'a Status>,
+    pub conclusion: Option<&'a Conclusion>,
     pub completed_at: Option<DateTime<Utc>>,
     pub url: Option<&'a str>,
     pub fingerprint: Option<&'a str>,
@@ -163,12 +164,13 @@ mod tests {
             ("a", "success", 1),
             ("b", "failure", 30),
         ] {
+            let conclusion = Conclusion::parse(concl);
             a.add(&JobRow {
                 workflow: "ci",
                 name: "test",
                 sha,
-                status: "completed",
-                conclusion: Some(concl),
+                status: Some(&Status::Completed),
+                conclusion: Some(&conclusion),
                 completed_at: at(h),
                 fingerprint: (concl == "failure").then_some("f1"),
                 ..JobRow::default()

@@ -180,7 +180,7 @@ mod tests {
             job_name: name.into(),
             run_id: 1,
             run_attempt: attempt,
-            status: "completed".into(),
+            status: Some("completed".into()),
             conclusion: Some(concl.into()),
             started_at: None,
             completed_at: None,

@@ -8,11 +8,14 @@
 //! source reads a bounded window. Every string in it came from outside
 //! (titles, job names, log lines, downstream payloads) and is untrusted.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::event::{Conclusion, Status};
 
 /// The snapshot format's version.
 pub const VERSION: u32 = 1;
@@ -51,6 +54,11 @@ pub struct HudSnapshot {
     /// What ci-medic did: re-runs, heals, restarts, reverts, notifications.
     #[serde(default)]
     pub actions: Vec<Action>,
+    /// How many of each kind ci-medic did in the window, when the source
+    /// counts them (ClickHouse's `actions`, `bot_audit` and
+    /// `autorevert_events`); otherwise the index counts `actions`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub action_totals: BTreeMap<ActionKind, u64>,
     /// The autorevert grid of each watched workflow.
     #[serde(default)]
     pub trunk: Vec<TrunkGrid>,
@@ -207,13 +215,21 @@ impl Outcome {
         }
     }
 
-    /// From a job's status and conclusion as GitHub reports them.
-    pub fn of(status: &str, conclusion: Option<&str>) -> Outcome {
-        match conclusion.unwrap_or_default() {
-            "success" | "skipped" | "neutral" => Outcome::Success,
-            "failure" | "timed_out" | "startup_failure" | "action_required" => Outcome::Failure,
-            "cancelled" | "stale" => Outcome::Cancelled,
-            _ if status != "completed" => Outcome::Pending,
+    /// From a job's status and conclusion as GitHub reports them (an
+    /// unknown conclusion is no result: pending until completed).
+    pub fn of(status: Option<&Status>, conclusion: Option<&Conclusion>) -> Outcome {
+        match conclusion {
+            Some(Conclusion::Success | Conclusion::Skipped | Conclusion::Neutral) => {
+                Outcome::Success
+            }
+            Some(
+                Conclusion::Failure
+                | Conclusion::TimedOut
+                | Conclusion::StartupFailure
+                | Conclusion::ActionRequired,
+            ) => Outcome::Failure,
+            Some(Conclusion::Cancelled | Conclusion::Stale) => Outcome::Cancelled,
+            _ if status != Some(&Status::Completed) => Outcome::Pending,
             _ => Outcome::Missing,
         }
     }
@@ -362,10 +378,11 @@ pub struct DownstreamJob {
     pub run_id: u64,
     #[serde(default = "one")]
     pub run_attempt: u64,
+    /// `None` when the source said nothing (an empty string in a file).
+    #[serde(default, with = "blank_status")]
+    pub status: Option<Status>,
     #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Conclusion>,
     #[serde(default)]
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -387,9 +404,26 @@ fn one() -> u64 {
     1
 }
 
+/// A status in a snapshot file: a string, empty for none (the format of
+/// version 1), read once into a [`Status`].
+mod blank_status {
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    use crate::event::Status;
+
+    pub fn serialize<S: Serializer>(v: &Option<Status>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(crate::event::status::status_str(v.as_ref()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Status>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        Ok(text.filter(|t| !t.is_empty()).map(|t| Status::parse(&t)))
+    }
+}
+
 impl DownstreamJob {
     pub fn outcome(&self) -> Outcome {
-        Outcome::of(&self.status, self.conclusion.as_deref())
+        Outcome::of(self.status.as_ref(), self.conclusion.as_ref())
     }
 
     /// Seconds it ran: the reported execution time, else its timestamps.
@@ -418,6 +452,7 @@ impl HudSnapshot {
             fingerprints: Vec::new(),
             flaky: Vec::new(),
             actions: Vec::new(),
+            action_totals: BTreeMap::new(),
             trunk: Vec::new(),
             prs: Vec::new(),
             downstream: None,
@@ -486,5 +521,68 @@ impl PullView {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_job(job: &str) -> String {
+        format!(
+            r#"{{"version": 1, "repo": "o/r", "generated_at": "2026-11-20T12:00:00Z",
+               "downstream": [{job}]}}"#
+        )
+    }
+
+    #[test]
+    fn statuses_and_conclusions_are_read_once_and_unknown_ones_kept_as_other() {
+        let snap = HudSnapshot::parse(&with_job(
+            r#"{"downstream_repo": "d/r", "pr_number": 1, "job_name": "j",
+                "status": "", "conclusion": "exploded"}"#,
+        ))
+        .unwrap();
+        let job = &snap.downstream.as_ref().unwrap()[0];
+        assert_eq!(job.status, None);
+        assert_eq!(job.conclusion, Some(Conclusion::Other("exploded".into())));
+        // Unknown: no result yet, never a pass or a failure.
+        assert_eq!(job.outcome(), Outcome::Pending);
+        // Written back as it was read.
+        let json = serde_json::to_value(job).unwrap();
+        assert_eq!(json["status"], "");
+        assert_eq!(json["conclusion"], "exploded");
+
+        let snap = HudSnapshot::parse(&with_job(
+            r#"{"downstream_repo": "d/r", "pr_number": 1, "job_name": "j",
+                "status": "completed", "conclusion": "timed_out"}"#,
+        ))
+        .unwrap();
+        let job = &snap.downstream.as_ref().unwrap()[0];
+        assert_eq!(job.status, Some(Status::Completed));
+        assert_eq!(job.outcome(), Outcome::Failure);
+        assert_eq!(
+            Outcome::of(
+                Some(&Status::Completed),
+                Some(&Conclusion::Other("x".into()))
+            ),
+            Outcome::Missing
+        );
+        assert_eq!(
+            Outcome::of(Some(&Status::Completed), Some(&Conclusion::Stale)),
+            Outcome::Cancelled
+        );
+    }
+
+    #[test]
+    fn a_malformed_time_is_an_error_naming_the_row() {
+        let err = HudSnapshot::parse(&with_job(
+            r#"{"downstream_repo": "d/r", "pr_number": 1, "job_name": "j",
+                "started_at": "yesterday"}"#,
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("downstream[0].started_at"),
+            "{err}"
+        );
     }
 }

@@ -393,11 +393,14 @@ fn index(r: &Render) -> Result<Page> {
     let action_counts: Vec<Value> = ActionKind::ALL
         .iter()
         .map(|k| {
-            let done = s
-                .actions
-                .iter()
-                .filter(|a| a.kind == *k && !a.dry_run)
-                .count();
+            let done = if s.action_totals.is_empty() {
+                s.actions
+                    .iter()
+                    .filter(|a| a.kind == *k && !a.dry_run)
+                    .count() as u64
+            } else {
+                s.action_totals.get(k).copied().unwrap_or_default()
+            };
             let dry = s
                 .actions
                 .iter()

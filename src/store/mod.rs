@@ -15,6 +15,7 @@ use std::fmt;
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 
+pub mod actions;
 pub mod autorevert;
 pub mod bot_audit;
 pub mod queries;

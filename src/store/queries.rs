@@ -207,6 +207,7 @@ impl Store {
             TableRows::AutorevertEvents(r) => self.insert_autorevert_events(r).await,
             TableRows::CrcrJobs(r) => self.insert_rows("crcr_workflow_job", r).await,
             TableRows::BotAudit(r) => self.insert_rows("bot_audit", r).await,
+            TableRows::Actions(r) => self.insert_actions(r).await,
         }
     }
 

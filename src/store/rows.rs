@@ -307,6 +307,9 @@ pub enum TableRows {
     /// The comment commands' merges and reverts.
     #[serde(rename = "bot_audit")]
     BotAudit(Vec<super::bot_audit::BotAuditRow>),
+    /// Re-runs, heals, reverts and autorevert's restarts that landed.
+    #[serde(rename = "actions")]
+    Actions(Vec<super::actions::ActionRow>),
 }
 
 impl TableRows {
@@ -319,6 +322,7 @@ impl TableRows {
             TableRows::AutorevertEvents(_) => "autorevert_events",
             TableRows::CrcrJobs(_) => "crcr_workflow_job",
             TableRows::BotAudit(_) => "bot_audit",
+            TableRows::Actions(_) => "actions",
         }
     }
 
@@ -330,6 +334,7 @@ impl TableRows {
             TableRows::AutorevertEvents(r) => r.len(),
             TableRows::CrcrJobs(r) => r.len(),
             TableRows::BotAudit(r) => r.len(),
+            TableRows::Actions(r) => r.len(),
         }
     }
 

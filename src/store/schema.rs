@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "007", "push_input"),
     migration!(8, "008", "crcr_workflow_job"),
     migration!(9, "009", "bot_audit"),
+    migration!(10, "010", "actions"),
 ];
 
 /// The table that records applied migrations.

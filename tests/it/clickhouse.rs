@@ -70,7 +70,7 @@ async fn clickhouse_migrations_create_the_tables_once() {
     let store = fresh_store("migrate").await;
 
     let applied = store.migrate().await.expect("first migrate");
-    assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     let again = store.migrate().await.expect("second migrate");
     assert!(again.is_empty(), "second run applied {again:?}");
 
@@ -87,6 +87,7 @@ async fn clickhouse_migrations_create_the_tables_once() {
     assert_eq!(
         tables,
         [
+            "actions",
             "autorevert_events",
             "bot_audit",
             "crcr_workflow_job",
@@ -636,7 +637,7 @@ async fn clickhouse_migrate_dry_run_lists_the_pending_migrations_and_writes_noth
         out.stdout.contains(&format!(
             "apply ClickHouse migrations 001_workflow_job, 002_workflow_job_by_head_sha, \
              003_workflow_run, 004_push, 005_autorevert_events, 006_workflow_job_input, \
-             007_push_input, 008_crcr_workflow_job, 009_bot_audit to database {db}"
+             007_push_input, 008_crcr_workflow_job, 009_bot_audit, 010_actions to database {db}"
         )),
         "{}",
         out.stdout
@@ -659,7 +660,7 @@ async fn clickhouse_migrate_dry_run_lists_the_pending_migrations_and_writes_noth
     let step = &json["plan"]["steps"][0];
     assert_eq!(step["kind"], "migrate", "{json}");
     assert_eq!(step["database"], db.as_str());
-    assert_eq!(step["migrations"].as_array().map(Vec::len), Some(9));
+    assert_eq!(step["migrations"].as_array().map(Vec::len), Some(10));
     assert_eq!(json["report"]["dry_run"], true);
     assert!(!database_exists(&url, &db).await);
 
@@ -668,13 +669,13 @@ async fn clickhouse_migrate_dry_run_lists_the_pending_migrations_and_writes_noth
     ok(&out);
     assert!(
         out.stdout
-            .contains("ci-medic: applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9]"),
+            .contains("ci-medic: applied migrations [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"),
         "{}",
         out.stdout
     );
     let store = test_clickhouse::connect(&url, &db).await;
     let applied: u64 = fetch_one(&store, "SELECT count() FROM schema_migrations FINAL").await;
-    assert_eq!(applied, 9);
+    assert_eq!(applied, 10);
     let out = cli(&runner, &cfg, &["--dry-run", "clickhouse", "migrate"]).await;
     ok(&out);
     assert!(out.stdout.contains("0 write(s) planned"), "{}", out.stdout);

@@ -58,6 +58,7 @@ async fn build(
     issues: Vec<FailureIssue>,
 ) -> (ci_medic::hud::HudSnapshot, BuildStats) {
     let autorevert = AutorevertConfig::default();
+    let drci = ci_medic::drci::DrciSection::default();
     hud_clickhouse::build(
         store,
         Params {
@@ -68,6 +69,9 @@ async fn build(
             now: now(),
             server_url: "https://github.com",
             issues,
+            drci: &drci,
+            pulls: None,
+            unstable: Vec::new(),
         },
         out,
     )
@@ -128,7 +132,7 @@ async fn hud_clickhouse_site_is_the_site_the_same_rows_give_from_a_snapshot() {
     // A handful of queries per page, as the README says.
     let q = |k: &str| stats.queries.get(k).copied().unwrap_or_default();
     let p = |k: &str| stats.pages.get(k).copied().unwrap_or_default();
-    assert_eq!((q("index"), p("index")), (6, 1));
+    assert_eq!((q("index"), p("index")), (7, 1));
     assert_eq!((q("trunk"), p("trunk")), (4, 1));
     assert_eq!((q("downstream"), p("downstream")), (1, 1));
     // Every backend has more pull requests than one page holds.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, NaiveDate};
 use ci_medic::analyze::{self, RuleSet};
 use ci_medic::autorevert::detect::Params;
+use ci_medic::event::{Conclusion, Status};
 use ci_medic::history::snapshot::Snapshot as TrunkSnapshot;
 use ci_medic::hud::aggregate::{Aggregate, JobRow};
 use ci_medic::hud::model::{
@@ -107,8 +108,8 @@ pub fn build_demo() -> HudSnapshot {
                 workflow,
                 name: job,
                 sha: &format!("{:040x}", run),
-                status: "completed",
-                conclusion: Some("failure"),
+                status: Some(&Status::Completed),
+                conclusion: Some(&Conclusion::Failure),
                 completed_at: Some(now - Duration::hours(rng.below(24 * 13) as i64)),
                 url: Some(&url),
                 fingerprint: Some(&failure.fingerprint),
@@ -142,8 +143,8 @@ pub fn build_demo() -> HudSnapshot {
             workflow: &j.workflow,
             name: &j.name,
             sha: &j.sha,
-            status: j.status.as_str(),
-            conclusion: j.conclusion.as_ref().map(|c| c.as_str()),
+            status: Some(&j.status),
+            conclusion: j.conclusion.as_ref(),
             completed_at: None,
             url: j.url.as_deref(),
             fingerprint: None,
@@ -285,7 +286,7 @@ pub fn build_demo() -> HudSnapshot {
                     job_name: name.to_string(),
                     run_id,
                     run_attempt: 1,
-                    status: "completed".into(),
+                    status: Some(Status::Completed),
                     conclusion: Some(if fail { "failure" } else { "success" }.into()),
                     started_at: Some(started),
                     completed_at: Some(started + Duration::seconds(secs)),
@@ -390,7 +391,7 @@ pub fn hostile_snapshot() -> HudSnapshot {
             job_name: format!("{XSS_SCRIPT}{long}"),
             run_id: 1,
             run_attempt: 1,
-            status: "completed".into(),
+            status: Some(Status::Completed),
             conclusion: Some("failure".into()),
             started_at: None,
             completed_at: None,

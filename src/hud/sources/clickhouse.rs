@@ -7,15 +7,22 @@
 //! one page of pull requests at a time.
 //!
 //! Queries per page (each counted in [`BuildStats`]):
-//! - index: 6 — jobs and failures per day, fingerprints, flaky jobs,
-//!   autorevert's actions, the pull requests with downstream results, and
-//!   the upstream jobs of their heads (the last two also serve every pull
-//!   request page);
+//! - index: 6 to 9 — jobs and failures per day, fingerprints, flaky jobs,
+//!   autorevert's actions, ci-medic's actions counted per kind; the pull requests with downstream results when
+//!   GitHub did not list the open ones; and Dr. CI's reads for every open
+//!   pull request at once (the jobs of all heads and merge bases; when some
+//!   failure has a real cause, the recent failures elsewhere and retry's
+//!   flaky memory), which also serve every pull request page;
 //! - trunk: 4 — the trunk history autorevert reads (pushes, jobs of their
 //!   commits, recorded restarts, workflow files);
 //! - downstream summary: 1 — every backend's totals and matrix columns;
 //! - each page of a backend's matrix: 1;
 //! - each pull request page: 1 — its downstream jobs.
+//!
+//! A pull request page shows the verdicts its Dr. CI comment gives, by the
+//! same rules over the same rows ([`crate::drci::clickhouse::Reader::classify_pulls`]);
+//! the merge base is GitHub's (read when the build has a token), and
+//! without one a failure is UNCLASSIFIED, never a guessed FLAKY.
 //!
 //! Downstream results count as autorevert's and Dr. CI's do: the latest
 //! attempt of each job on the pull request's current head, which is the
@@ -24,7 +31,7 @@
 //! The failure issues are GitHub's, not ClickHouse's: they are listed when
 //! the build has a token (one API call), and the index says none otherwise.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
@@ -35,10 +42,14 @@ use serde::Deserialize;
 use crate::autorevert::detect::Params as DetectParams;
 use crate::config::AutorevertConfig;
 use crate::crcr::row::CrcrJobRow;
+use crate::drci::DrciSection;
+use crate::drci::clickhouse::{Batch, Classified, OpenPull, PullAuthor};
+use crate::drci::snapshot::IssueRef;
+use crate::event::{Conclusion, Status};
 use crate::hud::downstream::{self, Backend};
 use crate::hud::model::{
     Action, ActionKind, DayCount, DownstreamJob, FailureIssue, FingerprintCount, FlakyJob,
-    HudSnapshot, JobClass, Outcome, PullJob, PullView,
+    HudSnapshot, JobClass, PullJob, PullView,
 };
 use crate::hud::pages::{self, MATRIX_ROWS_PER_PAGE, MAX_MATRIX_COLUMNS, Page, Renderer};
 use crate::store::Store;
@@ -143,6 +154,42 @@ WHERE repository_full_name = {repo:String}
   AND action != 'none'
 ORDER BY ts DESC
 LIMIT {limit:UInt64}";
+
+/// What ci-medic did in the window, per kind: re-runs and heals from
+/// `actions`, the revert commands' reverts from `bot_audit` (which records
+/// every merge and revert), autorevert's restarts, reverts and
+/// notifications (not under dry run) from `autorevert_events` (which
+/// records every decision): the `actions` rows of those kinds are left
+/// out, not to count one revert twice.
+const ACTION_TOTALS: &str = "\
+SELECT kind, toUInt64(sum(n)) AS n FROM (
+  SELECT CAST(kind AS String) AS kind, count() AS n FROM actions FINAL
+  WHERE repository_full_name = {repo:String}
+    AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
+    AND kind IN ('rerun', 'heal')
+  GROUP BY kind
+  UNION ALL
+  SELECT 'revert' AS kind, count() AS n FROM bot_audit FINAL
+  WHERE repository_full_name = {repo:String}
+    AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
+    AND action = 'revert'
+  UNION ALL
+  SELECT CAST(action AS String) AS kind, count() AS n FROM autorevert_events
+  WHERE repository_full_name = {repo:String}
+    AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
+    AND action IN ('restart', 'revert', 'notify') AND NOT dry_run
+  GROUP BY kind)
+GROUP BY kind
+ORDER BY kind";
+
+#[derive(Debug, Row, Deserialize)]
+struct TotalRow {
+    kind: String,
+    n: u64,
+}
 
 /// When a downstream job last did something.
 macro_rules! when {
@@ -333,6 +380,14 @@ pub struct Params<'a> {
     pub server_url: &'a str,
     /// The open failure issues, when GitHub was asked.
     pub issues: Vec<FailureIssue>,
+    /// Dr. CI's settings: the pull request pages classify as the comment.
+    pub drci: &'a DrciSection,
+    /// The open pull requests with their merge bases, when GitHub was
+    /// asked; otherwise the pull requests with downstream results, whose
+    /// merge bases are unknown.
+    pub pulls: Option<Vec<OpenPull>>,
+    /// The open `UNSTABLE …` and `DISABLED …` issues, when GitHub was asked.
+    pub unstable: Vec<IssueRef>,
 }
 
 /// What a build cost and gave.
@@ -406,10 +461,15 @@ impl SiteWriter {
     }
 }
 
-fn at(ms: i64) -> Option<DateTime<Utc>> {
-    (ms != 0)
-        .then(|| DateTime::<Utc>::from_timestamp_millis(ms))
-        .flatten()
+/// A time column read as Unix milliseconds: `None` for the epoch (unset),
+/// an error naming `row` for one out of range.
+fn time_of(ms: i64, row: impl FnOnce() -> String) -> Result<Option<DateTime<Utc>>> {
+    if ms == 0 {
+        return Ok(None);
+    }
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .map(Some)
+        .ok_or_else(|| anyhow::anyhow!("{}: time {ms} ms is out of range", row()))
 }
 
 fn some(s: String) -> Option<String> {
@@ -427,8 +487,8 @@ impl From<CrcrJobRow> for DownstreamJob {
             job_name: r.job_name,
             run_id: u64::try_from(r.run_id).unwrap_or_default(),
             run_attempt: u64::try_from(r.run_attempt).unwrap_or(1),
-            status: r.status,
-            conclusion: some(r.conclusion),
+            status: some(r.status).map(|s| Status::parse(&s)),
+            conclusion: some(r.conclusion).map(|c| Conclusion::parse(&c)),
             started_at: r.started_at,
             completed_at: r.completed_at,
             execution_time_s: r.execution_time_s.map(|s| s as f64),
@@ -442,49 +502,29 @@ impl From<CrcrJobRow> for DownstreamJob {
     }
 }
 
-/// The upstream jobs of a pull request's head as the page lists them: the
-/// latest attempt of each, a failure flaky when the same job failed and
-/// passed on one commit in the window, otherwise not classified (the trunk
-/// comparison is the Dr. CI comment's).
-fn pull_jobs(rows: &[crate::store::JobRow], flaky: &HashSet<(String, String)>) -> Vec<PullJob> {
-    let mut latest: BTreeMap<(&str, &str), &crate::store::JobRow> = BTreeMap::new();
-    for r in rows {
-        let key = (r.workflow_name.as_str(), r.name.as_str());
-        match latest.get(&key) {
-            Some(b) if (b.run_id, b.run_attempt, b.id) >= (r.run_id, r.run_attempt, r.id) => {}
-            _ => {
-                latest.insert(key, r);
-            }
+/// A pull request's page: Dr. CI's verdicts (the comment's), then the
+/// jobs of its head that passed (latest attempt).
+fn pull_view(c: &Classified, server: &str, repo: &str) -> PullView {
+    let mut view = PullView::from_drci(
+        c.pull.number,
+        &c.pull.title,
+        Some(format!("{server}/{repo}/pull/{}", c.pull.number)),
+        &c.pull.head_sha,
+        &c.verdicts,
+    );
+    for j in crate::drci::classify::latest_attempts(&c.snapshot.jobs) {
+        let done = j.status.as_ref().is_none_or(|s| s.is_completed());
+        if done && j.conclusion.as_ref().is_some_and(|c| c.is_passing()) {
+            view.jobs.push(PullJob {
+                name: j.name.clone(),
+                class: JobClass::Success,
+                reason: String::new(),
+                cause: None,
+                url: j.url.clone(),
+            });
         }
     }
-    latest
-        .into_values()
-        .map(|r| {
-            let outcome = Outcome::of(&r.status, some(r.conclusion.clone()).as_deref());
-            let is_flaky = flaky.contains(&(r.workflow_name.clone(), r.name.clone()));
-            let class = match outcome {
-                Outcome::Success => JobClass::Success,
-                Outcome::Pending => JobClass::Pending,
-                Outcome::Cancelled | Outcome::Missing => JobClass::Cancelled,
-                Outcome::Failure if is_flaky => JobClass::Flaky,
-                Outcome::Failure => JobClass::Unclassified,
-            };
-            let reason = match (outcome, is_flaky) {
-                (Outcome::Failure, true) => "failed and passed on one commit lately".to_string(),
-                (Outcome::Failure, false) if !r.failure.category.is_empty() => {
-                    format!("{} ({})", r.failure.category, r.failure.rule)
-                }
-                _ => String::new(),
-            };
-            PullJob {
-                name: format!("{} / {}", r.workflow_name, r.name),
-                class,
-                reason,
-                cause: some(r.failure.line.clone()),
-                url: some(r.html_url.clone()),
-            }
-        })
-        .collect()
+    view
 }
 
 /// Build the whole site from `store` into `out`.
@@ -516,14 +556,15 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
         .context("reading jobs per day")?;
     snap.daily = days
         .into_iter()
-        .filter_map(|d| {
-            Some(DayCount {
-                day: NaiveDate::parse_from_str(&d.day, "%Y-%m-%d").ok()?,
+        .map(|d| {
+            Ok(DayCount {
+                day: NaiveDate::parse_from_str(&d.day, "%Y-%m-%d")
+                    .with_context(|| format!("jobs per day: the day {:?}", d.day))?,
                 jobs: d.jobs,
                 failed: d.failed,
             })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let issue_of: HashMap<&str, u64> = snap
         .issues
         .iter()
@@ -536,17 +577,21 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
         .context("reading failure fingerprints")?;
     snap.fingerprints = fingerprints
         .into_iter()
-        .map(|f| FingerprintCount {
-            issue: issue_of.get(f.fingerprint.as_str()).copied(),
-            fingerprint: f.fingerprint,
-            category: f.category,
-            rule: some(f.rule),
-            line: some(f.line),
-            count: f.count,
-            last_seen: at(f.last_seen),
-            example_url: some(f.example_url),
+        .map(|f| {
+            Ok(FingerprintCount {
+                issue: issue_of.get(f.fingerprint.as_str()).copied(),
+                last_seen: time_of(f.last_seen, || {
+                    format!("the fingerprint {:?}'s last failure", f.fingerprint)
+                })?,
+                fingerprint: f.fingerprint,
+                category: f.category,
+                rule: some(f.rule),
+                line: some(f.line),
+                count: f.count,
+                example_url: some(f.example_url),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let flaky = q(FLAKY)
         .param("limit", MAX_FLAKY)
         .fetch_all::<FlakyRow>()
@@ -571,12 +616,18 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
     let commit_url = |sha: &str| format!("{server}/{repo}/commit/{sha}");
     snap.actions = actions
         .into_iter()
-        .filter_map(|a| {
+        .map(|a| {
             let kind = match a.kind.as_str() {
                 "restart" => ActionKind::Restart,
                 "revert" => ActionKind::Revert,
                 "notify" => ActionKind::Notify,
-                _ => return None,
+                _ => return Ok(None),
+            };
+            let Some(ts) = time_of(a.ts_ms, || {
+                format!("autorevert's {} decision on {:?}", a.kind, a.commit_sha)
+            })?
+            else {
+                return Ok(None);
             };
             let mut reason = if a.reason.is_empty() {
                 a.verdict
@@ -586,49 +637,92 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
             if a.failed {
                 reason = format!("failed: {reason}");
             }
-            Some(Action {
-                ts: at(a.ts_ms)?,
+            Ok(Some(Action {
+                ts,
                 kind,
                 url: Some(commit_url(&a.commit_sha)),
                 subject: a.commit_sha,
                 reason,
                 dry_run: a.dry_run,
-            })
+            }))
         })
-        .collect();
-    let prs = q(PRS)
-        .param("limit", MAX_PRS)
-        .fetch_all::<PrRow>()
+        .filter_map(Result::transpose)
+        .collect::<Result<_>>()?;
+    let totals = q(ACTION_TOTALS)
+        .fetch_all::<TotalRow>()
         .await
-        .context("reading pull requests with downstream results")?;
-    let heads: Vec<String> = prs.iter().map(|p| p.head.clone()).collect();
-    let upstream = store.jobs_for_shas(repo, &heads).await?;
-    let flaky_jobs: HashSet<(String, String)> = snap
-        .flaky
-        .iter()
-        .map(|f| (f.workflow.clone(), f.name.clone()))
-        .collect();
-    let mut by_sha: HashMap<&str, Vec<crate::store::JobRow>> = HashMap::new();
-    for j in upstream {
-        if let Some(sha) = heads.iter().find(|h| **h == j.head_sha) {
-            by_sha.entry(sha.as_str()).or_default().push(j);
-        }
+        .context("counting ci-medic's actions")?;
+    for t in totals {
+        let kind = match t.kind.as_str() {
+            "rerun" => ActionKind::Rerun,
+            "heal" => ActionKind::Heal,
+            "revert" => ActionKind::Revert,
+            "restart" => ActionKind::Restart,
+            "notify" => ActionKind::Notify,
+            _ => continue,
+        };
+        *snap.action_totals.entry(kind).or_default() += t.n;
     }
-    snap.prs = prs
+    // Zero counts too: the index shows the counted figures, not the
+    // decisions listed.
+    for k in ActionKind::ALL {
+        snap.action_totals.entry(k).or_default();
+    }
+    let pulls = match p.pulls {
+        Some(pulls) => pulls,
+        None => {
+            let prs = q(PRS)
+                .param("limit", MAX_PRS)
+                .fetch_all::<PrRow>()
+                .await
+                .context("reading pull requests with downstream results")?;
+            w.queried("index", 1);
+            prs.into_iter()
+                .map(|pr| OpenPull {
+                    number: pr.pr_number,
+                    head_sha: pr.head,
+                    ..OpenPull::default()
+                })
+                .collect()
+        }
+    };
+    // Dr. CI's verdicts on every pull request at once; the authors whose
+    // failures count are those the comment reads.
+    let authors: BTreeMap<String, PullAuthor> = pulls
         .iter()
-        .map(|pr| PullView {
-            number: pr.pr_number,
-            title: String::new(),
-            head_sha: pr.head.clone(),
-            url: Some(format!("{}/{repo}/pull/{}", snap.server_url, pr.pr_number)),
-            jobs: by_sha
-                .get(pr.head.as_str())
-                .map(|rows| pull_jobs(rows, &flaky_jobs))
-                .unwrap_or_default(),
+        .take(p.drci.sweep_max_pulls)
+        .filter_map(|pr| {
+            Some((
+                pr.head_ref.clone(),
+                PullAuthor {
+                    number: pr.number,
+                    author: pr.author.clone()?,
+                    head_sha: pr.head_sha.clone(),
+                },
+            ))
         })
+        .filter(|(branch, _)| !branch.is_empty())
         .collect();
-    drop(by_sha);
-    w.queried("index", 6);
+    let reader = crate::drci::clickhouse::Reader::new(store, repo);
+    let classified = reader
+        .classify_pulls(
+            &pulls,
+            &Batch {
+                section: p.drci,
+                default_branch: p.branch,
+                issues: &p.unstable,
+                authors: &authors,
+                now: p.now,
+            },
+        )
+        .await
+        .context("classifying the open pull requests' failures")?;
+    snap.prs = classified
+        .iter()
+        .map(|c| pull_view(c, &snap.server_url, repo))
+        .collect();
+    drop(classified);
+    w.queried("index", 5 + reader.queries());
 
     // The trunk grid.
     let trunk =
@@ -652,6 +746,9 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
     let mut summary: Vec<(Backend, usize, Vec<String>)> = backends
         .into_iter()
         .map(|b| {
+            let last_run = time_of(b.last_run, || {
+                format!("the backend {:?}'s last run", b.repo)
+            })?;
             let completed = b.passed + b.failed;
             let backend = Backend {
                 slug: downstream::slug(&b.repo),
@@ -663,12 +760,12 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
                 failed: b.failed as usize,
                 pass_rate: (completed > 0).then(|| b.passed as f64 / completed as f64),
                 avg_duration_s: b.avg_duration_s.filter(|s| s.is_finite()),
-                last_run: at(b.last_run),
+                last_run,
             };
             let columns = pages::matrix_columns(b.columns.iter().map(String::as_str));
-            (backend, b.prs as usize, columns)
+            Ok((backend, b.prs as usize, columns))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut order: Vec<Backend> = summary.iter().map(|s| s.0.clone()).collect();
     downstream::sort(&mut order);
     let r = Renderer::new(&snap)?;
@@ -737,6 +834,7 @@ mod tests {
             FINGERPRINTS,
             FLAKY,
             ACTIONS,
+            ACTION_TOTALS,
             BACKENDS,
             MATRIX_PAGE,
             PR_DOWNSTREAM,
@@ -748,6 +846,20 @@ mod tests {
         }
         assert!(MATRIX_PAGE.contains("LIMIT {rows:UInt64}"));
         assert!(PR_DOWNSTREAM.contains("pr_number = {pr:UInt64}"));
+    }
+
+    #[test]
+    fn a_time_out_of_range_is_an_error_naming_its_row() {
+        assert_eq!(time_of(0, || "row".into()).unwrap(), None);
+        assert_eq!(
+            time_of(1_000, || "row".into()).unwrap(),
+            DateTime::<Utc>::from_timestamp_millis(1_000)
+        );
+        let err = time_of(i64::MAX, || "the backend \"o/r\"'s last run".into()).unwrap_err();
+        assert!(
+            err.to_string().contains("the backend \"o/r\"'s last run"),
+            "{err}"
+        );
     }
 
     #[test]

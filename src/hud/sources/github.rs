@@ -111,8 +111,8 @@ pub async fn read(ctx: &Ctx, since_days: u32, now: DateTime<Utc>) -> Result<(Hud
                 workflow: &workflow,
                 name: &j.name,
                 sha: &j.head_sha,
-                status: crate::event::status::status_str(j.status.as_ref()),
-                conclusion: j.conclusion.as_ref().map(crate::event::Conclusion::as_str),
+                status: j.status.as_ref(),
+                conclusion: j.conclusion.as_ref(),
                 completed_at: j.completed_at,
                 url: j.html_url.as_deref(),
                 ..JobRow::default()

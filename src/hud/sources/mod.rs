@@ -88,12 +88,22 @@ pub async fn build_from_clickhouse(
     let config = cx.load_config(client.as_ref()).await?;
     let ctx = cx.ctx(client, config);
     let repo = cx.repo()?.full();
-    let (branch, issues) = match ctx.github() {
-        Ok(client) => (
-            client.default_branch().await?,
-            github::failure_issues(&ctx).await?.0,
-        ),
-        Err(_) => ("main".to_string(), Vec::new()),
+    let drci = ctx.config.drci.clone().unwrap_or_default();
+    let (branch, issues, pulls, unstable) = match ctx.github() {
+        Ok(client) => {
+            let (pulls, unstable) = open_pulls(client, &drci).await?;
+            cx.env.out(&format!(
+                "ci-medic hud: {} open pull requests and their merge bases read from GitHub",
+                pulls.len()
+            ));
+            (
+                client.default_branch().await?,
+                github::failure_issues(&ctx).await?.0,
+                Some(pulls),
+                unstable,
+            )
+        }
+        Err(_) => ("main".to_string(), Vec::new(), None, Vec::new()),
     };
     let server = ctx
         .env
@@ -112,8 +122,71 @@ pub async fn build_from_clickhouse(
             now,
             server_url: &server,
             issues,
+            drci: &drci,
+            pulls,
+            unstable,
         },
         out,
     )
     .await
+}
+
+/// The open pull requests (the most recently updated
+/// [`clickhouse::MAX_PRS`]), each with the merge base its Dr. CI comment
+/// compares with (GitHub's compare endpoint: one call each; one that
+/// cannot be read stays unknown, and its page says UNCLASSIFIED), and the
+/// open unstable issues: the facts of the comment that the tables do not
+/// hold.
+async fn open_pulls(
+    client: &crate::github::Client,
+    drci: &crate::drci::DrciSection,
+) -> Result<(
+    Vec<crate::drci::clickhouse::OpenPull>,
+    Vec<crate::drci::snapshot::IssueRef>,
+)> {
+    use anyhow::Context as _;
+    let open = client
+        .open_pulls(clickhouse::MAX_PRS as usize)
+        .await
+        .context("listing the open pull requests")?;
+    let mut pulls = Vec::with_capacity(open.len());
+    for pr in open {
+        let merge_base = match client.merge_base(&pr.base_ref, &pr.head_sha).await {
+            Ok(sha) => Some(sha),
+            Err(e) => {
+                tracing::warn!("the merge base of #{} not read: {e}", pr.number);
+                None
+            }
+        };
+        pulls.push(crate::drci::clickhouse::OpenPull {
+            number: pr.number,
+            title: pr.title,
+            author: pr.user.map(|u| u.login),
+            head_sha: pr.head_sha,
+            head_ref: pr.head_ref,
+            merge_base,
+        });
+    }
+    let label = drci.unstable_label.trim();
+    let unstable = if label.is_empty() {
+        Vec::new()
+    } else {
+        client
+            .open_issues_with_label(label)
+            .await
+            .context("listing the open unstable issues")?
+            .into_iter()
+            .filter(|i| {
+                matches!(
+                    crate::automations::disabled::parse_title(&i.title),
+                    Some(Ok(_))
+                )
+            })
+            .map(|i| crate::drci::snapshot::IssueRef {
+                number: Some(i.number),
+                title: i.title,
+            })
+            .collect()
+    };
+    Ok((pulls, unstable))
 }
