@@ -244,6 +244,14 @@ pub enum Write {
         message: String,
         to: crate::bot::reply::ReplyTo,
     },
+    /// A `bot_audit` row recording what the step this one depends on (its
+    /// first dependency) did to a merge: `row` as planned once it landed
+    /// (for `merge -r -f`, with the head the update made and merged), or
+    /// with `result: failed` and GitHub's or ci-medic's reason when it
+    /// failed. A skipped merge records nothing. Written to the store.
+    AuditOutcome {
+        row: crate::store::bot_audit::BotAuditRow,
+    },
 }
 
 /// Where a write lands.
@@ -292,6 +300,7 @@ impl Write {
             Write::PutComment { .. } => "put-comment",
             Write::RebaseBranch { .. } => "rebase-branch",
             Write::UpdateBranchAndMerge { .. } => "update-branch-and-merge",
+            Write::AuditOutcome { .. } => "audit-outcome",
         }
     }
 
@@ -299,6 +308,7 @@ impl Write {
     pub fn sink(&self) -> Sink {
         match self {
             Write::InsertRows { .. } | Write::Migrate { .. } => Sink::Store,
+            Write::AuditOutcome { .. } => Sink::Store,
             Write::RepositoryDispatch { .. } => Sink::Relay,
             _ => Sink::Github,
         }
@@ -492,6 +502,10 @@ impl Write {
                 ..
             } => format!(
                 "update the branch of #{number} (head {expected_head_sha}), then merge the updated head ({method})"
+            ),
+            Write::AuditOutcome { row } => format!(
+                "record in bot_audit how the {} of #{} ended",
+                row.action, row.pr_number
             ),
         }
     }
@@ -982,6 +996,10 @@ fn gate(step: &Step, done: &BTreeMap<String, Outcome>) -> Result<Write, String> 
             None => return Err(format!("{} has not run", t.step)),
         }
     }
+    if let Write::AuditOutcome { row } = &write {
+        let of = step.depends_on.first().and_then(|d| done.get(d));
+        write = crate::bot::audit::resolve(row, of)?;
+    }
     Ok(write)
 }
 
@@ -1240,10 +1258,15 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
         )
         .await
         .map(|merged| match merged {
-            Ok(sha) => done(format!("updated and merged #{number} as {sha}")),
+            Ok((head, merged)) => done(crate::bot::merge::merged_detail(*number, &head, &merged)),
             Err(why) => Outcome::Failed { error: why },
         }),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
+            return Outcome::Failed {
+                error: format!("{} is not a GitHub write", w.kind()),
+            };
+        }
+        Write::AuditOutcome { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),
             };

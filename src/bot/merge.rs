@@ -516,7 +516,7 @@ pub fn decide(
             &format!("{who} asked to merge"),
         );
         if facts.audit {
-            accepted.writes.push(super::audit::step(
+            accepted.writes.extend(super::audit::merge_steps(
                 super::audit::Entry {
                     pr: pull.number,
                     action: "merge",
@@ -685,7 +685,7 @@ fn update_then_merge(
         merged_label(pull.number, id),
     ];
     if facts.audit {
-        accepted.writes.push(super::audit::step(
+        accepted.writes.extend(super::audit::merge_steps(
             super::audit::Entry {
                 pr: pull.number,
                 action: "merge",
@@ -805,9 +805,9 @@ pub async fn update_and_pin(
 
 /// Carry out [`Write::UpdateBranchAndMerge`] (`merge -r -f`): update the
 /// branch, read back the head the update made, and merge exactly that
-/// head (the merge call carries its `sha`). `Ok(Ok(merge commit))`, or
-/// `Ok(Err(why))` when the branch moved otherwise; a refused merge is
-/// explained in the reply.
+/// head (the merge call carries its `sha`). `Ok(Ok((head merged, merge
+/// commit)))`, or `Ok(Err(why))` when the branch moved otherwise; a
+/// refused merge is explained in the reply.
 pub async fn update_and_merge(
     c: &crate::github::Client,
     number: u64,
@@ -816,18 +816,32 @@ pub async fn update_and_merge(
     title: &str,
     message: &str,
     to: &ReplyTo,
-) -> Result<Result<String, String>, crate::github::GithubError> {
+) -> Result<Result<(String, String), String>, crate::github::GithubError> {
     let head = match update_and_read_back(c, number, expected_head_sha, to).await? {
         Ok(head) => head,
         Err(why) => return Ok(Err(why)),
     };
     match c.merge_pull(number, &head, method, title, message).await {
-        Ok(merged) => Ok(Ok(merged)),
+        Ok(merged) => Ok(Ok((head, merged))),
         Err(e) => {
             super::reply::explain_merge_refusal(c, to, &e).await;
             Err(e)
         }
     }
+}
+
+/// What a landed [`Write::UpdateBranchAndMerge`] reports: the head the
+/// update made (the one merged) and the merge commit; read back by
+/// [`merged_head`] for the audit row.
+pub fn merged_detail(number: u64, head: &str, merged: &str) -> String {
+    format!("updated #{number} to {head}; merged {head} as {merged}")
+}
+
+/// The head a [`merged_detail`] says was merged.
+pub fn merged_head(detail: &str) -> Option<&str> {
+    let (_, rest) = detail.split_once("; merged ")?;
+    let (head, _) = rest.split_once(" as ")?;
+    (!head.is_empty() && head.bytes().all(|b| b.is_ascii_hexdigit())).then_some(head)
 }
 
 /// Reads of the pull request after an update, at most, waiting for its head
@@ -946,6 +960,14 @@ mod tests {
         );
         assert_eq!(c.failing, ["crcr/org/npu / test"]);
         assert_eq!(c.pending, ["Dr. CI"]);
+    }
+
+    #[test]
+    fn the_merged_head_is_read_back_from_what_the_merge_reported() {
+        let d = merged_detail(7, "abc123", "def456");
+        assert_eq!(merged_head(&d), Some("abc123"));
+        assert_eq!(merged_head("merged #7 as def456"), None);
+        assert_eq!(merged_head("x; merged not hex as y"), None);
     }
 
     #[test]

@@ -229,6 +229,7 @@ pub fn hold_pending(
                 if gate.on_error == OnError::Closed {
                     end_wait(
                         &mut plan,
+                        facts,
                         w,
                         &format!(
                             "The downstream CI gate could not be checked ({}), and `crcr.on-error` is `closed`: not merging.",
@@ -262,6 +263,7 @@ pub fn hold_pending(
         if blocked.iter().any(|(_, why)| *why == "failed") {
             end_wait(
                 &mut plan,
+                facts,
                 w,
                 &format!(
                     "Downstream CI (L4) blocks merging {}: {}.",
@@ -275,6 +277,7 @@ pub fn hold_pending(
             if facts.now > s.deadline {
                 end_wait(
                     &mut plan,
+                    facts,
                     w,
                     &format!(
                         "Downstream CI (L4) did not report by the deadline ({} UTC): {}.",
@@ -300,25 +303,10 @@ pub fn hold_pending(
     (rest, plan)
 }
 
-/// End a pending merge: the reply says why, and the label goes.
-fn end_wait(plan: &mut crate::plan::Plan, w: &pending::Waiting, why: &str) {
-    use crate::plan::Write;
-    let (kind, key) = w.reply.marker();
-    plan.push(
-        Write::Comment {
-            number: w.reply.number,
-            body: w.reply.body(&format!("## Merge failed\n\n{why}")),
-            marker: Some((kind, key)),
-        },
-        format!("the merge of #{} ended", w.reply.number),
-    );
-    plan.push_best_effort(
-        Write::RemoveLabel {
-            number: w.reply.number,
-            label: crate::bot::config::LABEL_MERGING.to_string(),
-        },
-        "the merge no longer waits",
-    );
+/// End a pending merge: the reply says why, the label goes, and the audit
+/// log records the merge as failed.
+fn end_wait(plan: &mut crate::plan::Plan, facts: &pending::Facts, w: &pending::Waiting, why: &str) {
+    pending::end(plan, facts, w, "Merge failed", why);
 }
 
 /// The merge facts of the waits the gate left whose ordinary checks are
