@@ -704,7 +704,19 @@ async fn an_l4_result_wakes_the_merge_waiting_for_it_in_the_same_run() {
         assert_eq!(report.code, 0, "{}\n{}", report.stdout, report.stderr);
         let back = w.fake.repository_dispatches(&format!("{OWNER}/{REPO}"));
         let done = back.last().expect("a result").client_payload.clone();
+        let before = w.fake.requests().len();
         let run = upstream(&w, "repository_dispatch", &result_event(&done)).await;
+        let made: Vec<String> = w
+            .fake
+            .requests()
+            .into_iter()
+            .skip(before)
+            .map(|r| format!("{} {}", r.method, r.operation.unwrap_or(r.path)))
+            .collect();
+        // Accepted to merged: the result's own calls (no ping on a
+        // success) and the wake's; a failure pings and ends the wait.
+        let expected = if merges { 23 } else { 20 };
+        assert_eq!(made.len(), expected, "{conclusion}: {made:#?}");
         assert_eq!(run.code, 0, "{conclusion}: {}\n{}", run.stdout, run.stderr);
         let checks = w.fake.check_runs();
         assert_eq!(checks.len(), 1, "{checks:?}");
