@@ -48,6 +48,9 @@ pub struct Ctx {
 pub struct Memo {
     pub run: OnceCell<Arc<RunFacts>>,
     pub retry: OnceCell<Arc<RetryFacts>>,
+    /// A downstream CI result, verified once: recorded by `crcr-result`,
+    /// and waking the merges waiting for it (`crcr-wake`).
+    pub crcr_result: OnceCell<Arc<crate::crcr::receive::ResultFacts>>,
 }
 
 impl Ctx {

@@ -254,6 +254,14 @@ pub enum Write {
         rows: TableRows,
         outcome_of: Vec<Vec<String>>,
     },
+    /// A `bot_audit` row recording what the step this one depends on (its
+    /// first dependency) did to a merge: `row` as planned once it landed
+    /// (for `merge -r -f`, with the head the update made and merged), or
+    /// with `result: failed` and GitHub's or ci-medic's reason when it
+    /// failed. A skipped merge records nothing. Written to the store.
+    AuditOutcome {
+        row: crate::store::bot_audit::BotAuditRow,
+    },
 }
 
 /// Where a write lands.
@@ -303,6 +311,7 @@ impl Write {
             Write::RebaseBranch { .. } => "rebase-branch",
             Write::UpdateBranchAndMerge { .. } => "update-branch-and-merge",
             Write::InsertRecords { .. } => "insert-records",
+            Write::AuditOutcome { .. } => "audit-outcome",
         }
     }
 
@@ -310,6 +319,7 @@ impl Write {
     pub fn sink(&self) -> Sink {
         match self {
             Write::InsertRows { .. } | Write::Migrate { .. } => Sink::Store,
+            Write::AuditOutcome { .. } => Sink::Store,
             Write::RepositoryDispatch { .. } => Sink::Relay,
             Write::InsertRecords { .. } => Sink::Store,
             _ => Sink::Github,
@@ -509,6 +519,10 @@ impl Write {
                 "insert {} row(s) into ClickHouse table {}, each saying whether the writes it records landed",
                 rows.len(),
                 rows.table()
+            ),
+            Write::AuditOutcome { row } => format!(
+                "record in bot_audit how the {} of #{} ended",
+                row.action, row.pr_number
             ),
         }
     }
@@ -1017,6 +1031,10 @@ fn gate(step: &Step, done: &BTreeMap<String, Outcome>) -> Result<Write, String> 
             }
         }
     }
+    if let Write::AuditOutcome { row } = &write {
+        let of = step.depends_on.first().and_then(|d| done.get(d));
+        write = crate::bot::audit::resolve(row, of)?;
+    }
     Ok(write)
 }
 
@@ -1275,7 +1293,7 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
         )
         .await
         .map(|merged| match merged {
-            Ok(sha) => done(format!("updated and merged #{number} as {sha}")),
+            Ok((head, merged)) => done(crate::bot::merge::merged_detail(*number, &head, &merged)),
             Err(why) => Outcome::Failed { error: why },
         }),
         Write::InsertRows { .. } | Write::Migrate { .. } => {
@@ -1283,7 +1301,7 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 error: format!("{} is not a GitHub write", w.kind()),
             };
         }
-        Write::InsertRecords { .. } => {
+        Write::InsertRecords { .. } | Write::AuditOutcome { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),
             };

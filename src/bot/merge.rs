@@ -399,11 +399,6 @@ pub fn decide(
                 code(b)
             )));
         }
-        if *ignore_current {
-            return Err(Refusal::new(
-                "`-r` merges the updated head once its checks pass; it does not go with `-i` (the checks failing now are the old head's).",
-            ));
-        }
         if pull.from_fork(&facts.repo) && !pull.maintainer_can_modify {
             return Err(Refusal::new(
                 "The branch is in a fork that does not allow edits by maintainers, so it cannot be updated; its author can allow them, or update the branch.",
@@ -434,8 +429,24 @@ pub fn decide(
     }
     if rebase.is_some() {
         // The checks that count are the updated head's, read when it is
-        // looked at again.
-        return Ok(update_then_wait(facts, pull, approvers, tolerate, config));
+        // looked at again; with `-i`, those failing on the head seen now
+        // are ignored there by name, as `-i` ignores them without `-r`.
+        let ignored = if mode == Mode::IgnoreCurrent {
+            c.failing.clone()
+        } else {
+            Vec::new()
+        };
+        return Ok(update_then_wait(
+            facts,
+            pull,
+            Wait {
+                approvers,
+                tolerate,
+                mode,
+                ignored,
+            },
+            config,
+        ));
     }
     let gate = super::tolerance::gate(
         &c.failing,
@@ -516,7 +527,7 @@ pub fn decide(
             &format!("{who} asked to merge"),
         );
         if facts.audit {
-            accepted.writes.push(super::audit::step(
+            accepted.writes.extend(super::audit::merge_steps(
                 super::audit::Entry {
                     pr: pull.number,
                     action: "merge",
@@ -591,22 +602,41 @@ fn deadline(now: DateTime<Utc>, config: &Config) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// What a `merge -r` waits with once the branch is updated.
+struct Wait {
+    approvers: Vec<String>,
+    tolerate: u32,
+    /// [`Mode::Normal`], or [`Mode::IgnoreCurrent`] for `-r -i`.
+    mode: Mode,
+    /// `-r -i`: the checks failing on the head seen when the command was
+    /// given, ignored by name on the updated head.
+    ignored: Vec<String>,
+}
+
 /// `merge -r`: update the branch with its base pinned to the head seen now,
 /// then pin the head the update made and wait for its checks like any
 /// pending merge (the reply is rewritten with the new head).
-fn update_then_wait(
-    facts: &Facts,
-    pull: &PullDetail,
-    approvers: Vec<String>,
-    tolerate: u32,
-    config: &Config,
-) -> Accepted {
+fn update_then_wait(facts: &Facts, pull: &PullDetail, wait: Wait, config: &Config) -> Accepted {
+    let Wait {
+        approvers,
+        tolerate,
+        mode,
+        ignored,
+    } = wait;
+    let ignoring = if ignored.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n\nIgnoring on the updated head the checks failing now: {}",
+            super::reply::names(&ignored)
+        )
+    };
     let state = PendingMerge {
         pr: pull.number,
         sha: pull.head.sha.clone(),
         requester: facts.trigger.author.clone(),
-        mode: Mode::Normal,
-        ignored: Vec::new(),
+        mode,
+        ignored,
         approvers,
         tolerate,
         deadline: deadline(facts.now, config),
@@ -644,7 +674,7 @@ fn update_then_wait(
         ),
     ];
     accepted.reply = Some(format!(
-        "Updating {} with {}, then merging the updated head once its checks pass.",
+        "Updating {} with {}, then merging the updated head once its checks pass.{ignoring}",
         code(&pull.head.sha),
         code(&pull.base.name)
     ));
@@ -685,7 +715,7 @@ fn update_then_merge(
         merged_label(pull.number, id),
     ];
     if facts.audit {
-        accepted.writes.push(super::audit::step(
+        accepted.writes.extend(super::audit::merge_steps(
             super::audit::Entry {
                 pr: pull.number,
                 action: "merge",
@@ -793,11 +823,18 @@ pub async fn update_and_pin(
         sha: head.clone(),
         ..state.clone()
     };
-    let lead = format!(
+    let mut lead = format!(
         "Updated the branch: merging {} once its checks pass (giving up at {} UTC).",
         code(&head),
         state.deadline.format("%Y-%m-%d %H:%M")
     );
+    if !state.ignored.is_empty() {
+        lead.push_str(&format!(
+            "\n\nIgnoring the checks that were failing on {}: {}",
+            code(expected_head_sha),
+            super::reply::names(&state.ignored)
+        ));
+    }
     let body = seal_reply(to.body(&waiting_text(&lead, &state)));
     c.upsert_comment(number, &body, Some((&kind, &key))).await?;
     Ok(Ok(head))
@@ -805,9 +842,9 @@ pub async fn update_and_pin(
 
 /// Carry out [`Write::UpdateBranchAndMerge`] (`merge -r -f`): update the
 /// branch, read back the head the update made, and merge exactly that
-/// head (the merge call carries its `sha`). `Ok(Ok(merge commit))`, or
-/// `Ok(Err(why))` when the branch moved otherwise; a refused merge is
-/// explained in the reply.
+/// head (the merge call carries its `sha`). `Ok(Ok((head merged, merge
+/// commit)))`, or `Ok(Err(why))` when the branch moved otherwise; a
+/// refused merge is explained in the reply.
 pub async fn update_and_merge(
     c: &crate::github::Client,
     number: u64,
@@ -816,18 +853,32 @@ pub async fn update_and_merge(
     title: &str,
     message: &str,
     to: &ReplyTo,
-) -> Result<Result<String, String>, crate::github::GithubError> {
+) -> Result<Result<(String, String), String>, crate::github::GithubError> {
     let head = match update_and_read_back(c, number, expected_head_sha, to).await? {
         Ok(head) => head,
         Err(why) => return Ok(Err(why)),
     };
     match c.merge_pull(number, &head, method, title, message).await {
-        Ok(merged) => Ok(Ok(merged)),
+        Ok(merged) => Ok(Ok((head, merged))),
         Err(e) => {
             super::reply::explain_merge_refusal(c, to, &e).await;
             Err(e)
         }
     }
+}
+
+/// What a landed [`Write::UpdateBranchAndMerge`] reports: the head the
+/// update made (the one merged) and the merge commit; read back by
+/// [`merged_head`] for the audit row.
+pub fn merged_detail(number: u64, head: &str, merged: &str) -> String {
+    format!("updated #{number} to {head}; merged {head} as {merged}")
+}
+
+/// The head a [`merged_detail`] says was merged.
+pub fn merged_head(detail: &str) -> Option<&str> {
+    let (_, rest) = detail.split_once("; merged ")?;
+    let (head, _) = rest.split_once(" as ")?;
+    (!head.is_empty() && head.bytes().all(|b| b.is_ascii_hexdigit())).then_some(head)
 }
 
 /// Reads of the pull request after an update, at most, waiting for its head
@@ -946,6 +997,14 @@ mod tests {
         );
         assert_eq!(c.failing, ["crcr/org/npu / test"]);
         assert_eq!(c.pending, ["Dr. CI"]);
+    }
+
+    #[test]
+    fn the_merged_head_is_read_back_from_what_the_merge_reported() {
+        let d = merged_detail(7, "abc123", "def456");
+        assert_eq!(merged_head(&d), Some("abc123"));
+        assert_eq!(merged_head("merged #7 as def456"), None);
+        assert_eq!(merged_head("x; merged not hex as y"), None);
     }
 
     #[test]

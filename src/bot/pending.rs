@@ -153,10 +153,11 @@ pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
     })
 }
 
-/// End a wait: the reply says why, and the label goes.
-fn end(plan: &mut Plan, w: &Waiting, heading: &str, why: &str) {
+/// End a wait: the reply says why, the label goes, and the audit log (when
+/// there is one) records the merge as failed with that reason.
+pub fn end(plan: &mut Plan, facts: &Facts, w: &Waiting, heading: &str, why: &str) {
     let (kind, key) = w.reply.marker();
-    plan.push(
+    let said = plan.push(
         Write::Comment {
             number: w.reply.number,
             body: w.reply.body(&format!("## {heading}\n\n{why}")),
@@ -164,6 +165,25 @@ fn end(plan: &mut Plan, w: &Waiting, heading: &str, why: &str) {
         },
         format!("the merge of #{} ended", w.reply.number),
     );
+    if facts.audit {
+        let s = &w.state;
+        let (write, reason, options) = super::audit::refused_step(
+            super::audit::Entry {
+                pr: w.reply.number,
+                action: "merge",
+                sha: s.sha.clone(),
+                actor: s.requester.clone(),
+                reason: String::new(),
+                classification: String::new(),
+                flags: merge::flags(s.mode),
+            },
+            &facts.repo,
+            facts.now,
+            &format!("{heading}: {}", plain(why)),
+            &said,
+        );
+        plan.push_with(write, reason, options);
+    }
     plan.push_best_effort(
         Write::RemoveLabel {
             number: w.reply.number,
@@ -192,6 +212,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
         if w.pull.head.sha != s.sha {
             end(
                 &mut plan,
+                facts,
                 w,
                 "Merge cancelled",
                 &format!(
@@ -203,7 +224,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             continue;
         }
         if let Err(r) = merge::refuse_state(&w.pull, &facts.default_branch, config) {
-            end(&mut plan, w, "Merge failed", &r.0);
+            end(&mut plan, facts, w, "Merge failed", &r.0);
             continue;
         }
         let c = checks(&w.runs, &w.check_runs);
@@ -230,13 +251,14 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
                 why.push_str("\n\n");
                 why.push_str(over);
             }
-            end(&mut plan, w, "Merge failed", &why);
+            end(&mut plan, facts, w, "Merge failed", &why);
             continue;
         }
         if !c.pending.is_empty() {
             if facts.now > s.deadline {
                 end(
                     &mut plan,
+                    facts,
                     w,
                     "Merge failed",
                     &format!(
@@ -270,7 +292,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
                         merge_rules::refuse_mandatory(rule, &m, &s.sha)
                     });
                 if let Some(r) = refusal {
-                    end(&mut plan, w, "Merge failed", &r.0);
+                    end(&mut plan, facts, w, "Merge failed", &r.0);
                     continue;
                 }
                 approvers
@@ -278,6 +300,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             Err(r) => {
                 end(
                     &mut plan,
+                    facts,
                     w,
                     "Merge failed",
                     &format!("The approvals changed while the merge waited: {}", r.0),
@@ -297,7 +320,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             plan.push_with(write, why, options);
         }
         if facts.audit {
-            let (write, why, options) = super::audit::step(
+            for (write, why, options) in super::audit::merge_steps(
                 super::audit::Entry {
                     pr: n,
                     action: "merge",
@@ -311,8 +334,9 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
                 facts.now,
                 "merged",
                 &merge_id,
-            );
-            plan.push_with(write, why, options);
+            ) {
+                plan.push_with(write, why, options);
+            }
         }
         let after_merge = StepOptions {
             depends_on: vec![merge_id],
@@ -349,4 +373,20 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
         );
     }
     plan
+}
+
+/// A reply's text as a plain line for the audit log: code spans and
+/// escapes undone, lines joined.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '`' => {}
+            '\\' if chars.peek().is_some_and(|n| n.is_ascii_punctuation()) => {}
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }

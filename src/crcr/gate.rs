@@ -174,17 +174,24 @@ pub fn decide_merge(
             None => true,
             Some(repo) => level_of(repo).is_none(),
         });
-    let accepted = merge::decide(&filtered, pull, command, access, config)?;
-    if forced {
-        return Ok(accepted);
-    }
     let l4: Vec<String> = repos
         .iter()
         .filter(|(_, l)| l.blocks_merge())
         .map(|(r, _)| r.clone())
         .collect();
     let blocked = blocking(gate, &l4, &facts.check_runs, &pull.head.sha);
-    if blocked.is_empty() {
+    let failed = blocked.iter().any(|(_, why)| *why == "failed");
+    if !forced && !failed {
+        // Pending, or no result yet: the merge waits for them as for any
+        // running check, and their result wakes it (`crcr-wake`).
+        filtered.check_runs.extend(
+            blocked
+                .iter()
+                .map(|(repo, _)| awaited(gate, repo, &pull.head.sha)),
+        );
+    }
+    let accepted = merge::decide(&filtered, pull, command, access, config)?;
+    if forced || !failed {
         return Ok(accepted);
     }
     let list: Vec<String> = blocked
@@ -196,6 +203,37 @@ pub fn decide_merge(
         code(&pull.head.sha),
         list.join(", ")
     )))
+}
+
+/// A stand-in for the result of L4 repository `repo` the merge waits for:
+/// an unfinished check run of ours named after the repository.
+fn awaited(gate: &GateFacts, repo: &str, sha: &str) -> CheckRunInfo {
+    CheckRunInfo {
+        id: 0,
+        name: format!("crcr/{repo}"),
+        head_sha: sha.to_string(),
+        status: crate::event::Status::InProgress,
+        conclusion: None,
+        output: Default::default(),
+        app: Some(crate::github::checks::AppInfo {
+            slug: gate.own_apps.first().cloned(),
+        }),
+        details_url: None,
+        external_id: None,
+        html_url: None,
+    }
+}
+
+/// The result just recorded (`shown`, the check run written on the head)
+/// laid over the check runs read before it was: the check run of that
+/// name is replaced, as the write updates it in place.
+pub fn overlay(gate: &GateFacts, runs: &mut Vec<CheckRunInfo>, shown: &CheckRunInfo) {
+    runs.retain(|r| !(r.name == shown.name && r.head_sha.eq_ignore_ascii_case(&shown.head_sha)));
+    let mut shown = shown.clone();
+    shown.app = Some(crate::github::checks::AppInfo {
+        slug: gate.own_apps.first().cloned(),
+    });
+    runs.push(shown);
 }
 
 /// A pending merge's wake-up through the same gate as the merge command:
@@ -229,6 +267,7 @@ pub fn hold_pending(
                 if gate.on_error == OnError::Closed {
                     end_wait(
                         &mut plan,
+                        facts,
                         w,
                         &format!(
                             "The downstream CI gate could not be checked ({}), and `crcr.on-error` is `closed`: not merging.",
@@ -262,6 +301,7 @@ pub fn hold_pending(
         if blocked.iter().any(|(_, why)| *why == "failed") {
             end_wait(
                 &mut plan,
+                facts,
                 w,
                 &format!(
                     "Downstream CI (L4) blocks merging {}: {}.",
@@ -275,6 +315,7 @@ pub fn hold_pending(
             if facts.now > s.deadline {
                 end_wait(
                     &mut plan,
+                    facts,
                     w,
                     &format!(
                         "Downstream CI (L4) did not report by the deadline ({} UTC): {}.",
@@ -300,25 +341,10 @@ pub fn hold_pending(
     (rest, plan)
 }
 
-/// End a pending merge: the reply says why, and the label goes.
-fn end_wait(plan: &mut crate::plan::Plan, w: &pending::Waiting, why: &str) {
-    use crate::plan::Write;
-    let (kind, key) = w.reply.marker();
-    plan.push(
-        Write::Comment {
-            number: w.reply.number,
-            body: w.reply.body(&format!("## Merge failed\n\n{why}")),
-            marker: Some((kind, key)),
-        },
-        format!("the merge of #{} ended", w.reply.number),
-    );
-    plan.push_best_effort(
-        Write::RemoveLabel {
-            number: w.reply.number,
-            label: crate::bot::config::LABEL_MERGING.to_string(),
-        },
-        "the merge no longer waits",
-    );
+/// End a pending merge: the reply says why, the label goes, and the audit
+/// log records the merge as failed.
+fn end_wait(plan: &mut crate::plan::Plan, facts: &pending::Facts, w: &pending::Waiting, why: &str) {
+    pending::end(plan, facts, w, "Merge failed", why);
 }
 
 /// The merge facts of the waits the gate left whose ordinary checks are
@@ -537,5 +563,36 @@ mod tests {
         let (left, plan) = hold_pending(&facts, None);
         assert_eq!(left.waiting.len(), 1);
         assert!(plan.steps.is_empty());
+    }
+
+    #[test]
+    fn a_result_shown_in_the_same_run_replaces_the_pending_check_it_updates() {
+        let mut facts = waiting(vec![run(
+            "crcr/o/four / a",
+            "in_progress",
+            None,
+            "github-actions",
+        )]);
+        let (left, plan) = hold_pending(&facts, Some(&gate()));
+        assert!(left.waiting.is_empty() && plan.steps.is_empty(), "{plan:?}");
+        // The result as written: no app known yet, the write's name.
+        let mut shown = run("crcr/o/four / a", "completed", Some("success"), "");
+        shown.app = None;
+        overlay(&gate(), &mut facts.waiting[0].check_runs, &shown);
+        assert_eq!(facts.waiting[0].check_runs.len(), 1);
+        let (left, plan) = hold_pending(&facts, Some(&gate()));
+        assert!(plan.steps.is_empty(), "{plan:?}");
+        assert_eq!(left.waiting.len(), 1, "the wait goes on to the merge");
+        // A failure shown ends the wait.
+        let failed = run("crcr/o/four / a", "completed", Some("failure"), "");
+        overlay(&gate(), &mut facts.waiting[0].check_runs, &failed);
+        let (left, plan) = hold_pending(&facts, Some(&gate()));
+        assert!(left.waiting.is_empty());
+        assert!(
+            plan.steps
+                .iter()
+                .any(|s| s.write.describe().contains("comment")),
+            "{plan:?}"
+        );
     }
 }

@@ -26,6 +26,29 @@ const MAX_COUNTED_CHECK_RUNS: usize = 1000;
 /// after it. With more, results are refused until ClickHouse counts them.
 const MAX_COUNTED_PULLS: usize = 100;
 
+/// The id of the step showing a result on the PR: the merges it wakes
+/// wait for it (`crcr-result/check-run` in the run's plan).
+pub const CHECK_RUN_STEP: &str = "check-run";
+
+/// [`gather`] once per delivery, shared by the handlers that act on a
+/// result (recording it, and waking the merges waiting for it): the
+/// token is verified and the facts read once.
+pub async fn gather_once(
+    ctx: &Ctx,
+    payload: &serde_json::Value,
+) -> Result<std::sync::Arc<ResultFacts>> {
+    ctx.memo
+        .crcr_result
+        .get_or_try_init(|| async {
+            let config = CrcrConfig::of(&ctx.config).cloned().unwrap_or_default();
+            gather(ctx, &config, payload, Utc::now())
+                .await
+                .map(std::sync::Arc::new)
+        })
+        .await
+        .cloned()
+}
+
 /// What a result's decision rests on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResultFacts {
@@ -99,7 +122,7 @@ pub fn decide(facts: &ResultFacts, job: &str) -> ResultDecision {
     }
     let check = f.shown_on_pr.then(|| check_run(a));
     if let Some(c) = &check {
-        plan.push(
+        plan.push_with(
             Write::CheckRun { check: c.spec() },
             format!(
                 "show {} ({}) on #{}: {}",
@@ -108,6 +131,10 @@ pub fn decide(facts: &ResultFacts, job: &str) -> ResultDecision {
                 a.pr_number,
                 c.conclusion.as_deref().unwrap_or(&c.status)
             ),
+            crate::plan::StepOptions {
+                id: Some(CHECK_RUN_STEP.to_string()),
+                ..crate::plan::StepOptions::default()
+            },
         );
     }
     if let Some((body, _)) = result::ping(a, f.shown_on_pr, &f.ping_state) {

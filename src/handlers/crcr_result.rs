@@ -36,8 +36,7 @@ impl Handler for CrcrResult {
     }
 
     async fn gather(ctx: &Ctx, payload: serde_json::Value) -> Result<ResultFacts> {
-        let config = CrcrConfig::of(&ctx.config).cloned().unwrap_or_default();
-        receive::gather(ctx, &config, &payload, chrono::Utc::now()).await
+        Ok(receive::gather_once(ctx, &payload).await?.as_ref().clone())
     }
 
     fn decide(facts: &ResultFacts, _: &Config) -> Plan {

@@ -23,6 +23,7 @@ pub mod ciflow;
 pub mod commands;
 pub mod crcr_dispatch;
 pub mod crcr_result;
+pub mod crcr_wake;
 pub mod disabled_jobs;
 pub mod drci;
 pub mod failure_issue;
@@ -196,6 +197,7 @@ registry!(
     pending_merge::PendingMerge,
     crcr_dispatch::CrcrDispatch,
     crcr_result::CrcrResult,
+    crcr_wake::CrcrWake,
     disabled_jobs::DisabledJobs,
     ingest::Ingest,
 );

@@ -1,6 +1,7 @@
 //! `bot_audit`: one row per merge or revert the comment commands carried
-//! out, written through a plan's store step that runs only once the merge
-//! or revert landed (so `--dry-run` writes none).
+//! out, and per merge that failed, written through a plan's store step
+//! that runs only once the merge or revert landed, or failed (so
+//! `--dry-run` writes none).
 
 use chrono::{DateTime, Utc};
 use clickhouse::Row;
@@ -17,8 +18,9 @@ pub struct BotAuditRow {
     pub pr_number: u64,
     /// `merge` or `revert`.
     pub action: String,
-    /// The head merged (for `merge -r -f`, the head seen before the
-    /// update), or the merge commit reverted.
+    /// The head merged (for `merge -r -f`, the head the update made; the
+    /// head seen before it when the update or merge failed), or the merge
+    /// commit reverted.
     pub sha: String,
     /// Who gave the command.
     pub actor: String,
@@ -28,6 +30,8 @@ pub struct BotAuditRow {
     pub classification: String,
     /// `force`, `ignore-current`, `rebase`, `direct`...
     pub flags: Vec<String>,
-    /// `merged`, `revert-pull-request` or `reverted`.
+    /// `merged`, `revert-pull-request` or `reverted`; `failed` for a merge
+    /// GitHub refused, whose head moved, or that ci-medic gave up on after
+    /// waiting (`reason` then says why).
     pub result: String,
 }

@@ -1408,17 +1408,68 @@ async fn merge_r_updates_the_branch_then_merges_the_updated_head_once_green() {
 }
 
 #[tokio::test]
+async fn merge_r_i_ignores_on_the_updated_head_only_the_checks_failing_before() {
+    for (new_failure, lands) in [(false, true), (true, false)] {
+        let fake = start().await;
+        let (n, head) = approved_pull(&fake);
+        head_run(&fake, n, &head, "CI", Some("success"));
+        head_run(&fake, n, &head, "Lint", Some("failure"));
+        fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
+
+        let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge -r -i").await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(fake.reaction_contents(id), ["+1"]);
+        let updated = fake.head_sha("feature");
+        assert_ne!(updated, head);
+        assert!(merge_calls(&fake, n).is_empty());
+        let r = replies(&fake, n);
+        assert!(r[0].contains(&updated), "{}", r[0]);
+        assert!(
+            r[0].contains("Ignoring the checks that were failing"),
+            "{}",
+            r[0]
+        );
+        assert!(r[0].contains("`Lint`"), "{}", r[0]);
+
+        // On the updated head, Lint fails again (ignored); CI passes, or
+        // fails newly (not ignored).
+        head_run(&fake, n, &updated, "Lint", Some("failure"));
+        let ci = if new_failure { "failure" } else { "success" };
+        let run = head_run(&fake, n, &updated, "CI", Some(ci));
+        let out = Runner::new(&fake)
+            .run_event("workflow_run", &completed(run, &updated, ci))
+            .await;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let merges = merge_calls(&fake, n);
+        let r = replies(&fake, n);
+        if lands {
+            assert_eq!(merges.len(), 1, "{r:?}");
+            assert_eq!(merges[0]["sha"], updated.as_str());
+            assert!(fake.merge_commit(n).is_some());
+            assert!(r[0].contains("Merged"), "{}", r[0]);
+        } else {
+            assert!(merges.is_empty(), "{r:?}");
+            assert!(fake.merge_commit(n).is_none());
+            assert!(r[0].contains("## Merge failed"), "{}", r[0]);
+            assert!(
+                r[0].contains("`CI`") && !r[0].contains("`Lint`"),
+                "{}",
+                r[0]
+            );
+        }
+        let labels = fake.issue(n).expect("pr").labels;
+        assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
+        fake.assert_clean();
+    }
+}
+
+#[tokio::test]
 async fn merge_r_f_updates_the_branch_then_merges_exactly_the_updated_head_at_once() {
     let fake = start().await;
     let (n, head) = approved_pull(&fake);
     // A failing check: `-f` does not wait for checks.
     head_run(&fake, n, &head, "CI", Some("failure"));
     let base = fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
-
-    // `-i` still does not go with `-r`.
-    let (id, _) = say(&fake, n, MAINTAINER, "@ci-medic merge -r -i").await;
-    assert_eq!(fake.reaction_contents(id), ["confused"]);
-    assert!(merge_calls(&fake, n).is_empty());
 
     let (id, out) = say(
         &fake,
@@ -1452,8 +1503,8 @@ async fn merge_r_f_updates_the_branch_then_merges_exactly_the_updated_head_at_on
     assert!(labels.contains(&"merged".to_string()), "{labels:?}");
     assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
     let r = replies(&fake, n);
-    assert!(r[1].contains("Forced by"), "{}", r[1]);
-    assert!(!r[1].contains(" @everyone"), "{}", r[1]);
+    assert!(r[0].contains("Forced by"), "{}", r[0]);
+    assert!(!r[0].contains(" @everyone"), "{}", r[0]);
     fake.assert_clean();
 }
 

@@ -101,6 +101,11 @@ fn result_event(client_payload: &Value) -> Value {
 
 /// The downstream job: `crcr report` on the dispatched event.
 async fn downstream_report(w: &World, dispatched: &Value, conclusion: &str) -> ActionRun {
+    downstream_report_as(w, dispatched, &["--conclusion", conclusion]).await
+}
+
+/// [`downstream_report`] with the status flags given.
+async fn downstream_report_as(w: &World, dispatched: &Value, status: &[&str]) -> ActionRun {
     let runner = Runner::new(&w.fake)
         .env("GITHUB_REPOSITORY", DOWNSTREAM)
         .env("GITHUB_RUN_ID", "9001")
@@ -111,22 +116,22 @@ async fn downstream_report(w: &World, dispatched: &Value, conclusion: &str) -> A
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", oidc::REQUEST_TOKEN);
     let path = runner.path("dispatch.json");
     std::fs::write(&path, serde_json::to_vec(dispatched).expect("json")).expect("write");
+    let mut args = vec!["crcr", "report", "--job-name", "test (npu, 1/2)"];
+    args.extend_from_slice(status);
     runner
         .exec(
             &[
-                "crcr",
-                "report",
-                "--job-name",
-                "test (npu, 1/2)",
-                "--conclusion",
-                conclusion,
-                "--tests-total",
-                "10",
-                "--tests-failed",
-                "2",
-                "--tests-passed",
-                "8",
-            ],
+                args.as_slice(),
+                &[
+                    "--tests-total",
+                    "10",
+                    "--tests-failed",
+                    "2",
+                    "--tests-passed",
+                    "8",
+                ],
+            ]
+            .concat(),
             Some(("repository_dispatch", &path)),
         )
         .await
@@ -625,5 +630,134 @@ async fn the_merge_gate_follows_on_error_when_the_allowlist_is_broken() {
             reply.contains(&format!("`crcr.on-error` is `{on_error}`")),
             "{on_error}: {reply}"
         );
+    }
+}
+
+/// The merge command's reply on the pull request (not the on-call ping).
+fn command_reply(w: &World) -> Vec<String> {
+    crate::bot_commands::replies(&w.fake, w.pr)
+        .into_iter()
+        .filter(|b| b.contains("<!-- ci-medic:command:"))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_l4_result_wakes_the_merge_waiting_for_it_in_the_same_run() {
+    use crate::bot_commands::say;
+    use crate::support::fake_github::MAINTAINER;
+    for (conclusion, merges) in [("success", true), ("failure", false)] {
+        let w = world(false).await;
+        w.fake.commit_files(
+            DEFAULT_BRANCH,
+            &[(
+                ".github/ci-medic.yml",
+                format!(
+                    "analyze:\n  enabled: false\nretry:\n  enabled: false\ncommands: {{}}\ncrcr:\n  oidc-issuer: {}\n",
+                    w.issuer.uri()
+                )
+                .as_str(),
+            )],
+            "Answer comment commands",
+        );
+        w.fake.set_permission("hubot", "write");
+        w.fake.add_review(w.pr, "hubot", "APPROVED");
+
+        // Dispatched; the downstream job starts and says so.
+        let run = upstream(&w, "pull_request", &pull_request_event(&w, "opened")).await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let sent = w.fake.repository_dispatches(DOWNSTREAM);
+        let dispatched = json!({
+            "action": "crcr-pull-request",
+            "client_payload": sent[0].client_payload,
+            "repository": {"full_name": DOWNSTREAM},
+        });
+        let _ = (
+            w.fake.repository_dispatches(L2_REPO),
+            w.fake.repository_dispatches("l1-org/just-dispatch"),
+        );
+        let report = downstream_report_as(&w, &dispatched, &["--status", "in_progress"]).await;
+        assert_eq!(report.code, 0, "{}\n{}", report.stdout, report.stderr);
+        let back = w.fake.repository_dispatches(&format!("{OWNER}/{REPO}"));
+        let started = back.last().expect("a result").client_payload.clone();
+        let run = upstream(&w, "repository_dispatch", &result_event(&started)).await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let checks = w.fake.check_runs();
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert_eq!(checks[0].status, "in_progress");
+
+        // The merge waits for the pending L4 check.
+        let (id, out) = say(&w.fake, w.pr, MAINTAINER, "@ci-medic merge").await;
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        assert_eq!(w.fake.reaction_contents(id), ["+1"]);
+        assert!(w.fake.merge_commit(w.pr).is_none());
+        let r = command_reply(&w);
+        assert!(
+            r[0].contains("once its checks pass") && r[0].contains("`crcr/NPU-Org/NPU-Backend`"),
+            "{}",
+            r[0]
+        );
+        let labels = w.fake.issue(w.pr).expect("pr").labels;
+        assert!(labels.contains(&"merging".to_string()), "{labels:?}");
+
+        // The job ends; its result alone, through the relay, decides the wait.
+        let report = downstream_report(&w, &dispatched, conclusion).await;
+        assert_eq!(report.code, 0, "{}\n{}", report.stdout, report.stderr);
+        let back = w.fake.repository_dispatches(&format!("{OWNER}/{REPO}"));
+        let done = back.last().expect("a result").client_payload.clone();
+        let before = w.fake.requests().len();
+        let run = upstream(&w, "repository_dispatch", &result_event(&done)).await;
+        let made: Vec<String> = w
+            .fake
+            .requests()
+            .into_iter()
+            .skip(before)
+            .map(|r| format!("{} {}", r.method, r.operation.unwrap_or(r.path)))
+            .collect();
+        // Accepted to merged: the result's own calls (no ping on a
+        // success) and the wake's; a failure pings and ends the wait.
+        let expected = if merges { 23 } else { 20 };
+        assert_eq!(made.len(), expected, "{conclusion}: {made:#?}");
+        assert_eq!(run.code, 0, "{conclusion}: {}\n{}", run.stdout, run.stderr);
+        let checks = w.fake.check_runs();
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert_eq!(checks[0].conclusion.as_deref(), Some(conclusion));
+        let merge_calls = w.fake.requests_to(
+            "PUT",
+            &format!("^/repos/{OWNER}/{REPO}/pulls/{}/merge$", w.pr),
+        );
+        let r = command_reply(&w);
+        assert_eq!(r.len(), 1, "{r:?}");
+        let labels = w.fake.issue(w.pr).expect("pr").labels;
+        assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
+        if merges {
+            assert_eq!(merge_calls.len(), 1);
+            assert_eq!(
+                merge_calls[0].json().map(|b| b["sha"].clone()),
+                Some(Value::from(w.head.as_str())),
+                "the approved head, pinned"
+            );
+            assert!(w.fake.merge_commit(w.pr).is_some());
+            assert!(r[0].contains("Merged"), "{}", r[0]);
+            assert!(labels.contains(&"merged".to_string()), "{labels:?}");
+        } else {
+            assert!(merge_calls.is_empty(), "an L4 failure merges nothing");
+            assert!(w.fake.merge_commit(w.pr).is_none());
+            assert!(
+                r[0].contains("## Merge failed")
+                    && r[0].contains("Downstream CI (L4) blocks merging")
+                    && r[0].contains("`NPU-Org/NPU-Backend` (failed)"),
+                "{}",
+                r[0]
+            );
+            let pings = w
+                .fake
+                .comments(w.pr)
+                .into_iter()
+                .filter(|c| c.body.contains("@npu-oncall"))
+                .count();
+            assert_eq!(pings, 1, "the on-calls are told once");
+        }
+        let _ = (w.fake.comments(w.pr), w.fake.pull(w.pr));
+        w.fake.assert_clean();
     }
 }
