@@ -127,6 +127,27 @@ pub struct IssuesEvent {
     pub label: Option<Label>,
     pub sender: User,
     pub repository: Repository,
+    /// `edited`: what the edit changed (each part only when it changed).
+    #[serde(default)]
+    pub changes: Option<IssueChanges>,
+}
+
+/// The `changes` of an `issues.edited` payload: the previous title and
+/// body, each present only when the edit changed it.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct IssueChanges {
+    #[serde(default)]
+    pub title: Option<Previous>,
+    #[serde(default)]
+    pub body: Option<Previous>,
+}
+
+/// A value before an edit.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+pub struct Previous {
+    /// Absent from some payloads (a body that was empty).
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -173,6 +173,47 @@ pub fn needs_access(config: &CiflowConfig, change: &Change, labels: &[String]) -
     }
 }
 
+/// The pull request as it is when its tags are about to change: read back
+/// in `tag` mode, because a delivery may arrive late or twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullNow {
+    pub open: bool,
+    pub head_sha: String,
+    pub labels: Vec<String>,
+}
+
+/// Why a delivery about `head_sha` no longer says how the pull request is
+/// (`None`: it still does). A redelivered `labeled` after a push would move
+/// a tag back to an older commit, after an `unlabeled` would set it again;
+/// a redelivered `unlabeled` or `closed` would delete a tag the pull request
+/// has again. The delivery that made the newer state sets the tags.
+/// `Approved` tags the approved run's commit by design, whatever the head.
+pub fn stale(change: &Change, head_sha: &str, now: &PullNow) -> Option<String> {
+    let moved = || {
+        (now.head_sha != head_sha).then(|| {
+            format!(
+                "the head moved to {} since this delivery (of {head_sha})",
+                now.head_sha
+            )
+        })
+    };
+    let closed = || (!now.open).then(|| "it was closed since this delivery".to_string());
+    match change {
+        Change::Labeled(l) => closed().or_else(moved).or_else(|| {
+            (!now.labels.contains(l)).then(|| format!("{l} was removed since this delivery"))
+        }),
+        Change::Moved => closed().or_else(moved),
+        Change::Unlabeled(l) => now
+            .labels
+            .contains(l)
+            .then(|| format!("{l} was added again since this delivery")),
+        Change::Closed => now
+            .open
+            .then(|| "it was reopened since this delivery".to_string()),
+        Change::Approved => None,
+    }
+}
+
 /// The hidden kind of the `dispatch` mode record, on the last line of the
 /// pull request's ciflow comment.
 pub const DISPATCHED_KIND: &str = "ciflow-dispatched";
@@ -319,6 +360,32 @@ mod tests {
         assert!(!needs_access(&config(), &Change::Closed, &l));
         assert!(needs_access(&config(), &Change::Moved, &l));
         assert!(!needs_access(&config(), &Change::Moved, &labels(&["bug"])));
+    }
+
+    #[test]
+    fn a_late_or_repeated_delivery_does_not_undo_a_newer_state() {
+        let now = |open: bool, head: &str, l: &[&str]| PullNow {
+            open,
+            head_sha: head.into(),
+            labels: labels(l),
+        };
+        let lab = Change::Labeled("ciflow/trunk".into());
+        let unlab = Change::Unlabeled("ciflow/trunk".into());
+        // Still how it is: nothing stale.
+        assert_eq!(stale(&lab, "a", &now(true, "a", &["ciflow/trunk"])), None);
+        assert_eq!(stale(&Change::Moved, "a", &now(true, "a", &[])), None);
+        assert_eq!(stale(&unlab, "a", &now(true, "b", &[])), None);
+        assert_eq!(stale(&Change::Closed, "a", &now(false, "a", &[])), None);
+        // Pushed, unlabelled, labelled again, reopened or closed since.
+        let pushed = stale(&lab, "a", &now(true, "b", &["ciflow/trunk"]));
+        assert!(pushed.is_some_and(|w| w.contains("moved to b")));
+        assert!(stale(&lab, "a", &now(true, "a", &[])).is_some());
+        assert!(stale(&lab, "a", &now(false, "a", &["ciflow/trunk"])).is_some());
+        assert!(stale(&Change::Moved, "a", &now(true, "b", &[])).is_some());
+        assert!(stale(&unlab, "a", &now(true, "a", &["ciflow/trunk"])).is_some());
+        assert!(stale(&Change::Closed, "a", &now(true, "a", &[])).is_some());
+        // An approval tags its run's commit, whatever the head is now.
+        assert_eq!(stale(&Change::Approved, "a", &now(true, "b", &[])), None);
     }
 
     #[test]

@@ -53,6 +53,25 @@ pub fn approvals(reviews: &[(u64, String, String)]) -> Vec<Approval> {
         .collect()
 }
 
+/// On new commits, the approvals given before the latest push: an approval
+/// whose commit (`commit_of`, by review id) is the head as it is now was
+/// given after that push and stands, so a late or repeated `synchronize`
+/// never dismisses a fresh approval.
+pub fn before_head(
+    approvals: Vec<Approval>,
+    commit_of: &[(u64, Option<String>)],
+    head: &str,
+) -> Vec<Approval> {
+    approvals
+        .into_iter()
+        .filter(|a| {
+            !commit_of
+                .iter()
+                .any(|(id, c)| *id == a.id && c.as_deref() == Some(head))
+        })
+        .collect()
+}
+
 /// Why, in the dismissal (GitHub shows it on the review).
 pub fn dismissal_message(reopened: bool) -> String {
     format!(
@@ -111,6 +130,21 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn an_approval_of_the_current_head_outlives_a_late_push_event() {
+        let a = |id: u64| Approval {
+            id,
+            reviewer: format!("r{id}"),
+        };
+        let commits = [
+            (1, Some("old".to_string())),
+            (2, Some("new".to_string())),
+            (3, None),
+        ];
+        let left = before_head(vec![a(1), a(2), a(3)], &commits, "new");
+        assert_eq!(left, [a(1), a(3)]);
     }
 
     #[test]

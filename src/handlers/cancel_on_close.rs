@@ -29,6 +29,9 @@ pub struct Closed {
 pub struct CancelFacts {
     pub closed: Closed,
     pub runs: Vec<RunInfo>,
+    /// The pull request is open again (read back only when a run would be
+    /// cancelled): a late or repeated `closed` cancels nothing.
+    pub reopened: bool,
 }
 
 impl Handler for CancelOnClose {
@@ -69,7 +72,24 @@ impl Handler for CancelOnClose {
             .runs(&query, MAX_RUNS)
             .await
             .with_context(|| format!("reading the runs of {}", closed.head_sha))?;
-        Ok(CancelFacts { closed, runs })
+        let reopened = match &ctx.config.cancel_on_close {
+            Some(cfg)
+                if !runs_to_cancel(cfg, &runs, &closed.head_sha, &closed.head_branch)
+                    .is_empty() =>
+            {
+                c.pull(closed.number)
+                    .await
+                    .with_context(|| format!("reading #{}", closed.number))?
+                    .state
+                    == "open"
+            }
+            _ => false,
+        };
+        Ok(CancelFacts {
+            closed,
+            runs,
+            reopened,
+        })
     }
 
     fn decide(facts: &CancelFacts, config: &Config) -> Plan {
@@ -78,6 +98,13 @@ impl Handler for CancelOnClose {
             return plan;
         };
         let f = &facts.closed;
+        if facts.reopened {
+            plan.note(format!(
+                "#{} was reopened since it closed: its runs stay",
+                f.number
+            ));
+            return plan;
+        }
         for r in runs_to_cancel(c, &facts.runs, &f.head_sha, &f.head_branch) {
             plan.push(
                 Write::CancelRun {

@@ -140,6 +140,33 @@ async fn gather_refs(
             }
         }
     };
+    let mut input = input;
+    if c.mode == Mode::Tag
+        && input.change != Change::Approved
+        && !ciflow::decide(&c, input.number, &input.change, &input.labels, true)
+            .refs
+            .is_empty()
+    {
+        // Tags are about to change: the pull request as it is now decides,
+        // so a late or repeated delivery never undoes a newer one.
+        let pull = ctx
+            .github()?
+            .pull(input.number)
+            .await
+            .with_context(|| format!("reading #{}", input.number))?;
+        let now = ciflow::PullNow {
+            open: pull.state == "open",
+            head_sha: pull.head_sha,
+            labels: pull.labels.into_iter().map(|l| l.name).collect(),
+        };
+        if let Some(why) = ciflow::stale(&input.change, &input.head_sha, &now) {
+            return Ok(CiflowFacts::nothing(format!(
+                "#{}: no tag changes: {why}",
+                input.number
+            )));
+        }
+        input.labels = now.labels;
+    }
     if !ciflow::needs_access(&c, &input.change, &input.labels) {
         return Ok(CiflowFacts {
             input: Some(input),
@@ -294,11 +321,19 @@ impl Handler for Ciflow {
                         plan.note(format!("{tag} already points at {}", f.head_sha));
                         continue;
                     }
+                    let git_ref = format!("refs/{tag}");
+                    let sha = f.head_sha.clone();
+                    // Absent when read: only create it. Creating a ref is
+                    // GitHub's one atomic claim: another delivery that
+                    // created it since gets a 422, counted as done, and
+                    // writes nothing more.
+                    let write = if facts.tags.get(tag) == Some(&None) {
+                        Write::CreateRef { git_ref, sha }
+                    } else {
+                        Write::SetRef { git_ref, sha }
+                    };
                     plan.push(
-                        Write::SetRef {
-                            git_ref: format!("refs/{tag}"),
-                            sha: f.head_sha.clone(),
-                        },
+                        write,
                         if f.change == Change::Approved {
                             format!("#{}: its runs were approved for this commit", f.number)
                         } else {
@@ -547,6 +582,20 @@ mod tests {
             comment: None,
         };
         assert!(Ciflow::decide(&facts, &on()).steps.is_empty());
+        // Absent when read: created only, never forced over another
+        // delivery's tag.
+        tags.insert("tags/ciflow/trunk/5".to_string(), None);
+        let plan = Ciflow::decide(
+            &CiflowFacts {
+                tags: tags.clone(),
+                ..facts.clone()
+            },
+            &on(),
+        );
+        assert!(
+            matches!(&plan.steps[..], [s] if s.write == Write::CreateRef { git_ref: "refs/tags/ciflow/trunk/5".into(), sha: "abc".into() }),
+            "{plan:?}"
+        );
         tags.insert("tags/ciflow/trunk/5".to_string(), Some("old".to_string()));
         let plan = Ciflow::decide(&CiflowFacts { tags, ..facts }, &on());
         assert!(

@@ -75,13 +75,24 @@ impl Handler for DisabledJobs {
         if !ACTIONS.contains(&e.action.as_str()) || e.issue.pull_request.is_some() {
             return None;
         }
-        // Other titles cost nothing, unless the issue carries the label: its
-        // title was edited away from the keyword, and the label and the
+        // An edit concerns it only when it changed the title (`changes.title`
+        // is in the payload then), whatever the issue was before: never
+        // labelled, labelled, or edited away and back. A body edit, or a
+        // payload without `changes`, costs nothing.
+        let was = if e.action == "edited" {
+            let from = e.changes.as_ref()?.title.as_ref()?.from.as_deref()?;
+            disabled::parse_title(from).is_some()
+        } else {
+            false
+        };
+        // Other titles cost nothing, unless the issue carries the label or
+        // was a marking title before this edit: the label and the
         // validation comment must say it marks no job any more.
         let section = disabled::enabled(config)?;
         let label = section.label.trim();
         let labelled = !label.is_empty() && e.issue.labels.iter().any(|l| l.name == label);
-        (disabled::parse_title(&e.issue.title).is_some() || labelled).then_some(e.issue.number)
+        (disabled::parse_title(&e.issue.title).is_some() || labelled || was)
+            .then_some(e.issue.number)
     }
 
     async fn gather(ctx: &Ctx, number: u64) -> Result<DisabledFacts> {
@@ -343,6 +354,33 @@ mod tests {
             serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("json");
         v["issue"]["title"] = title.into();
         v["action"] = action.into();
+        if action == "edited" {
+            // As GitHub sends a title edit: the previous title in `changes`.
+            v["changes"] = serde_json::json!({"title": {"from": "Some older title"}});
+        }
+        let bytes = serde_json::to_vec(&v).expect("bytes");
+        Delivery::Event {
+            event: crate::event::parse("issues", path, &bytes).expect("event"),
+            command: None,
+        }
+    }
+
+    /// An `issues.edited` delivery of the real fixture (`changes` as GitHub
+    /// sends it) for an issue titled `title` with `labels`.
+    fn edited(title: &str, changes: serde_json::Value, labels: &[&str]) -> Delivery {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/webhooks/issues/00-edited.json"
+        );
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("json");
+        assert_eq!(v["action"], "edited");
+        v["issue"]["title"] = title.into();
+        v["issue"]["labels"] = labels
+            .iter()
+            .map(|l| serde_json::json!({"name": l}))
+            .collect();
+        v["changes"] = changes;
         let bytes = serde_json::to_vec(&v).expect("bytes");
         Delivery::Event {
             event: crate::event::parse("issues", path, &bytes).expect("event"),
@@ -358,6 +396,39 @@ mod tests {
         assert!(DisabledJobs::subscribe(&payload("DISABLED", "edited"), &config()).is_some());
         assert!(DisabledJobs::subscribe(&payload("UNSTABLE x", "labeled"), &config()).is_none());
         assert!(DisabledJobs::subscribe(&payload("A bug", "opened"), &config()).is_none());
+    }
+
+    #[test]
+    fn an_edit_concerns_it_only_when_it_changed_the_title() {
+        use serde_json::json;
+        let c = config();
+        let title = |from: &str| json!({"title": {"from": from}});
+        // Never labelled, edited into the grammar.
+        let d = edited("DISABLED CI / build", title("CI / build is broken"), &[]);
+        assert_eq!(DisabledJobs::subscribe(&d, &c), Some(1));
+        // Labelled, its pattern edited.
+        let d = edited(
+            "DISABLED CI / test",
+            title("DISABLED CI / build"),
+            &["unstable"],
+        );
+        assert!(DisabledJobs::subscribe(&d, &c).is_some());
+        // Edited away from the grammar, unlabelled: the comment may need
+        // correcting.
+        let d = edited("CI / build is broken", title("DISABLED CI / build"), &[]);
+        assert!(DisabledJobs::subscribe(&d, &c).is_some());
+        // Never a marking title.
+        let d = edited("CI / build is broken", title("build is broken"), &[]);
+        assert!(DisabledJobs::subscribe(&d, &c).is_none());
+        // The body alone, or no `changes` at all (the recorded fixture's
+        // `{}`): nothing, labelled or not.
+        let body = json!({"body": {"from": "old text"}});
+        for labels in [&[][..], &["unstable"][..]] {
+            let d = edited("DISABLED CI / build", body.clone(), labels);
+            assert!(DisabledJobs::subscribe(&d, &c).is_none());
+            let d = edited("DISABLED CI / build", json!({}), labels);
+            assert!(DisabledJobs::subscribe(&d, &c).is_none());
+        }
     }
 
     #[test]
@@ -440,6 +511,9 @@ mod tests {
         v["issue"]["title"] = title.into();
         v["issue"]["labels"] = serde_json::json!([{"name": label}]);
         v["action"] = action.into();
+        if action == "edited" {
+            v["changes"] = serde_json::json!({"title": {"from": "Flaky builds"}});
+        }
         let bytes = serde_json::to_vec(&v).expect("bytes");
         Delivery::Event {
             event: crate::event::parse("issues", path, &bytes).expect("event"),

@@ -80,14 +80,32 @@ impl Handler for StaleApprovals {
             .reviews(input.number)
             .await
             .with_context(|| format!("reading the reviews of #{}", input.number))?;
+        let commits: Vec<(u64, Option<String>)> = reviews
+            .iter()
+            .map(|r| (r.id, r.commit_id.clone()))
+            .collect();
         let reviews: Vec<(u64, String, String)> = reviews
             .into_iter()
             .map(|r| (r.id, r.user.map(|u| u.login).unwrap_or_default(), r.state))
             .collect();
+        let mut approvals = stale::approvals(&reviews);
+        if !input.reopened && !approvals.is_empty() {
+            // New commits: the head as it is now, not as the (possibly late
+            // or repeated) delivery saw it, tells which approvals came after.
+            let head = ctx
+                .github()?
+                .pull(input.number)
+                .await
+                .with_context(|| format!("reading #{}", input.number))?
+                .head_sha;
+            if !head.is_empty() {
+                approvals = stale::before_head(approvals, &commits, &head);
+            }
+        }
         Ok(StaleFacts {
             input,
             author_may: false,
-            approvals: stale::approvals(&reviews),
+            approvals,
         })
     }
 

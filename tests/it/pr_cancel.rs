@@ -68,6 +68,7 @@ async fn closing_unmerged_cancels_its_active_runs_once_and_nothing_else() {
     let push = run_on(&fake, "push", "in_progress", &sha, "CI");
     let done = run_on(&fake, "pull_request", "completed", &sha, "CI");
 
+    set_state(&fake, n, "closed");
     let payload = closed_payload(&fake, n, false, "alice");
     let out = Runner::new(&fake)
         .run_event("pull_request_target", &payload)
@@ -89,6 +90,25 @@ async fn closing_unmerged_cancels_its_active_runs_once_and_nothing_else() {
         .await;
     assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
     assert_eq!(fake.requests_to("POST", r"/cancel$").len(), 2);
+
+    // Reopened, CI runs again on the same head: the `closed` event delivered
+    // late (or again) leaves those runs alone.
+    set_state(&fake, n, "open");
+    let rerun = run_on(&fake, "pull_request", "in_progress", &sha, "CI");
+    let out = Runner::new(&fake)
+        .run_event("pull_request_target", &payload)
+        .await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
+    assert_eq!(fake.run(rerun).expect("run").status, "in_progress");
+    assert_eq!(fake.requests_to("POST", r"/cancel$").len(), 2);
+}
+
+/// Close or reopen pull request `n` on the fake, as the delivered event did.
+fn set_state(fake: &FakeGithub, n: u64, state: &str) {
+    fake.with_world(|w| {
+        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        repo.issues.get_mut(&n).expect("pull").state = state.into();
+    });
 }
 
 #[tokio::test]

@@ -3,6 +3,16 @@
 //! with the label or the close; an outsider's pull request gets one comment
 //! and no tag, whoever applied the label; an unknown label gets no tag.
 
+use std::time::Duration;
+
+use ci_medic::app::Ctx;
+use ci_medic::cli::Format;
+use ci_medic::config::Config;
+use ci_medic::github::{Client, RepoName, RetryPolicy};
+use ci_medic::handlers::ciflow::Ciflow;
+use ci_medic::handlers::{Delivery, Handler};
+use ci_medic::plan;
+use ci_medic::runtime::Env;
 use serde_json::{Value, json};
 
 use crate::support::action::{ActionRun, Runner};
@@ -66,6 +76,17 @@ async fn setup(author: &str, labels: &[&str]) -> (FakeGithub, u64, String) {
     (fake, n, sha)
 }
 
+/// Change pull request `n` on the fake the way the event being delivered
+/// did: GitHub sends `unlabeled` once the label is gone, `closed` once it is
+/// closed.
+fn change_pull(fake: &FakeGithub, n: u64, f: impl FnOnce(&mut Vec<String>, &mut String)) {
+    fake.with_world(|w| {
+        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        let issue = repo.issues.get_mut(&n).expect("pull");
+        f(&mut issue.labels, &mut issue.state);
+    });
+}
+
 fn ref_writes(fake: &FakeGithub) -> usize {
     fake.requests_to("POST", r"/git/refs$").len()
         + fake.requests_to("PATCH", r"/git/refs/").len()
@@ -99,6 +120,7 @@ async fn a_writers_label_tags_the_head_follows_it_and_goes_with_the_label() {
     assert_eq!(fake.refs().get(&tag), Some(&new_sha));
 
     // The label goes: so does the tag, and twice is no error.
+    change_pull(&fake, n, |labels, _| labels.retain(|l| l != "ciflow/trunk"));
     let unlabeled = payload(&fake, n, "unlabeled", Some("ciflow/trunk"), &new_sha);
     run(&fake, &unlabeled).await;
     assert!(!fake.refs().contains_key(&tag));
@@ -118,6 +140,7 @@ async fn closing_deletes_the_tags_of_its_labels() {
         .filter(|r| r.starts_with("refs/tags/ciflow/"))
         .collect();
     assert_eq!(tags.len(), 2, "{tags:?}");
+    change_pull(&fake, n, |_, state| *state = "closed".into());
     run(&fake, &payload(&fake, n, "closed", None, &sha)).await;
     assert!(
         fake.refs()
@@ -324,4 +347,128 @@ async fn dispatch_mode_starts_the_workflows_with_the_head_sha_and_pushes_no_tag(
     // Closing deletes nothing: there is no tag.
     run(&fake, &payload(&fake, n, "closed", None, &sha)).await;
     assert_eq!(ref_writes(&fake), 0);
+}
+
+/// One run of the action, built the way the CLI builds it, so a test can
+/// interleave the reads and writes of two deliveries.
+fn action_ctx(fake: &FakeGithub) -> Ctx {
+    let client = Client::new(
+        &fake.uri(),
+        fake.token(),
+        RepoName::parse(&format!("{OWNER}/{REPO}")).expect("repo"),
+        RetryPolicy {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(1),
+        },
+    )
+    .expect("client");
+    Ctx::new(
+        Some(client),
+        Config::parse("ci-medic.yml", CONFIG).expect("config"),
+        Env::from_pairs(Vec::<(String, String)>::new()),
+        false,
+        Format::Text,
+    )
+}
+
+fn delivery(payload: &Value) -> Delivery {
+    let bytes = serde_json::to_vec(payload).expect("json");
+    Delivery::Event {
+        event: ci_medic::event::parse("pull_request_target", "event.json", &bytes).expect("event"),
+        command: None,
+    }
+}
+
+#[tokio::test]
+async fn two_deliveries_at_once_set_the_tag_once() {
+    let (fake, n, sha) = setup("alice", &["ciflow/trunk"]).await;
+    fake.set_permission("alice", "write");
+    let tag = format!("refs/tags/ciflow/trunk/{n}");
+    // The same label event handled by two runs at the same moment: the
+    // second reads before the first writes, so both find no tag.
+    let d = delivery(&payload(&fake, n, "labeled", Some("ciflow/trunk"), &sha));
+    let (first, second) = (action_ctx(&fake), action_ctx(&fake));
+    let input = Ciflow::subscribe(&d, &first.config).expect("concerns ciflow");
+    let a = Ciflow::gather(&first, input.clone()).await.expect("gather");
+    let b = Ciflow::gather(&second, input).await.expect("gather");
+    assert_eq!(a.tags.get(&format!("tags/ciflow/trunk/{n}")), Some(&None));
+    assert_eq!(b.tags, a.tags);
+    for (ctx, facts) in [(&first, &a), (&second, &b)] {
+        let plan = Ciflow::decide(facts, &ctx.config);
+        let report = plan::execute(&plan, &ctx.sinks(&plan).await, false).await;
+        assert!(!report.failed(), "{report:?}");
+    }
+    assert_eq!(fake.refs().get(&tag), Some(&sha));
+    // Both asked to create it; GitHub created it once and refused the
+    // other with 422, which wrote nothing more.
+    let creates: Vec<u16> = fake
+        .requests_to("POST", r"/git/refs$")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(creates, [201, 422]);
+    assert!(fake.requests_to("PATCH", r"/git/refs/").is_empty());
+    assert!(fake.requests_to("DELETE", r"/git/refs/").is_empty());
+    assert!(fake.comments(n).is_empty());
+}
+
+#[tokio::test]
+async fn a_late_or_repeated_delivery_never_undoes_a_newer_one() {
+    let (fake, n, sha) = setup("alice", &["ciflow/trunk"]).await;
+    fake.set_permission("alice", "write");
+    let tag = format!("refs/tags/ciflow/trunk/{n}");
+    let labeled = payload(&fake, n, "labeled", Some("ciflow/trunk"), &sha);
+    run(&fake, &labeled).await;
+    let newer = fake.commit_files("feature", &[("src/a.rs", "y\n")], "more");
+    run(&fake, &payload(&fake, n, "synchronize", None, &newer)).await;
+    assert_eq!(fake.refs().get(&tag), Some(&newer));
+    let writes = ref_writes(&fake);
+
+    // The first label event delivered again after the push: the tag stays
+    // at the new head.
+    run(&fake, &labeled).await;
+    assert_eq!(fake.refs().get(&tag), Some(&newer));
+    assert_eq!(ref_writes(&fake), writes);
+
+    // Unlabelled, then labelled again: a late `unlabeled` deletes nothing,
+    // and after the label went for good a late `labeled` sets nothing.
+    change_pull(&fake, n, |labels, _| labels.retain(|l| l != "ciflow/trunk"));
+    let unlabeled = payload(&fake, n, "unlabeled", Some("ciflow/trunk"), &newer);
+    run(&fake, &unlabeled).await;
+    assert!(!fake.refs().contains_key(&tag));
+    change_pull(&fake, n, |labels, _| labels.push("ciflow/trunk".into()));
+    run(
+        &fake,
+        &payload(&fake, n, "labeled", Some("ciflow/trunk"), &newer),
+    )
+    .await;
+    assert_eq!(fake.refs().get(&tag), Some(&newer));
+    let writes = ref_writes(&fake);
+    run(&fake, &unlabeled).await;
+    assert_eq!(fake.refs().get(&tag), Some(&newer));
+    assert_eq!(ref_writes(&fake), writes);
+}
+
+/// `dispatch` mode has no atomic claim without `contents: write` (a
+/// dispatch cannot be made conditional): the example workflow serialises
+/// the deliveries of one pull request instead, and queues rather than
+/// cancels, so a running delivery always finishes and records what it
+/// dispatched before the next one reads it.
+#[test]
+fn the_example_workflow_runs_one_delivery_per_pull_request_at_a_time() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.github/workflows/examples/pull-requests.yml"
+    ))
+    .expect("example workflow");
+    let wf: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    let c = &wf["concurrency"];
+    let group = c["group"].as_str().expect("a concurrency group");
+    assert!(
+        group.contains("github.event.pull_request.number")
+            && group.contains("github.event.issue.number"),
+        "{group}"
+    );
+    assert_eq!(c["cancel-in-progress"].as_bool(), Some(false), "{c:?}");
 }

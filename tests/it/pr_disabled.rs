@@ -83,6 +83,34 @@ async fn on_issue(fake: &FakeGithub, number: u64, action: &str) -> ActionRun {
     out
 }
 
+/// An `issues.edited` delivery with `changes` as GitHub sends them: the
+/// previous title when the edit changed it, else the previous body.
+async fn on_edit(fake: &FakeGithub, number: u64, title_from: Option<&str>) -> ActionRun {
+    let mut payload = issue_payload(fake, number, "edited");
+    payload["changes"] = match title_from {
+        Some(from) => json!({"title": {"from": from}}),
+        None => json!({"body": {"from": "The body before the edit."}}),
+    };
+    let out = Runner::new(fake).run_event("issues", &payload).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stderr, out.stdout);
+    out
+}
+
+/// Edit the title of issue `n` on the fake and deliver the edit.
+async fn edit_title(fake: &FakeGithub, n: u64, title: &str) -> ActionRun {
+    let from = fake.issue(n).expect("issue").title;
+    retitle(fake, n, title);
+    on_edit(fake, n, Some(&from)).await
+}
+
+/// The requests of a run that only loaded the config: what every delivery
+/// costs before any handler looks at it.
+fn config_reads_only(calls: &[String]) -> bool {
+    calls
+        .iter()
+        .all(|c| matches!(c.as_str(), "GET repos/get" | "GET repos/get-content"))
+}
+
 async fn on_failure(fake: &FakeGithub, run_id: u64) -> ActionRun {
     let run = fake.run(run_id).expect("run");
     let payload = workflow_run_payload(
@@ -122,20 +150,16 @@ async fn a_writers_unstable_issue_is_confirmed_and_labelled_once() {
     fake.expect_labels_created(&["unstable"]);
     assert!(out.summary.contains("disabled-jobs"), "{}", out.summary);
 
-    // Delivered again (or edited without a change): reads only.
+    // Delivered again: reads only.
     let before = fake.requests().len();
-    on_issue(&fake, n, "edited").await;
+    on_issue(&fake, n, "opened").await;
     let again = calls(&fake, before);
     assert!(again.iter().all(|c| c.starts_with("GET ")), "{again:?}");
     assert_eq!(fake.comments(n), [comment]);
 
     // The title edited into an invalid one: explained, and unlabelled so it
     // marks nothing.
-    fake.with_world(|w| {
-        let (_, repo, _) = w.split(&format!("{OWNER}/{REPO}")).expect("repo");
-        repo.issues.get_mut(&n).expect("issue").title = "UNSTABLE CI / *".into();
-    });
-    on_issue(&fake, n, "edited").await;
+    edit_title(&fake, n, "UNSTABLE CI / *").await;
     fake.expect_comment(n, |b| {
         b.contains("`UNSTABLE CI / *`") && b.contains("not wildcards")
     });
@@ -166,8 +190,7 @@ async fn a_title_edited_away_from_the_keyword_loses_the_label_and_edited_back_re
     fake.expect_labels_created(&["unstable"]);
 
     // No keyword any more: the label goes, the same comment says why.
-    retitle(&fake, n, "CI / build fails on <b>Windows</b> @everyone");
-    on_issue(&fake, n, "edited").await;
+    edit_title(&fake, n, "CI / build fails on <b>Windows</b> @everyone").await;
     assert!(fake.issue(n).expect("issue").labels.is_empty());
     let retired = fake.expect_comment(n, |b| {
         b.contains("no longer names a job")
@@ -178,16 +201,62 @@ async fn a_title_edited_away_from_the_keyword_loses_the_label_and_edited_back_re
     // The same edit delivered again: no label to remove, the comment says
     // it already, nothing is written (and unlabelled, nothing is read).
     let before = fake.requests().len();
-    on_issue(&fake, n, "edited").await;
+    on_edit(&fake, n, Some("DISABLED CI / build")).await;
     let again = calls(&fake, before);
     assert!(again.iter().all(|c| c.starts_with("GET ")), "{again:?}");
 
     // Edited back: confirmed and labelled again, in the same comment.
-    retitle(&fake, n, "DISABLED CI / build");
-    on_issue(&fake, n, "edited").await;
+    edit_title(&fake, n, "DISABLED CI / build").await;
     let back = fake.expect_comment(n, |b| b.contains("It matches 1 job"));
     assert_eq!(back.id, first.id);
     assert_eq!(fake.issue(n).expect("issue").labels, ["unstable"]);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn an_issue_never_labelled_is_validated_when_its_title_is_edited_into_the_grammar() {
+    let fake = FakeGithub::start().await;
+    configure(&fake, "disabled-jobs: {}\n");
+    fake.add_run(
+        RunBuilder::new("CI")
+            .path(CI_WORKFLOW_PATH)
+            .job(JobBuilder::new("build")),
+    );
+    fake.set_permission("drive-by", "triage");
+    let mine = fake.add_issue(IssueBuilder::new("CI / build keeps failing").user(MAINTAINER));
+    let theirs = fake.add_issue(IssueBuilder::new("CI / build keeps failing").user("drive-by"));
+    // Opened with another title: nothing to validate, nothing read.
+    let before = fake.requests().len();
+    on_issue(&fake, mine, "opened").await;
+    let opened = calls(&fake, before);
+    assert!(config_reads_only(&opened), "{opened:?}");
+
+    // A writer's issue edited into the grammar: confirmed and labelled.
+    edit_title(&fake, mine, "DISABLED CI / build").await;
+    fake.expect_comment(mine, |b| {
+        b.starts_with(&format!("<!-- ci-medic:disabled-jobs:{mine} -->"))
+            && b.contains("It matches 1 job of the latest runs")
+            && b.contains("`CI` / `build`")
+    });
+    assert_eq!(fake.issue(mine).expect("issue").labels, ["unstable"]);
+    fake.expect_labels_created(&["unstable"]);
+
+    // Someone else's: closed with the reason, never labelled.
+    edit_title(&fake, theirs, "DISABLED CI / build").await;
+    let issue = fake.issue(theirs).expect("issue");
+    assert_eq!(issue.state, "closed");
+    assert!(issue.labels.is_empty(), "{issue:?}");
+    fake.expect_comment(theirs, |b| {
+        b.contains("Only people with write access") && b.contains("drive-by")
+    });
+
+    // The body edited, the title as it was: no request beyond the config.
+    for n in [mine, theirs] {
+        let before = fake.requests().len();
+        on_edit(&fake, n, None).await;
+        let body_only = calls(&fake, before);
+        assert!(config_reads_only(&body_only), "{body_only:?}");
+    }
     fake.assert_clean();
 }
 

@@ -114,7 +114,9 @@ async fn a_writers_approvals_stand_and_new_commits_count_with_the_config() {
 
     let (fake, n) = setup("stale-approvals:\n  on-synchronize: true\n", "outsider").await;
     fake.add_review(n, "bob", "APPROVED");
-    run(&fake, &payload(&fake, n, "synchronize")).await;
+    fake.commit_files("feature", &[("src/a.rs", "y\n")], "more");
+    let pushed = payload(&fake, n, "synchronize");
+    run(&fake, &pushed).await;
     assert_eq!(states(&fake, n), [("bob".into(), "DISMISSED".into())]);
     let comments = fake.comments(n);
     assert_eq!(comments.len(), 1);
@@ -123,4 +125,19 @@ async fn a_writers_approvals_stand_and_new_commits_count_with_the_config() {
         "{}",
         comments[0].body
     );
+
+    // Bob approves the new head; the push event delivered again (or late)
+    // leaves that approval alone and writes nothing.
+    fake.add_review(n, "bob", "APPROVED");
+    let dismissals = fake.requests_to("PUT", r"/dismissals$").len();
+    run(&fake, &pushed).await;
+    assert_eq!(
+        states(&fake, n),
+        [
+            ("bob".into(), "DISMISSED".into()),
+            ("bob".into(), "APPROVED".into())
+        ]
+    );
+    assert_eq!(fake.requests_to("PUT", r"/dismissals$").len(), dismissals);
+    assert_eq!(fake.comments(n).len(), 1);
 }
