@@ -1003,8 +1003,21 @@ fn expected_errors_of_a_passing_test_run_are_not_the_failure() {
             .is_some_and(|f| f.text.starts_with("Coverage failure")),
         "{failures:#?}"
     );
-    // A generic error line of the passing test run is still there, after.
-    assert!(failures.iter().any(|f| f.text.contains("ValueError")));
+    // A generic error line of the passing test run is not reported: another
+    // line of the step says what failed.
+    assert!(
+        !failures.iter().any(|f| f.text.contains("ValueError")),
+        "{failures:#?}"
+    );
+    // When nothing else says what failed, it is all there is: reported.
+    let mut output = tests[1..].to_vec();
+    output.push("make: *** [Makefile:12: test] Error 1");
+    let log = one_step_log("make test", &output);
+    let failures = analyze("wrapped", log.as_bytes());
+    assert!(
+        failures.iter().any(|f| f.text.contains("ValueError")),
+        "{failures:#?}"
+    );
 
     // The same lines in a step that did not fail are nothing at all, even
     // when the job's last step is presumed to be the failed one.
