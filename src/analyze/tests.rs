@@ -1050,3 +1050,16 @@ fn expected_errors_of_a_passing_test_run_are_not_the_failure() {
     let failures = analyze("fail", failing.as_bytes());
     assert_eq!(failures[0].text, "ValueError: bad input", "{failures:#?}");
 }
+
+#[test]
+fn vitest_unhandled_error_fails_a_run_whose_tests_all_passed() {
+    // Real excerpt: every test passed, then vitest's `Errors  1 error` line
+    // says an unhandled error failed the run; that error is the failure.
+    let log = fixture!("gha_vitest_unhandled_error.txt");
+    let failures = analyze("vitest", log);
+    let line = line_of(log, "runTests is not a function");
+    assert!(
+        failures.iter().take(3).any(|f| f.line == line),
+        "{failures:#?}"
+    );
+}
