@@ -137,10 +137,6 @@ struct Inner {
     rules: Vec<Rule>,
     /// All keywords of all rules, found in one pass over a line.
     keywords: Option<AhoCorasick>,
-    /// The keywords that contain no other keyword: a line holds a keyword
-    /// iff it holds one of these, and this smaller automaton rules out the
-    /// many lines without any (most of the time spent on a log).
-    screen: Option<AhoCorasick>,
     /// For each keyword, the rules that listed it.
     keyword_rules: Vec<Vec<usize>>,
     /// Rules tried on every line (no keywords, no annotation).
@@ -387,11 +383,6 @@ impl RuleSet {
             }
         }
         let keywords = keyword_automaton(&words)?;
-        let minimal: Vec<&String> = words
-            .iter()
-            .filter(|w| !words.iter().any(|o| o != *w && w.contains(o.as_str())))
-            .collect();
-        let screen = keyword_automaton(&minimal)?;
         let mut order: Vec<usize> = (0..rules.len()).collect();
         order.sort_by_key(|&i| (std::cmp::Reverse(rules[i].spec.priority), i));
         let mut rank = vec![0; rules.len()];
@@ -402,7 +393,6 @@ impl RuleSet {
             inner: Arc::new(Inner {
                 rules,
                 keywords,
-                screen,
                 keyword_rules,
                 always,
                 annotated,
@@ -442,13 +432,13 @@ impl RuleSet {
             return None;
         }
         scratch.clear();
-        if let (Some(ac), Some(screen)) = (&inner.keywords, &inner.screen) {
+        if let Some(ac) = &inner.keywords {
             // Most lines hold no keyword: a plain search (tighter loop than
-            // the overlapping one) rules them out first. Every keyword holds
-            // a screening one, so none ends before the first screening match
-            // does, nor starts more than the longest keyword before that:
-            // the overlapping search starts there, not at the line's start.
-            if let Some(first) = screen.find(body) {
+            // the overlapping one) rules them out first. It stops at the
+            // earliest end of a keyword, so no keyword ends before it nor
+            // starts more than the longest keyword before that: the
+            // overlapping search starts there, not at the line's start.
+            if let Some(first) = ac.find(body) {
                 let from = first.end().saturating_sub(ac.max_pattern_len());
                 let input = aho_corasick::Input::new(body).span(from..body.len());
                 for m in ac.find_overlapping_iter(input) {
@@ -694,8 +684,8 @@ mod tests {
             rng_seed: proptest::test_runner::RngSeed::Fixed(16),
             ..proptest::test_runner::Config::default()
         })]
-        /// The screening search and the overlapping search started near the
-        /// first keyword find every rule a search of the whole line would.
+        /// The overlapping search started near the first keyword finds every
+        /// rule a search of the whole line would.
         #[test]
         fn keyword_search_finds_what_a_full_search_finds(
             parts in proptest::collection::vec(0usize..10_000, 1..8),
