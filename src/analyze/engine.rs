@@ -412,6 +412,17 @@ impl<'r> JobAnalyzer<'r> {
                 let extra = self.fallbacks(p, &segments[p], &job_cands);
                 job_cands.extend(extra);
             }
+            // Steps where a line other than a wrapper or a passing test's
+            // output says what failed.
+            let explained: Vec<usize> = job_cands
+                .iter()
+                .filter(|c| {
+                    matches!(c.rule, RuleRef::Rule(_))
+                        && c.priority >= WRAPPER_BELOW
+                        && !self.expected_error(&segments[c.segment], c)
+                })
+                .map(|c| c.segment)
+                .collect();
             for c in job_cands {
                 let Some(mut tier) = tier_of(c.segment, c.priority) else {
                     continue;
@@ -422,10 +433,11 @@ impl<'r> JobAnalyzer<'r> {
                 let seg = &segments[c.segment];
                 // A step whose test run passed prints error lines on purpose
                 // (tests of error handling): a generic one is no failure there
-                // unless the step failed, and then ranks after every line
-                // that names what failed.
+                // unless the step failed. Then it is reported only when no
+                // other line of the step says what failed (something after
+                // the tests did), and after every line that does elsewhere.
                 if self.expected_error(seg, &c) {
-                    if !seg.failed() {
+                    if !seg.failed() || explained.contains(&c.segment) {
                         continue;
                     }
                     tier = tier.max(EXPECTED_ERROR_TIER);

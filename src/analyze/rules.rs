@@ -382,19 +382,7 @@ impl RuleSet {
                 }
             }
         }
-        let keywords = if words.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                    .prefilter(false)
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&words)
-                    .map_err(|e| RuleError::Set(e.to_string()))?,
-            )
-        };
+        let keywords = keyword_automaton(&words)?;
         let mut order: Vec<usize> = (0..rules.len()).collect();
         order.sort_by_key(|&i| (std::cmp::Reverse(rules[i].spec.priority), i));
         let mut rank = vec![0; rules.len()];
@@ -446,9 +434,14 @@ impl RuleSet {
         scratch.clear();
         if let Some(ac) = &inner.keywords {
             // Most lines hold no keyword: a plain search (tighter loop than
-            // the overlapping one) rules them out first.
-            if ac.is_match(body) {
-                for m in ac.find_overlapping_iter(body) {
+            // the overlapping one) rules them out first. It stops at the
+            // earliest end of a keyword, so no keyword ends before it nor
+            // starts more than the longest keyword before that: the
+            // overlapping search starts there, not at the line's start.
+            if let Some(first) = ac.find(body) {
+                let from = first.end().saturating_sub(ac.max_pattern_len());
+                let input = aho_corasick::Input::new(body).span(from..body.len());
+                for m in ac.find_overlapping_iter(input) {
                     if let Some(list) = inner.keyword_rules.get(m.pattern().as_usize()) {
                         scratch.extend_from_slice(list);
                     }
@@ -486,6 +479,21 @@ impl RuleSet {
 /// prefix of a required literal is required too, and shorter keys keep the
 /// automaton small enough to stay in cache.
 const KEYWORD_PREFIX_BYTES: usize = 8;
+
+/// An automaton finding any of `words` in any ASCII case; `None` without words.
+fn keyword_automaton<W: AsRef<[u8]>>(words: &[W]) -> Result<Option<AhoCorasick>, RuleError> {
+    if words.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasickBuilder::new()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .prefilter(false)
+        .ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard)
+        .build(words)
+        .map(Some)
+        .map_err(|e| RuleError::Set(e.to_string()))
+}
 
 fn prefilter_key(k: &str) -> String {
     let lower = k.to_lowercase();
@@ -644,6 +652,64 @@ mod tests {
             .best_match(body, Some(Annotation::Error), &mut scratch)
             .unwrap();
         assert_eq!(rules.rule(i).unwrap().spec.id, "gha-error-annotation");
+    }
+
+    /// What `best_match` must find: every rule in trial order, each tried
+    /// when one of its keywords occurs anywhere in the line.
+    fn best_match_reference(
+        rules: &RuleSet,
+        body: &[u8],
+        annotation: Option<Annotation>,
+    ) -> Option<usize> {
+        let lower = body.to_ascii_lowercase();
+        let mut order: Vec<usize> = (0..rules.len()).collect();
+        order.sort_by_key(|&i| rules.inner.rank[i]);
+        order.into_iter().find(|&i| {
+            let r = &rules.inner.rules[i];
+            let keyword = r.spec.keywords.is_empty()
+                || r.spec
+                    .keywords
+                    .iter()
+                    .any(|k| memchr::memmem::find(&lower, prefilter_key(k).as_bytes()).is_some());
+            let annotated = r.spec.annotation.is_none_or(|a| annotation == Some(a));
+            let untried =
+                r.spec.keywords.is_empty() && r.spec.annotation.is_some() && annotation.is_none();
+            keyword && annotated && !untried && r.reports(body)
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 400,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(16),
+            ..proptest::test_runner::Config::default()
+        })]
+        /// The overlapping search started near the first keyword finds every
+        /// rule a search of the whole line would.
+        #[test]
+        fn keyword_search_finds_what_a_full_search_finds(
+            parts in proptest::collection::vec(0usize..10_000, 1..8),
+            error in proptest::bool::ANY,
+        ) {
+            let rules = RuleSet::builtin();
+            let examples: Vec<&String> = rules.specs().flat_map(|s| s.examples.iter()).collect();
+            let words: Vec<String> = rules.specs().flat_map(|s| s.keywords.iter().cloned()).collect();
+            let mut line = String::new();
+            for p in parts {
+                match p % 3 {
+                    0 => line.push_str(examples[p / 3 % examples.len()]),
+                    1 => line.push_str(&words[p / 3 % words.len()].to_uppercase()),
+                    _ => line.push_str(&"x: ".repeat(p % 5)),
+                }
+            }
+            let annotation = error.then_some(Annotation::Error);
+            let mut scratch = Vec::new();
+            proptest::prop_assert_eq!(
+                rules.best_match(line.as_bytes(), annotation, &mut scratch),
+                best_match_reference(&rules, line.as_bytes(), annotation),
+                "{}", line
+            );
+        }
     }
 
     #[test]

@@ -1003,8 +1003,21 @@ fn expected_errors_of_a_passing_test_run_are_not_the_failure() {
             .is_some_and(|f| f.text.starts_with("Coverage failure")),
         "{failures:#?}"
     );
-    // A generic error line of the passing test run is still there, after.
-    assert!(failures.iter().any(|f| f.text.contains("ValueError")));
+    // A generic error line of the passing test run is not reported: another
+    // line of the step says what failed.
+    assert!(
+        !failures.iter().any(|f| f.text.contains("ValueError")),
+        "{failures:#?}"
+    );
+    // When nothing else says what failed, it is all there is: reported.
+    let mut output = tests[1..].to_vec();
+    output.push("make: *** [Makefile:12: test] Error 1");
+    let log = one_step_log("make test", &output);
+    let failures = analyze("wrapped", log.as_bytes());
+    assert!(
+        failures.iter().any(|f| f.text.contains("ValueError")),
+        "{failures:#?}"
+    );
 
     // The same lines in a step that did not fail are nothing at all, even
     // when the job's last step is presumed to be the failed one.
@@ -1036,4 +1049,17 @@ fn expected_errors_of_a_passing_test_run_are_not_the_failure() {
     );
     let failures = analyze("fail", failing.as_bytes());
     assert_eq!(failures[0].text, "ValueError: bad input", "{failures:#?}");
+}
+
+#[test]
+fn vitest_unhandled_error_fails_a_run_whose_tests_all_passed() {
+    // Real excerpt: every test passed, then vitest's `Errors  1 error` line
+    // says an unhandled error failed the run; that error is the failure.
+    let log = fixture!("gha_vitest_unhandled_error.txt");
+    let failures = analyze("vitest", log);
+    let line = line_of(log, "runTests is not a function");
+    assert!(
+        failures.iter().take(3).any(|f| f.line == line),
+        "{failures:#?}"
+    );
 }

@@ -85,7 +85,7 @@ pub fn test_summary(body: &[u8]) -> Option<TestOutcome> {
     // Every summary starts with one of these bytes: most lines stop here.
     if !matches!(
         first,
-        b'=' | b'0'..=b'9' | b't' | b'T' | b'o' | b'F' | b'-' | b'['
+        b'=' | b'0'..=b'9' | b't' | b'T' | b'o' | b'F' | b'E' | b'-' | b'['
     ) {
         return None;
     }
@@ -103,6 +103,12 @@ pub fn test_summary(body: &[u8]) -> Option<TestOutcome> {
     if let Some(rest) = t.strip_prefix(b"Tests:") {
         let (passed, failed) = count_list(rest)?;
         return outcome(passed, failed);
+    }
+    // vitest: `Errors  1 error`, after the counts, when errors outside any
+    // test (unhandled rejections, a runner crash) failed the run.
+    if let Some(rest) = t.strip_prefix(b"Errors ") {
+        let (_, failed) = count_list(rest)?;
+        return outcome(0, failed);
     }
     // vitest: `Test Files  1 failed | 26 passed (27)`, `Tests  212 passed | 1 skipped (213)`
     if let Some(rest) = t
@@ -188,6 +194,9 @@ mod tests {
             (" Test Files  26 passed | 1 skipped (27)", Some(Passed)),
             ("      Tests  212 passed | 1 skipped (213)", Some(Passed)),
             (" Test Files  1 failed | 26 passed (27)", Some(Failed)),
+            ("     Errors  1 error", Some(Failed)),
+            ("     Errors  2 errors", Some(Failed)),
+            ("Errors and warnings", None),
             ("ok  \tgithub.com/a/b\t0.012s", Some(Passed)),
             ("FAIL\tgithub.com/a/b\t0.012s", Some(Failed)),
             ("--- FAIL: TestThing (0.00s)", Some(Failed)),
