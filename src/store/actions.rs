@@ -1,6 +1,7 @@
-//! `actions`: what ci-medic did (re-runs, heals, reverts, autorevert's
-//! restarts and reverts), one row per write that landed, so the HUD can
-//! count them.
+//! `actions`: what ci-medic did (re-runs and heals), one row per write that
+//! landed, so the HUD can count them. The revert commands' reverts are
+//! counted from `bot_audit` and autorevert's restarts, reverts and
+//! notifications from `autorevert_events`, which record them already.
 //!
 //! A handler adds the rows with [`record`]: after each step of its plan
 //! that is an action, a store step carrying its row that runs only once
@@ -28,31 +29,16 @@ pub enum ActionKind {
     Rerun,
     /// Heal opened (or updated) the pull request that fixes a workflow.
     Heal,
-    /// A `revert` command's revert.
-    Revert,
-    /// Autorevert restarted a commit's workflows.
-    AutorevertRestart,
-    /// Autorevert reverted a commit.
-    AutorevertRevert,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 5] = [
-        ActionKind::Rerun,
-        ActionKind::Heal,
-        ActionKind::Revert,
-        ActionKind::AutorevertRestart,
-        ActionKind::AutorevertRevert,
-    ];
+    pub const ALL: [ActionKind; 2] = [ActionKind::Rerun, ActionKind::Heal];
 
     /// The `kind` column's value.
     pub fn as_str(self) -> &'static str {
         match self {
             ActionKind::Rerun => "rerun",
             ActionKind::Heal => "heal",
-            ActionKind::Revert => "revert",
-            ActionKind::AutorevertRestart => "autorevert-restart",
-            ActionKind::AutorevertRevert => "autorevert-revert",
         }
     }
 
@@ -314,15 +300,41 @@ mod tests {
                 git_ref: format!("trunk/{sha}"),
                 inputs: serde_json::Map::new(),
             },
-            ActionKind::AutorevertRestart,
+            ActionKind::Rerun,
             "o/r",
             "d",
         )
         .unwrap();
         assert_eq!(row.sha, sha);
-        assert_eq!(row.kind, "autorevert-restart");
         for k in ActionKind::ALL {
             assert_eq!(ActionKind::parse(k.as_str()), Some(k));
         }
+    }
+
+    /// Every kind is one a handler writes, and README's `actions` table
+    /// lists exactly those.
+    #[test]
+    fn the_kinds_are_those_written_and_documented() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = String::new();
+        for dir in ["src/handlers", "src/jobs"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "rs") {
+                    sources.push_str(&std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        for k in ActionKind::ALL {
+            let used = format!("ActionKind::{k:?})");
+            assert!(sources.contains(&used), "no handler writes {k:?}");
+        }
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+        let at = readme.find("`kind` (").expect("README documents `kind`") + 8;
+        let listed = &readme[at..at + readme[at..].find(')').unwrap()];
+        let listed: Vec<&str> = listed.split('`').skip(1).step_by(2).collect();
+        let kinds: Vec<&str> = ActionKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(listed, kinds);
     }
 }

@@ -307,7 +307,7 @@ pub enum TableRows {
     /// The comment commands' merges and reverts.
     #[serde(rename = "bot_audit")]
     BotAudit(Vec<super::bot_audit::BotAuditRow>),
-    /// Re-runs, heals, reverts and autorevert's restarts that landed.
+    /// Re-runs and heals that landed.
     #[serde(rename = "actions")]
     Actions(Vec<super::actions::ActionRow>),
 }

@@ -1,11 +1,12 @@
 //! What ci-medic did, counted on the HUD: a re-run that landed writes one
 //! `actions` row through the retry plan's store step, the same event
 //! delivered again writes none, and the index built from ClickHouse counts
-//! re-runs, heals and reverts per kind.
+//! re-runs, heals and reverts per kind, and autorevert's restarts, reverts
+//! and notifications once each.
 
-use ci_medic::store::TableRows;
 use ci_medic::store::actions::ActionRow;
 use ci_medic::store::bot_audit::BotAuditRow;
+use ci_medic::store::{AutorevertAction, AutorevertEvent, TableRows};
 
 use crate::analyze_flow::gha_log;
 use crate::support::action::{Runner, workflow_run_payload};
@@ -45,6 +46,8 @@ fn glance(index: &str, kind: &str) -> Option<u64> {
         let li = li.trim_end_matches("</li>\n").trim_end_matches("</li>");
         let rest = li.strip_prefix("<strong>")?;
         let (n, words) = rest.split_once("</strong>")?;
+        // Decisions under dry run are shown apart: "restart (+1 dry run)".
+        let words = words.split(" (+").next().unwrap_or_default();
         (words.trim() == kind).then(|| n.parse().ok())?
     })
 }
@@ -154,6 +157,101 @@ async fn hud_actions_a_rerun_is_recorded_once_and_counted_on_the_index() {
     assert_eq!(glance(&index, "heal"), Some(1), "{index}");
     assert_eq!(glance(&index, "revert"), Some(1), "{index}");
     assert_eq!(glance(&index, "restart"), Some(0), "{index}");
+    fake.assert_clean();
+    drop_database(&store).await;
+}
+
+/// One row of autorevert's audit log, as `record` writes it.
+fn event(
+    ts: chrono::DateTime<chrono::Utc>,
+    action: AutorevertAction,
+    sha: char,
+    verdict: &str,
+    failed: bool,
+    dry_run: bool,
+) -> AutorevertEvent {
+    AutorevertEvent {
+        ts,
+        repository_full_name: format!("{OWNER}/{REPO}"),
+        action,
+        commit_sha: sha.to_string().repeat(40),
+        workflows: vec!["CI".into()],
+        signals: Vec::new(),
+        verdict: verdict.into(),
+        reason: "a reason".into(),
+        dry_run,
+        failed,
+        notes: String::new(),
+    }
+}
+
+/// autorevert writes one row per decision and one more per restart it
+/// dispatched, and decides a revert or a notification again on every tick
+/// until it lands: the index counts the restarts dispatched, the commits
+/// reverted and the commits notified, none of them when a step failed or
+/// under dry run.
+#[tokio::test]
+async fn hud_actions_autorevert_totals_count_dispatches_and_commits_that_landed() {
+    let url = test_clickhouse::url();
+    let db = test_clickhouse::database("hud_actions_autorevert");
+    let store = test_clickhouse::connect(&url, &db).await;
+    store.migrate().await.expect("migrate");
+
+    let fake = FakeGithub::start().await;
+    let user = std::env::var("CLICKHOUSE_USER").unwrap_or_else(|_| "default".into());
+    fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            &format!("clickhouse:\n  url: {url}\n  user: {user}\n  database: {db}\n"),
+        )],
+        "ci-medic: a store",
+    );
+    let tick = chrono::Utc::now() - chrono::Duration::hours(2);
+    let next = tick + chrono::Duration::minutes(15);
+    use AutorevertAction::{Notify, Restart, Revert};
+    let rows = vec![
+        // A restart decision and its two dispatches, one of which failed.
+        event(tick, Restart, 'a', "restart", false, false),
+        event(tick, Restart, 'a', "dispatch", false, false),
+        event(tick, Restart, 'a', "dispatch", true, false),
+        // A revert decided on two ticks: one pull request, updated.
+        event(tick, Revert, 'b', "revert", false, false),
+        event(next, Revert, 'b', "revert", false, false),
+        // A revert whose pull request could not be opened.
+        event(tick, Revert, 'c', "revert", true, false),
+        // A notification, decided twice, and one that failed.
+        event(tick, Notify, 'd', "notify", false, false),
+        event(next, Notify, 'd', "notify", false, false),
+        event(tick, Notify, 'e', "notify", true, false),
+        // A restart under dry run: nothing was dispatched.
+        event(next, Restart, 'f', "dispatch", false, true),
+    ];
+    store
+        .insert(&TableRows::AutorevertEvents(rows))
+        .await
+        .expect("autorevert rows");
+
+    let builder = runner(&fake).env("GITHUB_ACTIONS", "");
+    let site = builder.path("site");
+    let built = builder
+        .exec(
+            &[
+                "hud",
+                "build",
+                "--source",
+                "clickhouse",
+                "--out",
+                &site.display().to_string(),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(built.code, 0, "{}{}", built.stdout, built.stderr);
+    let index = std::fs::read_to_string(site.join("index.html")).expect("index");
+    assert_eq!(glance(&index, "restart"), Some(1), "{index}");
+    assert_eq!(glance(&index, "revert"), Some(1), "{index}");
+    assert_eq!(glance(&index, "notify"), Some(1), "{index}");
     fake.assert_clean();
     drop_database(&store).await;
 }

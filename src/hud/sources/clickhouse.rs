@@ -158,9 +158,14 @@ LIMIT {limit:UInt64}";
 /// What ci-medic did in the window, per kind: re-runs and heals from
 /// `actions`, the revert commands' reverts from `bot_audit` (which records
 /// every merge and revert), autorevert's restarts, reverts and
-/// notifications (not under dry run) from `autorevert_events` (which
-/// records every decision): the `actions` rows of those kinds are left
-/// out, not to count one revert twice.
+/// notifications from `autorevert_events`, never under dry run and never
+/// when a step of the action failed.
+///
+/// `autorevert_events` holds one row per decision and one more per restart
+/// dispatched (`verdict = 'dispatch'`), so a restart is a dispatch row (its
+/// decision row would count it again), and a revert or a notification is a
+/// commit: every tick that decides it again updates the same pull request
+/// or comment (found by its marker), which is no second revert.
 const ACTION_TOTALS: &str = "\
 SELECT kind, toUInt64(sum(n)) AS n FROM (
   SELECT CAST(kind AS String) AS kind, count() AS n FROM actions FINAL
@@ -176,11 +181,17 @@ SELECT kind, toUInt64(sum(n)) AS n FROM (
     AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
     AND action = 'revert'
   UNION ALL
-  SELECT CAST(action AS String) AS kind, count() AS n FROM autorevert_events
+  SELECT 'restart' AS kind, count() AS n FROM autorevert_events
   WHERE repository_full_name = {repo:String}
     AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
     AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
-    AND action IN ('restart', 'revert', 'notify') AND NOT dry_run
+    AND action = 'restart' AND verdict = 'dispatch' AND NOT dry_run AND NOT failed
+  UNION ALL
+  SELECT CAST(action AS String) AS kind, uniqExact(commit_sha) AS n FROM autorevert_events
+  WHERE repository_full_name = {repo:String}
+    AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
+    AND action IN ('revert', 'notify') AND NOT dry_run AND NOT failed
   GROUP BY kind)
 GROUP BY kind
 ORDER BY kind";
