@@ -706,11 +706,11 @@ async fn an_l4_result_wakes_the_merge_waiting_for_it_in_the_same_run() {
         let done = back.last().expect("a result").client_payload.clone();
         let before = w.fake.requests().len();
         let run = upstream(&w, "repository_dispatch", &result_event(&done)).await;
-        let made: Vec<String> = w
-            .fake
-            .requests()
+        let calls: Vec<_> = w.fake.requests().into_iter().skip(before).collect();
+        // The upstream example workflow's token may make every one of them.
+        assert_workflow_grants("crcr-upstream.yml", "relay", &calls);
+        let made: Vec<String> = calls
             .into_iter()
-            .skip(before)
             .map(|r| format!("{} {}", r.method, r.operation.unwrap_or(r.path)))
             .collect();
         // Accepted to merged: the result's own calls (no ping on a
@@ -760,4 +760,74 @@ async fn an_l4_result_wakes_the_merge_waiting_for_it_in_the_same_run() {
         let _ = (w.fake.comments(w.pr), w.fake.pull(w.pr));
         w.fake.assert_clean();
     }
+}
+
+/// The token scopes (any one of them, as `scope:level`) that let the
+/// workflow token make `call` in this repository, after GitHub's
+/// "Permissions required for GitHub Apps" page; `None` when the metadata
+/// every token has suffices.
+fn scopes_for(method: &str, operation: &str) -> Option<&'static [&'static str]> {
+    let read = method.eq_ignore_ascii_case("GET");
+    let (group, _) = operation.split_once('/').unwrap_or((operation, ""));
+    Some(match (group, operation, read) {
+        (_, "repos/get" | "repos/get-collaborator-permission-level", _) => return None,
+        (_, "pulls/merge", _) => &["contents:write"],
+        ("actions", _, true) => &["actions:read"],
+        ("actions", _, false) => &["actions:write"],
+        ("checks", _, true) => &["checks:read"],
+        ("checks", _, false) => &["checks:write"],
+        ("pulls", _, true) => &["pull-requests:read"],
+        ("pulls", _, false) => &["pull-requests:write"],
+        ("issues" | "reactions", _, true) => &["issues:read", "pull-requests:read"],
+        ("issues" | "reactions", _, false) => &["issues:write", "pull-requests:write"],
+        ("repos" | "git", _, true) => &["contents:read"],
+        ("repos" | "git", _, false) => &["contents:write"],
+        _ => panic!("no scope known for {method} {operation}: add it here"),
+    })
+}
+
+/// Every call in `calls` to this repository is one the token of job `job`
+/// in example workflow `file` may make: its `permissions` grant a scope the
+/// call needs (`write` covers `read`).
+fn assert_workflow_grants(
+    file: &str,
+    job: &str,
+    calls: &[crate::support::fake_github::RecordedRequest],
+) {
+    let text = std::fs::read_to_string(format!(
+        "{}/.github/workflows/examples/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("example workflow");
+    let wf: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    let granted = &wf["jobs"][job]["permissions"];
+    let grants = |want: &str| {
+        let (scope, level) = want.split_once(':').expect("scope:level");
+        match granted[scope].as_str() {
+            Some("write") => true,
+            Some("read") => level == "read",
+            _ => false,
+        }
+    };
+    let ours = format!("/repos/{OWNER}/{REPO}");
+    let mut missing = Vec::new();
+    for call in calls {
+        if !(call.path == ours || call.path.starts_with(&format!("{ours}/"))) {
+            continue;
+        }
+        let operation = call.operation.clone().unwrap_or_else(|| call.path.clone());
+        if let Some(any) = scopes_for(&call.method, &operation)
+            && !any.iter().any(|s| grants(s))
+        {
+            missing.push(format!(
+                "{} {operation} needs {}",
+                call.method,
+                any.join(" or ")
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{file} grants {granted:?}: {missing:#?}"
+    );
 }
