@@ -1,5 +1,5 @@
 //! Merges waiting for checks: looked at again when a run on their head
-//! completes, cancelled by a push. The request lives in the merge command's
+//! completes and by a scheduled sweep, cancelled by a push. The request lives in the merge command's
 //! reply (see [`super::merge`]); each look either waits, merges the pinned
 //! SHA, or ends the wait with `## Merge failed` (or `## Merge cancelled`)
 //! and removes the `merging` label. A merged or closed pull request only
@@ -27,6 +27,12 @@ pub enum Wake {
     Completed { sha: String },
     /// Commits were pushed to this pull request.
     Pushed { number: u64 },
+    /// A sweep that needs no event (`schedule`, `workflow_dispatch`): every
+    /// waiting merge is looked at, its deadline enforced, its checks and
+    /// gates read again. It wakes what no event woke: results written in
+    /// runs that each saw the other still in progress, a deadline passed
+    /// with nothing completing.
+    Sweep,
 }
 
 /// One pending merge with what it is decided from.
