@@ -867,6 +867,17 @@ pub async fn update_and_merge(
     }
 }
 
+/// Whether pull request `number` is merged with `sha`, the pinned head, as
+/// its head: read back when GitHub refuses a merge, because a concurrent
+/// wake of the same waiting merge may have landed it first (its 405 is then
+/// no failure of ours: nothing is recorded and nothing replied). `false`
+/// when the read fails.
+pub async fn merged_as_pinned(c: &crate::github::Client, number: u64, sha: &str) -> bool {
+    c.pull_detail(number)
+        .await
+        .is_ok_and(|p| p.merged && p.head.sha.eq_ignore_ascii_case(sha))
+}
+
 /// What a landed [`Write::UpdateBranchAndMerge`] reports: the head the
 /// update made (the one merged) and the merge commit; read back by
 /// [`merged_head`] for the audit row.
