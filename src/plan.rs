@@ -1162,6 +1162,11 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             on_refusal,
         } => match c.merge_pull(*number, sha, method, title, message).await {
             Ok(merged) => Ok(done(format!("merged #{number} as {merged}"))),
+            Err(_) if crate::bot::merge::merged_as_pinned(c, *number, sha).await => {
+                Ok(Outcome::Skipped {
+                    why: format!("#{number} was already merged at {sha}"),
+                })
+            }
             Err(e) => {
                 if let Some(r) = on_refusal {
                     crate::bot::reply::explain_merge_refusal(c, r, &e).await;

@@ -150,6 +150,9 @@ pub struct PendingMerge {
     /// Unrelated failures (per Dr. CI) the merge tolerates, at most.
     #[serde(default)]
     pub tolerate: u32,
+    /// `-r`: the branch was updated with its base before the wait.
+    #[serde(default)]
+    pub rebase: bool,
     pub deadline: DateTime<Utc>,
     /// The seal: the SHA-256 of the reply as written.
     pub body_sha256: String,
@@ -557,6 +560,7 @@ pub fn decide(
         ignored: ignored.clone(),
         approvers: approvers.clone(),
         tolerate,
+        rebase: false,
         deadline,
         body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
     };
@@ -591,6 +595,19 @@ pub fn flags(mode: Mode) -> Vec<String> {
         Mode::Normal => Vec::new(),
         Mode::IgnoreCurrent => vec!["ignore-current".into()],
         Mode::Force => vec!["force".into()],
+    }
+}
+
+impl PendingMerge {
+    /// The audit flags of this merge: `rebase` first when `-r` updated the
+    /// branch, then those of its mode.
+    pub fn flags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.rebase {
+            out.push("rebase".to_string());
+        }
+        out.extend(flags(self.mode));
+        out
     }
 }
 
@@ -639,6 +656,7 @@ fn update_then_wait(facts: &Facts, pull: &PullDetail, wait: Wait, config: &Confi
         ignored,
         approvers,
         tolerate,
+        rebase: true,
         deadline: deadline(facts.now, config),
         body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
     };
@@ -867,6 +885,17 @@ pub async fn update_and_merge(
     }
 }
 
+/// Whether pull request `number` is merged with `sha`, the pinned head, as
+/// its head: read back when GitHub refuses a merge, because a concurrent
+/// wake of the same waiting merge may have landed it first (its 405 is then
+/// no failure of ours: nothing is recorded and nothing replied). `false`
+/// when the read fails.
+pub async fn merged_as_pinned(c: &crate::github::Client, number: u64, sha: &str) -> bool {
+    c.pull_detail(number)
+        .await
+        .is_ok_and(|p| p.merged && p.head.sha.eq_ignore_ascii_case(sha))
+}
+
 /// What a landed [`Write::UpdateBranchAndMerge`] reports: the head the
 /// update made (the one merged) and the merge commit; read back by
 /// [`merged_head`] for the audit row.
@@ -1017,6 +1046,7 @@ mod tests {
             ignored: vec!["Docs".into()],
             approvers: vec!["hubot".into()],
             tolerate: 0,
+            rebase: true,
             deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
             body_sha256: hidden::DIGEST_PLACEHOLDER.into(),
         };

@@ -1,5 +1,5 @@
 //! Merges waiting for checks: looked at again when a run on their head
-//! completes, cancelled by a push. The request lives in the merge command's
+//! completes and by a scheduled sweep, cancelled by a push. The request lives in the merge command's
 //! reply (see [`super::merge`]); each look either waits, merges the pinned
 //! SHA, or ends the wait with `## Merge failed` (or `## Merge cancelled`)
 //! and removes the `merging` label. A merged or closed pull request only
@@ -27,6 +27,12 @@ pub enum Wake {
     Completed { sha: String },
     /// Commits were pushed to this pull request.
     Pushed { number: u64 },
+    /// A sweep that needs no event (`schedule`, `workflow_dispatch`): every
+    /// waiting merge is looked at, its deadline enforced, its checks and
+    /// gates read again. It wakes what no event woke: results written in
+    /// runs that each saw the other still in progress, a deadline passed
+    /// with nothing completing.
+    Sweep,
 }
 
 /// One pending merge with what it is decided from.
@@ -175,7 +181,7 @@ pub fn end(plan: &mut Plan, facts: &Facts, w: &Waiting, heading: &str, why: &str
                 actor: s.requester.clone(),
                 reason: String::new(),
                 classification: String::new(),
-                flags: merge::flags(s.mode),
+                flags: s.flags(),
             },
             &facts.repo,
             facts.now,
@@ -328,7 +334,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
                     actor: s.requester.clone(),
                     reason: String::new(),
                     classification: String::new(),
-                    flags: merge::flags(s.mode),
+                    flags: s.flags(),
                 },
                 &facts.repo,
                 facts.now,
@@ -389,4 +395,79 @@ fn plain(text: &str) -> String {
         }
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::TableRows;
+
+    /// A merge waiting at `a…a` whose pull request's head moved to `c…c`.
+    fn moved(rebase: bool, mode: merge::Mode) -> Facts {
+        let pull: PullDetail = serde_json::from_value(serde_json::json!({
+            "number": 5, "state": "open", "title": "t",
+            "head": {"ref": "f", "sha": "c".repeat(40)},
+            "base": {"ref": "main", "sha": "b".repeat(40)},
+        }))
+        .expect("pull");
+        let now = DateTime::from_timestamp(1_772_000_000, 0).expect("time");
+        Facts {
+            waiting: vec![Waiting {
+                state: PendingMerge {
+                    pr: 5,
+                    sha: "a".repeat(40),
+                    requester: "alice".into(),
+                    mode,
+                    ignored: Vec::new(),
+                    approvers: Vec::new(),
+                    tolerate: 0,
+                    rebase,
+                    deadline: now + chrono::Duration::hours(1),
+                    body_sha256: String::new(),
+                },
+                reply: ReplyTo {
+                    number: 5,
+                    key: "k".into(),
+                },
+                pull,
+                runs: Vec::new(),
+                check_runs: Vec::new(),
+                merge: None,
+            }],
+            default_branch: "main".into(),
+            now,
+            audit: true,
+            repo: "o/r".into(),
+        }
+    }
+
+    fn audited_flags(facts: &Facts) -> Vec<Vec<String>> {
+        decide(facts, &Config::default())
+            .steps
+            .iter()
+            .filter_map(|s| match &s.write {
+                Write::InsertRows {
+                    rows: TableRows::BotAudit(rows),
+                } => Some(rows.iter().map(|r| r.flags.clone()).collect::<Vec<_>>()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn the_audit_row_of_a_merge_r_wait_carries_the_rebase_flag() {
+        assert_eq!(
+            audited_flags(&moved(true, merge::Mode::IgnoreCurrent)),
+            [vec!["rebase".to_string(), "ignore-current".to_string()]]
+        );
+        assert_eq!(
+            audited_flags(&moved(true, merge::Mode::Normal)),
+            [vec!["rebase".to_string()]]
+        );
+        assert_eq!(
+            audited_flags(&moved(false, merge::Mode::IgnoreCurrent)),
+            [vec!["ignore-current".to_string()]]
+        );
+    }
 }

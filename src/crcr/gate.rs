@@ -1,6 +1,7 @@
 //! The merge gate of downstream CI: the merge command refuses while an L4
-//! repository's check run on the pinned head failed or is pending (or there
-//! is none yet). Cancelled and timed-out runs do not block; `-f` bypasses.
+//! repository's check run on the pinned head failed, and waits while one is
+//! pending (or there is none yet), woken by its result. Cancelled and
+//! timed-out runs do not block; `-f` bypasses.
 //! L2/L3 check runs never hold a merge. When the allowlist cannot be read
 //! the gate follows `crcr.on-error` and the reply says so.
 //!
@@ -119,8 +120,10 @@ pub fn blocking(
 
 /// The merge command with the downstream gate: the generic checks see no
 /// check run of an allowlisted repository; then a merge the rest accepts
-/// is refused while an L4 repository blocks (failed, pending, or no result
-/// on the head; cancelled and timed out do not block), unless forced.
+/// is refused while an L4 repository's result on the head failed, and
+/// waits (like for any running check, until its deadline) while one is
+/// pending or has no result yet; cancelled and timed out do not block.
+/// `-f` passes the gate.
 pub fn decide_merge(
     facts: &Facts,
     pull: &PullDetail,
@@ -475,6 +478,7 @@ mod tests {
                     ignored: Vec::new(),
                     approvers: Vec::new(),
                     tolerate: 0,
+                    rebase: false,
                     deadline: now + chrono::Duration::hours(1),
                     body_sha256: String::new(),
                 },

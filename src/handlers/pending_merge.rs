@@ -1,6 +1,7 @@
 //! Merges waiting for checks (`merge` with checks still running): a
 //! completed `workflow_run`, `check_suite` or `check_run` on their head
-//! looks again; a push cancels them.
+//! looks again, and so does a sweep on `schedule` or `workflow_dispatch`
+//! (see `Wake::Sweep`); a push cancels them.
 //! See `crate::bot::pending`.
 
 use anyhow::Result;
@@ -42,6 +43,7 @@ impl Handler for PendingMerge {
             Event::CheckRun(e) if e.action == "completed" => Some(Wake::Completed {
                 sha: e.check_run.head_sha.clone(),
             }),
+            Event::Schedule(_) | Event::WorkflowDispatch(_) => Some(Wake::Sweep),
             Event::PullRequest(e)
                 if e.action == "synchronize"
                     && e.pull_request

@@ -250,3 +250,56 @@ async fn merge_r_f_records_the_head_it_merged() {
     fake.assert_clean();
     drop_database(&store).await;
 }
+
+#[tokio::test]
+async fn a_merge_another_wake_landed_first_records_and_replies_nothing() {
+    use crate::support::fake_github::Fault;
+    let (fake, store) = audited("bot_audit_race").await;
+    let (n, head) = approved_pull(&fake);
+    let run = head_run(&fake, n, &head, "CI", None);
+    let body = "@ci-medic merge";
+    let id = fake.add_comment(n, MAINTAINER, body);
+    let payload = comment_payload(&fake, n, id, MAINTAINER, body);
+    let out = runner(&fake).run_event("issue_comment", &payload).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let waiting = replies(&fake, n);
+
+    fake.update_run(run, |r, _| {
+        r.status = "completed".into();
+        r.conclusion = Some("success".into());
+    });
+    // Two wakes of the one waiting merge: the other one merged the pinned
+    // head a moment before this one's call, which GitHub refuses (405).
+    fake.inject(
+        "PUT",
+        &format!("^/repos/{OWNER}/{REPO}/pulls/{n}/merge$"),
+        Fault::after_apply(405).body(serde_json::json!({
+            "message": "Pull Request is not mergeable",
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request",
+            "status": "405"
+        })),
+    );
+    let completed = crate::support::action::workflow_run_payload(
+        run,
+        "CI",
+        crate::support::fake_github::CI_WORKFLOW_PATH,
+        "success",
+        "feature",
+        &head,
+    );
+    let out = runner(&fake).run_event("workflow_run", &completed).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(fake.merge_commit(n).is_some());
+    assert_eq!(
+        count(&store).await,
+        0,
+        "no `failed` row to replace the other run's `merged` one"
+    );
+    let r = replies(&fake, n);
+    assert_eq!(r, waiting, "the other run's reply is not overwritten");
+    assert!(!r[0].contains("## Merge failed"), "{}", r[0]);
+    let _ = (fake.pull(n), fake.issue(n));
+    fake.assert_clean();
+    drop_database(&store).await;
+}

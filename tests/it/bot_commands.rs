@@ -763,6 +763,7 @@ fn seed_pending(fake: &FakeGithub, n: u64, head: &str, author: &str, deadline_se
         ignored: Vec::new(),
         approvers: vec![WRITER.into()],
         tolerate: 0,
+        rebase: false,
         deadline: chrono::DateTime::from_timestamp(deadline_secs, 0).expect("time"),
         body_sha256: ci_medic::report::hidden::DIGEST_PLACEHOLDER.into(),
     };

@@ -706,11 +706,11 @@ async fn an_l4_result_wakes_the_merge_waiting_for_it_in_the_same_run() {
         let done = back.last().expect("a result").client_payload.clone();
         let before = w.fake.requests().len();
         let run = upstream(&w, "repository_dispatch", &result_event(&done)).await;
-        let made: Vec<String> = w
-            .fake
-            .requests()
+        let calls: Vec<_> = w.fake.requests().into_iter().skip(before).collect();
+        // The upstream example workflow's token may make every one of them.
+        assert_workflow_grants("crcr-upstream.yml", "relay", &calls);
+        let made: Vec<String> = calls
             .into_iter()
-            .skip(before)
             .map(|r| format!("{} {}", r.method, r.operation.unwrap_or(r.path)))
             .collect();
         // Accepted to merged: the result's own calls (no ping on a
@@ -760,4 +760,236 @@ async fn an_l4_result_wakes_the_merge_waiting_for_it_in_the_same_run() {
         let _ = (w.fake.comments(w.pr), w.fake.pull(w.pr));
         w.fake.assert_clean();
     }
+}
+
+/// The token scopes (any one of them, as `scope:level`) that let the
+/// workflow token make `call` in this repository, after GitHub's
+/// "Permissions required for GitHub Apps" page; `None` when the metadata
+/// every token has suffices.
+fn scopes_for(method: &str, operation: &str) -> Option<&'static [&'static str]> {
+    let read = method.eq_ignore_ascii_case("GET");
+    let (group, _) = operation.split_once('/').unwrap_or((operation, ""));
+    Some(match (group, operation, read) {
+        (_, "repos/get" | "repos/get-collaborator-permission-level", _) => return None,
+        (_, "pulls/merge", _) => &["contents:write"],
+        ("actions", _, true) => &["actions:read"],
+        ("actions", _, false) => &["actions:write"],
+        ("checks", _, true) => &["checks:read"],
+        ("checks", _, false) => &["checks:write"],
+        ("pulls", _, true) => &["pull-requests:read"],
+        ("pulls", _, false) => &["pull-requests:write"],
+        ("issues" | "reactions", _, true) => &["issues:read", "pull-requests:read"],
+        ("issues" | "reactions", _, false) => &["issues:write", "pull-requests:write"],
+        ("repos" | "git", _, true) => &["contents:read"],
+        ("repos" | "git", _, false) => &["contents:write"],
+        _ => panic!("no scope known for {method} {operation}: add it here"),
+    })
+}
+
+/// Every call in `calls` to this repository is one the token of job `job`
+/// in example workflow `file` may make: its `permissions` grant a scope the
+/// call needs (`write` covers `read`).
+fn assert_workflow_grants(
+    file: &str,
+    job: &str,
+    calls: &[crate::support::fake_github::RecordedRequest],
+) {
+    let text = std::fs::read_to_string(format!(
+        "{}/.github/workflows/examples/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("example workflow");
+    let wf: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    let granted = &wf["jobs"][job]["permissions"];
+    let grants = |want: &str| {
+        let (scope, level) = want.split_once(':').expect("scope:level");
+        match granted[scope].as_str() {
+            Some("write") => true,
+            Some("read") => level == "read",
+            _ => false,
+        }
+    };
+    let ours = format!("/repos/{OWNER}/{REPO}");
+    let mut missing = Vec::new();
+    for call in calls {
+        if !(call.path == ours || call.path.starts_with(&format!("{ours}/"))) {
+            continue;
+        }
+        let operation = call.operation.clone().unwrap_or_else(|| call.path.clone());
+        if let Some(any) = scopes_for(&call.method, &operation)
+            && !any.iter().any(|s| grants(s))
+        {
+            missing.push(format!(
+                "{} {operation} needs {}",
+                call.method,
+                any.join(" or ")
+            ));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{file} grants {granted:?}: {missing:#?}"
+    );
+}
+
+/// A world with the commands on, an approved pull request, and a merge
+/// command waiting for the L4 repository (its job started and said so when
+/// `started`, else no result at all).
+async fn merge_waiting_for_l4(started: bool) -> World {
+    use crate::support::fake_github::MAINTAINER;
+    let w = world(false).await;
+    w.fake.commit_files(
+        DEFAULT_BRANCH,
+        &[(
+            ".github/ci-medic.yml",
+            format!(
+                "analyze:\n  enabled: false\nretry:\n  enabled: false\ncommands: {{}}\ncrcr:\n  oidc-issuer: {}\n",
+                w.issuer.uri()
+            )
+            .as_str(),
+        )],
+        "Answer comment commands",
+    );
+    w.fake.set_permission("hubot", "write");
+    w.fake.add_review(w.pr, "hubot", "APPROVED");
+    if started {
+        let run = upstream(&w, "pull_request", &pull_request_event(&w, "opened")).await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let sent = w.fake.repository_dispatches(DOWNSTREAM);
+        let dispatched = json!({
+            "action": "crcr-pull-request",
+            "client_payload": sent[0].client_payload,
+            "repository": {"full_name": DOWNSTREAM},
+        });
+        let _ = (
+            w.fake.repository_dispatches(L2_REPO),
+            w.fake.repository_dispatches("l1-org/just-dispatch"),
+        );
+        let report = downstream_report_as(&w, &dispatched, &["--status", "in_progress"]).await;
+        assert_eq!(report.code, 0, "{}\n{}", report.stdout, report.stderr);
+        let back = w.fake.repository_dispatches(&format!("{OWNER}/{REPO}"));
+        let payload = back.last().expect("a result").client_payload.clone();
+        let run = upstream(&w, "repository_dispatch", &result_event(&payload)).await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        assert_eq!(w.fake.check_runs()[0].status, "in_progress");
+    }
+    let (id, out) = crate::bot_commands::say(&w.fake, w.pr, MAINTAINER, "@ci-medic merge").await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(w.fake.reaction_contents(id), ["+1"]);
+    let r = command_reply(&w);
+    assert!(r[0].contains("once its checks pass"), "{}", r[0]);
+    w
+}
+
+/// The bot workflow's scheduled sweep.
+async fn sweep(w: &World) -> ActionRun {
+    let payload = json!({
+        "schedule": "*/15 * * * *",
+        "repository": {"full_name": format!("{OWNER}/{REPO}")},
+    });
+    Runner::new(&w.fake).run_event("schedule", &payload).await
+}
+
+fn labels(w: &World) -> Vec<String> {
+    w.fake.issue(w.pr).expect("pr").labels
+}
+
+#[tokio::test]
+async fn the_sweep_merges_what_a_result_written_in_another_run_left_waiting() {
+    let w = merge_waiting_for_l4(true).await;
+    // Another run wrote the result, and its wake saw another L4 job still
+    // running (or lost the race): the check passed, nothing woke the merge.
+    w.fake.with_world(|world| {
+        let (env, repo, _) = world.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        let now = env.tick();
+        let run = repo.check_runs.first_mut().expect("the L4 check run");
+        run.status = "completed".into();
+        run.conclusion = Some("success".into());
+        run.completed_at = Some(now);
+    });
+    assert!(w.fake.merge_commit(w.pr).is_none());
+    assert!(labels(&w).contains(&"merging".to_string()));
+
+    let out = sweep(&w).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let merges = w.fake.requests_to(
+        "PUT",
+        &format!("^/repos/{OWNER}/{REPO}/pulls/{}/merge$", w.pr),
+    );
+    assert_eq!(merges.len(), 1);
+    assert_eq!(
+        merges[0].json().map(|b| b["sha"].clone()),
+        Some(Value::from(w.head.as_str())),
+        "the approved head, pinned"
+    );
+    assert!(w.fake.merge_commit(w.pr).is_some());
+    let r = command_reply(&w);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("Merged"), "{}", r[0]);
+    let l = labels(&w);
+    assert!(
+        l.contains(&"merged".to_string()) && !l.contains(&"merging".to_string()),
+        "{l:?}"
+    );
+
+    // The next sweep finds nothing waiting.
+    let out = sweep(&w).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        w.fake
+            .requests_to(
+                "PUT",
+                &format!("^/repos/{OWNER}/{REPO}/pulls/{}/merge$", w.pr)
+            )
+            .len(),
+        1
+    );
+    let _ = (w.fake.comments(w.pr), w.fake.pull(w.pr));
+    w.fake.assert_clean();
+}
+
+#[tokio::test]
+async fn the_sweep_ends_a_merge_past_its_deadline_with_one_comment() {
+    use ci_medic::report::hidden::{DIGEST_PLACEHOLDER, seal};
+    let w = merge_waiting_for_l4(false).await;
+    // Its deadline passes with no result and no event.
+    w.fake.with_world(|world| {
+        let (_, repo, _) = world.split(&format!("{OWNER}/{REPO}")).expect("repo");
+        let reply = repo
+            .comments
+            .iter_mut()
+            .find(|c| c.body.contains("<!-- ci-medic:command:"))
+            .expect("the reply");
+        let state = ci_medic::bot::merge::read_pending(&reply.body).expect("sealed state");
+        let json = |v: &chrono::DateTime<chrono::Utc>| serde_json::to_string(v).expect("json");
+        let past = chrono::DateTime::from_timestamp(1_000_000_000, 0).expect("time");
+        let body = reply
+            .body
+            .replace(&json(&state.deadline), &json(&past))
+            .replace(&state.body_sha256, DIGEST_PLACEHOLDER);
+        reply.body = seal(body);
+        assert!(ci_medic::bot::merge::read_pending(&reply.body).is_some());
+    });
+    for _ in 0..2 {
+        let out = sweep(&w).await;
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    }
+    assert!(w.fake.merge_commit(w.pr).is_none());
+    let r = command_reply(&w);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].contains("## Merge failed")
+            && r[0].contains("did not report by the deadline")
+            && r[0].contains("`NPU-Org/NPU-Backend` (no result yet)"),
+        "{}",
+        r[0]
+    );
+    assert_eq!(
+        crate::bot_commands::replies(&w.fake, w.pr).len(),
+        1,
+        "one comment: the reply, updated"
+    );
+    assert!(!labels(&w).contains(&"merging".to_string()));
+    let _ = (w.fake.comments(w.pr), w.fake.pull(w.pr));
+    w.fake.assert_clean();
 }
