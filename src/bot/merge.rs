@@ -1007,20 +1007,6 @@ pub async fn update_and_merge(
     }
 }
 
-/// What a landed [`Write::UpdateBranchAndMerge`] reports: the head the
-/// update made (the one merged) and the merge commit; read back by
-/// [`merged_head`] for the audit row.
-pub fn merged_detail(number: u64, head: &str, merged: &str) -> String {
-    format!("updated #{number} to {head}; merged {head} as {merged}")
-}
-
-/// The head a [`merged_detail`] says was merged.
-pub fn merged_head(detail: &str) -> Option<&str> {
-    let (_, rest) = detail.split_once("; merged ")?;
-    let (head, _) = rest.split_once(" as ")?;
-    (!head.is_empty() && head.bytes().all(|b| b.is_ascii_hexdigit())).then_some(head)
-}
-
 /// The names of `failures`, for a reply.
 fn failure_names(failures: &[Failure]) -> Vec<String> {
     failures.iter().map(Failure::name).collect()
@@ -1142,14 +1128,6 @@ mod tests {
         );
         assert_eq!(c.failing, ["crcr/org/npu / test"]);
         assert_eq!(c.pending, ["Dr. CI"]);
-    }
-
-    #[test]
-    fn the_merged_head_is_read_back_from_what_the_merge_reported() {
-        let d = merged_detail(7, "abc123", "def456");
-        assert_eq!(merged_head(&d), Some("abc123"));
-        assert_eq!(merged_head("merged #7 as def456"), None);
-        assert_eq!(merged_head("x; merged not hex as y"), None);
     }
 
     fn failure(check: &str, job: Option<&str>, step: Option<&str>) -> Failure {
