@@ -1306,12 +1306,10 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             },
             Err(why) => Outcome::Failed { error: why },
         }),
-        Write::InsertRows { .. } | Write::Migrate { .. } => {
-            return Outcome::Failed {
-                error: format!("{} is not a GitHub write", w.kind()),
-            };
-        }
-        Write::InsertRecords { .. } | Write::AuditOutcome { .. } => {
+        Write::InsertRows { .. }
+        | Write::Migrate { .. }
+        | Write::InsertRecords { .. }
+        | Write::AuditOutcome { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),
             };
@@ -1329,11 +1327,7 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
 
 async fn perform_store(store: &Store, w: &Write) -> Outcome {
     let result = match w {
-        Write::InsertRows { rows } => store
-            .insert(rows)
-            .await
-            .map(|()| format!("{} row(s) into {}", rows.len(), rows.table())),
-        Write::InsertRecords { rows, .. } => store
+        Write::InsertRows { rows } | Write::InsertRecords { rows, .. } => store
             .insert(rows)
             .await
             .map(|()| format!("{} row(s) into {}", rows.len(), rows.table())),
