@@ -763,6 +763,10 @@ impl Plan {
 pub enum Outcome {
     Done {
         detail: String,
+        /// The head commit a merge merged, where only the write knows it
+        /// (`UpdateBranchAndMerge` merges the head its update makes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        merged_head: Option<String>,
     },
     /// The write produced an issue (opened or updated).
     Issue {
@@ -859,7 +863,7 @@ impl Report {
         let mut out = String::new();
         for (s, o) in &self.results {
             let status = match o {
-                Outcome::Done { detail } => format!("done: {detail}"),
+                Outcome::Done { detail, .. } => format!("done: {detail}"),
                 Outcome::Issue {
                     number,
                     created: true,
@@ -1039,7 +1043,10 @@ fn gate(step: &Step, done: &BTreeMap<String, Outcome>) -> Result<Write, String> 
 }
 
 async fn perform(c: &Client, w: &Write) -> Outcome {
-    let done = |d: String| Outcome::Done { detail: d };
+    let done = |d: String| Outcome::Done {
+        detail: d,
+        merged_head: None,
+    };
     let result = match w {
         Write::EnsureLabel {
             name,
@@ -1298,15 +1305,16 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
         )
         .await
         .map(|merged| match merged {
-            Ok((head, merged)) => done(crate::bot::merge::merged_detail(*number, &head, &merged)),
+            Ok((head, merged)) => Outcome::Done {
+                detail: format!("updated #{number} to {head}; merged {head} as {merged}"),
+                merged_head: Some(head),
+            },
             Err(why) => Outcome::Failed { error: why },
         }),
-        Write::InsertRows { .. } | Write::Migrate { .. } => {
-            return Outcome::Failed {
-                error: format!("{} is not a GitHub write", w.kind()),
-            };
-        }
-        Write::InsertRecords { .. } | Write::AuditOutcome { .. } => {
+        Write::InsertRows { .. }
+        | Write::Migrate { .. }
+        | Write::InsertRecords { .. }
+        | Write::AuditOutcome { .. } => {
             return Outcome::Failed {
                 error: format!("{} is not a GitHub write", w.kind()),
             };
@@ -1324,11 +1332,7 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
 
 async fn perform_store(store: &Store, w: &Write) -> Outcome {
     let result = match w {
-        Write::InsertRows { rows } => store
-            .insert(rows)
-            .await
-            .map(|()| format!("{} row(s) into {}", rows.len(), rows.table())),
-        Write::InsertRecords { rows, .. } => store
+        Write::InsertRows { rows } | Write::InsertRecords { rows, .. } => store
             .insert(rows)
             .await
             .map(|()| format!("{} row(s) into {}", rows.len(), rows.table())),
@@ -1342,7 +1346,10 @@ async fn perform_store(store: &Store, w: &Write) -> Outcome {
         other => Err(anyhow::anyhow!("{} is not a store write", other.kind())),
     };
     match result {
-        Ok(detail) => Outcome::Done { detail },
+        Ok(detail) => Outcome::Done {
+            detail,
+            merged_head: None,
+        },
         Err(e) => Outcome::Failed {
             error: format!("{e:#}"),
         },
@@ -1382,11 +1389,13 @@ async fn pull_comment(
     let Some(&oldest) = ours.iter().min() else {
         return Ok(Outcome::Done {
             detail: written.html_url,
+            merged_head: None,
         });
     };
     if ours.len() == 1 {
         return Ok(Outcome::Done {
             detail: written.html_url,
+            merged_head: None,
         });
     }
     for id in ours.iter().filter(|&&id| id != oldest) {
@@ -1399,6 +1408,7 @@ async fn pull_comment(
             kept.html_url,
             ours.len() - 1
         ),
+        merged_head: None,
     })
 }
 
@@ -1415,6 +1425,7 @@ async fn perform_relay(c: &Client, w: &Write) -> Outcome {
         } => match crate::crcr::dispatch::send(c, repo, event_type, client_payload).await {
             Ok(()) => Outcome::Done {
                 detail: format!("sent {event_type} to {repo}"),
+                merged_head: None,
             },
             Err(e) => Outcome::Failed {
                 error: format!("{e}"),
@@ -1605,6 +1616,7 @@ mod tests {
             rerun.as_str(),
             Outcome::Done {
                 detail: String::new(),
+                merged_head: None,
             },
         )]);
         assert!(gate(&s, &ok).is_err());
@@ -1652,6 +1664,7 @@ mod tests {
             open.as_str(),
             Outcome::Done {
                 detail: String::new(),
+                merged_head: None,
             },
         )]);
         assert!(gate(&step(&plan, &c), &nothing).is_err());
@@ -1701,7 +1714,8 @@ mod tests {
         assert_eq!(body(Outcome::DryRun), Ok((7, "planned".into())));
         assert!(
             body(Outcome::Done {
-                detail: String::new()
+                detail: String::new(),
+                merged_head: None
             })
             .is_err()
         );
@@ -1917,6 +1931,7 @@ mod tests {
         };
         let landed = Outcome::Done {
             detail: String::new(),
+            merged_head: None,
         };
         let refused = Outcome::Failed {
             error: "403".into(),

@@ -184,7 +184,11 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
             }
             facts.pull = Some(pull);
         }
-        Command::Merge { .. } if facts.trigger.is_pull => {
+        Command::Merge {
+            ignore_current,
+            rebase,
+            ..
+        } if facts.trigger.is_pull => {
             facts.default_branch = gh.default_branch().await?;
             let pull = gh.pull_detail(facts.trigger.number).await?;
             facts.merge =
@@ -203,6 +207,9 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
                     &failing,
                 )
                 .await?;
+                if *ignore_current && rebase.is_some() {
+                    m.failed_jobs = merge::failed_jobs(gh, &facts.runs, &failing).await?;
+                }
             }
             facts.pull = Some(pull);
         }

@@ -158,9 +158,9 @@ pub fn resolve(planned: &BotAuditRow, outcome: Option<&Outcome>) -> Result<Write
                 format!("{error} (forced: {})", planned.reason)
             };
         }
-        Some(Outcome::Done { detail }) => {
-            if let Some(head) = super::merge::merged_head(detail) {
-                row.sha = head.to_string();
+        Some(Outcome::Done { merged_head, .. }) => {
+            if let Some(head) = merged_head {
+                row.sha = head.clone();
             }
         }
         Some(Outcome::Skipped { why }) => {
@@ -250,11 +250,16 @@ mod tests {
 
     #[test]
     fn a_landed_merge_records_the_head_it_reports_merging() {
-        let detail = crate::bot::merge::merged_detail(3, "bbb", "ccc");
-        let row = resolved(Some(&Outcome::Done { detail })).expect("row");
-        assert_eq!((row.sha.as_str(), row.result.as_str()), ("bbb", "merged"));
         let row = resolved(Some(&Outcome::Done {
-            detail: "merged #3 as ccc".into(),
+            detail: "merged".into(),
+            merged_head: Some("bbb".into()),
+        }))
+        .expect("row");
+        assert_eq!((row.sha.as_str(), row.result.as_str()), ("bbb", "merged"));
+        // The head comes from the outcome's field, never from its text.
+        let row = resolved(Some(&Outcome::Done {
+            detail: "updated #3 to fff; merged fff as ccc".into(),
+            merged_head: None,
         }))
         .expect("row");
         assert_eq!(row.sha, "aaa");

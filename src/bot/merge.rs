@@ -55,6 +55,9 @@ pub struct MergeFacts {
     pub tolerance: super::tolerance::Inputs,
     /// The downstream CI gate (`crcr`), when downstream CI is on.
     pub crcr: Option<crate::crcr::gate::GateFacts>,
+    /// `merge -r -i`: the failed jobs of each failing workflow run of the
+    /// head, by run name (see [`failed_jobs`]).
+    pub failed_jobs: BTreeMap<String, Vec<Failure>>,
 }
 
 /// The latest approving or change-requesting review of each reviewer
@@ -121,6 +124,7 @@ pub async fn gather(
         files,
         tolerance: Default::default(),
         crcr: crate::crcr::gate::gather(ctx).await,
+        failed_jobs: BTreeMap::new(),
     })
 }
 
@@ -156,20 +160,137 @@ pub struct PendingMerge {
     pub deadline: DateTime<Utc>,
     /// The seal: the SHA-256 of the reply as written.
     pub body_sha256: String,
+    /// `-r -i`: the failures seen on the head before the update, ignored on
+    /// the updated head only where they happen again (see [`unignored`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_failures: Vec<Failure>,
 }
 
-/// The checks of a head commit, by run (workflow) name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Checks {
-    pub failing: Vec<String>,
-    pub pending: Vec<String>,
+/// One failure of a head: a failed job of a failing workflow run, or a
+/// failing check run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The check it counts under: the workflow run's name, or the check
+    /// run's.
+    pub check: String,
+    /// The failed job of that workflow run; `None` for a check run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// How it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<Conclusion>,
+    /// The first step that failed, when the job lists its steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
-/// The state of the latest run of each workflow on the commit (a re-run
-/// that passed replaces the failure it re-ran), and of each check run
-/// (other CI, Dr. CI, downstream CI): a failing or unfinished check run
-/// holds a merge like a workflow run does.
-pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
+impl Failure {
+    /// The same failure as `other`: the same check and job, ending the same
+    /// way, in the same step where both know their steps.
+    pub fn same_as(&self, other: &Failure) -> bool {
+        self.check == other.check
+            && self.job == other.job
+            && self.conclusion == other.conclusion
+            && match (&self.step, &other.step) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+
+    /// How a reply names it: `check / job`.
+    pub fn name(&self) -> String {
+        match &self.job {
+            Some(job) => format!("{} / {job}", self.check),
+            None => self.check.clone(),
+        }
+    }
+}
+
+/// Read the failed jobs of the latest run of each workflow among `failing`
+/// (check names, as [`checks`] gives them), by run name.
+pub async fn failed_jobs(
+    client: &crate::github::Client,
+    runs: &[RunInfo],
+    failing: &[String],
+) -> Result<BTreeMap<String, Vec<Failure>>, crate::github::GithubError> {
+    let latest = latest_runs(runs);
+    let mut out = BTreeMap::new();
+    for name in failing {
+        let Some(run) = latest.get(name) else {
+            continue;
+        };
+        let jobs = client.run_jobs(run.id, run.run_attempt).await?;
+        let failed = jobs
+            .into_iter()
+            .filter(|j| {
+                j.status.as_ref().is_some_and(Status::is_completed)
+                    && !passes(j.conclusion.as_ref())
+            })
+            .map(|j| Failure {
+                check: name.clone(),
+                step: j
+                    .steps
+                    .iter()
+                    .find(|s| s.conclusion.as_ref().is_some_and(|c| !c.is_passing()))
+                    .map(|s| s.name.clone()),
+                job: Some(j.name),
+                conclusion: j.conclusion,
+            })
+            .collect();
+        out.insert(name.clone(), failed);
+    }
+    Ok(out)
+}
+
+/// Every failure behind the failing checks `failing` of a head: the failed
+/// jobs read by [`failed_jobs`] for workflow runs, the check run itself
+/// otherwise. A failing workflow run whose failed jobs are unknown has
+/// none: nothing of it can be ignored. Pure.
+pub fn failures(
+    failing: &[String],
+    check_runs: &[CheckRunInfo],
+    jobs: &BTreeMap<String, Vec<Failure>>,
+) -> Vec<Failure> {
+    let mut out = Vec::new();
+    for name in failing {
+        if let Some(failed) = jobs.get(name) {
+            out.extend(failed.iter().cloned());
+        } else if let Some(run) = check_runs
+            .iter()
+            .filter(|r| r.name == *name)
+            .max_by_key(|r| r.id)
+        {
+            out.push(Failure {
+                check: name.clone(),
+                job: None,
+                conclusion: run.conclusion.clone(),
+                step: None,
+            });
+        }
+    }
+    out
+}
+
+/// The failing checks a pending merge does not ignore. Plain `-i` ignores
+/// by name the checks that were failing on the same head; `-r -i` ignores a
+/// check of the updated head only when every failure in it (`now`, from
+/// [`failures`]) is one of those seen before the update, so a job that
+/// newly fails in a workflow that was failing ends the merge. Pure.
+pub fn unignored(state: &PendingMerge, failing: &[String], now: &[Failure]) -> Vec<String> {
+    failing
+        .iter()
+        .filter(|f| !state.ignored.contains(f))
+        .filter(|f| {
+            let mut of_check = now.iter().filter(|x| x.check == **f).peekable();
+            of_check.peek().is_none()
+                || !of_check.all(|x| state.ignored_failures.iter().any(|i| i.same_as(x)))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The latest run of each workflow name (as [`checks`] counts them).
+fn latest_runs(runs: &[RunInfo]) -> BTreeMap<String, &RunInfo> {
     let mut latest: BTreeMap<String, &RunInfo> = BTreeMap::new();
     for r in runs {
         let name = r
@@ -184,8 +305,23 @@ pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
             latest.insert(name, r);
         }
     }
+    latest
+}
+
+/// The checks of a head commit, by run (workflow) name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    pub failing: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+/// The state of the latest run of each workflow on the commit (a re-run
+/// that passed replaces the failure it re-ran), and of each check run
+/// (other CI, Dr. CI, downstream CI): a failing or unfinished check run
+/// holds a merge like a workflow run does.
+pub fn checks(runs: &[RunInfo], check_runs: &[CheckRunInfo]) -> Checks {
     let mut c = Checks::default();
-    for (name, r) in latest {
+    for (name, r) in latest_runs(runs) {
         if r.status != Some(Status::Completed) {
             c.pending.push(name);
         } else if !passes(r.conclusion.as_ref()) {
@@ -432,10 +568,12 @@ pub fn decide(
     }
     if rebase.is_some() {
         // The checks that count are the updated head's, read when it is
-        // looked at again; with `-i`, those failing on the head seen now
-        // are ignored there by name, as `-i` ignores them without `-r`.
+        // looked at again; with `-i`, only the failures seen now (each
+        // failed job, each failing check run) are ignored there, where they
+        // happen again: the update may break other jobs of the same
+        // workflow, and nothing has run on that head yet.
         let ignored = if mode == Mode::IgnoreCurrent {
-            c.failing.clone()
+            failures(&c.failing, &facts.check_runs, &merge.failed_jobs)
         } else {
             Vec::new()
         };
@@ -563,6 +701,7 @@ pub fn decide(
         rebase: false,
         deadline,
         body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
+        ignored_failures: Vec::new(),
     };
     let mut text = format!(
         "Merging {} once its checks pass (waiting for {}; giving up at {} UTC).",
@@ -625,9 +764,9 @@ struct Wait {
     tolerate: u32,
     /// [`Mode::Normal`], or [`Mode::IgnoreCurrent`] for `-r -i`.
     mode: Mode,
-    /// `-r -i`: the checks failing on the head seen when the command was
-    /// given, ignored by name on the updated head.
-    ignored: Vec<String>,
+    /// `-r -i`: the failures on the head seen when the command was given,
+    /// ignored on the updated head where they happen again.
+    ignored: Vec<Failure>,
 }
 
 /// `merge -r`: update the branch with its base pinned to the head seen now,
@@ -644,8 +783,8 @@ fn update_then_wait(facts: &Facts, pull: &PullDetail, wait: Wait, config: &Confi
         String::new()
     } else {
         format!(
-            "\n\nIgnoring on the updated head the checks failing now: {}",
-            super::reply::names(&ignored)
+            "\n\nIgnoring on the updated head only these failures, where they happen again: {}",
+            super::reply::names(&failure_names(&ignored))
         )
     };
     let state = PendingMerge {
@@ -653,12 +792,13 @@ fn update_then_wait(facts: &Facts, pull: &PullDetail, wait: Wait, config: &Confi
         sha: pull.head.sha.clone(),
         requester: facts.trigger.author.clone(),
         mode,
-        ignored,
+        ignored: Vec::new(),
         approvers,
         tolerate,
         rebase: true,
         deadline: deadline(facts.now, config),
         body_sha256: hidden::DIGEST_PLACEHOLDER.to_string(),
+        ignored_failures: ignored,
     };
     let pin_id = format!("update-pin-{}", pull.number);
     let mut accepted = Accepted::new(Vec::new());
@@ -846,11 +986,11 @@ pub async fn update_and_pin(
         code(&head),
         state.deadline.format("%Y-%m-%d %H:%M")
     );
-    if !state.ignored.is_empty() {
+    if !state.ignored_failures.is_empty() {
         lead.push_str(&format!(
-            "\n\nIgnoring the checks that were failing on {}: {}",
+            "\n\nIgnoring the checks that were failing on {} only where they fail the same way again: {}",
             code(expected_head_sha),
-            super::reply::names(&state.ignored)
+            super::reply::names(&failure_names(&state.ignored_failures))
         ));
     }
     let body = seal_reply(to.body(&waiting_text(&lead, &state)));
@@ -896,18 +1036,9 @@ pub async fn merged_as_pinned(c: &crate::github::Client, number: u64, sha: &str)
         .is_ok_and(|p| p.merged && p.head.sha.eq_ignore_ascii_case(sha))
 }
 
-/// What a landed [`Write::UpdateBranchAndMerge`] reports: the head the
-/// update made (the one merged) and the merge commit; read back by
-/// [`merged_head`] for the audit row.
-pub fn merged_detail(number: u64, head: &str, merged: &str) -> String {
-    format!("updated #{number} to {head}; merged {head} as {merged}")
-}
-
-/// The head a [`merged_detail`] says was merged.
-pub fn merged_head(detail: &str) -> Option<&str> {
-    let (_, rest) = detail.split_once("; merged ")?;
-    let (head, _) = rest.split_once(" as ")?;
-    (!head.is_empty() && head.bytes().all(|b| b.is_ascii_hexdigit())).then_some(head)
+/// The names of `failures`, for a reply.
+fn failure_names(failures: &[Failure]) -> Vec<String> {
+    failures.iter().map(Failure::name).collect()
 }
 
 /// Reads of the pull request after an update, at most, waiting for its head
@@ -1028,12 +1159,71 @@ mod tests {
         assert_eq!(c.pending, ["Dr. CI"]);
     }
 
+    fn failure(check: &str, job: Option<&str>, step: Option<&str>) -> Failure {
+        Failure {
+            check: check.into(),
+            job: job.map(Into::into),
+            conclusion: Some(Conclusion::Failure),
+            step: step.map(Into::into),
+        }
+    }
+
     #[test]
-    fn the_merged_head_is_read_back_from_what_the_merge_reported() {
-        let d = merged_detail(7, "abc123", "def456");
-        assert_eq!(merged_head(&d), Some("abc123"));
-        assert_eq!(merged_head("merged #7 as def456"), None);
-        assert_eq!(merged_head("x; merged not hex as y"), None);
+    fn after_an_update_only_the_same_failures_are_ignored() {
+        let state = PendingMerge {
+            pr: 4,
+            sha: "new".into(),
+            requester: "octocat".into(),
+            mode: Mode::IgnoreCurrent,
+            ignored: Vec::new(),
+            approvers: Vec::new(),
+            tolerate: 0,
+            deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
+            body_sha256: String::new(),
+            rebase: true,
+            ignored_failures: vec![
+                failure("Lint", Some("fmt"), Some("cargo fmt")),
+                failure("ext", None, None),
+            ],
+        };
+        let failing = vec!["Lint".to_string(), "ext".to_string()];
+        // The same failures again: nothing blocks.
+        let same = [
+            failure("Lint", Some("fmt"), Some("cargo fmt")),
+            failure("ext", None, None),
+        ];
+        assert!(unignored(&state, &failing, &same).is_empty());
+        // Steps unknown on either side: the job and its conclusion decide.
+        let unknown = [
+            failure("Lint", Some("fmt"), None),
+            failure("ext", None, None),
+        ];
+        assert!(unignored(&state, &failing, &unknown).is_empty());
+        // A new job failing in the same workflow, or the same job in another
+        // step, or ending otherwise, or no failed job known: it blocks.
+        for lint in [
+            vec![
+                failure("Lint", Some("fmt"), Some("cargo fmt")),
+                failure("Lint", Some("clippy"), None),
+            ],
+            vec![failure("Lint", Some("fmt"), Some("setup"))],
+            vec![Failure {
+                conclusion: Some(Conclusion::TimedOut),
+                ..failure("Lint", Some("fmt"), None)
+            }],
+            vec![],
+        ] {
+            let mut now = lint.clone();
+            now.push(failure("ext", None, None));
+            assert_eq!(unignored(&state, &failing, &now), ["Lint"], "{lint:?}");
+        }
+        // Plain `-i` on the same head: by name.
+        let plain = PendingMerge {
+            ignored: vec!["Lint".into()],
+            ignored_failures: Vec::new(),
+            ..state
+        };
+        assert_eq!(unignored(&plain, &failing, &[]), ["ext"]);
     }
 
     #[test]
@@ -1049,6 +1239,7 @@ mod tests {
             rebase: true,
             deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
             body_sha256: hidden::DIGEST_PLACEHOLDER.into(),
+            ignored_failures: Vec::new(),
         };
         let body = seal_reply(format!(
             "<!-- ci-medic:command:comment-1 -->\nwaiting\n\n{}",

@@ -108,12 +108,15 @@ pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
         // of failing runs when Dr. CI may tolerate them.
         let c = checks(&runs, &check_runs);
         let merge = if pull.head.sha == state.sha && !pull.merged && pull.state == "open" {
-            let failing: Vec<String> = c
-                .failing
-                .iter()
-                .filter(|f| !state.ignored.contains(f))
-                .cloned()
-                .collect();
+            // `-r -i`: what failed in each failing run, to tell the failures
+            // seen before the update from new ones.
+            let failed_jobs = if state.ignored_failures.is_empty() {
+                Default::default()
+            } else {
+                merge::failed_jobs(gh, &runs, &c.failing).await?
+            };
+            let now = merge::failures(&c.failing, &check_runs, &failed_jobs);
+            let failing = merge::unignored(&state, &c.failing, &now);
             let tolerance = if state.tolerate > 0 {
                 super::tolerance::gather(gh, &ctx.config, &runs, &check_runs, &failing).await?
             } else {
@@ -128,10 +131,12 @@ pub async fn gather(ctx: &Ctx, wake: Wake) -> Result<Facts> {
             if gate.blocking.is_empty() && c.pending.is_empty() {
                 let mut m = merge::gather(ctx, &pull, &ctx.config, &default_branch).await?;
                 m.tolerance = tolerance;
+                m.failed_jobs = failed_jobs;
                 Some(m)
             } else {
                 Some(MergeFacts {
                     tolerance,
+                    failed_jobs,
                     ..MergeFacts::default()
                 })
             }
@@ -234,13 +239,9 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
             continue;
         }
         let c = checks(&w.runs, &w.check_runs);
-        let failing: Vec<String> = c
-            .failing
-            .iter()
-            .filter(|f| !s.ignored.contains(f))
-            .cloned()
-            .collect();
         let merge_facts = w.merge.clone().unwrap_or_default();
+        let now = merge::failures(&c.failing, &w.check_runs, &merge_facts.failed_jobs);
+        let failing = merge::unignored(s, &c.failing, &now);
         let gate = tolerance::gate(
             &failing,
             &merge_facts.tolerance,
@@ -424,6 +425,7 @@ mod tests {
                     rebase,
                     deadline: now + chrono::Duration::hours(1),
                     body_sha256: String::new(),
+                    ignored_failures: Vec::new(),
                 },
                 reply: ReplyTo {
                     number: 5,

@@ -481,6 +481,7 @@ mod tests {
                     rebase: false,
                     deadline: now + chrono::Duration::hours(1),
                     body_sha256: String::new(),
+                    ignored_failures: Vec::new(),
                 },
                 reply: crate::bot::reply::ReplyTo {
                     number: 5,

@@ -3,21 +3,41 @@
 //!
 //! `gather` reads the trunk snapshot, detects, and reads what GitHub knows
 //! about the suspects; `decide` plans the restarts, the revert or the
-//! notification and the audit rows; the merged plan carries them out.
+//! notification and the audit rows; the merged plan carries them out, and
+//! `report` tells it from the decisions `decide` made.
+
+use std::sync::OnceLock;
 
 use anyhow::Result;
 
 use super::{Delivery, Handler, Route, Verdict, route, watches_trunk_run};
 use crate::app::Ctx;
+use crate::autorevert::decide::Decided;
 use crate::config::Config;
 use crate::jobs::autorevert::{self as job, Gathered};
 use crate::plan::{Plan, Report};
 
 pub struct Autorevert;
 
+/// What was gathered, and the decisions made from it once `decide` ran:
+/// `report` tells what happened from those same decisions (the restarts,
+/// revert and audit rows whose steps it looks up), not from a second
+/// decision.
+pub struct Facts {
+    gathered: Gathered,
+    decided: OnceLock<Decided>,
+}
+
+impl Facts {
+    /// The decisions, made once.
+    fn decided(&self) -> &Decided {
+        self.decided.get_or_init(|| job::decide(&self.gathered))
+    }
+}
+
 impl Handler for Autorevert {
     const NAME: &'static str = "autorevert";
-    type Facts = Gathered;
+    type Facts = Facts;
     type Input = ();
 
     fn subscribe(delivery: &Delivery, config: &Config) -> Option<()> {
@@ -29,16 +49,18 @@ impl Handler for Autorevert {
         .then_some(())
     }
 
-    async fn gather(ctx: &Ctx, (): ()) -> Result<Gathered> {
-        job::gather_scheduled(ctx).await
+    async fn gather(ctx: &Ctx, (): ()) -> Result<Facts> {
+        Ok(Facts {
+            gathered: job::gather_scheduled(ctx).await?,
+            decided: OnceLock::new(),
+        })
     }
 
-    fn decide(facts: &Gathered, _: &Config) -> Plan {
-        job::decide(facts).plan
+    fn decide(facts: &Facts, _: &Config) -> Plan {
+        facts.decided().plan.clone()
     }
 
-    fn report(ctx: &Ctx, facts: &Gathered, _: &Plan, report: &Report) -> Result<Verdict> {
-        // Deciding again is pure: the same decisions as the plan that ran.
-        job::report_run(ctx, facts, &job::decide(facts), report)
+    fn report(ctx: &Ctx, facts: &Facts, _: &Plan, report: &Report) -> Result<Verdict> {
+        job::report_run(ctx, &facts.gathered, facts.decided(), report)
     }
 }

@@ -51,7 +51,7 @@ pub async fn command(cx: &Context, command: &ClickhouseCommand) -> Result<ExitCo
             for (_, outcome) in &report.results {
                 match outcome {
                     Outcome::Failed { error } => anyhow::bail!("{error}"),
-                    Outcome::Done { detail } if !ctx.json() => {
+                    Outcome::Done { detail, .. } if !ctx.json() => {
                         ctx.env.out(&format!("ci-medic: {detail}"));
                     }
                     _ => {}

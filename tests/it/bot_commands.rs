@@ -766,6 +766,7 @@ fn seed_pending(fake: &FakeGithub, n: u64, head: &str, author: &str, deadline_se
         rebase: false,
         deadline: chrono::DateTime::from_timestamp(deadline_secs, 0).expect("time"),
         body_sha256: ci_medic::report::hidden::DIGEST_PLACEHOLDER.into(),
+        ignored_failures: Vec::new(),
     };
     let to = ReplyTo {
         number: n,
@@ -1408,13 +1409,52 @@ async fn merge_r_updates_the_branch_then_merges_the_updated_head_once_green() {
     fake.assert_clean();
 }
 
+/// A `Lint` run on `head` of pull request `n` with a `fmt` job (failing in
+/// `step` when given) and a `clippy` job (failing when `clippy_fails`).
+fn lint_run(
+    fake: &FakeGithub,
+    n: u64,
+    head: &str,
+    fmt_step: Option<&str>,
+    clippy_fails: bool,
+) -> u64 {
+    let fmt = match fmt_step {
+        Some(step) => JobBuilder::failed("fmt")
+            .step("checkout", Some("success"))
+            .step(step, Some("failure")),
+        None => JobBuilder::new("fmt"),
+    };
+    let clippy = if clippy_fails {
+        JobBuilder::failed("clippy")
+    } else {
+        JobBuilder::new("clippy")
+    };
+    let run = RunBuilder::new("Lint")
+        .event("pull_request")
+        .head_sha(head)
+        .head_branch("feature")
+        .pull_request(n)
+        .job(fmt)
+        .job(clippy);
+    fake.add_run(run).id
+}
+
 #[tokio::test]
 async fn merge_r_i_ignores_on_the_updated_head_only_the_checks_failing_before() {
-    for (new_failure, lands) in [(false, true), (true, false)] {
+    // What fails on the updated head: `fmt` (in which step), `clippy`, `CI`.
+    // Only `fmt` failing again the same way is ignored: `clippy` failing
+    // newly in the same workflow, `fmt` failing elsewhere, or another
+    // workflow failing ends the merge.
+    for (fmt_step, clippy_fails, ci, lands) in [
+        (Some("cargo fmt --check"), false, "success", true),
+        (Some("cargo fmt --check"), true, "success", false),
+        (Some("install rustfmt"), false, "success", false),
+        (Some("cargo fmt --check"), false, "failure", false),
+    ] {
         let fake = start().await;
         let (n, head) = approved_pull(&fake);
         head_run(&fake, n, &head, "CI", Some("success"));
-        head_run(&fake, n, &head, "Lint", Some("failure"));
+        lint_run(&fake, n, &head, Some("cargo fmt --check"), false);
         fake.commit_files(DEFAULT_BRANCH, &[("NEWS", "1.0\n")], "news");
 
         let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge -r -i").await;
@@ -1430,12 +1470,10 @@ async fn merge_r_i_ignores_on_the_updated_head_only_the_checks_failing_before() 
             "{}",
             r[0]
         );
-        assert!(r[0].contains("`Lint`"), "{}", r[0]);
+        assert!(r[0].contains("`Lint / fmt`"), "{}", r[0]);
+        assert!(!r[0].contains("clippy"), "{}", r[0]);
 
-        // On the updated head, Lint fails again (ignored); CI passes, or
-        // fails newly (not ignored).
-        head_run(&fake, n, &updated, "Lint", Some("failure"));
-        let ci = if new_failure { "failure" } else { "success" };
+        lint_run(&fake, n, &updated, fmt_step, clippy_fails);
         let run = head_run(&fake, n, &updated, "CI", Some(ci));
         let out = Runner::new(&fake)
             .run_event("workflow_run", &completed(run, &updated, ci))
@@ -1452,11 +1490,8 @@ async fn merge_r_i_ignores_on_the_updated_head_only_the_checks_failing_before() 
             assert!(merges.is_empty(), "{r:?}");
             assert!(fake.merge_commit(n).is_none());
             assert!(r[0].contains("## Merge failed"), "{}", r[0]);
-            assert!(
-                r[0].contains("`CI`") && !r[0].contains("`Lint`"),
-                "{}",
-                r[0]
-            );
+            let named = if ci == "failure" { "`CI`" } else { "`Lint`" };
+            assert!(r[0].contains(named), "{}", r[0]);
         }
         let labels = fake.issue(n).expect("pr").labels;
         assert!(!labels.contains(&"merging".to_string()), "{labels:?}");
