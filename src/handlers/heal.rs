@@ -13,7 +13,7 @@ use crate::store::actions::ActionKind;
 
 pub struct Heal;
 
-/// What heal read, and the event that asked for it (see [`delivery_key`]).
+/// What heal read, and the event that asked for it (its key: `delivery_key`).
 pub struct Healing {
     facts: HealFacts,
     delivery: String,
