@@ -145,7 +145,11 @@ async fn a_merge_github_refuses_writes_one_failed_row_with_its_reason() {
     let out = runner(&fake).run_event("issue_comment", &payload).await;
     assert_ne!(out.code, 0, "a merge that did not land fails the run");
     assert!(fake.merge_commit(n).is_none());
-    let _ = fake.reaction_contents(id);
+    assert_eq!(
+        fake.reaction_contents(id),
+        ["rocket"],
+        "the merge was started before GitHub refused it"
+    );
     assert_eq!(count(&store).await, 1);
     let row: BotAuditRow = fetch_one(&store, ROW).await;
     assert_eq!(

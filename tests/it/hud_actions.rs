@@ -105,7 +105,7 @@ async fn hud_actions_a_rerun_is_recorded_once_and_counted_on_the_index() {
     // The same event again: recorded already, nothing written.
     let again = runner(&fake).run_event("workflow_run", &payload).await;
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
-    let _ = fake.reruns();
+    assert_eq!(fake.reruns().len(), 1, "a redelivery re-runs nothing");
     let rows: u64 = fetch_one(&store, "SELECT count() FROM actions").await;
     assert_eq!(rows, 1, "a redelivery records nothing");
 
