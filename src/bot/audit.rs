@@ -31,23 +31,12 @@ pub fn step(
     result: &str,
     after: &str,
 ) -> (Write, String, StepOptions) {
-    let row = BotAuditRow {
-        ts: now,
-        repository_full_name: repo.to_string(),
-        pr_number: entry.pr,
-        action: entry.action.to_string(),
-        sha: entry.sha,
-        actor: entry.actor,
-        reason: entry.reason,
-        classification: entry.classification,
-        flags: entry.flags,
-        result: result.to_string(),
-    };
+    let action = entry.action;
     (
         Write::InsertRows {
-            rows: TableRows::BotAudit(vec![row]),
+            rows: TableRows::BotAudit(vec![row(entry, repo, now, result)]),
         },
-        format!("the audit log of the {}", entry.action),
+        format!("the audit log of the {action}"),
         StepOptions {
             depends_on: vec![after.to_string()],
             best_effort: true,

@@ -179,15 +179,7 @@ pub fn end(plan: &mut Plan, facts: &Facts, w: &Waiting, heading: &str, why: &str
     if facts.audit {
         let s = &w.state;
         let (write, reason, options) = super::audit::refused_step(
-            super::audit::Entry {
-                pr: w.reply.number,
-                action: "merge",
-                sha: s.sha.clone(),
-                actor: s.requester.clone(),
-                reason: String::new(),
-                classification: String::new(),
-                flags: s.flags(),
-            },
+            audit_entry(w.reply.number, s),
             &facts.repo,
             facts.now,
             &format!("{heading}: {}", plain(why)),
@@ -328,15 +320,7 @@ pub fn decide(facts: &Facts, config: &Config) -> Plan {
         }
         if facts.audit {
             for (write, why, options) in super::audit::merge_steps(
-                super::audit::Entry {
-                    pr: n,
-                    action: "merge",
-                    sha: s.sha.clone(),
-                    actor: s.requester.clone(),
-                    reason: String::new(),
-                    classification: String::new(),
-                    flags: s.flags(),
-                },
+                audit_entry(n, s),
                 &facts.repo,
                 facts.now,
                 "merged",
@@ -396,6 +380,19 @@ fn plain(text: &str) -> String {
         }
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The audit entry of waiting merge `s` of pull request `pr`.
+fn audit_entry(pr: u64, s: &PendingMerge) -> super::audit::Entry {
+    super::audit::Entry {
+        pr,
+        action: "merge",
+        sha: s.sha.clone(),
+        actor: s.requester.clone(),
+        reason: String::new(),
+        classification: String::new(),
+        flags: s.flags(),
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 
 use crate::drci::Class;
-use crate::event::{Conclusion, Status};
 use crate::github::Client;
 use crate::github::GithubError;
 use crate::github::checks::CheckRunInfo;
@@ -145,25 +144,6 @@ pub struct Inputs {
     pub failed_jobs: BTreeMap<String, Vec<String>>,
 }
 
-/// The latest run of each workflow name (as `merge::checks` counts them).
-fn latest_runs(runs: &[RunInfo]) -> BTreeMap<String, &RunInfo> {
-    let mut latest: BTreeMap<String, &RunInfo> = BTreeMap::new();
-    for r in runs {
-        let name = r
-            .name
-            .clone()
-            .or_else(|| r.path.clone())
-            .unwrap_or_else(|| r.workflow_id.to_string());
-        let newer = latest
-            .get(&name)
-            .is_none_or(|old| (old.created_at, old.id) <= (r.created_at, r.id));
-        if newer {
-            latest.insert(name, r);
-        }
-    }
-    latest
-}
-
 /// Read what tolerating `failing` needs: our Dr. CI view and, only when
 /// there is one, the failed jobs of each failing workflow run.
 pub async fn gather(
@@ -181,21 +161,9 @@ pub async fn gather(
         return Ok(inputs);
     };
     if view.unrelated() > 0 && view.blocking() == 0 {
-        let latest = latest_runs(runs);
-        for name in failing {
-            let Some(run) = latest.get(name) else {
-                continue;
-            };
-            let jobs = client.run_jobs(run.id, run.run_attempt).await?;
-            let failed = jobs
-                .into_iter()
-                .filter(|j| {
-                    j.status.as_ref().is_some_and(Status::is_completed)
-                        && !j.conclusion.as_ref().is_some_and(Conclusion::is_passing)
-                })
-                .map(|j| j.name)
-                .collect();
-            inputs.failed_jobs.insert(name.clone(), failed);
+        for (name, failures) in super::merge::failed_jobs(client, runs, failing).await? {
+            let jobs = failures.into_iter().filter_map(|f| f.job).collect();
+            inputs.failed_jobs.insert(name, jobs);
         }
     }
     inputs.drci = Some(view);
