@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use ci_medic::drci::clickhouse::{Batch, NO_MERGE_BASE, OpenPull, Reader};
 use ci_medic::drci::{Class, DrciSection};
-use ci_medic::store::{JobFailure, JobRow};
+use ci_medic::store::JobRow;
 
 use crate::drci_flow::{check_on, on_run, pr_run, test_log, the_comment};
 use crate::support::action::Runner;
@@ -16,62 +16,8 @@ use crate::support::clickhouse::{self as test_clickhouse, drop_database};
 use crate::support::fake_github::{
     DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, OWNER, PullBuilder, REPO,
 };
+use crate::support::stored_job::{BROKEN, FLAKY, Stored, row};
 
-/// One stored attempt of a `CI` job, as `ci-medic ingest` writes it: a
-/// failed one carries the analysis (cause line and fingerprint).
-struct Stored<'a> {
-    id: u64,
-    attempt: i64,
-    event: &'a str,
-    branch: &'a str,
-    sha: &'a str,
-    name: &'a str,
-    conclusion: &'a str,
-    cause: Option<(&'a str, &'a str)>,
-    at: DateTime<Utc>,
-}
-
-fn row(s: Stored<'_>) -> JobRow {
-    let id = i64::try_from(s.id).expect("job id");
-    JobRow {
-        id,
-        run_id: 5000 + id,
-        run_attempt: s.attempt,
-        repository_full_name: format!("{OWNER}/{REPO}"),
-        workflow_name: "CI".into(),
-        workflow_event: s.event.into(),
-        head_sha: s.sha.into(),
-        head_branch: s.branch.into(),
-        name: s.name.into(),
-        labels: Vec::new(),
-        runner_name: String::new(),
-        status: "completed".into(),
-        conclusion: s.conclusion.into(),
-        created_at: s.at,
-        started_at: Some(s.at),
-        completed_at: Some(s.at + Duration::minutes(5)),
-        steps: Vec::new(),
-        failure: s
-            .cause
-            .map(|(line, fingerprint)| JobFailure {
-                rule: "pytest-failure".into(),
-                category: "test".into(),
-                line: line.into(),
-                line_num: 12,
-                captures: Vec::new(),
-                fingerprint: fingerprint.into(),
-            })
-            .unwrap_or_default(),
-        html_url: format!("https://github.com/{OWNER}/{REPO}/actions/runs/1/job/{id}"),
-        updated_at: s.at + Duration::minutes(5),
-    }
-}
-
-const BROKEN: (&str, &str) = ("error: linker `cc` not found", "fp-broken-trunk");
-const FLAKY: (&str, &str) = (
-    "FAILED tests/test_net.py::test_fetch - ConnectionResetError",
-    "fp-flaky-elsewhere",
-);
 const DOCS: (&str, &str) = (
     "FAILED tests/test_docs.py::test_links - AssertionError",
     "fp-docs",

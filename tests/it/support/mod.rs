@@ -10,4 +10,5 @@ pub mod fake_github;
 pub mod oidc;
 pub mod openapi;
 pub mod snap;
+pub mod stored_job;
 pub mod webdriver;
