@@ -1,7 +1,8 @@
 //! `ci-medic crcr ingest --payload FILE`: a `crcr-result` payload through the
 //! checks a live result passes ([`result::screen`], the token or
 //! `--verified-repo`, [`result::accept`], the hourly cap), then the row it
-//! makes: printed under `--dry-run`, else written to ClickHouse.
+//! makes: printed under `--dry-run`, else written to ClickHouse by a one-step
+//! plan.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -17,6 +18,7 @@ use super::oidc::{self, Claims, Expect, OidcError};
 use super::result::{self, MAX_RESULT_BYTES, Rejection};
 use super::row::CrcrJobRow;
 use crate::cli::{Context, CrcrIngestArgs};
+use crate::plan::{self, Plan, Sinks, Write};
 use crate::store::TableRows;
 
 /// What an ingested payload came to.
@@ -99,11 +101,26 @@ pub async fn command(cx: &Context, args: &CrcrIngestArgs) -> Result<ExitCode> {
     } else {
         row
     };
-    if !cx.dry_run() {
-        let store = ctx.store().await?;
-        store
-            .insert(&TableRows::CrcrJobs(vec![(*row).clone()]))
-            .await?;
+    // The row is written as every other write is: one plan step, carried
+    // out by the executor (nothing under `--dry-run`).
+    let mut plan = Plan::new("crcr-ingest");
+    plan.push(
+        Write::InsertRows {
+            rows: TableRows::CrcrJobs(vec![(*row).clone()]),
+        },
+        "a downstream result that passed every check",
+    );
+    let store_handle = if cx.dry_run() {
+        None
+    } else {
+        Some(ctx.store().await?)
+    };
+    let report = plan::execute(&plan, &Sinks::store(store_handle), cx.dry_run()).await;
+    if let Some(error) = report.results.iter().find_map(|(_, o)| match o {
+        plan::Outcome::Failed { error } => Some(error),
+        _ => None,
+    }) {
+        anyhow::bail!("{error}");
     }
     if cx.json() {
         env.print_json(&row.to_json())?;
