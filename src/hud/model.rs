@@ -59,6 +59,10 @@ pub struct HudSnapshot {
     /// `autorevert_events`); otherwise the index counts `actions`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub action_totals: BTreeMap<ActionKind, u64>,
+    /// How many of each kind were decided under dry run in the window,
+    /// counted by the same rules as `action_totals`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub action_dry_totals: BTreeMap<ActionKind, u64>,
     /// The autorevert grid of each watched workflow.
     #[serde(default)]
     pub trunk: Vec<TrunkGrid>,
@@ -453,6 +457,7 @@ impl HudSnapshot {
             flaky: Vec::new(),
             actions: Vec::new(),
             action_totals: BTreeMap::new(),
+            action_dry_totals: BTreeMap::new(),
             trunk: Vec::new(),
             prs: Vec::new(),
             downstream: None,

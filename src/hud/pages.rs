@@ -401,11 +401,14 @@ fn index(r: &Render) -> Result<Page> {
             } else {
                 s.action_totals.get(k).copied().unwrap_or_default()
             };
-            let dry = s
-                .actions
-                .iter()
-                .filter(|a| a.kind == *k && a.dry_run)
-                .count();
+            let dry = if s.action_totals.is_empty() {
+                s.actions
+                    .iter()
+                    .filter(|a| a.kind == *k && a.dry_run)
+                    .count() as u64
+            } else {
+                s.action_dry_totals.get(k).copied().unwrap_or_default()
+            };
             context! { kind => k.as_str(), done => done, dry => dry }
         })
         .collect();

@@ -188,8 +188,8 @@ fn event(
 /// autorevert writes one row per decision and one more per restart it
 /// dispatched, and decides a revert or a notification again on every tick
 /// until it lands: the index counts the restarts dispatched, the commits
-/// reverted and the commits notified, none of them when a step failed or
-/// under dry run.
+/// reverted and the commits notified, none of them when a step failed;
+/// decisions under dry run are counted apart by the same rules.
 #[tokio::test]
 async fn hud_actions_autorevert_totals_count_dispatches_and_commits_that_landed() {
     let url = test_clickhouse::url();
@@ -224,8 +224,13 @@ async fn hud_actions_autorevert_totals_count_dispatches_and_commits_that_landed(
         event(tick, Notify, 'd', "notify", false, false),
         event(next, Notify, 'd', "notify", false, false),
         event(tick, Notify, 'e', "notify", true, false),
-        // A restart under dry run: nothing was dispatched.
+        // A restart under dry run, its decision and its dispatch: nothing
+        // was dispatched, and it is one dry-run restart.
+        event(next, Restart, 'f', "restart", false, true),
         event(next, Restart, 'f', "dispatch", false, true),
+        // A revert under dry run, decided on two ticks: one commit.
+        event(tick, Revert, 'g', "revert", false, true),
+        event(next, Revert, 'g', "revert", false, true),
     ];
     store
         .insert(&TableRows::AutorevertEvents(rows))
@@ -252,6 +257,16 @@ async fn hud_actions_autorevert_totals_count_dispatches_and_commits_that_landed(
     assert_eq!(glance(&index, "restart"), Some(1), "{index}");
     assert_eq!(glance(&index, "revert"), Some(1), "{index}");
     assert_eq!(glance(&index, "notify"), Some(1), "{index}");
+    // Dry-run decisions are counted by the same rules, shown apart.
+    assert!(
+        index.contains("<strong>1</strong> restart (+1 dry run)"),
+        "{index}"
+    );
+    assert!(
+        index.contains("<strong>1</strong> revert (+1 dry run)"),
+        "{index}"
+    );
+    assert!(index.contains("<strong>1</strong> notify</li>"), "{index}");
     fake.assert_clean();
     drop_database(&store).await;
 }

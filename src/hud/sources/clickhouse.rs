@@ -158,8 +158,9 @@ LIMIT {limit:UInt64}";
 /// What ci-medic did in the window, per kind: re-runs and heals from
 /// `actions`, the revert commands' reverts from `bot_audit` (which records
 /// every merge and revert), autorevert's restarts, reverts and
-/// notifications from `autorevert_events`, never under dry run and never
-/// when a step of the action failed.
+/// notifications from `autorevert_events`, never when a step of the action
+/// failed; decisions under dry run (`dry`) are counted apart by the same
+/// rules.
 ///
 /// `autorevert_events` holds one row per decision and one more per restart
 /// dispatched (`verdict = 'dispatch'`), so a restart is a dispatch row (its
@@ -167,31 +168,35 @@ LIMIT {limit:UInt64}";
 /// commit: every tick that decides it again updates the same pull request
 /// or comment (found by its marker), which is no second revert.
 const ACTION_TOTALS: &str = "\
-SELECT kind, toUInt64(sum(n)) AS n FROM (
-  SELECT CAST(kind AS String) AS kind, count() AS n FROM actions FINAL
+SELECT kind, toUInt64(sum(n)) AS n, toUInt64(sum(dry)) AS dry FROM (
+  SELECT CAST(kind AS String) AS kind, count() AS n, toUInt64(0) AS dry FROM actions FINAL
   WHERE repository_full_name = {repo:String}
     AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
     AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
     AND kind IN ('rerun', 'heal')
   GROUP BY kind
   UNION ALL
-  SELECT 'revert' AS kind, count() AS n FROM bot_audit FINAL
+  SELECT 'revert' AS kind, count() AS n, toUInt64(0) AS dry FROM bot_audit FINAL
   WHERE repository_full_name = {repo:String}
     AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
     AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
     AND action = 'revert'
   UNION ALL
-  SELECT 'restart' AS kind, count() AS n FROM autorevert_events
+  SELECT 'restart' AS kind, countIf(NOT dry_run AND NOT failed) AS n, countIf(dry_run) AS dry
+  FROM autorevert_events
   WHERE repository_full_name = {repo:String}
     AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
     AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
-    AND action = 'restart' AND verdict = 'dispatch' AND NOT dry_run AND NOT failed
+    AND action = 'restart' AND verdict = 'dispatch'
   UNION ALL
-  SELECT CAST(action AS String) AS kind, uniqExact(commit_sha) AS n FROM autorevert_events
+  SELECT CAST(action AS String) AS kind,
+    uniqExactIf(commit_sha, NOT dry_run AND NOT failed) AS n,
+    uniqExactIf(commit_sha, dry_run) AS dry
+  FROM autorevert_events
   WHERE repository_full_name = {repo:String}
     AND ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
     AND ts < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
-    AND action IN ('revert', 'notify') AND NOT dry_run AND NOT failed
+    AND action IN ('revert', 'notify')
   GROUP BY kind)
 GROUP BY kind
 ORDER BY kind";
@@ -200,6 +205,7 @@ ORDER BY kind";
 struct TotalRow {
     kind: String,
     n: u64,
+    dry: u64,
 }
 
 /// When a downstream job last did something.
@@ -673,6 +679,7 @@ pub async fn build(store: &Store, p: Params<'_>, out: &Path) -> Result<(HudSnaps
             _ => continue,
         };
         *snap.action_totals.entry(kind).or_default() += t.n;
+        *snap.action_dry_totals.entry(kind).or_default() += t.dry;
     }
     // Zero counts too: the index shows the counted figures, not the
     // decisions listed.
