@@ -37,6 +37,27 @@ fn network_log(minute: u32) -> String {
     )
 }
 
+/// The HUD's index page, built from ClickHouse.
+async fn index_from_clickhouse(fake: &FakeGithub) -> String {
+    let builder = runner(fake).env("GITHUB_ACTIONS", "");
+    let site = builder.path("site");
+    let built = builder
+        .exec(
+            &[
+                "hud",
+                "build",
+                "--source",
+                "clickhouse",
+                "--out",
+                &site.display().to_string(),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(built.code, 0, "{}{}", built.stdout, built.stderr);
+    std::fs::read_to_string(site.join("index.html")).expect("index")
+}
+
 /// The `<li>` of the index's "At a glance" list that counts `kind`.
 fn glance(index: &str, kind: &str) -> Option<u64> {
     let at = index.find("id=\"h-summary\"")?;
@@ -136,23 +157,7 @@ async fn hud_actions_a_rerun_is_recorded_once_and_counted_on_the_index() {
         .expect("revert row");
 
     // The index from ClickHouse counts them.
-    let builder = runner(&fake).env("GITHUB_ACTIONS", "");
-    let site = builder.path("site");
-    let built = builder
-        .exec(
-            &[
-                "hud",
-                "build",
-                "--source",
-                "clickhouse",
-                "--out",
-                &site.display().to_string(),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(built.code, 0, "{}{}", built.stdout, built.stderr);
-    let index = std::fs::read_to_string(site.join("index.html")).expect("index");
+    let index = index_from_clickhouse(&fake).await;
     assert_eq!(glance(&index, "re-run"), Some(1), "{index}");
     assert_eq!(glance(&index, "heal"), Some(1), "{index}");
     assert_eq!(glance(&index, "revert"), Some(1), "{index}");
@@ -237,23 +242,7 @@ async fn hud_actions_autorevert_totals_count_dispatches_and_commits_that_landed(
         .await
         .expect("autorevert rows");
 
-    let builder = runner(&fake).env("GITHUB_ACTIONS", "");
-    let site = builder.path("site");
-    let built = builder
-        .exec(
-            &[
-                "hud",
-                "build",
-                "--source",
-                "clickhouse",
-                "--out",
-                &site.display().to_string(),
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(built.code, 0, "{}{}", built.stdout, built.stderr);
-    let index = std::fs::read_to_string(site.join("index.html")).expect("index");
+    let index = index_from_clickhouse(&fake).await;
     assert_eq!(glance(&index, "restart"), Some(1), "{index}");
     assert_eq!(glance(&index, "revert"), Some(1), "{index}");
     assert_eq!(glance(&index, "notify"), Some(1), "{index}");
