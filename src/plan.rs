@@ -407,18 +407,7 @@ impl Write {
                 "apply ClickHouse migrations {} to database {database}",
                 migrations.join(", ")
             ),
-            Write::CheckRun { check } => format!(
-                "check run \"{}\" on {}: {}{} ({})",
-                check.name,
-                check.head_sha.chars().take(12).collect::<String>(),
-                check.status,
-                check
-                    .conclusion
-                    .as_ref()
-                    .map(|c| format!(", {c}"))
-                    .unwrap_or_default(),
-                check.title
-            ),
+            Write::CheckRun { check } => check_run_text(check),
             Write::DeleteComment { number, comment_id } => {
                 format!("delete comment {comment_id} on #{number}")
             }
@@ -449,21 +438,13 @@ impl Write {
                 ..
             } => format!("dismiss the review {review_id} by {reviewer} on #{number}"),
             Write::PutCheckRun { check, existing } => format!(
-                "{} check run \"{}\" on {}: {}{} ({})",
+                "{} {}",
                 if existing.is_some() {
                     "update"
                 } else {
                     "create"
                 },
-                check.name,
-                check.head_sha.chars().take(12).collect::<String>(),
-                check.status,
-                check
-                    .conclusion
-                    .as_ref()
-                    .map(|c| format!(", {c}"))
-                    .unwrap_or_default(),
-                check.title
+                check_run_text(check)
             ),
             Write::PullComment {
                 number, head_sha, ..
@@ -929,6 +910,22 @@ impl Plan {
     pub fn writes_to_store(&self) -> bool {
         self.steps.iter().any(|s| s.write.sink() == Sink::Store)
     }
+}
+
+/// A check run as the plan's text shows it.
+fn check_run_text(check: &CheckRunSpec) -> String {
+    format!(
+        "check run \"{}\" on {}: {}{} ({})",
+        check.name,
+        check.head_sha.chars().take(12).collect::<String>(),
+        check.status,
+        check
+            .conclusion
+            .as_ref()
+            .map(|c| format!(", {c}"))
+            .unwrap_or_default(),
+        check.title
+    )
 }
 
 /// Carry out `plan` in order. Every write is attempted unless its
