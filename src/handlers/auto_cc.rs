@@ -104,15 +104,7 @@ mod tests {
     use super::*;
 
     fn delivery(kind: &str, file: &str) -> Delivery {
-        let path = format!(
-            "{}/fixtures/webhooks/{kind}/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let bytes = std::fs::read(&path).expect("fixture");
-        Delivery::Event {
-            event: crate::event::parse(kind, &path, &bytes).expect("event"),
-            command: None,
-        }
+        crate::handlers::tests::recorded(kind, file)
     }
 
     fn on() -> Config {

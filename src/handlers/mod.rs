@@ -221,8 +221,21 @@ pub fn why_nothing(delivery: &Delivery, config: &Config) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The delivery of the recorded webhook `fixtures/webhooks/{kind}/{file}`.
+    pub(crate) fn recorded(kind: &str, file: &str) -> Delivery {
+        let path = format!(
+            "{}/fixtures/webhooks/{kind}/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let bytes = std::fs::read(&path).expect("fixture");
+        Delivery::Event {
+            event: crate::event::parse(kind, &path, &bytes).expect("event"),
+            command: None,
+        }
+    }
 
     #[test]
     fn every_handler_is_registered_once() {

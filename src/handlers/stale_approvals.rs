@@ -165,15 +165,7 @@ mod tests {
     use super::*;
 
     fn delivery(file: &str) -> Delivery {
-        let path = format!(
-            "{}/fixtures/webhooks/pull_request/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let bytes = std::fs::read(&path).expect("fixture");
-        Delivery::Event {
-            event: crate::event::parse("pull_request", &path, &bytes).expect("event"),
-            command: None,
-        }
+        crate::handlers::tests::recorded("pull_request", file)
     }
 
     fn config(yaml: &str) -> Config {
