@@ -753,6 +753,19 @@ async fn a_push_cancels_a_pending_merge_and_a_failure_ends_one() {
 
 /// A sealed pending-merge reply for `n` at `head`, written as `author`.
 fn seed_pending(fake: &FakeGithub, n: u64, head: &str, author: &str, deadline_secs: i64) {
+    seed_pending_as(fake, n, head, author, deadline_secs, |_| {});
+}
+
+/// [`seed_pending`] with its state's JSON changed by `edit` before it is
+/// sealed (a record as another version wrote it).
+fn seed_pending_as(
+    fake: &FakeGithub,
+    n: u64,
+    head: &str,
+    author: &str,
+    deadline_secs: i64,
+    edit: impl FnOnce(&mut Value),
+) {
     use ci_medic::bot::merge::{Mode, PendingMerge, STATE_KIND, seal_reply};
     use ci_medic::bot::reply::ReplyTo;
     let state = PendingMerge {
@@ -772,6 +785,8 @@ fn seed_pending(fake: &FakeGithub, n: u64, head: &str, author: &str, deadline_se
         number: n,
         key: "comment-1".into(),
     };
+    let mut state = serde_json::to_value(&state).expect("state");
+    edit(&mut state);
     let body = seal_reply(to.body(&format!(
         "waiting\n\n{}",
         ci_medic::report::hidden::line(STATE_KIND, &state)
@@ -813,6 +828,41 @@ async fn a_pending_merge_gives_up_at_its_deadline_and_forged_ones_are_ignored() 
     let r = replies(&fake, n);
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(r[0].contains("did not finish by the deadline"), "{}", r[0]);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn an_ignore_current_wait_recorded_by_an_older_version_ignores_nothing() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "Lint", Some("failure"));
+    let ci = head_run(&fake, n, &head, "CI", Some("success"));
+    // As `merge -r -i` recorded it before the `rebase` field: the checks
+    // failing before the update, by name, and no `ignored_failures`.
+    seed_pending_as(&fake, n, &head, ACTIONS_BOT, 4_000_000_000, |state| {
+        state["mode"] = json!("ignore-current");
+        state["ignored"] = json!(["Lint"]);
+        if let Some(o) = state.as_object_mut() {
+            o.remove("rebase");
+            o.remove("ignored_failures");
+        }
+    });
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(ci, &head, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.merge_commit(n).is_none());
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("## Merge failed"), "{}", r[0]);
+    assert!(r[0].contains("`Lint`"), "{}", r[0]);
     assert!(
         !fake
             .issue(n)
