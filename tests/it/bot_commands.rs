@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::support::action::{ActionRun, Runner};
 use crate::support::fake_github::{
-    ACTIONS_BOT, CheckRun, DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, MAINTAINER, OWNER,
-    PullBuilder, REPO, RunBuilder,
+    ACTIONS_BOT, CheckRun, DEFAULT_BRANCH, FakeGithub, Fault, IssueBuilder, JobBuilder, MAINTAINER,
+    OWNER, PullBuilder, REPO, RunBuilder,
 };
 
 /// The login of a contributor without access to the repository.
@@ -631,6 +631,49 @@ async fn a_merge_github_refuses_is_explained_with_githubs_reason() {
     assert!(r[0].contains("## Merge failed"), "{}", r[0]);
     assert!(r[0].contains("405"), "{}", r[0]);
     assert!(r[0].contains("At least 2 approving reviews"), "{}", r[0]);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merged".to_string())
+    );
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_merge_whose_head_moved_before_the_call_asks_for_the_command_again() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "CI", Some("success"));
+    // The command reads the pull request at `head`; a push lands before the
+    // merge call, which carries the head it read: GitHub answers 409.
+    let stale = fake.pull_json(n);
+    let pushed = fake.commit_files("feature", &[("src/late.rs", "x\n")], "a late push");
+    fake.inject(
+        "GET",
+        &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}$"),
+        Fault::status(200).body(stale),
+    );
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_ne!(out.code, 0, "a merge that did not land fails the run");
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    assert!(fake.merge_commit(n).is_none());
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0]["sha"], head.as_str());
+    let answered: Vec<u16> = fake
+        .requests_to("PUT", &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/merge$"))
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(answered, [409]);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("## Merge failed"), "{}", r[0]);
+    assert!(r[0].contains("re-issue the merge command"), "{}", r[0]);
+    assert!(r[0].contains("Head branch was modified"), "{}", r[0]);
+    assert_eq!(fake.head_sha("feature"), pushed);
     assert!(
         !fake
             .issue(n)
