@@ -1090,6 +1090,62 @@ async fn cherry_pick_opens_a_pull_request_into_the_release_branch_or_names_confl
     fake.assert_clean();
 }
 
+#[tokio::test]
+async fn a_cherry_picks_hostile_branch_and_fixes_link_stay_inert() {
+    let fake = start().await;
+    let base = fake.head_sha(DEFAULT_BRANCH);
+    fake.set_branch("release/1.0", &base);
+    let head = fake.commit_files("landed", &[("src/new.rs", "pub fn n() {}\n")], "feat: n");
+    let n = fake.add_pull(PullBuilder::new("landed", "Add n").user(STRANGER).merged());
+    fake.set_branch(DEFAULT_BRANCH, &head);
+
+    // A branch that does not exist, named with a comment and a mention.
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic cherry-pick --onto '<!-- x --> @everyone' -c critical",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert_eq!(r[0].matches("<!--").count(), 1, "only our marker: {}", r[0]);
+    assert!(!r[0].contains("<!-- x"), "{}", r[0]);
+
+    // A `--fixes` link that is no link: one code span in the pull
+    // request's body, its comment broken.
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic cherry-pick --onto release/1.0 -c docs --fixes '<!-- y --> @everyone [x](http://e.vil)'",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Cherry-picking"), "{}", r[1]);
+    assert_eq!(r[1].matches("<!--").count(), 1, "only our marker: {}", r[1]);
+    let pulls = fake.pulls();
+    let pick = pulls
+        .iter()
+        .find(|p| p.base_ref == "release/1.0")
+        .expect("a cherry-pick pull request");
+    let body = pick.body.clone().unwrap_or_default();
+    assert_eq!(body.matches("<!--").count(), 1, "only our marker: {body}");
+    let fixes = body
+        .lines()
+        .find(|l| l.starts_with("Fixes: "))
+        .expect("the fixes line");
+    assert!(
+        fixes.starts_with("Fixes: `") && fixes.ends_with('`'),
+        "{fixes}"
+    );
+    fake.refs();
+    fake.assert_clean();
+}
+
 // ---------------------------------------------------------------------------
 // merge: failures Dr. CI says the pull request did not cause
 
