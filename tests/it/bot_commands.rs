@@ -242,6 +242,37 @@ async fn a_restricted_label_needs_write_access() {
     fake.assert_clean();
 }
 
+#[tokio::test]
+async fn a_pull_requests_own_config_never_judges_its_commands() {
+    let fake = start().await;
+    fake.add_label("ciflow/trunk", "0e8a16", None);
+    fake.set_permission(STRANGER, "triage");
+    // The pull request lifts the label restriction and adds a handle on its
+    // own branch; the rules come from the default branch only.
+    fake.commit_files(
+        "feature",
+        &[(
+            ".github/ci-medic.yml",
+            "commands:\n  handles: ['@ci-medic', '@sneaky']\n  label:\n    restricted: []\n",
+        )],
+        "ci: my own rules",
+    );
+    let (n, _) = pull_by(&fake, STRANGER);
+    let (id, out) = say(&fake, n, STRANGER, "@ci-medic label ciflow/trunk").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(fake.issue(n).expect("pr").labels.is_empty());
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("needs write access"), "{}", r[0]);
+    // The pull request's handle is no handle.
+    let (id, out) = say(&fake, n, MAINTAINER, "@sneaky help").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.reaction_contents(id).is_empty());
+    assert_eq!(replies(&fake, n).len(), 1);
+    fake.assert_clean();
+}
+
 /// A failed run of the pull request's head.
 fn failed_run(fake: &FakeGithub, n: u64, head: &str, attempt: u32) -> u64 {
     fake.add_run(
