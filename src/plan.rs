@@ -231,6 +231,10 @@ pub enum Write {
         onto_tree: String,
         commits: Vec<crate::bot::rebase::Replayed>,
         to: crate::bot::reply::ReplyTo,
+        /// `owner/name` of the fork the branch lives in, whose git data the
+        /// new commits and the ref update go to; `None`: this repository.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        head_repo: Option<String>,
     },
     /// `merge -r -f`: [`Write::UpdateBranchAndPin`] without the wait: update
     /// the branch if its head is still `expected_head_sha`, read back the
@@ -261,6 +265,17 @@ pub enum Write {
     /// failed. A skipped merge records nothing. Written to the store.
     AuditOutcome {
         row: crate::store::bot_audit::BotAuditRow,
+    },
+    /// `rebase`: [`Write::UpdateBranch`] whose refusal is explained in the
+    /// reply `to` (`## Rebase failed`, with GitHub's reason; for a pull
+    /// request from the fork `fork`, a 403 or 404 says the token cannot push
+    /// there).
+    UpdateHeadBranch {
+        number: u64,
+        expected_head_sha: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fork: Option<String>,
+        to: crate::bot::reply::ReplyTo,
     },
 }
 
@@ -312,6 +327,7 @@ impl Write {
             Write::UpdateBranchAndMerge { .. } => "update-branch-and-merge",
             Write::InsertRecords { .. } => "insert-records",
             Write::AuditOutcome { .. } => "audit-outcome",
+            Write::UpdateHeadBranch { .. } => "update-head-branch",
         }
     }
 
@@ -483,10 +499,15 @@ impl Write {
                 expected_head_sha,
                 onto,
                 commits,
+                head_repo,
                 ..
             } => format!(
-                "rebase {} commit(s) of #{number} ({branch} at {expected_head_sha}) onto {onto}, if the branch has not moved",
-                commits.len()
+                "rebase {} commit(s) of #{number} ({branch}{} at {expected_head_sha}) onto {onto}, if the branch has not moved",
+                commits.len(),
+                head_repo
+                    .as_ref()
+                    .map(|r| format!(" in {r}"))
+                    .unwrap_or_default()
             ),
             Write::UpdateBranchAndMerge {
                 number,
@@ -504,6 +525,17 @@ impl Write {
             Write::AuditOutcome { row } => format!(
                 "record in bot_audit how the {} of #{} ended",
                 row.action, row.pr_number
+            ),
+            Write::UpdateHeadBranch {
+                number,
+                expected_head_sha,
+                fork,
+                ..
+            } => format!(
+                "update the branch of #{number}{} (head {expected_head_sha}), explaining a refusal",
+                fork.as_ref()
+                    .map(|r| format!(" in {r}"))
+                    .unwrap_or_default()
             ),
         }
     }
@@ -1268,6 +1300,7 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             onto_tree,
             commits,
             to,
+            head_repo,
             ..
         } => crate::bot::rebase::carry_out(
             c,
@@ -1278,6 +1311,7 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
             onto_tree,
             commits,
             to,
+            head_repo.as_deref(),
         )
         .await
         .map(|moved| match moved {
@@ -1306,6 +1340,23 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 detail: format!("updated #{number} to {head}; merged {head} as {merged}"),
                 merged_head: Some(head),
             },
+            Err(why) => Outcome::Failed { error: why },
+        }),
+        Write::UpdateHeadBranch {
+            number,
+            expected_head_sha,
+            fork,
+            to,
+        } => crate::bot::rebase::update_head_branch(
+            c,
+            *number,
+            expected_head_sha,
+            fork.as_deref(),
+            to,
+        )
+        .await
+        .map(|updated| match updated {
+            Ok(()) => done(format!("updated the branch of #{number}")),
             Err(why) => Outcome::Failed { error: why },
         }),
         Write::InsertRows { .. }

@@ -176,9 +176,10 @@ pub async fn gather(ctx: &Ctx, trigger: Trigger) -> Result<Facts> {
             }
             let may = access.can_write() || facts.author_with_commit;
             let onto = branch.as_deref().filter(|b| *b != pull.base.name);
-            if let (true, Some(onto), "open", false) =
-                (may, onto, pull.state.as_str(), pull.from_fork(&facts.repo))
-            {
+            // A fork's branch is rebased only where maintainers may edit it.
+            let writable = !pull.from_fork(&facts.repo)
+                || (pull.maintainer_can_modify && pull.head.repo.is_some());
+            if let (true, Some(onto), "open", true) = (may, onto, pull.state.as_str(), writable) {
                 facts.rebase =
                     Some(super::rebase::gather(gh, &pull.base.name, &pull.head.sha, onto).await?);
             }
@@ -556,28 +557,35 @@ fn rebase(facts: &Facts, branch: Option<&str>, access: Access) -> Result<Accepte
     if pull.state != "open" {
         return Err(Refusal::new("The pull request is closed."));
     }
-    let fork = pull.from_fork(&facts.repo);
-    if fork && !pull.maintainer_can_modify {
-        return Err(Refusal::new(
-            "The branch is in a fork that does not allow edits by maintainers; its author can allow them, or update the branch.",
-        ));
-    }
+    // The fork the branch lives in, when it is not this repository.
+    let fork = if pull.from_fork(&facts.repo) {
+        if !pull.maintainer_can_modify {
+            return Err(Refusal::new(
+                "The branch is in a fork that does not allow edits by maintainers; its author can allow them, or update the branch.",
+            ));
+        }
+        match &pull.head.repo {
+            Some(r) => Some(r.full_name.clone()),
+            None => {
+                return Err(Refusal::new(
+                    "The fork the branch lived in was deleted; there is no branch to rebase.",
+                ));
+            }
+        }
+    } else {
+        None
+    };
     if let Some(b) = branch
         && b != pull.base.name
     {
-        if fork {
-            return Err(Refusal::new(format!(
-                "Rebasing a fork's branch onto another branch ({}) is not available: the new commits would have to be made in the fork. `rebase` alone brings it up to date with {}.",
-                code(b),
-                code(&pull.base.name)
-            )));
-        }
-        return rebase_onto(facts, pull, b);
+        return rebase_onto(facts, pull, b, fork);
     }
     let mut accepted = Accepted::new(vec![(
-        Write::UpdateBranch {
+        Write::UpdateHeadBranch {
             number: pull.number,
             expected_head_sha: pull.head.sha.clone(),
+            fork,
+            to: facts.reply_to(),
         },
         format!("{} asked to rebase", facts.trigger.author),
     )]);
@@ -591,7 +599,12 @@ fn rebase(facts: &Facts, branch: Option<&str>, access: Access) -> Result<Accepte
 
 /// `rebase -b BRANCH`: the pull request's own commits replayed onto
 /// `onto`, or the refusal naming the conflicting files.
-fn rebase_onto(facts: &Facts, pull: &PullDetail, onto: &str) -> Result<Accepted, Refusal> {
+fn rebase_onto(
+    facts: &Facts,
+    pull: &PullDetail,
+    onto: &str,
+    head_repo: Option<String>,
+) -> Result<Accepted, Refusal> {
     use super::rebase::Plan as Rebase;
     use crate::report::markdown::inline;
     let gathered = match &facts.rebase {
@@ -639,6 +652,7 @@ fn rebase_onto(facts: &Facts, pull: &PullDetail, onto: &str) -> Result<Accepted,
             onto_tree: gathered.onto_tree.clone(),
             commits: commits.clone(),
             to: facts.reply_to(),
+            head_repo: head_repo.clone(),
         },
         format!("{} asked to rebase onto {onto}", facts.trigger.author),
     )]);
@@ -662,6 +676,9 @@ fn rebase_onto(facts: &Facts, pull: &PullDetail, onto: &str) -> Result<Accepted,
             if empty == 1 { "" } else { "s" },
             code(onto)
         ));
+    }
+    if let Some(fork) = &head_repo {
+        text.push_str(&format!(" The branch is moved in the fork {}.", code(fork)));
     }
     accepted.reply = Some(text);
     Ok(accepted)

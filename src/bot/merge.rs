@@ -1072,9 +1072,22 @@ pub fn seal_reply(body: String) -> String {
 }
 
 /// The pending merge a reply of ours holds, if its seal is intact.
+///
+/// Versions before the `rebase` field (which every version since writes)
+/// recorded `merge -r -i` as the names of the checks failing before the
+/// update, ignored by name on the updated head, where any failure in them,
+/// even one the update caused, passed. Such a record cannot be told from a
+/// plain `-i` one, so neither ignores anything: it fails closed.
 pub fn read_pending(body: &str) -> Option<PendingMerge> {
-    let state: PendingMerge = hidden::read(body, STATE_KIND)?;
-    hidden::is_as_sealed(body, &state.body_sha256).then_some(state)
+    let mut state: PendingMerge = hidden::read(body, STATE_KIND)?;
+    if !hidden::is_as_sealed(body, &state.body_sha256) {
+        return None;
+    }
+    let raw: serde_json::Value = hidden::read(body, STATE_KIND)?;
+    if raw.get("rebase").is_none() {
+        state.ignored.clear();
+    }
+    Some(state)
 }
 
 #[cfg(test)]
@@ -1252,5 +1265,40 @@ mod tests {
         );
         let edited = body.replace("waiting", "waiting!");
         assert_eq!(read_pending(&edited), None);
+    }
+
+    #[test]
+    fn an_ignore_current_wait_recorded_before_the_rebase_field_ignores_nothing() {
+        let state = PendingMerge {
+            pr: 4,
+            sha: "abc".into(),
+            requester: "octocat".into(),
+            mode: Mode::IgnoreCurrent,
+            ignored: vec!["Docs".into()],
+            approvers: vec!["hubot".into()],
+            tolerate: 0,
+            rebase: false,
+            deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
+            body_sha256: hidden::DIGEST_PLACEHOLDER.into(),
+            ignored_failures: Vec::new(),
+        };
+        let sealed = |line: String| {
+            seal_reply(format!(
+                "<!-- ci-medic:command:comment-1 -->\nwaiting\n\n{line}"
+            ))
+        };
+        // As the current version writes it: plain `-i` ignores `Docs`.
+        let line = hidden::line(STATE_KIND, &state);
+        let current = read_pending(&sealed(line.clone())).expect("current");
+        assert_eq!(current.ignored, ["Docs"]);
+        assert!(unignored(&current, &["Docs".into()], &[]).is_empty());
+        // As an older `merge -r -i` wrote it: no `rebase`, no
+        // `ignored_failures`. Read, but ignoring nothing.
+        let old_line = line.replace("\"rebase\":false,", "");
+        assert!(!old_line.contains("rebase") && !old_line.contains("ignored_failures"));
+        let old = read_pending(&sealed(old_line)).expect("old but sealed");
+        assert_eq!((old.pr, old.mode), (4, Mode::IgnoreCurrent));
+        assert!(old.ignored.is_empty());
+        assert_eq!(unignored(&old, &["Docs".into()], &[]), ["Docs"]);
     }
 }

@@ -12,6 +12,14 @@
 //! The branch is moved (forced: a rebase rewrites history) only after
 //! reading it again and finding the head the rebase was computed from; a
 //! push in between leaves the branch alone and the reply says so.
+//!
+//! A pull request from a fork that allows edits by maintainers is rebased
+//! in the fork: the new base and the pull request's commits are read from
+//! this repository (a fork network shares its objects), the new trees and
+//! commits are made and the branch moved in the fork. A token that cannot
+//! push there (the workflow's `GITHUB_TOKEN` never can) is refused by
+//! GitHub at the first write, before anything is referenced: the reply
+//! says which token it takes.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +30,7 @@ use serde_json::{Value, json};
 use super::cherry_pick::{Versions, three_way};
 use super::reply::ReplyTo;
 use crate::github::api::encode_segment;
-use crate::github::{Client, GithubError, Repeat, decode};
+use crate::github::{Client, GithubError, Repeat, RepoName, decode};
 use crate::report::markdown::{code, inline};
 
 /// Commits of a pull request replayed at most (one page of the compare
@@ -344,10 +352,37 @@ pub async fn has_commit_on(c: &Client, branch: &str, login: &str) -> Result<bool
     Ok(!found.is_empty())
 }
 
+/// Why a fork refused a write: the token cannot push there.
+fn cannot_push(fork: &str) -> String {
+    format!(
+        "The token cannot push to the fork {}: GitHub refused the write. The workflow's `GITHUB_TOKEN` never can; give ci-medic a GitHub App installation token (minted with `actions/create-github-app-token`, with `contents: write`) to update pull requests from forks that allow edits by maintainers. The branch was not changed.",
+        code(fork)
+    )
+}
+
+/// The reply's text when GitHub refused a step writing the branch.
+fn refusal(e: &GithubError, fork: Option<&str>, what: &str) -> String {
+    match (fork, e.status()) {
+        (Some(fork), Some(403 | 404)) => cannot_push(fork),
+        _ => format!(
+            "GitHub refused {what}: {}; the branch was not changed.",
+            inline(&e.to_string())
+        ),
+    }
+}
+
+/// Rewrite the reply `to` with `## Rebase failed` and `why`.
+async fn explain(c: &Client, number: u64, to: &ReplyTo, why: &str) {
+    let (kind, key) = to.marker();
+    let body = to.body(&format!("## Rebase failed\n\n{why}"));
+    let _ = c.upsert_comment(number, &body, Some((&kind, &key))).await;
+}
+
 /// Carry out a rebase: make each commit on the new base, then move
 /// `refs/heads/<branch>` there only if it still points at
-/// `expected_head_sha`. `Ok(Err(why))` when the branch moved (nothing was
-/// changed); the reply `to` is rewritten to say why either way it fails.
+/// `expected_head_sha`; in the fork `head_repo` when the branch lives in
+/// one. `Ok(Err(why))` when the branch moved (nothing was changed); the
+/// reply `to` is rewritten to say why either way it fails.
 #[allow(clippy::too_many_arguments)]
 pub async fn carry_out(
     c: &Client,
@@ -358,20 +393,60 @@ pub async fn carry_out(
     onto_tree: &str,
     commits: &[Replayed],
     to: &ReplyTo,
+    head_repo: Option<&str>,
 ) -> Result<Result<String, String>, GithubError> {
-    let result = build_and_move(c, branch, expected_head_sha, onto_sha, onto_tree, commits).await;
+    let target = match head_repo.map(RepoName::parse) {
+        None => c.clone(),
+        Some(Ok(repo)) => c.for_repo(repo),
+        Some(Err(_)) => {
+            let why = format!(
+                "The pull request's head repository {} is not a repository name; the branch was not changed.",
+                code(head_repo.unwrap_or_default())
+            );
+            explain(c, number, to, &why).await;
+            return Ok(Err(why));
+        }
+    };
+    let result = build_and_move(
+        &target,
+        branch,
+        expected_head_sha,
+        onto_sha,
+        onto_tree,
+        commits,
+    )
+    .await;
     let why = match &result {
         Ok(Ok(_)) => return result,
         Ok(Err(why)) => why.clone(),
-        Err(e) => format!(
-            "GitHub refused a step of the rebase: {}; the branch was not changed.",
-            inline(&e.to_string())
-        ),
+        Err(e) => refusal(e, head_repo, "a step of the rebase"),
     };
-    let (kind, key) = to.marker();
-    let body = to.body(&format!("## Rebase failed\n\n{why}"));
-    let _ = c.upsert_comment(number, &body, Some((&kind, &key))).await;
+    explain(c, number, to, &why).await;
     result
+}
+
+/// Carry out plain `rebase`: GitHub's update-branch of pull request
+/// `number`, pinned to `expected_head_sha`. A refusal rewrites the reply
+/// `to` with GitHub's reason (for a pull request from the fork `fork`, a
+/// 403 or 404 says the token cannot push there) and is `Ok(Err(why))`.
+pub async fn update_head_branch(
+    c: &Client,
+    number: u64,
+    expected_head_sha: &str,
+    fork: Option<&str>,
+    to: &ReplyTo,
+) -> Result<Result<(), String>, GithubError> {
+    match c.update_branch(number, expected_head_sha).await {
+        Ok(()) => Ok(Ok(())),
+        Err(e) if e.status().is_some() => {
+            let why = refusal(&e, fork, "to update the branch");
+            explain(c, number, to, &why).await;
+            Ok(Err(why))
+        }
+        // No answer (a timeout, a dropped connection): the update may have
+        // landed; the step fails without a word that could be wrong.
+        Err(e) => Err(e),
+    }
 }
 
 async fn build_and_move(

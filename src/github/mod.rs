@@ -284,6 +284,16 @@ impl Client {
         &self.identity
     }
 
+    /// The same client (token, policy, identity) aimed at another
+    /// repository: a pull request's fork, whose branch a rebase writes.
+    pub fn for_repo(&self, repo: RepoName) -> Client {
+        Client {
+            repo,
+            default_branch: Default::default(),
+            ..self.clone()
+        }
+    }
+
     /// `/repos/OWNER/NAME` + `rest`.
     pub fn repo_path(&self, rest: &str) -> String {
         format!("/repos/{}/{}{rest}", self.repo.owner, self.repo.name)

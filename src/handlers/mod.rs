@@ -305,7 +305,15 @@ pub(crate) mod tests {
         ),
         ("bot/reply.rs", &["explain_merge_refusal"]),
         ("bot/act.rs", &["commit_onto"]),
-        ("bot/rebase.rs", &["carry_out", "build_and_move"]),
+        (
+            "bot/rebase.rs",
+            &[
+                "carry_out",
+                "build_and_move",
+                "explain",
+                "update_head_branch",
+            ],
+        ),
         // The adapters: a write composed of others.
         ("github/", &["*"]),
         ("store/", &["*"]),

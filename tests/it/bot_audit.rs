@@ -307,3 +307,67 @@ async fn a_merge_another_wake_landed_first_records_and_replies_nothing() {
     fake.assert_clean();
     drop_database(&store).await;
 }
+
+#[tokio::test]
+async fn a_revert_writes_one_audit_row_and_a_redelivery_none() {
+    let (fake, store) = audited("bot_audit_revert").await;
+    let head = fake.commit_files("landed", &[("src/new.rs", "pub fn n() {}\n")], "feat: n");
+    let n = fake.add_pull(
+        crate::support::fake_github::PullBuilder::new("landed", "Add n")
+            .user(crate::bot_commands::STRANGER)
+            .merged(),
+    );
+    fake.set_branch(DEFAULT_BRANCH, &head);
+
+    let body = "@ci-medic revert -m \"breaks trunk\" -c nosignal";
+    let id = fake.add_comment(n, MAINTAINER, body);
+    let payload = comment_payload(&fake, n, id, MAINTAINER, body);
+    let out = runner(&fake).run_event("issue_comment", &payload).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    assert!(
+        fake.pulls()
+            .iter()
+            .any(|p| p.head_ref == format!("ci-medic/revert-{n}"))
+    );
+    assert_eq!(count(&store).await, 1);
+    let row: BotAuditRow = fetch_one(&store, ROW).await;
+    assert_eq!(
+        (
+            row.pr_number,
+            row.action.as_str(),
+            row.sha.as_str(),
+            row.actor.as_str(),
+            row.reason.as_str(),
+            row.classification.as_str(),
+        ),
+        (
+            n,
+            "revert",
+            head.as_str(),
+            MAINTAINER,
+            "breaks trunk",
+            "nosignal"
+        )
+    );
+    assert!(
+        out.summary.contains("### Merges and reverts"),
+        "{}",
+        out.summary
+    );
+
+    // The same delivery again: answered already, nothing written.
+    let out = runner(&fake).run_event("issue_comment", &payload).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(count(&store).await, 1);
+    assert_eq!(replies(&fake, n).len(), 1);
+    assert!(
+        fake.issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"reverted".to_string())
+    );
+    fake.refs();
+    fake.assert_clean();
+    drop_database(&store).await;
+}

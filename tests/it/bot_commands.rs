@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::support::action::{ActionRun, Runner};
 use crate::support::fake_github::{
-    ACTIONS_BOT, CheckRun, DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, MAINTAINER, OWNER,
-    PullBuilder, REPO, RunBuilder,
+    ACTIONS_BOT, CheckRun, DEFAULT_BRANCH, FakeGithub, Fault, IssueBuilder, JobBuilder, MAINTAINER,
+    OWNER, PullBuilder, REPO, RunBuilder,
 };
 
 /// The login of a contributor without access to the repository.
@@ -238,6 +238,37 @@ async fn a_restricted_label_needs_write_access() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(fake.issue(n).expect("pr").labels, ["ciflow/trunk"]);
     assert_eq!(fake.reaction_contents(id), ["+1"]);
+    assert_eq!(replies(&fake, n).len(), 1);
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_pull_requests_own_config_never_judges_its_commands() {
+    let fake = start().await;
+    fake.add_label("ciflow/trunk", "0e8a16", None);
+    fake.set_permission(STRANGER, "triage");
+    // The pull request lifts the label restriction and adds a handle on its
+    // own branch; the rules come from the default branch only.
+    fake.commit_files(
+        "feature",
+        &[(
+            ".github/ci-medic.yml",
+            "commands:\n  handles: ['@ci-medic', '@sneaky']\n  label:\n    restricted: []\n",
+        )],
+        "ci: my own rules",
+    );
+    let (n, _) = pull_by(&fake, STRANGER);
+    let (id, out) = say(&fake, n, STRANGER, "@ci-medic label ciflow/trunk").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    assert!(fake.issue(n).expect("pr").labels.is_empty());
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("needs write access"), "{}", r[0]);
+    // The pull request's handle is no handle.
+    let (id, out) = say(&fake, n, MAINTAINER, "@sneaky help").await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.reaction_contents(id).is_empty());
     assert_eq!(replies(&fake, n).len(), 1);
     fake.assert_clean();
 }
@@ -641,6 +672,49 @@ async fn a_merge_github_refuses_is_explained_with_githubs_reason() {
     fake.assert_clean();
 }
 
+#[tokio::test]
+async fn a_merge_whose_head_moved_before_the_call_asks_for_the_command_again() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "CI", Some("success"));
+    // The command reads the pull request at `head`; a push lands before the
+    // merge call, which carries the head it read: GitHub answers 409.
+    let stale = fake.pull_json(n);
+    let pushed = fake.commit_files("feature", &[("src/late.rs", "x\n")], "a late push");
+    fake.inject(
+        "GET",
+        &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}$"),
+        Fault::status(200).body(stale),
+    );
+    let (id, out) = say(&fake, n, MAINTAINER, "@ci-medic merge").await;
+    assert_ne!(out.code, 0, "a merge that did not land fails the run");
+    assert_eq!(fake.reaction_contents(id), ["rocket"]);
+    assert!(fake.merge_commit(n).is_none());
+    let merges = merge_calls(&fake, n);
+    assert_eq!(merges.len(), 1);
+    assert_eq!(merges[0]["sha"], head.as_str());
+    let answered: Vec<u16> = fake
+        .requests_to("PUT", &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/merge$"))
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(answered, [409]);
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("## Merge failed"), "{}", r[0]);
+    assert!(r[0].contains("re-issue the merge command"), "{}", r[0]);
+    assert!(r[0].contains("Head branch was modified"), "{}", r[0]);
+    assert_eq!(fake.head_sha("feature"), pushed);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merged".to_string())
+    );
+    fake.assert_clean();
+}
+
 /// A `workflow_run` `completed` payload for run `run_id` on `head`.
 fn completed(run_id: u64, head: &str, conclusion: &str) -> Value {
     crate::support::action::workflow_run_payload(
@@ -753,6 +827,19 @@ async fn a_push_cancels_a_pending_merge_and_a_failure_ends_one() {
 
 /// A sealed pending-merge reply for `n` at `head`, written as `author`.
 fn seed_pending(fake: &FakeGithub, n: u64, head: &str, author: &str, deadline_secs: i64) {
+    seed_pending_as(fake, n, head, author, deadline_secs, |_| {});
+}
+
+/// [`seed_pending`] with its state's JSON changed by `edit` before it is
+/// sealed (a record as another version wrote it).
+fn seed_pending_as(
+    fake: &FakeGithub,
+    n: u64,
+    head: &str,
+    author: &str,
+    deadline_secs: i64,
+    edit: impl FnOnce(&mut Value),
+) {
     use ci_medic::bot::merge::{Mode, PendingMerge, STATE_KIND, seal_reply};
     use ci_medic::bot::reply::ReplyTo;
     let state = PendingMerge {
@@ -772,6 +859,8 @@ fn seed_pending(fake: &FakeGithub, n: u64, head: &str, author: &str, deadline_se
         number: n,
         key: "comment-1".into(),
     };
+    let mut state = serde_json::to_value(&state).expect("state");
+    edit(&mut state);
     let body = seal_reply(to.body(&format!(
         "waiting\n\n{}",
         ci_medic::report::hidden::line(STATE_KIND, &state)
@@ -813,6 +902,41 @@ async fn a_pending_merge_gives_up_at_its_deadline_and_forged_ones_are_ignored() 
     let r = replies(&fake, n);
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(r[0].contains("did not finish by the deadline"), "{}", r[0]);
+    assert!(
+        !fake
+            .issue(n)
+            .expect("pr")
+            .labels
+            .contains(&"merging".to_string())
+    );
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn an_ignore_current_wait_recorded_by_an_older_version_ignores_nothing() {
+    let fake = start().await;
+    let (n, head) = approved_pull(&fake);
+    head_run(&fake, n, &head, "Lint", Some("failure"));
+    let ci = head_run(&fake, n, &head, "CI", Some("success"));
+    // As `merge -r -i` recorded it before the `rebase` field: the checks
+    // failing before the update, by name, and no `ignored_failures`.
+    seed_pending_as(&fake, n, &head, ACTIONS_BOT, 4_000_000_000, |state| {
+        state["mode"] = json!("ignore-current");
+        state["ignored"] = json!(["Lint"]);
+        if let Some(o) = state.as_object_mut() {
+            o.remove("rebase");
+            o.remove("ignored_failures");
+        }
+    });
+    let out = Runner::new(&fake)
+        .run_event("workflow_run", &completed(ci, &head, "success"))
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(fake.merge_commit(n).is_none());
+    let r = replies(&fake, n);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("## Merge failed"), "{}", r[0]);
+    assert!(r[0].contains("`Lint`"), "{}", r[0]);
     assert!(
         !fake
             .issue(n)
@@ -993,6 +1117,62 @@ async fn cherry_pick_opens_a_pull_request_into_the_release_branch_or_names_confl
         Some("pub fn n() {}\n")
     );
     assert!(replies(&fake, n)[1].contains("Cherry-picking"));
+    fake.refs();
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn a_cherry_picks_hostile_branch_and_fixes_link_stay_inert() {
+    let fake = start().await;
+    let base = fake.head_sha(DEFAULT_BRANCH);
+    fake.set_branch("release/1.0", &base);
+    let head = fake.commit_files("landed", &[("src/new.rs", "pub fn n() {}\n")], "feat: n");
+    let n = fake.add_pull(PullBuilder::new("landed", "Add n").user(STRANGER).merged());
+    fake.set_branch(DEFAULT_BRANCH, &head);
+
+    // A branch that does not exist, named with a comment and a mention.
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic cherry-pick --onto '<!-- x --> @everyone' -c critical",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["confused"]);
+    let r = replies(&fake, n);
+    assert_eq!(r[0].matches("<!--").count(), 1, "only our marker: {}", r[0]);
+    assert!(!r[0].contains("<!-- x"), "{}", r[0]);
+
+    // A `--fixes` link that is no link: one code span in the pull
+    // request's body, its comment broken.
+    let (id, out) = say(
+        &fake,
+        n,
+        MAINTAINER,
+        "@ci-medic cherry-pick --onto release/1.0 -c docs --fixes '<!-- y --> @everyone [x](http://e.vil)'",
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(fake.reaction_contents(id), ["+1"]);
+    let r = replies(&fake, n);
+    assert!(r[1].contains("Cherry-picking"), "{}", r[1]);
+    assert_eq!(r[1].matches("<!--").count(), 1, "only our marker: {}", r[1]);
+    let pulls = fake.pulls();
+    let pick = pulls
+        .iter()
+        .find(|p| p.base_ref == "release/1.0")
+        .expect("a cherry-pick pull request");
+    let body = pick.body.clone().unwrap_or_default();
+    assert_eq!(body.matches("<!--").count(), 1, "only our marker: {body}");
+    let fixes = body
+        .lines()
+        .find(|l| l.starts_with("Fixes: "))
+        .expect("the fixes line");
+    assert!(
+        fixes.starts_with("Fixes: `") && fixes.ends_with('`'),
+        "{fixes}"
+    );
     fake.refs();
     fake.assert_clean();
 }

@@ -106,4 +106,15 @@ impl FakeGithub {
             }
         })
     }
+
+    /// `GET /pulls/{number}` as it answers now: a stale read to replay
+    /// later through a fault (the head a command saw before a push).
+    pub fn pull_json(&self, number: u64) -> serde_json::Value {
+        let name = self.repo_name().to_owned();
+        self.with_world(|w: &mut World| {
+            let (env, repo, _) = w.split(&name).expect("repo");
+            let (i, p) = (&repo.issues[&number], &repo.pulls[&number]);
+            super::shapes::pulls::pull(env, repo, i, p, true)
+        })
+    }
 }

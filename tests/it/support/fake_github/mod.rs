@@ -22,6 +22,7 @@
 mod blobs;
 mod commands;
 mod faults;
+mod forks;
 mod git;
 mod handlers;
 mod model;

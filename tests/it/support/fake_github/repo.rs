@@ -46,6 +46,11 @@ pub struct Repo {
     pub merge_blocked: Option<String>,
     pub repository_dispatches:
         Vec<crate::support::fake_github::handlers::repository_dispatch::RepositoryDispatch>,
+    /// `owner/name` of the repository this one is a fork of (see `forks.rs`).
+    pub fork_of: Option<String>,
+    /// Every write to this repository is refused (403), as a fork refuses
+    /// a token that cannot push to it.
+    pub refuses_writes: bool,
     next_number: u64,
     next_run_number: u64,
 }
@@ -76,6 +81,8 @@ impl Repo {
             reviews: Vec::new(),
             merge_blocked: None,
             repository_dispatches: Vec::new(),
+            fork_of: None,
+            refuses_writes: false,
             next_number: 1,
             next_run_number: 1,
         }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::model::{Comment, Job, Label, Logs, PullData, Run, Step, is_failure};
 use super::repo::Repo;
 use super::world::{Env, World};
-use super::{FakeGithub, MAINTAINER};
+use super::{FakeGithub, MAINTAINER, REPO};
 
 /// A job to seed into a run.
 #[derive(Clone, Debug)]
@@ -616,9 +616,17 @@ impl FakeGithub {
 
     /// Seeds a pull request; returns its number.
     pub fn add_pull(&self, pull: PullBuilder) -> u64 {
+        // From a fork the fake models (see `FakeGithub::add_fork`): the head
+        // is the fork's branch.
+        let in_fork = pull.fork.as_ref().and_then(|(owner, _)| {
+            let fork = format!("{owner}/{REPO}");
+            self.with_world(|w| w.repo(&fork).is_some())
+                .then(|| self.branch_in(&fork, &pull.head))
+        });
         self.seed(|env, repo| {
-            let head_sha = repo
-                .branch_sha(&pull.head)
+            let head_sha = in_fork
+                .flatten()
+                .or_else(|| repo.branch_sha(&pull.head))
                 .unwrap_or_else(|| panic!("seed the branch {} first", pull.head));
             let base = pull.base.unwrap_or_else(|| repo.default_branch.clone());
             let number = pull.issue.insert(env, repo, true);

@@ -8,6 +8,7 @@ mod actions;
 mod checks;
 mod compare;
 mod dismissals;
+mod forks;
 mod git;
 mod issues;
 mod merging;
@@ -230,8 +231,20 @@ pub fn wrote(log: &mut Recorder, ctx: &Ctx<'_>, kind: WriteKind) {
     log.wrote(kind, &ctx.line);
 }
 
-/// Runs the handler of an operation.
+/// Runs the handler of an operation. A fork network shares its objects
+/// before and after every request (see `forks.rs`), and a fork that refuses
+/// writes answers every write with 403.
 pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    world.share_fork_objects();
+    if let Some(refused) = forks::refused(world, ctx) {
+        return Err(refused);
+    }
+    let handled = dispatch(world, ctx);
+    world.share_fork_objects();
+    handled
+}
+
+fn dispatch(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     match ctx.op {
         "rate-limit/get" => repos::rate_limit(world, ctx),
         "repos/get" => repos::get(world, ctx),
@@ -301,7 +314,9 @@ pub fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         "reactions/create-for-issue-comment" => reactions::create_for_comment(world, ctx),
         "pulls/list-reviews" => merging::list_reviews(world, ctx),
         "pulls/merge" => merging::merge(world, ctx),
-        "pulls/update-branch" => merging::update_branch(world, ctx),
+        "pulls/update-branch" => {
+            forks::update_branch(world, ctx).unwrap_or_else(|| merging::update_branch(world, ctx))
+        }
         "pulls/dismiss-review" => dismissals::dismiss(world, ctx),
 
         other => Err(Reply::error(
