@@ -138,12 +138,6 @@ pub enum Write {
         message: String,
         on_refusal: Option<crate::bot::reply::ReplyTo>,
     },
-    /// Merge the base into pull request `number`'s branch, if its head is
-    /// still `expected_head_sha`.
-    UpdateBranch {
-        number: u64,
-        expected_head_sha: String,
-    },
     /// Send a `repository_dispatch` of `event_type` to another repository
     /// (`owner/name`), with the cross-repository token (the `crcr-token`
     /// input), never the workflow's.
@@ -266,7 +260,9 @@ pub enum Write {
     AuditOutcome {
         row: crate::store::bot_audit::BotAuditRow,
     },
-    /// `rebase`: [`Write::UpdateBranch`] whose refusal is explained in the
+    /// `rebase`: merge the base into pull request `number`'s branch (in the
+    /// fork `fork` when it is one's), if its head is still
+    /// `expected_head_sha`; a refusal is explained in the
     /// reply `to` (`## Rebase failed`, with GitHub's reason; for a pull
     /// request from the fork `fork`, a 403 or 404 says the token cannot push
     /// there).
@@ -313,7 +309,6 @@ impl Write {
             Write::CancelRun { .. } => "cancel-run",
             Write::React { .. } => "react",
             Write::MergePull { .. } => "merge-pull",
-            Write::UpdateBranch { .. } => "update-branch",
             Write::RepositoryDispatch { .. } => "repository-dispatch",
             Write::SetRef { .. } => "set-ref",
             Write::DeleteRef { .. } => "delete-ref",
@@ -438,10 +433,6 @@ impl Write {
                 method,
                 ..
             } => format!("merge #{number} at {sha} ({method})"),
-            Write::UpdateBranch {
-                number,
-                expected_head_sha,
-            } => format!("update the branch of #{number} (head {expected_head_sha})"),
             Write::RepositoryDispatch {
                 repo, event_type, ..
             } => format!("send {event_type} to {repo} (repository_dispatch)"),
@@ -1210,13 +1201,6 @@ async fn perform(c: &Client, w: &Write) -> Outcome {
                 Err(e)
             }
         },
-        Write::UpdateBranch {
-            number,
-            expected_head_sha,
-        } => c
-            .update_branch(*number, expected_head_sha)
-            .await
-            .map(|_| done(format!("updated the branch of #{number}"))),
         Write::SetRef { git_ref, sha } => match c.create_ref(git_ref, sha).await {
             Ok(true) => Ok(done(format!("created {git_ref}"))),
             Ok(false) => c
