@@ -757,6 +757,151 @@ impl<'r> Prematcher<'r> {
     }
 }
 
+impl Prematcher<'_> {
+    /// [`Prematcher::best`] for each line of a batch: `data` holds the
+    /// lines back to back (no newline), `lines` the end of each in `data`
+    /// and whether the reader cut it, `first` the first one's number. The
+    /// rules' keywords are searched over the whole batch at once, not line
+    /// by line: a line with no keyword, no control byte (so its cleaned
+    /// body is a part of its bytes) and no runner marker is reported by no
+    /// rule without being cleaned or searched on its own; the others are
+    /// matched one by one. Returns how many lines were ruled out that way.
+    pub(crate) fn best_batch(
+        &mut self,
+        format: Format,
+        data: &[u8],
+        lines: &[(usize, bool)],
+        first: u64,
+        out: &mut Vec<Option<usize>>,
+    ) -> usize {
+        let mut screen = self.rules.keyword_screen().map(|(ac, annotated)| Screen {
+            data,
+            keywords: ac,
+            annotated,
+            keyword: None,
+            control: None,
+            marker: None,
+        });
+        let mut ruled_out = 0;
+        let mut start = 0;
+        for (i, &(end, truncated)) in lines.iter().enumerate() {
+            let bytes = data.get(start..end).unwrap_or_default();
+            let best = if screen.as_mut().is_some_and(|s| s.rules_out(start, end)) {
+                ruled_out += 1;
+                None
+            } else {
+                let raw = RawLine {
+                    number: first + i as u64,
+                    bytes,
+                    truncated,
+                };
+                self.best(format, &raw)
+            };
+            out.push(best);
+            start = end;
+        }
+        ruled_out
+    }
+}
+
+/// Control bytes as cleaning sees them: any byte below 0x20 but tab, and DEL.
+fn is_control(c: u8) -> bool {
+    (c < 0x20) & (c != b'\t') | (c == 0x7f)
+}
+
+/// The first control byte of `data` at or after `from`, else `data.len()`.
+/// Checks 32 bytes at a time without early exit (vectorised), then finds
+/// the byte in the chunk that has one.
+fn next_control(data: &[u8], from: usize) -> usize {
+    let rest = data.get(from..).unwrap_or_default();
+    let mut at = from;
+    let mut chunks = rest.chunks_exact(32);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |acc, &c| acc | is_control(c)) {
+            return chunk
+                .iter()
+                .position(|&c| is_control(c))
+                .map_or(at, |p| at + p);
+        }
+        at += 32;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| is_control(c))
+        .map_or(data.len(), |p| at + p)
+}
+
+/// Searches a batch once for what makes a line worth matching: the next
+/// keyword, control byte and runner marker, each found from some line's
+/// start and searched again only once the lines pass it.
+struct Screen<'a> {
+    data: &'a [u8],
+    keywords: &'a aho_corasick::AhoCorasick,
+    /// Some rule without keywords requires a runner annotation.
+    annotated: bool,
+    /// Start of the earliest-ending keyword match found (`data.len()`
+    /// when none is left).
+    keyword: Option<usize>,
+    control: Option<usize>,
+    marker: Option<usize>,
+}
+
+impl Screen<'_> {
+    /// Whether no rule can report the line `data[start..end]`.
+    ///
+    /// A keyword inside the line's cleaned body is inside its bytes when
+    /// it holds no control byte (cleaning then only trims, and the
+    /// timestamp and marker come off the front). A search from an earlier
+    /// line's start reports the match that ends first: if that one starts
+    /// at or after `end`, no keyword lies within this line, which ends
+    /// before it. A match across two lines (they are stored back to back)
+    /// only makes the earlier one be matched on its own.
+    fn rules_out(&mut self, start: usize, end: usize) -> bool {
+        let data = self.data;
+        let keyword = match self.keyword {
+            Some(k) if k >= start => k,
+            _ => {
+                let input = aho_corasick::Input::new(data).span(start..data.len());
+                let k = self.keywords.find(input).map_or(data.len(), |m| m.start());
+                self.keyword = Some(k);
+                k
+            }
+        };
+        if keyword < end {
+            return false;
+        }
+        let control = match self.control {
+            Some(c) if c >= start => c,
+            _ => {
+                let c = next_control(data, start);
+                self.control = Some(c);
+                c
+            }
+        };
+        if control < end {
+            return false;
+        }
+        if self.annotated {
+            let marker = match self.marker {
+                Some(m) if m >= start => m,
+                _ => {
+                    let m = data
+                        .get(start..)
+                        .and_then(|rest| memchr::memmem::find(rest, b"##["))
+                        .map_or(data.len(), |p| start + p);
+                    self.marker = Some(m);
+                    m
+                }
+            };
+            if marker < end {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 /// Bytes kept per ring line: enough for MAX_TEXT_CHARS characters.
 const RING_LINE_BYTES: usize = MAX_TEXT_CHARS * 4;
 
