@@ -80,14 +80,10 @@ impl Batch {
 
     fn prematch(&mut self, m: &mut Prematcher<'_>) {
         let format = self.format.unwrap_or(Format::Text);
-        self.matched.clear();
-        m.best_batch(
-            format,
-            &self.data,
-            &self.lines,
-            self.first,
-            &mut self.matched,
-        );
+        let mut matched = std::mem::take(&mut self.matched);
+        matched.clear();
+        matched.extend(self.raw_lines().map(|raw| m.best(format, &raw)));
+        self.matched = matched;
     }
 }
 
@@ -250,92 +246,4 @@ pub(crate) fn job_log_ranked_parallel<R: BufRead>(
     })?;
     an.end_file();
     Ok(an.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TS: &str = "2024-01-02T03:04:05.1234567Z ";
-
-    /// Matches `lines` as one batch and one by one; both must agree.
-    /// Returns how many lines the batch screening ruled out.
-    fn screened(rules: &RuleSet, format: Format, lines: &[String]) -> usize {
-        let mut data = Vec::new();
-        let mut ends = Vec::new();
-        for l in lines {
-            data.extend_from_slice(l.as_bytes());
-            ends.push((data.len(), false));
-        }
-        let mut m = Prematcher::new(rules);
-        let mut batch = Vec::new();
-        let ruled_out = m.best_batch(format, &data, &ends, 1, &mut batch);
-        let one_by_one: Vec<Option<usize>> = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let raw = RawLine {
-                    number: i as u64 + 1,
-                    bytes: l.as_bytes(),
-                    truncated: false,
-                };
-                m.best(format, &raw)
-            })
-            .collect();
-        assert_eq!(batch, one_by_one, "{lines:?}");
-        assert!(batch.iter().any(Option::is_some), "{lines:?}");
-        ruled_out
-    }
-
-    #[test]
-    fn batch_screening_finds_what_each_line_finds() {
-        let rules = RuleSet::builtin();
-        let lines: Vec<String> = [
-            "\u{feff}ModuleNotFoundError: No module named 'yaml'",
-            "plain output, nothing to see",
-            // A keyword that only cleaning puts together.
-            "er\x1b[0mror[E0425]: cannot find value `x` in this scope",
-            "compiling foo v0.1.0",
-            // Lines stored back to back: `err` + `or:` is no line's keyword.
-            "a line that ends in err",
-            "or: a line that starts with the rest",
-            "10%\r50%\rFAILED tests/test_a.py::test_b - AssertionError: boom",
-            "",
-            "##[error]Process completed with exit code 1.",
-            "npm ERR! code ENOTFOUND",
-            "all good here",
-        ]
-        .iter()
-        .map(|l| format!("{TS}{l}"))
-        .collect();
-        let ruled_out = screened(&rules, Format::GithubActions, &lines);
-        // The quiet lines, the empty one and the two halves of `error`; a
-        // keyword split by an escape and the lines with control bytes are
-        // matched on their own.
-        assert_eq!(ruled_out, 6);
-        let plain: Vec<String> = lines.iter().map(|l| l[TS.len()..].to_string()).collect();
-        // Without timestamps the `err` line's end and the next line's
-        // start make `error`: that line is matched on its own too.
-        assert_eq!(screened(&rules, Format::Text, &plain), 5);
-    }
-
-    #[test]
-    fn batch_screening_keeps_annotated_lines_for_rules_without_keywords() {
-        let specs: Vec<crate::analyze::RuleSpec> = serde_yaml::from_str(
-            "- id: deprecated-warning\n  category: unknown\n  pattern: deprecated\n  annotation: warning\n\
-             - id: boom\n  category: unknown\n  pattern: boom\n  keywords: [boom]\n",
-        )
-        .expect("specs");
-        let rules = RuleSet::from_specs(specs).expect("rules");
-        let lines: Vec<String> = [
-            "##[warning]deprecated thing",
-            "deprecated thing",
-            "it went boom",
-            "quiet",
-        ]
-        .iter()
-        .map(|l| format!("{TS}{l}"))
-        .collect();
-        assert_eq!(screened(&rules, Format::GithubActions, &lines), 2);
-    }
 }

@@ -473,22 +473,6 @@ impl RuleSet {
         }
         None
     }
-
-    /// The keyword automaton, when it alone tells the lines that some rule
-    /// may report: no rule is tried on every line. A line body in which it
-    /// finds no keyword is reported by no rule, unless the line carries a
-    /// runner annotation and (the second value) some rule without keywords
-    /// requires one.
-    pub(crate) fn keyword_screen(&self) -> Option<(&AhoCorasick, bool)> {
-        let inner = &*self.inner;
-        if !inner.always.is_empty() {
-            return None;
-        }
-        inner
-            .keywords
-            .as_ref()
-            .map(|ac| (ac, !inner.annotated.is_empty()))
-    }
 }
 
 /// Keywords longer than this are cut to their prefix for the prefilter: a
