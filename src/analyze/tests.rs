@@ -1063,3 +1063,92 @@ fn vitest_unhandled_error_fails_a_run_whose_tests_all_passed() {
         "{failures:#?}"
     );
 }
+
+/// A monorepo tool runs one project per `##[group]` inside a step: a test
+/// summary speaks for its own group, so the error lines a passing
+/// project's tests print are not reported when another project fails.
+#[test]
+fn test_summaries_speak_for_their_own_group() {
+    let log = one_step_log(
+        "yarn nx affected -t test",
+        &[
+            "##[group]✅ > nx run members:test",
+            "BadRequestError: Cannot subscribe to archived newsletters",
+            "  42 passing (3s)",
+            "##[endgroup]",
+            "##[group]❌ > nx run web:test",
+            "FAIL src/app.test.ts",
+            "Tests:       1 failed, 12 passed, 13 total",
+            "##[endgroup]",
+        ],
+    );
+    let failures = analyze("nx", log.as_bytes());
+    assert_eq!(failures[0].category, Category::Test, "{failures:#?}");
+    assert!(
+        !failures.iter().any(|f| f.text.contains("BadRequestError")),
+        "{failures:#?}"
+    );
+}
+
+/// A test runner that lists its failures after its summary (mocha): the
+/// generic error lines above the summary were printed by tests that
+/// passed; the failure is in the list.
+#[test]
+fn error_lines_above_a_summary_that_lists_failures_after_it_are_test_output() {
+    let log = one_step_log(
+        "yarn test:unit",
+        &[
+            "Error: test error",
+            "    at Context.<anonymous> (test/unit/api.test.js:12:19)",
+            "InternalServerError: URL empty or invalid.",
+            "  3506 passing (26s)",
+            "  1 failing",
+            "",
+            "  1) Helpers",
+            "     AssertionError: expected Array [ 'threads_url' ] to have property length of 0 (got 1)",
+        ],
+    );
+    let failures = analyze("mocha", log.as_bytes());
+    assert!(
+        !failures
+            .iter()
+            .any(|f| f.text.contains("test error") || f.text.contains("InternalServerError")),
+        "{failures:#?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .take(3)
+            .any(|f| f.text.contains("AssertionError")),
+        "{failures:#?}"
+    );
+}
+
+/// A build script's own groups are sub-steps: a generic error line in one
+/// where nothing says what failed (a configure phase that went on) is not
+/// reported when a later group says what failed.
+#[test]
+fn generic_lines_of_a_sub_step_that_went_on_are_not_reported() {
+    let log = one_step_log(
+        "docker run -w /src test:alpine ./install.sh",
+        &[
+            "##[group]Configuring.",
+            "-- Found Git: /usr/bin/git (found version \"2.45.3\")",
+            "fatal: not a git repository (or any of the parent directories): .git",
+            "-- Configuring done",
+            "##[endgroup]",
+            "##[group]Building.",
+            "/src/eval/parser.c:480:19: error: inlining failed in call to 'always_inline' 'parse_rest': recursive inlining",
+            "make: *** [Makefile:146: all] Error 2",
+            "##[endgroup]",
+        ],
+    );
+    let failures = analyze("groups", log.as_bytes());
+    assert_first("groups", &failures, Category::Compilation, "cc-error");
+    assert!(
+        !failures
+            .iter()
+            .any(|f| f.text.contains("not a git repository")),
+        "{failures:#?}"
+    );
+}
