@@ -508,10 +508,14 @@ impl<'r> JobAnalyzer<'r> {
     /// a run whose tests passed, above its summary; in a run that lists its
     /// failures after its summary (mocha), above that summary; or in an inner
     /// group of the step where no line says what failed (a sub-step of the
-    /// tool that went on).
+    /// tool that went on); or anywhere in a step whose script lets commands
+    /// fail (`|| true`).
     fn expected_error(&self, seg: &Segment, c: &Cand) -> bool {
         if c.source != seg.source || !self.generic(c) {
             return false;
+        }
+        if seg.ignores_failures {
+            return true;
         }
         let Some((i, run)) = seg.run_at(c.line) else {
             return false;

@@ -69,6 +69,19 @@ pub struct Segment {
     /// monorepo run), each inner group, and what follows each group. A
     /// summary speaks for its run only.
     pub runs: Vec<TestRun>,
+    /// The step's echoed script lets a command fail (`|| true`, `|| :`,
+    /// `set +e`): error lines in its output may be of a command that failed
+    /// without failing the step.
+    pub ignores_failures: bool,
+}
+
+/// A script line that lets a command fail without failing the step.
+fn ignores_failure(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    line.starts_with(b"set +e")
+        || [&b"|| true"[..], b"||true", b"|| :", b"|| exit 0"]
+            .iter()
+            .any(|p| memchr::memmem::find(line, p).is_some())
 }
 
 /// Runs kept per segment; later groups are counted in the last run.
@@ -358,6 +371,7 @@ impl Scanner {
             failing_summaries: 0,
             last_passing_summary: None,
             runs: vec![TestRun::default()],
+            ignores_failures: false,
         });
     }
 
@@ -573,6 +587,12 @@ impl Scanner {
             self.in_header = false;
         }
         if self.in_header {
+            if self.echoed
+                && ignores_failure(body)
+                && let Some(seg) = self.segments.last_mut()
+            {
+                seg.ignores_failures = true;
+            }
             return LineRole::Boilerplate;
         }
         let in_preamble = self
