@@ -174,6 +174,10 @@ pub(crate) struct JobAnalyzer<'r> {
     lines: Collector,
     /// Tails of the failed (or hinted) steps, for the fallback.
     tails: Vec<(usize, Tail)>,
+    /// (segment, run) pairs where a line says what failed, and where
+    /// failures are listed after a failing summary (set by `finish`).
+    specific_runs: Vec<(usize, usize)>,
+    detailed_runs: Vec<(usize, usize)>,
 }
 
 /// What the pass over the lines keeps: the context above the current line,
@@ -233,6 +237,8 @@ impl<'r> JobAnalyzer<'r> {
                 source: 0,
             },
             tails: Vec::new(),
+            specific_runs: Vec::new(),
+            detailed_runs: Vec::new(),
         }
     }
 
@@ -333,6 +339,7 @@ impl<'r> JobAnalyzer<'r> {
         }
         let mut cands: Vec<Cand> = self.lines.slots.drain(..).flat_map(|s| s.cands).collect();
         cands.append(&mut self.lines.job_level);
+        self.mark_runs(&cands);
 
         let segments = self.scanner.segments();
         let job_of = |i: usize| segments[i].job.as_ref().or(self.job.as_ref());
@@ -485,16 +492,9 @@ impl<'r> JobAnalyzer<'r> {
         added
     }
 
-    /// A line printed by a test run that then passed, which only a
-    /// tool-independent rule found (an `Error:` prefix, an exception name,
-    /// an error-looking fallback line; not a wrapper).
-    fn expected_error(&self, seg: &Segment, c: &Cand) -> bool {
-        let before_summary = seg.tests_passed()
-            && c.source == seg.source
-            && seg.last_passing_summary.is_some_and(|l| c.line < l);
-        if !before_summary {
-            return false;
-        }
+    /// A line that says nothing specific (an `Error:` prefix, an exception
+    /// name, an error-looking fallback line; not a wrapper).
+    fn generic(&self, c: &Cand) -> bool {
         match c.rule {
             RuleRef::Rule(i) => self.rules.rule(i).is_some_and(|r| {
                 r.spec.category == Category::Unknown
@@ -502,6 +502,60 @@ impl<'r> JobAnalyzer<'r> {
             }),
             RuleRef::Fallback(id) => id == FALLBACK_RULE,
         }
+    }
+
+    /// A generic line that a test run printed as part of its own output: in
+    /// a run whose tests passed, above its summary; in a run that lists its
+    /// failures after its summary (mocha), above that summary; or in an inner
+    /// group of the step where no line says what failed (a sub-step of the
+    /// tool that went on); or anywhere in a step whose script lets commands
+    /// fail (`|| true`).
+    fn expected_error(&self, seg: &Segment, c: &Cand) -> bool {
+        if c.source != seg.source || !self.generic(c) {
+            return false;
+        }
+        if seg.ignores_failures {
+            return true;
+        }
+        let Some((i, run)) = seg.run_at(c.line) else {
+            return false;
+        };
+        if run.failing == 0 && run.last_passing.is_some_and(|l| c.line < l) {
+            return true;
+        }
+        let key = (c.segment, i);
+        if run.first_failing.is_some_and(|l| c.line < l) && self.detailed_runs.contains(&key) {
+            return true;
+        }
+        run.group && !self.specific_runs.contains(&key)
+    }
+
+    /// Notes, for [`JobAnalyzer::expected_error`], the runs where a line
+    /// says what failed and those whose failures are listed after their
+    /// failing summary.
+    fn mark_runs(&mut self, cands: &[Cand]) {
+        let segments = self.scanner.segments();
+        let mut specific = Vec::new();
+        let mut detailed = Vec::new();
+        for c in cands {
+            if !matches!(c.rule, RuleRef::Rule(_)) || c.priority < WRAPPER_BELOW {
+                continue;
+            }
+            let Some(seg) = segments.get(c.segment).filter(|s| s.source == c.source) else {
+                continue;
+            };
+            let Some((i, run)) = seg.run_at(c.line) else {
+                continue;
+            };
+            if run.first_failing.is_some_and(|l| c.line > l) {
+                detailed.push((c.segment, i));
+            }
+            if !self.generic(c) {
+                specific.push((c.segment, i));
+            }
+        }
+        self.specific_runs = specific;
+        self.detailed_runs = detailed;
     }
 
     fn to_failure(&self, c: Cand, step: Option<String>, job: Option<String>) -> Option<Failure> {

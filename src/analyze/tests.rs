@@ -1063,3 +1063,159 @@ fn vitest_unhandled_error_fails_a_run_whose_tests_all_passed() {
         "{failures:#?}"
     );
 }
+
+/// A monorepo tool runs one project per `##[group]` inside a step: a test
+/// summary speaks for its own group, so the error lines a passing
+/// project's tests print are not reported when another project fails.
+#[test]
+fn test_summaries_speak_for_their_own_group() {
+    let log = one_step_log(
+        "yarn nx affected -t test",
+        &[
+            "##[group]✅ > nx run members:test",
+            "BadRequestError: Cannot subscribe to archived newsletters",
+            "  42 passing (3s)",
+            "##[endgroup]",
+            "##[group]❌ > nx run web:test",
+            "FAIL src/app.test.ts",
+            "Tests:       1 failed, 12 passed, 13 total",
+            "##[endgroup]",
+        ],
+    );
+    let failures = analyze("nx", log.as_bytes());
+    assert_eq!(failures[0].category, Category::Test, "{failures:#?}");
+    assert!(
+        !failures.iter().any(|f| f.text.contains("BadRequestError")),
+        "{failures:#?}"
+    );
+}
+
+/// A test runner that lists its failures after its summary (mocha): the
+/// generic error lines above the summary were printed by tests that
+/// passed; the failure is in the list.
+#[test]
+fn error_lines_above_a_summary_that_lists_failures_after_it_are_test_output() {
+    let log = one_step_log(
+        "yarn test:unit",
+        &[
+            "Error: test error",
+            "    at Context.<anonymous> (test/unit/api.test.js:12:19)",
+            "InternalServerError: URL empty or invalid.",
+            "  3506 passing (26s)",
+            "  1 failing",
+            "",
+            "  1) Helpers",
+            "     AssertionError: expected Array [ 'threads_url' ] to have property length of 0 (got 1)",
+        ],
+    );
+    let failures = analyze("mocha", log.as_bytes());
+    assert!(
+        !failures
+            .iter()
+            .any(|f| f.text.contains("test error") || f.text.contains("InternalServerError")),
+        "{failures:#?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .take(3)
+            .any(|f| f.text.contains("AssertionError")),
+        "{failures:#?}"
+    );
+}
+
+/// A build script's own groups are sub-steps: a generic error line in one
+/// where nothing says what failed (a configure phase that went on) is not
+/// reported when a later group says what failed.
+#[test]
+fn generic_lines_of_a_sub_step_that_went_on_are_not_reported() {
+    let log = one_step_log(
+        "docker run -w /src test:alpine ./install.sh",
+        &[
+            "##[group]Configuring.",
+            "-- Found Git: /usr/bin/git (found version \"2.45.3\")",
+            "fatal: not a git repository (or any of the parent directories): .git",
+            "-- Configuring done",
+            "##[endgroup]",
+            "##[group]Building.",
+            "/src/eval/parser.c:480:19: error: inlining failed in call to 'always_inline' 'parse_rest': recursive inlining",
+            "make: *** [Makefile:146: all] Error 2",
+            "##[endgroup]",
+        ],
+    );
+    let failures = analyze("groups", log.as_bytes());
+    assert_first("groups", &failures, Category::Compilation, "cc-error");
+    assert!(
+        !failures
+            .iter()
+            .any(|f| f.text.contains("not a git repository")),
+        "{failures:#?}"
+    );
+}
+
+/// A step whose script lets a command fail (`|| true`): a generic error
+/// line that command printed is not the failure when another line of the
+/// step says what failed.
+#[test]
+fn error_lines_of_a_command_allowed_to_fail_are_not_the_failure() {
+    let log = "2024-01-01T00:00:01.0Z ##[group]Run ./bin/editor --doctool --headless || true\n\
+2024-01-01T00:00:01.0Z \u{1b}[36;1m./bin/editor --doctool --headless 2>&1 > /dev/null || true\u{1b}[0m\n\
+2024-01-01T00:00:01.0Z \u{1b}[36;1mgit diff --color --exit-code\u{1b}[0m\n\
+2024-01-01T00:00:01.0Z shell: /usr/bin/bash -e {0}\n\
+2024-01-01T00:00:01.0Z ##[endgroup]\n\
+2024-01-01T00:00:02.0Z ERROR: EditorSettings not instantiated yet.\n\
+2024-01-01T00:00:02.0Z    at: _EDITOR_DEF (editor/editor_settings.cpp:1501)\n\
+2024-01-01T00:00:03.0Z diff --git a/doc/classes/Object.xml b/doc/classes/Object.xml\n\
+2024-01-01T00:00:03.0Z index f2650a1..74d7479 100644\n\
+2024-01-01T00:00:04.0Z ##[error]Process completed with exit code 1.\n";
+    let failures = analyze("or-true", log.as_bytes());
+    assert_first("or-true", &failures, Category::Lint, "git-diff-shown");
+    assert!(
+        !failures.iter().any(|f| f.text.contains("EditorSettings")),
+        "{failures:#?}"
+    );
+    // Without the `|| true`, the same line is reported.
+    let strict = log.replace(" || true", "");
+    let failures = analyze("strict", strict.as_bytes());
+    assert!(
+        failures.iter().any(|f| f.text.contains("EditorSettings")),
+        "{failures:#?}"
+    );
+}
+
+/// Real excerpts, one per behaviour: a job log cut without its step
+/// markers, a lone `##[error]` after a group that never closed, and a
+/// wrapper line after the lines that say what failed.
+#[test]
+fn real_excerpts_of_each_reading_rule() {
+    let log = fixture!("excerpt_cc_no_steps.txt");
+    let f = expect_first("no-steps", log, Category::Compilation, "cc-error");
+    assert_eq!(f.line, line_of(log, "error: inlining failed"));
+    assert_eq!(f.step, None);
+
+    let log = fixture!("gha_error_after_unclosed_group.txt");
+    let failures = analyze("unclosed", log);
+    // The action's own `The process '...' failed` line is a wrapper: the
+    // line above it says what failed.
+    let f = assert_first(
+        "unclosed",
+        &failures,
+        Category::Unknown,
+        "fallback-error-line",
+    );
+    assert_eq!(f.line, line_of(log, "The system cannot find the path"));
+    assert_eq!(f.step.as_deref(), Some("Run msys2/setup-msys2@v2"));
+
+    let log = fixture!("gha_markdownlint_wrapper.txt");
+    let failures = analyze("wrapper", log);
+    let f = assert_first("wrapper", &failures, Category::Lint, "markdownlint");
+    assert_eq!(f.line, line_of(log, "MD041"));
+    let wrapper = line_of(log, "Failed with exit code: 1");
+    assert!(
+        failures
+            .iter()
+            .position(|f| f.line == wrapper)
+            .is_none_or(|p| p >= 2),
+        "{failures:#?}"
+    );
+}

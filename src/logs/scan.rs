@@ -64,6 +64,42 @@ pub struct Segment {
     pub failing_summaries: u32,
     /// The line of the last summary saying the tests passed.
     pub last_passing_summary: Option<u64>,
+    /// The step's test runs, in order: its output up to the first inner
+    /// `##[group]` (a tool's own sub-step, such as one project of a
+    /// monorepo run), each inner group, and what follows each group. A
+    /// summary speaks for its run only.
+    pub runs: Vec<TestRun>,
+    /// The step's echoed script lets a command fail (`|| true`, `|| :`,
+    /// `set +e`): error lines in its output may be of a command that failed
+    /// without failing the step.
+    pub ignores_failures: bool,
+}
+
+/// A script line that lets a command fail without failing the step.
+fn ignores_failure(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    line.starts_with(b"set +e")
+        || [&b"|| true"[..], b"||true", b"|| :", b"|| exit 0"]
+            .iter()
+            .any(|p| memchr::memmem::find(line, p).is_some())
+}
+
+/// Runs kept per segment; later groups are counted in the last run.
+pub const MAX_RUNS: usize = 256;
+
+/// One part of a step's output, with what test summaries said in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestRun {
+    /// First line of the run (0: the segment's start).
+    pub start: u64,
+    /// Whether the run is an inner `##[group]` of the step.
+    pub group: bool,
+    pub passing: u32,
+    pub failing: u32,
+    /// The line of the last summary saying the tests passed.
+    pub last_passing: Option<u64>,
+    /// The line of the first summary saying some tests failed.
+    pub first_failing: Option<u64>,
 }
 
 impl Segment {
@@ -76,6 +112,26 @@ impl Segment {
     /// and none reported a failure.
     pub fn tests_passed(&self) -> bool {
         self.passing_summaries > 0 && self.failing_summaries == 0
+    }
+
+    /// The run holding `line` (of this segment's source), with its index.
+    pub fn run_at(&self, line: u64) -> Option<(usize, &TestRun)> {
+        let i = self
+            .runs
+            .partition_point(|r| r.start <= line)
+            .checked_sub(1)?;
+        self.runs.get(i).map(|r| (i, r))
+    }
+
+    /// Starts another run at `line`.
+    fn open_run(&mut self, line: u64, group: bool) {
+        if self.runs.len() < MAX_RUNS {
+            self.runs.push(TestRun {
+                start: line,
+                group,
+                ..TestRun::default()
+            });
+        }
     }
 }
 
@@ -314,6 +370,8 @@ impl Scanner {
             passing_summaries: 0,
             failing_summaries: 0,
             last_passing_summary: None,
+            runs: vec![TestRun::default()],
+            ignores_failures: false,
         });
     }
 
@@ -373,6 +431,18 @@ impl Scanner {
                 }
                 TestOutcome::Failed => {
                     seg.failing_summaries = seg.failing_summaries.saturating_add(1)
+                }
+            }
+            if let Some(run) = seg.runs.last_mut() {
+                match outcome {
+                    TestOutcome::Passed => {
+                        run.passing = run.passing.saturating_add(1);
+                        run.last_passing = Some(raw.number);
+                    }
+                    TestOutcome::Failed => {
+                        run.failing = run.failing.saturating_add(1);
+                        run.first_failing.get_or_insert(raw.number);
+                    }
                 }
             }
         }
@@ -475,10 +545,21 @@ impl Scanner {
                     {
                         seg.header = Some((line, short_name(body)));
                     }
+                } else if !self.in_header
+                    && let Some(seg) = self.segments.last_mut()
+                {
+                    // A group the step's own tool printed: a run of its own.
+                    seg.open_run(line, true);
                 }
                 return LineRole::Structure;
             }
             Marker::EndGroup => {
+                if !self.in_header
+                    && let Some(seg) = self.segments.last_mut()
+                    && seg.runs.last().is_some_and(|r| r.group)
+                {
+                    seg.open_run(line, false);
+                }
                 self.in_header = false;
                 return LineRole::Structure;
             }
@@ -506,6 +587,12 @@ impl Scanner {
             self.in_header = false;
         }
         if self.in_header {
+            if self.echoed
+                && ignores_failure(body)
+                && let Some(seg) = self.segments.last_mut()
+            {
+                seg.ignores_failures = true;
+            }
             return LineRole::Boilerplate;
         }
         let in_preamble = self
