@@ -514,7 +514,7 @@ impl<'r> JobAnalyzer<'r> {
         if c.source != seg.source || !self.generic(c) {
             return false;
         }
-        if seg.ignores_failures {
+        if seg.ignores_failures() {
             return true;
         }
         let Some((i, run)) = seg.run_at(c.line) else {
@@ -547,12 +547,15 @@ impl<'r> JobAnalyzer<'r> {
             let Some((i, run)) = seg.run_at(c.line) else {
                 continue;
             };
+            // Only a line that says what failed lists a failure: a generic
+            // epilogue after the summary does not.
+            if self.generic(c) {
+                continue;
+            }
             if run.first_failing.is_some_and(|l| c.line > l) {
                 detailed.push((c.segment, i));
             }
-            if !self.generic(c) {
-                specific.push((c.segment, i));
-            }
+            specific.push((c.segment, i));
         }
         self.specific_runs = specific;
         self.detailed_runs = detailed;

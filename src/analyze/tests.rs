@@ -1124,6 +1124,28 @@ fn error_lines_above_a_summary_that_lists_failures_after_it_are_test_output() {
     );
 }
 
+/// Only a line saying what failed makes a run one that lists its failures
+/// after its summary: a generic epilogue after a runner's summary hides
+/// none of the lines above it.
+#[test]
+fn a_generic_epilogue_after_a_summary_hides_nothing_above_it() {
+    let log = one_step_log(
+        "make check",
+        &[
+            "Error: the fixture server did not start",
+            "  1 failing",
+            "Error: cleanup left 2 containers",
+        ],
+    );
+    let failures = analyze("epilogue", log.as_bytes());
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.text.contains("fixture server did not start")),
+        "{failures:#?}"
+    );
+}
+
 /// A build script's own groups are sub-steps: a generic error line in one
 /// where nothing says what failed (a configure phase that went on) is not
 /// reported when a later group says what failed.
@@ -1181,6 +1203,43 @@ fn error_lines_of_a_command_allowed_to_fail_are_not_the_failure() {
         failures.iter().any(|f| f.text.contains("EditorSettings")),
         "{failures:#?}"
     );
+}
+
+/// Each way a script lets a command fail hides that command's generic
+/// lines; `set -e` after `set +e` takes it back.
+#[test]
+fn every_way_of_letting_a_command_fail_is_read_and_set_e_takes_it_back() {
+    let log = |script: &str| {
+        format!(
+            "2024-01-01T00:00:01.0Z ##[group]Run ./bin/editor --doctool\n\
+2024-01-01T00:00:01.0Z \x1b[36;1m{script}\x1b[0m\n\
+2024-01-01T00:00:01.0Z \x1b[36;1mgit diff --color --exit-code\x1b[0m\n\
+2024-01-01T00:00:01.0Z shell: /usr/bin/bash -e {{0}}\n\
+2024-01-01T00:00:01.0Z ##[endgroup]\n\
+2024-01-01T00:00:02.0Z ERROR: EditorSettings not instantiated yet.\n\
+2024-01-01T00:00:03.0Z diff --git a/doc/classes/Object.xml b/doc/classes/Object.xml\n\
+2024-01-01T00:00:03.0Z index f2650a1..74d7479 100644\n\
+2024-01-01T00:00:04.0Z ##[error]Process completed with exit code 1.\n"
+        )
+    };
+    let reported = |script: &str| {
+        let failures = analyze(script, log(script).as_bytes());
+        assert_first(script, &failures, Category::Lint, "git-diff-shown");
+        failures.iter().any(|f| f.text.contains("EditorSettings"))
+    };
+    for lets_fail in [
+        "./bin/editor --doctool || :",
+        "./bin/editor --doctool || exit 0",
+        "set +e\u{1b}[0m\n2024-01-01T00:00:01.0Z \u{1b}[36;1m./bin/editor --doctool",
+    ] {
+        assert!(!reported(lets_fail), "{lets_fail}");
+    }
+    for strict in [
+        "./bin/editor --doctool",
+        "set +e\u{1b}[0m\n2024-01-01T00:00:01.0Z \u{1b}[36;1mset -e\u{1b}[0m\n2024-01-01T00:00:01.0Z \u{1b}[36;1m./bin/editor --doctool",
+    ] {
+        assert!(reported(strict), "{strict}");
+    }
 }
 
 /// Real excerpts, one per behaviour: a job log cut without its step

@@ -58,30 +58,46 @@ pub struct Segment {
     /// The line that started the step (`##[group]Run ...`, Travis `$ ...`)
     /// and its cleaned text.
     pub header: Option<(u64, String)>,
-    /// Test framework summaries in this segment saying the tests passed,
-    /// and saying some failed.
-    pub passing_summaries: u32,
-    pub failing_summaries: u32,
-    /// The line of the last summary saying the tests passed.
-    pub last_passing_summary: Option<u64>,
     /// The step's test runs, in order: its output up to the first inner
     /// `##[group]` (a tool's own sub-step, such as one project of a
     /// monorepo run), each inner group, and what follows each group. A
     /// summary speaks for its run only.
     pub runs: Vec<TestRun>,
     /// The step's echoed script lets a command fail (`|| true`, `|| :`,
-    /// `set +e`): error lines in its output may be of a command that failed
-    /// without failing the step.
-    pub ignores_failures: bool,
+    /// `|| exit 0`): error lines in its output may be of a command that
+    /// failed without failing the step.
+    pub lets_commands_fail: bool,
+    /// The script's last word on exiting at the first error was `set +e`
+    /// (a later `set -e` takes it back).
+    pub errexit_off: bool,
 }
 
-/// A script line that lets a command fail without failing the step.
-fn ignores_failure(line: &[u8]) -> bool {
+/// What a line of a step's echoed script says about failing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScriptLine {
+    /// `cmd || true` and the like: this command may fail.
+    LetsFail,
+    /// `set +e`: every command after it may fail.
+    ErrexitOff,
+    /// `set -e`: a failing command fails the step again.
+    ErrexitOn,
+    Other,
+}
+
+fn script_line(line: &[u8]) -> ScriptLine {
     let line = line.trim_ascii();
-    line.starts_with(b"set +e")
-        || [&b"|| true"[..], b"||true", b"|| :", b"|| exit 0"]
-            .iter()
-            .any(|p| memchr::memmem::find(line, p).is_some())
+    if line.starts_with(b"set +e") || line.starts_with(b"set +o errexit") {
+        ScriptLine::ErrexitOff
+    } else if line.starts_with(b"set -e") || line.starts_with(b"set -o errexit") {
+        ScriptLine::ErrexitOn
+    } else if [&b"|| true"[..], b"||true", b"|| :", b"|| exit 0"]
+        .iter()
+        .any(|p| memchr::memmem::find(line, p).is_some())
+    {
+        ScriptLine::LetsFail
+    } else {
+        ScriptLine::Other
+    }
 }
 
 /// Runs kept per segment; later groups are counted in the last run.
@@ -94,7 +110,7 @@ pub struct TestRun {
     pub start: u64,
     /// Whether the run is an inner `##[group]` of the step.
     pub group: bool,
-    pub passing: u32,
+    /// Summaries in the run saying some tests failed.
     pub failing: u32,
     /// The line of the last summary saying the tests passed.
     pub last_passing: Option<u64>,
@@ -108,10 +124,10 @@ impl Segment {
         self.errors > 0 || self.exit_code.is_some_and(|c| c != 0)
     }
 
-    /// True when a test framework reported passing tests in this segment
-    /// and none reported a failure.
-    pub fn tests_passed(&self) -> bool {
-        self.passing_summaries > 0 && self.failing_summaries == 0
+    /// The step's script lets commands fail: error lines in its output may
+    /// be of a command that failed without failing the step.
+    pub fn ignores_failures(&self) -> bool {
+        self.lets_commands_fail || self.errexit_off
     }
 
     /// The run holding `line` (of this segment's source), with its index.
@@ -367,11 +383,9 @@ impl Scanner {
             last_error_line: None,
             exit_code: None,
             header: None,
-            passing_summaries: 0,
-            failing_summaries: 0,
-            last_passing_summary: None,
             runs: vec![TestRun::default()],
-            ignores_failures: false,
+            lets_commands_fail: false,
+            errexit_off: false,
         });
     }
 
@@ -424,19 +438,9 @@ impl Scanner {
             && let Some(outcome) = summary::test_summary(&text[body_start.min(text.len())..])
             && let Some(seg) = self.segments.last_mut()
         {
-            match outcome {
-                TestOutcome::Passed => {
-                    seg.passing_summaries = seg.passing_summaries.saturating_add(1);
-                    seg.last_passing_summary = Some(raw.number);
-                }
-                TestOutcome::Failed => {
-                    seg.failing_summaries = seg.failing_summaries.saturating_add(1)
-                }
-            }
             if let Some(run) = seg.runs.last_mut() {
                 match outcome {
                     TestOutcome::Passed => {
-                        run.passing = run.passing.saturating_add(1);
                         run.last_passing = Some(raw.number);
                     }
                     TestOutcome::Failed => {
@@ -588,10 +592,14 @@ impl Scanner {
         }
         if self.in_header {
             if self.echoed
-                && ignores_failure(body)
                 && let Some(seg) = self.segments.last_mut()
             {
-                seg.ignores_failures = true;
+                match script_line(body) {
+                    ScriptLine::LetsFail => seg.lets_commands_fail = true,
+                    ScriptLine::ErrexitOff => seg.errexit_off = true,
+                    ScriptLine::ErrexitOn => seg.errexit_off = false,
+                    ScriptLine::Other => {}
+                }
             }
             return LineRole::Boilerplate;
         }
