@@ -436,17 +436,13 @@ impl Scanner {
         let role = self.structure(raw.number, format, run_view_ids, text, marker, body_start);
         if role == LineRole::Content
             && let Some(outcome) = summary::test_summary(&text[body_start.min(text.len())..])
-            && let Some(seg) = self.segments.last_mut()
+            && let Some(run) = self.segments.last_mut().and_then(|s| s.runs.last_mut())
         {
-            if let Some(run) = seg.runs.last_mut() {
-                match outcome {
-                    TestOutcome::Passed => {
-                        run.last_passing = Some(raw.number);
-                    }
-                    TestOutcome::Failed => {
-                        run.failing = run.failing.saturating_add(1);
-                        run.first_failing.get_or_insert(raw.number);
-                    }
+            match outcome {
+                TestOutcome::Passed => run.last_passing = Some(raw.number),
+                TestOutcome::Failed => {
+                    run.failing = run.failing.saturating_add(1);
+                    run.first_failing.get_or_insert(raw.number);
                 }
             }
         }
