@@ -260,12 +260,11 @@ pub enum Write {
     AuditOutcome {
         row: crate::store::bot_audit::BotAuditRow,
     },
-    /// `rebase`: merge the base into pull request `number`'s branch (in the
-    /// fork `fork` when it is one's), if its head is still
-    /// `expected_head_sha`; a refusal is explained in the
-    /// reply `to` (`## Rebase failed`, with GitHub's reason; for a pull
-    /// request from the fork `fork`, a 403 or 404 says the token cannot push
-    /// there).
+    /// `rebase`: merge the base into pull request `number`'s branch, if its
+    /// head is still `expected_head_sha`. The branch lives in the fork
+    /// `fork` when there is one. A refusal is explained in the reply `to`
+    /// (`## Rebase failed` with GitHub's reason; from a fork, a 403 or 404
+    /// says the token cannot push there).
     UpdateHeadBranch {
         number: u64,
         expected_head_sha: String,

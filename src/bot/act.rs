@@ -559,19 +559,18 @@ fn rebase(facts: &Facts, branch: Option<&str>, access: Access) -> Result<Accepte
     }
     // The fork the branch lives in, when it is not this repository.
     let fork = if pull.from_fork(&facts.repo) {
+        // A deleted fork says it allows no edits too: say what is true.
+        let Some(r) = &pull.head.repo else {
+            return Err(Refusal::new(
+                "The fork the branch lived in was deleted; there is no branch to rebase.",
+            ));
+        };
         if !pull.maintainer_can_modify {
             return Err(Refusal::new(
                 "The branch is in a fork that does not allow edits by maintainers; its author can allow them, or update the branch.",
             ));
         }
-        match &pull.head.repo {
-            Some(r) => Some(r.full_name.clone()),
-            None => {
-                return Err(Refusal::new(
-                    "The fork the branch lived in was deleted; there is no branch to rebase.",
-                ));
-            }
-        }
+        Some(r.full_name.clone())
     } else {
         None
     };

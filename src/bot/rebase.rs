@@ -355,7 +355,7 @@ pub async fn has_commit_on(c: &Client, branch: &str, login: &str) -> Result<bool
 /// Why a fork refused a write: the token cannot push there.
 fn cannot_push(fork: &str) -> String {
     format!(
-        "The token cannot push to the fork {}: GitHub refused the write. The workflow's `GITHUB_TOKEN` never can; give ci-medic a GitHub App installation token (minted with `actions/create-github-app-token`, with `contents: write`) to update pull requests from forks that allow edits by maintainers. The branch was not changed.",
+        "The token cannot push to the fork {}: GitHub refused the write (or the fork is gone). The workflow's `GITHUB_TOKEN` never can; give ci-medic a GitHub App installation token (minted with `actions/create-github-app-token`, with `contents: write`) to update pull requests from forks that allow edits by maintainers. The branch was not changed.",
         code(fork)
     )
 }

@@ -367,7 +367,18 @@ async fn a_revert_writes_one_audit_row_and_a_redelivery_none() {
             .labels
             .contains(&"reverted".to_string())
     );
-    fake.refs();
+    // One revert branch, at the head of the one revert pull request.
+    let reverts: Vec<_> = fake
+        .pulls()
+        .into_iter()
+        .filter(|p| p.head_ref.starts_with("ci-medic/revert-"))
+        .collect();
+    assert_eq!(reverts.len(), 1);
+    let refs = fake.refs();
+    assert_eq!(
+        refs.get(&format!("refs/heads/{}", reverts[0].head_ref)),
+        Some(&reverts[0].head_sha)
+    );
     fake.assert_clean();
     drop_database(&store).await;
 }

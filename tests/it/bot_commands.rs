@@ -1173,7 +1173,11 @@ async fn a_cherry_picks_hostile_branch_and_fixes_link_stay_inert() {
         fixes.starts_with("Fixes: `") && fixes.ends_with('`'),
         "{fixes}"
     );
-    fake.refs();
+    // The branch the pull request comes from holds the cherry-picked commit.
+    assert_eq!(
+        fake.refs().get(&format!("refs/heads/{}", pick.head_ref)),
+        Some(&pick.head_sha)
+    );
     fake.assert_clean();
 }
 

@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 
 use super::FakeGithub;
+use super::MAINTAINER;
 use super::git::GitStore;
 use super::recorder::WriteKind;
 use super::world::World;
-use super::{MAINTAINER, REPO};
 
 /// Copy into `to` every object of `from` it lacks.
 fn copy_objects(from: &GitStore, to: &mut GitStore) {
@@ -156,10 +156,5 @@ impl FakeGithub {
                 })
                 .collect()
         })
-    }
-
-    /// The name of `owner`'s fork of the default repository.
-    pub fn fork_name(&self, owner: &str) -> String {
-        format!("{owner}/{REPO}")
     }
 }

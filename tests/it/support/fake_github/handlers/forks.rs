@@ -2,10 +2,7 @@
 //! bringing a fork's pull request up to date, which writes the fork's
 //! branch (see `forks.rs` for the model).
 
-use serde_json::json;
-
 use super::{Ctx, Handled, Reply, wrote};
-use crate::support::fake_github::git::Signature;
 use crate::support::fake_github::recorder::WriteKind;
 use crate::support::fake_github::world::World;
 
@@ -67,31 +64,9 @@ pub fn update_branch(world: &mut World, ctx: &Ctx<'_>) -> Option<Handled> {
         return Some(Err(Reply::error(422, "Base branch does not exist")));
     };
     let (env, fork, log) = world.split(&fork_name)?;
-    if !fork.git.is_ancestor(&base, &head) {
-        let tree = fork.git.commits.get(&head)?.tree.clone();
-        let author = Signature {
-            name: ctx.actor.clone(),
-            email: format!(
-                "{}@users.noreply.example.com",
-                ctx.actor.replace(['[', ']'], "")
-            ),
-            date: env.tick(),
-        };
-        let sha = fork.git.put_commit(
-            tree,
-            vec![head, base],
-            format!("Merge branch '{}' into {}", pull.base_ref, pull.head_ref),
-            author.clone(),
-            author,
-        );
-        fork.git.refs.insert(head_ref, sha);
-    }
+    super::merging::merge_base_into(env, fork, &pull, head, base, &ctx.actor);
     wrote(log, ctx, WriteKind::Merge(n));
-    Some(Ok(Reply::json(
-        202,
-        json!({
-            "message": "Updating pull request branch.",
-            "url": format!("https://github.com/{parent_name}/pull/{n}")
-        }),
-    )))
+    Some(Ok(super::merging::updating(&format!(
+        "https://github.com/{parent_name}/pull/{n}"
+    ))))
 }

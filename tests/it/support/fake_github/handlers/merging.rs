@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{Ctx, Handled, Reply, repo_of, wrote};
 use crate::support::fake_github::git::Signature;
+use crate::support::fake_github::model::PullData;
 use crate::support::fake_github::pagination;
 use crate::support::fake_github::recorder::WriteKind;
 use crate::support::fake_github::repo::Repo;
@@ -143,26 +144,48 @@ pub fn update_branch(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     let Some(base) = repo.branch_sha(&pull.base_ref) else {
         return Err(Reply::error(422, "Base branch does not exist"));
     };
-    if !repo.git.is_ancestor(&base, &head) {
-        let tree = repo.git.commits[&head].tree.clone();
-        let author = signature(env, &ctx.actor);
-        let sha = repo.git.put_commit(
-            tree,
-            vec![head, base],
-            format!("Merge branch '{}' into {}", pull.base_ref, pull.head_ref),
-            author.clone(),
-            author,
-        );
-        repo.git
-            .refs
-            .insert(format!("refs/heads/{}", pull.head_ref), sha);
-    }
+    merge_base_into(env, repo, &pull, head, base, &ctx.actor);
     wrote(log, ctx, WriteKind::Merge(n));
-    Ok(Reply::json(
+    Ok(updating(&format!("{}/pull/{n}", repo_html(repo))))
+}
+
+/// Merge `base` into the pull request's branch `head` of `repo` (a fork's
+/// for a fork's pull request), unless `head` has it already, as GitHub's
+/// update-branch does.
+pub fn merge_base_into(
+    env: &mut Env,
+    repo: &mut Repo,
+    pull: &PullData,
+    head: String,
+    base: String,
+    actor: &str,
+) {
+    if repo.git.is_ancestor(&base, &head) {
+        return;
+    }
+    let Some(tree) = repo.git.commits.get(&head).map(|c| c.tree.clone()) else {
+        return;
+    };
+    let author = signature(env, actor);
+    let sha = repo.git.put_commit(
+        tree,
+        vec![head, base],
+        format!("Merge branch '{}' into {}", pull.base_ref, pull.head_ref),
+        author.clone(),
+        author,
+    );
+    repo.git
+        .refs
+        .insert(format!("refs/heads/{}", pull.head_ref), sha);
+}
+
+/// update-branch's answer: accepted, the pull request at `url`.
+pub fn updating(url: &str) -> Reply {
+    Reply::json(
         202,
         json!({
             "message": "Updating pull request branch.",
-            "url": format!("{}/pull/{n}", repo_html(repo))
+            "url": url
         }),
-    ))
+    )
 }
