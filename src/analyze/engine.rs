@@ -2,7 +2,7 @@
 //! lines are kept per step with bounded memory, and at the end the failed
 //! step decides which candidates are reported and in what order.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::BufRead;
 use std::sync::LazyLock;
 
@@ -176,8 +176,8 @@ pub(crate) struct JobAnalyzer<'r> {
     tails: Vec<(usize, Tail)>,
     /// (segment, run) pairs where a line says what failed, and where
     /// failures are listed after a failing summary (set by `finish`).
-    specific_runs: Vec<(usize, usize)>,
-    detailed_runs: Vec<(usize, usize)>,
+    specific_runs: BTreeSet<(usize, usize)>,
+    detailed_runs: BTreeSet<(usize, usize)>,
 }
 
 /// What the pass over the lines keeps: the context above the current line,
@@ -237,8 +237,8 @@ impl<'r> JobAnalyzer<'r> {
                 source: 0,
             },
             tails: Vec::new(),
-            specific_runs: Vec::new(),
-            detailed_runs: Vec::new(),
+            specific_runs: BTreeSet::new(),
+            detailed_runs: BTreeSet::new(),
         }
     }
 
@@ -535,8 +535,8 @@ impl<'r> JobAnalyzer<'r> {
     /// failing summary.
     fn mark_runs(&mut self, cands: &[Cand]) {
         let segments = self.scanner.segments();
-        let mut specific = Vec::new();
-        let mut detailed = Vec::new();
+        let mut specific = BTreeSet::new();
+        let mut detailed = BTreeSet::new();
         for c in cands {
             if !matches!(c.rule, RuleRef::Rule(_)) || c.priority < WRAPPER_BELOW {
                 continue;
@@ -553,9 +553,9 @@ impl<'r> JobAnalyzer<'r> {
                 continue;
             }
             if run.first_failing.is_some_and(|l| c.line > l) {
-                detailed.push((c.segment, i));
+                detailed.insert((c.segment, i));
             }
-            specific.push((c.segment, i));
+            specific.insert((c.segment, i));
         }
         self.specific_runs = specific;
         self.detailed_runs = detailed;

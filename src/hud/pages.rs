@@ -393,21 +393,18 @@ fn index(r: &Render) -> Result<Page> {
     let action_counts: Vec<Value> = ActionKind::ALL
         .iter()
         .map(|k| {
-            let done = if s.action_totals.is_empty() {
+            // The source's counts when it has them, else the actions listed.
+            let listed = |dry: bool| {
                 s.actions
                     .iter()
-                    .filter(|a| a.kind == *k && !a.dry_run)
+                    .filter(|a| a.kind == *k && a.dry_run == dry)
                     .count() as u64
-            } else {
-                s.action_totals.get(k).copied().unwrap_or_default()
             };
-            let dry = if s.action_totals.is_empty() {
-                s.actions
-                    .iter()
-                    .filter(|a| a.kind == *k && a.dry_run)
-                    .count() as u64
+            let (done, dry) = if s.action_totals.is_empty() {
+                (listed(false), listed(true))
             } else {
-                s.action_dry_totals.get(k).copied().unwrap_or_default()
+                let of = |t: &BTreeMap<ActionKind, u64>| t.get(k).copied().unwrap_or_default();
+                (of(&s.action_totals), of(&s.action_dry_totals))
             };
             context! { kind => k.as_str(), done => done, dry => dry }
         })
