@@ -1239,9 +1239,9 @@ mod tests {
         assert_eq!(unignored(&plain, &failing, &[]), ["ext"]);
     }
 
-    #[test]
-    fn pending_state_survives_only_unedited() {
-        let state = PendingMerge {
+    /// A waiting `-i` merge of #4 ignoring `Docs`; `rebase` as recorded.
+    fn waiting_ignore_current(rebase: bool) -> PendingMerge {
+        PendingMerge {
             pr: 4,
             sha: "abc".into(),
             requester: "octocat".into(),
@@ -1249,11 +1249,16 @@ mod tests {
             ignored: vec!["Docs".into()],
             approvers: vec!["hubot".into()],
             tolerate: 0,
-            rebase: true,
+            rebase,
             deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
             body_sha256: hidden::DIGEST_PLACEHOLDER.into(),
             ignored_failures: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn pending_state_survives_only_unedited() {
+        let state = waiting_ignore_current(true);
         let body = seal_reply(format!(
             "<!-- ci-medic:command:comment-1 -->\nwaiting\n\n{}",
             hidden::line(STATE_KIND, &state)
@@ -1269,19 +1274,7 @@ mod tests {
 
     #[test]
     fn an_ignore_current_wait_recorded_before_the_rebase_field_ignores_nothing() {
-        let state = PendingMerge {
-            pr: 4,
-            sha: "abc".into(),
-            requester: "octocat".into(),
-            mode: Mode::IgnoreCurrent,
-            ignored: vec!["Docs".into()],
-            approvers: vec!["hubot".into()],
-            tolerate: 0,
-            rebase: false,
-            deadline: DateTime::from_timestamp(1_800_000_000, 0).expect("time"),
-            body_sha256: hidden::DIGEST_PLACEHOLDER.into(),
-            ignored_failures: Vec::new(),
-        };
+        let state = waiting_ignore_current(false);
         let sealed = |line: String| {
             seal_reply(format!(
                 "<!-- ci-medic:command:comment-1 -->\nwaiting\n\n{line}"

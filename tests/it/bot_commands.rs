@@ -421,6 +421,14 @@ pub fn approved_pull(fake: &FakeGithub) -> (u64, String) {
 }
 
 /// The bodies of the merge calls made.
+/// Whether pull request `n` carries the `merging` label of a waiting merge.
+fn merging(fake: &FakeGithub, n: u64) -> bool {
+    fake.issue(n)
+        .expect("pr")
+        .labels
+        .contains(&"merging".to_string())
+}
+
 fn merge_calls(fake: &FakeGithub, n: u64) -> Vec<Value> {
     fake.requests_to("PUT", &format!(r"^/repos/{OWNER}/{REPO}/pulls/{n}/merge$"))
         .iter()
@@ -736,12 +744,7 @@ async fn a_pending_merge_merges_when_the_checks_pass_once_however_often_told() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(fake.merge_commit(n).is_none());
     assert_eq!(fake.reaction_contents(id), ["+1"]);
-    assert!(
-        fake.issue(n)
-            .expect("pr")
-            .labels
-            .contains(&"merging".to_string())
-    );
+    assert!(merging(&fake, n));
     let r = replies(&fake, n);
     assert!(r[0].contains("once its checks pass"), "{}", r[0]);
     assert!(r[0].contains("<!-- ci-medic:merge {"), "{}", r[0]);
@@ -790,13 +793,7 @@ async fn a_push_cancels_a_pending_merge_and_a_failure_ends_one() {
     let r = replies(&fake, n);
     assert!(r[0].contains("## Merge cancelled"), "{}", r[0]);
     assert!(r[0].contains(&new_head), "{}", r[0]);
-    assert!(
-        !fake
-            .issue(n)
-            .expect("pr")
-            .labels
-            .contains(&"merging".to_string())
-    );
+    assert!(!merging(&fake, n));
 
     // Failing checks end a wait with `## Merge failed`.
     let run = head_run(&fake, n, &new_head, "CI", None);
@@ -815,13 +812,7 @@ async fn a_push_cancels_a_pending_merge_and_a_failure_ends_one() {
     let r = replies(&fake, n);
     assert!(r[1].contains("## Merge failed"), "{}", r[1]);
     assert!(r[1].contains("Checks failed"), "{}", r[1]);
-    assert!(
-        !fake
-            .issue(n)
-            .expect("pr")
-            .labels
-            .contains(&"merging".to_string())
-    );
+    assert!(!merging(&fake, n));
     fake.assert_clean();
 }
 
@@ -885,12 +876,7 @@ async fn a_pending_merge_gives_up_at_its_deadline_and_forged_ones_are_ignored() 
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(replies(&fake, n).is_empty());
-    assert!(
-        fake.issue(n)
-            .expect("pr")
-            .labels
-            .contains(&"merging".to_string())
-    );
+    assert!(merging(&fake, n));
 
     // Ours, with its deadline (2001) long gone: given up.
     seed_pending(&fake, n, &head, ACTIONS_BOT, 1_000_000_000);
@@ -902,13 +888,7 @@ async fn a_pending_merge_gives_up_at_its_deadline_and_forged_ones_are_ignored() 
     let r = replies(&fake, n);
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(r[0].contains("did not finish by the deadline"), "{}", r[0]);
-    assert!(
-        !fake
-            .issue(n)
-            .expect("pr")
-            .labels
-            .contains(&"merging".to_string())
-    );
+    assert!(!merging(&fake, n));
     fake.assert_clean();
 }
 
@@ -937,13 +917,7 @@ async fn an_ignore_current_wait_recorded_by_an_older_version_ignores_nothing() {
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(r[0].contains("## Merge failed"), "{}", r[0]);
     assert!(r[0].contains("`Lint`"), "{}", r[0]);
-    assert!(
-        !fake
-            .issue(n)
-            .expect("pr")
-            .labels
-            .contains(&"merging".to_string())
-    );
+    assert!(!merging(&fake, n));
     fake.assert_clean();
 }
 
@@ -1514,13 +1488,7 @@ async fn an_approval_dismissed_while_a_merge_waits_ends_it() {
     assert!(r[0].contains("## Merge failed"), "{}", r[0]);
     assert!(r[0].contains("approvals changed"), "{}", r[0]);
     assert!(r[0].contains("approving review"), "{}", r[0]);
-    assert!(
-        !fake
-            .issue(n)
-            .expect("pr")
-            .labels
-            .contains(&"merging".to_string())
-    );
+    assert!(!merging(&fake, n));
     fake.assert_clean();
 }
 
@@ -1564,12 +1532,7 @@ async fn merge_r_updates_the_branch_then_merges_the_updated_head_once_green() {
     let r = replies(&fake, n);
     assert!(r[1].contains("Updated the branch"), "{}", r[1]);
     assert!(r[1].contains(&updated), "{}", r[1]);
-    assert!(
-        fake.issue(n)
-            .expect("pr")
-            .labels
-            .contains(&"merging".to_string())
-    );
+    assert!(merging(&fake, n));
 
     // The old head's completion does not merge; the updated head's does.
     let run = head_run(&fake, n, &updated, "CI", Some("success"));

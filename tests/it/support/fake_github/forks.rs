@@ -140,21 +140,9 @@ impl FakeGithub {
         let name = format!("refs/heads/{git_ref}");
         self.with_world(|w| {
             w.log.mark_read(|k| *k == WriteKind::Ref(name.clone()));
-            let Some(r) = w.repo(full_name) else {
-                return BTreeMap::new();
-            };
-            let Some(commit) = r.git.resolve(git_ref) else {
-                return BTreeMap::new();
-            };
-            let tree = r.git.commits[&commit].tree.clone();
-            r.git
-                .flatten(&tree)
-                .into_iter()
-                .filter_map(|(path, e)| {
-                    let bytes = r.git.blobs.get(&e.sha)?;
-                    Some((path, String::from_utf8_lossy(bytes).into_owned()))
-                })
-                .collect()
+            w.repo(full_name)
+                .map(|r| super::readers::files_at(r, git_ref))
+                .unwrap_or_default()
         })
     }
 }

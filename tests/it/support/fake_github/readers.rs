@@ -225,20 +225,7 @@ impl FakeGithub {
         ];
         self.read(
             |k| matches!(k, WriteKind::Ref(r) if refs.contains(r)),
-            |r| {
-                let Some(commit) = r.git.resolve(git_ref) else {
-                    return BTreeMap::new();
-                };
-                let tree = r.git.commits[&commit].tree.clone();
-                r.git
-                    .flatten(&tree)
-                    .into_iter()
-                    .filter_map(|(path, e)| {
-                        let bytes = r.git.blobs.get(&e.sha)?;
-                        Some((path, String::from_utf8_lossy(bytes).into_owned()))
-                    })
-                    .collect()
-            },
+            |r| files_at(r, git_ref),
         )
     }
 
@@ -421,4 +408,20 @@ impl FakeGithub {
             "issue #{number} was changed by {writes:?}"
         );
     }
+}
+
+/// Every file (UTF-8, lossy) of `repo` at a branch, tag or commit, by path.
+pub(super) fn files_at(repo: &Repo, git_ref: &str) -> BTreeMap<String, String> {
+    let Some(commit) = repo.git.resolve(git_ref) else {
+        return BTreeMap::new();
+    };
+    let tree = repo.git.commits[&commit].tree.clone();
+    repo.git
+        .flatten(&tree)
+        .into_iter()
+        .filter_map(|(path, e)| {
+            let bytes = repo.git.blobs.get(&e.sha)?;
+            Some((path, String::from_utf8_lossy(bytes).into_owned()))
+        })
+        .collect()
 }
