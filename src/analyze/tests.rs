@@ -1278,3 +1278,139 @@ fn real_excerpts_of_each_reading_rule() {
         "{failures:#?}"
     );
 }
+
+/// 1-based numbers of every line containing `needle`.
+fn lines_of(bytes: &[u8], needle: &str) -> Vec<u64> {
+    let text = String::from_utf8_lossy(bytes);
+    text.split('\n')
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i as u64 + 1)
+        .collect()
+}
+
+/// A real job whose failed step (an artifact download) is followed by an
+/// `if: always()` upload that fails for want of the files, a container
+/// hook's wrapper lines after each: the download's error comes first.
+#[test]
+fn real_excerpt_of_a_later_step_failing_after_the_cause() {
+    let log = fixture!("gha_post_step_after_failure.txt");
+    let failures = analyze("post-step", log);
+    let f = assert_first(
+        "post-step",
+        &failures,
+        Category::MissingFile,
+        "gha-artifact-not-found",
+    );
+    assert_eq!(f.line, line_of(log, "Unable to download artifact(s)"));
+    assert_eq!(f.captures["name"], "manywheel-py3_10-cuda13_0");
+    // The upload's error is listed next, as a cause of its own.
+    let upload = &failures[1];
+    assert_eq!(
+        (upload.line, upload.rule.as_str()),
+        (
+            line_of(log, "No files were found with the provided path"),
+            "gha-no-artifact-files"
+        )
+    );
+    let groups = group_failures(&failures);
+    assert_eq!(&groups[..2], &[vec![0], vec![1]], "{failures:#?}");
+    // Each wrapper line of the hook comes after both.
+    let wrappers: Vec<u64> = [
+        "Step script exited with code 1",
+        "custom container implementation failed",
+    ]
+    .iter()
+    .flat_map(|n| lines_of(log, n))
+    .collect();
+    assert_eq!(wrappers.len(), 4);
+    for (i, f) in failures.iter().enumerate() {
+        if wrappers.contains(&f.line) {
+            assert!(i >= 2, "wrapper line {} ranked {i}", f.line);
+        }
+    }
+    insta::assert_snapshot!(
+        "post_step_after_failure_report",
+        Analysis::from_failures(failures).to_text()
+    );
+}
+
+/// Real output of build-policy checks: Maven enforcer rules, javac's and
+/// gcc's `-Werror`. Each is `lint`, its first line first, its repeats one
+/// entry.
+#[test]
+fn real_build_policy_failures_are_lint() {
+    for (name, log, rule, needle, repeats) in [
+        (
+            "enforcer",
+            fixture!("tool_maven_enforcer.txt"),
+            "maven-enforcer",
+            "Rule 0: org.apache.maven.plugins.enforcer.RequireJavaVersion",
+            3,
+        ),
+        (
+            "javac",
+            fixture!("tool_maven_javac_werror.txt"),
+            "javac-werror",
+            "warnings found and -Werror specified",
+            1,
+        ),
+        (
+            "gcc",
+            fixture!("tool_gcc_werror.txt"),
+            "cc-werror",
+            "[-Werror=unused-variable]",
+            1,
+        ),
+    ] {
+        let failures = analyze(name, log);
+        let f = assert_first(name, &failures, Category::Lint, rule);
+        assert_eq!(f.line, line_of(log, needle), "{name}");
+        if name == "gcc" {
+            assert_eq!(f.captures["file"], "src/parse.c");
+        }
+        let groups = group_failures(&failures);
+        assert_eq!(groups[0].len(), repeats, "{name}: {failures:#?}");
+        assert_eq!(
+            Analysis::from_failures(failures).category,
+            Category::Lint,
+            "{name}"
+        );
+    }
+}
+
+/// Real test runners that run each test file as a shard and fail with
+/// `RuntimeError: <test> 1/1 failed!`: the report names the test that
+/// failed, before the cache statistics and the hook's wrapper lines.
+#[test]
+fn real_test_runner_wrappers_name_the_test() {
+    let log = fixture!("gha_test_wrapper_shard.txt");
+    let failures = analyze("shard", log);
+    let f = assert_first("shard", &failures, Category::Test, "test-runner-wrapper");
+    assert_eq!(f.captures["test"], "distributed/test_c10d_torchcomms");
+    assert_eq!(
+        f.line,
+        line_of(
+            log,
+            "RuntimeError: distributed/test_c10d_torchcomms 1/1 failed!"
+        )
+    );
+    // A compiler cache's count of compilation failures is no failure.
+    assert!(
+        failures
+            .iter()
+            .all(|f| !f.text.starts_with("Compilation failures")),
+        "{failures:#?}"
+    );
+
+    // When the test file's own error is in the log, it comes first and the
+    // runner's line naming the test next; the category is the test's.
+    let log = fixture!("gha_test_wrapper_import_error.txt");
+    let failures = analyze("import", log);
+    let f = assert_first("import", &failures, Category::Unknown, "py-exception");
+    assert_eq!(f.line, line_of(log, "AttributeError: module 'torch._C'"));
+    let wrapper = &failures[1];
+    assert_eq!(wrapper.rule, "test-runner-wrapper", "{failures:#?}");
+    assert_eq!(wrapper.captures["test"], "test_cuda");
+    assert_eq!(Analysis::from_failures(failures).category, Category::Test);
+}
