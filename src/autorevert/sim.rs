@@ -729,6 +729,15 @@ impl Figures {
         }
     }
 
+    /// Breaks caught and injected among those failing at least `per_mille`
+    /// of their runs (the target leaves out breaks too rare to place).
+    pub fn caught_failing_at_least(&self, per_mille: u32) -> (usize, usize) {
+        self.by_kind
+            .iter()
+            .filter(|(kind, _)| kind.rate() >= per_mille)
+            .fold((0, 0), |(c, n), (_, &(kn, kc))| (c + kc, n + kn))
+    }
+
     /// The `q` quantile (0..=1) of the latencies, in minutes.
     pub fn latency(&self, q: f64) -> Option<i64> {
         if self.latencies.is_empty() {
@@ -762,6 +771,13 @@ impl Figures {
         ));
         for (kind, (n, c)) in &self.by_kind {
             out.push_str(&format!("  recall {}: {c}/{n}\n", kind.label()));
+        }
+        let (c, n) = self.caught_failing_at_least(600);
+        if n > 0 {
+            out.push_str(&format!(
+                "  recall of breaks failing 60% of runs or more: {c}/{n} ({:.3})\n",
+                c as f64 / n as f64
+            ));
         }
         out.push_str(&format!(
             "latency from break to revert: median {}, p90 {}\n",
