@@ -1379,24 +1379,6 @@ impl Detector<'_> {
             );
             return;
         }
-        // An untested suspect ties with the untested commits above it (a
-        // stacked push where only the head ran): bisect that run, whether
-        // `Λ` or the margin is short (a run of the suspect alone would
-        // speak for the bottom of the run only).
-        if untested(s) {
-            let mut run: Vec<usize> = (0..=s).rev().take_while(|&c| untested(c)).collect();
-            run.reverse();
-            if let Some(split) = bisect::split(&run) {
-                let above = run[0].saturating_sub(1);
-                let below = (s + 1..counts.len()).find(|&c| !untested(c)).unwrap_or(s);
-                add(
-                    split.commit,
-                    1,
-                    self.bisecting(&run, split.commit, above, below),
-                );
-            }
-            return;
-        }
         if test.statistic < BREAK_LN {
             let gain = test.gain_per_suspect_sample();
             if let Some(n) = RateTest::samples_for(BREAK_LN - test.statistic, gain) {
@@ -1411,6 +1393,20 @@ impl Detector<'_> {
             }
         }
         if test.margin >= LOCALIZE_LN {
+            return;
+        }
+        // An untested suspect ties with the untested commits above it (a
+        // stacked push where only the head ran): bisect that run.
+        if untested(s) {
+            let run: Vec<usize> = (0..=s).rev().take_while(|&c| untested(c)).collect();
+            add(
+                run[run.len() / 2],
+                1,
+                format!(
+                    "the middle of {} commit(s) no CI tested (bisecting)",
+                    run.len()
+                ),
+            );
             return;
         }
         let deficit = LOCALIZE_LN - test.margin;
