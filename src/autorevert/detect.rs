@@ -6,7 +6,7 @@
 //! nearest older commit that ran the job and passed. The suspect is the
 //! oldest failing commit. With two failing commits or more that is the
 //! pattern; with one and a gap below it (a ghstack push where only the head
-//! ran CI), the gap is restarted to find out.
+//! ran CI), the gap is bisected to find out.
 //!
 //! Guards, each a reason not to act:
 //! - flaky: the signal failed and passed on one commit (a passing restart of
@@ -30,6 +30,7 @@ use chrono::{DateTime, Duration, Utc};
 use regex::Regex;
 use serde::Serialize;
 
+use super::bisect;
 use super::rate::{self, BREAK_LN, Counts, LOCALIZE_LN, RateTest};
 use super::short;
 use super::signal::{Column, Event, FpId, Signals, UNCLASSIFIED};
@@ -43,10 +44,6 @@ pub const BROAD_JOBS: usize = 3;
 
 /// Commits named in one reason; the grid shows them all.
 const LISTED_COMMITS: usize = 5;
-
-/// Restarts of unknown commits one signal may ask for in one run (a wide
-/// ghstack gap is covered over several runs instead of all at once).
-pub const MAX_GAP_RESTARTS: usize = 8;
 
 /// Restarts of a suspect dispatched at once for more samples.
 pub const SUSPECT_BATCH: u32 = 3;
@@ -666,45 +663,73 @@ impl<'a> Detector<'a> {
         RestartNow::Go
     }
 
-    /// Unknown commits between the suspect and the older success.
+    /// Unknown commits between the suspect and the older success: bisected,
+    /// one restart per round (see [`bisect`]), after any result on its way.
     fn cover_gap(&self, f: &mut Finding, gap: &[(usize, CellKind)]) {
         let workflow = self.column(f.column).workflow.clone();
-        let mut restart = Vec::new();
-        let mut waiting = Vec::new();
-        let mut stuck = Vec::new();
-        for &(c, kind) in gap {
-            if kind == CellKind::Pending {
-                waiting.push(c);
-                continue;
-            }
-            match self.restart_now(&workflow, c) {
-                RestartNow::Go if restart.len() < MAX_GAP_RESTARTS => restart.push(c),
-                RestartNow::Go | RestartNow::Wait(_) => waiting.push(c),
-                RestartNow::Exhausted(_) => stuck.push(c),
-            }
-        }
+        let pending: Vec<usize> = gap
+            .iter()
+            .filter(|(_, k)| *k == CellKind::Pending)
+            .map(|(c, _)| *c)
+            .collect();
+        let untested: Vec<usize> = gap
+            .iter()
+            .filter(|(_, k)| *k != CellKind::Pending)
+            .map(|(c, _)| *c)
+            .collect();
         let mut reason = format!(
             "unknown: no result yet on {} between the suspect {} and {} (passing)",
             self.shas(&f.gap),
             self.sha(f.suspect),
             self.sha(f.older_success)
         );
-        // A revert needs a fresh pass below the culprit too: the commit
-        // below the gap runs with it, once, so that the round that finds
-        // the culprit can also confirm it.
-        let below = f.older_success;
-        let fresh_below = self
-            .restarts
-            .get(&(workflow.as_str(), below))
-            .is_none_or(|r| r.runs.is_empty() && r.requested == 0 && !r.running);
-        if !restart.is_empty()
-            && fresh_below
-            && matches!(self.restart_now(&workflow, below), RestartNow::Go)
-        {
-            restart.push(below);
+        let mut restart = Vec::new();
+        let mut waiting = pending;
+        let mut stuck = Vec::new();
+        // A result on its way may settle half the run: wait for it.
+        if waiting.is_empty() {
+            for c in bisect::by_worth(&untested) {
+                match self.restart_now(&workflow, c) {
+                    RestartNow::Go => {
+                        restart.push(c);
+                        break;
+                    }
+                    RestartNow::Wait(_) => {
+                        waiting.push(c);
+                        break;
+                    }
+                    RestartNow::Exhausted(_) => stuck.push(c),
+                }
+            }
         }
-        if !restart.is_empty() {
-            let _ = write!(reason, "; restarting {workflow} on {}", self.shas(&restart));
+        if let Some(&c) = restart.first() {
+            let _ = write!(
+                reason,
+                "; restarting {workflow} on {} ({})",
+                self.sha(c),
+                self.bisecting(&untested, c, f.suspect, f.older_success)
+            );
+            // A revert needs a fresh pass below the culprit too: when the
+            // run reaches the oldest untested commit, the commit below it
+            // runs with it, once, so that the round that finds the culprit
+            // can also confirm it.
+            let below = f.older_success;
+            let fresh_below = self
+                .restarts
+                .get(&(workflow.as_str(), below))
+                .is_none_or(|r| r.runs.is_empty() && r.requested == 0 && !r.running);
+            if untested.last() == Some(&c)
+                && fresh_below
+                && matches!(self.restart_now(&workflow, below), RestartNow::Go)
+            {
+                restart.push(below);
+                let _ = write!(
+                    reason,
+                    "; and on {} once (a fresh pass below {} confirms it as the culprit if it fails)",
+                    self.sha(below),
+                    self.sha(c)
+                );
+            }
         }
         if !waiting.is_empty() {
             let _ = write!(reason, "; waiting for {}", self.shas(&waiting));
@@ -722,6 +747,20 @@ impl<'a> Detector<'a> {
         }
         f.reason = reason;
         f.restarts = restart;
+    }
+
+    /// Why a run of `c`, one of the `untested` commits (newest first)
+    /// between the failing `above` and the passing `below`, is worth it.
+    fn bisecting(&self, untested: &[usize], c: usize, above: usize, below: usize) -> String {
+        let at = untested.iter().position(|&u| u == c).unwrap_or(0);
+        format!(
+            "bisecting {} commit(s) no CI tested between the failing {} and the passing {}: a failure rules out {} newer candidate(s), a pass {}",
+            untested.len(),
+            self.sha(above),
+            self.sha(below),
+            at + 1,
+            untested.len() - at,
+        )
     }
 
     /// A pattern with enough evidence: has a restart of the suspect failed

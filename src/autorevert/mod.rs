@@ -6,11 +6,13 @@
 //! from GitHub, ClickHouse or a JSON file. From there everything is pure: jobs
 //! are grouped into signals ([`signal`]), signals are searched for the "newer
 //! commits fail, the older one passed" pattern under guards that keep
-//! precision ([`detect`](mod@detect)), verdicts become a [`crate::plan::Plan`]
+//! precision ([`detect`](mod@detect)), commits no CI tested are bisected
+//! ([`bisect`]), verdicts become a [`crate::plan::Plan`]
 //! ([`decide`]), and every decision is rendered as a grid of commits by
 //! signals ([`grid`]). [`revert`] computes the tree of a revert, and [`synth`]
 //! generates seeded synthetic snapshots for tests and the benchmark.
 
+pub mod bisect;
 pub mod decide;
 pub mod detect;
 pub mod grid;

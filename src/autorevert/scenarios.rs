@@ -389,37 +389,72 @@ fn pending_results_below_the_suspect_are_unknown() {
 }
 
 #[test]
-fn ghstack_push_where_only_the_head_ran_restarts_the_others() {
-    // c01..c03 were pushed together; only c03 ran CI. The passing c00
-    // below runs again with them: a fresh pass on the culprit's other side
-    // is what a revert needs, in the same round.
+fn ghstack_push_where_only_the_head_ran_is_bisected() {
+    // c01..c03 were pushed together; only c03 ran CI. The culprit is c03,
+    // c02 or c01: one restart of c02 rules out half of them, whatever it
+    // shows.
     let s = Trunk::new(4).pass(0).fail(3).snapshot();
     let d = run(&s);
     assert!(d.patterns.is_empty());
     assert_eq!(d.unknown.len(), 1);
+    assert_eq!(restarts(&s, &d), vec![("trunk".to_string(), sha(2))]);
+    assert!(
+        d.unknown[0].reason.contains(
+            "bisecting 2 commit(s) no CI tested between the failing c03000000000 and the passing c00000000000"
+        ),
+        "{}",
+        d.unknown[0].reason
+    );
+    // While that restart runs, nothing more is restarted.
+    let s = Trunk::new(4)
+        .pass(0)
+        .fail(3)
+        .restart(2, None, None, 60)
+        .snapshot();
+    let d = run(&s);
+    assert!(restarts(&s, &d).is_empty(), "{d:#?}");
+    assert!(d.unknown[0].reason.contains("waiting for"), "{d:#?}");
+    // c02 failed: c01 is the last candidate untested, and the passing c00
+    // below it runs with it, for a fresh pass on the culprit's other side
+    // in the same round.
+    let failed = || {
+        Trunk::new(4)
+            .pass(0)
+            .fail(3)
+            .restart(2, Some("failure"), Some(FP), 60)
+    };
+    let s = failed().snapshot();
+    let d = run(&s);
     assert_eq!(
         restarts(&s, &d),
-        vec![
-            ("trunk".to_string(), sha(2)),
-            ("trunk".to_string(), sha(1)),
-            ("trunk".to_string(), sha(0))
-        ]
+        vec![("trunk".to_string(), sha(1)), ("trunk".to_string(), sha(0))]
     );
     // Once restarted, c00 is not restarted again for the gap.
-    let mut t = Trunk::new(4).pass(0).fail(3);
-    t.requests = vec![RestartRequest {
+    let mut t = failed();
+    t.requests.push(RestartRequest {
         workflow: "trunk".into(),
         sha: sha(0),
         at: t.now - Duration::hours(2),
-    }];
+    });
     let s = t.snapshot();
-    assert_eq!(restarts(&s, &run(&s)).len(), 2);
-    // With two failing pushes it is a pattern, still unknown below.
+    assert_eq!(restarts(&s, &run(&s)), vec![("trunk".to_string(), sha(1))]);
+    // c02 passed: it and c01 are ruled out, nothing is left to bisect.
+    let s = Trunk::new(4)
+        .pass(0)
+        .fail(3)
+        .restart(2, Some("success"), None, 60)
+        .snapshot();
+    let d = run(&s);
+    assert!(
+        !restarts(&s, &d).contains(&("trunk".to_string(), sha(1))),
+        "{d:#?}"
+    );
+    // With two failing pushes it is a pattern, bisected below the same way.
     let s = Trunk::new(5).pass(0).fail(3).fail(4).snapshot();
     let d = run(&s);
     assert_eq!(d.patterns[0].verdict, Verdict::Restart);
     assert_eq!(d.patterns[0].suspect, at(5, 3));
-    assert_eq!(restarts(&s, &d).len(), 3);
+    assert_eq!(restarts(&s, &d), vec![("trunk".to_string(), sha(2))]);
 }
 
 #[test]
@@ -1040,23 +1075,24 @@ fn synthetic_histories_precision_and_recall() {
 
 #[test]
 fn the_restart_budget_puts_restarts_off_with_a_reason() {
-    // A ghstack gap wants three restarts (two untested commits and the
-    // one below); one run may dispatch one.
-    let s = Trunk::new(4).pass(0).fail(3).snapshot();
+    // A ghstack gap of one untested commit wants two restarts (it, and
+    // the commit below for a fresh pass); one run may dispatch one.
+    let s = Trunk::new(3).pass(0).fail(2).snapshot();
     let params = Params {
         max_restarts_per_tick: 1,
         ..Params::default()
     };
     let d = detect_with(&s, &params);
     assert_eq!(d.restarts.len(), 1, "{d:#?}");
-    assert_eq!(d.deferred.len(), 2, "{d:#?}");
+    assert_eq!(d.deferred.len(), 1, "{d:#?}");
     assert!(
         d.deferred[0].reason.contains("`max-restarts-per-tick` 1"),
         "{}",
         d.deferred[0].reason
     );
-    // A day's budget already spent: nothing is dispatched.
-    let mut t = Trunk::new(4).pass(0).fail(3);
+    // A day's budget already spent (on the commit below): nothing is
+    // dispatched.
+    let mut t = Trunk::new(3).pass(0).fail(2);
     t.requests = (0..3)
         .map(|k| RestartRequest {
             workflow: "trunk".into(),
@@ -1070,7 +1106,7 @@ fn the_restart_budget_puts_restarts_off_with_a_reason() {
     };
     let d = detect_with(&t.snapshot(), &params);
     assert!(d.restarts.is_empty(), "{d:#?}");
-    assert_eq!(d.deferred.len(), 2, "{d:#?}");
+    assert_eq!(d.deferred.len(), 1, "{d:#?}");
     assert!(d.deferred[0].reason.contains("3 used in the last 24 hours"));
 }
 
