@@ -25,24 +25,29 @@ pub struct Split {
 /// The split of `untested` (commit indexes, newest first, all between a
 /// failing commit and an older passing one); `None` when it is empty.
 pub fn split(untested: &[usize]) -> Option<Split> {
-    let at = untested.len().checked_sub(1)? / 2;
-    Some(Split {
-        commit: untested[at],
-        newer: at + 1,
-        older: untested.len() - at,
-    })
+    let middle = untested.len().checked_sub(1)? / 2;
+    at(untested, middle)
 }
 
-/// `untested` in the order worth running them: the split first, then the
-/// others by their distance from it (when the split cannot run, the next
-/// nearest the middle splits best).
-pub fn by_worth(untested: &[usize]) -> Vec<usize> {
-    let Some(first) = untested.len().checked_sub(1).map(|n| n / 2) else {
+/// The splits of `untested` in the order worth running them: the split
+/// first, then the others by their distance from it (when the split cannot
+/// run, the next nearest the middle splits best).
+pub fn by_worth(untested: &[usize]) -> Vec<Split> {
+    let Some(middle) = untested.len().checked_sub(1).map(|n| n / 2) else {
         return Vec::new();
     };
     let mut order: Vec<usize> = (0..untested.len()).collect();
-    order.sort_by_key(|&i| (i.abs_diff(first), i));
-    order.into_iter().map(|i| untested[i]).collect()
+    order.sort_by_key(|&i| (i.abs_diff(middle), i));
+    order.into_iter().filter_map(|i| at(untested, i)).collect()
+}
+
+/// What a run of the `i`-th of `untested` (newest first) rules out.
+fn at(untested: &[usize], i: usize) -> Option<Split> {
+    Some(Split {
+        commit: *untested.get(i)?,
+        newer: i + 1,
+        older: untested.len() - i,
+    })
 }
 
 #[cfg(test)]
@@ -77,8 +82,13 @@ mod tests {
 
     #[test]
     fn the_others_follow_by_distance_from_the_split() {
-        assert_eq!(by_worth(&[4, 5, 6, 7, 8]), vec![6, 5, 7, 4, 8]);
-        assert_eq!(by_worth(&[4, 5]), vec![4, 5]);
+        let commits =
+            |run: &[usize]| -> Vec<usize> { by_worth(run).iter().map(|s| s.commit).collect() };
+        assert_eq!(commits(&[4, 5, 6, 7, 8]), vec![6, 5, 7, 4, 8]);
+        assert_eq!(commits(&[4, 5]), vec![4, 5]);
+        // Each keeps what its own result rules out.
+        let fallback = by_worth(&[4, 5, 6])[1];
+        assert_eq!((fallback.commit, fallback.newer, fallback.older), (4, 1, 3));
         assert!(by_worth(&[]).is_empty());
     }
 }

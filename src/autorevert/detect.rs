@@ -667,16 +667,16 @@ impl<'a> Detector<'a> {
     /// one restart per round (see [`bisect`]), after any result on its way.
     fn cover_gap(&self, f: &mut Finding, gap: &[(usize, CellKind)]) {
         let workflow = self.column(f.column).workflow.clone();
-        let pending: Vec<usize> = gap
-            .iter()
-            .filter(|(_, k)| *k == CellKind::Pending)
-            .map(|(c, _)| *c)
-            .collect();
-        let untested: Vec<usize> = gap
-            .iter()
-            .filter(|(_, k)| *k != CellKind::Pending)
-            .map(|(c, _)| *c)
-            .collect();
+        // A result on its way is waited for; the rest were never run.
+        let mut waiting = Vec::new();
+        let mut untested = Vec::new();
+        for &(c, kind) in gap {
+            if kind == CellKind::Pending {
+                waiting.push(c);
+            } else {
+                untested.push(c);
+            }
+        }
         let mut reason = format!(
             "unknown: no result yet on {} between the suspect {} and {} (passing)",
             self.shas(&f.gap),
@@ -684,30 +684,32 @@ impl<'a> Detector<'a> {
             self.sha(f.older_success)
         );
         let mut restart = Vec::new();
-        let mut waiting = pending;
+        let mut chosen = None;
         let mut stuck = Vec::new();
         // A result on its way may settle half the run: wait for it.
         if waiting.is_empty() {
-            for c in bisect::by_worth(&untested) {
-                match self.restart_now(&workflow, c) {
+            for split in bisect::by_worth(&untested) {
+                match self.restart_now(&workflow, split.commit) {
                     RestartNow::Go => {
-                        restart.push(c);
+                        chosen = Some(split);
                         break;
                     }
                     RestartNow::Wait(_) => {
-                        waiting.push(c);
+                        waiting.push(split.commit);
                         break;
                     }
-                    RestartNow::Exhausted(_) => stuck.push(c),
+                    RestartNow::Exhausted(_) => stuck.push(split.commit),
                 }
             }
         }
-        if let Some(&c) = restart.first() {
+        if let Some(split) = chosen {
+            let c = split.commit;
+            restart.push(c);
             let _ = write!(
                 reason,
                 "; restarting {workflow} on {} ({})",
                 self.sha(c),
-                self.bisecting(&untested, c, f.suspect, f.older_success)
+                self.bisecting(untested.len(), split, f.suspect, f.older_success)
             );
             // A revert needs a fresh pass below the culprit too: when the
             // run reaches the oldest untested commit, the commit below it
@@ -749,17 +751,21 @@ impl<'a> Detector<'a> {
         f.restarts = restart;
     }
 
-    /// Why a run of `c`, one of the `untested` commits (newest first)
-    /// between the failing `above` and the passing `below`, is worth it.
-    fn bisecting(&self, untested: &[usize], c: usize, above: usize, below: usize) -> String {
-        let at = untested.iter().position(|&u| u == c).unwrap_or(0);
+    /// Why a run of `split`, one of `untested` commits between the failing
+    /// `above` and the passing `below`, is worth it.
+    fn bisecting(
+        &self,
+        untested: usize,
+        split: bisect::Split,
+        above: usize,
+        below: usize,
+    ) -> String {
         format!(
-            "bisecting {} commit(s) no CI tested between the failing {} and the passing {}: a failure rules out {} newer candidate(s), a pass {}",
-            untested.len(),
+            "bisecting {untested} commit(s) no CI tested between the failing {} and the passing {}: a failure rules out {} newer candidate(s), a pass {}",
             self.sha(above),
             self.sha(below),
-            at + 1,
-            untested.len() - at,
+            split.newer,
+            split.older,
         )
     }
 
@@ -1398,9 +1404,14 @@ impl Detector<'_> {
         // An untested suspect ties with the untested commits above it (a
         // stacked push where only the head ran): bisect that run.
         if untested(s) {
-            let run: Vec<usize> = (0..=s).rev().take_while(|&c| untested(c)).collect();
+            // Newest first, as `bisect` takes a run.
+            let mut run: Vec<usize> = (0..=s).rev().take_while(|&c| untested(c)).collect();
+            run.reverse();
+            let Some(split) = bisect::split(&run) else {
+                return;
+            };
             add(
-                run[run.len() / 2],
+                split.commit,
                 1,
                 format!(
                     "the middle of {} commit(s) no CI tested (bisecting)",
