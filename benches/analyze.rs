@@ -8,10 +8,13 @@
 //! failing logs (or, without the corpus, the fixtures in `fixtures/logs`)
 //! into a temporary file, analyzes it with the full built-in rule set on one
 //! thread and on two (rules matched ahead on both, the results checked to be
-//! the same) and prints MB/s. For scale it times `grep -c`
-//! over the same bytes: once with one fixed string, the floor of any line
-//! scanner, and once (`grep -P`) with every built-in rule's pattern joined
-//! into one, the rule set as a grep would run it. Then it analyzes a 1 GB
+//! the same) and prints MB/s. For scale it times line counters over the
+//! same bytes: `grep -c` with one fixed string, the floor of any line
+//! scanner; and, when ripgrep is installed, `rg -c` (one thread) with the
+//! 102 patterns of PyTorch's log classifier (`fixtures/bench`), a real
+//! project's rule set on a fast scanner, with the ratio of the analysis to
+//! it. (The built-in rules joined into one pattern are no such baseline:
+//! `grep -P` and `rg` take minutes over the same log.) Then it analyzes a 1 GB
 //! log in a child process (this binary with `--child PATH`) and prints that
 //! process' peak resident memory (VmHWM).
 // Benches, examples and tests read their own settings from the environment.
@@ -26,6 +29,7 @@ use ci_medic::analyze::{self, RuleSet};
 
 const DEFAULT_CORPUS: &str = "../shared/corpus";
 const FIXTURES: &str = "fixtures/logs";
+const PYTORCH_RULES: &str = "fixtures/bench/pytorch_log_classifier_ruleset.toml";
 const MB: u64 = 1_000_000;
 
 fn peak_rss_kib() -> Option<u64> {
@@ -94,20 +98,26 @@ fn build_log(seeds: &[PathBuf], target: u64, path: &Path) -> std::io::Result<u64
 
 /// Times `grep -c` over the log, best of 3; `None` if grep cannot run it.
 fn time_grep(args: &[&str], path: &Path) -> Option<(f64, String)> {
+    time_counter("grep", args, path)
+}
+
+/// Times a line counter (`grep`, `rg`) over the log, best of 3; `None` if
+/// it cannot run.
+fn time_counter(program: &str, args: &[&str], path: &Path) -> Option<(f64, String)> {
     let mut best = f64::MAX;
     let mut count = String::new();
     for _ in 0..3 {
         let started = Instant::now();
-        let out = Command::new("grep")
+        let out = Command::new(program)
             .env("LC_ALL", "C")
             .args(args)
             .arg(path)
             .output()
             .ok()?;
-        // grep -c exits 1 when nothing matched, 2 on errors.
+        // Both exit 1 when nothing matched, 2 on errors.
         if out.status.code().is_none_or(|c| c > 1) {
             eprintln!(
-                "grep {args:?}: {}",
+                "{program} {args:?}: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             );
             return None;
@@ -118,49 +128,55 @@ fn time_grep(args: &[&str], path: &Path) -> Option<(f64, String)> {
     Some((best, count))
 }
 
-/// The built-in rules' patterns as one PCRE alternation (named groups made
-/// plain, since several rules use the same names).
-fn rules_as_pcre(rules: &RuleSet) -> String {
-    rules
-        .specs()
-        .map(|s| strip_group_names(&format!("(?:{})", s.pattern.replace("(?P<", "(?:<"))))
-        .collect::<Vec<_>>()
-        .join("|")
-}
-
-/// `(?:<name>...)` (left by [`rules_as_pcre`]) to `(?:...)`.
-fn strip_group_names(p: &str) -> String {
-    let mut out = String::with_capacity(p.len());
-    let mut rest = p;
-    while let Some(i) = rest.find("(?:<") {
-        out.push_str(&rest[..i + 3]);
-        let after = &rest[i + 4..];
-        rest = after.find('>').map_or(after, |j| &after[j + 1..]);
+/// The patterns of the rule file in `fixtures/bench`, one per line.
+fn pytorch_patterns() -> Option<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        rule: Vec<Rule>,
     }
-    out.push_str(rest);
-    out
+    #[derive(serde::Deserialize)]
+    struct Rule {
+        pattern: String,
+    }
+    let text = std::fs::read_to_string(PYTORCH_RULES).ok()?;
+    let file: File = toml::from_str(&text).ok()?;
+    Some(file.rule.into_iter().map(|r| r.pattern).collect())
 }
 
-fn grep_baselines(path: &Path, rules: &RuleSet, mb: f64, dir: &Path) {
+/// `rg -c` with PyTorch's log classifier patterns over the log (as text,
+/// on one thread, which is what ripgrep uses for one file); the MB/s, or
+/// `None` when ripgrep or the rule file is missing.
+fn ripgrep_baseline(path: &Path, mb: f64, dir: &Path) -> Option<f64> {
+    let Some(patterns) = pytorch_patterns() else {
+        println!("rg -c, PyTorch's log classifier patterns: not run ({PYTORCH_RULES} unreadable)");
+        return None;
+    };
+    let file = dir.join("pytorch.patterns");
+    std::fs::write(&file, patterns.join("\n")).ok()?;
+    let file = file.display().to_string();
+    match time_counter("rg", &["-c", "-a", "-j1", "-f", &file], path) {
+        Some((secs, n)) => {
+            println!(
+                "rg -c, PyTorch's {} log classifier patterns: {:.0} MB/s ({secs:.2}s, {n} lines)",
+                patterns.len(),
+                mb / secs
+            );
+            Some(mb / secs)
+        }
+        None => {
+            println!("rg -c, PyTorch's log classifier patterns: not run (is ripgrep installed?)");
+            None
+        }
+    }
+}
+
+fn grep_baseline(path: &Path, mb: f64) {
     match time_grep(&["-c", "-F", "Process completed with exit code"], path) {
         Some((secs, n)) => println!(
             "grep -c, one fixed string: {:.0} MB/s ({secs:.2}s, {n} lines)",
             mb / secs
         ),
         None => println!("grep -c, one fixed string: not run"),
-    }
-    let pattern_file = dir.join("rules.pcre");
-    if std::fs::write(&pattern_file, rules_as_pcre(rules)).is_err() {
-        return;
-    }
-    let file = pattern_file.display().to_string();
-    match time_grep(&["-c", "-P", "-f", &file], path) {
-        Some((secs, n)) => println!(
-            "grep -c -P, all {} rule patterns as one: {:.0} MB/s ({secs:.2}s, {n} lines)",
-            rules.len(),
-            mb / secs
-        ),
-        None => println!("grep -c -P with the rule patterns: not run"),
     }
 }
 
@@ -237,6 +253,7 @@ fn main() -> ExitCode {
     let _ = std::fs::read(&path).map(|d| d.len());
     let mb = size as f64 / MB as f64;
     let mut figures = Vec::new();
+    let mut speeds = Vec::new();
     for (threads, analyze) in [
         (
             1,
@@ -264,12 +281,20 @@ fn main() -> ExitCode {
             found.len()
         );
         figures.push(found);
+        speeds.push(mb / best);
     }
     if figures.windows(2).any(|w| w[0] != w[1]) {
         eprintln!("one and two threads reported different failures");
         return ExitCode::FAILURE;
     }
-    grep_baselines(&path, &rules, mb, dir.path());
+    grep_baseline(&path, mb);
+    if let Some(rg) = ripgrep_baseline(&path, mb, dir.path()) {
+        println!(
+            "two-thread analysis / rg: {:.2}; one thread / rg: {:.2}",
+            speeds[1] / rg,
+            speeds[0] / rg
+        );
+    }
     let _ = std::fs::remove_file(&path);
 
     // Peak memory on a large log, in a child process.
