@@ -673,6 +673,23 @@ pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
     outcome
 }
 
+/// Where the time to one revert went: minutes from the culprit landing to
+/// the first failure seen, the first restart near it, the first decisive
+/// rate test, and the revert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steps {
+    pub seen: Option<i64>,
+    pub restarted: Option<i64>,
+    pub decisive: Option<i64>,
+    pub reverted: i64,
+}
+
+/// The median of `values`, if any.
+fn median(mut values: Vec<i64>) -> Option<i64> {
+    values.sort_unstable();
+    (!values.is_empty()).then(|| values[(values.len() - 1) / 2])
+}
+
 /// Figures over many simulations.
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
@@ -683,6 +700,8 @@ pub struct Figures {
     pub false_reverts: usize,
     /// Minutes from a break landing to its revert, sorted.
     pub latencies: Vec<i64>,
+    /// Per kind, for each break caught: minutes from landing to each step.
+    pub steps: BTreeMap<BreakKind, Vec<Steps>>,
     pub restarts: usize,
     pub hours: u64,
 }
@@ -697,6 +716,13 @@ impl Figures {
                 e.1 += 1;
                 self.caught += 1;
                 self.latencies.push(d.num_minutes());
+                let minutes = |d: Option<Duration>| d.map(|d| d.num_minutes());
+                self.steps.entry(b.kind).or_default().push(Steps {
+                    seen: minutes(b.trace.seen),
+                    restarted: minutes(b.trace.restarted),
+                    decisive: minutes(b.trace.decisive),
+                    reverted: d.num_minutes(),
+                });
             }
         }
         self.latencies.sort_unstable();
@@ -784,6 +810,18 @@ impl Figures {
             hours(self.latency(0.5)),
             hours(self.latency(0.9))
         ));
+        for (kind, steps) in &self.steps {
+            let step =
+                |f: fn(&Steps) -> Option<i64>| hours(median(steps.iter().filter_map(f).collect()));
+            out.push_str(&format!(
+                "  medians, {}: failure seen {}, first restart {}, decisive {}, revert {}\n",
+                kind.label(),
+                step(|s| s.seen),
+                step(|s| s.restarted),
+                step(|s| s.decisive),
+                step(|s| Some(s.reverted)),
+            ));
+        }
         out.push_str(&format!(
             "restarts: {} in {} h ({:.1} per 48 h)\n",
             self.restarts,
@@ -829,6 +867,40 @@ mod tests {
         assert_eq!(a.breaks, b.breaks);
         assert_eq!(a.restarts, b.restarts);
         assert_eq!(a.breaks.len(), 2);
+    }
+
+    #[test]
+    fn steps_take_the_median_of_the_breaks_that_reached_them() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![40, 10, 30]), Some(30));
+        // An even count takes the lower middle, as `latency(0.5)` rounds.
+        assert_eq!(median(vec![40, 10, 30, 20]), Some(20));
+        let mut f = Figures::default();
+        let caught = |minutes: i64, decisive: Option<i64>| BreakOutcome {
+            kind: BreakKind::Always,
+            sha: String::new(),
+            caught_after: Some(Duration::minutes(minutes)),
+            trace: BreakTrace {
+                seen: Some(Duration::minutes(60)),
+                decisive: decisive.map(Duration::minutes),
+                ..BreakTrace::default()
+            },
+        };
+        f.add(&SimOutcome {
+            breaks: vec![caught(120, Some(120)), caught(160, None)],
+            hours: 72,
+            ..SimOutcome::default()
+        });
+        let steps = &f.steps[&BreakKind::Always];
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[1].decisive, None);
+        assert!(
+            f.render().contains(
+                "medians, always failing: failure seen 1.0 h, first restart -, decisive 2.0 h, revert 2.0 h"
+            ),
+            "{}",
+            f.render()
+        );
     }
 
     /// The figures over the fixed scenario set (printed with `--nocapture`).
