@@ -96,11 +96,6 @@ fn build_log(seeds: &[PathBuf], target: u64, path: &Path) -> std::io::Result<u64
     Ok(written)
 }
 
-/// Times `grep -c` over the log, best of 3; `None` if grep cannot run it.
-fn time_grep(args: &[&str], path: &Path) -> Option<(f64, String)> {
-    time_counter("grep", args, path)
-}
-
 /// Times a line counter (`grep`, `rg`) over the log, best of 3; `None` if
 /// it cannot run.
 fn time_counter(program: &str, args: &[&str], path: &Path) -> Option<(f64, String)> {
@@ -171,7 +166,11 @@ fn ripgrep_baseline(path: &Path, mb: f64, dir: &Path) -> Option<f64> {
 }
 
 fn grep_baseline(path: &Path, mb: f64) {
-    match time_grep(&["-c", "-F", "Process completed with exit code"], path) {
+    match time_counter(
+        "grep",
+        &["-c", "-F", "Process completed with exit code"],
+        path,
+    ) {
         Some((secs, n)) => println!(
             "grep -c, one fixed string: {:.0} MB/s ({secs:.2}s, {n} lines)",
             mb / secs

@@ -684,10 +684,17 @@ pub struct Steps {
     pub reverted: i64,
 }
 
-/// The median of `values`, if any.
+/// The `q` quantile (0..=1) of sorted `values`: the value at the rounded
+/// position, `None` without values.
+fn quantile(sorted: &[i64], q: f64) -> Option<i64> {
+    let last = sorted.len().checked_sub(1)?;
+    sorted.get((last as f64 * q).round() as usize).copied()
+}
+
+/// The median of `values`, as [`Figures::latency`] takes it.
 fn median(mut values: Vec<i64>) -> Option<i64> {
     values.sort_unstable();
-    (!values.is_empty()).then(|| values[(values.len() - 1) / 2])
+    quantile(&values, 0.5)
 }
 
 /// Figures over many simulations.
@@ -766,11 +773,7 @@ impl Figures {
 
     /// The `q` quantile (0..=1) of the latencies, in minutes.
     pub fn latency(&self, q: f64) -> Option<i64> {
-        if self.latencies.is_empty() {
-            return None;
-        }
-        let i = ((self.latencies.len() - 1) as f64 * q).round() as usize;
-        self.latencies.get(i).copied()
+        quantile(&self.latencies, q)
     }
 
     pub fn restarts_per_48h(&self) -> f64 {
@@ -873,8 +876,13 @@ mod tests {
     fn steps_take_the_median_of_the_breaks_that_reached_them() {
         assert_eq!(median(vec![]), None);
         assert_eq!(median(vec![40, 10, 30]), Some(30));
-        // An even count takes the lower middle, as `latency(0.5)` rounds.
-        assert_eq!(median(vec![40, 10, 30, 20]), Some(20));
+        // An even count takes the upper middle, as `latency(0.5)` rounds.
+        assert_eq!(median(vec![40, 10, 30, 20]), Some(30));
+        let sorted = Figures {
+            latencies: vec![10, 20, 30, 40],
+            ..Figures::default()
+        };
+        assert_eq!(median(vec![40, 10, 30, 20]), sorted.latency(0.5));
         let mut f = Figures::default();
         let caught = |minutes: i64, decisive: Option<i64>| BreakOutcome {
             kind: BreakKind::Always,
@@ -894,10 +902,12 @@ mod tests {
         let steps = &f.steps[&BreakKind::Always];
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[1].decisive, None);
+        // The revert median is the overall latency median of these breaks.
         assert!(
-            f.render().contains(
-                "medians, always failing: failure seen 1.0 h, first restart -, decisive 2.0 h, revert 2.0 h"
-            ),
+            f.render().contains("latency from break to revert: median 2.7 h")
+                && f.render().contains(
+                    "medians, always failing: failure seen 1.0 h, first restart -, decisive 2.0 h, revert 2.7 h"
+                ),
             "{}",
             f.render()
         );
