@@ -49,7 +49,8 @@ const LISTED_COMMITS: usize = 5;
 pub const SUSPECT_BATCH: u32 = 3;
 
 /// Restarts of the commit below a first failure dispatched at once, with
-/// the suspect's, before a break is likely.
+/// the suspect's, before a break is likely (once the signal has failed
+/// twice: a lone failure gets one run of each).
 pub const PARENT_BATCH: u32 = 2;
 
 /// The least chance that an older commit carries the break for its runs to
@@ -1142,12 +1143,18 @@ impl Detector<'_> {
                     Some(r) if r.verdict == Verdict::Revert => Some(r),
                     Some(r) => {
                         // Sooner: the parent is restarted with the suspect.
+                        // The rate may ask for a commit more than once in a
+                        // round (samples of a rare failure): keep its count.
                         if p.verdict == Verdict::Restart && r.verdict == Verdict::Restart {
-                            for c in r.restarts {
-                                if !p.restarts.contains(&c) {
+                            for &c in &r.restarts {
+                                let asked = r.restarts.iter().filter(|&&x| x == c).count();
+                                let have = p.restarts.iter().filter(|&&x| x == c).count();
+                                if have < asked {
                                     p.restarts.push(c);
                                 }
                             }
+                            // Each restart says why it is worth it.
+                            p.reason = format!("{}; {}", p.reason, r.reason);
                         }
                         p.rate = r.rate;
                         Some(p)
@@ -1385,12 +1392,19 @@ impl Detector<'_> {
             );
             return;
         }
+        // One failure is most often a flake: one run of the suspect tells,
+        // before a batch is paid for.
+        let batch = if test.after.fail <= 1 {
+            1
+        } else {
+            SUSPECT_BATCH
+        };
         if test.statistic < BREAK_LN {
             let gain = test.gain_per_suspect_sample();
             if let Some(n) = RateTest::samples_for(BREAK_LN - test.statistic, gain) {
                 add(
                     s,
-                    n.min(SUSPECT_BATCH),
+                    n.min(batch),
                     format!(
                         "Λ is {:.2} short: about {n} more sample(s) of the suspect at {gain:.2} each",
                         BREAK_LN - test.statistic
@@ -1454,7 +1468,7 @@ impl Detector<'_> {
                 // Several at once only once a break is likely: a streak of
                 // flakes gets one.
                 let n = if test.statistic < LOCATE_LN {
-                    n.min(PARENT_BATCH).min(left)
+                    n.min(batch.min(PARENT_BATCH)).min(left)
                 } else if carries >= SPLIT_WORTH / 2.0 {
                     // Fairly likely broken itself: a few runs show a
                     // failure if so, before all the passes are paid for.

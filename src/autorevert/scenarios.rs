@@ -1139,3 +1139,69 @@ fn an_intermittent_break_is_read_as_a_rate_and_restarted() {
         "{wanted:?}"
     );
 }
+
+/// Trunk with `clean` passing commits, then failures on the commits
+/// `failing` (counted from the first one after them).
+fn passes_then(clean: usize, failing: &[usize]) -> Trunk {
+    let n = clean + failing.iter().max().map_or(0, |m| m + 1);
+    (0..n).fold(Trunk::new(n), |t, i| {
+        if i >= clean && failing.contains(&(i - clean)) {
+            t.fail(i)
+        } else {
+            t.pass(i)
+        }
+    })
+}
+
+fn times(s: &Snapshot, d: &Detection, i: usize) -> usize {
+    restarts(s, d).iter().filter(|(_, c)| *c == sha(i)).count()
+}
+
+#[test]
+fn a_lone_failure_gets_one_run_of_its_suspect_and_one_of_its_parent() {
+    // 120 clean runs, then one failure: most often a flake, so one run of
+    // each side tells before a batch is paid for.
+    let s = passes_then(120, &[0]).snapshot();
+    let d = run(&s);
+    let f = d
+        .patterns
+        .iter()
+        .flat_map(|p| p.findings.iter())
+        .find(|f| f.rate.is_some())
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    assert_eq!(f.verdict, Verdict::Restart, "{}", f.reason);
+    assert_eq!((times(&s, &d, 120), times(&s, &d, 119)), (1, 1), "{d:#?}");
+}
+
+#[test]
+fn every_run_the_rate_asks_for_is_dispatched() {
+    // Two failing commits above a pass: the pattern asks for one run of
+    // the suspect; the rate may ask for several of it and of its parent in
+    // the same round, and each is dispatched.
+    let s = passes_then(120, &[0, 1]).snapshot();
+    let d = run(&s);
+    let p = d
+        .patterns
+        .iter()
+        .find(|p| p.suspect == at(122, 120))
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
+    let f = &p.findings[0];
+    let asked: Vec<(usize, usize)> = [120, 119]
+        .into_iter()
+        .map(|i| {
+            let named = format!("restarting trunk on {}", &sha(i)[..12]);
+            let n = f.reason.split(&named).nth(1).map_or(0, |rest| {
+                rest.strip_prefix(' ')
+                    .and_then(|r| r.split(' ').next())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1)
+            });
+            (i, n)
+        })
+        .collect();
+    assert!(asked.iter().any(|&(_, n)| n > 1), "{}", f.reason);
+    for (i, n) in asked {
+        assert_eq!(times(&s, &d, i), n, "{i}: {}", f.reason);
+    }
+}

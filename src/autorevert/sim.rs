@@ -964,11 +964,21 @@ mod tests {
             f.render()
         );
         // Simulated minutes from a break landing to its revert.
-        // Measured at a margin of ln(199): 180 minutes, 618 restarts in 576 h.
-        // With untested runs bisected these seeds lost one 60% and one 90%
-        // break; seeds 9-24 gained three (recall 0.715 over seeds 1-24).
+        // Measured at a margin of ln(199), one restart of a lone failure's
+        // suspect and parent, and the rate's repeated runs kept: 180
+        // minutes, 534 restarts in 576 h (44.5 per 48 h), recall 35/48;
+        // seeds 9-24 gave 69/96 at 48.8 restarts per 48 h.
         assert!(f.latency(0.5).is_some_and(|m| m <= 200), "{}", f.render());
-        assert!(f.restarts_per_48h() <= 51.92, "{}", f.render());
-        assert!(f.recall() >= 0.68, "{}", f.render());
+        assert!(f.restarts_per_48h() <= 45.0, "{}", f.render());
+        assert!(f.recall() >= 0.72, "{}", f.render());
+        // An always failing break is reverted, most often, one round of
+        // restarts after its first failure is seen: in that round its
+        // suspect fails again and its parent passes again.
+        let always = f.steps[&BreakKind::Always].iter().map(|s| s.reverted);
+        assert!(
+            median(always.collect()).is_some_and(|m| m <= 125),
+            "{}",
+            f.render()
+        );
     }
 }
