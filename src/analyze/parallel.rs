@@ -1,12 +1,13 @@
 //! One large log over two threads.
 //!
 //! Reading a line's structure (which step it is in, whether it is output)
-//! needs every line before it, but which rule a line matches needs only the
-//! line: that is most of the work, and it is done ahead, batch by batch, on
-//! both threads. The log is cut at line boundaries into batches; a helper
-//! thread and the reading thread match batches in any order, and the reading
-//! thread then feeds them, in order, to the one sequential analysis, which
-//! uses the rules found instead of matching again. The result is the
+//! needs every line before it, but cleaning a line and finding the rule it
+//! matches need only the line: that is most of the work, and it is done
+//! ahead, batch by batch, on both threads. The log is cut at line boundaries
+//! into batches; a helper thread and the reading thread match batches in any
+//! order, and the reading thread then feeds them, in order, to the one
+//! sequential analysis, which uses the cleaned text and the rules found
+//! instead of cleaning and matching again. The result is the
 //! sequential scan's, byte for byte; memory stays bounded by the batches in
 //! flight.
 
@@ -15,10 +16,10 @@ use std::io::BufRead;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::StepHint;
-use super::engine::{JobAnalyzer, Prematcher, Ranked};
+use super::engine::{Ahead, JobAnalyzer, Prematcher, Ranked};
 use super::rules::RuleSet;
 use crate::logs::scan::{detect_format, line_bytes};
-use crate::logs::{Format, LineReader, RawLine};
+use crate::logs::{Cleaned, Format, LineReader, RawLine};
 
 /// Logs at least this large are analysed on two threads (when there are two).
 pub(crate) const PARALLEL_MIN_BYTES: u64 = 8 * 1024 * 1024;
@@ -57,8 +58,10 @@ struct Batch {
     lines: Vec<(usize, bool)>,
     /// The log's format, as known when the batch was read.
     format: Option<Format>,
-    /// The rule each line matches.
-    matched: Vec<Option<usize>>,
+    /// Each line cleaned, and the rule it matches.
+    ahead: Vec<(Cleaned, Option<usize>)>,
+    /// The text of the lines that needed cleaning, one after the other.
+    cleaned: Vec<u8>,
 }
 
 impl Batch {
@@ -80,10 +83,28 @@ impl Batch {
 
     fn prematch(&mut self, m: &mut Prematcher<'_>) {
         let format = self.format.unwrap_or(Format::Text);
-        let mut matched = std::mem::take(&mut self.matched);
-        matched.clear();
-        matched.extend(self.raw_lines().map(|raw| m.best(format, &raw)));
-        self.matched = matched;
+        let mut ahead = std::mem::take(&mut self.ahead);
+        let mut cleaned = std::mem::take(&mut self.cleaned);
+        ahead.clear();
+        cleaned.clear();
+        ahead.extend(
+            self.raw_lines()
+                .map(|raw| m.best(format, &raw, &mut cleaned)),
+        );
+        self.ahead = ahead;
+        self.cleaned = cleaned;
+    }
+
+    /// Feeds the batch's lines, in order, with what was found ahead.
+    fn feed(&self, an: &mut JobAnalyzer<'_>) {
+        for (raw, &(cleaned, rule)) in self.raw_lines().zip(&self.ahead) {
+            let ahead = Ahead {
+                cleaned,
+                cleaned_bytes: &self.cleaned,
+                rule,
+            };
+            an.line(&raw, Some(ahead));
+        }
     }
 }
 
@@ -228,9 +249,7 @@ pub(crate) fn job_log_ranked_parallel<R: BufRead>(
             if let Some(i) = ready {
                 let b = st.matched.swap_remove(i);
                 drop(st);
-                for (raw, matched) in b.raw_lines().zip(b.matched.iter()) {
-                    an.line(&raw, Some(*matched));
-                }
+                b.feed(&mut an);
                 next_feed += 1;
                 spare.push(b);
             } else if let Some(mut b) = st.to_match.pop_front() {

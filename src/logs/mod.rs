@@ -12,4 +12,4 @@ pub mod zip;
 
 pub use clean::Marker;
 pub use reader::{LineReader, MAX_LINE_BYTES, RawLine};
-pub use scan::{Format, LineRole, ScannedLine, Scanner, Segment, SegmentKind, StepStart};
+pub use scan::{Cleaned, Format, LineRole, ScannedLine, Scanner, Segment, SegmentKind, StepStart};

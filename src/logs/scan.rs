@@ -317,6 +317,89 @@ pub fn split_payload(format: Format, bytes: &[u8]) -> (RunViewIds<'_>, &[u8]) {
     }
 }
 
+/// Where a cleaned line's text is. Offsets are 32-bit: a line is capped
+/// far below 4 GiB, and so is a buffer of cleaned lines (one batch of a
+/// log), and many lines' cleanings are kept at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanText {
+    /// The first this many bytes of the payload: the line needed no cleaning.
+    InPayload(u32),
+    /// This range of the buffer the cleaning appended to.
+    Appended(u32, u32),
+}
+
+/// A line cleaned and classified: all the scan needs of its bytes. It
+/// depends on the line alone (and the log's format), so it can be done
+/// ahead of the scan, on another thread, and handed to
+/// [`Scanner::scan_cleaned`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cleaned {
+    /// The format the line was read in.
+    pub format: Format,
+    pub marker: Marker,
+    /// Where the payload (the text after the format's prefixes) starts.
+    pub payload_start: u32,
+    pub text: CleanText,
+    /// Where the text after the marker starts.
+    pub body_start: u32,
+}
+
+/// An offset into a line or a buffer of cleaned lines (see [`CleanText`]).
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl Cleaned {
+    /// Cleans a line's bytes (as [`line_bytes`] gives them) read in
+    /// `format`; text that needs cleaning is appended to `out`.
+    pub fn of(format: Format, bytes: &[u8], out: &mut Vec<u8>) -> Cleaned {
+        let (_, payload) = split_payload(format, bytes);
+        // The payload is always a suffix of the line.
+        let payload_start = offset(bytes.len() - payload.len());
+        // Most lines need no cleaning: they are used in place, not copied.
+        let text = match clean::clean_in_place(payload) {
+            Some(t) => CleanText::InPayload(offset(t.len())),
+            None => {
+                let start = offset(out.len());
+                clean::append_clean_text(payload, out);
+                CleanText::Appended(start, offset(out.len()))
+            }
+        };
+        let (marker, body_start) = clean::classify(Self::slice(text, payload, out));
+        Cleaned {
+            format,
+            marker,
+            payload_start,
+            text,
+            body_start: offset(body_start),
+        }
+    }
+
+    /// The payload: the line's bytes after the format's prefixes.
+    pub fn payload<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        bytes.get(self.payload_start as usize..).unwrap_or_default()
+    }
+
+    /// The cleaned text, from the line's bytes and the buffer given to [`Cleaned::of`].
+    pub fn text<'a>(&self, bytes: &'a [u8], out: &'a [u8]) -> &'a [u8] {
+        Self::slice(self.text, self.payload(bytes), out)
+    }
+
+    /// The cleaned text after the marker.
+    pub fn body<'a>(&self, bytes: &'a [u8], out: &'a [u8]) -> &'a [u8] {
+        let text = self.text(bytes, out);
+        text.get(self.body_start as usize..).unwrap_or_default()
+    }
+
+    fn slice<'a>(text: CleanText, payload: &'a [u8], out: &'a [u8]) -> &'a [u8] {
+        let range = match text {
+            CleanText::InPayload(len) => payload.get(..len as usize),
+            CleanText::Appended(start, end) => out.get(start as usize..end as usize),
+        };
+        range.unwrap_or_default()
+    }
+}
+
 impl Scanner {
     pub fn new() -> Self {
         Self {
@@ -407,20 +490,39 @@ impl Scanner {
 
     /// Scans one line.
     pub fn scan<'a>(&'a mut self, raw: &RawLine<'a>) -> ScannedLine<'a> {
+        self.scan_cleaned(raw, None)
+    }
+
+    /// Scans one line, reusing its cleaning when it was done ahead (the
+    /// cleaning and the buffer it appended to); a cleaning for another
+    /// format than the one detected is done again.
+    pub fn scan_cleaned<'a>(
+        &'a mut self,
+        raw: &RawLine<'a>,
+        ahead: Option<(Cleaned, &'a [u8])>,
+    ) -> ScannedLine<'a> {
         let bytes = line_bytes(raw);
         if self.format.is_none() {
             self.format = detect_format(bytes);
         }
         let format = self.format.unwrap_or(Format::Text);
-        let (run_view_ids, payload) = split_payload(format, bytes);
-        // Most lines need no cleaning: they are used in place, not copied.
-        let borrowed = clean::clean_in_place(payload);
+        let ahead = ahead.filter(|(c, _)| c.format == format);
         let mut owned = std::mem::take(&mut self.text);
-        if borrowed.is_none() {
-            clean::clean_text(payload, &mut owned);
-        }
-        let text: &[u8] = borrowed.unwrap_or(&owned);
-        let (marker, body_start) = clean::classify(text);
+        let cleaned = match ahead {
+            Some((c, _)) => c,
+            None => {
+                owned.clear();
+                Cleaned::of(format, bytes, &mut owned)
+            }
+        };
+        let cleaned_bytes: &[u8] = ahead.map_or(&owned, |(_, b)| b);
+        let text = cleaned.text(bytes, cleaned_bytes);
+        let (marker, body_start) = (cleaned.marker, cleaned.body_start as usize);
+        let payload = cleaned.payload(bytes);
+        let run_view_ids = match format {
+            Format::GhRunView => split_payload(format, bytes).0,
+            _ => None,
+        };
         // The runner echoes a step's script in cyan inside its header group.
         self.echoed = payload.starts_with(ECHO_PREFIX);
         if format == Format::Text {
@@ -448,9 +550,9 @@ impl Scanner {
         }
         self.text = owned;
         let segment = self.segments.len().saturating_sub(1);
-        let text: &'a [u8] = match borrowed {
-            Some(b) => b,
-            None => &self.text,
+        let text: &'a [u8] = match ahead {
+            Some((_, b)) => cleaned.text(bytes, b),
+            None => cleaned.text(bytes, &self.text),
         };
         ScannedLine {
             number: raw.number,
@@ -809,6 +911,46 @@ mod tests {
             (10, "test foo ... FAILED".to_string(), LineRole::Content, 1)
         );
         assert_eq!(lines[12].2, LineRole::Boilerplate);
+    }
+
+    /// What a scan says of a line, owned.
+    type Said = (u64, Vec<u8>, Vec<u8>, Marker, LineRole, usize);
+
+    fn said(l: &ScannedLine<'_>) -> Said {
+        let (text, body) = (l.text.to_vec(), l.body.to_vec());
+        (l.number, text, body, l.marker, l.role, l.segment)
+    }
+
+    #[test]
+    fn a_cleaning_done_ahead_scans_as_the_line_itself() {
+        let mut log = GHA.to_string();
+        log.push_str("2024-01-02T03:04:05.1Z \x1b[31;1m##[error]\x1b[0mboom  \r\n");
+        log.push_str("2024-01-02T03:04:05.1Z 10%\r50%\r100%\r\r\n");
+        log.push_str("2024-01-02T03:04:05.1Z ##[warning]plain warning\n");
+        let mut reader = LineReader::new(log.as_bytes());
+        let (mut alone, mut ahead) = (Scanner::new(), Scanner::new());
+        // Cleanings share one buffer that already holds other lines' text.
+        let mut shared = b"other lines".to_vec();
+        let mut lines = 0;
+        while let Some(raw) = reader.next_line().unwrap() {
+            // Every other line is cleaned for the wrong format: the scan
+            // must notice and clean it again.
+            let format = if raw.number % 2 == 0 {
+                Format::GithubActions
+            } else {
+                Format::Text
+            };
+            let cleaned = Cleaned::of(format, line_bytes(&raw), &mut shared);
+            let reused = said(&ahead.scan_cleaned(&raw, Some((cleaned, &shared))));
+            assert_eq!(reused, said(&alone.scan(&raw)), "line {}", raw.number);
+            lines += 1;
+        }
+        assert_eq!(lines, 17);
+        assert!(shared.len() > b"other lines".len());
+        assert_eq!(
+            format!("{:?}", ahead.segments()),
+            format!("{:?}", alone.segments())
+        );
     }
 
     #[test]
