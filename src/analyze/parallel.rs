@@ -12,14 +12,15 @@
 //! flight.
 
 use std::collections::VecDeque;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::StepHint;
 use super::engine::{Ahead, JobAnalyzer, Prematcher, Ranked};
 use super::rules::RuleSet;
+use crate::logs::blocks::{BlockReader, LineBlock};
 use crate::logs::scan::{detect_format, line_bytes};
-use crate::logs::{Cleaned, Format, LineReader, RawLine};
+use crate::logs::{Cleaned, Format, MAX_LINE_BYTES, RawLine};
 
 /// Logs at least this large are analysed on two threads (when there are two).
 pub(crate) const PARALLEL_MIN_BYTES: u64 = 8 * 1024 * 1024;
@@ -27,7 +28,8 @@ pub(crate) const PARALLEL_MIN_BYTES: u64 = 8 * 1024 * 1024;
 /// How the log is cut.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Batching {
-    /// A batch ends with the first line that takes it to this many bytes.
+    /// A batch is one read of this many bytes (more if no line ends in
+    /// them), cut after its last line break.
     pub batch_bytes: usize,
     /// Batches read and not yet analysed, at most (bounds memory).
     pub in_flight: usize,
@@ -51,11 +53,7 @@ pub(crate) fn two_threads_available() -> bool {
 #[derive(Default)]
 struct Batch {
     seq: u64,
-    /// Number of the first line.
-    first: u64,
-    data: Vec<u8>,
-    /// End of each line in `data`, and whether the reader cut it.
-    lines: Vec<(usize, bool)>,
+    lines: LineBlock,
     /// The log's format, as known when the batch was read.
     format: Option<Format>,
     /// Each line cleaned, and the rule it matches.
@@ -66,19 +64,7 @@ struct Batch {
 
 impl Batch {
     fn raw_lines(&self) -> impl Iterator<Item = RawLine<'_>> {
-        let mut start = 0;
-        self.lines
-            .iter()
-            .enumerate()
-            .map(move |(i, &(end, truncated))| {
-                let bytes = self.data.get(start..end).unwrap_or_default();
-                start = end;
-                RawLine {
-                    number: self.first + i as u64,
-                    bytes,
-                    truncated,
-                }
-            })
+        self.lines.lines()
     }
 
     fn prematch(&mut self, m: &mut Prematcher<'_>) {
@@ -168,29 +154,19 @@ fn helper(shared: &Shared, rules: &RuleSet) {
     }
 }
 
-/// Reads lines into `b` until it is full or the log ends; tracks the
+/// Reads the next lines into `b` (none when the log has ended); tracks the
 /// format as the sequential scanner detects it.
-fn fill<R: BufRead>(
-    reader: &mut LineReader<R>,
+fn fill<R: Read>(
+    reader: &mut BlockReader<R>,
     b: &mut Batch,
     format: &mut Option<Format>,
     batch_bytes: usize,
 ) -> std::io::Result<()> {
-    b.data.clear();
-    b.lines.clear();
-    b.first = 0;
-    while b.data.len() < batch_bytes {
-        let Some(raw) = reader.next_line()? else {
-            break;
-        };
-        if b.lines.is_empty() {
-            b.first = raw.number;
-        }
-        if format.is_none() {
-            *format = detect_format(line_bytes(&raw));
-        }
-        b.data.extend_from_slice(raw.bytes);
-        b.lines.push((b.data.len(), raw.truncated));
+    reader.fill(&mut b.lines, batch_bytes)?;
+    if format.is_none() {
+        *format = b
+            .raw_lines()
+            .find_map(|raw| detect_format(line_bytes(&raw)));
     }
     // Lines before the first non-blank one are blank in every format.
     b.format = *format;
@@ -219,7 +195,7 @@ pub(crate) fn job_log_ranked_parallel<R: BufRead>(
     std::thread::scope(|s| {
         s.spawn(|| helper(&shared, rules));
         let _close = CloseOnDrop(&shared);
-        let mut reader = LineReader::new(reader);
+        let mut reader = BlockReader::new(reader, MAX_LINE_BYTES);
         let mut format = None;
         let mut m = Prematcher::new(rules);
         let mut spare: Vec<Batch> = Vec::new();

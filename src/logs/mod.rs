@@ -4,6 +4,7 @@
 //! cleaned (timestamps, ANSI, CR redraws; [`clean`]) and split into steps
 //! ([`Scanner`]). Run archives are listed with [`zip::list_jobs`].
 
+pub mod blocks;
 pub mod clean;
 pub mod reader;
 pub mod scan;
