@@ -12,9 +12,9 @@ use super::fingerprint;
 use super::rules::{Annotation, JOB_LEVEL_PRIORITY, RuleSet};
 use super::{Category, Failure, StepHint};
 use crate::logs::clean::{classify, truncate_chars};
-use crate::logs::scan::{exit_code_line, line_bytes};
+use crate::logs::scan::{clean_payload, exit_code_line, line_bytes, split_payload};
 use crate::logs::{
-    Cleaned, Format, LineReader, LineRole, Marker, RawLine, ScannedLine, Scanner, Segment,
+    CleanedAhead, Format, LineReader, LineRole, Marker, RawLine, ScannedLine, Scanner, Segment,
     SegmentKind, StepStart,
 };
 
@@ -277,9 +277,7 @@ impl<'r> JobAnalyzer<'r> {
     /// [`Prematcher`] found them ahead (on another thread); `None` does
     /// both here.
     pub(crate) fn line(&mut self, raw: &RawLine<'_>, ahead: Option<Ahead<'_>>) {
-        let scanned = self
-            .scanner
-            .scan_cleaned(raw, ahead.map(|a| (a.cleaned, a.cleaned_bytes)));
+        let scanned = self.scanner.scan_cleaned(raw, ahead.map(|a| a.cleaned));
         let matched = ahead.map(|a| a.rule);
         // Keeping a finished step's tail needs the scanner's segments,
         // which the scanned line borrows: done once that borrow ends.
@@ -775,9 +773,7 @@ impl Collector {
 /// alone (see [`Prematcher`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ahead<'a> {
-    pub cleaned: Cleaned,
-    /// The buffer the cleaning appended to.
-    pub cleaned_bytes: &'a [u8],
+    pub cleaned: CleanedAhead<'a>,
     /// The best rule for the line.
     pub rule: Option<usize>,
 }
@@ -798,30 +794,36 @@ impl<'r> Prematcher<'r> {
         }
     }
 
-    /// The line cleaned (text that needs cleaning appended to `cleaned`)
-    /// and its best rule, the log's format being `format` (any format will
-    /// do for the blank lines before the first non-blank one).
+    /// Whether the line needed cleaning (its cleaned text is then appended
+    /// to `cleaned`, see [`clean_payload`]) and its best rule, the log's
+    /// format being `format` (any format will do for the blank lines
+    /// before the first non-blank one).
     pub(crate) fn best(
         &mut self,
         format: Format,
         raw: &RawLine<'_>,
         cleaned: &mut Vec<u8>,
-    ) -> (Cleaned, Option<usize>) {
-        let bytes = line_bytes(raw);
-        let c = Cleaned::of(format, bytes, cleaned);
-        let body = c.body(bytes, cleaned);
+    ) -> (bool, Option<usize>) {
+        let (_, payload) = split_payload(format, line_bytes(raw));
+        let start = cleaned.len();
+        let needed_cleaning = clean_payload(payload, cleaned);
+        let text = if needed_cleaning {
+            &cleaned[start..]
+        } else {
+            payload.trim_ascii_end()
+        };
+        let (marker, body_start) = classify(text);
+        let body = text.get(body_start..).unwrap_or_default();
         if body.is_empty() {
-            return (c, None);
+            return (needed_cleaning, None);
         }
-        let annotation = match c.marker {
+        let annotation = match marker {
             Marker::Error => Some(Annotation::Error),
             Marker::Warning => Some(Annotation::Warning),
             _ => None,
         };
-        (
-            c,
-            self.rules.best_match(body, annotation, &mut self.scratch),
-        )
+        let rule = self.rules.best_match(body, annotation, &mut self.scratch);
+        (needed_cleaning, rule)
     }
 }
 

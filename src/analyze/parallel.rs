@@ -20,7 +20,7 @@ use super::engine::{Ahead, JobAnalyzer, Prematcher, Ranked};
 use super::rules::RuleSet;
 use crate::logs::blocks::{BlockReader, LineBlock};
 use crate::logs::scan::{detect_format, line_bytes};
-use crate::logs::{Cleaned, Format, MAX_LINE_BYTES, RawLine};
+use crate::logs::{CleanedAhead, Format, MAX_LINE_BYTES, RawLine};
 
 /// Logs at least this large are analysed on two threads (when there are two).
 pub(crate) const PARALLEL_MIN_BYTES: u64 = 8 * 1024 * 1024;
@@ -49,6 +49,26 @@ pub(crate) fn two_threads_available() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
+/// What the prematch found for one line, packed small: a batch keeps one
+/// per line, and memory is bounded.
+#[derive(Debug, Clone, Copy)]
+struct LineAhead {
+    /// End of the line's cleaned text in the batch's `cleaned` bytes (it
+    /// starts where the cleaned line before it ends); [`NONE`] when the
+    /// line needed no cleaning.
+    cleaned_end: u32,
+    /// Index of the best rule, or [`NONE`].
+    rule: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A batch's cleaned bytes and a rule set's indices stay far below
+/// [`NONE`] (batches are a few hundred kilobytes).
+fn pack(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(NONE)
+}
+
 /// Consecutive lines of the log.
 #[derive(Default)]
 struct Batch {
@@ -56,8 +76,8 @@ struct Batch {
     lines: LineBlock,
     /// The log's format, as known when the batch was read.
     format: Option<Format>,
-    /// Each line cleaned, and the rule it matches.
-    ahead: Vec<(Cleaned, Option<usize>)>,
+    /// What the prematch found for each line.
+    ahead: Vec<LineAhead>,
     /// The text of the lines that needed cleaning, one after the other.
     cleaned: Vec<u8>,
 }
@@ -73,21 +93,35 @@ impl Batch {
         let mut cleaned = std::mem::take(&mut self.cleaned);
         ahead.clear();
         cleaned.clear();
-        ahead.extend(
-            self.raw_lines()
-                .map(|raw| m.best(format, &raw, &mut cleaned)),
-        );
+        ahead.extend(self.raw_lines().map(|raw| {
+            let (needed_cleaning, rule) = m.best(format, &raw, &mut cleaned);
+            LineAhead {
+                cleaned_end: if needed_cleaning {
+                    pack(cleaned.len())
+                } else {
+                    NONE
+                },
+                rule: rule.map_or(NONE, pack),
+            }
+        }));
         self.ahead = ahead;
         self.cleaned = cleaned;
     }
 
     /// Feeds the batch's lines, in order, with what was found ahead.
     fn feed(&self, an: &mut JobAnalyzer<'_>) {
-        for (raw, &(cleaned, rule)) in self.raw_lines().zip(&self.ahead) {
+        let format = self.format.unwrap_or(Format::Text);
+        let mut cleaned_start = 0;
+        for (raw, a) in self.raw_lines().zip(&self.ahead) {
+            let text = (a.cleaned_end != NONE).then(|| {
+                let end = a.cleaned_end as usize;
+                let text = self.cleaned.get(cleaned_start..end).unwrap_or_default();
+                cleaned_start = end;
+                text
+            });
             let ahead = Ahead {
-                cleaned,
-                cleaned_bytes: &self.cleaned,
-                rule,
+                cleaned: CleanedAhead { format, text },
+                rule: (a.rule != NONE).then_some(a.rule as usize),
             };
             an.line(&raw, Some(ahead));
         }

@@ -16,9 +16,14 @@ pub struct LineBlock {
     first: u64,
     /// The lines' bytes; past the last line, bytes of no line.
     data: Vec<u8>,
-    /// Each line's range in `data`, and whether it was cut at the cap.
-    lines: Vec<(usize, usize, bool)>,
+    /// Each line's range in `data`, and whether it was cut at the cap
+    /// (32-bit: a block is kept below [`MAX_BLOCK_BYTES`], and the ranges
+    /// of many lines are held at once).
+    lines: Vec<(u32, u32, bool)>,
 }
+
+/// A block reads at most about this many bytes (the cap of a line more).
+pub const MAX_BLOCK_BYTES: usize = 1 << 30;
 
 impl LineBlock {
     /// Whether the block holds no line (the log has ended).
@@ -33,7 +38,10 @@ impl LineBlock {
             .enumerate()
             .map(move |(i, &(start, end, truncated))| RawLine {
                 number: self.first + i as u64,
-                bytes: self.data.get(start..end).unwrap_or_default(),
+                bytes: self
+                    .data
+                    .get(start as usize..end as usize)
+                    .unwrap_or_default(),
                 truncated,
             })
     }
@@ -59,7 +67,7 @@ impl<R: Read> BlockReader<R> {
     pub fn new(inner: R, cap: usize) -> Self {
         Self {
             inner,
-            cap: cap.max(1),
+            cap: cap.clamp(1, MAX_BLOCK_BYTES),
             next_number: 1,
             carry: Vec::new(),
             skipping: false,
@@ -71,6 +79,7 @@ impl<R: Read> BlockReader<R> {
     /// (and at least one line) unless the log ends first. An empty block
     /// means the log has ended.
     pub fn fill(&mut self, block: &mut LineBlock, min_bytes: usize) -> io::Result<()> {
+        let min_bytes = min_bytes.min(MAX_BLOCK_BYTES);
         block.first = self.next_number;
         block.lines.clear();
         let (data, lines) = (&mut block.data, &mut block.lines);
@@ -133,12 +142,15 @@ impl<R: Read> BlockReader<R> {
     }
 
     /// The line at `start..end` of a block, cut at the cap.
-    fn cut(&self, start: usize, end: usize) -> (usize, usize, bool) {
-        if end - start > self.cap {
-            (start, start + self.cap, true)
+    fn cut(&self, start: usize, end: usize) -> (u32, u32, bool) {
+        let (end, truncated) = if end - start > self.cap {
+            (start + self.cap, true)
         } else {
-            (start, end, false)
-        }
+            (end, false)
+        };
+        // Below 2^32: a block holds less than 3 * MAX_BLOCK_BYTES bytes.
+        let offset = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        (offset(start), offset(end), truncated)
     }
 }
 

@@ -13,4 +13,6 @@ pub mod zip;
 
 pub use clean::Marker;
 pub use reader::{LineReader, MAX_LINE_BYTES, RawLine};
-pub use scan::{Cleaned, Format, LineRole, ScannedLine, Scanner, Segment, SegmentKind, StepStart};
+pub use scan::{
+    CleanedAhead, Format, LineRole, ScannedLine, Scanner, Segment, SegmentKind, StepStart,
+};

@@ -317,87 +317,25 @@ pub fn split_payload(format: Format, bytes: &[u8]) -> (RunViewIds<'_>, &[u8]) {
     }
 }
 
-/// Where a cleaned line's text is. Offsets are 32-bit: a line is capped
-/// far below 4 GiB, and so is a buffer of cleaned lines (one batch of a
-/// log), and many lines' cleanings are kept at once.
+/// A line's cleaning done ahead of the scan, from the line alone (so on
+/// another thread): the format it was read in and, when the line needed
+/// cleaning, its cleaned text; otherwise its payload (the text after the
+/// format's prefixes) without trailing whitespace is its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CleanText {
-    /// The first this many bytes of the payload: the line needed no cleaning.
-    InPayload(u32),
-    /// This range of the buffer the cleaning appended to.
-    Appended(u32, u32),
-}
-
-/// A line cleaned and classified: all the scan needs of its bytes. It
-/// depends on the line alone (and the log's format), so it can be done
-/// ahead of the scan, on another thread, and handed to
-/// [`Scanner::scan_cleaned`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cleaned {
-    /// The format the line was read in.
+pub struct CleanedAhead<'a> {
     pub format: Format,
-    pub marker: Marker,
-    /// Where the payload (the text after the format's prefixes) starts.
-    pub payload_start: u32,
-    pub text: CleanText,
-    /// Where the text after the marker starts.
-    pub body_start: u32,
+    pub text: Option<&'a [u8]>,
 }
 
-/// An offset into a line or a buffer of cleaned lines (see [`CleanText`]).
-fn offset(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-impl Cleaned {
-    /// Cleans a line's bytes (as [`line_bytes`] gives them) read in
-    /// `format`; text that needs cleaning is appended to `out`.
-    pub fn of(format: Format, bytes: &[u8], out: &mut Vec<u8>) -> Cleaned {
-        let (_, payload) = split_payload(format, bytes);
-        // The payload is always a suffix of the line.
-        let payload_start = offset(bytes.len() - payload.len());
-        // Most lines need no cleaning: they are used in place, not copied.
-        let text = match clean::clean_in_place(payload) {
-            Some(t) => CleanText::InPayload(offset(t.len())),
-            None => {
-                let start = offset(out.len());
-                clean::append_clean_text(payload, out);
-                CleanText::Appended(start, offset(out.len()))
-            }
-        };
-        let (marker, body_start) = clean::classify(Self::slice(text, payload, out));
-        Cleaned {
-            format,
-            marker,
-            payload_start,
-            text,
-            body_start: offset(body_start),
-        }
+/// Cleans a line's payload when it needs it (see [`CleanedAhead`]):
+/// appends the cleaned text to `out` and returns true, or returns false
+/// when the payload needs no cleaning.
+pub fn clean_payload(payload: &[u8], out: &mut Vec<u8>) -> bool {
+    if clean::clean_in_place(payload).is_some() {
+        return false;
     }
-
-    /// The payload: the line's bytes after the format's prefixes.
-    pub fn payload<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
-        bytes.get(self.payload_start as usize..).unwrap_or_default()
-    }
-
-    /// The cleaned text, from the line's bytes and the buffer given to [`Cleaned::of`].
-    pub fn text<'a>(&self, bytes: &'a [u8], out: &'a [u8]) -> &'a [u8] {
-        Self::slice(self.text, self.payload(bytes), out)
-    }
-
-    /// The cleaned text after the marker.
-    pub fn body<'a>(&self, bytes: &'a [u8], out: &'a [u8]) -> &'a [u8] {
-        let text = self.text(bytes, out);
-        text.get(self.body_start as usize..).unwrap_or_default()
-    }
-
-    fn slice<'a>(text: CleanText, payload: &'a [u8], out: &'a [u8]) -> &'a [u8] {
-        let range = match text {
-            CleanText::InPayload(len) => payload.get(..len as usize),
-            CleanText::Appended(start, end) => out.get(start as usize..end as usize),
-        };
-        range.unwrap_or_default()
-    }
+    clean::append_clean_text(payload, out);
+    true
 }
 
 impl Scanner {
@@ -493,36 +431,30 @@ impl Scanner {
         self.scan_cleaned(raw, None)
     }
 
-    /// Scans one line, reusing its cleaning when it was done ahead (the
-    /// cleaning and the buffer it appended to); a cleaning for another
-    /// format than the one detected is done again.
+    /// Scans one line, reusing its cleaning when it was done ahead; a
+    /// cleaning for another format than the one detected is done again.
     pub fn scan_cleaned<'a>(
         &'a mut self,
         raw: &RawLine<'a>,
-        ahead: Option<(Cleaned, &'a [u8])>,
+        ahead: Option<CleanedAhead<'a>>,
     ) -> ScannedLine<'a> {
         let bytes = line_bytes(raw);
         if self.format.is_none() {
             self.format = detect_format(bytes);
         }
         let format = self.format.unwrap_or(Format::Text);
-        let ahead = ahead.filter(|(c, _)| c.format == format);
+        let (run_view_ids, payload) = split_payload(format, bytes);
+        // Most lines need no cleaning: they are used in place, not copied.
+        let borrowed = match ahead.filter(|a| a.format == format) {
+            Some(a) => Some(a.text.unwrap_or_else(|| payload.trim_ascii_end())),
+            None => clean::clean_in_place(payload),
+        };
         let mut owned = std::mem::take(&mut self.text);
-        let cleaned = match ahead {
-            Some((c, _)) => c,
-            None => {
-                owned.clear();
-                Cleaned::of(format, bytes, &mut owned)
-            }
-        };
-        let cleaned_bytes: &[u8] = ahead.map_or(&owned, |(_, b)| b);
-        let text = cleaned.text(bytes, cleaned_bytes);
-        let (marker, body_start) = (cleaned.marker, cleaned.body_start as usize);
-        let payload = cleaned.payload(bytes);
-        let run_view_ids = match format {
-            Format::GhRunView => split_payload(format, bytes).0,
-            _ => None,
-        };
+        if borrowed.is_none() {
+            clean::clean_text(payload, &mut owned);
+        }
+        let text: &[u8] = borrowed.unwrap_or(&owned);
+        let (marker, body_start) = clean::classify(text);
         // The runner echoes a step's script in cyan inside its header group.
         self.echoed = payload.starts_with(ECHO_PREFIX);
         if format == Format::Text {
@@ -550,9 +482,9 @@ impl Scanner {
         }
         self.text = owned;
         let segment = self.segments.len().saturating_sub(1);
-        let text: &'a [u8] = match ahead {
-            Some((_, b)) => cleaned.text(bytes, b),
-            None => cleaned.text(bytes, &self.text),
+        let text: &'a [u8] = match borrowed {
+            Some(b) => b,
+            None => &self.text,
         };
         ScannedLine {
             number: raw.number,
@@ -940,8 +872,11 @@ mod tests {
             } else {
                 Format::Text
             };
-            let cleaned = Cleaned::of(format, line_bytes(&raw), &mut shared);
-            let reused = said(&ahead.scan_cleaned(&raw, Some((cleaned, &shared))));
+            let (_, payload) = split_payload(format, line_bytes(&raw));
+            let start = shared.len();
+            let cleaned = clean_payload(payload, &mut shared);
+            let text = cleaned.then(|| &shared[start..]);
+            let reused = said(&ahead.scan_cleaned(&raw, Some(CleanedAhead { format, text })));
             assert_eq!(reused, said(&alone.scan(&raw)), "line {}", raw.number);
             lines += 1;
         }
