@@ -128,16 +128,19 @@ pub fn clean_in_place(b: &[u8]) -> Option<&[u8]> {
 }
 
 /// Any byte other than tab below 0x20, or DEL. Written without early exit
-/// per 32-byte chunk so that the compiler vectorises it (hot path).
+/// per 32-byte chunk so that the compiler vectorises it (hot path); the
+/// last, shorter chunk is padded with spaces and checked the same way
+/// (most lines are a few chunks long: byte by byte, their tail cost most).
 fn has_controls(b: &[u8]) -> bool {
     let is_control = |c: u8| (c < 0x20) & (c != b'\t') | (c == 0x7f);
-    let mut chunks = b.chunks_exact(32);
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |acc, &c| acc | is_control(c)) {
-            return true;
-        }
+    let any_control = |chunk: &[u8; 32]| chunk.iter().fold(false, |acc, &c| acc | is_control(c));
+    let (whole, rest) = b.as_chunks::<32>();
+    if whole.iter().any(any_control) {
+        return true;
     }
-    chunks.remainder().iter().any(|&c| is_control(c))
+    let mut tail = [b' '; 32];
+    tail[..rest.len()].copy_from_slice(rest);
+    any_control(&tail)
 }
 
 /// Trims trailing whitespace from the text appended after `base`.
@@ -302,6 +305,24 @@ mod tests {
         assert_eq!(clean(b"a\x00b\x08c"), "abc");
         assert_eq!(clean(b"\r\r"), "");
         assert_eq!(clean(b"\x1b["), "");
+    }
+
+    #[test]
+    fn a_control_byte_is_found_anywhere_in_a_line() {
+        for len in [1, 31, 32, 33, 64, 85] {
+            let plain = vec![b'a'; len];
+            assert!(!has_controls(&plain), "{len} plain bytes");
+            for at in 0..len {
+                for c in [0x00, 0x1b, b'\r', 0x7f] {
+                    let mut line = plain.clone();
+                    line[at] = c;
+                    assert!(has_controls(&line), "{c:#x} at {at} of {len}");
+                }
+                let mut tab = plain.clone();
+                tab[at] = b'\t';
+                assert!(!has_controls(&tab), "a tab at {at} of {len}");
+            }
+        }
     }
 
     #[test]
