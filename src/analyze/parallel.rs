@@ -93,6 +93,9 @@ impl Batch {
         let mut cleaned = std::mem::take(&mut self.cleaned);
         ahead.clear();
         cleaned.clear();
+        // Cleaning never lengthens a line: room for all of them at once
+        // spares the buffer its reallocations (and the heap their leftovers).
+        cleaned.reserve(self.lines.byte_len());
         ahead.extend(self.raw_lines().map(|raw| {
             let (needed_cleaning, rule) = m.best(format, &raw, &mut cleaned);
             LineAhead {

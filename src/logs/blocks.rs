@@ -31,6 +31,12 @@ impl LineBlock {
         self.lines.is_empty()
     }
 
+    /// Bytes from the block's start to the end of its last line: at least
+    /// the length of its lines together.
+    pub fn byte_len(&self) -> usize {
+        self.lines.last().map_or(0, |&(_, end, _)| end as usize)
+    }
+
     /// The block's lines, in order.
     pub fn lines(&self) -> impl Iterator<Item = RawLine<'_>> {
         self.lines
@@ -187,6 +193,8 @@ mod tests {
             if block.is_empty() {
                 return out;
             }
+            let total: usize = block.lines().map(|l| l.bytes.len()).sum();
+            assert!(block.byte_len() >= total);
             out.extend(
                 block
                     .lines()
