@@ -12,10 +12,10 @@ use super::fingerprint;
 use super::rules::{Annotation, JOB_LEVEL_PRIORITY, RuleSet};
 use super::{Category, Failure, StepHint};
 use crate::logs::clean::{classify, truncate_chars};
-use crate::logs::scan::exit_code_line;
+use crate::logs::scan::{clean_payload, exit_code_line, line_bytes, split_payload};
 use crate::logs::{
-    Format, LineReader, LineRole, Marker, RawLine, ScannedLine, Scanner, Segment, SegmentKind,
-    StepStart,
+    CleanedAhead, Format, LineReader, LineRole, Marker, RawLine, ScannedLine, Scanner, Segment,
+    SegmentKind, StepStart,
 };
 
 /// Lines of context kept before a reported line.
@@ -273,11 +273,12 @@ impl<'r> JobAnalyzer<'r> {
         self.scanner.begin_source(self.lines.source, step);
     }
 
-    /// Takes the file's next line. `matched` is the rule that
-    /// [`prematch`] found for it, when that was done ahead (on another
-    /// thread); `None` matches the line here.
-    pub(crate) fn line(&mut self, raw: &RawLine<'_>, matched: Option<Option<usize>>) {
-        let scanned = self.scanner.scan(raw);
+    /// Takes the file's next line. `ahead` is its cleaning and rule when a
+    /// [`Prematcher`] found them ahead (on another thread); `None` does
+    /// both here.
+    pub(crate) fn line(&mut self, raw: &RawLine<'_>, ahead: Option<Ahead<'_>>) {
+        let scanned = self.scanner.scan_cleaned(raw, ahead.map(|a| a.cleaned));
+        let matched = ahead.map(|a| a.rule);
         // Keeping a finished step's tail needs the scanner's segments,
         // which the scanned line borrows: done once that borrow ends.
         if let Some((seg, tail)) = self.lines.add_line(&scanned, self.rules, matched) {
@@ -768,13 +769,21 @@ impl Collector {
     }
 }
 
-/// Finds, for one line, the rule [`JobAnalyzer::line`] would find, from
+/// What was found for a line ahead of the sequential pass, from the line
+/// alone (see [`Prematcher`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ahead<'a> {
+    pub cleaned: CleanedAhead<'a>,
+    /// The best rule for the line.
+    pub rule: Option<usize>,
+}
+
+/// Cleans a line and finds the rule [`JobAnalyzer::line`] would find, from
 /// the line alone: what a line says does not depend on the lines around it
 /// (only whether it is read does), so this can run ahead on another thread.
 pub(crate) struct Prematcher<'r> {
     rules: &'r RuleSet,
     scratch: Vec<usize>,
-    text: Vec<u8>,
 }
 
 impl<'r> Prematcher<'r> {
@@ -782,35 +791,39 @@ impl<'r> Prematcher<'r> {
         Self {
             rules,
             scratch: Vec::new(),
-            text: Vec::with_capacity(256),
         }
     }
 
-    /// The best rule for the line, the log's format being `format` (any
-    /// format will do for the blank lines before the first non-blank one).
-    pub(crate) fn best(&mut self, format: Format, raw: &RawLine<'_>) -> Option<usize> {
-        use crate::logs::clean;
-        use crate::logs::scan::{line_bytes, split_payload};
-
+    /// Whether the line needed cleaning (its cleaned text is then appended
+    /// to `cleaned`, see [`clean_payload`]) and its best rule, the log's
+    /// format being `format` (any format will do for the blank lines
+    /// before the first non-blank one).
+    pub(crate) fn best(
+        &mut self,
+        format: Format,
+        raw: &RawLine<'_>,
+        cleaned: &mut Vec<u8>,
+    ) -> (bool, Option<usize>) {
         let (_, payload) = split_payload(format, line_bytes(raw));
-        let text: &[u8] = match clean::clean_in_place(payload) {
-            Some(t) => t,
-            None => {
-                clean::clean_text(payload, &mut self.text);
-                &self.text
-            }
+        let start = cleaned.len();
+        let needed_cleaning = clean_payload(payload, cleaned);
+        let text = if needed_cleaning {
+            &cleaned[start..]
+        } else {
+            payload.trim_ascii_end()
         };
-        let (marker, start) = classify(text);
-        let body = text.get(start..).unwrap_or_default();
+        let (marker, body_start) = classify(text);
+        let body = text.get(body_start..).unwrap_or_default();
         if body.is_empty() {
-            return None;
+            return (needed_cleaning, None);
         }
         let annotation = match marker {
             Marker::Error => Some(Annotation::Error),
             Marker::Warning => Some(Annotation::Warning),
             _ => None,
         };
-        self.rules.best_match(body, annotation, &mut self.scratch)
+        let rule = self.rules.best_match(body, annotation, &mut self.scratch);
+        (needed_cleaning, rule)
     }
 }
 

@@ -1,24 +1,26 @@
 //! One large log over two threads.
 //!
 //! Reading a line's structure (which step it is in, whether it is output)
-//! needs every line before it, but which rule a line matches needs only the
-//! line: that is most of the work, and it is done ahead, batch by batch, on
-//! both threads. The log is cut at line boundaries into batches; a helper
-//! thread and the reading thread match batches in any order, and the reading
-//! thread then feeds them, in order, to the one sequential analysis, which
-//! uses the rules found instead of matching again. The result is the
+//! needs every line before it, but cleaning a line and finding the rule it
+//! matches need only the line: that is most of the work, and it is done
+//! ahead, batch by batch, on both threads. The log is cut at line boundaries
+//! into batches; a helper thread and the reading thread match batches in any
+//! order, and the reading thread then feeds them, in order, to the one
+//! sequential analysis, which uses the cleaned text and the rules found
+//! instead of cleaning and matching again. The result is the
 //! sequential scan's, byte for byte; memory stays bounded by the batches in
 //! flight.
 
 use std::collections::VecDeque;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::StepHint;
-use super::engine::{JobAnalyzer, Prematcher, Ranked};
+use super::engine::{Ahead, JobAnalyzer, Prematcher, Ranked};
 use super::rules::RuleSet;
+use crate::logs::blocks::{BlockReader, LineBlock};
 use crate::logs::scan::{detect_format, line_bytes};
-use crate::logs::{Format, LineReader, RawLine};
+use crate::logs::{CleanedAhead, Format, MAX_LINE_BYTES, RawLine};
 
 /// Logs at least this large are analysed on two threads (when there are two).
 pub(crate) const PARALLEL_MIN_BYTES: u64 = 8 * 1024 * 1024;
@@ -26,7 +28,8 @@ pub(crate) const PARALLEL_MIN_BYTES: u64 = 8 * 1024 * 1024;
 /// How the log is cut.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Batching {
-    /// A batch ends with the first line that takes it to this many bytes.
+    /// A batch is one read of this many bytes (more if no line ends in
+    /// them), cut after its last line break.
     pub batch_bytes: usize,
     /// Batches read and not yet analysed, at most (bounds memory).
     pub in_flight: usize,
@@ -46,44 +49,85 @@ pub(crate) fn two_threads_available() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
 
+/// What the prematch found for one line, packed small: a batch keeps one
+/// per line, and memory is bounded.
+#[derive(Debug, Clone, Copy)]
+struct LineAhead {
+    /// End of the line's cleaned text in the batch's `cleaned` bytes (it
+    /// starts where the cleaned line before it ends); [`NONE`] when the
+    /// line needed no cleaning.
+    cleaned_end: u32,
+    /// Index of the best rule, or [`NONE`].
+    rule: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// A batch's cleaned bytes and a rule set's indices stay far below
+/// [`NONE`] (batches are a few hundred kilobytes).
+fn pack(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(NONE)
+}
+
 /// Consecutive lines of the log.
 #[derive(Default)]
 struct Batch {
     seq: u64,
-    /// Number of the first line.
-    first: u64,
-    data: Vec<u8>,
-    /// End of each line in `data`, and whether the reader cut it.
-    lines: Vec<(usize, bool)>,
+    lines: LineBlock,
     /// The log's format, as known when the batch was read.
     format: Option<Format>,
-    /// The rule each line matches.
-    matched: Vec<Option<usize>>,
+    /// What the prematch found for each line.
+    ahead: Vec<LineAhead>,
+    /// The text of the lines that needed cleaning, one after the other.
+    cleaned: Vec<u8>,
 }
 
 impl Batch {
     fn raw_lines(&self) -> impl Iterator<Item = RawLine<'_>> {
-        let mut start = 0;
-        self.lines
-            .iter()
-            .enumerate()
-            .map(move |(i, &(end, truncated))| {
-                let bytes = self.data.get(start..end).unwrap_or_default();
-                start = end;
-                RawLine {
-                    number: self.first + i as u64,
-                    bytes,
-                    truncated,
-                }
-            })
+        self.lines.lines()
     }
 
     fn prematch(&mut self, m: &mut Prematcher<'_>) {
         let format = self.format.unwrap_or(Format::Text);
-        let mut matched = std::mem::take(&mut self.matched);
-        matched.clear();
-        matched.extend(self.raw_lines().map(|raw| m.best(format, &raw)));
-        self.matched = matched;
+        let mut ahead = std::mem::take(&mut self.ahead);
+        let mut cleaned = std::mem::take(&mut self.cleaned);
+        ahead.clear();
+        cleaned.clear();
+        // Cleaning never lengthens a line: room for all of them at once
+        // spares the buffer its reallocations (and the heap their leftovers).
+        cleaned.reserve(self.lines.byte_len());
+        ahead.extend(self.raw_lines().map(|raw| {
+            let (needed_cleaning, rule) = m.best(format, &raw, &mut cleaned);
+            LineAhead {
+                cleaned_end: if needed_cleaning {
+                    pack(cleaned.len())
+                } else {
+                    NONE
+                },
+                rule: rule.map_or(NONE, pack),
+            }
+        }));
+        self.ahead = ahead;
+        self.cleaned = cleaned;
+    }
+
+    /// Feeds the batch's lines, in order, with what was found ahead.
+    fn feed(&self, an: &mut JobAnalyzer<'_>) {
+        let format = self.format.unwrap_or(Format::Text);
+        let mut cleaned_start = 0;
+        for (raw, a) in self.raw_lines().zip(&self.ahead) {
+            let text = (a.cleaned_end != NONE).then(|| {
+                let end = a.cleaned_end as usize;
+                let text = self.cleaned.get(cleaned_start..end).unwrap_or_default();
+                cleaned_start = end;
+                text
+            });
+            let ahead = Ahead {
+                cleaned: CleanedAhead { format, text },
+                rule: (a.rule != NONE).then_some(a.rule as usize),
+            };
+            an.line(&raw, Some(ahead));
+        }
     }
 }
 
@@ -147,29 +191,19 @@ fn helper(shared: &Shared, rules: &RuleSet) {
     }
 }
 
-/// Reads lines into `b` until it is full or the log ends; tracks the
+/// Reads the next lines into `b` (none when the log has ended); tracks the
 /// format as the sequential scanner detects it.
-fn fill<R: BufRead>(
-    reader: &mut LineReader<R>,
+fn fill<R: Read>(
+    reader: &mut BlockReader<R>,
     b: &mut Batch,
     format: &mut Option<Format>,
     batch_bytes: usize,
 ) -> std::io::Result<()> {
-    b.data.clear();
-    b.lines.clear();
-    b.first = 0;
-    while b.data.len() < batch_bytes {
-        let Some(raw) = reader.next_line()? else {
-            break;
-        };
-        if b.lines.is_empty() {
-            b.first = raw.number;
-        }
-        if format.is_none() {
-            *format = detect_format(line_bytes(&raw));
-        }
-        b.data.extend_from_slice(raw.bytes);
-        b.lines.push((b.data.len(), raw.truncated));
+    reader.fill(&mut b.lines, batch_bytes)?;
+    if format.is_none() {
+        *format = b
+            .raw_lines()
+            .find_map(|raw| detect_format(line_bytes(&raw)));
     }
     // Lines before the first non-blank one are blank in every format.
     b.format = *format;
@@ -198,7 +232,7 @@ pub(crate) fn job_log_ranked_parallel<R: BufRead>(
     std::thread::scope(|s| {
         s.spawn(|| helper(&shared, rules));
         let _close = CloseOnDrop(&shared);
-        let mut reader = LineReader::new(reader);
+        let mut reader = BlockReader::new(reader, MAX_LINE_BYTES);
         let mut format = None;
         let mut m = Prematcher::new(rules);
         let mut spare: Vec<Batch> = Vec::new();
@@ -228,9 +262,7 @@ pub(crate) fn job_log_ranked_parallel<R: BufRead>(
             if let Some(i) = ready {
                 let b = st.matched.swap_remove(i);
                 drop(st);
-                for (raw, matched) in b.raw_lines().zip(b.matched.iter()) {
-                    an.line(&raw, Some(*matched));
-                }
+                b.feed(&mut an);
                 next_feed += 1;
                 spare.push(b);
             } else if let Some(mut b) = st.to_match.pop_front() {

@@ -102,16 +102,23 @@ pub fn split_gh_run_view(b: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
 /// trailing whitespace.
 pub fn clean_text(b: &[u8], out: &mut Vec<u8>) {
     out.clear();
+    append_clean_text(b, out);
+}
+
+/// [`clean_text`] appending to `out` (what is already there is kept), so
+/// that many lines' cleaned text can share one buffer.
+pub fn append_clean_text(b: &[u8], out: &mut Vec<u8>) {
+    let base = out.len();
     if !has_controls(b) {
         out.extend_from_slice(b);
-        trim_end(out);
+        trim_end(out, base);
         return;
     }
     strip_escapes(b, out);
-    if memchr::memchr(b'\r', out).is_some() {
-        keep_last_cr_segment(out);
+    if memchr::memchr(b'\r', &out[base..]).is_some() {
+        keep_last_cr_segment(out, base);
     }
-    trim_end(out);
+    trim_end(out, base);
 }
 
 /// The cleaned text of a line that needs no cleaning (no escape or control
@@ -121,20 +128,24 @@ pub fn clean_in_place(b: &[u8]) -> Option<&[u8]> {
 }
 
 /// Any byte other than tab below 0x20, or DEL. Written without early exit
-/// per 32-byte chunk so that the compiler vectorises it (hot path).
+/// per 32-byte chunk so that the compiler vectorises it (hot path); the
+/// last, shorter chunk is padded with spaces and checked the same way
+/// (most lines are a few chunks long: byte by byte, their tail cost most).
 fn has_controls(b: &[u8]) -> bool {
     let is_control = |c: u8| (c < 0x20) & (c != b'\t') | (c == 0x7f);
-    let mut chunks = b.chunks_exact(32);
-    for chunk in &mut chunks {
-        if chunk.iter().fold(false, |acc, &c| acc | is_control(c)) {
-            return true;
-        }
+    let any_control = |chunk: &[u8; 32]| chunk.iter().fold(false, |acc, &c| acc | is_control(c));
+    let (whole, rest) = b.as_chunks::<32>();
+    if whole.iter().any(any_control) {
+        return true;
     }
-    chunks.remainder().iter().any(|&c| is_control(c))
+    let mut tail = [b' '; 32];
+    tail[..rest.len()].copy_from_slice(rest);
+    any_control(&tail)
 }
 
-fn trim_end(out: &mut Vec<u8>) {
-    out.truncate(out.trim_ascii_end().len());
+/// Trims trailing whitespace from the text appended after `base`.
+fn trim_end(out: &mut Vec<u8>, base: usize) {
+    out.truncate(base + out[base..].trim_ascii_end().len());
 }
 
 /// ANSI CSI/OSC sequences and C0 controls (except tab and CR) removed.
@@ -187,26 +198,28 @@ fn strip_escapes(b: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-fn keep_last_cr_segment(out: &mut Vec<u8>) {
+/// Keeps, of the text appended after `base`, its last non-blank
+/// carriage-return segment.
+fn keep_last_cr_segment(out: &mut Vec<u8>, base: usize) {
     // Segments after the last non-blank one are blank; pick the last non-blank.
     let mut end = out.len();
-    while end > 0 {
-        let start = out[..end]
+    while end > base {
+        let start = out[base..end]
             .iter()
             .rposition(|&c| c == b'\r')
-            .map_or(0, |p| p + 1);
+            .map_or(base, |p| base + p + 1);
         if out[start..end].iter().any(|c| !c.is_ascii_whitespace()) {
             out.truncate(end);
-            out.drain(..start);
+            out.drain(base..start);
             return;
         }
-        if start == 0 {
-            out.clear();
+        if start == base {
+            out.truncate(base);
             return;
         }
         end = start - 1;
     }
-    out.clear();
+    out.truncate(base);
 }
 
 /// A GitHub Actions line as [`Scanner`](super::scan::Scanner) sees it: BOM
@@ -292,6 +305,42 @@ mod tests {
         assert_eq!(clean(b"a\x00b\x08c"), "abc");
         assert_eq!(clean(b"\r\r"), "");
         assert_eq!(clean(b"\x1b["), "");
+    }
+
+    #[test]
+    fn a_control_byte_is_found_anywhere_in_a_line() {
+        for len in [1, 31, 32, 33, 64, 85] {
+            let plain = vec![b'a'; len];
+            assert!(!has_controls(&plain), "{len} plain bytes");
+            for at in 0..len {
+                for c in [0x00, 0x1b, b'\r', 0x7f] {
+                    let mut line = plain.clone();
+                    line[at] = c;
+                    assert!(has_controls(&line), "{c:#x} at {at} of {len}");
+                }
+                let mut tab = plain.clone();
+                tab[at] = b'\t';
+                assert!(!has_controls(&tab), "a tab at {at} of {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn appended_text_is_cleaned_as_alone() {
+        let lines: [&[u8]; 5] = [
+            b"\x1b[31;1mERROR\x1b[0m: x\r",
+            b"10%\r50%\r100%\r\r",
+            b"\r\r",
+            b"plain  ",
+            b"a\x00b\x08c",
+        ];
+        let mut shared = b"kept".to_vec();
+        for line in lines {
+            let start = shared.len();
+            append_clean_text(line, &mut shared);
+            assert_eq!(String::from_utf8_lossy(&shared[start..]), clean(line));
+        }
+        assert!(shared.starts_with(b"keptERROR: x100%plain"));
     }
 
     #[test]

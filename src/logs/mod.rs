@@ -4,6 +4,7 @@
 //! cleaned (timestamps, ANSI, CR redraws; [`clean`]) and split into steps
 //! ([`Scanner`]). Run archives are listed with [`zip::list_jobs`].
 
+pub mod blocks;
 pub mod clean;
 pub mod reader;
 pub mod scan;
@@ -12,4 +13,6 @@ pub mod zip;
 
 pub use clean::Marker;
 pub use reader::{LineReader, MAX_LINE_BYTES, RawLine};
-pub use scan::{Format, LineRole, ScannedLine, Scanner, Segment, SegmentKind, StepStart};
+pub use scan::{
+    CleanedAhead, Format, LineRole, ScannedLine, Scanner, Segment, SegmentKind, StepStart,
+};

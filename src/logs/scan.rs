@@ -317,6 +317,27 @@ pub fn split_payload(format: Format, bytes: &[u8]) -> (RunViewIds<'_>, &[u8]) {
     }
 }
 
+/// A line's cleaning done ahead of the scan, from the line alone (so on
+/// another thread): the format it was read in and, when the line needed
+/// cleaning, its cleaned text; otherwise its payload (the text after the
+/// format's prefixes) without trailing whitespace is its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanedAhead<'a> {
+    pub format: Format,
+    pub text: Option<&'a [u8]>,
+}
+
+/// Cleans a line's payload when it needs it (see [`CleanedAhead`]):
+/// appends the cleaned text to `out` and returns true, or returns false
+/// when the payload needs no cleaning.
+pub fn clean_payload(payload: &[u8], out: &mut Vec<u8>) -> bool {
+    if clean::clean_in_place(payload).is_some() {
+        return false;
+    }
+    clean::append_clean_text(payload, out);
+    true
+}
+
 impl Scanner {
     pub fn new() -> Self {
         Self {
@@ -407,6 +428,16 @@ impl Scanner {
 
     /// Scans one line.
     pub fn scan<'a>(&'a mut self, raw: &RawLine<'a>) -> ScannedLine<'a> {
+        self.scan_cleaned(raw, None)
+    }
+
+    /// Scans one line, reusing its cleaning when it was done ahead; a
+    /// cleaning for another format than the one detected is done again.
+    pub fn scan_cleaned<'a>(
+        &'a mut self,
+        raw: &RawLine<'a>,
+        ahead: Option<CleanedAhead<'a>>,
+    ) -> ScannedLine<'a> {
         let bytes = line_bytes(raw);
         if self.format.is_none() {
             self.format = detect_format(bytes);
@@ -414,7 +445,10 @@ impl Scanner {
         let format = self.format.unwrap_or(Format::Text);
         let (run_view_ids, payload) = split_payload(format, bytes);
         // Most lines need no cleaning: they are used in place, not copied.
-        let borrowed = clean::clean_in_place(payload);
+        let borrowed = match ahead.filter(|a| a.format == format) {
+            Some(a) => Some(a.text.unwrap_or_else(|| payload.trim_ascii_end())),
+            None => clean::clean_in_place(payload),
+        };
         let mut owned = std::mem::take(&mut self.text);
         if borrowed.is_none() {
             clean::clean_text(payload, &mut owned);
@@ -809,6 +843,49 @@ mod tests {
             (10, "test foo ... FAILED".to_string(), LineRole::Content, 1)
         );
         assert_eq!(lines[12].2, LineRole::Boilerplate);
+    }
+
+    /// What a scan says of a line, owned.
+    type Said = (u64, Vec<u8>, Vec<u8>, Marker, LineRole, usize);
+
+    fn said(l: &ScannedLine<'_>) -> Said {
+        let (text, body) = (l.text.to_vec(), l.body.to_vec());
+        (l.number, text, body, l.marker, l.role, l.segment)
+    }
+
+    #[test]
+    fn a_cleaning_done_ahead_scans_as_the_line_itself() {
+        let mut log = GHA.to_string();
+        log.push_str("2024-01-02T03:04:05.1Z \x1b[31;1m##[error]\x1b[0mboom  \r\n");
+        log.push_str("2024-01-02T03:04:05.1Z 10%\r50%\r100%\r\r\n");
+        log.push_str("2024-01-02T03:04:05.1Z ##[warning]plain warning\n");
+        let mut reader = LineReader::new(log.as_bytes());
+        let (mut alone, mut ahead) = (Scanner::new(), Scanner::new());
+        // Cleanings share one buffer that already holds other lines' text.
+        let mut shared = b"other lines".to_vec();
+        let mut lines = 0;
+        while let Some(raw) = reader.next_line().unwrap() {
+            // Every other line is cleaned for the wrong format: the scan
+            // must notice and clean it again.
+            let format = if raw.number % 2 == 0 {
+                Format::GithubActions
+            } else {
+                Format::Text
+            };
+            let (_, payload) = split_payload(format, line_bytes(&raw));
+            let start = shared.len();
+            let cleaned = clean_payload(payload, &mut shared);
+            let text = cleaned.then(|| &shared[start..]);
+            let reused = said(&ahead.scan_cleaned(&raw, Some(CleanedAhead { format, text })));
+            assert_eq!(reused, said(&alone.scan(&raw)), "line {}", raw.number);
+            lines += 1;
+        }
+        assert_eq!(lines, 17);
+        assert!(shared.len() > b"other lines".len());
+        assert_eq!(
+            format!("{:?}", ahead.segments()),
+            format!("{:?}", alone.segments())
+        );
     }
 
     #[test]
