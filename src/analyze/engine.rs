@@ -11,8 +11,9 @@ use regex::bytes::Regex;
 use super::fingerprint;
 use super::rules::{Annotation, JOB_LEVEL_PRIORITY, RuleSet};
 use super::{Category, Failure, StepHint};
+use crate::logs::clean::append_if_unclean;
 use crate::logs::clean::{classify, truncate_chars};
-use crate::logs::scan::{clean_payload, exit_code_line, line_bytes, split_payload};
+use crate::logs::scan::{exit_code_line, line_bytes, split_payload};
 use crate::logs::{
     CleanedAhead, Format, LineReader, LineRole, Marker, RawLine, ScannedLine, Scanner, Segment,
     SegmentKind, StepStart,
@@ -795,7 +796,7 @@ impl<'r> Prematcher<'r> {
     }
 
     /// Whether the line needed cleaning (its cleaned text is then appended
-    /// to `cleaned`, see [`clean_payload`]) and its best rule, the log's
+    /// to `cleaned`, see [`append_if_unclean`]) and its best rule, the log's
     /// format being `format` (any format will do for the blank lines
     /// before the first non-blank one).
     pub(crate) fn best(
@@ -806,7 +807,7 @@ impl<'r> Prematcher<'r> {
     ) -> (bool, Option<usize>) {
         let (_, payload) = split_payload(format, line_bytes(raw));
         let start = cleaned.len();
-        let needed_cleaning = clean_payload(payload, cleaned);
+        let needed_cleaning = append_if_unclean(payload, cleaned);
         let text = if needed_cleaning {
             &cleaned[start..]
         } else {

@@ -108,23 +108,28 @@ pub fn clean_text(b: &[u8], out: &mut Vec<u8>) {
 /// [`clean_text`] appending to `out` (what is already there is kept), so
 /// that many lines' cleaned text can share one buffer.
 pub fn append_clean_text(b: &[u8], out: &mut Vec<u8>) {
-    let base = out.len();
-    if !has_controls(b) {
+    if !append_if_unclean(b, out) {
+        let base = out.len();
         out.extend_from_slice(b);
         trim_end(out, base);
-        return;
     }
+}
+
+/// Appends the cleaned text of `b` to `out` when it needs cleaning (an
+/// escape or control byte) and says so; otherwise appends nothing, and `b`
+/// without trailing whitespace is its cleaned text, used in place. The
+/// bytes are checked once.
+pub fn append_if_unclean(b: &[u8], out: &mut Vec<u8>) -> bool {
+    if !has_controls(b) {
+        return false;
+    }
+    let base = out.len();
     strip_escapes(b, out);
     if memchr::memchr(b'\r', &out[base..]).is_some() {
         keep_last_cr_segment(out, base);
     }
     trim_end(out, base);
-}
-
-/// The cleaned text of a line that needs no cleaning (no escape or control
-/// byte): the line itself without trailing whitespace. `None` otherwise.
-pub fn clean_in_place(b: &[u8]) -> Option<&[u8]> {
-    (!has_controls(b)).then(|| b.trim_ascii_end())
+    true
 }
 
 /// Any byte other than tab below 0x20, or DEL. Written without early exit

@@ -327,17 +327,6 @@ pub struct CleanedAhead<'a> {
     pub text: Option<&'a [u8]>,
 }
 
-/// Cleans a line's payload when it needs it (see [`CleanedAhead`]):
-/// appends the cleaned text to `out` and returns true, or returns false
-/// when the payload needs no cleaning.
-pub fn clean_payload(payload: &[u8], out: &mut Vec<u8>) -> bool {
-    if clean::clean_in_place(payload).is_some() {
-        return false;
-    }
-    clean::append_clean_text(payload, out);
-    true
-}
-
 impl Scanner {
     pub fn new() -> Self {
         Self {
@@ -445,14 +434,18 @@ impl Scanner {
         let format = self.format.unwrap_or(Format::Text);
         let (run_view_ids, payload) = split_payload(format, bytes);
         // Most lines need no cleaning: they are used in place, not copied.
-        let borrowed = match ahead.filter(|a| a.format == format) {
-            Some(a) => Some(a.text.unwrap_or_else(|| payload.trim_ascii_end())),
-            None => clean::clean_in_place(payload),
-        };
         let mut owned = std::mem::take(&mut self.text);
-        if borrowed.is_none() {
-            clean::clean_text(payload, &mut owned);
-        }
+        let borrowed = match ahead.filter(|a| a.format == format) {
+            Some(CleanedAhead {
+                text: Some(cleaned),
+                ..
+            }) => Some(cleaned),
+            Some(_) => Some(payload.trim_ascii_end()),
+            None => {
+                owned.clear();
+                (!clean::append_if_unclean(payload, &mut owned)).then(|| payload.trim_ascii_end())
+            }
+        };
         let text: &[u8] = borrowed.unwrap_or(&owned);
         let (marker, body_start) = clean::classify(text);
         // The runner echoes a step's script in cyan inside its header group.
@@ -874,7 +867,7 @@ mod tests {
             };
             let (_, payload) = split_payload(format, line_bytes(&raw));
             let start = shared.len();
-            let cleaned = clean_payload(payload, &mut shared);
+            let cleaned = clean::append_if_unclean(payload, &mut shared);
             let text = cleaned.then(|| &shared[start..]);
             let reused = said(&ahead.scan_cleaned(&raw, Some(CleanedAhead { format, text })));
             assert_eq!(reused, said(&alone.scan(&raw)), "line {}", raw.number);
