@@ -169,6 +169,18 @@ fn first<'a>(d: &'a Detection, verdict: Verdict, why: &str) -> &'a Pattern {
     p
 }
 
+/// The pattern on `suspect`, which must have `verdict`.
+#[track_caller]
+fn pattern_on(d: &Detection, suspect: usize, verdict: Verdict) -> &Pattern {
+    let p = d
+        .patterns
+        .iter()
+        .find(|p| p.suspect == suspect)
+        .unwrap_or_else(|| panic!("no pattern on {suspect}: {d:#?}"));
+    assert_eq!(p.verdict, verdict, "{}", p.reason);
+    p
+}
+
 /// Index of commit `i` in a snapshot of `n` (newest first).
 fn at(n: usize, i: usize) -> usize {
     n - 1 - i
@@ -239,12 +251,7 @@ fn a_restart_being_re_run_does_not_hold_the_next_restart_back() {
     rerun.started_at = rerun.started_at.map(|s| s + Duration::minutes(35));
     let s = t.job(rerun).snapshot();
     let d = run(&s);
-    let p = d
-        .patterns
-        .iter()
-        .find(|p| p.suspect == at(4, 2))
-        .unwrap_or_else(|| panic!("{d:#?}"));
-    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
+    pattern_on(&d, at(4, 2), Verdict::Restart);
     assert!(
         restarts(&s, &d).contains(&("trunk".to_string(), sha(2))),
         "{d:#?}"
@@ -354,12 +361,7 @@ fn an_outage_that_started_before_the_suspect_is_infrastructure() {
     t = t.job(early);
     let s = t.snapshot();
     let d = run(&s);
-    let p = d
-        .patterns
-        .iter()
-        .find(|p| p.suspect == at(6, 3))
-        .expect("pattern");
-    assert_eq!(p.verdict, Verdict::Ineligible, "{}", p.reason);
+    let p = pattern_on(&d, at(6, 3), Verdict::Ineligible);
     assert!(p.reason.contains("before the suspect"), "{}", p.reason);
 }
 
@@ -1122,12 +1124,7 @@ fn an_intermittent_break_is_read_as_a_rate_and_restarted() {
     let t = t.fail(40).pass(41).fail(42);
     let s = t.snapshot();
     let d = run(&s);
-    let p = d
-        .patterns
-        .iter()
-        .find(|p| p.suspect == at(n, 40))
-        .unwrap_or_else(|| panic!("{d:#?}"));
-    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
+    let p = pattern_on(&d, at(n, 40), Verdict::Restart);
     let rate = p.findings[0].rate.as_ref().expect("a rate");
     assert_eq!((rate.before.fail, rate.before.samples()), (0, 40));
     assert_eq!((rate.after.fail, rate.after.samples()), (2, 3));
@@ -1180,12 +1177,7 @@ fn every_run_the_rate_asks_for_is_dispatched() {
     // the same round, and each is dispatched.
     let s = passes_then(120, &[0, 1]).snapshot();
     let d = run(&s);
-    let p = d
-        .patterns
-        .iter()
-        .find(|p| p.suspect == at(122, 120))
-        .unwrap_or_else(|| panic!("{d:#?}"));
-    assert_eq!(p.verdict, Verdict::Restart, "{}", p.reason);
+    let p = pattern_on(&d, at(122, 120), Verdict::Restart);
     let f = &p.findings[0];
     let asked: Vec<(usize, usize)> = [120, 119]
         .into_iter()
