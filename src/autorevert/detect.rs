@@ -248,7 +248,18 @@ struct RestartState {
     requested: usize,
     /// A job of the workflow on the commit is still running (any run).
     running: bool,
+    /// Restart runs whose first attempt is still running.
+    in_flight: BTreeSet<u64>,
+    /// A push run's first attempt is still running.
+    push_running: bool,
     last: Option<DateTime<Utc>>,
+}
+
+impl RestartState {
+    /// Restart runs on their way: running, or asked for and not seen yet.
+    fn on_the_way(&self) -> usize {
+        self.in_flight.len() + self.requested.saturating_sub(self.runs.len())
+    }
 }
 
 /// Whether a restart may be dispatched now.
@@ -318,9 +329,14 @@ impl<'a> Detector<'a> {
             state.running |= running;
             if restart {
                 state.runs.insert(job.run_id);
+                if running {
+                    state.in_flight.insert(job.run_id);
+                }
                 if let Some(t) = job.started_at {
                     state.last = state.last.max(Some(t));
                 }
+            } else {
+                state.push_running |= running;
             }
         }
         for r in &snapshot.restart_requests {
@@ -662,6 +678,25 @@ impl<'a> Detector<'a> {
             }
         }
         RestartNow::Go
+    }
+
+    /// Restarts to add to a round still on its way when the evidence now
+    /// asks for `want` samples of `commit`: the runs on their way count
+    /// towards them, so a second failure that calls for a batch need not
+    /// wait a whole round for the first run to finish. `None` when the
+    /// runs on their way suffice, when a push run is what is running, or
+    /// when `max-restarts` is spent.
+    fn top_up(&self, workflow: &str, commit: usize, want: u32) -> Option<u32> {
+        let state = self.restarts.get(&(workflow, commit))?;
+        let on_the_way = state.on_the_way();
+        if state.push_running || on_the_way == 0 {
+            return None;
+        }
+        let more = (want as usize).saturating_sub(on_the_way);
+        let more = u32::try_from(more)
+            .ok()?
+            .min(self.restarts_left(workflow, commit));
+        (more > 0).then_some(more)
     }
 
     /// Unknown commits between the suspect and the older success: bisected,
@@ -1018,23 +1053,32 @@ impl<'a> Detector<'a> {
         // strongest evidence first; patterns before gaps at equal weight
         // (they are nearer a verdict), in order.
         restarts.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-        let mut restarts: Vec<Restart> = restarts.into_iter().map(|(_, _, r)| r).collect();
-        let allowed = self.restart_budget();
-        let deferred = if restarts.len() > allowed {
-            let mut over = restarts.split_off(allowed);
+        let mut left = self.restart_budget();
+        let (mut kept, mut deferred) = (Vec::new(), Vec::new());
+        for (_, weight, r) in restarts {
+            // Weak evidence, most often a streak of flakes.
+            let tier = usize::from(weight < LOCATE_LN);
+            if left[tier] > 0 {
+                for l in &mut left {
+                    *l = l.saturating_sub(1);
+                }
+                kept.push(r);
+            } else {
+                deferred.push(r);
+            }
+        }
+        let mut restarts = kept;
+        if !deferred.is_empty() {
             let why = format!(
-                "over the restart budget (`max-restarts-per-tick` {}, `max-restarts-per-day` {}, {} used in the last 24 hours)",
+                "over the restart budget (`max-restarts-per-tick` {}, `max-restarts-per-day` {}, {} used in the last 24 hours; the day's last quarter is kept for evidence at Λ ≥ ln 100)",
                 self.params.max_restarts_per_tick,
                 self.params.max_restarts_per_day,
                 self.restarts_last_day()
             );
-            for r in &mut over {
+            for r in &mut deferred {
                 r.reason = format!("{}; put off: {why}", r.reason);
             }
-            over
-        } else {
-            Vec::new()
-        };
+        }
         restarts.sort_by(|a, b| (a.commit, &a.workflow).cmp(&(b.commit, &b.workflow)));
         Detection {
             patterns,
@@ -1066,11 +1110,16 @@ impl Detector<'_> {
         requested.max(runs.len())
     }
 
-    /// Restarts this run may still dispatch.
-    fn restart_budget(&self) -> usize {
-        let day =
-            (self.params.max_restarts_per_day as usize).saturating_sub(self.restarts_last_day());
-        day.min(self.params.max_restarts_per_tick as usize)
+    /// Restarts this run may still dispatch: for evidence of a break, and
+    /// for weak evidence (a `Λ` below ln 100, most often a streak of
+    /// flakes), which may not use the last quarter of the day's budget, so
+    /// that flakes earlier in the day do not starve a break that comes
+    /// later.
+    fn restart_budget(&self) -> [usize; 2] {
+        let per_day = self.params.max_restarts_per_day as usize;
+        let day = per_day.saturating_sub(self.restarts_last_day());
+        let tick = self.params.max_restarts_per_tick as usize;
+        [0, per_day / 4].map(|kept| day.saturating_sub(kept).min(tick))
     }
 
     /// Samples of a signal per commit (index 0 the newest): each run
@@ -1259,7 +1308,38 @@ impl Detector<'_> {
                 ));
             }
         } else {
-            self.plan_samples(&workflow, &test, counts, &mut want);
+            // Runs of the job on their way on the suspect's side: samples
+            // the restarts' results will meet.
+            let expected = self
+                .column(ci)
+                .events
+                .iter()
+                .filter(|e| e.commit <= s && e.outcome == Outcome::Pending)
+                .count();
+            let to_come = rate::ToCome {
+                after: u32::try_from(expected).unwrap_or(u32::MAX),
+                suspect_fails: u32::from(!restarted(s, true)),
+            };
+            self.plan_samples(&workflow, &test, counts, to_come, &mut want);
+            // Only the place is in doubt and the commits around it are
+            // being restarted: the revert will need a failing restart of
+            // the suspect too, so it runs in the same round rather than in
+            // one of its own after the place is settled.
+            if test.statistic >= BREAK_LN
+                && !restarted(s, true)
+                && want.iter().all(|w| w.0 != s)
+                && want.iter().any(|w| w.1 > 0)
+            {
+                let n = confirm_batch(test.break_rate());
+                want.push((
+                    s,
+                    n,
+                    format!(
+                        "a revert will need a failing restart of the suspect ({n} at a failure rate of {:.0}%)",
+                        test.break_rate() * 100.0
+                    ),
+                ));
+            }
         }
         let (mut go, mut waiting, mut spent) = (Vec::new(), Vec::new(), Vec::new());
         let mut notes = Vec::new();
@@ -1273,7 +1353,12 @@ impl Detector<'_> {
                     let n = n.clamp(1, self.restarts_left(&workflow, c));
                     go.push((c, n, why));
                 }
-                RestartNow::Wait(w) => waiting.push(w),
+                RestartNow::Wait(w) => match self.top_up(&workflow, c, n) {
+                    Some(more) => {
+                        go.push((c, more, format!("{why}; with the run(s) on their way")))
+                    }
+                    None => waiting.push(w),
+                },
                 RestartNow::Exhausted(_) => spent.push(c),
             }
         }
@@ -1368,6 +1453,7 @@ impl Detector<'_> {
         workflow: &str,
         test: &RateTest,
         counts: &[Counts],
+        to_come: rate::ToCome,
         want: &mut Vec<(usize, u32, String)>,
     ) {
         let s = test.suspect;
@@ -1432,6 +1518,23 @@ impl Detector<'_> {
                     run.len()
                 ),
             );
+            // Once a break is likely, the tested commit below the run runs
+            // in the same round: the bisection finds the culprit, and the
+            // passes below it are what place the break there.
+            let below = s + 1;
+            if test.statistic >= LOCATE_LN
+                && counts.get(below).is_some_and(|n| n.samples() > 0)
+                && test.carries_break(below) < SPLIT_WORTH / 2.0
+            {
+                add(
+                    below,
+                    1,
+                    format!(
+                        "{} is the tested commit below the run: its passes place the break above it",
+                        self.sha(below)
+                    ),
+                );
+            }
             return;
         }
         let deficit = LOCALIZE_LN - test.margin;
@@ -1461,27 +1564,38 @@ impl Detector<'_> {
         let gain = test.gain_per_parent_sample();
         let left = self.restarts_left(workflow, c);
         let carries = test.carries_break(c);
-        match RateTest::samples_for(deficit, gain) {
+        let passes = rate::passes_to_place(
+            counts,
+            s,
+            c,
+            to_come,
+            test.break_rate(),
+            self.params.max_restarts,
+        );
+        // The exact count, or the expected gain's where that is fewer (it
+        // assumes the rate is known) or where the exact count finds none
+        // yet (too few samples): whether passes are worth starting on.
+        let estimate = RateTest::samples_for(deficit, gain);
+        let passes = match (passes, estimate) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match passes {
             // Worth it while all of `max-restarts` could settle it: the runs
             // speak either way (a culprit found below fails them).
-            Some(n) if n <= self.params.max_restarts && left > 0 => {
+            Some(needed) if needed <= self.params.max_restarts && left > 0 => {
                 // Several at once only once a break is likely: a streak of
                 // flakes gets one.
                 let n = if test.statistic < LOCATE_LN {
-                    n.min(batch.min(PARENT_BATCH)).min(left)
-                } else if carries >= SPLIT_WORTH / 2.0 {
-                    // Fairly likely broken itself: a few runs show a
-                    // failure if so, before all the passes are paid for.
-                    n.min(confirm_batch(test.break_rate()).max(PARENT_BATCH))
-                        .min(left)
+                    needed.min(batch.min(PARENT_BATCH)).min(left)
                 } else {
-                    n.min(left)
+                    needed.min(left)
                 };
                 add(
                     c,
                     n,
                     format!(
-                        "the margin is {deficit:.2} short against {}: about {n} pass(es) of it at {gain:.2} each",
+                        "the margin is {deficit:.2} short against {}: {needed} pass(es) of it would place the break",
                         self.sha(c)
                     ),
                 );

@@ -257,6 +257,47 @@ impl fmt::Display for RateTest {
     }
 }
 
+/// What the restarts of one round are expected to add to a signal's
+/// samples by the time they report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ToCome {
+    /// Runs on their way on the suspect's side (newer commits', mostly),
+    /// expected to fail at the break's rate.
+    pub after: u32,
+    /// Failing runs of the suspect itself: the failing restart a revert
+    /// needs, when there is none yet.
+    pub suspect_fails: u32,
+}
+
+/// The fewest passes of commit `c`, older than `suspect`, after which the
+/// test would place the break at `suspect` (at most `max`, `None` if more
+/// are needed): counted exactly on the samples, with what the round is
+/// expected to add (`to_come`, at the break's rate `q`). A pass is worth
+/// less while the break's rate is unsure, and more as the suspect's side
+/// grows: an estimate from the expected gain per pass misses both.
+pub fn passes_to_place(
+    counts: &[Counts],
+    suspect: usize,
+    c: usize,
+    to_come: ToCome,
+    q: f64,
+    max: u32,
+) -> Option<u32> {
+    if c >= counts.len() || suspect >= c {
+        return None;
+    }
+    let mut base = counts.to_vec();
+    let fail = (f64::from(to_come.after) * q.clamp(0.0, 1.0)).round() as u32;
+    base[0].fail += fail;
+    base[0].pass += to_come.after - fail;
+    base[suspect].fail += to_come.suspect_fails;
+    (1..=max).find(|&n| {
+        let mut v = base.clone();
+        v[c].pass += n;
+        test(&v).is_some_and(|t| t.suspect == suspect && t.margin >= LOCALIZE_LN)
+    })
+}
+
 /// Upper one-sided 95% Wilson bound of `fail / n`.
 pub fn wilson_upper(fail: u32, n: u32) -> f64 {
     if n == 0 {
@@ -597,5 +638,45 @@ mod tests {
     fn never_failing_is_no_test() {
         assert!(test(&[c(0, 1); 10]).is_none());
         assert!(test(&[]).is_none());
+    }
+
+    #[test]
+    fn passes_to_place_counts_exactly_what_the_test_would_say() {
+        // Newest first: a newer failing commit, the failing suspect, its
+        // passing parent, 120 clean runs.
+        let counts = history(&[c(1, 0), c(1, 0), c(0, 1)], 120);
+        let to_come = ToCome {
+            after: 3,
+            suspect_fails: 1,
+        };
+        let n = passes_to_place(&counts, 1, 2, to_come, 0.9, 8).expect("placeable");
+        // With n passes the test places the break; with one fewer it does
+        // not.
+        let with = |passes: u32| {
+            let mut v = counts.clone();
+            v[0].fail += 3;
+            v[1].fail += 1;
+            v[2].pass += passes;
+            test(&v).expect("fails")
+        };
+        assert!(with(n).margin >= LOCALIZE_LN && with(n).suspect == 1);
+        assert!(with(n - 1).margin < LOCALIZE_LN);
+        // More failures to come on the suspect's side: no more passes.
+        let more = ToCome {
+            after: 6,
+            ..to_come
+        };
+        let fewer = passes_to_place(&counts, 1, 2, to_come, 1.0, 8).expect("placeable");
+        assert!(passes_to_place(&counts, 1, 2, more, 1.0, 8).is_some_and(|m| m <= fewer));
+        // Without the suspect's own confirming failure a newer commit
+        // stays as likely: no number of parent passes places it.
+        let none = ToCome {
+            after: 0,
+            suspect_fails: 0,
+        };
+        assert_eq!(passes_to_place(&counts, 1, 2, none, 0.9, 8), None);
+        // Not older than the suspect, or out of range: nothing to count.
+        assert_eq!(passes_to_place(&counts, 1, 1, to_come, 0.9, 8), None);
+        assert_eq!(passes_to_place(&counts, 1, 999, to_come, 0.9, 8), None);
     }
 }

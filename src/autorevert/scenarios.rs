@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::decide::{self, Decided, Facts, PullFacts, RevertFacts, SuspectFacts};
 use super::detect::{Detection, Params, Pattern, Verdict};
+use super::rate::BREAK_LN;
 use super::revert::RevertChanges;
 use super::{analyze, restart_branch, signal, synth};
 use crate::config::AutorevertMode;
@@ -1196,4 +1197,121 @@ fn every_run_the_rate_asks_for_is_dispatched() {
     for (i, n) in asked {
         assert_eq!(times(&s, &d, i), n, "{i}: {}", f.reason);
     }
+}
+
+#[test]
+fn a_second_failure_tops_up_the_round_on_its_way() {
+    // A lone failure on c120: one run of it and of its parent, still
+    // running, is all the round holds.
+    let n = 121;
+    let minutes = (3 * 60) - 20;
+    let lone = passes_then(120, &[0])
+        .restart(120, None, None, minutes)
+        .restart(119, None, None, minutes + 10);
+    let d = run(&lone.snapshot());
+    assert!(d.restarts.is_empty(), "{d:#?}");
+    // The next commit fails too: a break is likelier, and the runs the
+    // round now wants are added to those on their way, not a round later.
+    let mut t = passes_then(120, &[0, 1]);
+    t = t
+        .restart(120, None, None, minutes)
+        .restart(119, None, None, minutes + 10);
+    let s = t.snapshot();
+    let d = run(&s);
+    let p = pattern_on(&d, at(n + 1, 120), Verdict::Restart);
+    assert!(
+        p.reason.contains("with the run(s) on their way"),
+        "{}",
+        p.reason
+    );
+    assert!(times(&s, &d, 119) >= 1, "{d:#?}");
+    // A push run still running holds the commit back: its own result
+    // comes first.
+    let mut t = passes_then(120, &[0, 1]);
+    t.jobs.retain(|j| j.sha != sha(119));
+    let pushed = t.base(119, "trunk", JOB, None, None);
+    let t = t.job(pushed).restart(119, None, None, minutes + 10);
+    let s = t.snapshot();
+    assert_eq!(times(&s, &run(&s), 119), 0);
+}
+
+#[test]
+fn the_suspect_confirms_in_the_round_that_places_the_break() {
+    // c120 broke the job, which then failed 4 of 5 times: a rate, no
+    // pattern. Only the place is in doubt, so the parent is restarted,
+    // and the failing run of the suspect a revert needs comes in the same
+    // round.
+    let s = passes_then(120, &[0, 1, 2, 4, 5]).snapshot();
+    let d = run(&s);
+    let f = d
+        .patterns
+        .iter()
+        .flat_map(|p| p.findings.iter())
+        .find(|f| f.rate.as_ref().is_some_and(|r| r.statistic >= BREAK_LN))
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    assert!(
+        f.reason
+            .contains("a revert will need a failing restart of the suspect"),
+        "{}",
+        f.reason
+    );
+    assert!(times(&s, &d, 120) >= 1, "{d:#?}");
+    assert!(times(&s, &d, 119) >= 1, "{d:#?}");
+}
+
+#[test]
+fn the_tested_commit_below_an_untested_run_runs_with_its_bisection() {
+    // c120 and c121 never ran (a stacked push); c122 and every commit
+    // after fail. The bisection of the run and a pass of c119 below it
+    // are one round: the failure found in the run is then placed.
+    let n = 127;
+    let mut t = Trunk::new(n);
+    for i in 0..120 {
+        t = t.pass(i);
+    }
+    for i in 122..n {
+        t = t.fail(i);
+    }
+    let s = t.snapshot();
+    let d = run(&s);
+    let f = d
+        .patterns
+        .iter()
+        .flat_map(|p| p.findings.iter())
+        .find(|f| f.reason.contains("is the tested commit below the run"))
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    assert_eq!(f.verdict, Verdict::Restart, "{}", f.reason);
+    assert!(times(&s, &d, 119) >= 1, "{d:#?}");
+    assert!(times(&s, &d, 120) + times(&s, &d, 121) >= 1, "{d:#?}");
+}
+
+#[test]
+fn weak_evidence_leaves_the_last_quarter_of_the_days_budget() {
+    // 40 of 48 restarts used in the last day: 8 left, fewer than the
+    // quarter (12) kept for evidence of a break.
+    let used = |mut t: Trunk| {
+        t.requests = (0..40)
+            .map(|k| RestartRequest {
+                workflow: "trunk".into(),
+                sha: sha(0),
+                at: t.now - Duration::minutes(20 * (k + 1)),
+            })
+            .collect();
+        t
+    };
+    // A lone failure after 120 passes (Λ below ln 100): put off.
+    let s = used(passes_then(120, &[0])).snapshot();
+    let d = run(&s);
+    assert!(d.restarts.is_empty(), "{d:#?}");
+    assert!(
+        d.deferred
+            .iter()
+            .all(|r| r.reason.contains("the day's last quarter is kept")),
+        "{d:#?}"
+    );
+    assert!(!d.deferred.is_empty());
+    // Failing commits in a row: dispatched from what is left.
+    let s = used(Trunk::broken(5, 2)).snapshot();
+    let d = run(&s);
+    assert!(!d.restarts.is_empty(), "{d:#?}");
 }
