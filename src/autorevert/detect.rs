@@ -246,8 +246,6 @@ pub struct Detection {
 struct RestartState {
     runs: BTreeSet<u64>,
     requested: usize,
-    /// A job of the workflow on the commit is still running (any run).
-    running: bool,
     /// Restart runs whose first attempt is still running.
     in_flight: BTreeSet<u64>,
     /// A push run's first attempt is still running.
@@ -256,6 +254,12 @@ struct RestartState {
 }
 
 impl RestartState {
+    /// A first attempt of the workflow on the commit is still running
+    /// (a push run or a restart).
+    fn running(&self) -> bool {
+        self.push_running || !self.in_flight.is_empty()
+    }
+
     /// Restart runs on their way: running, or asked for and not seen yet.
     fn on_the_way(&self) -> usize {
         self.in_flight.len() + self.requested.saturating_sub(self.runs.len())
@@ -326,7 +330,6 @@ impl<'a> Detector<'a> {
                 continue;
             };
             let state = restarts.entry((job.workflow.as_str(), commit)).or_default();
-            state.running |= running;
             if restart {
                 state.runs.insert(job.run_id);
                 if running {
@@ -656,7 +659,7 @@ impl<'a> Detector<'a> {
                 RestartNow::Go
             };
         };
-        if state.running {
+        if state.running() {
             return RestartNow::Wait(format!(
                 "{workflow} is still running on {}",
                 self.sha(commit)
@@ -755,7 +758,7 @@ impl<'a> Detector<'a> {
             let fresh_below = self
                 .restarts
                 .get(&(workflow.as_str(), below))
-                .is_none_or(|r| r.runs.is_empty() && r.requested == 0 && !r.running);
+                .is_none_or(|r| r.runs.is_empty() && r.requested == 0 && !r.running());
             if untested.last() == Some(&c)
                 && fresh_below
                 && matches!(self.restart_now(&workflow, below), RestartNow::Go)
@@ -1289,15 +1292,9 @@ impl Detector<'_> {
                 return Some(f);
             }
             if !restarted(s, true) {
-                // Each restart of the suspect fails with the break's rate.
-                let n = confirm_batch(test.break_rate());
-                want.push((
-                    s,
-                    n,
-                    format!(
-                        "the rate is decisive, but a revert needs a failing restart of the suspect ({n} at a failure rate of {:.0}%)",
-                        test.break_rate() * 100.0
-                    ),
+                want.push(confirm_suspect(
+                    &test,
+                    "the rate is decisive, but a revert needs",
                 ));
             }
             if !restarted(older_success, false) {
@@ -1330,15 +1327,7 @@ impl Detector<'_> {
                 && want.iter().all(|w| w.0 != s)
                 && want.iter().any(|w| w.1 > 0)
             {
-                let n = confirm_batch(test.break_rate());
-                want.push((
-                    s,
-                    n,
-                    format!(
-                        "a revert will need a failing restart of the suspect ({n} at a failure rate of {:.0}%)",
-                        test.break_rate() * 100.0
-                    ),
-                ));
+                want.push(confirm_suspect(&test, "a revert will need"));
             }
         }
         let (mut go, mut waiting, mut spent) = (Vec::new(), Vec::new(), Vec::new());
@@ -1414,6 +1403,17 @@ impl Detector<'_> {
         f.rate = Some(test);
         Some(f)
     }
+}
+
+/// The restarts of the suspect that a revert's confirmation needs, each
+/// failing at the break's rate, with why (`lead` opens the reason).
+fn confirm_suspect(test: &RateTest, lead: &str) -> (usize, u32, String) {
+    let n = confirm_batch(test.break_rate());
+    let why = format!(
+        "{lead} a failing restart of the suspect ({n} at a failure rate of {:.0}%)",
+        test.break_rate() * 100.0
+    );
+    (test.suspect, n, why)
 }
 
 /// Restarts of the suspect that make a failing one likely (90%) at the
