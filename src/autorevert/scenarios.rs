@@ -1232,7 +1232,15 @@ fn a_second_failure_tops_up_the_round_on_its_way() {
     let pushed = t.base(119, "trunk", JOB, None, None);
     let t = t.job(pushed).restart(119, None, None, minutes + 10);
     let s = t.snapshot();
-    assert_eq!(times(&s, &run(&s), 119), 0);
+    let d = run(&s);
+    assert_eq!(times(&s, &d, 119), 0);
+    let p = pattern_on(&d, at(n + 1, 120), Verdict::Restart);
+    let held = format!("waiting: trunk is still running on {}", &sha(119)[..12]);
+    assert!(
+        p.reason.contains(&held) && !p.reason.contains("on their way"),
+        "{}",
+        p.reason
+    );
 }
 
 #[test]
