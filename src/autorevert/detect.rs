@@ -1589,7 +1589,14 @@ impl Detector<'_> {
                 let n = if test.statistic < LOCATE_LN {
                     needed.min(batch.min(PARENT_BATCH)).min(left)
                 } else {
-                    needed.min(left)
+                    // A spare pass with a commit's first batch, while it
+                    // leaves half of `max-restarts`: the round's own
+                    // results may lower the break's rate (a pass on the
+                    // suspect's side), each pass is then worth less, and
+                    // the last one missing would cost a round.
+                    let first = left == self.params.max_restarts;
+                    let spare = u32::from(first && 2 * (needed + 1) <= self.params.max_restarts);
+                    (needed + spare).min(left)
                 };
                 add(
                     c,
