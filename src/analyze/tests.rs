@@ -1381,15 +1381,23 @@ fn real_build_policy_failures_are_lint() {
 
 /// Real test runners that run each test file as a shard and fail with
 /// `RuntimeError: <test> 1/1 failed!`: the report names the test that
-/// failed, before the cache statistics and the hook's wrapper lines.
+/// failed, before the cache statistics and the hook's wrapper lines; the
+/// test's own message, printed with the shard's log, comes first.
 #[test]
 fn real_test_runner_wrappers_name_the_test() {
     let log = fixture!("gha_test_wrapper_shard.txt");
     let failures = analyze("shard", log);
-    let f = assert_first("shard", &failures, Category::Test, "test-runner-wrapper");
-    assert_eq!(f.captures["test"], "distributed/test_c10d_torchcomms");
+    let f = assert_first("shard", &failures, Category::Test, "test-class-failed");
+    assert_eq!(f.captures["test"], "TestC10dTorchCommsBackendConfig");
     assert_eq!(
         f.line,
+        line_of(log, "TestC10dTorchCommsBackendConfig - failed.")
+    );
+    let wrapper = &failures[1];
+    assert_eq!(wrapper.rule, "test-runner-wrapper", "{failures:#?}");
+    assert_eq!(wrapper.captures["test"], "distributed/test_c10d_torchcomms");
+    assert_eq!(
+        wrapper.line,
         line_of(
             log,
             "RuntimeError: distributed/test_c10d_torchcomms 1/1 failed!"
