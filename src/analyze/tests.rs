@@ -1313,6 +1313,13 @@ fn real_excerpt_of_a_later_step_failing_after_the_cause() {
             "gha-no-artifact-files"
         )
     );
+    // In the upload step, named by its own header: the container hook's
+    // `Run '<script>'` group printed after it is no step of its own.
+    assert_eq!(
+        upload.step.as_deref(),
+        Some("Run actions/upload-artifact@v4.4.0"),
+        "{failures:#?}"
+    );
     let groups = group_failures(&failures);
     assert_eq!(&groups[..2], &[vec![0], vec![1]], "{failures:#?}");
     // Each wrapper line of the hook comes after both.

@@ -214,6 +214,10 @@ pub struct Scanner {
     forced_step: bool,
     /// The current line was echoed in cyan (a header's script).
     echoed: bool,
+    /// The line before opened a step (its header's `##[endgroup]`, or a
+    /// post step's first line): a container hook's own `Run` group there
+    /// belongs to that step.
+    step_opened: bool,
     /// Travis markers found in the raw line (before CR redraws are dropped).
     travis_marker: bool,
     prev_travis_marker: bool,
@@ -231,6 +235,14 @@ impl Default for Scanner {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// `Run '<absolute path>'`: how the runner shows a container hook's script
+/// run for a step (no arguments, one quoted path).
+fn hook_invocation(body: &[u8]) -> bool {
+    body.strip_prefix(b"Run '/")
+        .and_then(|rest| rest.strip_suffix(b"'"))
+        .is_some_and(|path| !path.is_empty() && !path.contains(&b'\''))
 }
 
 fn short_name(b: &[u8]) -> String {
@@ -340,6 +352,7 @@ impl Scanner {
             next_start: 0,
             forced_step: false,
             echoed: false,
+            step_opened: false,
             travis_marker: false,
             prev_travis_marker: false,
             fold_start: None,
@@ -554,8 +567,16 @@ impl Scanner {
         body: &[u8],
         split_steps: bool,
     ) -> LineRole {
+        let step_opened = std::mem::take(&mut self.step_opened);
         match marker {
             Marker::Group => {
+                // A runner with container hooks runs each step through the
+                // hook's script and prints its own `Run '<script>'` group
+                // right after the step's header: more header, not a step.
+                if step_opened && !self.in_header && hook_invocation(body) {
+                    self.in_header = true;
+                    return LineRole::Structure;
+                }
                 if body.starts_with(b"Run ") && !self.in_header {
                     if split_steps {
                         self.run_ordinal += 1;
@@ -587,6 +608,7 @@ impl Scanner {
                 {
                     seg.open_run(line, false);
                 }
+                self.step_opened = self.in_header;
                 self.in_header = false;
                 return LineRole::Structure;
             }
@@ -601,6 +623,7 @@ impl Scanner {
             if let Some(name) = post {
                 self.in_header = false;
                 self.push_segment(SegmentKind::Post, name.to_string(), false, None);
+                self.step_opened = true;
                 return LineRole::Structure;
             }
         }
@@ -879,6 +902,44 @@ mod tests {
             format!("{:?}", ahead.segments()),
             format!("{:?}", alone.segments())
         );
+    }
+
+    #[test]
+    fn a_container_hooks_run_group_is_part_of_the_step() {
+        let log = "2024-01-02T03:04:05.1Z ##[group]Run actions/upload-artifact@v4\n\
+2024-01-02T03:04:05.1Z with:\n\
+2024-01-02T03:04:05.1Z ##[endgroup]\n\
+2024-01-02T03:04:05.1Z ##[group]Run '/home/runner/hook-extensions/wrapper.js'\n\
+2024-01-02T03:04:05.1Z shell: /home/runner/externals/node20/bin/node {0}\n\
+2024-01-02T03:04:05.1Z ##[endgroup]\n\
+2024-01-02T03:04:05.1Z ##[error]No files were found with the provided path: out/\n\
+2024-01-02T03:04:05.1Z Post job cleanup.\n\
+2024-01-02T03:04:05.1Z ##[group]Run '/home/runner/hook-extensions/wrapper.js'\n\
+2024-01-02T03:04:05.1Z ##[endgroup]\n\
+2024-01-02T03:04:05.1Z [command]/usr/bin/git version\n\
+2024-01-02T03:04:05.1Z ##[group]Run make\n\
+2024-01-02T03:04:05.1Z ##[endgroup]\n\
+2024-01-02T03:04:05.1Z ##[group]Run make test\n\
+2024-01-02T03:04:05.1Z ##[endgroup]\n";
+        let (lines, segs) = scan_all(log);
+        // (After the empty segment every log starts with.)
+        let names: Vec<&str> = segs[1..].iter().map(|s| s.name.as_str()).collect();
+        // The hook's group after a step's header or a post step's first
+        // line is more header; a step with no output before the next
+        // step's header is still a step.
+        assert_eq!(
+            names,
+            [
+                "Run actions/upload-artifact@v4",
+                "Post job cleanup",
+                "Run make",
+                "Run make test"
+            ],
+            "{segs:#?}"
+        );
+        assert_eq!(lines[4].2, LineRole::Boilerplate);
+        assert_eq!(lines[6].2, LineRole::Content);
+        assert_eq!(segs[1].errors, 1);
     }
 
     #[test]
