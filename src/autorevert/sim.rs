@@ -13,7 +13,7 @@
 //! The outcome says, per kind of break, what was caught and how fast, every
 //! wrong revert, and how many restarts it cost. Seeded: the same spec gives
 //! the same figures. Every random draw comes from a stream of its own,
-//! keyed by what it decides (the pushes by their time, a run's jobs by the
+//! keyed by what it decides (a push by its change number, a run's jobs by the
 //! commit, the workflow and which run of them it is), so two versions of
 //! autorevert on one seed meet the same trunk and the same job outcomes
 //! wherever their actions agree: a change in one restart does not reshuffle
