@@ -779,12 +779,23 @@ pub(crate) struct Ahead<'a> {
     pub rule: Option<usize>,
 }
 
-/// Cleans a line and finds the rule [`JobAnalyzer::line`] would find, from
-/// the line alone: what a line says does not depend on the lines around it
+/// Cleans lines and finds the rules [`JobAnalyzer::line`] would find, from
+/// the lines alone: what a line says does not depend on the lines around it
 /// (only whether it is read does), so this can run ahead on another thread.
 pub(crate) struct Prematcher<'r> {
     rules: &'r RuleSet,
     scratch: Vec<usize>,
+    bodies: Vec<BodyAt>,
+    keyword_ends: Vec<Option<usize>>,
+}
+
+/// Where a line's body is: in its raw bytes or in the cleaned text.
+#[derive(Debug, Clone, Copy)]
+struct BodyAt {
+    in_cleaned: bool,
+    start: usize,
+    end: usize,
+    annotation: Option<Annotation>,
 }
 
 impl<'r> Prematcher<'r> {
@@ -792,39 +803,86 @@ impl<'r> Prematcher<'r> {
         Self {
             rules,
             scratch: Vec::new(),
+            bodies: Vec::new(),
+            keyword_ends: Vec::new(),
         }
     }
 
-    /// Whether the line needed cleaning (its cleaned text is then appended
-    /// to `cleaned`, see [`append_if_unclean`]) and its best rule, the log's
-    /// format being `format` (any format will do for the blank lines
+    /// Calls `found` for each of `lines`, in order, with the end of its
+    /// cleaned text in `cleaned` when it needed cleaning (the text is then
+    /// appended there, see [`append_if_unclean`]) and its best rule, the
+    /// log's format being `format` (any format will do for the blank lines
     /// before the first non-blank one).
-    pub(crate) fn best(
+    pub(crate) fn best_of<'l>(
         &mut self,
         format: Format,
-        raw: &RawLine<'_>,
+        lines: impl Iterator<Item = RawLine<'l>>,
         cleaned: &mut Vec<u8>,
-    ) -> (bool, Option<usize>) {
-        let (_, payload) = split_payload(format, line_bytes(raw));
-        let start = cleaned.len();
-        let needed_cleaning = append_if_unclean(payload, cleaned);
-        let text = if needed_cleaning {
-            &cleaned[start..]
-        } else {
-            payload.trim_ascii_end()
-        };
-        let (marker, body_start) = classify(text);
-        let body = text.get(body_start..).unwrap_or_default();
-        if body.is_empty() {
-            return (needed_cleaning, None);
+        mut found: impl FnMut(Option<usize>, Option<usize>),
+    ) {
+        // A few hundred lines at a time, while they are in cache: clean
+        // them, find keywords in their bodies (two at a time, see
+        // `keywords`), then match the lines that have one.
+        let mut lines = lines.peekable();
+        let mut chunk: Vec<RawLine<'l>> = Vec::with_capacity(PREMATCH_CHUNK_LINES);
+        while lines.peek().is_some() {
+            chunk.clear();
+            chunk.extend(lines.by_ref().take(PREMATCH_CHUNK_LINES));
+            self.bodies.clear();
+            self.bodies
+                .extend(chunk.iter().map(|raw| body_at(format, raw, cleaned)));
+            let bodies: Vec<&[u8]> = chunk
+                .iter()
+                .zip(&self.bodies)
+                .map(|(raw, at)| at.body(raw, cleaned))
+                .collect();
+            self.rules
+                .first_keyword_ends(&bodies, &mut self.keyword_ends);
+            for ((body, at), end) in bodies.iter().zip(&self.bodies).zip(&self.keyword_ends) {
+                let rule =
+                    self.rules
+                        .best_match_after(body, *end, at.annotation, &mut self.scratch);
+                found(at.in_cleaned.then_some(at.end), rule);
+            }
         }
-        let annotation = match marker {
-            Marker::Error => Some(Annotation::Error),
-            Marker::Warning => Some(Annotation::Warning),
-            _ => None,
-        };
-        let rule = self.rules.best_match(body, annotation, &mut self.scratch);
-        (needed_cleaning, rule)
+    }
+}
+
+/// Lines cleaned and matched together by [`Prematcher::best_of`].
+const PREMATCH_CHUNK_LINES: usize = 256;
+
+impl BodyAt {
+    fn body<'a>(&self, raw: &RawLine<'a>, cleaned: &'a [u8]) -> &'a [u8] {
+        let text = if self.in_cleaned { cleaned } else { raw.bytes };
+        text.get(self.start..self.end).unwrap_or_default()
+    }
+}
+
+/// Cleans one line (appending its cleaned text to `cleaned` when it needed
+/// cleaning) and says where its body is.
+fn body_at(format: Format, raw: &RawLine<'_>, cleaned: &mut Vec<u8>) -> BodyAt {
+    let line = line_bytes(raw);
+    let (_, payload) = split_payload(format, line);
+    let start = cleaned.len();
+    let needed_cleaning = append_if_unclean(payload, cleaned);
+    let (text, offset) = if needed_cleaning {
+        (&cleaned[start..], start)
+    } else {
+        // The payload ends the raw line (after a BOM and the format's
+        // prefixes).
+        (payload.trim_ascii_end(), raw.bytes.len() - payload.len())
+    };
+    let (marker, body_start) = classify(text);
+    let annotation = match marker {
+        Marker::Error => Some(Annotation::Error),
+        Marker::Warning => Some(Annotation::Warning),
+        _ => None,
+    };
+    BodyAt {
+        in_cleaned: needed_cleaning,
+        start: offset + body_start.min(text.len()),
+        end: offset + text.len(),
+        annotation,
     }
 }
 

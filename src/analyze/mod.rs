@@ -7,6 +7,7 @@
 
 mod engine;
 pub mod fingerprint;
+mod keywords;
 mod parallel;
 pub mod rules;
 

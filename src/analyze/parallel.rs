@@ -96,17 +96,17 @@ impl Batch {
         // Cleaning never lengthens a line: room for all of them at once
         // spares the buffer its reallocations (and the heap their leftovers).
         cleaned.reserve(self.lines.byte_len());
-        ahead.extend(self.raw_lines().map(|raw| {
-            let (needed_cleaning, rule) = m.best(format, &raw, &mut cleaned);
-            LineAhead {
-                cleaned_end: if needed_cleaning {
-                    pack(cleaned.len())
-                } else {
-                    NONE
-                },
-                rule: rule.map_or(NONE, pack),
-            }
-        }));
+        m.best_of(
+            format,
+            self.lines.lines(),
+            &mut cleaned,
+            |cleaned_end, rule| {
+                ahead.push(LineAhead {
+                    cleaned_end: cleaned_end.map_or(NONE, pack),
+                    rule: rule.map_or(NONE, pack),
+                });
+            },
+        );
         self.ahead = ahead;
         self.cleaned = cleaned;
     }

@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::Category;
+use super::keywords::Keywords;
 use crate::logs::clean::truncate_chars;
 
 /// The built-in rule files, compiled into the binary.
@@ -136,7 +136,7 @@ pub(crate) struct Rule {
 struct Inner {
     rules: Vec<Rule>,
     /// All keywords of all rules, found in one pass over a line.
-    keywords: Option<AhoCorasick>,
+    keywords: Option<Keywords>,
     /// For each keyword, the rules that listed it.
     keyword_rules: Vec<Vec<usize>>,
     /// Rules tried on every line (no keywords, no annotation).
@@ -382,7 +382,7 @@ impl RuleSet {
                 }
             }
         }
-        let keywords = keyword_automaton(&words)?;
+        let keywords = Keywords::new(&words).map_err(RuleError::Set)?;
         let mut order: Vec<usize> = (0..rules.len()).collect();
         order.sort_by_key(|&i| (std::cmp::Reverse(rules[i].spec.priority), i));
         let mut rank = vec![0; rules.len()];
@@ -427,26 +427,45 @@ impl RuleSet {
         annotation: Option<Annotation>,
         scratch: &mut Vec<usize>,
     ) -> Option<usize> {
+        let first_keyword_end = self.inner.keywords.as_ref().and_then(|k| k.first_end(body));
+        self.best_match_after(body, first_keyword_end, annotation, scratch)
+    }
+
+    /// Where the first keyword ends in each of `bodies` (see
+    /// [`Self::best_match_after`]), found two lines at a time.
+    pub(crate) fn first_keyword_ends(&self, bodies: &[&[u8]], ends: &mut Vec<Option<usize>>) {
+        match &self.inner.keywords {
+            Some(k) => k.first_ends(bodies, ends),
+            None => {
+                ends.clear();
+                ends.resize(bodies.len(), None);
+            }
+        }
+    }
+
+    /// [`Self::best_match`], given where the first keyword in `body` ends
+    /// (from [`Self::first_keyword_ends`]).
+    pub(crate) fn best_match_after(
+        &self,
+        body: &[u8],
+        first_keyword_end: Option<usize>,
+        annotation: Option<Annotation>,
+        scratch: &mut Vec<usize>,
+    ) -> Option<usize> {
         let inner = &*self.inner;
         if inner.rules.is_empty() || body.is_empty() {
             return None;
         }
         scratch.clear();
-        if let Some(ac) = &inner.keywords {
-            // Most lines hold no keyword: a plain search (tighter loop than
-            // the overlapping one) rules them out first. It stops at the
-            // earliest end of a keyword, so no keyword ends before it nor
-            // starts more than the longest keyword before that: the
-            // overlapping search starts there, not at the line's start.
-            if let Some(first) = ac.find(body) {
-                let from = first.end().saturating_sub(ac.max_pattern_len());
-                let input = aho_corasick::Input::new(body).span(from..body.len());
-                for m in ac.find_overlapping_iter(input) {
-                    if let Some(list) = inner.keyword_rules.get(m.pattern().as_usize()) {
-                        scratch.extend_from_slice(list);
-                    }
+        if let (Some(k), Some(end)) = (&inner.keywords, first_keyword_end) {
+            // No keyword ends before the first one, so none starts more
+            // than the longest keyword before that: the search for all of
+            // them (overlapping ones too) starts there.
+            k.each_from(body, end.saturating_sub(k.max_len()), |word| {
+                if let Some(list) = inner.keyword_rules.get(word) {
+                    scratch.extend_from_slice(list);
                 }
-            }
+            });
         }
         scratch.extend_from_slice(&inner.always);
         if annotation.is_some() {
@@ -479,21 +498,6 @@ impl RuleSet {
 /// prefix of a required literal is required too, and shorter keys keep the
 /// automaton small enough to stay in cache.
 const KEYWORD_PREFIX_BYTES: usize = 8;
-
-/// An automaton finding any of `words` in any ASCII case; `None` without words.
-fn keyword_automaton<W: AsRef<[u8]>>(words: &[W]) -> Result<Option<AhoCorasick>, RuleError> {
-    if words.is_empty() {
-        return Ok(None);
-    }
-    AhoCorasickBuilder::new()
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-        .prefilter(false)
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .build(words)
-        .map(Some)
-        .map_err(|e| RuleError::Set(e.to_string()))
-}
 
 fn prefilter_key(k: &str) -> String {
     let lower = k.to_lowercase();
