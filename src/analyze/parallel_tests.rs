@@ -49,6 +49,35 @@ fn fixtures_give_the_same_failures_on_two_threads() {
     assert!(checked > 10, "only {checked} fixtures");
 }
 
+/// A batch holds thousands of lines and is matched a few hundred at a time
+/// (see `Prematcher::best_of`): every fixture joined into one log, read as
+/// one batch, is analysed as on one thread.
+#[test]
+fn a_batch_of_thousands_of_lines_gives_the_same_failures() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/logs");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "log"))
+        .collect();
+    paths.sort();
+    let mut log = Vec::new();
+    for p in paths {
+        log.extend(std::fs::read(&p).expect("fixture"));
+        if !log.ends_with(b"\n") {
+            log.push(b'\n');
+        }
+    }
+    let lines = log.iter().filter(|&&b| b == b'\n').count();
+    assert!(lines > 2000, "{lines} lines");
+    for batch in [log.len(), 64 * 1024] {
+        let (one, two) = both(&log, batch, 2);
+        assert!(one.len() > 10, "{} failures", one.len());
+        assert_eq!(one, two, "batches of {batch} bytes");
+    }
+}
+
 /// Lines a log is made of: runner structure, rule hits, noise.
 const PIECES: &[&str] = &[
     "##[group]Run cargo test",
