@@ -194,7 +194,24 @@ struct Collector {
     tail_segment: Option<usize>,
     order: u64,
     source: usize,
+    /// The candidate of a header rule's line, waiting for the line it heads.
+    header: Option<HeaderAt>,
 }
+
+/// Where a header rule reported a line (see [`RuleSpec::header`]).
+///
+/// [`RuleSpec::header`]: super::rules::RuleSpec::header
+#[derive(Debug, Clone, Copy)]
+struct HeaderAt {
+    order: u64,
+    segment: usize,
+    source: usize,
+    line: u64,
+}
+
+/// Lines below a header that may hold the first item it heads; no more
+/// than [`CONTEXT_AFTER`], so that its candidate is still pending.
+const HEADER_REACH: u64 = 3;
 
 fn lossy(b: &[u8]) -> String {
     // A line of at most MAX_TEXT_CHARS bytes has at most that many chars.
@@ -236,6 +253,7 @@ impl<'r> JobAnalyzer<'r> {
                 tail_segment: None,
                 order: 0,
                 source: 0,
+                header: None,
             },
             tails: Vec::new(),
             specific_runs: BTreeSet::new(),
@@ -609,7 +627,20 @@ impl Collector {
             Some(prev) if prev != l.segment => Some((prev, self.tail.take_lossy())),
             _ => None,
         };
-        let new_cand = self.candidate(l, rules, matched);
+        let mut new_cand = self.candidate(l, rules, matched);
+        let is_header = |c: &Cand| match c.rule {
+            RuleRef::Rule(i) => rules.rule(i).is_some_and(|r| r.spec.header),
+            _ => false,
+        };
+        self.follow_header(l, &mut new_cand, is_header);
+        if let Some(c) = new_cand.as_ref().filter(|c| is_header(c)) {
+            self.header = Some(HeaderAt {
+                order: c.order,
+                segment: c.segment,
+                source: c.source,
+                line: c.line,
+            });
+        }
         self.extend_pending(l, new_cand);
         self.before.push(l.number, l.text);
         // Tail of the current segment (for the fallback).
@@ -617,6 +648,55 @@ impl Collector {
             self.tail.push(l.number, l.text);
         }
         closed
+    }
+
+    /// Moves a header's candidate to the first non-blank line below it (the
+    /// first failure it lists), reporting that line under the header's rule
+    /// unless a better rule or another header reports it: a header itself
+    /// names no failure.
+    fn follow_header(
+        &mut self,
+        l: &ScannedLine<'_>,
+        own: &mut Option<Cand>,
+        is_header: impl Fn(&Cand) -> bool,
+    ) {
+        let Some(h) = self.header.take() else {
+            return;
+        };
+        let near = h.source == self.source
+            && h.segment == l.segment
+            && l.number > h.line
+            && l.number - h.line <= HEADER_REACH;
+        // Only the output below the header: not the runner's annotations
+        // nor its exit code line.
+        if !near
+            || l.role != LineRole::Content
+            || l.marker != Marker::None
+            || exit_code_line(l.body).is_some()
+        {
+            return;
+        }
+        if l.body.is_empty() {
+            // A blank line between the header and its list.
+            self.header = Some(h);
+            return;
+        }
+        let Some(i) = self.pending.iter().position(|c| c.order == h.order) else {
+            return;
+        };
+        let header_priority = self.pending[i].priority;
+        match own {
+            Some(c) if is_header(c) || c.priority > header_priority => {
+                self.pending.remove(i);
+            }
+            _ => {
+                *own = None;
+                let c = &mut self.pending[i];
+                c.line = l.number;
+                c.end_line = l.number;
+                c.text = lossy(l.body);
+            }
+        }
     }
 
     /// A candidate for the best rule reporting this line, unless its step

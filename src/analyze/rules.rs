@@ -81,6 +81,11 @@ pub struct RuleSpec {
     /// Short title; `{name}` is replaced by that capture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// The line only heads a list of failures (`Failures:`): the first
+    /// non-blank line below it is reported instead, unless a rule reports
+    /// that line itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub header: bool,
     /// Lines that must match (checked when the rules are loaded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
@@ -546,6 +551,7 @@ mod tests {
             keywords: vec![],
             annotation: None,
             title: None,
+            header: false,
             examples: vec![],
             counter_examples: vec![],
         }

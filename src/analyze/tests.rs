@@ -1429,3 +1429,57 @@ fn real_test_runner_wrappers_name_the_test() {
     assert_eq!(wrapper.captures["test"], "test_cuda");
     assert_eq!(Analysis::from_failures(failures).category, Category::Test);
 }
+
+/// A line that only heads a list of failures (`Failures:`) is reported at
+/// the first line it heads, under its own rule; a better rule on that line
+/// wins; a header with nothing below it in its step stays where it is.
+#[test]
+fn a_header_is_reported_at_the_first_failure_it_lists() {
+    // The list below the header: its first line, after a blank one.
+    let log = one_step_log(
+        "make test",
+        &[
+            "Executed: 12 Tests",
+            "Failures: ",
+            "",
+            "\tFrom test_popup.vim:",
+            "\tFound errors in Test_popup_beval():",
+            "TEST FAILURE",
+        ],
+    );
+    let first = expect_first("list", log.as_bytes(), Category::Test, "ruby-test-header");
+    assert_eq!(first.line, line_of(log.as_bytes(), "From test_popup.vim"));
+    assert_eq!(first.text.trim(), "From test_popup.vim:");
+    assert!(first.context.iter().any(|l| l.starts_with("Failures:")));
+
+    // The first item is a failure a better rule reports: that is the report,
+    // and the header is not reported as well.
+    let log = one_step_log(
+        "rails test",
+        &[
+            "Failure:",
+            "UserTest#test_name_is_required [test/models/user_test.rb:12]:",
+            "Expected false to be truthy.",
+        ],
+    );
+    let failures = analyze("better", log.as_bytes());
+    let first = assert_first("better", &failures, Category::Test, "minitest-test");
+    assert_eq!(first.line, line_of(log.as_bytes(), "UserTest#"));
+    assert!(
+        failures.iter().all(|f| f.rule != "ruby-test-header"),
+        "{failures:#?}"
+    );
+
+    // A header heading another header: the inner one is followed.
+    let log = one_step_log(
+        "rake test",
+        &["Failures:", "  1) Failure:", "report_test_blank_line"],
+    );
+    let first = expect_first("nested", log.as_bytes(), Category::Test, "ruby-test-header");
+    assert_eq!(first.line, line_of(log.as_bytes(), "report_test_blank"));
+
+    // Nothing below the header in its step: the header is the report.
+    let log = one_step_log("rake test", &["Failures:"]);
+    let first = expect_first("alone", log.as_bytes(), Category::Test, "ruby-test-header");
+    assert_eq!(first.line, line_of(log.as_bytes(), "Failures:"));
+}
