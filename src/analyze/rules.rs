@@ -82,8 +82,8 @@ pub struct RuleSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The line only heads a list of failures (`Failures:`): the first
-    /// non-blank line below it is reported instead, unless a rule reports
-    /// that line itself.
+    /// non-blank line below it is reported instead, unless a rule of higher
+    /// priority or another header reports that line.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub header: bool,
     /// Lines that must match (checked when the rules are loaded).
