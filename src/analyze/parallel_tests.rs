@@ -23,9 +23,8 @@ fn both(log: &[u8], batch_bytes: usize, in_flight: usize) -> (Vec<Failure>, Vec<
     (one, two)
 }
 
-#[test]
-fn fixtures_give_the_same_failures_on_two_threads() {
-    let mut checked = 0;
+/// The log fixtures, in name order.
+fn fixture_logs() -> Vec<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/logs");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .expect("fixtures")
@@ -34,6 +33,13 @@ fn fixtures_give_the_same_failures_on_two_threads() {
         .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "log"))
         .collect();
     paths.sort();
+    paths
+}
+
+#[test]
+fn fixtures_give_the_same_failures_on_two_threads() {
+    let mut checked = 0;
+    let paths = fixture_logs();
     for p in paths {
         let log = std::fs::read(&p).expect("fixture");
         for (batch, in_flight) in [(1, 2), (100, 3), (4096, 6)] {
@@ -54,14 +60,7 @@ fn fixtures_give_the_same_failures_on_two_threads() {
 /// one batch, is analysed as on one thread.
 #[test]
 fn a_batch_of_thousands_of_lines_gives_the_same_failures() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/logs");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "log"))
-        .collect();
-    paths.sort();
+    let paths = fixture_logs();
     let mut log = Vec::new();
     for p in paths {
         log.extend(std::fs::read(&p).expect("fixture"));
