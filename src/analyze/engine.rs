@@ -196,6 +196,8 @@ struct Collector {
     source: usize,
     /// The candidate of a header rule's line, waiting for the line it heads.
     header: Option<HeaderAt>,
+    /// The step and source of a list of allowed failures being read.
+    allowed_list: Option<(usize, usize)>,
 }
 
 /// Where a header rule reported a line (see [`RuleSpec::header`]).
@@ -254,6 +256,7 @@ impl<'r> JobAnalyzer<'r> {
                 order: 0,
                 source: 0,
                 header: None,
+                allowed_list: None,
             },
             tails: Vec::new(),
             specific_runs: BTreeSet::new(),
@@ -628,10 +631,21 @@ impl Collector {
             _ => None,
         };
         let mut new_cand = self.candidate(l, rules, matched);
-        let is_header = |c: &Cand| match c.rule {
-            RuleRef::Rule(i) => rules.rule(i).is_some_and(|r| r.spec.header),
-            _ => false,
+        let spec_of = |c: &Cand| match c.rule {
+            RuleRef::Rule(i) => rules.rule(i).map(|r| &r.spec),
+            _ => None,
         };
+        if self.in_allowed_list(l) {
+            new_cand = None;
+        } else if new_cand
+            .as_ref()
+            .and_then(spec_of)
+            .is_some_and(|s| s.allowed_list)
+        {
+            self.allowed_list = Some((l.segment, self.source));
+            new_cand = None;
+        }
+        let is_header = |c: &Cand| spec_of(c).is_some_and(|s| s.header);
         self.follow_header(l, &mut new_cand, is_header);
         if let Some(c) = new_cand.as_ref().filter(|c| is_header(c)) {
             self.header = Some(HeaderAt {
@@ -648,6 +662,24 @@ impl Collector {
             self.tail.push(l.number, l.text);
         }
         closed
+    }
+
+    /// Whether the line is in a list of allowed failures (see
+    /// [`RuleSpec::allowed_list`]); a blank line or another step ends it.
+    ///
+    /// [`RuleSpec::allowed_list`]: super::rules::RuleSpec::allowed_list
+    fn in_allowed_list(&mut self, l: &ScannedLine<'_>) -> bool {
+        let Some((segment, source)) = self.allowed_list else {
+            return false;
+        };
+        if segment != l.segment || source != self.source {
+            self.allowed_list = None;
+            return false;
+        }
+        if l.role == LineRole::Content && l.body.is_empty() {
+            self.allowed_list = None;
+        }
+        true
     }
 
     /// Moves a header's candidate to the first non-blank line below it (the

@@ -86,6 +86,11 @@ pub struct RuleSpec {
     /// priority or another header reports that line.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub header: bool,
+    /// The line heads a list of failures the tool allows (a link checker's
+    /// `> White listed:`): neither it nor anything below it, up to the next
+    /// blank line in the same step, is reported.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allowed_list: bool,
     /// Lines that must match (checked when the rules are loaded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub examples: Vec<String>,
@@ -552,6 +557,7 @@ mod tests {
             annotation: None,
             title: None,
             header: false,
+            allowed_list: false,
             examples: vec![],
             counter_examples: vec![],
         }

@@ -1483,3 +1483,33 @@ fn a_header_is_reported_at_the_first_failure_it_lists() {
     let first = expect_first("alone", log.as_bytes(), Category::Test, "ruby-test-header");
     assert_eq!(first.line, line_of(log.as_bytes(), "Failures:"));
 }
+
+/// A list of failures the tool allows (awesome_bot's `> White listed:`)
+/// reports nothing, up to the blank line that ends it; the failures it
+/// lists after that are reported.
+#[test]
+fn a_list_of_allowed_failures_is_not_reported() {
+    let log = one_step_log(
+        "awesome_bot README.md --allow-redirect",
+        &[
+            "Checking white listed URLs: ✓✓x",
+            "",
+            "> White listed:",
+            "  1. [L0043] 200 https://example.com/ok.png",
+            "  2. [L1020] 404 https://example.com/allowed-to-fail.png",
+            "",
+            "Issues :-(",
+            "> Links",
+            "  1. [L0153] 404 https://example.com/broken.png",
+        ],
+    );
+    let failures = analyze("allowed", log.as_bytes());
+    let first = assert_first("allowed", &failures, Category::Test, "link-check-failed");
+    assert_eq!(first.line, line_of(log.as_bytes(), "broken.png"));
+    assert!(
+        failures
+            .iter()
+            .all(|f| !f.text.contains("allowed-to-fail") && f.rule != "link-check-allowed"),
+        "{failures:#?}"
+    );
+}
