@@ -194,21 +194,10 @@ struct Collector {
     tail_segment: Option<usize>,
     order: u64,
     source: usize,
-    /// The candidate of a header rule's line, waiting for the line it heads.
-    header: Option<HeaderAt>,
+    /// The order of a header rule's candidate, waiting for the line it heads.
+    header: Option<u64>,
     /// The step and source of a list of allowed failures being read.
     allowed_list: Option<(usize, usize)>,
-}
-
-/// Where a header rule reported a line (see [`RuleSpec::header`]).
-///
-/// [`RuleSpec::header`]: super::rules::RuleSpec::header
-#[derive(Debug, Clone, Copy)]
-struct HeaderAt {
-    order: u64,
-    segment: usize,
-    source: usize,
-    line: u64,
 }
 
 /// Lines below a header that may hold the first item it heads; no more
@@ -630,30 +619,23 @@ impl Collector {
             Some(prev) if prev != l.segment => Some((prev, self.tail.take_lossy())),
             _ => None,
         };
-        let mut new_cand = self.candidate(l, rules, matched);
-        let spec_of = |c: &Cand| match c.rule {
-            RuleRef::Rule(i) => rules.rule(i).map(|r| &r.spec),
-            _ => None,
+        // The rule first: a list of allowed failures reports nothing, and
+        // what a header does depends on its rule.
+        let mut rule = if self.in_allowed_list(l) {
+            None
+        } else {
+            self.rule_of(l, rules, matched)
         };
-        if self.in_allowed_list(l) {
-            new_cand = None;
-        } else if new_cand
-            .as_ref()
-            .and_then(spec_of)
-            .is_some_and(|s| s.allowed_list)
-        {
+        let spec = rule.and_then(|i| rules.rule(i)).map(|r| &r.spec);
+        if spec.is_some_and(|s| s.allowed_list) {
             self.allowed_list = Some((l.segment, self.source));
-            new_cand = None;
+            rule = None;
         }
-        let is_header = |c: &Cand| spec_of(c).is_some_and(|s| s.header);
+        let is_header = rule.is_some() && spec.is_some_and(|s| s.header);
+        let mut new_cand = rule.and_then(|i| self.candidate(l, rules, i));
         self.follow_header(l, &mut new_cand, is_header);
-        if let Some(c) = new_cand.as_ref().filter(|c| is_header(c)) {
-            self.header = Some(HeaderAt {
-                order: c.order,
-                segment: c.segment,
-                source: c.source,
-                line: c.line,
-            });
+        if is_header {
+            self.header = new_cand.as_ref().map(|c| c.order);
         }
         self.extend_pending(l, new_cand);
         self.before.push(l.number, l.text);
@@ -686,15 +668,14 @@ impl Collector {
     /// first failure it lists), reporting that line under the header's rule
     /// unless a better rule or another header reports it: a header itself
     /// names no failure.
-    fn follow_header(
-        &mut self,
-        l: &ScannedLine<'_>,
-        own: &mut Option<Cand>,
-        is_header: impl Fn(&Cand) -> bool,
-    ) {
-        let Some(h) = self.header.take() else {
+    fn follow_header(&mut self, l: &ScannedLine<'_>, own: &mut Option<Cand>, own_is_header: bool) {
+        let Some(order) = self.header.take() else {
             return;
         };
+        let Some(i) = self.pending.iter().position(|c| c.order == order) else {
+            return;
+        };
+        let h = &self.pending[i];
         let near = h.source == self.source
             && h.segment == l.segment
             && l.number > h.line
@@ -710,15 +691,11 @@ impl Collector {
         }
         if l.body.is_empty() {
             // A blank line between the header and its list.
-            self.header = Some(h);
+            self.header = Some(order);
             return;
         }
-        let Some(i) = self.pending.iter().position(|c| c.order == h.order) else {
-            return;
-        };
-        let header_priority = self.pending[i].priority;
         match own {
-            Some(c) if is_header(c) || c.priority > header_priority => {
+            Some(c) if own_is_header || c.priority > h.priority => {
                 self.pending.remove(i);
             }
             _ => {
@@ -731,14 +708,13 @@ impl Collector {
         }
     }
 
-    /// A candidate for the best rule reporting this line, unless its step
-    /// already holds enough better ones.
-    fn candidate(
+    /// The best rule reporting this line (found ahead, or now).
+    fn rule_of(
         &mut self,
         l: &ScannedLine<'_>,
         rules: &RuleSet,
         matched: Option<Option<usize>>,
-    ) -> Option<Cand> {
+    ) -> Option<usize> {
         // The scanner trimmed the line: an empty body is a blank line.
         if l.role != LineRole::Content || l.body.is_empty() {
             return None;
@@ -748,10 +724,15 @@ impl Collector {
             Marker::Warning => Some(Annotation::Warning),
             _ => None,
         };
-        let i = match matched {
-            Some(m) => m?,
-            None => rules.best_match(l.body, annotation, &mut self.scratch)?,
-        };
+        match matched {
+            Some(m) => m,
+            None => rules.best_match(l.body, annotation, &mut self.scratch),
+        }
+    }
+
+    /// A candidate for rule `i` reporting this line, unless its step
+    /// already holds enough better ones.
+    fn candidate(&mut self, l: &ScannedLine<'_>, rules: &RuleSet, i: usize) -> Option<Cand> {
         let rule = rules.rule(i)?;
         let mut priority = rule.spec.priority;
         if l.marker == Marker::Warning && rule.spec.annotation != Some(Annotation::Warning) {
