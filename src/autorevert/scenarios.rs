@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::decide::{self, Decided, Facts, PullFacts, RevertFacts, SuspectFacts};
-use super::detect::{Detection, Params, Pattern, Verdict};
+use super::detect::{Detection, Finding, Params, Pattern, Verdict};
 use super::rate::BREAK_LN;
 use super::revert::RevertChanges;
 use super::{analyze, restart_branch, signal, synth};
@@ -1155,18 +1155,22 @@ fn times(s: &Snapshot, d: &Detection, i: usize) -> usize {
     restarts(s, d).iter().filter(|(_, c)| *c == sha(i)).count()
 }
 
+/// The first finding, over every pattern, that `is` picks out.
+fn finding(d: &Detection, is: impl Fn(&Finding) -> bool) -> &Finding {
+    d.patterns
+        .iter()
+        .flat_map(|p| p.findings.iter())
+        .find(|f| is(f))
+        .unwrap_or_else(|| panic!("{d:#?}"))
+}
+
 #[test]
 fn a_lone_failure_gets_one_run_of_its_suspect_and_one_of_its_parent() {
     // 120 clean runs, then one failure: most often a flake, so one run of
     // each side tells before a batch is paid for.
     let s = passes_then(120, &[0]).snapshot();
     let d = run(&s);
-    let f = d
-        .patterns
-        .iter()
-        .flat_map(|p| p.findings.iter())
-        .find(|f| f.rate.is_some())
-        .unwrap_or_else(|| panic!("{d:#?}"));
+    let f = finding(&d, |f| f.rate.is_some());
     assert_eq!(f.verdict, Verdict::Restart, "{}", f.reason);
     assert_eq!((times(&s, &d, 120), times(&s, &d, 119)), (1, 1), "{d:#?}");
 }
@@ -1251,12 +1255,9 @@ fn the_suspect_confirms_in_the_round_that_places_the_break() {
     // round.
     let s = passes_then(120, &[0, 1, 2, 4, 5]).snapshot();
     let d = run(&s);
-    let f = d
-        .patterns
-        .iter()
-        .flat_map(|p| p.findings.iter())
-        .find(|f| f.rate.as_ref().is_some_and(|r| r.statistic >= BREAK_LN))
-        .unwrap_or_else(|| panic!("{d:#?}"));
+    let f = finding(&d, |f| {
+        f.rate.as_ref().is_some_and(|r| r.statistic >= BREAK_LN)
+    });
     assert!(
         f.reason
             .contains("a revert will need a failing restart of the suspect"),
@@ -1282,12 +1283,9 @@ fn the_tested_commit_below_an_untested_run_runs_with_its_bisection() {
     }
     let s = t.snapshot();
     let d = run(&s);
-    let f = d
-        .patterns
-        .iter()
-        .flat_map(|p| p.findings.iter())
-        .find(|f| f.reason.contains("is the tested commit below the run"))
-        .unwrap_or_else(|| panic!("{d:#?}"));
+    let f = finding(&d, |f| {
+        f.reason.contains("is the tested commit below the run")
+    });
     assert_eq!(f.verdict, Verdict::Restart, "{}", f.reason);
     assert!(times(&s, &d, 119) >= 1, "{d:#?}");
     assert!(times(&s, &d, 120) + times(&s, &d, 121) >= 1, "{d:#?}");
@@ -1327,12 +1325,9 @@ fn weak_evidence_leaves_the_last_quarter_of_the_days_budget() {
 /// The parent's restarts a finding asks for: how many passes would place
 /// the break, as its reason says, and how many runs went out.
 fn parent_batch(s: &Snapshot, d: &Detection, parent: usize) -> (u32, usize) {
-    let f = d
-        .patterns
-        .iter()
-        .flat_map(|p| p.findings.iter())
-        .find(|f| f.reason.contains("pass(es) of it would place the break"))
-        .unwrap_or_else(|| panic!("{d:#?}"));
+    let f = finding(d, |f| {
+        f.reason.contains("pass(es) of it would place the break")
+    });
     let needed = f
         .reason
         .split(&format!("short against {}: ", &sha(parent)[..12]))
