@@ -58,12 +58,11 @@ impl Keywords {
             let (done_a, done_b) = match (&mut a, &mut b) {
                 (Some((ia, la)), Some((ib, lb))) => {
                     let (oa, ob) = self.run_pair(la, texts[*ia], lb, texts[*ib]);
-                    (self.settle(oa, *ia, ends), self.settle(ob, *ib, ends))
+                    (oa.settle(*ia, ends), ob.settle(*ib, ends))
                 }
                 // One line left: on its own.
                 (Some((i, l)), None) | (None, Some((i, l))) => {
-                    let o = self.run(l, texts[*i]);
-                    self.settle(o, *i, ends);
+                    self.run(l, texts[*i]).settle(*i, ends);
                     break;
                 }
                 (None, None) => break,
@@ -74,20 +73,6 @@ impl Keywords {
             if done_b {
                 b = queue.next().map(|i| (i, Lane::new(self.start)));
             }
-        }
-    }
-
-    /// Records a lane's outcome; whether its line is done.
-    fn settle(&self, o: Outcome, line: usize, ends: &mut [Option<usize>]) -> bool {
-        match o {
-            Outcome::Running => false,
-            Outcome::Found(end) => {
-                if let Some(e) = ends.get_mut(line) {
-                    *e = Some(end);
-                }
-                true
-            }
-            Outcome::Absent => true,
         }
     }
 
@@ -180,6 +165,22 @@ enum Outcome {
     Running,
     Found(usize),
     Absent,
+}
+
+impl Outcome {
+    /// Records the outcome of line `line`'s lane; whether the line is done.
+    fn settle(self, line: usize, ends: &mut [Option<usize>]) -> bool {
+        match self {
+            Outcome::Running => false,
+            Outcome::Found(end) => {
+                if let Some(e) = ends.get_mut(line) {
+                    *e = Some(end);
+                }
+                true
+            }
+            Outcome::Absent => true,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ impl Batch {
         cleaned.reserve(self.lines.byte_len());
         m.best_of(
             format,
-            self.lines.lines(),
+            self.raw_lines(),
             &mut cleaned,
             |cleaned_end, rule| {
                 ahead.push(LineAhead {

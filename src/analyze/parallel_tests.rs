@@ -39,8 +39,7 @@ fn fixture_logs() -> Vec<std::path::PathBuf> {
 #[test]
 fn fixtures_give_the_same_failures_on_two_threads() {
     let mut checked = 0;
-    let paths = fixture_logs();
-    for p in paths {
+    for p in fixture_logs() {
         let log = std::fs::read(&p).expect("fixture");
         for (batch, in_flight) in [(1, 2), (100, 3), (4096, 6)] {
             let (one, two) = both(&log, batch, in_flight);
@@ -60,9 +59,8 @@ fn fixtures_give_the_same_failures_on_two_threads() {
 /// one batch, is analysed as on one thread.
 #[test]
 fn a_batch_of_thousands_of_lines_gives_the_same_failures() {
-    let paths = fixture_logs();
     let mut log = Vec::new();
-    for p in paths {
+    for p in fixture_logs() {
         log.extend(std::fs::read(&p).expect("fixture"));
         if !log.ends_with(b"\n") {
             log.push(b'\n');
