@@ -119,6 +119,8 @@ pub struct BreakOutcome {
     pub sha: String,
     /// Time from the culprit landing to autorevert reverting it.
     pub caught_after: Option<Duration>,
+    /// How often (per mille) the job it breaks flakes on its own.
+    pub job_flake_per_mille: u32,
     /// Where the time went, and what autorevert last said of it.
     pub trace: BreakTrace,
 }
@@ -725,6 +727,7 @@ pub fn simulate(spec: &SimSpec, params: &Params) -> SimOutcome {
                 Some((at, true)) => Some(at - landed),
                 _ => None,
             },
+            job_flake_per_mille: world.flake(world.break_job[b]),
             trace: traces[b].clone(),
         });
     }
@@ -760,6 +763,9 @@ fn median(mut values: Vec<i64>) -> Option<i64> {
 pub struct Figures {
     /// Per kind: (injected, caught).
     pub by_kind: BTreeMap<BreakKind, (usize, usize)>,
+    /// Breaks failing 60% of runs or more, by the flake rate (per mille)
+    /// of the job they break: (injected, caught).
+    pub by_job_flake: BTreeMap<u32, (usize, usize)>,
     pub caught: usize,
     pub injected: usize,
     pub false_reverts: usize,
@@ -777,6 +783,11 @@ impl Figures {
             let e = self.by_kind.entry(b.kind).or_default();
             e.0 += 1;
             self.injected += 1;
+            if b.kind.rate() >= 600 {
+                let f = self.by_job_flake.entry(b.job_flake_per_mille).or_default();
+                f.0 += 1;
+                f.1 += usize::from(b.caught_after.is_some());
+            }
             if let Some(d) = b.caught_after {
                 e.1 += 1;
                 self.caught += 1;
@@ -865,6 +876,15 @@ impl Figures {
                 "  recall of breaks failing 60% of runs or more: {c}/{n} ({:.3})\n",
                 c as f64 / n as f64
             ));
+            let by_flake: Vec<String> = self
+                .by_job_flake
+                .iter()
+                .map(|(flake, (n, c))| format!("{:.1}% {c}/{n}", f64::from(*flake) / 10.0))
+                .collect();
+            out.push_str(&format!(
+                "    by how often their job flakes: {}\n",
+                by_flake.join(", ")
+            ));
         }
         out.push_str(&format!(
             "latency from break to revert: median {}, p90 {}\n",
@@ -931,6 +951,52 @@ mod tests {
     }
 
     #[test]
+    fn recall_is_split_by_how_often_the_broken_job_flakes() {
+        let outcome = |kind, flake, caught: bool| BreakOutcome {
+            kind,
+            sha: String::new(),
+            caught_after: caught.then(|| Duration::minutes(120)),
+            job_flake_per_mille: flake,
+            trace: BreakTrace::default(),
+        };
+        let mut f = Figures::default();
+        f.add(&SimOutcome {
+            breaks: vec![
+                outcome(BreakKind::Always, 5, true),
+                outcome(BreakKind::Intermittent(600), 5, false),
+                outcome(BreakKind::Intermittent(600), 300, false),
+                outcome(BreakKind::Intermittent(900), 300, true),
+                // Below 60%: not in the split.
+                outcome(BreakKind::Intermittent(300), 2, false),
+            ],
+            hours: 72,
+            ..SimOutcome::default()
+        });
+        assert_eq!(f.by_job_flake.get(&5), Some(&(2, 1)));
+        assert_eq!(f.by_job_flake.get(&300), Some(&(2, 1)));
+        assert_eq!(f.by_job_flake.get(&2), None);
+        assert!(
+            f.render()
+                .contains("by how often their job flakes: 0.5% 1/2, 30.0% 1/2"),
+            "{}",
+            f.render()
+        );
+        // Every simulated break of 60% and up is in the split once.
+        let spec = SimSpec {
+            hours: 36,
+            ..SimSpec::default()
+        };
+        let mut f = Figures::default();
+        f.add(&simulate(&spec, &Params::default()));
+        let (caught, injected) = f
+            .by_job_flake
+            .values()
+            .fold((0, 0), |(c, n), &(bn, bc)| (c + bc, n + bn));
+        assert_eq!((caught, injected), f.caught_failing_at_least(600));
+        assert!(injected > 0);
+    }
+
+    #[test]
     fn steps_take_the_median_of_the_breaks_that_reached_them() {
         assert_eq!(median(vec![]), None);
         assert_eq!(median(vec![40, 10, 30]), Some(30));
@@ -946,6 +1012,7 @@ mod tests {
             kind: BreakKind::Always,
             sha: String::new(),
             caught_after: Some(Duration::minutes(minutes)),
+            job_flake_per_mille: 5,
             trace: BreakTrace {
                 seen: Some(Duration::minutes(60)),
                 decisive: decisive.map(Duration::minutes),
