@@ -34,12 +34,15 @@
 //! never break against how many do, and adding α to the localisation error
 //! bounds no precision. The margin is therefore kept at `ln(199)`, half of
 //! the 1% left to false alarms, rather than set so the two sum to exactly
-//! 1%; the simulator lost no recall to it (seeds 1 to 8: recall 35/48 at
-//! `ln(199)`, 31/48 at `ln(111)`; a median of 3.2 h from break to revert
-//! instead of 2.6 h). Evidence below that, but worth a
-//! look (`Λ ≥ ln(10)`), asks for restarts: of the suspect while `Λ` is short,
-//! and of the middle of the plausible commits while the margin is short (the
-//! parent, or the middle of a run of commits no CI tested: a bisection).
+//! 1%. That costs a little recall: in the simulator, with the same draws
+//! for both, `ln(111)` placed 2 more of the 120 breaks failing 60% or more
+//! on seeds 1 to 24, and 2 more of 160 on seeds 25 to 56, for up to 1.2
+//! more restarts per 48 hours. Evidence below that, but worth a
+//! look (`Λ ≥ ln(10)` on a job that flakes 5% of the time or less, where
+//! one failure reaches it; `Λ ≥ ln(100)` on a job that flakes more), asks
+//! for restarts: of the suspect while `Λ` is short, and of the middle of
+//! the plausible commits while the margin is short (the parent, or the
+//! middle of a run of commits no CI tested: a bisection).
 
 use std::fmt;
 
@@ -64,6 +67,14 @@ pub const MIN_HISTORY: u32 = 30;
 
 /// `Λ` that makes a signal worth restarts: `ln(10)`.
 pub const LOOK_LN: f64 = std::f64::consts::LN_10;
+
+/// `Λ` at which a break is likely: `ln(100)`. A job that flakes too often
+/// for one failure to be worth a look gets restarts only from here.
+pub const LIKELY_LN: f64 = 4.605_170_185_988_091;
+
+/// The highest flake rate at which one failure is worth a look: `Λ` of
+/// one failure, `ln(½ / p0)`, is [`LOOK_LN`] there.
+pub const QUIET_RATE: f64 = 0.05;
 
 /// The z of a one-sided 95% bound.
 const Z95: f64 = 1.644_853_626_951_472_2;
@@ -114,9 +125,23 @@ impl RateTest {
         self.statistic >= BREAK_LN && self.margin >= LOCALIZE_LN
     }
 
-    /// Evidence worth restarts.
+    /// Evidence worth restarts. On a job whose one failure is worth a look
+    /// by itself, the first failure after a green stretch is: `Λ` of one
+    /// failure is `ln(½ / p0)`, `ln(10)` or more while the flake rate the
+    /// test assumes (the upper bound of the job's history) is at most
+    /// [`QUIET_RATE`]. A job that flakes more often, or whose history is
+    /// too short to show that it does not, has no green stretch for a
+    /// failure to follow: streaks that reach `ln(10)` come by chance
+    /// several times a day there, and restarting each spent the budget
+    /// that places real breaks, so it waits for a likely break,
+    /// [`LIKELY_LN`].
     pub fn worth_a_look(&self) -> bool {
-        self.statistic >= LOOK_LN
+        let needed = if self.flake_rate <= QUIET_RATE {
+            LOOK_LN
+        } else {
+            LIKELY_LN
+        };
+        self.statistic >= needed
     }
 
     /// The margin of another candidate `k` (what the evidence says of a
@@ -542,6 +567,37 @@ mod tests {
         assert!(t.worth_a_look(), "{t}");
         assert_eq!(t.bisect(), Some(t.plausible[t.plausible.len() / 2]));
         assert!(t.plausible.contains(&4), "{t:?}");
+    }
+
+    /// Newest first: `newer`, then 120 commits of which every `every`-th
+    /// failed (the newest of them passed).
+    fn flaky_history(newer: &[Counts], every: usize) -> Vec<Counts> {
+        let mut v = newer.to_vec();
+        v.extend((1..=120).map(|i| if i % every == 0 { c(1, 0) } else { c(0, 1) }));
+        v
+    }
+
+    #[test]
+    fn a_job_that_flakes_often_waits_for_a_likely_break() {
+        // On a quiet job one failure is worth a look.
+        let t = test(&history(&[c(1, 0)], 120)).expect("fails");
+        assert!(t.flake_rate <= QUIET_RATE, "{t}");
+        assert!(t.statistic >= LOOK_LN && t.worth_a_look(), "{t}");
+        // On a job failing one run in five, three failures in a row reach
+        // `ln(10)`, as they do by chance about once a day at 120 commits a
+        // day: not enough.
+        let t = test(&flaky_history(&[c(1, 0); 3], 5)).expect("fails");
+        assert!(t.flake_rate > QUIET_RATE, "{t}");
+        assert!(t.statistic >= LOOK_LN && t.statistic < LIKELY_LN, "{t}");
+        assert!(!t.worth_a_look(), "{t}");
+        // Five are a likely break.
+        let t = test(&flaky_history(&[c(1, 0); 5], 5)).expect("fails");
+        assert!(t.statistic >= LIKELY_LN && t.worth_a_look(), "{t}");
+        // A history too short to show the job quiet counts as noisy: after
+        // 30 passes the flake rate's upper bound is still above 5%.
+        let t = test(&history(&[c(1, 0)], 30)).expect("fails");
+        assert!(t.flake_rate > QUIET_RATE, "{t}");
+        assert!(!t.worth_a_look(), "{t}");
     }
 
     #[test]

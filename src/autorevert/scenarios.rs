@@ -1115,25 +1115,25 @@ fn the_restart_budget_puts_restarts_off_with_a_reason() {
 
 #[test]
 fn an_intermittent_break_is_read_as_a_rate_and_restarted() {
-    // A job that never failed in 40 commits fails on c40, passes on c41
-    // and fails on c42: no pattern (a pass in between), but a rate.
-    let n = 43;
+    // A job that never failed in 120 commits fails on c120, passes on
+    // c121 and fails on c122: no pattern (a pass in between), but a rate.
+    let n = 123;
     let mut t = Trunk::new(n);
-    for i in 0..40 {
+    for i in 0..120 {
         t = t.pass(i);
     }
-    let t = t.fail(40).pass(41).fail(42);
+    let t = t.fail(120).pass(121).fail(122);
     let s = t.snapshot();
     let d = run(&s);
-    let p = pattern_on(&d, at(n, 40), Verdict::Restart);
+    let p = pattern_on(&d, at(n, 120), Verdict::Restart);
     let rate = p.findings[0].rate.as_ref().expect("a rate");
-    assert_eq!((rate.before.fail, rate.before.samples()), (0, 40));
+    assert_eq!((rate.before.fail, rate.before.samples()), (0, 120));
     assert_eq!((rate.after.fail, rate.after.samples()), (2, 3));
     assert!(p.reason.contains("Λ"), "{}", p.reason);
     // The suspect is restarted at once, not left to the flaky guard.
     let wanted = restarts(&s, &d);
     assert!(
-        wanted.contains(&("trunk".to_string(), sha(40))),
+        wanted.contains(&("trunk".to_string(), sha(120))),
         "{wanted:?}"
     );
 }
@@ -1293,10 +1293,10 @@ fn the_tested_commit_below_an_untested_run_runs_with_its_bisection() {
 
 #[test]
 fn weak_evidence_leaves_the_last_quarter_of_the_days_budget() {
-    // 40 of 48 restarts used in the last day: 8 left, fewer than the
-    // quarter (12) kept for evidence of a break.
+    // 56 of 64 restarts used in the last day: 8 left, fewer than the
+    // quarter (16) kept for evidence of a break.
     let used = |mut t: Trunk| {
-        t.requests = (0..40)
+        t.requests = (0..56)
             .map(|k| RestartRequest {
                 workflow: "trunk".into(),
                 sha: sha(0),
@@ -1344,23 +1344,75 @@ fn a_parents_first_batch_carries_a_spare_pass() {
     // doubt while the parent has one pass. Its first batch is one more
     // than the passes the test counts (the round's own results may lower
     // the break's rate, and the last pass missing would cost a round).
+    let params = Params {
+        max_restarts: 8,
+        ..Params::default()
+    };
     let t = passes_then(120, &[0, 1, 2, 3, 4, 5, 6]);
     let s = t.snapshot();
-    let d = run(&s);
+    let d = detect_with(&s, &params);
     let (needed, sent) = parent_batch(&s, &d, 119);
     assert!(2 * (needed + 1) <= 8, "needed {needed}");
     assert_eq!(sent, needed as usize + 1, "{d:#?}");
     // Once the parent has been restarted, the next batch is what the
     // count says.
     let s = t.restart(119, Some("success"), None, 60).snapshot();
-    let d = run(&s);
+    let d = detect_with(&s, &params);
     let (needed, sent) = parent_batch(&s, &d, 119);
     assert_eq!(sent, needed as usize, "{d:#?}");
     // No spare where it would take more than half of `max-restarts`: 4
     // of 5 failing needs more passes, and a flaky parent may need all 8.
     let s = passes_then(120, &[0, 1, 2, 4, 5]).snapshot();
-    let d = run(&s);
+    let d = detect_with(&s, &params);
     let (needed, sent) = parent_batch(&s, &d, 119);
     assert!(2 * (needed + 1) > 8, "needed {needed}");
     assert_eq!(sent, needed as usize, "{d:#?}");
+}
+
+#[test]
+fn a_streak_on_a_job_that_flakes_often_waits_for_a_likely_break() {
+    // 120 commits on which the job failed one run in five, then `streak`
+    // failures in a row: three happen by chance about once a day there.
+    let noisy = |streak: usize| {
+        let n = 120 + streak;
+        (0..n).fold(Trunk::new(n), |t, i| {
+            if i >= 120 || i % 5 == 2 {
+                t.fail(i)
+            } else {
+                t.pass(i)
+            }
+        })
+    };
+    let s = noisy(3).snapshot();
+    let d = run(&s);
+    assert!(d.restarts.is_empty(), "{d:#?}");
+    // The same three on a job that never failed are restarted at once.
+    let s = passes_then(120, &[0, 1, 2]).snapshot();
+    let d = run(&s);
+    assert!(times(&s, &d, 120) >= 1, "{d:#?}");
+    // Five in a row are a likely break, flaky job or not.
+    let s = noisy(5).snapshot();
+    let d = run(&s);
+    assert!(times(&s, &d, 120) >= 1, "{d:#?}");
+}
+
+#[test]
+fn a_hunt_starts_only_where_two_thirds_of_the_budget_could_end_it() {
+    // 35%: 6 of 17 runs fail over 120 clean ones. All 12 runs of the parent
+    // `max-restarts` allows might place it at the upper bound of its rate;
+    // 8 could not, and the hunts that needed the last third were the ones
+    // a parent's flake or the break's own passes left short.
+    let s = passes_then(120, &[0, 3, 6, 10, 13, 16]).snapshot();
+    let d = run(&s);
+    let f = finding(&d, |f| f.rate.is_some());
+    let t = f.rate.as_ref().expect("a rate");
+    assert!(t.placeable(12) && !t.placeable(8), "{t}");
+    assert!(
+        f.reason.contains(
+            "even 8 runs of its parent (two thirds of `max-restarts` 12) could not place the break"
+        ),
+        "{}",
+        f.reason
+    );
+    assert!(d.restarts.is_empty(), "{d:#?}");
 }
