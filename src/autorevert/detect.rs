@@ -1469,7 +1469,8 @@ impl Detector<'_> {
         // luck of the draw (a flake of the parent takes back about what a
         // pass gives, and the break's own passes lower its rate): hunts
         // that needed all of it were the ones that ended short.
-        let runs = self.params.max_restarts * 2 / 3;
+        let runs = u32::try_from((u64::from(self.params.max_restarts) * 2).div_ceil(3))
+            .unwrap_or(u32::MAX);
         if !untested(s) && !test.placeable(runs) {
             add(
                 s,
