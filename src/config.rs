@@ -213,6 +213,9 @@ pub struct AutorevertConfig {
     pub tracking_issue: Option<u64>,
 }
 
+/// The most restarts of one workflow on one commit a config may allow.
+pub const MAX_RESTARTS_CAP: u32 = 100;
+
 impl Default for AutorevertConfig {
     fn default() -> Self {
         AutorevertConfig {
@@ -348,6 +351,14 @@ impl Config {
                 "`autorevert.lookback-hours` must be at least 1".into(),
             ));
         }
+        if self.autorevert.max_restarts > MAX_RESTARTS_CAP {
+            return Err(err(
+                "max-restarts",
+                format!(
+                    "`autorevert.max-restarts` must be at most {MAX_RESTARTS_CAP}: each is a whole workflow run, and the rate test counts the passes it would need one by one"
+                ),
+            ));
+        }
         if let Some(ch) = &self.clickhouse
             && !ch.url.starts_with("http://")
             && !ch.url.starts_with("https://")
@@ -456,6 +467,17 @@ mod tests {
             c.analyze.archive_limits(),
             crate::logs::zip::ArchiveLimits::default()
         );
+    }
+
+    #[test]
+    fn a_restart_budget_past_the_cap_is_refused_with_its_line() {
+        let text = "autorevert:\n  enabled: true\n  max-restarts: 100000\n";
+        let e = Config::parse("c.yml", text).err();
+        assert_eq!(e.as_ref().and_then(|e| e.line), Some(3), "{e:?}");
+        let e = e.map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("at most 100"), "{e}");
+        let c = Config::parse("c.yml", "autorevert:\n  max-restarts: 100\n").unwrap();
+        assert_eq!(c.autorevert.max_restarts, 100);
     }
 
     #[test]
