@@ -1446,8 +1446,9 @@ impl Detector<'_> {
     /// margin is short the commit that best tells the plausible culprits
     /// apart (the middle of an untested run, or the suspect against newer
     /// commits, or the nearest older candidate against it). A commit whose
-    /// restarts could not close the gap within `max-restarts` is not
-    /// restarted at all (`n` 0: only the reason is kept).
+    /// restarts could not close the gap within `max-restarts`, or a break
+    /// two thirds of them could not place, is not restarted at all (`n` 0:
+    /// only the reason is kept).
     fn plan_samples(
         &self,
         workflow: &str,
@@ -1466,8 +1467,8 @@ impl Detector<'_> {
         // A break failing this rarely could not be placed within two thirds
         // of `max-restarts` runs of its parent: no revert would likely come
         // of the restarts, whatever they showed. The last third is for the
-        // luck of the draw (a flake of the parent takes back about what a
-        // pass gives, and the break's own passes lower its rate): hunts
+        // luck of the draw (a flake of the parent takes back one to four
+        // passes' worth, and the break's own passes lower its rate): hunts
         // that needed all of it were the ones that ended short.
         let runs = u32::try_from((u64::from(self.params.max_restarts) * 2).div_ceil(3))
             .unwrap_or(u32::MAX);

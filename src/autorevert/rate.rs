@@ -65,7 +65,8 @@ pub const PLACE_FLOOR: f64 = 0.005;
 /// overrule a pattern confirmed by a restart.
 pub const MIN_HISTORY: u32 = 30;
 
-/// `Λ` that makes a signal worth restarts: `ln(10)`.
+/// `Λ` that makes a signal worth restarts on a job whose flake rate is at
+/// most [`QUIET_RATE`]: `ln(10)` (others need [`LIKELY_LN`]).
 pub const LOOK_LN: f64 = std::f64::consts::LN_10;
 
 /// `Λ` at which a break is likely: `ln(100)`. A job that flakes too often
@@ -130,11 +131,11 @@ impl RateTest {
     /// failure is `ln(½ / p0)`, `ln(10)` or more while the flake rate the
     /// test assumes (the upper bound of the job's history) is at most
     /// [`QUIET_RATE`]. A job that flakes more often, or whose history is
-    /// too short to show that it does not, has no green stretch for a
-    /// failure to follow: streaks that reach `ln(10)` come by chance
-    /// several times a day there, and restarting each spent the budget
-    /// that places real breaks, so it waits for a likely break,
-    /// [`LIKELY_LN`].
+    /// too short to show that it does not (it takes 52 clean runs, 87 with
+    /// one flake), has no green stretch for a failure to follow: streaks
+    /// that reach `ln(10)` come by chance about once a day there on a job
+    /// failing one run in five, and restarting each spent the budget that
+    /// places real breaks, so it waits for a likely break, [`LIKELY_LN`].
     pub fn worth_a_look(&self) -> bool {
         let needed = if self.flake_rate <= QUIET_RATE {
             LOOK_LN

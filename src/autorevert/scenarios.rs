@@ -1367,6 +1367,15 @@ fn a_parents_first_batch_carries_a_spare_pass() {
     let (needed, sent) = parent_batch(&s, &d, 119);
     assert!(2 * (needed + 1) > 8, "needed {needed}");
     assert_eq!(sent, needed as usize, "{d:#?}");
+    // At the default budget (12) the same break leaves half of it with a
+    // spare: the spare goes out.
+    let d = run(&s);
+    let (needed, sent) = parent_batch(&s, &d, 119);
+    assert!(
+        2 * (needed + 1) <= Params::default().max_restarts,
+        "needed {needed}"
+    );
+    assert_eq!(sent, needed as usize + 1, "{d:#?}");
 }
 
 #[test]
