@@ -31,7 +31,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::bisect;
-use super::rate::{self, BREAK_LN, Counts, LOCALIZE_LN, RateTest};
+use super::rate::{self, BREAK_LN, Counts, LIKELY_LN, LOCALIZE_LN, RateTest};
 use super::short;
 use super::signal::{Column, Event, FpId, Signals, UNCLASSIFIED};
 use crate::config::AutorevertConfig;
@@ -57,10 +57,6 @@ pub const PARENT_BATCH: u32 = 2;
 /// be worth restarts even when its passes alone could not settle the place
 /// within `max-restarts`: its failures would.
 pub const SPLIT_WORTH: f64 = 0.25;
-
-/// `Λ` from which the place of a break is worth several restarts of one
-/// commit at once: `ln(100)`.
-pub const LOCATE_LN: f64 = rate::LIKELY_LN;
 
 /// What detection needs from the config.
 #[derive(Debug, Clone)]
@@ -1060,7 +1056,7 @@ impl<'a> Detector<'a> {
         let (mut kept, mut deferred) = (Vec::new(), Vec::new());
         for (_, weight, r) in restarts {
             // Weak evidence, most often a streak of flakes.
-            let tier = usize::from(weight < LOCATE_LN);
+            let tier = usize::from(weight < LIKELY_LN);
             if left[tier] > 0 {
                 for l in &mut left {
                     *l = l.saturating_sub(1);
@@ -1528,7 +1524,7 @@ impl Detector<'_> {
             // in the same round: the bisection finds the culprit, and the
             // passes below it are what place the break there.
             let below = s + 1;
-            if test.statistic >= LOCATE_LN
+            if test.statistic >= LIKELY_LN
                 && counts.get(below).is_some_and(|n| n.samples() > 0)
                 && test.carries_break(below) < SPLIT_WORTH / 2.0
             {
@@ -1592,7 +1588,7 @@ impl Detector<'_> {
             Some(needed) if needed <= self.params.max_restarts && left > 0 => {
                 // Several at once only once a break is likely: a streak of
                 // flakes gets one.
-                let n = if test.statistic < LOCATE_LN {
+                let n = if test.statistic < LIKELY_LN {
                     needed.min(batch.min(PARENT_BATCH)).min(left)
                 } else {
                     // A spare pass with a commit's first batch, while it
@@ -1616,7 +1612,7 @@ impl Detector<'_> {
             // Too many passes to clear it, but as likely as not broken
             // itself: its runs fail at the break's rate if so, and move the
             // suspect to it.
-            _ if left > 0 && carries >= SPLIT_WORTH && test.statistic >= LOCATE_LN => {
+            _ if left > 0 && carries >= SPLIT_WORTH && test.statistic >= LIKELY_LN => {
                 let n = PARENT_BATCH.min(left);
                 add(
                     c,

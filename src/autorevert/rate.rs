@@ -69,8 +69,10 @@ pub const MIN_HISTORY: u32 = 30;
 /// most [`QUIET_RATE`]: `ln(10)` (others need [`LIKELY_LN`]).
 pub const LOOK_LN: f64 = std::f64::consts::LN_10;
 
-/// `Λ` at which a break is likely: `ln(100)`. A job that flakes too often
-/// for one failure to be worth a look gets restarts only from here.
+/// `Λ` at which a break is likely: `ln(100)`. From here the place of a
+/// break is worth several restarts of one commit at once and may use the
+/// last quarter of the day's budget, and a job that flakes too often for
+/// one failure to be worth a look gets its first restarts.
 pub const LIKELY_LN: f64 = 4.605_170_185_988_091;
 
 /// The highest flake rate at which one failure is worth a look: `Λ` of
