@@ -1,5 +1,6 @@
-//! Look at trunk: on `schedule` and `workflow_dispatch`, and when a watched
-//! trunk workflow completes (so a new result is looked at at once).
+//! Look at trunk: on `schedule` and `workflow_dispatch`, and in
+//! autorevert's own workflow when a restart's run completes (so its result
+//! is looked at at once).
 //!
 //! `gather` reads the trunk snapshot, detects, and reads what GitHub knows
 //! about the suspects; `decide` plans the restarts, the revert or the
@@ -10,7 +11,7 @@ use std::sync::OnceLock;
 
 use anyhow::Result;
 
-use super::{Delivery, Handler, Route, Verdict, route, watches_trunk_run};
+use super::{Delivery, Handler, Route, Verdict, route};
 use crate::app::Ctx;
 use crate::autorevert::decide::Decided;
 use crate::config::Config;
@@ -44,9 +45,7 @@ impl Handler for Autorevert {
         let Delivery::Event { event, command } = delivery else {
             return None;
         };
-        (route(event, command.as_deref(), config) == Route::Autorevert
-            || watches_trunk_run(event, config))
-        .then_some(())
+        (route(event, command.as_deref(), config) == Route::Autorevert).then_some(())
     }
 
     async fn gather(ctx: &Ctx, (): ()) -> Result<Facts> {

@@ -37,7 +37,7 @@ pub mod retry;
 mod routing;
 pub mod stale_approvals;
 
-pub use routing::{Route, route, watches_trunk_run};
+pub use routing::{Route, is_restart_result, route};
 
 /// What a run of ci-medic was asked to look at.
 #[derive(Debug, Clone)]

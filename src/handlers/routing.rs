@@ -60,6 +60,21 @@ pub fn route(event: &Event, command: Option<&str>, config: &Config) -> Route {
                 Route::Nothing("autorevert is not enabled (set `autorevert.enabled: true`)".into())
             }
         }
+        // autorevert's own workflow hears of completed runs only to look
+        // at a restart's result; the other jobs have their workflows.
+        (Event::WorkflowRun(e), Some("autorevert")) => {
+            if !config.autorevert.enabled {
+                Route::Nothing("autorevert is not enabled (set `autorevert.enabled: true`)".into())
+            } else if is_restart_result(event, config) {
+                Route::Autorevert
+            } else {
+                Route::Nothing(format!(
+                    "run {} is not the result of an autorevert restart of a watched workflow; \
+                     the schedule reads it",
+                    e.workflow_run.id
+                ))
+            }
+        }
         (Event::WorkflowRun(e), _) => {
             let run = &e.workflow_run;
             let name = run.name.clone().unwrap_or_default();
@@ -129,17 +144,24 @@ pub fn route(event: &Event, command: Option<&str>, config: &Config) -> Route {
     }
 }
 
-/// A completed run of a watched trunk workflow also wakes autorevert, so a
-/// new result is looked at without waiting for the schedule.
-pub fn watches_trunk_run(event: &Event, config: &Config) -> bool {
+/// A restart's result: a completed `workflow_dispatch` run of a watched
+/// trunk workflow on the restart tag of its own commit. It wakes autorevert
+/// in autorevert's own workflow, so the next round of restarts waits for
+/// the run rather than for the schedule. Push runs are left to the
+/// schedule: waking on each of them too brought reverts little sooner for
+/// more restarts (the simulator's figures in the README).
+pub fn is_restart_result(event: &Event, config: &Config) -> bool {
     let Event::WorkflowRun(e) = event else {
         return false;
     };
     let run = &e.workflow_run;
     config.autorevert.enabled
         && e.action == "completed"
-        && run.head_branch.is_some()
-        && run.head_branch == e.repository.default_branch
+        && run.event == crate::autorevert::RESTART_EVENT
+        && run
+            .head_branch
+            .as_deref()
+            .is_some_and(|b| crate::autorevert::is_restart_branch(b, &run.head_sha))
         && config::workflow_selected(
             &config.autorevert.workflows,
             run.name.as_deref().unwrap_or_default(),

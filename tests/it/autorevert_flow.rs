@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use serde_json::Value;
 
 use crate::analyze_flow::missing_module_log;
-use crate::support::action::{ActionRun, Runner};
+use crate::support::action::{ActionRun, Runner, workflow_run_payload};
 use crate::support::fake_github::{
     DEFAULT_BRANCH, FakeGithub, IssueBuilder, JobBuilder, PullBuilder, RunBuilder,
 };
@@ -469,6 +469,127 @@ async fn autorevert_runs_from_a_schedule_event() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(t.fake.dispatches().len(), 1);
     t.fake.assert_clean();
+}
+
+/// In autorevert's own workflow (`command: autorevert`) a restart's
+/// completed run wakes it at once: the result is decided on without
+/// waiting for the schedule, and nothing else runs on the event (no
+/// failure issue, no re-run). A push run's completion is left to the
+/// schedule: trunk is not read. In the failure monitor (no `command`) the
+/// same restart result never runs autorevert.
+#[tokio::test]
+async fn a_restarts_result_wakes_autorevert_in_its_own_workflow() {
+    let t = trunk(Setup {
+        mode: "restart",
+        ..Setup::default()
+    })
+    .await;
+    let own = Runner::new(&t.fake).env("INPUT_COMMAND", "autorevert");
+
+    let mut push = workflow_run_payload(1, "trunk", TRUNK_PATH, "failure", DEFAULT_BRANCH, &t.c4);
+    push["workflow_run"]["event"] = "push".into();
+    let before = t.fake.requests().len();
+    let out = own.run_event("workflow_run", &push).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let read: Vec<String> = t.fake.requests()[before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        read.iter()
+            .all(|r| r.starts_with("GET ") && !r.contains("/actions/")),
+        "a push run's completion reads only the config: {read:#?}"
+    );
+    assert!(!out.outputs.contains_key("autorevert-patterns"));
+    assert!(t.fake.dispatches().is_empty());
+
+    let restart = confirm(&t);
+    let restart_branch = format!("trunk/{}", t.suspect);
+    let mut result = workflow_run_payload(
+        restart,
+        "trunk",
+        TRUNK_PATH,
+        "failure",
+        &restart_branch,
+        &t.suspect,
+    );
+    result["workflow_run"]["event"] = "workflow_dispatch".into();
+    let out = own.run_event("workflow_run", &result).await;
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    assert!(
+        out.outputs.contains_key("autorevert-patterns"),
+        "{:?}",
+        out.outputs
+    );
+    assert!(out.summary.contains("**← suspect**"), "{}", out.summary);
+    let decisions: Value =
+        serde_json::from_str(out.outputs.get("autorevert").map_or("null", String::as_str))
+            .expect("decisions JSON");
+    assert_eq!(decisions["patterns"][0]["suspect"], t.suspect.as_str());
+    assert_eq!(decisions["patterns"][0]["verdict"], "revert", "{decisions}");
+    assert!(
+        t.fake.issues().is_empty(),
+        "no failure issue from autorevert's workflow"
+    );
+    t.fake.expect_no_reruns();
+
+    let monitor = Runner::new(&t.fake);
+    let out = monitor.run_event("workflow_run", &result).await;
+    assert!(
+        !out.outputs.contains_key("autorevert-patterns"),
+        "the failure monitor does not run autorevert: {:?}",
+        out.outputs
+    );
+    t.fake.assert_clean();
+}
+
+/// The example workflow wakes autorevert on its restarts' results only
+/// (the event and tag it dispatches them with), with `command: autorevert`
+/// so that nothing else acts on them, in the group that keeps two
+/// decisions from running at once.
+#[test]
+fn the_example_workflow_wakes_on_restarts_results_only() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.github/workflows/examples/autorevert.yml"
+    ))
+    .expect("example workflow");
+    let wf: serde_yaml::Value = serde_yaml::from_str(&text).expect("yaml");
+    assert_eq!(
+        wf["on"]["workflow_run"]["types"],
+        serde_yaml::Value::from(vec!["completed"])
+    );
+    let job = &wf["jobs"]["autorevert"];
+    let condition = job["if"].as_str().expect("the job's `if`");
+    for part in [
+        "github.event_name != 'workflow_run'".to_string(),
+        format!(
+            "github.event.workflow_run.event == '{}'",
+            ci_medic::autorevert::RESTART_EVENT
+        ),
+        format!(
+            "startsWith(github.event.workflow_run.head_branch, '{}')",
+            ci_medic::autorevert::RESTART_PREFIX
+        ),
+    ] {
+        assert!(condition.contains(&part), "{part} not in {condition}");
+    }
+    assert_eq!(
+        job["steps"][0]["with"]["command"].as_str(),
+        Some("autorevert")
+    );
+    assert_eq!(
+        wf["concurrency"]["group"].as_str(),
+        Some("ci-medic-autorevert")
+    );
+    assert_eq!(
+        wf["concurrency"]["cancel-in-progress"].as_bool(),
+        Some(false)
+    );
 }
 
 /// The stable offline contract, one fixture per rule, no token needed.

@@ -484,6 +484,14 @@ fn every_example_of_every_handled_event_parses_and_routes() {
                 with_autorevert,
                 "{file} (autorevert enabled)"
             );
+            // In autorevert's own workflow a completed run wakes it only as a
+            // restart's result, which none of these real runs is.
+            if matches!(e, Event::WorkflowRun(_)) {
+                assert!(
+                    matches!(route(&e, Some("autorevert"), &enabled), Route::Nothing(_)),
+                    "{file} (autorevert's workflow)"
+                );
+            }
             seen.push(file);
         }
     }
@@ -740,40 +748,77 @@ async fn the_token_is_masked_and_never_printed() {
     fake.assert_clean();
 }
 
+/// A restart's result wakes autorevert in its own workflow only: a
+/// completed `workflow_dispatch` run of a watched workflow on the restart
+/// tag of its own commit. Push runs, runs on other tags and branches, and
+/// the same event in a workflow without `command: autorevert` do not.
 #[test]
-fn completed_trunk_runs_also_wake_autorevert_when_enabled() {
+fn a_restarts_result_wakes_autorevert_in_its_own_workflow_only() {
     let path = examples("workflow_run")[1].clone();
-    let mut v: serde_json::Value =
+    let base: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
-    let trunk = v["repository"]["default_branch"]
+    let sha = base["workflow_run"]["head_sha"]
+        .as_str()
+        .expect("head_sha")
+        .to_string();
+    let with = |event: &str, branch: &str, action: &str| {
+        let mut v = base.clone();
+        v["action"] = action.into();
+        v["workflow_run"]["event"] = event.into();
+        v["workflow_run"]["head_branch"] = branch.into();
+        event::parse("workflow_run", "x.json", v.to_string().as_bytes()).expect("parse")
+    };
+    let restart = with("workflow_dispatch", &format!("trunk/{sha}"), "completed");
+    let trunk = base["repository"]["default_branch"]
         .as_str()
         .unwrap_or("main")
         .to_string();
-    v["workflow_run"]["head_branch"] = trunk.into();
-    let on_trunk = event::parse("workflow_run", "x.json", v.to_string().as_bytes()).expect("parse");
-    v["workflow_run"]["head_branch"] = "feature".into();
-    let on_branch =
-        event::parse("workflow_run", "x.json", v.to_string().as_bytes()).expect("parse");
+    let push = with("push", &trunk, "completed");
+    let other_commit = with(
+        "workflow_dispatch",
+        &format!("trunk/{}", "0".repeat(40)),
+        "completed",
+    );
+    let other_tag = with("workflow_dispatch", "v1.0", "completed");
+    let running = with("workflow_dispatch", &format!("trunk/{sha}"), "requested");
 
     let mut config = Config::default();
+    let own = Some("autorevert");
     assert!(
-        !ci_medic::handlers::watches_trunk_run(&on_trunk, &config),
+        matches!(route(&restart, own, &config), Route::Nothing(ref why) if why.contains("not enabled")),
         "disabled by default"
     );
     config.autorevert.enabled = true;
-    assert!(ci_medic::handlers::watches_trunk_run(&on_trunk, &config));
-    assert!(!ci_medic::handlers::watches_trunk_run(&on_branch, &config));
+    assert_eq!(route(&restart, own, &config), Route::Autorevert);
+    assert!(ci_medic::handlers::is_restart_result(&restart, &config));
+    for (what, e) in [
+        ("a push run", &push),
+        ("a restart tag of another commit", &other_commit),
+        ("another tag", &other_tag),
+        ("a run not completed", &running),
+    ] {
+        assert!(
+            matches!(route(e, own, &config), Route::Nothing(ref why) if why.contains("the schedule reads it")),
+            "{what}: {:?}",
+            route(e, own, &config)
+        );
+    }
+    // Without `command: autorevert` (the failure monitor) the run is routed
+    // as any other completed run, never to autorevert.
+    assert_ne!(route(&restart, None, &config), Route::Autorevert);
+    assert_ne!(route(&push, None, &config), Route::Autorevert);
     config.autorevert.workflows = vec!["inductor".into()];
     assert!(
-        !ci_medic::handlers::watches_trunk_run(&on_trunk, &config),
+        !ci_medic::handlers::is_restart_result(&restart, &config),
         "not a watched workflow"
     );
+    assert_ne!(route(&restart, own, &config), Route::Autorevert);
 }
 
 /// One handler's failure is reported and does not stop the others: on a
-/// failed trunk run, autorevert cannot reach its ClickHouse source, yet the
-/// failure issue is filed; the run exits 1 and the summary names the
-/// handler that failed.
+/// failed trunk run, recording the event cannot reach ClickHouse (nothing
+/// listens where the config says it is), yet the failure issue is filed; the run exits 1 and the
+/// summary names the handler that failed.
 #[tokio::test]
 async fn a_failing_handler_does_not_stop_the_others() {
     let fake = FakeGithub::start().await;
@@ -781,9 +826,9 @@ async fn a_failing_handler_does_not_stop_the_others() {
         DEFAULT_BRANCH,
         &[(
             ".github/ci-medic.yml",
-            "retry:\n  enabled: false\nautorevert:\n  enabled: true\n  workflows: [CI]\n  source: clickhouse\n",
+            "retry:\n  enabled: false\nclickhouse:\n  url: http://127.0.0.1:9\n  record-events: true\n",
         )],
-        "Watch trunk from ClickHouse",
+        "Record events in ClickHouse",
     );
     let run = fake.add_run(
         RunBuilder::new("CI")
@@ -801,18 +846,19 @@ async fn a_failing_handler_does_not_stop_the_others() {
     payload["repository"]["default_branch"] = DEFAULT_BRANCH.into();
     let out = Runner::new(&fake).run_event("workflow_run", &payload).await;
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(fake.issues().len(), 1, "the failure issue is still filed");
+    assert_eq!(
+        fake.issues().len(),
+        1,
+        "the failure issue is still filed: {}",
+        out.stderr
+    );
     fake.expect_labels_created(&["auto-heal", "ci-medic:compilation", "workflow-failure"]);
     assert!(
         out.summary.contains("## ci-medic: handlers that failed"),
         "{}",
         out.summary
     );
-    assert!(out.summary.contains("autorevert"), "{}", out.summary);
-    assert!(
-        out.stderr.contains("ClickHouse is not configured"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.summary.contains("ingest"), "{}", out.summary);
+    assert!(out.stderr.contains("127.0.0.1:9"), "{}", out.stderr);
     fake.assert_clean();
 }
