@@ -4,6 +4,8 @@
 //! cargo bench --bench autorevert -- [--commits N] [--jobs N] [--rows N] [--runs N]
 //!     [--first-seed N] [--last-seed N] [--no-detection]
 //!     [--max-restarts N] [--max-restarts-per-day N] [--budgets]
+//!     [--tick-minutes N] [--no-restart-wakes]
+//!     [--wake-on-failed-pushes | --wake-on-pushes]
 //! ```
 //!
 //! 1. Detection: a synthetic snapshot (seeded, `autorevert::synth`) of
@@ -17,7 +19,10 @@
 //!    the thresholds were not tuned on), with the default configuration
 //!    unless `--max-restarts` or `--max-restarts-per-day` say otherwise.
 //!    `--budgets` adds the main figures at smaller and larger restart
-//!    budgets (what less or more CI money buys).
+//!    budgets (what less or more CI money buys). Autorevert looks every
+//!    20 minutes and when a restart's run completes, as the example
+//!    workflow runs it; `--tick-minutes`, `--no-restart-wakes` and the
+//!    `--wake-on-*` flags measure other ways of running it.
 //! 3. When `CLICKHOUSE_URL` is set: 1,000,000 job rows (and their pushes)
 //!    generated inside ClickHouse over 96 hours (`INSERT ... SELECT FROM
 //!    numbers()`, so the rows do not travel through the client), then the
@@ -47,6 +52,9 @@ struct Options {
     max_restarts: Option<u32>,
     max_restarts_per_day: Option<u32>,
     budgets: bool,
+    tick_minutes: Option<u32>,
+    restart_wakes: bool,
+    on_push_runs: Option<autorevert::sim::PushWake>,
 }
 
 fn options() -> Options {
@@ -60,6 +68,9 @@ fn options() -> Options {
         max_restarts: None,
         max_restarts_per_day: None,
         budgets: false,
+        tick_minutes: None,
+        restart_wakes: true,
+        on_push_runs: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -84,6 +95,22 @@ fn options() -> Options {
                 i += 1;
                 continue;
             }
+            ("--no-restart-wakes", _) => {
+                o.restart_wakes = false;
+                i += 1;
+                continue;
+            }
+            ("--wake-on-failed-pushes", _) => {
+                o.on_push_runs = Some(autorevert::sim::PushWake::Failed);
+                i += 1;
+                continue;
+            }
+            ("--wake-on-pushes", _) => {
+                o.on_push_runs = Some(autorevert::sim::PushWake::Every);
+                i += 1;
+                continue;
+            }
+            ("--tick-minutes", Some(v)) => o.tick_minutes = u32::try_from(v).ok(),
             _ => {
                 i += 1;
                 continue;
@@ -293,9 +320,30 @@ fn simulation(o: &Options) {
     params.max_restarts_per_day = o
         .max_restarts_per_day
         .unwrap_or(params.max_restarts_per_day);
-    let scenarios = autorevert::sim::scenario_set(o.seeds.clone());
+    let mut scenarios = autorevert::sim::scenario_set(o.seeds.clone());
+    for s in &mut scenarios {
+        s.tick_minutes = o.tick_minutes.unwrap_or(s.tick_minutes);
+        s.tick_on_restarts &= o.restart_wakes;
+        s.tick_on_push_runs = o.on_push_runs.unwrap_or(s.tick_on_push_runs);
+    }
+    let looks = scenarios.first().map_or(String::new(), |s| {
+        format!(
+            "looks every {} minutes{}{}",
+            s.tick_minutes,
+            if s.tick_on_restarts {
+                " and on restart results"
+            } else {
+                ""
+            },
+            match s.tick_on_push_runs {
+                autorevert::sim::PushWake::Never => "",
+                autorevert::sim::PushWake::Failed => " and on failed push runs",
+                autorevert::sim::PushWake::Every => " and on every push run",
+            }
+        )
+    });
     println!(
-        "simulation: seeds {} to {}, `max-restarts` {}, `max-restarts-per-day` {}",
+        "simulation: seeds {} to {}, `max-restarts` {}, `max-restarts-per-day` {}, {looks}",
         o.seeds.start(),
         o.seeds.end(),
         params.max_restarts,

@@ -228,7 +228,7 @@ impl Default for AutorevertConfig {
             min_successes: 1,
             max_restarts: 12,
             max_restarts_per_tick: 6,
-            max_restarts_per_day: 64,
+            max_restarts_per_day: 56,
             restart_backoff_minutes: 30,
             revert_patterns: Vec::new(),
             tracking_issue: None,

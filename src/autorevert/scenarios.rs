@@ -1293,10 +1293,10 @@ fn the_tested_commit_below_an_untested_run_runs_with_its_bisection() {
 
 #[test]
 fn weak_evidence_leaves_the_last_quarter_of_the_days_budget() {
-    // 56 of 64 restarts used in the last day: 8 left, fewer than the
-    // quarter (16) kept for evidence of a break.
+    // 48 of 56 restarts used in the last day: 8 left, fewer than the
+    // quarter (14) kept for evidence of a break.
     let used = |mut t: Trunk| {
-        t.requests = (0..56)
+        t.requests = (0..48)
             .map(|k| RestartRequest {
                 workflow: "trunk".into(),
                 sha: sha(0),
